@@ -1,0 +1,64 @@
+// Named error classes shared by every layer; each carries a stable code that the API maps to a problem type.
+
+/** Base class: `code` is stable and machine-readable, `message` says what happened and what to do next. */
+export class SpandaError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Input that can never succeed as given (bad request body, invalid event). Not retried. */
+export class ValidationError extends SpandaError {
+  readonly issues: readonly string[];
+  constructor(message: string, issues: readonly string[] = [], options?: { cause?: unknown }) {
+    super('validation', message, options);
+    this.issues = issues;
+  }
+}
+
+/** Something asked for does not exist. */
+export class NotFoundError extends SpandaError {
+  constructor(message: string) {
+    super('not-found', message);
+  }
+}
+
+/** A dependency (NATS, a store, a model server) is down or overloaded; the caller may retry later. */
+export class UnavailableError extends SpandaError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 5, options?: { cause?: unknown }) {
+    super('unavailable', message, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A processor could not handle an event for a reason that retrying will not fix: the event goes to the DLQ. */
+export class PermanentEventError extends SpandaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('permanent', message, options);
+  }
+}
+
+/** A failure worth retrying (timeouts, 429/5xx); `retryAfterMs` honours a server's hint when it gave one. */
+export class TransientError extends SpandaError {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, retryAfterMs?: number, options?: { cause?: unknown }) {
+    super('transient', message, options);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Configuration that cannot work (missing binary, bad flag); the message says how to fix it. */
+export class ConfigError extends SpandaError {
+  constructor(message: string) {
+    super('config', message);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

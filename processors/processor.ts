@@ -1,0 +1,35 @@
+// The processor contract: a named, versioned, stateless step that turns a batch of input events into output events.
+import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
+import type { StreamName } from '../streams/provision.ts';
+
+/** One event to publish. `msgId` must derive from the input (see derivedMsgId) so redelivery publishes nothing new. */
+export interface Output {
+  readonly subject: string;
+  readonly event: SpandaEvent;
+  readonly msgId: string;
+}
+
+/**
+ * What became of one input: the outputs to publish (maybe none), or an error.
+ * A PermanentEventError (or ValidationError) sends the input to the DLQ; any other error is retried with backoff.
+ */
+export type Outcome = readonly Output[] | Error;
+
+export interface ProcessorContext {
+  /** Largest message the server accepts: split outputs into parts below it. */
+  readonly maxPayloadBytes: number;
+}
+
+export interface Processor {
+  /** Durable consumer name and DLQ subject token, e.g. "chunker", "embedder-use-lite-512". */
+  readonly name: string;
+  /** Bumped when the output for the same input changes; part of every output message id. */
+  readonly version: number;
+  readonly stream: StreamName;
+  readonly filterSubjects: readonly string[];
+  /** Inputs handled together (the embedder batches chunks across documents). */
+  readonly batchSize: number;
+  /** Returns one outcome per input, in input order. */
+  handle(inputs: readonly StoredEvent<SpandaEvent>[], context: ProcessorContext): Promise<readonly Outcome[]>;
+  close?(): Promise<void>;
+}

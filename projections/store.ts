@@ -1,0 +1,125 @@
+// The inference store contract every adapter (sqlite, weaviate, qdrant) implements; one conformance suite checks them all.
+import type { Metadata, Part, SearchMode } from '../streams/events/index.ts';
+
+export interface DocumentRef {
+  readonly tenant: string;
+  readonly source: string;
+  readonly docId: string;
+}
+
+export interface ChunkInput {
+  readonly chunkId: string;
+  readonly ordinal: number;
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  readonly tokens: number;
+  readonly heading?: string;
+}
+
+export interface VectorInput {
+  readonly chunkId: string;
+  /** Window index within the chunk; a chunk may have several vectors (search takes the best window). */
+  readonly window: number;
+  readonly vector: Float32Array;
+}
+
+/**
+ * One change to apply. Every op carries the document version (`docSeq`, the DOCUMENTS sequence) and the store guards:
+ * - `chunks` with a newer docSeq replaces the document (old chunks and their vectors go); the same docSeq adds chunks
+ *   idempotently by chunkId (a version split into parts); an older docSeq, or one at or below a tombstone, is ignored.
+ * - `remove` with a newer docSeq deletes chunks and vectors and leaves a tombstone at docSeq; older is ignored.
+ * - `vectors` attach to chunks of the same docSeq, upserted by (chunkId, window). Vectors of a docSeq newer than the
+ *   chunks held are kept until those chunks arrive; vectors of an older docSeq are ignored.
+ */
+export type StoreOp =
+  | (DocumentRef & {
+      readonly kind: 'chunks';
+      readonly docSeq: number;
+      readonly title?: string;
+      readonly url?: string;
+      readonly metadata: Metadata;
+      readonly part: Part;
+      readonly totalChunks: number;
+      readonly chunks: readonly ChunkInput[];
+    })
+  | (DocumentRef & {
+      readonly kind: 'vectors';
+      readonly docSeq: number;
+      readonly model: string;
+      readonly vectors: readonly VectorInput[];
+    })
+  | (DocumentRef & { readonly kind: 'remove'; readonly docSeq: number });
+
+/** Ops plus the log positions they bring the store to; a store commits both atomically (or checkpoints after an idempotent write). */
+export interface StoreBatch {
+  readonly ops: readonly StoreOp[];
+  /** Checkpoint key (e.g. "CHUNKS", "EMBEDDINGS:use-lite-512") → last stream sequence applied. */
+  readonly checkpoints: Readonly<Record<string, number>>;
+}
+
+export type FilterValue = string | number | boolean;
+
+/** Equality filters, ANDed. A metadata key matches when the value equals it, or when the stored value is an array containing it; an array of values means any of them. */
+export interface SearchFilter {
+  readonly source?: readonly string[];
+  readonly docId?: readonly string[];
+  readonly metadata?: Readonly<Record<string, FilterValue | readonly FilterValue[]>>;
+}
+
+export interface SearchQuery {
+  readonly tenant: string;
+  readonly mode: SearchMode;
+  readonly k: number;
+  /** Query text for keyword search (and shown in logs). */
+  readonly text: string;
+  /** Query vector of the active model; required for vector and hybrid modes. */
+  readonly vector?: Float32Array;
+  readonly filter?: SearchFilter;
+  /** Weight of the vector side in hybrid fusion (0..1), from the active model's profile. */
+  readonly vectorWeight: number;
+  /** Candidates taken from each side before fusion (default max(50, 5k)). */
+  readonly candidates?: number;
+}
+
+export interface SearchHit extends DocumentRef {
+  readonly chunkId: string;
+  readonly docSeq: number;
+  readonly ordinal: number;
+  readonly title?: string;
+  readonly url?: string;
+  readonly heading?: string;
+  readonly text: string;
+  readonly metadata: Metadata;
+  /** Final score (higher is better): cosine for vector, BM25 for keyword, fused for hybrid. */
+  readonly score: number;
+  readonly scores: { readonly vector?: number; readonly keyword?: number };
+}
+
+export interface DocumentState extends DocumentRef {
+  readonly docSeq: number;
+  readonly deleted: boolean;
+  readonly chunks: number;
+  readonly vectors: number;
+}
+
+export interface StoreStats {
+  readonly documents: number;
+  readonly tombstones: number;
+  readonly chunks: number;
+  readonly vectors: number;
+  readonly tenants: number;
+}
+
+export interface InferenceStore {
+  /** The embedding model whose vectors this store holds (one model per store generation). */
+  readonly model: { readonly id: string; readonly dims: number };
+  apply(batch: StoreBatch): Promise<void>;
+  checkpoints(): Promise<Record<string, number>>;
+  search(query: SearchQuery): Promise<SearchHit[]>;
+  document(ref: DocumentRef): Promise<DocumentState | undefined>;
+  stats(): Promise<StoreStats>;
+  /** sha256 over the canonical content (documents, tombstones, chunks, vectors), excluding checkpoints. Equal state ⇔ equal digest. */
+  digest(): Promise<string>;
+  close(): Promise<void>;
+}

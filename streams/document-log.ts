@@ -1,0 +1,104 @@
+// Writing document changes to the DOCUMENTS stream: the shared input schema, content hashing and idempotent re-publish.
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { z } from 'zod';
+import { CONTENT_TYPES, docIdSchema, metadataSchema, nameSchema, type DocumentDeleted, type DocumentUpserted } from './events/index.ts';
+import { canonicalJson, sha256Hex } from './ids.ts';
+import type { NatsHandle } from './nats.ts';
+import { STREAMS } from './provision.ts';
+import { eventMetadata } from './codec.ts';
+import { publishEvent, type Published } from './publisher.ts';
+import { encodeIdToken, subjects, type DocumentAddress } from './subjects.ts';
+
+/** What a user sends to publish a document (HTTP body, JSONL line, SDK call). */
+export const documentInputSchema = z
+  .object({
+    id: z.union([docIdSchema, z.number().int().transform(String)]),
+    source: nameSchema.default('api'),
+    title: z.string().max(2000).optional(),
+    text: z.string(),
+    url: z.string().max(8192).optional(),
+    contentType: z.enum(CONTENT_TYPES).optional(),
+    metadata: metadataSchema.default({}),
+  })
+  .strict();
+export type DocumentInput = z.input<typeof documentInputSchema>;
+export type ValidDocumentInput = z.output<typeof documentInputSchema>;
+
+export function contentHash(doc: ValidDocumentInput): string {
+  const indexed = { title: doc.title, url: doc.url, contentType: doc.contentType, text: doc.text, metadata: doc.metadata };
+  return `sha256:${sha256Hex(canonicalJson(indexed))}`;
+}
+
+export interface PublishedDocument extends Published {
+  readonly id: string;
+  readonly source: string;
+}
+
+async function lastSeqOf(handle: NatsHandle, subject: string): Promise<number | undefined> {
+  try {
+    const msg = await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { last_by_subj: subject });
+    return msg?.seq;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
+    throw err;
+  }
+}
+
+// Nats-Msg-Id = address + content: an identical re-publish inside the duplicate window stores nothing. But the same
+// content may legitimately come back after a different version (delete, then re-add): then the duplicate ack points at
+// a message that is no longer the document's latest, and we publish again with the latest sequence in the id.
+async function publishIdempotent(
+  handle: NatsHandle,
+  subject: string,
+  event: DocumentUpserted | DocumentDeleted,
+  msgId: string,
+): Promise<Published> {
+  const first = await publishEvent(handle, subject, event, { msgId });
+  if (!first.duplicate) return first;
+  const latest = await lastSeqOf(handle, subject);
+  if (latest === undefined || latest === first.seq) return first;
+  return publishEvent(handle, subject, event, { msgId: `${msgId}@${latest}` });
+}
+
+export async function publishDocument(
+  handle: NatsHandle,
+  tenant: string,
+  doc: ValidDocumentInput,
+  options: { producer?: string; traceparent?: string } = {},
+): Promise<PublishedDocument> {
+  const hash = contentHash(doc);
+  const address: DocumentAddress = { tenant, source: doc.source, id: doc.id };
+  const event: DocumentUpserted = {
+    type: 'document.upserted',
+    data: {
+      tenant,
+      source: doc.source,
+      id: doc.id,
+      text: doc.text,
+      metadata: doc.metadata,
+      contentHash: hash,
+      ...(doc.title !== undefined ? { title: doc.title } : {}),
+      ...(doc.url !== undefined ? { url: doc.url } : {}),
+      ...(doc.contentType !== undefined ? { contentType: doc.contentType } : {}),
+    },
+    metadata: eventMetadata('document.upserted', { source: options.producer ?? '/api', subject: doc.id, traceparent: options.traceparent }),
+  };
+  const msgId = `${tenant}/${doc.source}/${encodeIdToken(doc.id)}/${hash}`;
+  const published = await publishIdempotent(handle, subjects.document(address), event, msgId);
+  return { ...published, id: doc.id, source: doc.source };
+}
+
+export async function publishDeletion(
+  handle: NatsHandle,
+  address: DocumentAddress,
+  options: { producer?: string; traceparent?: string } = {},
+): Promise<PublishedDocument> {
+  const event: DocumentDeleted = {
+    type: 'document.deleted',
+    data: { tenant: address.tenant, source: address.source, id: address.id },
+    metadata: eventMetadata('document.deleted', { source: options.producer ?? '/api', subject: address.id, traceparent: options.traceparent }),
+  };
+  const msgId = `${address.tenant}/${address.source}/${encodeIdToken(address.id)}/deleted`;
+  const published = await publishIdempotent(handle, subjects.document(address), event, msgId);
+  return { ...published, id: address.id, source: address.source };
+}

@@ -1,0 +1,55 @@
+// EMBEDDINGS stream: document.embedded (vectors of one version for one model, base64 float32) and document.removed.
+import { z } from 'zod';
+import { ValidationError } from '../../lib/errors.ts';
+import { docIdSchema, nameSchema, partSchema, type Event } from './common.ts';
+import type { DocumentRemoved } from './chunks.ts';
+
+export const modelInfoSchema = z.object({
+  id: nameSchema,
+  dims: z.number().int().min(1).max(65536),
+  normalized: z.boolean(),
+  /** Tokens the model reads of one input; text past it is invisible, so chunks are embedded in windows of this size. */
+  maxTokens: z.number().int().min(1),
+});
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+export const embeddedVectorSchema = z.object({
+  chunkId: z.string().min(1),
+  /** Index of the window within the chunk (0 when the chunk fits the model's token limit). */
+  window: z.number().int().min(0),
+  /** Little-endian float32, base64. */
+  vector: z.string(),
+});
+
+export const documentEmbeddedV1 = z.object({
+  tenant: nameSchema,
+  source: nameSchema,
+  id: docIdSchema,
+  docSeq: z.number().int().min(1),
+  model: modelInfoSchema,
+  part: partSchema,
+  vectors: z.array(embeddedVectorSchema),
+});
+
+export type DocumentEmbeddedData = z.infer<typeof documentEmbeddedV1>;
+export type DocumentEmbedded = Event<'document.embedded', DocumentEmbeddedData>;
+export type EmbeddingEvent = DocumentEmbedded | DocumentRemoved;
+
+export const embeddingEvents = {
+  'document.embedded': { version: 1, schemas: { 1: documentEmbeddedV1 }, upcasters: {} },
+} as const;
+
+export function encodeVector(vector: Float32Array): string {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+}
+
+export function decodeVector(base64: string, dims: number): Float32Array {
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.byteLength !== dims * 4) {
+    throw new ValidationError(`vector has ${bytes.byteLength / 4} dimensions, the model declares ${dims}`, ['vector: wrong length']);
+  }
+  // Copy into an aligned buffer: Buffer slices may start at an offset that is not a multiple of 4.
+  const out = new Float32Array(dims);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}

@@ -1,0 +1,53 @@
+// QUERIES stream: query.received, query.answered (with the chunks and log sequences behind the answer) and feedback.given.
+import { z } from 'zod';
+import { metadataSchema, nameSchema, type Event } from './common.ts';
+
+export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+
+export const queryReceivedV1 = z.object({
+  queryId: z.string().min(1),
+  tenant: nameSchema,
+  query: z.string(),
+  mode: z.enum(SEARCH_MODES),
+  k: z.number().int().min(1),
+  filter: metadataSchema.optional(),
+});
+
+export const retrievedChunkSchema = z.object({
+  chunkId: z.string(),
+  docId: z.string(),
+  source: z.string(),
+  /** DOCUMENTS sequence of the version the chunk came from. */
+  seq: z.number().int(),
+  score: z.number(),
+});
+
+export const queryAnsweredV1 = z.object({
+  queryId: z.string().min(1),
+  tenant: nameSchema,
+  query: z.string(),
+  answer: z.string(),
+  results: z.array(retrievedChunkSchema),
+  tookMs: z.number(),
+  generator: z.string(),
+  embeddingModel: z.string().optional(),
+});
+
+export const feedbackGivenV1 = z.object({
+  queryId: z.string().min(1),
+  tenant: nameSchema,
+  rating: z.number().int().min(-1).max(1),
+  comment: z.string().max(4000).optional(),
+});
+
+export type QueryReceived = Event<'query.received', z.infer<typeof queryReceivedV1>>;
+export type QueryAnswered = Event<'query.answered', z.infer<typeof queryAnsweredV1>>;
+export type FeedbackGiven = Event<'feedback.given', z.infer<typeof feedbackGivenV1>>;
+export type QueryEvent = QueryReceived | QueryAnswered | FeedbackGiven;
+
+export const queryEvents = {
+  'query.received': { version: 1, schemas: { 1: queryReceivedV1 }, upcasters: {} },
+  'query.answered': { version: 1, schemas: { 1: queryAnsweredV1 }, upcasters: {} },
+  'feedback.given': { version: 1, schemas: { 1: feedbackGivenV1 }, upcasters: {} },
+} as const;

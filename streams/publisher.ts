@@ -1,0 +1,57 @@
+// Publishing events to JetStream: encode, set the message id, wait for the stream's ack, map failures to clear errors.
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { InvalidArgumentError } from '@nats-io/transport-node';
+import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
+import { encodeEvent } from './codec.ts';
+import type { SpandaEvent } from './events/index.ts';
+import type { NatsHandle } from './nats.ts';
+
+export interface Published {
+  readonly stream: string;
+  readonly seq: number;
+  /** True when JetStream recognised the message id and stored nothing new. */
+  readonly duplicate: boolean;
+}
+
+export interface PublishOptions {
+  readonly msgId?: string;
+  readonly timeoutMs?: number;
+}
+
+/** Publishes one event and resolves once JetStream has stored it. Throws UnavailableError when NATS cannot take it. */
+export async function publishEvent(handle: NatsHandle, subject: string, event: SpandaEvent, options: PublishOptions = {}): Promise<Published> {
+  const { headers, data } = encodeEvent(event, options.msgId);
+  if (data.byteLength > handle.maxPayload()) {
+    throw new ValidationError(
+      `${event.type} is ${data.byteLength} bytes, over the server's max_payload of ${handle.maxPayload()} bytes; send a smaller document or raise max_payload`,
+      ['payload: too large'],
+    );
+  }
+  if (!handle.connected()) throw new UnavailableError(`NATS at ${handle.url} is not connected; the event was not stored, retry shortly`);
+  try {
+    const ack = await handle.js.publish(subject, data, {
+      headers,
+      timeout: options.timeoutMs ?? 10_000,
+      ...(options.msgId !== undefined ? { msgID: options.msgId } : {}),
+    });
+    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new ValidationError(`cannot publish to ${subject}: ${err.message}`, [], { cause: err });
+    if (err instanceof JetStreamApiError) throw new UnavailableError(`JetStream refused the event (${err.code}): ${err.message}`, 5, { cause: err });
+    throw new UnavailableError(`NATS did not confirm the event (${errorMessage(err)}); it may not be stored, retry shortly`, 5, { cause: err });
+  }
+}
+
+/** Runs tasks with at most `limit` in flight, preserving result order (pipelined publishing). */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T, index);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
