@@ -1,11 +1,12 @@
 // Writing document changes to the DOCUMENTS stream: the shared input schema, content hashing and idempotent re-publish.
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/jetstream';
+import { UnavailableError, errorMessage } from '../lib/errors.ts';
 import { z } from 'zod';
 import { CONTENT_TYPES, docIdSchema, metadataSchema, nameSchema, type DocumentDeleted, type DocumentUpserted } from './events/index.ts';
 import { canonicalJson, sha256Hex } from './ids.ts';
 import type { NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';
-import { eventMetadata } from './codec.ts';
+import { HEADER, eventMetadata } from './codec.ts';
 import { publishEvent, type Published } from './publisher.ts';
 import { encodeIdToken, subjects, type DocumentAddress } from './subjects.ts';
 
@@ -34,13 +35,24 @@ export interface PublishedDocument extends Published {
   readonly source: string;
 }
 
-async function lastSeqOf(handle: NatsHandle, subject: string): Promise<number | undefined> {
+async function lastMessageOf(handle: NatsHandle, subject: string): Promise<StoredMsg | undefined> {
   try {
-    const msg = await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { last_by_subj: subject });
-    return msg?.seq;
+    return (await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { last_by_subj: subject })) ?? undefined;
   } catch (err) {
     if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
-    throw err;
+    throw new UnavailableError(`cannot read the current version of ${subject}: ${errorMessage(err)}`, 5, { cause: err });
+  }
+}
+
+/** The content hash of the document's latest version in the log, or undefined when it is absent or deleted. */
+async function currentContentHash(handle: NatsHandle, subject: string): Promise<{ seq: number; hash: string } | undefined> {
+  const last = await lastMessageOf(handle, subject);
+  if (!last || last.header?.get(HEADER.type) !== 'document.upserted') return undefined;
+  try {
+    const data = last.json<{ contentHash?: unknown }>();
+    return typeof data.contentHash === 'string' ? { seq: last.seq, hash: data.contentHash } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -55,19 +67,33 @@ async function publishIdempotent(
 ): Promise<Published> {
   const first = await publishEvent(handle, subject, event, { msgId });
   if (!first.duplicate) return first;
-  const latest = await lastSeqOf(handle, subject);
+  const latest = (await lastMessageOf(handle, subject))?.seq;
   if (latest === undefined || latest === first.seq) return first;
   return publishEvent(handle, subject, event, { msgId: `${msgId}@${latest}` });
+}
+
+export interface PublishDocumentOptions {
+  readonly producer?: string;
+  readonly traceparent?: string;
+  /**
+   * Look up the document's latest version first and publish nothing when the content is the same, however long ago
+   * it was published (the duplicate window only covers minutes). Costs one extra request per document.
+   */
+  readonly skipUnchanged?: boolean;
 }
 
 export async function publishDocument(
   handle: NatsHandle,
   tenant: string,
   doc: ValidDocumentInput,
-  options: { producer?: string; traceparent?: string } = {},
+  options: PublishDocumentOptions = {},
 ): Promise<PublishedDocument> {
   const hash = contentHash(doc);
   const address: DocumentAddress = { tenant, source: doc.source, id: doc.id };
+  if (options.skipUnchanged) {
+    const current = await currentContentHash(handle, subjects.document(address));
+    if (current?.hash === hash) return { stream: STREAMS.DOCUMENTS, seq: current.seq, duplicate: true, id: doc.id, source: doc.source };
+  }
   const event: DocumentUpserted = {
     type: 'document.upserted',
     data: {

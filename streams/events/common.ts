@@ -37,7 +37,8 @@ export interface LogPosition {
   readonly stream: string;
   readonly seq: number;
   readonly subject: string;
-  readonly redeliveryCount?: number;
+  /** How many times JetStream has delivered this message (1 on first delivery). */
+  readonly deliveryCount?: number;
 }
 
 export interface Event<Type extends string, Data> {

@@ -1,9 +1,22 @@
 // QUERIES stream: query.received, query.answered (with the chunks and log sequences behind the answer) and feedback.given.
 import { z } from 'zod';
-import { metadataSchema, nameSchema, type Event } from './common.ts';
+import { nameSchema, type Event } from './common.ts';
 
 export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1).max(1000)]);
+
+/** Retrieval filters as a user writes them: equality, ANDed; a list means any of its values. */
+export const queryFilterSchema = z
+  .object({
+    source: oneOrMany(nameSchema).optional(),
+    docId: oneOrMany(z.string().min(1)).optional(),
+    metadata: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'metadata keys are letters, digits, "_", "." or "-"'), oneOrMany(scalar)).optional(),
+  })
+  .strict();
+export type QueryFilter = z.infer<typeof queryFilterSchema>;
 
 export const queryReceivedV1 = z.object({
   queryId: z.string().min(1),
@@ -11,7 +24,7 @@ export const queryReceivedV1 = z.object({
   query: z.string(),
   mode: z.enum(SEARCH_MODES),
   k: z.number().int().min(1),
-  filter: metadataSchema.optional(),
+  filter: queryFilterSchema.optional(),
 });
 
 export const retrievedChunkSchema = z.object({

@@ -1,0 +1,62 @@
+// Extractive answers: the sentences of the retrieved chunks that best match the question, each with a citation marker.
+import { contentTerms, sentences, words } from '../lib/text.ts';
+
+export interface AnswerSource {
+  readonly text: string;
+}
+
+export interface ExtractiveAnswer {
+  readonly answer: string;
+  /** 1-based indexes into the results that the answer cites, in the order cited. */
+  readonly cited: number[];
+}
+
+const MAX_SENTENCES = 3;
+const MAX_SENTENCE_CHARS = 400;
+
+// Light suffix stripping so "proteins" matches "protein" without a full stemmer.
+function stem(word: string): string {
+  return word.replace(/(ies|es|s|ing|ed)$/u, '').slice(0, 12) || word;
+}
+
+/**
+ * Picks up to three sentences from the top results that share the most (rarer) words with the question,
+ * preferring higher-ranked results, and cites each as [n]. With no overlap at all it quotes the best result's opening.
+ */
+export function extractiveAnswer(question: string, results: readonly AnswerSource[]): ExtractiveAnswer {
+  if (results.length === 0) return { answer: 'No indexed document matches this question yet.', cited: [] };
+  const queryStems = new Set(contentTerms(question).map(stem));
+  const candidates: Array<{ sentence: string; result: number; stems: Set<string>; order: number }> = [];
+  results.slice(0, 5).forEach((r, result) => {
+    sentences(r.text).forEach((sentence, order) => {
+      if (sentence.length < 20) return;
+      candidates.push({ sentence, result, order, stems: new Set(words(sentence).map(stem)) });
+    });
+  });
+  const df = new Map<string, number>();
+  for (const c of candidates) for (const s of queryStems) if (c.stems.has(s)) df.set(s, (df.get(s) ?? 0) + 1);
+  const scored = candidates
+    .map((c) => {
+      let score = 0;
+      for (const s of queryStems) if (c.stems.has(s)) score += 1 / Math.log2(1 + (df.get(s) ?? 1));
+      return { ...c, score: score * (1 - 0.08 * c.result) };
+    })
+    .filter((c) => c.score > 0)
+    .sort((a, b) => b.score - a.score || a.result - b.result || a.order - b.order)
+    .slice(0, MAX_SENTENCES);
+  const picked = scored.length > 0 ? scored : candidates.filter((c) => c.result === 0).slice(0, 2).map((c) => ({ ...c, score: 0 }));
+  if (picked.length === 0) {
+    const first = results[0]?.text.trim().slice(0, MAX_SENTENCE_CHARS) ?? '';
+    return { answer: `${first} [1]`, cited: [1] };
+  }
+  // Present in reading order: by result, then by position in the chunk.
+  picked.sort((a, b) => a.result - b.result || a.order - b.order);
+  const cited: number[] = [];
+  const parts = picked.map((c) => {
+    const n = c.result + 1;
+    if (!cited.includes(n)) cited.push(n);
+    const text = c.sentence.length > MAX_SENTENCE_CHARS ? `${c.sentence.slice(0, MAX_SENTENCE_CHARS)}…` : c.sentence;
+    return `${text} [${n}]`;
+  });
+  return { answer: parts.join(' '), cited };
+}

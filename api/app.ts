@@ -1,0 +1,40 @@
+// Builds the Hono app: routes, body limits, metrics, and one onError that turns every error into problem+json. No I/O at import.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { metrics } from '../lib/metrics.ts';
+import type { ApiDeps } from './deps.ts';
+import { problem, problemFromError, sendProblem } from './problems.ts';
+import { documentRoutes } from './routes/documents.ts';
+import { healthRoutes } from './routes/health.ts';
+import { queryRoutes } from './routes/query.ts';
+import { UnsupportedMediaTypeError, payloadTooLarge } from './validation.ts';
+
+export function createApp(deps: ApiDeps): Hono {
+  const app = new Hono();
+
+  app.use('*', async (c, next) => {
+    const end = metrics.httpSeconds.startTimer();
+    await next();
+    const route = c.req.routePath || 'unmatched';
+    end({ method: c.req.method, route });
+    metrics.httpRequests.labels(c.req.method, route, String(c.res.status)).inc();
+  });
+  app.use('/v1/*', bodyLimit({ maxSize: deps.maxBodyBytes, onError: () => payloadTooLarge(deps.maxBodyBytes) }));
+
+  app.route('/', healthRoutes(deps));
+  app.route('/v1/documents', documentRoutes(deps));
+  app.route('/v1/query', queryRoutes(deps));
+
+  app.notFound((c) =>
+    sendProblem(problem(404, 'not-found', 'Not found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see the README for the API`)),
+  );
+  app.onError((err, c) => {
+    if (err instanceof UnsupportedMediaTypeError) return sendProblem(problem(415, 'unsupported-media-type', 'Unsupported media type', err.message));
+    if (err instanceof HTTPException) return sendProblem(problem(err.status, 'http', err.message || 'HTTP error', err.message || `HTTP ${err.status}`));
+    const { problem: p, headers } = problemFromError(err);
+    if (p.status >= 500) deps.logger.error('request failed', { method: c.req.method, path: new URL(c.req.url).pathname, error: err.message });
+    return sendProblem(p, headers);
+  });
+  return app;
+}

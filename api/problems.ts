@@ -1,0 +1,43 @@
+// RFC 9457 problem details: every error the API returns, with a stable type, a status and a detail saying what to do.
+import { ConfigError, NotFoundError, SpandaError, UnavailableError, ValidationError } from '../lib/errors.ts';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly [extension: string]: unknown;
+}
+
+export const problemType = (code: string) => `urn:spanda:problem:${code}`;
+
+export function problem(status: number, code: string, title: string, detail: string, extensions: Record<string, unknown> = {}): Problem {
+  return { type: problemType(code), title, status, detail, ...extensions };
+}
+
+/** Maps any thrown value to a problem; unknown errors become a 500 without leaking internals beyond the message. */
+export function problemFromError(err: unknown): { problem: Problem; headers: Record<string, string> } {
+  if (err instanceof ValidationError) {
+    return { problem: problem(400, 'validation', 'Invalid request', err.message, err.issues.length > 0 ? { issues: err.issues } : {}), headers: {} };
+  }
+  if (err instanceof NotFoundError) return { problem: problem(404, 'not-found', 'Not found', err.message), headers: {} };
+  if (err instanceof UnavailableError) {
+    return {
+      problem: problem(503, 'unavailable', 'Service unavailable', err.message),
+      headers: { 'retry-after': String(err.retryAfterSeconds) },
+    };
+  }
+  if (err instanceof ConfigError) return { problem: problem(500, 'config', 'Server misconfigured', err.message), headers: {} };
+  if (err instanceof SpandaError) return { problem: problem(500, err.code, 'Internal error', err.message), headers: {} };
+  const message = err instanceof Error ? err.message : String(err);
+  return { problem: problem(500, 'internal', 'Internal error', `${message}; see the server log`), headers: {} };
+}
+
+export function sendProblem(p: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(p), {
+    status: p.status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
+  });
+}

@@ -1,0 +1,87 @@
+// Document routes: publish one or a batch (202 once JetStream has stored each event), delete, and per-document state.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { NotFoundError, UnavailableError, ValidationError, errorMessage } from '../../lib/errors.ts';
+import { documentInputSchema, publishDeletion, publishDocument, type PublishedDocument } from '../../streams/document-log.ts';
+import { mapLimit } from '../../streams/publisher.ts';
+import { assertName } from '../../streams/subjects.ts';
+import type { ApiDeps } from '../deps.ts';
+import { parseWith, readJson, tenantOf } from '../validation.ts';
+
+export const MAX_BATCH_DOCUMENTS = 1000;
+
+const batchSchema = z.object({ documents: z.array(z.unknown()).min(1).max(MAX_BATCH_DOCUMENTS) }).strict();
+
+function documentsOf(body: unknown): unknown[] {
+  if (body !== null && typeof body === 'object' && !Array.isArray(body) && 'documents' in body) {
+    return parseWith(batchSchema, body, 'batch').documents;
+  }
+  if (Array.isArray(body)) throw new ValidationError('send one document object or { "documents": [ ... ] }, not a bare array');
+  return [body];
+}
+
+export function documentRoutes(deps: ApiDeps): Hono {
+  const app = new Hono();
+
+  app.post('/', async (c) => {
+    const tenant = tenantOf(c);
+    const raw = documentsOf(await readJson(c));
+    // Validate the whole batch before publishing any of it, so a bad entry never leaves a half-published batch.
+    const docs = raw.map((d, i) => parseWith(documentInputSchema, d, raw.length > 1 ? `document at index ${i}` : 'document'));
+    // Versions of one document in one batch would race each other into the log; the caller must order them.
+    const seen = new Set<string>();
+    docs.forEach((d, i) => {
+      const key = `${d.source}\u0000${d.id}`;
+      if (seen.has(key)) throw new ValidationError(`document ${JSON.stringify(d.id)} (source ${d.source}) appears more than once in the batch (again at index ${i}); send one version per request`);
+      seen.add(key);
+    });
+    const traceparent = c.req.header('traceparent');
+    const accepted: PublishedDocument[] = [];
+    try {
+      await mapLimit(docs, 64, async (doc) => {
+        const published = await publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
+        accepted.push(published);
+        return published;
+      });
+    } catch (err) {
+      if (err instanceof UnavailableError && accepted.length > 0) {
+        // Re-sending the whole batch is safe: identical documents are deduplicated.
+        throw new UnavailableError(`${errorMessage(err)}; ${accepted.length} of ${docs.length} documents were stored before the failure, re-send the batch`);
+      }
+      throw err;
+    }
+    const bySeq = new Map(accepted.map((a) => [`${a.source}\u0000${a.id}`, a]));
+    return c.json(
+      {
+        accepted: docs.map((d) => {
+          const a = bySeq.get(`${d.source}\u0000${d.id}`) as PublishedDocument;
+          return { id: a.id, source: a.source, seq: a.seq, ...(a.duplicate ? { duplicate: true } : {}) };
+        }),
+      },
+      202,
+    );
+  });
+
+  app.delete('/:source/:id', async (c) => {
+    const tenant = tenantOf(c);
+    const source = assertName('source', c.req.param('source'));
+    const id = c.req.param('id');
+    if (id === '') throw new ValidationError('the document id in the path is empty');
+    const traceparent = c.req.header('traceparent');
+    const published = await publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
+    return c.json({ seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}) }, 202);
+  });
+
+  app.get('/:source/:id', async (c) => {
+    const tenant = tenantOf(c);
+    const source = assertName('source', c.req.param('source'));
+    const docId = c.req.param('id');
+    const state = await deps.store.document({ tenant, source, docId });
+    if (!state) {
+      throw new NotFoundError(`no document ${JSON.stringify(docId)} from source ${source} has been indexed for tenant ${tenant} yet (it may still be processing)`);
+    }
+    return c.json({ tenant, source, id: docId, seq: state.docSeq, deleted: state.deleted, chunks: state.chunks, vectors: state.vectors });
+  });
+
+  return app;
+}

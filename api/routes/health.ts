@@ -1,0 +1,29 @@
+// Liveness (/healthz: the process answers), readiness (/readyz: NATS connected, store open, projection state) and /metrics.
+import { Hono } from 'hono';
+import { errorMessage } from '../../lib/errors.ts';
+import { registry } from '../../lib/metrics.ts';
+import type { ApiDeps } from '../deps.ts';
+
+export function healthRoutes(deps: ApiDeps): Hono {
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    const checks: Record<string, { ok: boolean; detail?: string }> = {};
+    checks.nats = deps.nats.connected() ? { ok: true } : { ok: false, detail: `not connected to ${deps.nats.url}; publishing answers 503 until it reconnects` };
+    try {
+      const stats = await deps.store.stats();
+      checks.store = { ok: true, detail: `${stats.documents} documents, ${stats.chunks} chunks, ${stats.vectors} vectors` };
+    } catch (err) {
+      checks.store = { ok: false, detail: errorMessage(err) };
+    }
+    const projection = deps.projector
+      ? { caughtUp: deps.projector.caughtUp(), sources: deps.projector.positions() }
+      : undefined;
+    const ready = Object.values(checks).every((check) => check.ok);
+    return c.json({ status: ready ? 'ready' : 'not-ready', checks, ...(projection ? { projection } : {}) }, ready ? 200 : 503);
+  });
+
+  app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
+  return app;
+}

@@ -1,0 +1,109 @@
+// POST /v1/query: retrieve (hybrid, vector or keyword) within the tenant, answer extractively with citations, log both as events.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { errorMessage } from '../../lib/errors.ts';
+import { metrics } from '../../lib/metrics.ts';
+import { eventMetadata } from '../../streams/codec.ts';
+import { SEARCH_MODES, queryFilterSchema, type QueryAnswered, type QueryFilter, type QueryReceived } from '../../streams/events/index.ts';
+import { newEventId } from '../../streams/ids.ts';
+import { publishEvent } from '../../streams/publisher.ts';
+import { subjects } from '../../streams/subjects.ts';
+import type { SearchFilter, SearchHit } from '../../projections/store.ts';
+import { extractiveAnswer } from '../answer.ts';
+import type { ApiDeps } from '../deps.ts';
+import { parseWith, readJson, tenantOf } from '../validation.ts';
+
+export const queryRequestSchema = z
+  .object({
+    query: z.string().trim().min(1, 'query must not be empty').max(4000),
+    k: z.number().int().min(1).max(100).default(5),
+    mode: z.enum(SEARCH_MODES).default('hybrid'),
+    filter: queryFilterSchema.optional(),
+  })
+  .strict();
+
+const asList = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+
+function toSearchFilter(filter: QueryFilter | undefined): SearchFilter | undefined {
+  if (!filter) return undefined;
+  const source = asList(filter.source);
+  const docId = asList(filter.docId);
+  return {
+    ...(source ? { source } : {}),
+    ...(docId ? { docId } : {}),
+    ...(filter.metadata ? { metadata: filter.metadata } : {}),
+  };
+}
+
+export function toResult(hit: SearchHit) {
+  return {
+    docId: hit.docId,
+    source: hit.source,
+    chunkId: hit.chunkId,
+    title: hit.title ?? null,
+    url: hit.url ?? null,
+    text: hit.text,
+    score: hit.score,
+    seq: hit.docSeq,
+    ...(hit.heading !== undefined ? { heading: hit.heading } : {}),
+    metadata: hit.metadata,
+  };
+}
+
+export function queryRoutes(deps: ApiDeps): Hono {
+  const app = new Hono();
+  app.post('/', async (c) => {
+    const started = performance.now();
+    const tenant = tenantOf(c);
+    const req = parseWith(queryRequestSchema, await readJson(c), 'query');
+    const vector = req.mode === 'keyword' ? undefined : (await deps.embedder.embed([req.query]))[0];
+    const filter = toSearchFilter(req.filter);
+    const hits = await deps.store.search({
+      tenant,
+      mode: req.mode,
+      k: req.k,
+      text: req.query,
+      vectorWeight: deps.vectorWeight,
+      ...(vector ? { vector } : {}),
+      ...(filter ? { filter } : {}),
+    });
+    const { answer } = extractiveAnswer(req.query, hits);
+    const tookMs = Math.round((performance.now() - started) * 100) / 100;
+    const queryId = newEventId();
+    metrics.queries.labels(req.mode).inc();
+    if (deps.recordQueries !== false) recordQuery(deps, { queryId, tenant, req, hits, answer, tookMs, traceparent: c.req.header('traceparent') });
+    return c.json({ queryId, answer, results: hits.map(toResult), took_ms: tookMs, mode: req.mode, model: deps.embedder.info.id });
+  });
+  return app;
+}
+
+// The answer goes out first; the events follow. A query must not fail because the log is briefly unreachable.
+function recordQuery(
+  deps: ApiDeps,
+  q: { queryId: string; tenant: string; req: z.output<typeof queryRequestSchema>; hits: SearchHit[]; answer: string; tookMs: number; traceparent: string | undefined },
+): void {
+  const subject = subjects.queries(q.tenant);
+  const received: QueryReceived = {
+    type: 'query.received',
+    data: { queryId: q.queryId, tenant: q.tenant, query: q.req.query, mode: q.req.mode, k: q.req.k, ...(q.req.filter ? { filter: q.req.filter } : {}) },
+    metadata: eventMetadata('query.received', { source: '/api', subject: q.queryId, traceparent: q.traceparent }),
+  };
+  const answered: QueryAnswered = {
+    type: 'query.answered',
+    data: {
+      queryId: q.queryId,
+      tenant: q.tenant,
+      query: q.req.query,
+      answer: q.answer,
+      results: q.hits.map((h) => ({ chunkId: h.chunkId, docId: h.docId, source: h.source, seq: h.docSeq, score: h.score })),
+      tookMs: q.tookMs,
+      generator: 'extractive',
+      embeddingModel: deps.embedder.info.id,
+    },
+    metadata: eventMetadata('query.answered', { source: '/api', subject: q.queryId, traceparent: q.traceparent }),
+  };
+  void (async () => {
+    await publishEvent(deps.nats, subject, received, { msgId: `${q.queryId}:received` });
+    await publishEvent(deps.nats, subject, answered, { msgId: `${q.queryId}:answered` });
+  })().catch((err) => deps.logger.warn('query events not recorded', { queryId: q.queryId, error: errorMessage(err) }));
+}

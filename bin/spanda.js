@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Entry point of the spanda command: runs the TypeScript CLI through tsx, so no build step is needed.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../cli/main.ts');
+const code = await main(process.argv.slice(2));
+// Exit explicitly: worker threads or sockets a command forgot must not keep a finished command alive.
+process.exit(code);

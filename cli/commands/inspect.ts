@@ -1,0 +1,200 @@
+// spanda inspect: stream and consumer state (with lag) and decoded events of a subject — a stand-in for the NATS CLI.
+import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { errorMessage } from '../../lib/errors.ts';
+import { decodeEvent } from '../../streams/codec.ts';
+import type { NatsHandle } from '../../streams/nats.ts';
+import { DLQ_HEADER } from '../../processors/runner.ts';
+import { connectFrom, stringFlag } from '../env.ts';
+import type { Command, CommandContext } from '../main.ts';
+import { UsageError, humanBytes, printJson, printTable } from '../output.ts';
+
+export interface StreamSummary {
+  readonly name: string;
+  readonly messages: number;
+  readonly bytes: number;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly consumers: number;
+}
+
+export async function streamSummaries(handle: NatsHandle): Promise<StreamSummary[]> {
+  const out: StreamSummary[] = [];
+  for await (const info of handle.jsm.streams.list()) {
+    out.push({
+      name: info.config.name,
+      messages: info.state.messages,
+      bytes: info.state.bytes,
+      firstSeq: info.state.first_seq,
+      lastSeq: info.state.last_seq,
+      consumers: info.state.consumer_count,
+    });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export interface ConsumerSummary {
+  readonly stream: string;
+  readonly name: string;
+  readonly filter: string;
+  /** Messages not yet delivered plus delivered but unacknowledged: the work left. */
+  readonly lag: number;
+  readonly pending: number;
+  readonly ackPending: number;
+  readonly redelivered: number;
+  readonly deliveredSeq: number;
+  readonly ackFloorSeq: number;
+}
+
+export async function consumerSummaries(handle: NatsHandle, stream?: string): Promise<ConsumerSummary[]> {
+  const streams = stream ? [stream] : (await streamSummaries(handle)).map((s) => s.name);
+  const out: ConsumerSummary[] = [];
+  for (const name of streams) {
+    for await (const c of handle.jsm.consumers.list(name)) {
+      if (!c.config.durable_name) continue; // ordered consumers of running projectors are ephemeral
+      out.push({
+        stream: name,
+        name: c.name,
+        filter: c.config.filter_subject ?? (c.config.filter_subjects ?? []).join(',') ?? '',
+        lag: c.num_pending + c.num_ack_pending,
+        pending: c.num_pending,
+        ackPending: c.num_ack_pending,
+        redelivered: c.num_redelivered,
+        deliveredSeq: c.delivered.stream_seq,
+        ackFloorSeq: c.ack_floor.stream_seq,
+      });
+    }
+  }
+  return out;
+}
+
+export interface InspectedEvent {
+  readonly stream: string;
+  readonly seq: number;
+  readonly subject: string;
+  readonly time: string;
+  readonly type: string | null;
+  readonly headers: Record<string, string>;
+  readonly data: unknown;
+  readonly error?: string;
+}
+
+function summarizeVectors(data: unknown, full: boolean): unknown {
+  if (full || data === null || typeof data !== 'object' || !('vectors' in data)) return data;
+  const d = data as { vectors: Array<{ vector: string }>; model?: { dims?: number } };
+  return { ...d, vectors: d.vectors.map((v) => ({ ...v, vector: `<base64 float32 × ${d.model?.dims ?? '?'}>` })) };
+}
+
+function inspected(msg: JsMsg, full: boolean): InspectedEvent {
+  const headers: Record<string, string> = {};
+  for (const [k, values] of msg.headers ?? []) headers[k] = values.join(', ');
+  const base = { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, time: new Date(msg.info.timestampNanos / 1e6).toISOString(), headers };
+  try {
+    const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
+    return { ...base, type: event.type, data: summarizeVectors(event.data, full) };
+  } catch (err) {
+    let data: unknown;
+    try {
+      data = JSON.parse(new TextDecoder().decode(msg.data));
+    } catch {
+      data = new TextDecoder().decode(msg.data).slice(0, 2000);
+    }
+    return { ...base, type: msg.headers?.get('ce-type') || null, data: summarizeVectors(data, full), error: errorMessage(err) };
+  }
+}
+
+async function matchingPending(handle: NatsHandle, stream: string, subject: string, fromSeq: number): Promise<number> {
+  const consumer = await handle.js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq });
+  const info = await consumer.info();
+  await consumer.delete().catch(() => undefined);
+  return info.num_pending;
+}
+
+/** Reads the last `last` events on a subject (wildcards allowed), or those from `fromSeq` on, decoded. */
+export async function readEvents(handle: NatsHandle, subject: string, options: { last?: number; fromSeq?: number; full?: boolean }): Promise<InspectedEvent[]> {
+  const stream = await handle.jsm.streams.find(subject).catch(() => {
+    throw new UsageError(`no stream holds subject ${JSON.stringify(subject)}; subjects start with docs., chunks., embeddings., queries. or dlq.`);
+  });
+  const state = (await handle.jsm.streams.info(stream)).state;
+  const limit = options.last ?? 10;
+  let from = options.fromSeq ?? 0;
+  if (options.fromSeq === undefined) {
+    // Widen a window back from the head until it holds `limit` matching events, counting them without reading them.
+    let window = Math.max(limit, 16);
+    for (;;) {
+      from = Math.max(state.first_seq, state.last_seq - window + 1);
+      if (from <= state.first_seq || (await matchingPending(handle, stream, subject, from)) >= limit) break;
+      window *= 4;
+    }
+  }
+  const total = await matchingPending(handle, stream, subject, Math.max(1, from));
+  const wanted = options.fromSeq === undefined ? total : Math.min(total, limit);
+  if (wanted === 0) return [];
+  const consumer = await handle.js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from) });
+  const events: InspectedEvent[] = [];
+  const messages = await consumer.consume({ max_messages: Math.min(wanted, 256) });
+  for await (const msg of messages) {
+    events.push(inspected(msg, options.full === true));
+    if (events.length >= wanted) break;
+  }
+  await messages.close();
+  return options.fromSeq === undefined ? events.slice(-limit) : events;
+}
+
+function positiveInt(ctx: CommandContext, flag: string): number | undefined {
+  const value = stringFlag(ctx, flag);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer`);
+  return n;
+}
+
+export const inspectCommand: Command = {
+  summary: 'show streams, consumers (lag) or decoded events of a subject',
+  usage: 'spanda inspect streams | consumers [STREAM] | events <subject> [--last 10] [--from SEQ] [--full] [--nats-url URL] [--json]',
+  options: {
+    last: { type: 'string' },
+    from: { type: 'string' },
+    full: { type: 'boolean' },
+  },
+  async run(ctx) {
+    const [what, arg] = ctx.args;
+    if (what !== 'streams' && what !== 'consumers' && what !== 'events') throw new UsageError(`usage: ${this.usage}`);
+    if (what === 'events' && !arg) throw new UsageError(`give a subject, e.g. spanda inspect events 'docs.>'\nusage: ${this.usage}`);
+    const json = ctx.values.json === true;
+    const handle = await connectFrom(ctx);
+    try {
+      if (what === 'streams') {
+        const rows = await streamSummaries(handle);
+        if (json) printJson(rows);
+        else printTable(rows.map((r) => ({ ...r, bytes: humanBytes(r.bytes) })));
+      } else if (what === 'consumers') {
+        const rows = await consumerSummaries(handle, arg);
+        if (json) printJson(rows);
+        else if (rows.length === 0) process.stdout.write('no durable consumers yet (they appear once spanda up has run)\n');
+        else printTable(rows, ['stream', 'name', 'filter', 'lag', 'pending', 'ackPending', 'redelivered', 'deliveredSeq']);
+      } else {
+        const last = positiveInt(ctx, 'last');
+        const fromSeq = positiveInt(ctx, 'from');
+        const events = await readEvents(handle, arg as string, {
+          ...(last !== undefined ? { last } : {}),
+          ...(fromSeq !== undefined ? { fromSeq } : {}),
+          full: ctx.values.full === true,
+        });
+        if (json) printJson(events);
+        else if (events.length === 0) process.stdout.write(`no events on ${arg}\n`);
+        else {
+          for (const e of events) {
+            const reason = e.headers[DLQ_HEADER.reason];
+            process.stdout.write(`#${e.seq} ${e.time} ${e.type ?? '(no ce-type)'} ${e.subject}\n`);
+            if (reason) process.stdout.write(`  dlq reason: ${reason} (from ${e.headers[DLQ_HEADER.stream]}:${e.headers[DLQ_HEADER.seq]})\n`);
+            if (e.error && !reason) process.stdout.write(`  invalid: ${e.error}\n`);
+            process.stdout.write(`  ${JSON.stringify(e.data).slice(0, 600)}\n`);
+          }
+        }
+      }
+      return 0;
+    } finally {
+      await handle.drain();
+    }
+  },
+};

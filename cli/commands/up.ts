@@ -1,0 +1,68 @@
+// spanda up: runs a whole node on embedded defaults (child nats-server, SQLite store, offline embedder) plus the sample corpus.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runUntilSignal } from '../../lib/lifecycle.ts';
+import { createLogger, type Logger } from '../../lib/log.ts';
+import { publishFrom } from '../publishing.ts';
+import { configFrom } from '../env.ts';
+import type { Command } from '../main.ts';
+import { spandaSystem, type SpandaSystem } from '../system.ts';
+
+export const SAMPLE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'sample');
+
+function reportProgress(system: SpandaSystem, logger: Logger): NodeJS.Timeout {
+  let wasCaughtUp = true;
+  const timer = setInterval(() => {
+    const caughtUp = system.projector.caughtUp();
+    if (!caughtUp || !wasCaughtUp) {
+      const positions = system.projector.positions().map((p) => `${p.key} at ${p.applied} (${p.pending} to go)`);
+      logger.info(caughtUp ? 'indexing caught up' : 'indexing', { positions: positions.join(', ') });
+    }
+    wasCaughtUp = caughtUp;
+  }, 5000);
+  timer.unref();
+  return timer;
+}
+
+export const upCommand: Command = {
+  summary: 'run a Spanda node: NATS (started if none answers), processors, projection and the HTTP API',
+  usage: 'spanda up [--port 8080] [--host 127.0.0.1] [--data-dir .spanda] [--nats-url URL] [--embedder offline|hash] [--no-sample]',
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'data-dir': { type: 'string' },
+    embedder: { type: 'string' },
+    'vector-weight': { type: 'string' },
+    'embed-workers': { type: 'string' },
+    'no-sample': { type: 'boolean' },
+  },
+  async run(ctx) {
+    const config = configFrom(ctx);
+    const logger = createLogger('spanda');
+    logger.info('starting', { dataDir: config.dataDir, nats: config.natsUrl, embedder: config.embedder });
+    await runUntilSignal(spandaSystem(config, logger), logger, (system) => {
+      const banner = {
+        api: system.apiUrl,
+        nats: system.natsUrl,
+        ownsNats: system.ownsNats,
+        model: system.provider.info.id,
+        vectorWeight: system.vectorWeight,
+        dataDir: path.resolve(config.dataDir),
+      };
+      if (ctx.values.json) process.stdout.write(`${JSON.stringify({ status: 'up', ...banner })}\n`);
+      else {
+        process.stdout.write(
+          `Spanda is up at ${system.apiUrl}  (NATS ${system.natsUrl}${system.ownsNats ? ', started here' : ''}; model ${banner.model}; data ${banner.dataDir})\n` +
+            `  try: curl -s -X POST ${system.apiUrl}/v1/query -H 'content-type: application/json' -d '{"query":"What is hybrid search?"}'\n`,
+        );
+      }
+      reportProgress(system, logger);
+      if (config.sample) {
+        void publishFrom(system.nats, SAMPLE_DIR, { tenant: 'default', source: 'sample', skipUnchanged: true, skip: new Set(['README.md']) })
+          .then((summary) => logger.info('sample corpus loaded', { published: summary.published, unchanged: summary.unchanged }))
+          .catch((err: unknown) => logger.warn('sample corpus not loaded', { error: err instanceof Error ? err.message : String(err) }));
+      }
+    });
+    return 0;
+  },
+};

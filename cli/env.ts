@@ -1,0 +1,23 @@
+// Turns CLI flags into configuration overrides (flags win over environment variables) and common connections.
+import { FLAG_TO_ENV, loadConfig, type SpandaConfig } from '../lib/config.ts';
+import { connectNats, type NatsHandle } from '../streams/nats.ts';
+import type { CommandContext } from './main.ts';
+
+export function configFrom(ctx: CommandContext): SpandaConfig {
+  const overrides: Record<string, string> = {};
+  for (const [flag, variable] of Object.entries(FLAG_TO_ENV)) {
+    const value = ctx.values[flag];
+    if (typeof value === 'string') overrides[variable] = value;
+  }
+  if (ctx.values['no-sample'] === true) overrides.SPANDA_SAMPLE = 'false';
+  return loadConfig(overrides);
+}
+
+export function connectFrom(ctx: CommandContext): Promise<NatsHandle> {
+  return connectNats({ url: configFrom(ctx).natsUrl, name: 'spanda-cli', connectTimeoutMs: 3000 });
+}
+
+export function stringFlag(ctx: CommandContext, name: string): string | undefined {
+  const value = ctx.values[name];
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,75 @@
+// The spanda command: parses the command line and dispatches to up, publish, query and inspect.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { inspectCommand } from './commands/inspect.ts';
+import { publishCommand } from './commands/publish.ts';
+import { queryCommand } from './commands/query.ts';
+import { upCommand } from './commands/up.ts';
+import { UsageError, reportError } from './output.ts';
+
+export interface CommandContext {
+  readonly args: readonly string[];
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+}
+
+export interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  run(ctx: CommandContext): Promise<number | void>;
+}
+
+const COMMON_OPTIONS = {
+  'nats-url': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  up: upCommand,
+  publish: publishCommand,
+  query: queryCommand,
+  inspect: inspectCommand,
+};
+
+function help(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
+  return [
+    'spanda — streaming RAG on NATS JetStream',
+    '',
+    'usage: spanda <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'Every command takes --nats-url URL (or NATS_URL) and --json. Run `spanda <command> --help` for its options.',
+  ].join('\n');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${help()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`spanda: unknown command ${JSON.stringify(name)}\n\n${help()}\n`);
+    return 2;
+  }
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: [...rest], options: { ...COMMON_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}\nusage: ${command.usage}`);
+    }
+    if (parsed.values.help) {
+      process.stdout.write(`usage: ${command.usage}\n`);
+      return 0;
+    }
+    const code = await command.run({ args: parsed.positionals, values: parsed.values as Record<string, string | boolean | undefined> });
+    return code ?? 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}

@@ -1,0 +1,63 @@
+// Configuration: command-line flags over environment variables over defaults, read once with Effect's Config.
+import { Config, ConfigProvider, Effect, Either } from 'effect';
+import { ConfigError } from './errors.ts';
+
+export const EMBEDDER_KINDS = ['offline', 'hash'] as const;
+export type EmbedderKind = (typeof EMBEDDER_KINDS)[number];
+
+export interface SpandaConfig {
+  readonly natsUrl: string;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly embedder: EmbedderKind;
+  /** Overrides the active model's hybrid fusion weight (0 = keyword only, 1 = vector only). */
+  readonly vectorWeight: number | undefined;
+  readonly maxBodyBytes: number;
+  readonly chunkSize: number;
+  readonly chunkOverlap: number;
+  readonly embedWorkers: number | undefined;
+  readonly sample: boolean;
+}
+
+const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map((o) => (o._tag === 'Some' ? o.value : undefined)));
+
+const spandaConfig = Config.all({
+  natsUrl: Config.string('NATS_URL').pipe(Config.withDefault('nats://127.0.0.1:4222')),
+  host: Config.string('HOST').pipe(Config.withDefault('127.0.0.1')),
+  port: Config.port('PORT').pipe(Config.withDefault(8080)),
+  dataDir: Config.string('SPANDA_DATA_DIR').pipe(Config.withDefault('.spanda')),
+  embedder: Config.literal(...EMBEDDER_KINDS)('SPANDA_EMBEDDER').pipe(Config.withDefault<EmbedderKind>('offline')),
+  vectorWeight: optional(
+    Config.number('SPANDA_VECTOR_WEIGHT').pipe(Config.validate({ message: 'must be a number from 0 to 1', validation: (w) => w >= 0 && w <= 1 })),
+  ),
+  maxBodyBytes: Config.integer('SPANDA_MAX_BODY_BYTES').pipe(Config.withDefault(8 * 1024 * 1024)),
+  chunkSize: Config.integer('SPANDA_CHUNK_SIZE').pipe(Config.withDefault(800)),
+  chunkOverlap: Config.integer('SPANDA_CHUNK_OVERLAP').pipe(Config.withDefault(120)),
+  embedWorkers: optional(Config.integer('SPANDA_EMBED_WORKERS')),
+  sample: Config.boolean('SPANDA_SAMPLE').pipe(Config.withDefault(true)),
+});
+
+/** Flag names as the CLI spells them → the environment variable they override. */
+export const FLAG_TO_ENV: Readonly<Record<string, string>> = {
+  'nats-url': 'NATS_URL',
+  host: 'HOST',
+  port: 'PORT',
+  'data-dir': 'SPANDA_DATA_DIR',
+  embedder: 'SPANDA_EMBEDDER',
+  'vector-weight': 'SPANDA_VECTOR_WEIGHT',
+  'chunk-size': 'SPANDA_CHUNK_SIZE',
+  'chunk-overlap': 'SPANDA_CHUNK_OVERLAP',
+  'embed-workers': 'SPANDA_EMBED_WORKERS',
+  sample: 'SPANDA_SAMPLE',
+};
+
+/** Reads the configuration; `overrides` are variable-name → value pairs (from flags) that win over the environment. */
+export function loadConfig(overrides: Readonly<Record<string, string>> = {}, env: NodeJS.ProcessEnv = process.env): SpandaConfig {
+  const values = new Map(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  for (const [key, value] of Object.entries(overrides)) values.set(key, value);
+  const provider = ConfigProvider.fromMap(values);
+  const result = Effect.runSync(Effect.either(spandaConfig.pipe(Effect.withConfigProvider(provider))));
+  if (Either.isLeft(result)) throw new ConfigError(`invalid configuration: ${String(result.left)}`);
+  return result.right;
+}

@@ -1,0 +1,67 @@
+// Resource lifetimes with Effect: acquire in order, release in reverse on shutdown or failure, and run until a signal.
+import { Effect, Exit, Scope } from 'effect';
+import { errorMessage } from './errors.ts';
+import type { Logger } from './log.ts';
+
+/** A resource acquired by a promise and released by another; release errors are logged, never thrown. */
+export function resource<A>(name: string, logger: Logger, acquire: () => Promise<A>, release: (a: A) => Promise<void>): Effect.Effect<A, Error, Scope.Scope> {
+  return Effect.acquireRelease(
+    Effect.tryPromise({ try: acquire, catch: (err) => (err instanceof Error ? err : new Error(String(err))) }),
+    (a) =>
+      Effect.promise(async () => {
+        try {
+          await release(a);
+        } catch (err) {
+          logger.warn(`stopping ${name} failed`, { error: errorMessage(err) });
+        }
+      }),
+  );
+}
+
+export interface Started<A> {
+  readonly value: A;
+  /** Releases every resource in reverse order of acquisition. */
+  close(): Promise<void>;
+}
+
+/** Acquires a scoped program and hands back its value with a close() (for tests and embedding in other programs). */
+export async function startScoped<A>(program: Effect.Effect<A, Error, Scope.Scope>): Promise<Started<A>> {
+  const scope = Effect.runSync(Scope.make());
+  const exit = await Effect.runPromiseExit(Scope.extend(program, scope));
+  if (Exit.isFailure(exit)) {
+    await Effect.runPromise(Scope.close(scope, exit));
+    const failure = exit.cause._tag === 'Fail' ? exit.cause.error : new Error(String(exit.cause));
+    throw failure;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    value: exit.value,
+    close: () => {
+      closing ??= Effect.runPromise(Scope.close(scope, Exit.void));
+      return closing;
+    },
+  };
+}
+
+/**
+ * Runs a scoped program until SIGINT or SIGTERM, then releases everything gracefully.
+ * A second signal while shutting down exits at once.
+ */
+export async function runUntilSignal<A>(program: Effect.Effect<A, Error, Scope.Scope>, logger: Logger, onStarted: (value: A) => void): Promise<void> {
+  const started = await startScoped(program);
+  onStarted(started.value);
+  await new Promise<void>((resolve) => {
+    let shuttingDown = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (shuttingDown) {
+        logger.warn(`second ${signal}: exiting without waiting`);
+        process.exit(130);
+      }
+      shuttingDown = true;
+      logger.info(`${signal} received: draining and stopping`);
+      void started.close().then(resolve, resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,113 @@
+// The runner against a real nats-server: outputs with derived ids, retries with backoff, DLQ for bad input, clean stop.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PermanentEventError, TransientError } from '../lib/errors.ts';
+import { eventMetadata } from '../streams/codec.ts';
+import { documentInputSchema, publishDocument } from '../streams/document-log.ts';
+import type { DocumentRemoved } from '../streams/events/index.ts';
+import { derivedMsgId } from '../streams/ids.ts';
+import { STREAMS } from '../streams/provision.ts';
+import { subjects } from '../streams/subjects.ts';
+import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
+import type { Processor } from './processor.ts';
+import { DLQ_HEADER, runProcessor, type RunningProcessor } from './runner.ts';
+
+let nats: TestNats;
+beforeAll(async () => {
+  nats = await startTestNats();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+/** Turns every upserted document into a document.removed on CHUNKS; the text steers failures. */
+function testProcessor(attempts: Map<string, number>): Processor {
+  return {
+    name: 'echo',
+    version: 1,
+    stream: STREAMS.DOCUMENTS,
+    filterSubjects: ['docs.>'],
+    batchSize: 16,
+    async handle(inputs) {
+      return inputs.map((input) => {
+        if (input.type !== 'document.upserted') return new PermanentEventError(`echo cannot handle ${input.type}`);
+        const d = input.data;
+        const n = (attempts.get(d.id) ?? 0) + 1;
+        attempts.set(d.id, n);
+        if (d.text === 'permanent') return new PermanentEventError('this document can never be processed');
+        if (d.text === 'flaky' && n < 3) return new TransientError(`flaky failure ${n}`);
+        const msgId = derivedMsgId('echo', 1, input.position);
+        const event: DocumentRemoved = {
+          type: 'document.removed',
+          data: { tenant: d.tenant, source: d.source, id: d.id, docSeq: input.position.seq },
+          metadata: eventMetadata('document.removed', { source: '/test/echo', id: msgId, causation: input.position }),
+        };
+        return [{ subject: subjects.chunks(d), event, msgId }];
+      });
+    },
+  };
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const countOf = async (stream: string) => (await nats.handle.jsm.streams.info(stream)).state.messages;
+const publish = (id: string, text: string) => publishDocument(nats.handle, 'acme', documentInputSchema.parse({ id, text }));
+
+describe('runProcessor', () => {
+  let running: RunningProcessor;
+  const attempts = new Map<string, number>();
+
+  it('publishes outputs with ids derived from the input and acks', async () => {
+    running = runProcessor(nats.handle, testProcessor(attempts), { backoffBaseMs: 50, backoffMaxMs: 200 });
+    const input = await publish('ok-1', 'fine');
+    const out = await waitFor(async () =>
+      (await nats.handle.jsm.streams.getMessage(STREAMS.CHUNKS, { last_by_subj: 'chunks.acme.api.ok-1' }).catch(() => undefined)) ?? undefined,
+    );
+    expect(out.header.get('Nats-Msg-Id')).toBe(`echo@1:DOCUMENTS:${input.seq}:0`);
+    expect(out.header.get('spanda-causation')).toBe(`DOCUMENTS:${input.seq}`);
+  });
+
+  it('retries a transient failure with backoff until it succeeds', async () => {
+    await publish('flaky-1', 'flaky');
+    await waitFor(async () => (await nats.handle.jsm.streams.getMessage(STREAMS.CHUNKS, { last_by_subj: 'chunks.acme.api.flaky-1' }).catch(() => undefined)) ?? undefined);
+    expect(attempts.get('flaky-1')).toBe(3);
+  });
+
+  it('sends a permanently failing event and an invalid message to the DLQ with the reason, and keeps running', async () => {
+    const bad = await publish('bad-1', 'permanent');
+    await nats.handle.js.publish('docs.acme.api.garbage', new TextEncoder().encode('not an event'));
+    const reasons = await waitFor(async () => {
+      if ((await countOf(STREAMS.DLQ)) < 2) return undefined;
+      const first = await nats.handle.jsm.streams.getMessage(STREAMS.DLQ, { seq: 1 });
+      const second = await nats.handle.jsm.streams.getMessage(STREAMS.DLQ, { seq: 2 });
+      return [first, second];
+    });
+    const bySeq = new Map(reasons.map((m) => [Number(m.header.get(DLQ_HEADER.seq)), m]));
+    expect(bySeq.get(bad.seq)?.header.get(DLQ_HEADER.reason)).toMatch(/can never be processed/);
+    const garbage = [...bySeq.values()].find((m) => m.header.get(DLQ_HEADER.subject) === 'docs.acme.api.garbage');
+    expect(garbage?.header.get(DLQ_HEADER.reason)).toMatch(/no headers/);
+    expect(new TextDecoder().decode(garbage?.data)).toBe('not an event');
+    await publish('ok-2', 'still running');
+    await waitFor(async () => (await nats.handle.jsm.streams.getMessage(STREAMS.CHUNKS, { last_by_subj: 'chunks.acme.api.ok-2' }).catch(() => undefined)) ?? undefined);
+  });
+
+  it('publishes nothing new when every input is processed again from the start', async () => {
+    await running.stop();
+    const before = await countOf(STREAMS.CHUNKS);
+    await nats.handle.jsm.consumers.delete(STREAMS.DOCUMENTS, 'echo');
+    const again = runProcessor(nats.handle, testProcessor(new Map()), { backoffBaseMs: 50, backoffMaxMs: 200 });
+    await waitFor(async () => {
+      const info = await nats.handle.jsm.consumers.info(STREAMS.DOCUMENTS, 'echo');
+      return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
+    });
+    expect(await countOf(STREAMS.CHUNKS)).toBe(before);
+    await again.stop();
+  });
+});

@@ -1,0 +1,253 @@
+// The generic processor runner: durable pull consumer → decode → handle → publish outputs → ack; retries, DLQ, drain.
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { headers as createHeaders } from '@nats-io/transport-node';
+import { PermanentEventError, TransientError, ValidationError, errorMessage } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { metrics } from '../lib/metrics.ts';
+import { HEADER, decodeEvent } from '../streams/codec.ts';
+import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
+import type { NatsHandle } from '../streams/nats.ts';
+import { publishEvent } from '../streams/publisher.ts';
+import { subjects } from '../streams/subjects.ts';
+import type { Outcome, Output, Processor } from './processor.ts';
+
+export const DLQ_HEADER = {
+  reason: 'spanda-dlq-reason',
+  processor: 'spanda-dlq-processor',
+  stream: 'spanda-dlq-stream',
+  seq: 'spanda-dlq-seq',
+  subject: 'spanda-dlq-subject',
+  time: 'spanda-dlq-time',
+  attempts: 'spanda-dlq-attempts',
+} as const;
+
+export interface RunnerOptions {
+  readonly logger?: Logger;
+  /** Deliveries before a failing input goes to the DLQ (transient errors are retried until then). */
+  readonly maxAttempts?: number;
+  /** Retry delay: base·2^(attempt−1) capped at max, with ±20% jitter. */
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  /** How long JetStream waits for an ack before redelivering (the processor calls working() on long batches). */
+  readonly ackWaitMs?: number;
+}
+
+export interface RunningProcessor {
+  readonly name: string;
+  /** Stops taking messages, finishes the batch in flight, then resolves. */
+  stop(): Promise<void>;
+  /** Resolves when the loop ends (after stop, or with an error it could not recover from). */
+  readonly done: Promise<void>;
+}
+
+export function retryDelayMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(raw * (0.8 + 0.4 * random()));
+}
+
+function isPermanent(err: Error): boolean {
+  return err instanceof PermanentEventError || err instanceof ValidationError;
+}
+
+/** Creates the durable consumer, or updates its filter if the processor's changed. Safe to call from every worker. */
+export async function ensureConsumer(handle: NatsHandle, processor: Processor, ackWaitMs: number): Promise<void> {
+  const filter = processor.filterSubjects[0];
+  if (processor.filterSubjects.length !== 1 || filter === undefined) {
+    throw new Error(`processor ${processor.name} must have exactly one filter subject (NATS 2.9 consumers take one)`);
+  }
+  const config = {
+    durable_name: processor.name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: filter,
+    ack_wait: ackWaitMs * 1_000_000,
+    max_ack_pending: Math.max(1000, processor.batchSize * 4),
+    max_deliver: -1,
+    description: `Spanda processor ${processor.name} v${processor.version}`,
+  };
+  try {
+    const info = await handle.jsm.consumers.info(processor.stream, processor.name);
+    if (info.config.filter_subject !== filter || info.config.ack_wait !== config.ack_wait) {
+      await handle.jsm.consumers.update(processor.stream, processor.name, {
+        filter_subject: filter,
+        ack_wait: config.ack_wait,
+        description: config.description,
+      });
+    }
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    await handle.jsm.consumers.add(processor.stream, config);
+  }
+}
+
+/** Publishes the original message to dlq.<processor> with the reason in headers, keeping its bytes for a later re-drive. */
+export async function sendToDlq(handle: NatsHandle, processorName: string, msg: JsMsg, reason: string, attempts: number): Promise<void> {
+  const h = createHeaders();
+  for (const [key, values] of msg.headers ?? []) {
+    if (key.toLowerCase() === HEADER.msgId.toLowerCase()) continue;
+    for (const value of values) h.append(key, value);
+  }
+  h.set(DLQ_HEADER.reason, reason.replace(/[\r\n]+/g, ' ').slice(0, 2000));
+  h.set(DLQ_HEADER.processor, processorName);
+  h.set(DLQ_HEADER.stream, msg.info.stream);
+  h.set(DLQ_HEADER.seq, String(msg.seq));
+  h.set(DLQ_HEADER.subject, msg.subject);
+  h.set(DLQ_HEADER.time, new Date().toISOString());
+  h.set(DLQ_HEADER.attempts, String(attempts));
+  await handle.js.publish(subjects.dlq(processorName), msg.data, {
+    headers: h,
+    msgID: `dlq:${processorName}:${msg.info.stream}:${msg.seq}`,
+  });
+}
+
+/**
+ * Runs a processor until stopped. Messages are taken as they arrive and handled in batches of what is already
+ * waiting (up to batchSize), so one document is handled at once and a backlog is handled in large batches.
+ */
+export function runProcessor(handle: NatsHandle, processor: Processor, options: RunnerOptions = {}): RunningProcessor {
+  const log = (options.logger ?? silentLogger).child(processor.name);
+  const maxAttempts = options.maxAttempts ?? 8;
+  const backoffBaseMs = options.backoffBaseMs ?? 1000;
+  const backoffMaxMs = options.backoffMaxMs ?? 60_000;
+  const ackWaitMs = options.ackWaitMs ?? 120_000;
+  let stopping = false;
+  let messages: ConsumerMessages | undefined;
+  let wake: (() => void) | undefined;
+  const queue: JsMsg[] = [];
+
+  const outcomeLabel = (o: 'ok' | 'retried' | 'dead_lettered') => metrics.processorEvents.labels(processor.name, o);
+
+  async function deadLetter(msg: JsMsg, reason: string, attempts: number): Promise<void> {
+    await sendToDlq(handle, processor.name, msg, reason, attempts);
+    msg.ack();
+    outcomeLabel('dead_lettered').inc();
+    log.warn('event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason });
+  }
+
+  function retry(msg: JsMsg, err: Error): void {
+    const attempt = msg.info.deliveryCount;
+    const hinted = err instanceof TransientError ? err.retryAfterMs : undefined;
+    const delay = hinted ?? retryDelayMs(attempt, backoffBaseMs, backoffMaxMs);
+    msg.nak(delay);
+    outcomeLabel('retried').inc();
+    log.warn('event will be retried', { stream: msg.info.stream, seq: msg.seq, attempt, delayMs: delay, error: err.message });
+  }
+
+  async function settle(msg: JsMsg, failure: Error): Promise<void> {
+    const attempts = msg.info.deliveryCount;
+    if (isPermanent(failure)) return deadLetter(msg, failure.message, attempts);
+    if (attempts >= maxAttempts) return deadLetter(msg, `gave up after ${attempts} attempts: ${failure.message}`, attempts);
+    retry(msg, failure);
+  }
+
+  async function publishOutputs(outputs: readonly Output[]): Promise<void> {
+    await Promise.all(outputs.map((o) => publishEvent(handle, o.subject, o.event, { msgId: o.msgId })));
+    metrics.processorOutputs.labels(processor.name).inc(outputs.length);
+  }
+
+  async function handleBatch(batch: JsMsg[]): Promise<void> {
+    const end = metrics.processorBatchSeconds.labels(processor.name).startTimer();
+    const decoded: Array<{ msg: JsMsg; event: StoredEvent<SpandaEvent> }> = [];
+    for (const msg of batch) {
+      try {
+        const event = decodeEvent(
+          { subject: msg.subject, data: msg.data, headers: msg.headers },
+          { stream: msg.info.stream, seq: msg.seq, deliveryCount: msg.info.deliveryCount },
+        );
+        decoded.push({ msg, event });
+      } catch (err) {
+        await settle(msg, err instanceof Error ? err : new ValidationError(String(err)));
+      }
+    }
+    if (decoded.length === 0) return void end();
+    // Long batches (a slow model) must not be redelivered while still in progress.
+    const heartbeat = setInterval(() => decoded.forEach(({ msg }) => msg.working()), Math.max(1000, ackWaitMs / 3));
+    let outcomes: readonly Outcome[];
+    try {
+      outcomes = await processor.handle(
+        decoded.map((d) => d.event),
+        { maxPayloadBytes: handle.maxPayload() },
+      );
+      if (outcomes.length !== decoded.length) throw new Error(`${processor.name} returned ${outcomes.length} outcomes for ${decoded.length} inputs`);
+    } catch (err) {
+      const failure = err instanceof Error ? err : new Error(String(err));
+      outcomes = decoded.map(() => failure);
+    } finally {
+      clearInterval(heartbeat);
+    }
+    await Promise.all(
+      decoded.map(async ({ msg }, i) => {
+        const outcome = outcomes[i] as Outcome;
+        if (outcome instanceof Error) return settle(msg, outcome);
+        try {
+          await publishOutputs(outcome);
+          msg.ack();
+          outcomeLabel('ok').inc();
+        } catch (err) {
+          await settle(msg, err instanceof Error ? err : new Error(String(err)));
+        }
+      }),
+    );
+    end();
+  }
+
+  async function pump(): Promise<void> {
+    while (!stopping) {
+      try {
+        await ensureConsumer(handle, processor, ackWaitMs);
+        const consumer = await handle.js.consumers.get(processor.stream, processor.name);
+        messages = await consumer.consume({ max_messages: Math.max(processor.batchSize * 2, 64) });
+        for await (const msg of messages) {
+          queue.push(msg);
+          wake?.();
+        }
+      } catch (err) {
+        if (stopping) break;
+        log.error('consumer failed; retrying in 1s', { error: errorMessage(err) });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  async function work(): Promise<void> {
+    for (;;) {
+      if (queue.length === 0) {
+        if (stopping) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+        continue;
+      }
+      const batch = queue.splice(0, processor.batchSize);
+      try {
+        await handleBatch(batch);
+      } catch (err) {
+        // Publishing to the DLQ failed (NATS down): leave the messages unacked; JetStream redelivers them.
+        log.error('batch failed; its messages will be redelivered', { error: errorMessage(err) });
+      }
+    }
+  }
+
+  const pumping = pump();
+  const working = work();
+  const done = Promise.all([pumping, working]).then(() => undefined);
+  log.info('started', { stream: processor.stream, filter: processor.filterSubjects.join(','), version: processor.version });
+
+  return {
+    name: processor.name,
+    done,
+    stop: async () => {
+      if (stopping) return done;
+      stopping = true;
+      await messages?.close().catch(() => undefined);
+      // Messages fetched but not started are released for redelivery at once rather than after ack_wait.
+      const unstarted = queue.splice(0);
+      for (const msg of unstarted) msg.nak();
+      wake?.();
+      await done;
+      await processor.close?.();
+      log.info('stopped');
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// The inference projection: live chunks of each document (CHUNKS) and the active model's vectors (EMBEDDINGS).
+import { ValidationError } from '../lib/errors.ts';
+import { decodeVector, type SpandaEvent, type StoredEvent } from '../streams/events/index.ts';
+import { STREAMS } from '../streams/provision.ts';
+import { subjects } from '../streams/subjects.ts';
+import type { Projection } from './projection.ts';
+import type { StoreOp } from './store.ts';
+
+export const INFERENCE_PROJECTION_VERSION = 1;
+
+export function inferenceProjection(model: { id: string; dims: number }): Projection {
+  return {
+    name: 'inference',
+    version: INFERENCE_PROJECTION_VERSION,
+    sources: [
+      { key: STREAMS.CHUNKS, stream: STREAMS.CHUNKS, filterSubject: 'chunks.>' },
+      { key: `${STREAMS.EMBEDDINGS}:${model.id}`, stream: STREAMS.EMBEDDINGS, filterSubject: subjects.embeddingsOfModel(model.id) },
+    ],
+    canHandle: ['document.chunked', 'document.embedded', 'document.removed'],
+    project(event: StoredEvent<SpandaEvent>): StoreOp[] {
+      switch (event.type) {
+        case 'document.chunked': {
+          const d = event.data;
+          return [
+            {
+              kind: 'chunks',
+              tenant: d.tenant,
+              source: d.source,
+              docId: d.id,
+              docSeq: d.docSeq,
+              metadata: d.document.metadata,
+              part: d.part,
+              totalChunks: d.totalChunks,
+              chunks: d.chunks.map(({ heading, ...chunk }) => (heading !== undefined ? { ...chunk, heading } : chunk)),
+              ...(d.document.title !== undefined ? { title: d.document.title } : {}),
+              ...(d.document.url !== undefined ? { url: d.document.url } : {}),
+            },
+          ];
+        }
+        case 'document.embedded': {
+          const d = event.data;
+          if (d.model.id !== model.id) return [];
+          if (d.model.dims !== model.dims) {
+            throw new ValidationError(`vectors of ${d.model.id} have ${d.model.dims} dimensions; this projection expects ${model.dims}`);
+          }
+          return [
+            {
+              kind: 'vectors',
+              tenant: d.tenant,
+              source: d.source,
+              docId: d.id,
+              docSeq: d.docSeq,
+              model: d.model.id,
+              vectors: d.vectors.map((v) => ({ chunkId: v.chunkId, window: v.window, vector: decodeVector(v.vector, d.model.dims) })),
+            },
+          ];
+        }
+        case 'document.removed': {
+          const d = event.data;
+          return [{ kind: 'remove', tenant: d.tenant, source: d.source, docId: d.id, docSeq: d.docSeq }];
+        }
+        default:
+          throw new ValidationError(`the inference projection cannot apply ${event.type}`);
+      }
+    },
+  };
+}

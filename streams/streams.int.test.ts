@@ -1,0 +1,72 @@
+// Streams against a real nats-server: idempotent provisioning and idempotent document publishing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
+import { ValidationError } from '../lib/errors.ts';
+import { decodeEvent } from './codec.ts';
+import { documentInputSchema, publishDeletion, publishDocument } from './document-log.ts';
+import { STREAMS, provision } from './provision.ts';
+import { subjects } from './subjects.ts';
+
+let nats: TestNats;
+beforeAll(async () => {
+  nats = await startTestNats({ maxPayloadBytes: 256 * 1024 });
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+const doc = (id: string, text: string) => documentInputSchema.parse({ id, text, title: 'T' });
+
+describe('provisioning', () => {
+  it('creates every stream and the config bucket, and a second run changes nothing', async () => {
+    const again = await provision(nats.handle);
+    expect(again.created).toEqual([]);
+    expect(again.updated).toEqual([]);
+    const names: string[] = [];
+    for await (const s of nats.handle.jsm.streams.list()) names.push(s.config.name);
+    expect(names).toEqual(expect.arrayContaining(Object.values(STREAMS)));
+    await again.kv.put('probe', 'ok');
+    expect((await again.kv.get('probe'))?.string()).toBe('ok');
+  });
+});
+
+describe('publishing documents', () => {
+  it('stores an event a person can read back, with the id encoded in the subject', async () => {
+    const published = await publishDocument(nats.handle, 'acme', doc('https://blog.example.com/a b', 'first'));
+    expect(published.duplicate).toBe(false);
+    const stored = await nats.handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq: published.seq });
+    expect(stored?.subject).toBe('docs.acme.api.https://blog%2Eexample%2Ecom/a%20b');
+    const event = decodeEvent({ subject: stored!.subject, data: stored!.data, headers: stored!.header }, { stream: STREAMS.DOCUMENTS, seq: published.seq });
+    expect(event).toMatchObject({ type: 'document.upserted', data: { id: 'https://blog.example.com/a b', text: 'first' } });
+  });
+
+  it('drops an identical re-publish and answers with the original sequence', async () => {
+    const first = await publishDocument(nats.handle, 'acme', doc('dup', 'same text'));
+    const second = await publishDocument(nats.handle, 'acme', doc('dup', 'same text'));
+    expect(second).toMatchObject({ duplicate: true, seq: first.seq });
+  });
+
+  it('publishes the same content again after a delete, so the document comes back', async () => {
+    const v1 = await publishDocument(nats.handle, 'acme', doc('revived', 'text'));
+    const deleted = await publishDeletion(nats.handle, { tenant: 'acme', source: 'api', id: 'revived' });
+    const again = await publishDocument(nats.handle, 'acme', doc('revived', 'text'));
+    expect(deleted.seq).toBeGreaterThan(v1.seq);
+    expect(again.duplicate).toBe(false);
+    expect(again.seq).toBeGreaterThan(deleted.seq);
+    const last = await nats.handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { last_by_subj: subjects.document({ tenant: 'acme', source: 'api', id: 'revived' }) });
+    expect(last?.seq).toBe(again.seq);
+  });
+
+  it('with skipUnchanged, skips content equal to the latest version however old', async () => {
+    const first = await publishDocument(nats.handle, 'acme', doc('stable', 'v1'), { skipUnchanged: true });
+    const same = await publishDocument(nats.handle, 'acme', doc('stable', 'v1'), { skipUnchanged: true });
+    const changed = await publishDocument(nats.handle, 'acme', doc('stable', 'v2'), { skipUnchanged: true });
+    expect(same).toMatchObject({ duplicate: true, seq: first.seq });
+    expect(changed.duplicate).toBe(false);
+  });
+
+  it('refuses a document over the server max_payload with a clear reason', async () => {
+    await expect(publishDocument(nats.handle, 'acme', doc('huge', 'x'.repeat(300 * 1024)))).rejects.toThrow(ValidationError);
+    await expect(publishDocument(nats.handle, 'acme', doc('huge', 'x'.repeat(300 * 1024)))).rejects.toThrow(/max_payload/);
+  });
+});
