@@ -19,7 +19,8 @@ import type { InferenceStore } from '../projections/store.ts';
 import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
 import { provision } from '../streams/provision.ts';
-import { isPortOpen, startNatsServer } from '../streams/server.ts';
+import { isPortOpen, startNatsServer, stopLeftoverNatsServer } from '../streams/server.ts';
+import { lockDataDir } from '../lib/data-dir-lock.ts';
 
 export interface SpandaSystem {
   readonly apiUrl: string;
@@ -50,6 +51,9 @@ function parseNatsUrl(url: string): { host: string; port: number } {
 function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ handle: NatsHandle; owns: boolean }, Error, Scope.Scope> {
   return Effect.gen(function* () {
     const { host, port } = parseNatsUrl(config.natsUrl);
+    const natsDir = path.join(config.dataDir, 'nats');
+    // Our own child from a run that was SIGKILLed still listens: stop it rather than adopt a process nobody owns.
+    if (yield* Effect.promise(() => stopLeftoverNatsServer(natsDir))) logger.warn('stopped a nats-server left behind by an earlier run', { dataDir: natsDir });
     const reachable = yield* Effect.promise(() => isPortOpen(host === 'localhost' ? '127.0.0.1' : host, port, 1000));
     let owns = false;
     let url = config.natsUrl;
@@ -57,14 +61,13 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
       if (!LOCAL_HOSTS.has(host)) {
         return yield* Effect.fail(new UnavailableError(`no NATS server answers at ${config.natsUrl}; start it, or leave NATS_URL on a local address so spanda up starts one`));
       }
-      const dataDir = path.join(config.dataDir, 'nats');
       const server = yield* resource(
         'nats-server',
         logger,
-        () => startNatsServer({ dataDir, host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port }),
+        () => startNatsServer({ dataDir: natsDir, host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port }),
         (s) => s.stop(),
       );
-      logger.info('started nats-server', { url: server.url, pid: server.pid, dataDir });
+      logger.info('started nats-server', { url: server.url, pid: server.pid, dataDir: natsDir });
       owns = true;
       url = server.url;
     }
@@ -77,6 +80,7 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
 export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effect<SpandaSystem, Error, Scope.Scope> {
   return Effect.gen(function* () {
     yield* Effect.promise(() => mkdir(config.dataDir, { recursive: true }));
+    yield* resource('data dir lock', logger, () => lockDataDir(config.dataDir), (lock) => lock.release());
     const { handle, owns } = yield* natsConnection(config, logger);
     const provisioned = yield* Effect.tryPromise({ try: () => provision(handle), catch: (e) => e as Error });
     if (provisioned.created.length > 0) logger.info('created streams', { streams: provisioned.created.join(',') });

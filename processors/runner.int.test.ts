@@ -89,7 +89,7 @@ describe('runProcessor', () => {
       const second = await nats.handle.jsm.streams.getMessage(STREAMS.DLQ, { seq: 2 });
       return [first, second];
     });
-    const bySeq = new Map(reasons.map((m) => [Number(m.header.get(DLQ_HEADER.seq)), m]));
+    const bySeq = new Map(reasons.flatMap((m) => (m ? [[Number(m.header.get(DLQ_HEADER.seq)), m] as const] : [])));
     expect(bySeq.get(bad.seq)?.header.get(DLQ_HEADER.reason)).toMatch(/can never be processed/);
     const garbage = [...bySeq.values()].find((m) => m.header.get(DLQ_HEADER.subject) === 'docs.acme.api.garbage');
     expect(garbage?.header.get(DLQ_HEADER.reason)).toMatch(/no headers/);

@@ -79,13 +79,15 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function isNatsServerPid(pid: number): Promise<boolean> {
+/** True when `pid` is alive and its command line contains `needle` (guards against a recycled pid). */
+export async function isProcessRunning(pid: number, needle: string): Promise<boolean> {
+  if (!isAlive(pid)) return false;
   try {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('nats-server');
+    return cmdline.includes(needle);
   } catch {
     // No /proc (macOS): trust the pid file if the process is alive.
-    return isAlive(pid);
+    return true;
   }
 }
 
@@ -99,15 +101,23 @@ async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: n
 }
 
 /** A run killed with SIGKILL leaves its nats-server child behind, holding the store: stop it so we can start cleanly. */
-async function stopLeftover(pidFile: string): Promise<void> {
-  if (!existsSync(pidFile)) return;
+export async function stopLeftoverNatsServer(dataDir: string): Promise<boolean> {
+  return stopLeftover(path.join(path.resolve(dataDir), 'nats-server.pid'));
+}
+
+/** Stops the process named in a pid file if it is a live nats-server; returns whether one was stopped. */
+async function stopLeftover(pidFile: string): Promise<boolean> {
+  if (!existsSync(pidFile)) return false;
   const pid = Number((await readFile(pidFile, 'utf8')).trim());
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && (await isNatsServerPid(pid))) {
+  let stopped = false;
+  if (Number.isInteger(pid) && pid > 0 && (await isProcessRunning(pid, 'nats-server'))) {
     process.kill(pid, 'SIGTERM');
     if (!(await waitFor(() => !isAlive(pid), 10_000))) process.kill(pid, 'SIGKILL');
     await waitFor(() => !isAlive(pid), 5_000);
+    stopped = true;
   }
   await rm(pidFile, { force: true });
+  return stopped;
 }
 
 function configText(options: NatsServerOptions, storeDir: string, pidFile: string): string {

@@ -1,0 +1,108 @@
+// The HTTP API as a client sees it: bad requests get a 4xx problem+json with a reason; an unreachable NATS gets 503 + Retry-After.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../lib/log.ts';
+import { connectNats } from '../streams/nats.ts';
+import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
+import { createApp } from './app.ts';
+import type { ApiDeps } from './deps.ts';
+
+let node: TestSystem;
+let deps: ApiDeps;
+
+beforeAll(async () => {
+  node = await startTestSystem();
+  deps = {
+    nats: node.system.nats,
+    store: node.system.store,
+    embedder: node.system.provider,
+    vectorWeight: node.system.vectorWeight,
+    projector: node.system.projector,
+    maxBodyBytes: 4096,
+    logger: silentLogger,
+    recordQueries: false,
+  };
+});
+afterAll(async () => {
+  await node?.destroy();
+});
+
+function post(app: ReturnType<typeof createApp>, route: string, body: string, headers: Record<string, string> = {}) {
+  return app.request(route, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+async function expectProblem(response: Response, status: number, detail: RegExp) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const body = (await response.json()) as { type: string; status: number; detail: string };
+  expect(body.status).toBe(status);
+  expect(body.type).toMatch(/^urn:spanda:problem:/);
+  expect(body.detail).toMatch(detail);
+}
+
+describe('bad requests', () => {
+  it('answers malformed JSON with 400 and the parser reason', async () => {
+    await expectProblem(await post(createApp(deps), '/v1/documents', '{"id": "a", "text": '), 400, /not valid JSON/);
+  });
+
+  it('answers an oversized body with 413 and how to fix it', async () => {
+    await expectProblem(await post(createApp(deps), '/v1/documents', JSON.stringify({ id: 'big', text: 'x'.repeat(10_000) })), 413, /split the batch/);
+  });
+
+  it('answers missing fields with 400 naming them', async () => {
+    await expectProblem(await post(createApp(deps), '/v1/documents', JSON.stringify({ id: 'no-text' })), 400, /text/);
+    await expectProblem(await post(createApp(deps), '/v1/query', JSON.stringify({ k: 3 })), 400, /query/);
+  });
+
+  it('answers an invalid tenant or source name with 400 and the naming rule', async () => {
+    const app = createApp(deps);
+    await expectProblem(await post(app, '/v1/documents', JSON.stringify({ id: 'a', text: 't' }), { 'x-tenant': 'Not.Valid' }), 400, /invalid tenant name/);
+    await expectProblem(await post(app, '/v1/documents', JSON.stringify({ id: 'a', text: 't', source: 'has space' })), 400, /source/);
+    await expectProblem(await app.request('/v1/documents/bad.source/x', { method: 'DELETE' }), 400, /invalid source name/);
+  });
+
+  it('answers a wrong content type with 415, unknown fields and modes with 400, unknown routes with 404', async () => {
+    const app = createApp(deps);
+    await expectProblem(await app.request('/v1/query', { method: 'POST', body: 'query=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, /content-type: application\/json/);
+    await expectProblem(await post(app, '/v1/query', JSON.stringify({ query: 'x', mode: 'semantic' })), 400, /mode/);
+    await expectProblem(await post(app, '/v1/query', JSON.stringify({ query: 'x', colour: 'red' })), 400, /colour/);
+    await expectProblem(await app.request('/v2/nothing'), 404, /no route/);
+  });
+
+  it('rejects a batch that holds one bad document without publishing any of it', async () => {
+    const before = (await node.system.nats.jsm.streams.info('DOCUMENTS')).state.messages;
+    const response = await post(createApp(deps), '/v1/documents', JSON.stringify({ documents: [{ id: 'fine', text: 'ok' }, { id: '', text: 'bad' }] }));
+    await expectProblem(response, 400, /index 1/);
+    expect((await node.system.nats.jsm.streams.info('DOCUMENTS')).state.messages).toBe(before);
+  });
+});
+
+describe('accepted requests', () => {
+  it('returns 202 with the stream sequence of each document in a batch', async () => {
+    const response = await post(createApp(deps), '/v1/documents', JSON.stringify({ documents: [{ id: 'b1', text: 'one' }, { id: 'b2', text: 'two', source: 'notes' }] }));
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as { accepted: Array<{ id: string; source: string; seq: number }> };
+    expect(body.accepted.map((a) => [a.id, a.source])).toEqual([['b1', 'api'], ['b2', 'notes']]);
+    expect(body.accepted.every((a) => Number.isInteger(a.seq) && a.seq > 0)).toBe(true);
+  });
+
+  it('reports health and readiness', async () => {
+    const app = createApp(deps);
+    expect((await app.request('/healthz')).status).toBe(200);
+    const ready = await app.request('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { nats: { ok: true }, store: { ok: true } } });
+    expect(await (await app.request('/metrics')).text()).toMatch(/spanda_processor_events_total/);
+  });
+});
+
+describe('when NATS is unreachable', () => {
+  it('answers publishes with 503 and Retry-After instead of dropping them, and readiness fails', async () => {
+    const closed = await connectNats({ url: node.system.natsUrl });
+    await closed.drain();
+    const app = createApp({ ...deps, nats: closed });
+    const response = await post(app, '/v1/documents', JSON.stringify({ id: 'lost?', text: 'never silently dropped' }));
+    await expectProblem(response, 503, /not stored|not connected/);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await app.request('/readyz')).status).toBe(503);
+  });
+});
