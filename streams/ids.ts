@@ -31,7 +31,10 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** Message id of a processor's output: derived from the input's position so a redelivered input publishes nothing new. */
-export function derivedMsgId(processor: string, processorVersion: number, input: { stream: string; seq: number }, part = 0): string {
-  return `${processor}@${processorVersion}:${input.stream}:${input.seq}:${part}`;
+/**
+ * Message id of a processor's output: derived from the input's position so a redelivered input publishes nothing new.
+ * `variant` is the processor version plus any setting that changes the output (so new settings are not deduplicated away).
+ */
+export function derivedMsgId(processor: string, variant: number | string, input: { stream: string; seq: number }, part = 0): string {
+  return `${processor}@${variant}:${input.stream}:${input.seq}:${part}`;
 }
