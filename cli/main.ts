@@ -1,9 +1,5 @@
 // The spanda command: parses the command line and dispatches to up, publish, query and inspect.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { inspectCommand } from './commands/inspect.ts';
-import { publishCommand } from './commands/publish.ts';
-import { queryCommand } from './commands/query.ts';
-import { upCommand } from './commands/up.ts';
 import { UsageError, reportError } from './output.ts';
 
 export interface CommandContext {
@@ -12,7 +8,6 @@ export interface CommandContext {
 }
 
 export interface Command {
-  readonly summary: string;
   readonly usage: string;
   readonly options: NonNullable<ParseArgsConfig['options']>;
   run(ctx: CommandContext): Promise<number | void>;
@@ -24,11 +19,12 @@ const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  up: upCommand,
-  publish: publishCommand,
-  query: queryCommand,
-  inspect: inspectCommand,
+// Commands load lazily: `spanda inspect` should not pay for the embedder, the store and the API at start-up.
+const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
+  up: { summary: 'run a Spanda node: NATS (started if none answers), processors, projection and the HTTP API', load: async () => (await import('./commands/up.ts')).upCommand },
+  publish: { summary: 'publish documents from files, a directory, or - (JSONL on stdin)', load: async () => (await import('./commands/publish.ts')).publishCommand },
+  query: { summary: 'ask a running node a question and print the cited answer', load: async () => (await import('./commands/query.ts')).queryCommand },
+  inspect: { summary: 'show streams, consumers (lag) or decoded events of a subject', load: async () => (await import('./commands/inspect.ts')).inspectCommand },
 };
 
 function help(): string {
@@ -51,12 +47,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${help()}\n`);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const entry = COMMANDS[name];
+  if (!entry) {
     process.stderr.write(`spanda: unknown command ${JSON.stringify(name)}\n\n${help()}\n`);
     return 2;
   }
   try {
+    const command = await entry.load();
     let parsed;
     try {
       parsed = parseArgs({ args: [...rest], options: { ...COMMON_OPTIONS, ...command.options }, allowPositionals: true, strict: true });

@@ -1,5 +1,6 @@
 // Composes a whole Spanda node: NATS (external or a child nats-server), streams, store, processors, projector and API.
-import { Effect, type Scope } from 'effect';
+import * as Effect from 'effect/Effect';
+import type * as Scope from 'effect/Scope';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createApp } from '../api/app.ts';

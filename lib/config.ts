@@ -1,5 +1,8 @@
 // Configuration: command-line flags over environment variables over defaults, read once with Effect's Config.
-import { Config, ConfigProvider, Effect, Either } from 'effect';
+import * as Config from 'effect/Config';
+import * as ConfigProvider from 'effect/ConfigProvider';
+import * as Effect from 'effect/Effect';
+import * as Either from 'effect/Either';
 import { ConfigError } from './errors.ts';
 
 export const EMBEDDER_KINDS = ['offline', 'hash'] as const;

@@ -1,5 +1,7 @@
 // Resource lifetimes with Effect: acquire in order, release in reverse on shutdown or failure, and run until a signal.
-import { Effect, Exit, Scope } from 'effect';
+import * as Effect from 'effect/Effect';
+import * as Exit from 'effect/Exit';
+import * as Scope from 'effect/Scope';
 import { errorMessage } from './errors.ts';
 import type { Logger } from './log.ts';
 

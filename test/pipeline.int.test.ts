@@ -105,7 +105,7 @@ describe('the pipeline', () => {
     await node.system.nats.js.publish('docs.default.api.broken', new TextEncoder().encode('{"tenant":"default"}'), { headers: h });
     const dlq = await eventually(
       async () => node.system.nats.jsm.streams.getMessage(STREAMS.DLQ, { last_by_subj: 'dlq.chunker' }).catch(() => undefined),
-      (m) => m !== undefined,
+      (m) => m !== undefined && m !== null,
     );
     expect(dlq?.header.get(DLQ_HEADER.reason)).toMatch(/invalid document.upserted event/);
     await api('POST', '/v1/documents', { id: 'after-dlq', text: 'Axolotls keep larval features into adulthood.' });

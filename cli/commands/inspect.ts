@@ -149,7 +149,6 @@ function positiveInt(ctx: CommandContext, flag: string): number | undefined {
 }
 
 export const inspectCommand: Command = {
-  summary: 'show streams, consumers (lag) or decoded events of a subject',
   usage: 'spanda inspect streams | consumers [STREAM] | events <subject> [--last 10] [--from SEQ] [--full] [--nats-url URL] [--json]',
   options: {
     last: { type: 'string' },

@@ -7,7 +7,6 @@ import { UsageError } from '../output.ts';
 import { publishFrom } from '../publishing.ts';
 
 export const publishCommand: Command = {
-  summary: 'publish documents from a .jsonl/.json/.md/.html/.txt file, a directory, or - (JSONL on stdin)',
   usage: 'spanda publish <file|dir|-> [--tenant default] [--source files] [--force] [--nats-url URL] [--json]',
   options: {
     tenant: { type: 'string' },

@@ -11,7 +11,6 @@ interface QueryResponse {
 }
 
 export const queryCommand: Command = {
-  summary: 'ask a question of a running node (POST /v1/query) and print the cited answer',
   usage: 'spanda query "question" [--k 5] [--mode hybrid|vector|keyword] [--tenant default] [--url http://127.0.0.1:8080] [--json]',
   options: {
     k: { type: 'string' },

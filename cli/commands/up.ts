@@ -25,7 +25,6 @@ function reportProgress(system: SpandaSystem, logger: Logger): NodeJS.Timeout {
 }
 
 export const upCommand: Command = {
-  summary: 'run a Spanda node: NATS (started if none answers), processors, projection and the HTTP API',
   usage: 'spanda up [--port 8080] [--host 127.0.0.1] [--data-dir .spanda] [--nats-url URL] [--embedder offline|hash] [--no-sample]',
   options: {
     port: { type: 'string' },
