@@ -1,21 +1,28 @@
 // Word-level text helpers shared by keyword search and extractive answers: tokenising and an English stopword list.
 
-export const STOPWORDS: ReadonlySet<string> = new Set(
-  (
-    'a an and are as at be been being but by can could did do does doing for from had has have having he her here hers him his how i if in into is it its ' +
-    'itself just me more most my no nor not of off on once only or other our ours out over own same she should so some such than that the their theirs them ' +
-    'then there these they this those through to too under until up very was we were what when where which while who whom why will with would you your yours'
-  ).split(' '),
-);
+// Lucene's English stop set plus question words: they match nearly every passage and only add noise to BM25.
+export const STOPWORDS: ReadonlySet<string> = new Set([
+  'a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into', 'is', 'it', 'no', 'not', 'of',
+  'on', 'or', 'such', 'that', 'the', 'their', 'then', 'there', 'these', 'they', 'this', 'to', 'was', 'will', 'with',
+  'what', 'which', 'who', 'whom', 'how', 'why', 'when', 'where', 'do', 'does', 'did', 'can', 'i', 'you', 'we', 'my',
+]);
 
-/** Lowercased word tokens (letters and digits, unicode-aware), in order. */
+// The same notion of a word as FTS5's unicode61 tokenizer: runs of letters, digits and combining marks.
+const WORD = /[\p{L}\p{N}\p{M}]+/gu;
+
+/** Lowercased word tokens (letters, digits, combining marks; unicode-aware), in order. */
 export function words(text: string): string[] {
-  return text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? [];
+  return text.normalize('NFKC').toLowerCase().match(WORD) ?? [];
 }
 
-/** Distinct content words of a query: tokens minus stopwords, in first-seen order. */
+/**
+ * Distinct content words of a query in first-seen order: stopwords dropped, unless the query has nothing else
+ * ("to be or not to be"), when its words are all there is to search for.
+ */
 export function contentTerms(text: string): string[] {
-  return [...new Set(words(text).filter((w) => !STOPWORDS.has(w)))];
+  const unique = [...new Set(words(text))];
+  const content = unique.filter((w) => !STOPWORDS.has(w));
+  return content.length > 0 ? content : unique;
 }
 
 /** Splits prose into sentences (keeps the terminator); good enough for citing, not a linguistic parser. */

@@ -1,0 +1,280 @@
+// Applying store batches to SQLite under the docSeq guard: replace, add parts, tombstones, pending vectors, checkpoints.
+import type Database from 'better-sqlite3';
+import { ValidationError } from '../../../lib/errors.ts';
+import type { Metadata } from '../../../streams/events/index.ts';
+import type { ChunkInput, DocumentRef, StoreBatch, StoreOp, VectorInput } from '../../store.ts';
+import { createFtsTable, ftsTable, type ModelSpec } from './schema.ts';
+import type { IndexChange } from './vector-index.ts';
+
+type ChunksOp = Extract<StoreOp, { kind: 'chunks' }>;
+type VectorsOp = Extract<StoreOp, { kind: 'vectors' }>;
+type RemoveOp = Extract<StoreOp, { kind: 'remove' }>;
+
+interface DocRow {
+  id: number;
+  doc_seq: number;
+  deleted: number;
+}
+
+// better-sqlite3 binds JS numbers as REAL; keys and rowids go in as BigInt so they are INTEGER wherever they land.
+const int = (n: number): bigint => BigInt(n);
+
+/** JSON with object keys sorted at every level, so equal metadata is stored (and digested) as equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(v).sort()) sorted[key] = (v as Record<string, unknown>)[key];
+    return sorted;
+  });
+}
+
+function fail(message: string, issue: string): never {
+  throw new ValidationError(message, [issue]);
+}
+
+function checkRef(op: DocumentRef, where: string): void {
+  for (const field of ['tenant', 'source', 'docId'] as const) {
+    if (typeof op[field] !== 'string' || op[field].length === 0) fail(`${where}: ${field} must be a non-empty string`, `${where}.${field}: empty`);
+  }
+}
+
+function checkInt(value: unknown, min: number, what: string): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    fail(`${what} must be an integer ≥ ${min}, got ${String(value)}`, `${what}: not an integer ≥ ${min}`);
+  }
+}
+
+function checkChunk(chunk: ChunkInput, where: string): void {
+  if (typeof chunk.chunkId !== 'string' || chunk.chunkId.length === 0) fail(`${where}: chunkId must be a non-empty string`, `${where}.chunkId: empty`);
+  if (typeof chunk.text !== 'string') fail(`${where}: text must be a string`, `${where}.text: not a string`);
+  checkInt(chunk.ordinal, 0, `${where}.ordinal`);
+  checkInt(chunk.start, 0, `${where}.start`);
+  checkInt(chunk.end, 0, `${where}.end`);
+  checkInt(chunk.tokens, 0, `${where}.tokens`);
+}
+
+function checkVector(v: VectorInput, dims: number, where: string): void {
+  if (typeof v.chunkId !== 'string' || v.chunkId.length === 0) fail(`${where}: chunkId must be a non-empty string`, `${where}.chunkId: empty`);
+  checkInt(v.window, 0, `${where}.window`);
+  if (!(v.vector instanceof Float32Array) || v.vector.length !== dims) {
+    const got = v.vector instanceof Float32Array ? `${v.vector.length} dimensions` : 'not a Float32Array';
+    fail(`${where}: vector has ${got}, the store's model has ${dims}`, `${where}.vector: wrong dimensions`);
+  }
+  for (const x of v.vector) if (!Number.isFinite(x)) fail(`${where}: vector contains ${x}`, `${where}.vector: not finite`);
+}
+
+// Not a type guard: Array.isArray would widen readonly typed arrays to any[].
+const isList = (value: unknown): boolean => Array.isArray(value);
+
+function blob(vector: Float32Array): Buffer {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
+function prepareStatements(db: Database.Database) {
+  const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
+  return {
+    tenant: p<{ id: number }>('SELECT id FROM tenants WHERE name = ?'),
+    insertTenant: p<{ id: number }>('INSERT INTO tenants (name) VALUES (?) RETURNING id'),
+    doc: p<DocRow>('SELECT id, doc_seq, deleted FROM documents WHERE tenant = ? AND source = ? AND doc_id = ?'),
+    insertDoc: p<{ id: number }>(
+      `INSERT INTO documents (tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    ),
+    updateDoc: p(`UPDATE documents SET doc_seq = ?, deleted = ?, title = ?, url = ?, metadata = ?, total_chunks = ? WHERE id = ?`),
+    vectorIdsOfDoc: p<{ id: number }>('SELECT v.id FROM chunks c JOIN vectors v ON v.chunk = c.id WHERE c.doc = ?'),
+    deleteVectorsOfDoc: p('DELETE FROM vectors WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?)'),
+    deleteChunksOfDoc: p('DELETE FROM chunks WHERE doc = ?'),
+    insertChunk: p<{ id: number }>(
+      `INSERT INTO chunks (doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doc, chunk_id) DO NOTHING RETURNING id`,
+    ),
+    chunkRowid: p<{ id: number }>('SELECT id FROM chunks WHERE doc = ? AND chunk_id = ?'),
+    upsertVector: p<{ id: number }>(
+      `INSERT INTO vectors (chunk, window_index, vector) VALUES (?, ?, ?)
+       ON CONFLICT (chunk, window_index) DO UPDATE SET vector = excluded.vector RETURNING id`,
+    ),
+    upsertPending: p(
+      `INSERT INTO pending_vectors (tenant, source, doc_id, doc_seq, chunk_id, window_index, vector) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET vector = excluded.vector`,
+    ),
+    pendingOf: p<{ chunk_id: string; window_index: number; vector: Buffer }>(
+      'SELECT chunk_id, window_index, vector FROM pending_vectors WHERE tenant = ? AND source = ? AND doc_id = ? AND doc_seq = ?',
+    ),
+    deletePending: p(
+      'DELETE FROM pending_vectors WHERE tenant = ? AND source = ? AND doc_id = ? AND doc_seq = ? AND chunk_id = ? AND window_index = ?',
+    ),
+    deletePendingBelow: p('DELETE FROM pending_vectors WHERE tenant = ? AND source = ? AND doc_id = ? AND doc_seq < ?'),
+    checkpoint: p('INSERT INTO checkpoints (key, seq) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET seq = max(seq, excluded.seq)'),
+  };
+}
+
+interface TenantWriter {
+  readonly insertFts: Database.Statement;
+  readonly deleteFtsOfDoc: Database.Statement;
+}
+
+/** Prepared statements and the guard logic; every method runs inside the caller's transaction. */
+export class BatchWriter {
+  private readonly tenants = new Map<string, TenantWriter>();
+  private readonly s: ReturnType<typeof prepareStatements>;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly model: ModelSpec,
+  ) {
+    this.s = prepareStatements(db);
+  }
+
+  /** Forget cached tenants after a rollback (a tenant row and FTS table created by the failed batch are gone). */
+  forgetCache(): void {
+    this.tenants.clear();
+  }
+
+  /** Checks the whole batch before writing anything, so a bad op fails fast with the op's position in the message. */
+  validate(batch: StoreBatch): void {
+    if (!batch || !isList(batch.ops)) fail('batch.ops must be an array', 'ops: not an array');
+    batch.ops.forEach((op, i) => {
+      const where = `ops[${i}]`;
+      checkRef(op, where);
+      checkInt(op.docSeq, 1, `${where}.docSeq`);
+      if (op.kind === 'chunks') {
+        if (!isList(op.chunks)) fail(`${where}.chunks must be an array`, `${where}.chunks: not an array`);
+        op.chunks.forEach((c, j) => checkChunk(c, `${where}.chunks[${j}]`));
+        checkInt(op.totalChunks, 0, `${where}.totalChunks`);
+        if (op.metadata === null || typeof op.metadata !== 'object' || Array.isArray(op.metadata)) {
+          fail(`${where}.metadata must be an object`, `${where}.metadata: not an object`);
+        }
+      } else if (op.kind === 'vectors') {
+        if (op.model !== this.model.id) {
+          fail(
+            `${where}: vectors of model ${op.model} cannot go into a store of model ${this.model.id} (one model per store generation)`,
+            `${where}.model: not the store's model`,
+          );
+        }
+        if (!isList(op.vectors)) fail(`${where}.vectors must be an array`, `${where}.vectors: not an array`);
+        op.vectors.forEach((v, j) => checkVector(v, this.model.dims, `${where}.vectors[${j}]`));
+      } else if ((op as { kind: unknown }).kind !== 'remove') {
+        fail(`${where}: unknown op kind ${String((op as { kind: unknown }).kind)}`, `${where}.kind: unknown`);
+      }
+    });
+    for (const [key, seq] of Object.entries(batch.checkpoints ?? {})) {
+      if (key.length === 0) fail('checkpoint keys must be non-empty', 'checkpoints: empty key');
+      checkInt(seq, 0, `checkpoints[${JSON.stringify(key)}]`);
+    }
+  }
+
+  /** Writes the batch (the caller holds the transaction) and returns the index changes to make once it commits. */
+  write(batch: StoreBatch): IndexChange[] {
+    const changes: IndexChange[] = [];
+    for (const op of batch.ops) {
+      if (op.kind === 'chunks') this.chunks(op, changes);
+      else if (op.kind === 'vectors') this.vectors(op, changes);
+      else this.remove(op, changes);
+    }
+    for (const [key, seq] of Object.entries(batch.checkpoints ?? {})) this.s.checkpoint.run(key, int(seq));
+    return changes;
+  }
+
+  /** The tenant's full-text statements, creating the tenant (row and FTS table) on first sight. */
+  private tenant(name: string): TenantWriter {
+    let writer = this.tenants.get(name);
+    if (!writer) {
+      let id = this.s.tenant.get(name)?.id;
+      if (id === undefined) {
+        id = (this.s.insertTenant.get(name) as { id: number }).id;
+        createFtsTable(this.db, id);
+      }
+      const table = ftsTable(id);
+      writer = {
+        insertFts: this.db.prepare(`INSERT INTO ${table} (rowid, text, title, heading) VALUES (?, ?, ?, ?)`),
+        deleteFtsOfDoc: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT id FROM chunks WHERE doc = ?)`),
+      };
+      this.tenants.set(name, writer);
+    }
+    return writer;
+  }
+
+  private doc(ref: DocumentRef): DocRow | undefined {
+    return this.s.doc.get(ref.tenant, ref.source, ref.docId);
+  }
+
+  /** Drops every chunk (and its vectors and index rows) of a document. */
+  private clearChunks(ref: DocumentRef, docKey: number, changes: IndexChange[]): void {
+    const key = int(docKey);
+    for (const { id } of this.s.vectorIdsOfDoc.all(key)) changes.push({ kind: 'remove', tenant: ref.tenant, vectorId: id });
+    this.s.deleteVectorsOfDoc.run(key);
+    this.tenant(ref.tenant).deleteFtsOfDoc.run(key);
+    this.s.deleteChunksOfDoc.run(key);
+  }
+
+  private chunks(op: ChunksOp, changes: IndexChange[]): void {
+    const held = this.doc(op);
+    let docKey: number;
+    const info = [op.title ?? null, op.url ?? null, canonicalJson(op.metadata), int(op.totalChunks)] as const;
+    if (!held) {
+      docKey = (this.s.insertDoc.get(op.tenant, op.source, op.docId, int(op.docSeq), 0n, ...info) as { id: number }).id;
+    } else if (op.docSeq > held.doc_seq) {
+      docKey = held.id;
+      this.clearChunks(op, docKey, changes);
+      this.s.updateDoc.run(int(op.docSeq), 0n, ...info, int(docKey));
+    } else if (op.docSeq === held.doc_seq && held.deleted === 0) {
+      docKey = held.id; // another part (or a replay) of the version held: add what is new
+    } else {
+      return; // older, or at or below a tombstone
+    }
+    this.s.deletePendingBelow.run(op.tenant, op.source, op.docId, int(op.docSeq));
+
+    const fts = this.tenant(op.tenant).insertFts;
+    for (const c of op.chunks) {
+      const inserted = this.s.insertChunk.get(int(docKey), c.chunkId, int(c.ordinal), c.text, int(c.start), int(c.end), int(c.tokens), c.heading ?? null);
+      if (inserted) fts.run(int(inserted.id), c.text, op.title ?? null, c.heading ?? null);
+    }
+    this.attachPending(op, docKey, changes);
+  }
+
+  /** Moves vectors that arrived before their chunks onto the chunks now held. */
+  private attachPending(op: ChunksOp, docKey: number, changes: IndexChange[]): void {
+    const seq = int(op.docSeq);
+    for (const p of this.s.pendingOf.all(op.tenant, op.source, op.docId, seq)) {
+      const chunk = this.s.chunkRowid.get(int(docKey), p.chunk_id);
+      if (!chunk) continue; // its chunk is in a part still to come
+      const { id } = this.s.upsertVector.get(int(chunk.id), int(p.window_index), p.vector) as { id: number };
+      changes.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: docKey, vector: p.vector });
+      this.s.deletePending.run(op.tenant, op.source, op.docId, seq, p.chunk_id, int(p.window_index));
+    }
+  }
+
+  private vectors(op: VectorsOp, changes: IndexChange[]): void {
+    const held = this.doc(op);
+    const seq = int(op.docSeq);
+    if (held && (op.docSeq < held.doc_seq || (op.docSeq === held.doc_seq && held.deleted === 1))) return;
+    const liveDoc = held && op.docSeq === held.doc_seq ? held.id : undefined;
+    for (const v of op.vectors) {
+      const chunk = liveDoc === undefined ? undefined : this.s.chunkRowid.get(int(liveDoc), v.chunkId);
+      if (chunk) {
+        const { id } = this.s.upsertVector.get(int(chunk.id), int(v.window), blob(v.vector)) as { id: number };
+        const bytes = new Uint8Array(v.vector.buffer, v.vector.byteOffset, v.vector.byteLength);
+        changes.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: liveDoc as number, vector: bytes });
+      } else {
+        // A newer version than the chunks held (or a part not here yet): keep it until those chunks arrive.
+        this.s.upsertPending.run(op.tenant, op.source, op.docId, seq, v.chunkId, int(v.window), blob(v.vector));
+      }
+    }
+  }
+
+  private remove(op: RemoveOp, changes: IndexChange[]): void {
+    const held = this.doc(op);
+    if (held && op.docSeq <= held.doc_seq) return;
+    // A tombstone keeps only the address and version, so it is the same whether or not the document was ever seen.
+    const tombstone = [int(op.docSeq), 1n, null, null, '{}', null] as const;
+    if (held) {
+      this.clearChunks(op, held.id, changes);
+      this.s.updateDoc.run(...tombstone, int(held.id));
+    } else {
+      this.s.insertDoc.get(op.tenant, op.source, op.docId, ...tombstone);
+    }
+    // Pending vectors at or below the tombstone can never attach.
+    this.s.deletePendingBelow.run(op.tenant, op.source, op.docId, int(op.docSeq + 1));
+  }
+}

@@ -1,0 +1,144 @@
+// The SQLite store's schema, connection settings and the model check that ties one file to one embedding model.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigError } from '../../../lib/errors.ts';
+
+export const SCHEMA_VERSION = 1;
+
+/** BM25 column weights, in the FTS column order (text, title, heading). Not tuned on a labelled set yet. */
+export const BM25_WEIGHTS = { text: 1.0, title: 1.5, heading: 1.0 } as const;
+
+// Tables are STRICT so a value of the wrong type fails loudly instead of being coerced.
+// - documents holds one row per document address: the live version or a tombstone (deleted = 1, no content).
+// - chunks reference their document by integer key; their version is the document's doc_seq (the guard replaces all
+//   chunks when the version changes, so the two cannot disagree).
+// - vectors reference a chunk; a vector row exists only for a chunk of the same version.
+// - pending_vectors are keyed by the document address because their document version (or the document) may not exist yet.
+// - Full text lives in one FTS5 table per tenant (see ftsTable below), created when the tenant first appears.
+const DDL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS tenants (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;
+CREATE TABLE IF NOT EXISTS documents (
+  id INTEGER PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  source TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  doc_seq INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  title TEXT,
+  url TEXT,
+  metadata TEXT NOT NULL DEFAULT '{}',
+  total_chunks INTEGER,
+  UNIQUE (tenant, source, doc_id)
+) STRICT;
+CREATE TABLE IF NOT EXISTS chunks (
+  id INTEGER PRIMARY KEY,
+  doc INTEGER NOT NULL REFERENCES documents (id),
+  chunk_id TEXT NOT NULL,
+  ordinal INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  start_char INTEGER NOT NULL,
+  end_char INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  heading TEXT,
+  UNIQUE (doc, chunk_id)
+) STRICT;
+CREATE TABLE IF NOT EXISTS vectors (
+  id INTEGER PRIMARY KEY,
+  chunk INTEGER NOT NULL REFERENCES chunks (id),
+  window_index INTEGER NOT NULL,
+  vector BLOB NOT NULL,
+  UNIQUE (chunk, window_index)
+) STRICT;
+CREATE TABLE IF NOT EXISTS pending_vectors (
+  tenant TEXT NOT NULL,
+  source TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  doc_seq INTEGER NOT NULL,
+  chunk_id TEXT NOT NULL,
+  window_index INTEGER NOT NULL,
+  vector BLOB NOT NULL,
+  PRIMARY KEY (tenant, source, doc_id, doc_seq, chunk_id, window_index)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (key TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
+`;
+
+/** The FTS5 table of one tenant; the name is built from the tenant's integer id only, so it never needs quoting. */
+export function ftsTable(tenantId: number): string {
+  if (!Number.isSafeInteger(tenantId) || tenantId < 1) throw new Error(`invalid tenant id ${tenantId}`);
+  return `fts_${tenantId}`;
+}
+
+/**
+ * One table per tenant, measured on 50k chunks: a MATCH scoped by a tenant column costs 4× an unscoped one, and
+ * scoping by a join costs 10×; a table of its own also keeps each tenant's BM25 statistics (IDF, average length) to
+ * its own documents. Contentless with contentless_delete: rows are deleted by rowid alone (an external-content table
+ * needs the exact old values to delete, and a mismatch silently corrupts the index) and text is not stored twice; the
+ * cost is no snippet()/highlight(), and hits read their text from chunks. Runs inside the caller's transaction.
+ */
+export function createFtsTable(db: Database.Database, tenantId: number): void {
+  db.exec(
+    `CREATE VIRTUAL TABLE IF NOT EXISTS ${ftsTable(tenantId)} USING fts5 (
+       text, title, heading, content = '', contentless_delete = 1, tokenize = 'porter unicode61 remove_diacritics 2')`,
+  );
+}
+
+export interface ModelSpec {
+  readonly id: string;
+  readonly dims: number;
+}
+
+/** Opens (creating if needed) a store file for `model`; throws ConfigError when the file belongs to another model. */
+export function openDatabase(path: string, model: ModelSpec): Database.Database {
+  if (!Number.isInteger(model.dims) || model.dims < 1) {
+    throw new ConfigError(`model ${model.id} declares ${model.dims} dimensions; a positive integer is required`);
+  }
+  if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    // WAL + NORMAL survives a process crash; a power loss may drop the last commits, which replay from the log restores
+    // because data and checkpoints commit together.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('cache_size = -65536');
+    db.pragma('temp_store = MEMORY');
+    db.exec(DDL);
+    checkMeta(db, path, model);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function checkMeta(db: Database.Database, path: string, model: ModelSpec): void {
+  const rows = db.prepare<[], { key: string; value: string }>('SELECT key, value FROM meta').all();
+  const meta = new Map(rows.map((r) => [r.key, r.value]));
+  if (meta.size === 0) {
+    const insert = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+    db.transaction(() => {
+      insert.run('schema_version', String(SCHEMA_VERSION));
+      insert.run('model_id', model.id);
+      insert.run('model_dims', String(model.dims));
+    })();
+    return;
+  }
+  const version = Number(meta.get('schema_version'));
+  if (version !== SCHEMA_VERSION) {
+    throw new ConfigError(
+      `store file ${path} has schema version ${meta.get('schema_version') ?? '(none)'}, this build reads version ${SCHEMA_VERSION}: ` +
+        'rebuild the inference projection into a new generation (a new file) by replaying the log',
+    );
+  }
+  const id = meta.get('model_id');
+  const dims = Number(meta.get('model_dims'));
+  if (id !== model.id || dims !== model.dims) {
+    throw new ConfigError(
+      `store file ${path} holds vectors of model ${id ?? '(none)'} (${dims} dims) but the active model is ${model.id} (${model.dims} dims); ` +
+        'a store holds one model: rebuild the inference projection into a new generation for the new model instead of reusing this file',
+    );
+  }
+}

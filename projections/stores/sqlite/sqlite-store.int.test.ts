@@ -1,0 +1,180 @@
+// The SQLite store against the shared conformance suite (in-thread and worker-hosted), plus what only SQLite promises.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, UnavailableError, ValidationError } from '../../../lib/errors.ts';
+import type { InferenceStore, StoreOp } from '../../store.ts';
+import { CONFORMANCE_MODEL, describeInferenceStoreConformance } from '../conformance.ts';
+import { openSqliteStore, WorkerInferenceStore } from './index.ts';
+
+const tempDir = () => mkdtemp(join(tmpdir(), 'spanda-sqlite-'));
+
+for (const inWorker of [false, true]) {
+  describeInferenceStoreConformance(inWorker ? 'sqlite in a worker' : 'sqlite in-thread', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'inference.db');
+    const opened: InferenceStore[] = [];
+    const openOne = async () => {
+      const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker });
+      opened.push(store);
+      return store;
+    };
+    return {
+      store: await openOne(),
+      reopen: openOne,
+      cleanup: async () => {
+        for (const store of opened) await store.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
+
+const unit = (i: number) => {
+  const v = new Float32Array(CONFORMANCE_MODEL.dims);
+  v[i] = 1;
+  return v;
+};
+
+function doc(docId: string, docSeq: number, text: string, vector: Float32Array, tenant = 'acme'): StoreOp[] {
+  const base = { tenant, source: 'notes', docId, docSeq };
+  return [
+    {
+      ...base,
+      kind: 'chunks',
+      metadata: {},
+      part: { index: 0, count: 1 },
+      totalChunks: 1,
+      chunks: [{ chunkId: `${docSeq}:0`, ordinal: 0, text, start: 0, end: text.length, tokens: 2 }],
+    },
+    { ...base, kind: 'vectors', model: CONFORMANCE_MODEL.id, vectors: [{ chunkId: `${docSeq}:0`, window: 0, vector }] },
+  ];
+}
+
+describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker) => {
+  let dir: string;
+  let path: string;
+  const stores: InferenceStore[] = [];
+  const open = async (model: { id: string; dims: number } = CONFORMANCE_MODEL) => {
+    const store = await openSqliteStore({ path, model, inWorker });
+    stores.push(store);
+    return store;
+  };
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    path = join(dir, 'nested', 'inference.db');
+  });
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a file built for another model and says to rebuild', async () => {
+    const store = await open();
+    await store.apply({ ops: doc('a', 1, 'hello world', unit(0)), checkpoints: { CHUNKS: 1 } });
+    await store.close();
+    for (const other of [{ id: 'other-model', dims: CONFORMANCE_MODEL.dims }, { id: CONFORMANCE_MODEL.id, dims: 16 }]) {
+      const attempt = open(other);
+      await expect(attempt).rejects.toBeInstanceOf(ConfigError);
+      await expect(attempt).rejects.toThrow(/rebuild .* new generation/);
+    }
+    const again = await open();
+    expect(await again.checkpoints()).toEqual({ CHUNKS: 1 });
+  });
+
+  it('rejects vectors of another model without writing anything', async () => {
+    const store = await open();
+    const ops = doc('a', 1, 'hello world', unit(0));
+    const foreign = { ...(ops[1] as Extract<StoreOp, { kind: 'vectors' }>), model: 'other-model' };
+    await expect(store.apply({ ops: [ops[0] as StoreOp, foreign], checkpoints: { CHUNKS: 3 } })).rejects.toThrow(ValidationError);
+    expect(await store.stats()).toMatchObject({ documents: 0, chunks: 0 });
+    expect(await store.checkpoints()).toEqual({});
+  });
+
+  it('rolls back data, checkpoints and the in-memory vectors when SQLite fails inside a batch', async () => {
+    const store = await open();
+    await store.apply({ ops: doc('a', 1, 'first note', unit(0)), checkpoints: { CHUNKS: 1 } });
+    const digest = await store.digest();
+    // A trigger added behind the store's back makes the last insert of the next batch fail after the others ran.
+    const side = new Database(path);
+    side.exec(`CREATE TRIGGER boom BEFORE INSERT ON chunks WHEN NEW.text = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`);
+    side.close();
+
+    const failing: StoreOp[] = [
+      ...doc('b', 2, 'second note', unit(3)),
+      ...doc('f', 2, 'fresh tenant note', unit(3), 'fresh'),
+      { kind: 'remove', tenant: 'acme', source: 'notes', docId: 'a', docSeq: 5 },
+      ...doc('c', 3, 'boom', unit(4)),
+    ];
+    await expect(store.apply({ ops: failing, checkpoints: { CHUNKS: 9 } })).rejects.toThrow(/boom/);
+
+    expect(await store.checkpoints()).toEqual({ CHUNKS: 1 });
+    expect(await store.digest()).toBe(digest);
+    const hits = await store.search({ tenant: 'acme', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 });
+    expect(hits.map((h) => h.docId)).toEqual(['a']);
+    expect((await store.search({ tenant: 'acme', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).map((h) => h.docId)).toEqual(['a']);
+
+    // Rowids freed by the rollback are reused: no vector of the failed batch may surface on the new chunks.
+    await store.apply({ ops: doc('d', 4, 'third note', unit(5)), checkpoints: { CHUNKS: 4 } });
+    const after = await store.search({ tenant: 'acme', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 });
+    expect(after.map((h) => [h.docId, h.score])).toEqual([
+      ['a', 0],
+      ['d', 0],
+    ]);
+
+    // The store is still usable, and a tenant first created by the failed batch works when it comes back.
+    expect(await store.search({ tenant: 'fresh', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).toEqual([]);
+    await store.apply({ ops: doc('f', 2, 'fresh tenant note', unit(3), 'fresh'), checkpoints: { CHUNKS: 2 } });
+    expect((await store.search({ tenant: 'fresh', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).map((h) => h.docId)).toEqual(['f']);
+    expect((await store.search({ tenant: 'fresh', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 })).map((h) => h.docId)).toEqual(['f']);
+  });
+});
+
+describe('worker-hosted sqlite store', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('rejects pending and later calls when the worker dies instead of hanging', async () => {
+    const store = await openSqliteStore({ path: join(dir, 'inference.db'), model: CONFORMANCE_MODEL });
+    expect(store).toBeInstanceOf(WorkerInferenceStore);
+    await store.apply({ ops: doc('a', 1, 'hello world', unit(0)), checkpoints: {} });
+    const inFlight = store.digest();
+    await (store as WorkerInferenceStore).terminate();
+    await expect(inFlight).rejects.toBeInstanceOf(UnavailableError);
+    await expect(store.stats()).rejects.toThrow(/worker exited/);
+    await store.close();
+
+    // The file survives a hard stop.
+    const again = await openSqliteStore({ path: join(dir, 'inference.db'), model: CONFORMANCE_MODEL });
+    expect(await again.stats()).toMatchObject({ documents: 1, chunks: 1, vectors: 1 });
+    await again.close();
+  });
+
+  it('leaves the caller\'s vectors usable after apply and search', async () => {
+    const store = await openSqliteStore({ path: join(dir, 'inference.db'), model: CONFORMANCE_MODEL });
+    try {
+      const vector = unit(2);
+      await store.apply({ ops: doc('a', 1, 'hello world', vector), checkpoints: {} });
+      await store.search({ tenant: 'acme', mode: 'vector', text: '', vector, k: 1, vectorWeight: 1 });
+      expect(vector.length).toBe(CONFORMANCE_MODEL.dims);
+      expect(vector[2]).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('rejects calls after close', async () => {
+    const store = await openSqliteStore({ path: join(dir, 'inference.db'), model: CONFORMANCE_MODEL });
+    await store.close();
+    await store.close();
+    await expect(store.stats()).rejects.toBeInstanceOf(UnavailableError);
+  });
+});

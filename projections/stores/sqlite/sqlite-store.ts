@@ -1,0 +1,163 @@
+// The synchronous SQLite inference store: one better-sqlite3 connection plus the in-memory vector index derived from it.
+import type Database from 'better-sqlite3';
+import { UnavailableError } from '../../../lib/errors.ts';
+import type { DocumentRef, DocumentState, InferenceStore, SearchHit, SearchQuery, StoreBatch, StoreStats } from '../../store.ts';
+import { BatchWriter } from './apply.ts';
+import { computeDigest } from './digest.ts';
+import { openDatabase, type ModelSpec } from './schema.ts';
+import { Searcher } from './search.ts';
+import { VectorIndex, type IndexChange } from './vector-index.ts';
+
+export interface SqliteStoreOptions {
+  /** File path of the store (one generation), or ':memory:'. */
+  readonly path: string;
+  readonly model: ModelSpec;
+}
+
+/** Everything InferenceStore does, synchronously; run it in a worker (see worker-store.ts) to keep queries off the event loop. */
+export class SqliteInferenceStore {
+  private readonly writer: BatchWriter;
+  private readonly searcher: Searcher;
+  private readonly index: VectorIndex;
+  private readonly writeBatch: (batch: StoreBatch) => IndexChange[];
+  private closed = false;
+
+  private constructor(
+    private readonly db: Database.Database,
+    readonly model: ModelSpec,
+  ) {
+    this.index = new VectorIndex(model.dims);
+    this.writer = new BatchWriter(db, model);
+    this.searcher = new Searcher(db, this.index, model);
+    this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
+    this.rebuildIndex();
+  }
+
+  static open(options: SqliteStoreOptions): SqliteInferenceStore {
+    const db = openDatabase(options.path, options.model);
+    try {
+      return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims });
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Loads every attached vector into the per-tenant matrices (the index is derived state, never persisted). */
+  private rebuildIndex(): void {
+    const sizes = this.db
+      .prepare<[], { tenant: string; n: number }>(
+        `SELECT d.tenant, count(*) AS n FROM documents d JOIN chunks c ON c.doc = d.id JOIN vectors v ON v.chunk = c.id GROUP BY d.tenant`,
+      )
+      .all();
+    for (const { tenant, n } of sizes) this.index.reserve(tenant, n);
+    const rows = this.db
+      .prepare<[], { tenant: string; id: number; chunk: number; doc: number; vector: Buffer }>(
+        `SELECT d.tenant, v.id, v.chunk, c.doc, v.vector FROM documents d JOIN chunks c ON c.doc = d.id JOIN vectors v ON v.chunk = c.id`,
+      )
+      .iterate();
+    const batch: IndexChange[] = [];
+    for (const r of rows) {
+      batch.push({ kind: 'upsert', tenant: r.tenant, vectorId: r.id, chunk: r.chunk, doc: r.doc, vector: r.vector });
+      if (batch.length === 4096) this.index.apply(batch.splice(0));
+    }
+    this.index.apply(batch);
+  }
+
+  private open(): void {
+    if (this.closed) throw new UnavailableError('the inference store is closed; open it again');
+  }
+
+  /** Ops and checkpoints commit in one transaction; the in-memory index follows only after the commit. */
+  apply(batch: StoreBatch): void {
+    this.open();
+    this.writer.validate(batch);
+    let changes: IndexChange[];
+    try {
+      changes = this.writeBatch(batch);
+    } catch (err) {
+      this.writer.forgetCache();
+      throw err;
+    }
+    this.index.apply(changes);
+  }
+
+  checkpoints(): Record<string, number> {
+    this.open();
+    const rows = this.db.prepare<[], { key: string; seq: number }>('SELECT key, seq FROM checkpoints ORDER BY key').all();
+    return Object.fromEntries(rows.map((r) => [r.key, r.seq]));
+  }
+
+  search(query: SearchQuery): SearchHit[] {
+    this.open();
+    return this.searcher.search(query);
+  }
+
+  document(ref: DocumentRef): DocumentState | undefined {
+    this.open();
+    const row = this.db
+      .prepare<[string, string, string], { doc_seq: number; deleted: number; chunks: number; vectors: number }>(
+        `SELECT d.doc_seq, d.deleted,
+           (SELECT count(*) FROM chunks c WHERE c.doc = d.id) AS chunks,
+           (SELECT count(*) FROM chunks c JOIN vectors v ON v.chunk = c.id WHERE c.doc = d.id) AS vectors
+         FROM documents d WHERE d.tenant = ? AND d.source = ? AND d.doc_id = ?`,
+      )
+      .get(ref.tenant, ref.source, ref.docId);
+    if (!row) return undefined;
+    return {
+      tenant: ref.tenant,
+      source: ref.source,
+      docId: ref.docId,
+      docSeq: row.doc_seq,
+      deleted: row.deleted === 1,
+      chunks: row.chunks,
+      vectors: row.vectors,
+    };
+  }
+
+  stats(): StoreStats {
+    this.open();
+    return this.db
+      .prepare<[], StoreStats>(
+        `SELECT
+           (SELECT count(*) FROM documents WHERE deleted = 0) AS documents,
+           (SELECT count(*) FROM documents WHERE deleted = 1) AS tombstones,
+           (SELECT count(*) FROM chunks) AS chunks,
+           (SELECT count(*) FROM vectors) AS vectors,
+           (SELECT count(DISTINCT tenant) FROM documents WHERE deleted = 0) AS tenants`,
+      )
+      .get() as StoreStats;
+  }
+
+  digest(): string {
+    this.open();
+    return computeDigest(this.db);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+/** The synchronous store behind the async InferenceStore interface, in this thread (tests, CLI tools, tiny corpora). */
+export function asInferenceStore(core: SqliteInferenceStore): InferenceStore {
+  const run = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  };
+  return {
+    model: core.model,
+    apply: (batch) => run(() => core.apply(batch)),
+    checkpoints: () => run(() => core.checkpoints()),
+    search: (query) => run(() => core.search(query)),
+    document: (ref) => run(() => core.document(ref)),
+    stats: () => run(() => core.stats()),
+    digest: () => run(() => core.digest()),
+    close: () => run(() => core.close()),
+  };
+}

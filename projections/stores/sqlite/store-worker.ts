@@ -1,0 +1,51 @@
+// Worker thread entry: owns the SQLite store and answers the host's requests one at a time, in arrival order.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { DocumentRef, SearchQuery } from '../../store.ts';
+import { serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig } from './protocol.ts';
+import { SqliteInferenceStore } from './sqlite-store.ts';
+
+const port = parentPort;
+if (!port) throw new Error('store-worker must run in a worker thread (start it with startWorker)');
+const config = (workerData as { data: WorkerConfig }).data;
+
+function handle(store: SqliteInferenceStore, request: Request): unknown {
+  switch (request.method) {
+    case 'apply':
+      return store.apply(unpackBatch(request.args as PackedBatch));
+    case 'checkpoints':
+      return store.checkpoints();
+    case 'search':
+      return store.search(request.args as SearchQuery);
+    case 'document':
+      return store.document(request.args as DocumentRef);
+    case 'stats':
+      return store.stats();
+    case 'digest':
+      return store.digest();
+    case 'close':
+      return store.close();
+  }
+}
+
+let store: SqliteInferenceStore | undefined;
+try {
+  store = SqliteInferenceStore.open({ path: config.path, model: config.model });
+  port.postMessage({ type: 'ready' } satisfies Hello);
+} catch (err) {
+  port.postMessage({ type: 'failed', error: serializeError(err) } satisfies Hello);
+}
+
+if (store) {
+  const opened = store;
+  port.on('message', (request: Request) => {
+    let reply: Reply;
+    try {
+      reply = { id: request.id, ok: true, value: handle(opened, request) };
+    } catch (err) {
+      reply = { id: request.id, ok: false, error: serializeError(err) };
+    }
+    port.postMessage(reply);
+    // Closing the port lets the thread end once the reply is out.
+    if (request.method === 'close') port.close();
+  });
+}

@@ -1,0 +1,133 @@
+// Unit tests of the per-tenant vector matrix: exact cosine ranking, best window per chunk, swap-remove, growth and ties.
+import { describe, expect, it } from 'vitest';
+import { normalisedCopy, TenantMatrix, VectorIndex } from './vector-index.ts';
+
+const DIMS = 4;
+const bytes = (...xs: number[]) => new Uint8Array(new Float32Array(xs).buffer);
+const q = (...xs: number[]) => normalisedCopy(new Float32Array(xs));
+const sorted = (hits: { chunk: number; score: number }[]) =>
+  [...hits].sort((a, b) => b.score - a.score || a.chunk - b.chunk).map((h) => [h.chunk, Math.round(h.score * 1000) / 1000]);
+
+describe('TenantMatrix', () => {
+  it('ranks chunks by cosine, whatever the length of stored and query vectors', () => {
+    const m = new TenantMatrix(DIMS, 1);
+    m.upsert(1, 10, 0, bytes(5, 0, 0, 0));
+    m.upsert(2, 20, 0, bytes(0, 0.1, 0, 0));
+    m.upsert(3, 30, 0, bytes(1, 1, 0, 0));
+    expect(sorted(m.search(q(0, 3, 0, 0), 2))).toEqual([
+      [20, 1],
+      [30, 0.707],
+    ]);
+  });
+
+  it('scores a chunk by its best window and still returns k distinct chunks', () => {
+    const m = new TenantMatrix(DIMS);
+    for (let w = 0; w < 5; w++) m.upsert(100 + w, 1, 7, bytes(1, w * 0.01, 0, 0));
+    m.upsert(200, 2, 8, bytes(0.9, 0.5, 0, 0));
+    m.upsert(300, 3, 9, bytes(0, 0, 1, 0));
+    const hits = m.search(q(1, 0, 0, 0), 2);
+    expect(sorted(hits).map(([chunk]) => chunk)).toEqual([1, 2]);
+    // Only the rows of the allowed documents are scored, and a chunk still counts once, by its best window.
+    expect(sorted(m.searchDocuments(q(0, 1, 0, 0), new Set([7, 9]), 10))).toEqual([
+      [1, 0.04],
+      [3, 0],
+    ]);
+    expect(m.searchDocuments(q(0, 1, 0, 0), new Set(), 10)).toEqual([]);
+  });
+
+  it('returns every chunk when k exceeds the rows, and nothing when empty', () => {
+    const m = new TenantMatrix(DIMS);
+    expect(m.search(q(1, 0, 0, 0), 5)).toEqual([]);
+    m.upsert(1, 1, 0, bytes(1, 0, 0, 0));
+    m.upsert(2, 2, 0, bytes(0, 1, 0, 0));
+    expect(m.search(q(1, 0, 0, 0), 50)).toHaveLength(2);
+  });
+
+  it('includes every chunk tied with the last one kept', () => {
+    const m = new TenantMatrix(DIMS);
+    m.upsert(1, 1, 0, bytes(1, 0, 0, 0));
+    for (let i = 2; i <= 30; i++) m.upsert(i, i, 0, bytes(0, 1, 0, 0));
+    const hits = m.search(q(1, 1, 0, 0), 2);
+    expect(hits).toHaveLength(30);
+  });
+
+  it('swaps the last row into a removed one and grows past its capacity', () => {
+    const m = new TenantMatrix(DIMS, 1);
+    for (let i = 0; i < 100; i++) m.upsert(i, i, 0, bytes(i % 4 === 0 ? 1 : 0, i % 4 === 1 ? 1 : 0, i % 4 === 2 ? 1 : 0, i % 4 === 3 ? 1 : 0));
+    for (let i = 0; i < 100; i += 2) m.remove(i);
+    m.remove(999);
+    expect(m.size).toBe(50);
+    const hits = m.search(q(0, 1, 0, 0), 100);
+    expect(hits.filter((h) => h.score > 0.99).map((h) => h.chunk).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 25 }, (_, i) => 1 + i * 4),
+    );
+    // Upserting an existing vector id replaces its row.
+    m.upsert(1, 1, 0, bytes(0, 0, 0, 1));
+    expect(m.size).toBe(50);
+    expect(m.search(q(0, 0, 0, 1), 100).find((h) => h.chunk === 1)?.score).toBeCloseTo(1, 5);
+    expect(m.search(q(0, 1, 0, 0), 100).find((h) => h.chunk === 1)?.score).toBeCloseTo(0, 5);
+  });
+});
+
+describe('TenantMatrix.searchDocuments', () => {
+  // Deterministic pseudo-random rows: 300 documents × 3 chunks × 2 windows.
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const m = new TenantMatrix(DIMS);
+  const rows: Array<{ doc: number; chunk: number; v: number[] }> = [];
+  let id = 0;
+  for (let doc = 0; doc < 300; doc++) {
+    for (let c = 0; c < 3; c++) {
+      for (let w = 0; w < 2; w++) {
+        const v = [rand(), rand(), rand(), rand()];
+        rows.push({ doc, chunk: doc * 10 + c, v });
+        m.upsert(id++, doc * 10 + c, doc, bytes(...v));
+      }
+    }
+  }
+  const brute = (query: number[], docs: Set<number>, want: number) => {
+    const unitQ = q(...query);
+    const best = new Map<number, number>();
+    for (const r of rows) {
+      if (!docs.has(r.doc)) continue;
+      const norm = Math.hypot(...r.v);
+      const score = r.v.reduce((s, x, i) => s + (x / norm) * (unitQ[i] as number), 0);
+      best.set(r.chunk, Math.max(best.get(r.chunk) ?? -Infinity, score));
+    }
+    return [...best].sort((a, b) => b[1] - a[1]).slice(0, want).map(([chunk]) => chunk);
+  };
+
+  it.each([
+    ['a few documents (scored directly)', 5],
+    ['a third of the documents (native scan)', 100],
+    ['all documents', 300],
+  ])('finds exactly the best chunks of %s', (_name, every) => {
+    const docs = new Set(Array.from({ length: 300 }, (_, d) => d).filter((d) => d % Math.round(300 / every) === 0));
+    for (const query of [
+      [1, 0, 0, 0],
+      [0.3, -0.2, 0.9, 0.1],
+      [-1, -1, 0.5, 0],
+    ]) {
+      const want = 10;
+      const got = m.searchDocuments(q(...query), docs, want);
+      const top = [...got].sort((a, b) => b.score - a.score).slice(0, want).map((h) => h.chunk);
+      expect(top).toEqual(brute(query, docs, want));
+      expect(got.every((h) => docs.has(Math.floor(h.chunk / 10)))).toBe(true);
+    }
+  });
+});
+
+describe('VectorIndex', () => {
+  it('keeps tenants in separate matrices', () => {
+    const index = new VectorIndex(DIMS);
+    index.apply([
+      { kind: 'upsert', tenant: 'a', vectorId: 1, chunk: 1, doc: 1, vector: bytes(1, 0, 0, 0) },
+      { kind: 'upsert', tenant: 'b', vectorId: 2, chunk: 2, doc: 2, vector: bytes(1, 0, 0, 0) },
+      { kind: 'remove', tenant: 'b', vectorId: 2 },
+    ]);
+    expect(index.tenant('a')?.size).toBe(1);
+    expect(index.tenant('b')?.size).toBe(0);
+    expect(index.tenant('c')).toBeUndefined();
+    expect(index.size).toBe(1);
+  });
+});

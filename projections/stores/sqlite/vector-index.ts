@@ -1,0 +1,231 @@
+// The derived in-memory vector index: one growable matrix of normalised float32 rows per tenant, searched exactly.
+import usearch from 'usearch';
+
+export interface ChunkScore {
+  /** Row id of the chunk in SQLite. */
+  readonly chunk: number;
+  /** Cosine similarity of the chunk's best window. */
+  readonly score: number;
+}
+
+/** A change to apply to the index once its SQLite transaction has committed. */
+export type IndexChange =
+  | {
+      readonly kind: 'upsert';
+      readonly tenant: string;
+      readonly vectorId: number;
+      readonly chunk: number;
+      /** Row id of the chunk's document: filters are per document, so a filtered search selects rows by it. */
+      readonly doc: number;
+      readonly vector: Uint8Array;
+    }
+  | { readonly kind: 'remove'; readonly tenant: string; readonly vectorId: number };
+
+const INITIAL_ROWS = 1024;
+
+// Measured here (512 dims): a JS dot product costs about 1.2 µs a row, the native scan about 0.085 µs a row of the
+// whole matrix, so scoring allowed rows directly pays only when at most about 1 row in 14 is allowed.
+const SCAN_RATIO = 14;
+
+/** Copies little-endian float32 bytes (any alignment) into `out` at `offset` and scales the row to unit length. */
+function writeNormalised(out: Float32Array, offset: number, dims: number, bytes: Uint8Array): void {
+  new Uint8Array(out.buffer, out.byteOffset + offset * 4, dims * 4).set(bytes.subarray(0, dims * 4));
+  let sum = 0;
+  for (let j = 0; j < dims; j++) {
+    const x = out[offset + j] as number;
+    sum += x * x;
+  }
+  // A zero vector stays zero: it scores 0 against everything instead of NaN.
+  if (sum > 0) {
+    const scale = 1 / Math.sqrt(sum);
+    for (let j = 0; j < dims; j++) out[offset + j] = (out[offset + j] as number) * scale;
+  }
+}
+
+/** A unit-length copy of `vector` in a fresh buffer (the native search reads from the start of the ArrayBuffer). */
+export function normalisedCopy(vector: Float32Array): Float32Array {
+  const out = new Float32Array(vector.length);
+  writeNormalised(out, 0, vector.length, new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
+  return out;
+}
+
+function dot(data: Float32Array, offset: number, query: Float32Array, dims: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < dims; j += 4) {
+    s0 += (data[offset + j] as number) * (query[j] as number);
+    s1 += (data[offset + j + 1] as number) * (query[j + 1] as number);
+    s2 += (data[offset + j + 2] as number) * (query[j + 2] as number);
+    s3 += (data[offset + j + 3] as number) * (query[j + 3] as number);
+  }
+  for (; j < dims; j++) s0 += (data[offset + j] as number) * (query[j] as number);
+  return s0 + s1 + s2 + s3;
+}
+
+/** Rows of one tenant. Deletes swap the last row into the hole so the matrix stays dense for the native scan. */
+export class TenantMatrix {
+  private data: Float32Array;
+  private rows = 0;
+  private slotVector: number[] = [];
+  private slotChunk: number[] = [];
+  private slotDoc: number[] = [];
+  private readonly slotOf = new Map<number, number>();
+
+  constructor(readonly dims: number, capacity = INITIAL_ROWS) {
+    this.data = new Float32Array(Math.max(1, capacity) * dims);
+  }
+
+  get size(): number {
+    return this.rows;
+  }
+
+  upsert(vectorId: number, chunk: number, doc: number, vector: Uint8Array): void {
+    let slot = this.slotOf.get(vectorId);
+    if (slot === undefined) {
+      if ((this.rows + 1) * this.dims > this.data.length) this.grow();
+      slot = this.rows++;
+      this.slotOf.set(vectorId, slot);
+      this.slotVector[slot] = vectorId;
+    }
+    this.slotChunk[slot] = chunk;
+    this.slotDoc[slot] = doc;
+    writeNormalised(this.data, slot * this.dims, this.dims, vector);
+  }
+
+  remove(vectorId: number): void {
+    const slot = this.slotOf.get(vectorId);
+    if (slot === undefined) return;
+    this.slotOf.delete(vectorId);
+    const last = --this.rows;
+    if (slot !== last) {
+      this.data.copyWithin(slot * this.dims, last * this.dims, (last + 1) * this.dims);
+      const moved = this.slotVector[last] as number;
+      this.slotVector[slot] = moved;
+      this.slotChunk[slot] = this.slotChunk[last] as number;
+      this.slotDoc[slot] = this.slotDoc[last] as number;
+      this.slotOf.set(moved, slot);
+    }
+    this.slotVector.length = last;
+    this.slotChunk.length = last;
+    this.slotDoc.length = last;
+  }
+
+  private grow(): void {
+    const next = new Float32Array(Math.max(this.data.length * 2, this.dims * INITIAL_ROWS));
+    next.set(this.data.subarray(0, this.rows * this.dims));
+    this.data = next;
+  }
+
+  /**
+   * The `want` best chunks (best window each) for a unit-length query, by exact scan, plus any chunk tied with the
+   * last one (the caller breaks ties by content, so the cut does not depend on scan order). Windows are over-fetched
+   * until that set is known to be complete.
+   */
+  search(query: Float32Array, want: number): ChunkScore[] {
+    return this.scan(query, want, Math.min(this.rows, want + 8), undefined);
+  }
+
+  /**
+   * Like search, over the rows of the given documents only (the ones a filter allows). Exact either way: a few
+   * allowed rows are scored directly; many are found by the native scan, fetching more until enough allowed chunks
+   * (and every tie) are in, which beats a JS loop once more than about 1 row in SCAN_RATIO is allowed.
+   */
+  searchDocuments(query: Float32Array, docs: ReadonlySet<number>, want: number): ChunkScore[] {
+    if (docs.size === 0 || want <= 0) return [];
+    let allowed = 0;
+    for (let slot = 0; slot < this.rows; slot++) if (docs.has(this.slotDoc[slot] as number)) allowed++;
+    if (allowed === 0) return [];
+    if (allowed * SCAN_RATIO > this.rows) {
+      const expected = Math.ceil(((want + 8) * this.rows * 2) / allowed);
+      return this.scan(query, want, Math.min(this.rows, expected), (slot) => docs.has(this.slotDoc[slot] as number));
+    }
+    const best = new Map<number, number>();
+    for (let slot = 0; slot < this.rows; slot++) {
+      if (!docs.has(this.slotDoc[slot] as number)) continue;
+      const chunk = this.slotChunk[slot] as number;
+      const score = dot(this.data, slot * this.dims, query, this.dims);
+      const held = best.get(chunk);
+      if (held === undefined || score > held) best.set(chunk, score);
+    }
+    return [...best].map(([chunk, score]) => ({ chunk, score }));
+  }
+
+  private scan(query: Float32Array, want: number, initialCount: number, accept: ((slot: number) => boolean) | undefined): ChunkScore[] {
+    if (this.rows === 0 || want <= 0) return [];
+    const dataset = this.data.subarray(0, this.rows * this.dims);
+    let count = Math.max(1, initialCount);
+    for (;;) {
+      // One thread: measured faster than two on this 2-core machine, and it leaves a core to the event loop.
+      const { keys, distances } = usearch.exactSearch(dataset, query, this.dims, count, usearch.MetricKind.IP, 1) as {
+        keys: BigUint64Array;
+        distances: Float32Array;
+      };
+      // Matches come best first, so a chunk's first appearance is its best window.
+      const firstDistance = new Map<number, number>();
+      const order: number[] = [];
+      for (let i = 0; i < keys.length; i++) {
+        const slot = Number(keys[i]);
+        const chunk = this.slotChunk[slot];
+        if (chunk === undefined || firstDistance.has(chunk) || (accept && !accept(slot))) continue;
+        firstDistance.set(chunk, distances[i] as number);
+        order.push(chunk);
+      }
+      const boundary = order.length >= want ? (firstDistance.get(order[want - 1] as number) as number) : Infinity;
+      const lastFetched = distances[keys.length - 1] as number;
+      if (count >= this.rows || lastFetched > boundary) {
+        const best = new Map<number, number>();
+        for (let i = 0; i < keys.length; i++) {
+          if ((distances[i] as number) > boundary) break;
+          const slot = Number(keys[i]);
+          if (accept && !accept(slot)) continue;
+          const chunk = this.slotChunk[slot] as number;
+          // Exact JS dot product: the same score the direct path reports, whatever rounding the SIMD scan used.
+          const score = dot(this.data, slot * this.dims, query, this.dims);
+          const held = best.get(chunk);
+          if (held === undefined || score > held) best.set(chunk, score);
+        }
+        return [...best].map(([chunk, score]) => ({ chunk, score }));
+      }
+      count = Math.min(this.rows, count * 2);
+    }
+  }
+}
+
+/** Every tenant's matrix; rebuilt from SQLite on open and kept in step with committed batches. */
+export class VectorIndex {
+  private readonly tenants = new Map<string, TenantMatrix>();
+
+  constructor(readonly dims: number) {}
+
+  tenant(name: string): TenantMatrix | undefined {
+    return this.tenants.get(name);
+  }
+
+  reserve(name: string, rows: number): void {
+    if (!this.tenants.has(name)) this.tenants.set(name, new TenantMatrix(this.dims, rows));
+  }
+
+  apply(changes: readonly IndexChange[]): void {
+    for (const change of changes) {
+      if (change.kind === 'upsert') {
+        let matrix = this.tenants.get(change.tenant);
+        if (!matrix) {
+          matrix = new TenantMatrix(this.dims);
+          this.tenants.set(change.tenant, matrix);
+        }
+        matrix.upsert(change.vectorId, change.chunk, change.doc, change.vector);
+      } else {
+        this.tenants.get(change.tenant)?.remove(change.vectorId);
+      }
+    }
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const m of this.tenants.values()) n += m.size;
+    return n;
+  }
+}
