@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createApp } from '../api/app.ts';
 import { startApiServer, type ApiServer } from '../api/main.ts';
 import type { SpandaConfig } from '../lib/config.ts';
-import { ConfigError, UnavailableError } from '../lib/errors.ts';
+import { ConfigError } from '../lib/errors.ts';
 import { resource } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
 import { createChunker } from '../processors/chunker/handler.ts';
@@ -58,10 +58,8 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
     const reachable = yield* Effect.promise(() => isPortOpen(host === 'localhost' ? '127.0.0.1' : host, port, 1000));
     let owns = false;
     let url = config.natsUrl;
-    if (!reachable) {
-      if (!LOCAL_HOSTS.has(host)) {
-        return yield* Effect.fail(new UnavailableError(`no NATS server answers at ${config.natsUrl}; start it, or leave NATS_URL on a local address so spanda up starts one`));
-      }
+    // A remote server may still be starting (a container next to this one): connectNats keeps trying for a while.
+    if (!reachable && LOCAL_HOSTS.has(host)) {
       const server = yield* resource(
         'nats-server',
         logger,
@@ -72,7 +70,7 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
       owns = true;
       url = server.url;
     }
-    const handle = yield* resource('NATS connection', logger, () => connectNats({ url, name: 'spanda', connectTimeoutMs: 10_000 }), (h) => h.drain());
+    const handle = yield* resource('NATS connection', logger, () => connectNats({ url, name: 'spanda', connectTimeoutMs: owns ? 10_000 : 30_000 }), (h) => h.drain());
     return { handle, owns };
   });
 }
