@@ -1,0 +1,156 @@
+// The embedder processor: CHUNKS → EMBEDDINGS for one model, embedding every window of a batch of inputs in one call.
+import { errorMessage, PermanentEventError, SpandaError } from '../../lib/errors.ts';
+import { eventMetadata } from '../../streams/codec.ts';
+import {
+  encodeVector,
+  type DocumentChunked,
+  type DocumentEmbedded,
+  type DocumentRemoved,
+  type SpandaEvent,
+  type StoredEvent,
+} from '../../streams/events/index.ts';
+import { derivedMsgId } from '../../streams/ids.ts';
+import { subjects } from '../../streams/subjects.ts';
+import { splitIntoParts } from '../parts.ts';
+import type { Outcome, Output, Processor, ProcessorContext } from '../processor.ts';
+import type { EmbeddingProvider } from './provider.ts';
+
+/** Bump when the vectors for the same input change (windowing, provider behaviour): it is part of every output id. */
+export const EMBEDDER_VERSION = 1;
+
+type EmbeddedVector = DocumentEmbedded['data']['vectors'][number];
+
+interface PendingWindow {
+  readonly input: number;
+  readonly chunkId: string;
+  readonly window: number;
+  readonly text: string;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(errorMessage(error));
+}
+
+/**
+ * The embedder for one provider. It does not close the provider: whoever created it may share it (queries embed
+ * with the same model) and closes it when done.
+ */
+export function createEmbedder(provider: EmbeddingProvider): Processor {
+  const model = provider.info;
+  const name = `embedder-${model.id}`;
+  const version = EMBEDDER_VERSION;
+  const source = `/processors/embedder/${model.id}`;
+
+  const output = (event: DocumentEmbedded | DocumentRemoved): Output => ({
+    subject: subjects.embeddings(model.id, event.data),
+    event,
+    msgId: event.metadata.id,
+  });
+
+  const metadataFor = (input: StoredEvent<SpandaEvent>, type: 'document.embedded' | 'document.removed', id: string, part: number) =>
+    eventMetadata(type, {
+      source,
+      subject: id,
+      id: derivedMsgId(name, version, { stream: input.position.stream, seq: input.position.seq }, part),
+      causation: { stream: input.position.stream, seq: input.position.seq },
+      traceparent: input.metadata.traceparent,
+    });
+
+  const removed = (input: StoredEvent<DocumentRemoved>): Outcome => {
+    const { tenant, source: docSource, id, docSeq } = input.data;
+    const event: DocumentRemoved = {
+      type: 'document.removed',
+      data: { tenant, source: docSource, id, docSeq },
+      metadata: metadataFor(input, 'document.removed', id, 0),
+    };
+    return [output(event)];
+  };
+
+  const embedded = (input: StoredEvent<DocumentChunked>, vectors: readonly EmbeddedVector[], context: ProcessorContext): Outcome => {
+    const { tenant, source: docSource, id, docSeq } = input.data;
+    let parts: EmbeddedVector[][];
+    try {
+      parts = splitIntoParts(vectors, context.maxPayloadBytes);
+    } catch (error) {
+      return asError(error);
+    }
+    return parts.map((partVectors, index) => {
+      const event: DocumentEmbedded = {
+        type: 'document.embedded',
+        data: { tenant, source: docSource, id, docSeq, model: { ...model }, part: { index, count: parts.length }, vectors: partVectors },
+        metadata: metadataFor(input, 'document.embedded', id, index),
+      };
+      return output(event);
+    });
+  };
+
+  return {
+    name,
+    version,
+    stream: 'CHUNKS',
+    filterSubjects: ['chunks.>'],
+    batchSize: 32,
+
+    async handle(inputs, context) {
+      const outcomes: Array<Outcome | undefined> = inputs.map(() => undefined);
+      const chunked = new Map<number, StoredEvent<DocumentChunked>>();
+      const pending: PendingWindow[] = [];
+      inputs.forEach((input, index) => {
+        switch (input.type) {
+          case 'document.chunked': {
+            const windows: PendingWindow[] = [];
+            try {
+              for (const chunk of input.data.chunks) {
+                provider.windows(chunk.text).forEach((text, window) => {
+                  // Nothing to search for in an empty chunk, and a model cannot embed empty text.
+                  if (text.trim().length > 0) windows.push({ input: index, chunkId: chunk.chunkId, window, text });
+                });
+              }
+            } catch (error) {
+              outcomes[index] = asError(error);
+              return;
+            }
+            chunked.set(index, input);
+            pending.push(...windows);
+            return;
+          }
+          case 'document.removed':
+            outcomes[index] = removed(input);
+            return;
+          default:
+            outcomes[index] = new PermanentEventError(`${name} reads document.chunked and document.removed from CHUNKS, not ${input.type}`);
+        }
+      });
+
+      // One call for every window of the batch: the provider batches across documents far better than per document.
+      let vectors: Float32Array[] | Error = [];
+      if (pending.length > 0) {
+        try {
+          vectors = await provider.embed(pending.map((w) => w.text));
+          if (vectors.length !== pending.length) {
+            throw new SpandaError('embedding-failed', `${model.id} returned ${vectors.length} vectors for ${pending.length} texts`);
+          }
+          const wrong = vectors.find((v) => v.length !== model.dims);
+          if (wrong) throw new SpandaError('embedding-failed', `${model.id} returned a ${wrong.length}-d vector; the model declares ${model.dims}`);
+        } catch (error) {
+          // The provider's error as is: a TransientError stays transient, so the runner retries these inputs.
+          vectors = asError(error);
+        }
+      }
+
+      const byInput = new Map<number, EmbeddedVector[]>();
+      if (!(vectors instanceof Error)) {
+        const all = vectors;
+        pending.forEach((w, i) => {
+          const list = byInput.get(w.input) ?? [];
+          list.push({ chunkId: w.chunkId, window: w.window, vector: encodeVector(all[i] as Float32Array) });
+          byInput.set(w.input, list);
+        });
+      }
+      for (const [index, input] of chunked) {
+        outcomes[index] = vectors instanceof Error ? vectors : embedded(input, byInput.get(index) ?? [], context);
+      }
+      return outcomes.map((outcome) => outcome ?? new Error('internal: input left without an outcome'));
+    },
+  };
+}
