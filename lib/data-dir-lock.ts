@@ -2,26 +2,17 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from './errors.ts';
+import { isProcessRunning } from './processes.ts';
 
 export interface DataDirLock {
   release(): Promise<void>;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function holderOf(file: string): Promise<number | undefined> {
   try {
     const pid = Number((await readFile(file, 'utf8')).trim());
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !isAlive(pid)) return undefined;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => 'spanda');
-    return cmdline.includes('spanda') ? pid : undefined;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+    return (await isProcessRunning(pid, 'spanda')) ? pid : undefined;
   } catch {
     return undefined;
   }

@@ -5,6 +5,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { ConfigError } from '../lib/errors.ts';
+import { isAlive, isProcessRunning } from '../lib/processes.ts';
 
 export const NATS_INSTALL_HINT =
   'install it with `sudo apt-get install nats-server` (Debian/Ubuntu) or from https://github.com/nats-io/nats-server/releases, ' +
@@ -68,27 +69,6 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** True when `pid` is alive and its command line contains `needle` (guards against a recycled pid). */
-export async function isProcessRunning(pid: number, needle: string): Promise<boolean> {
-  if (!isAlive(pid)) return false;
-  try {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(needle);
-  } catch {
-    // No /proc (macOS): trust the pid file if the process is alive.
-    return true;
-  }
 }
 
 async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<boolean> {
