@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import { ValidationError } from '../../../lib/errors.ts';
 import type { Metadata } from '../../../streams/events/index.ts';
+import { canonicalJson } from '../../../streams/ids.ts';
 import type { ChunkInput, DocumentRef, StoreBatch, StoreOp, VectorInput } from '../../store.ts';
 import { createFtsTable, ftsTable, type ModelSpec } from './schema.ts';
 import type { IndexChange } from './vector-index.ts';
@@ -18,16 +19,6 @@ interface DocRow {
 
 // better-sqlite3 binds JS numbers as REAL; keys and rowids go in as BigInt so they are INTEGER wherever they land.
 const int = (n: number): bigint => BigInt(n);
-
-/** JSON with object keys sorted at every level, so equal metadata is stored (and digested) as equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(v).sort()) sorted[key] = (v as Record<string, unknown>)[key];
-    return sorted;
-  });
-}
 
 function fail(message: string, issue: string): never {
   throw new ValidationError(message, [issue]);
