@@ -86,21 +86,48 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
     queue.length = 0;
   }
 
-  async function applyBatch(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<void> {
-    const ops: StoreOp[] = [];
-    const checkpoints: Record<string, number> = {};
+  async function deadLetter(msg: JsMsg, err: unknown): Promise<void> {
+    const reason = err instanceof ValidationError ? err.message : `cannot project: ${errorMessage(err)}`;
+    await sendToDlq(handle, dlqName, msg, reason, 1);
+    log.warn('event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, reason });
+  }
+
+  /** Decodes and projects each message; one that cannot be projected goes to the DLQ and contributes no ops. */
+  async function project(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<Array<{ state: SourceState; msg: JsMsg; ops: StoreOp[] }>> {
+    const out: Array<{ state: SourceState; msg: JsMsg; ops: StoreOp[] }> = [];
     for (const { state, msg } of batch) {
+      let ops: StoreOp[] = [];
       try {
         const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
-        if (projection.canHandle.includes(event.type)) ops.push(...projection.project(event));
+        if (projection.canHandle.includes(event.type)) ops = projection.project(event);
       } catch (err) {
-        const reason = err instanceof ValidationError ? err.message : `cannot project: ${errorMessage(err)}`;
-        await sendToDlq(handle, dlqName, msg, reason, 1);
-        log.warn('event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, reason });
+        await deadLetter(msg, err);
       }
-      checkpoints[state.source.key] = msg.seq;
+      out.push({ state, msg, ops });
     }
-    await store.apply({ ops, checkpoints });
+    return out;
+  }
+
+  async function applyBatch(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<void> {
+    const projected = await project(batch);
+    const checkpoints: Record<string, number> = {};
+    for (const { state, msg } of projected) checkpoints[state.source.key] = msg.seq;
+    try {
+      await store.apply({ ops: projected.flatMap((p) => p.ops), checkpoints });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      // The store refused something in the batch (say, a vector with NaN). Apply one event at a time so only the
+      // offender goes to the DLQ; otherwise the projection would retry the same batch forever.
+      for (const { state, msg, ops } of projected) {
+        try {
+          await store.apply({ ops, checkpoints: { [state.source.key]: msg.seq } });
+        } catch (single) {
+          if (!(single instanceof ValidationError)) throw single;
+          await deadLetter(msg, single);
+          await store.apply({ ops: [], checkpoints: { [state.source.key]: msg.seq } });
+        }
+      }
+    }
     for (const { state, msg } of batch) {
       state.applied = Math.max(state.applied, msg.seq);
       state.pending = msg.info.pending;

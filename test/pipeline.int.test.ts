@@ -4,6 +4,10 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAMS } from '../streams/provision.ts';
+import { eventMetadata } from '../streams/codec.ts';
+import { encodeVector } from '../streams/events/index.ts';
+import { publishEvent } from '../streams/publisher.ts';
+import { subjects } from '../streams/subjects.ts';
 import { DLQ_HEADER } from '../processors/runner.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
@@ -110,6 +114,34 @@ describe('the pipeline', () => {
     expect(dlq?.header.get(DLQ_HEADER.reason)).toMatch(/invalid document.upserted event/);
     await api('POST', '/v1/documents', { id: 'after-dlq', text: 'Axolotls keep larval features into adulthood.' });
     await eventually(() => query('axolotls larval', 'keyword'), hasDoc('after-dlq'));
+  });
+});
+
+describe('an event the store refuses', () => {
+  it('goes to the DLQ alone while the rest of its batch applies', async () => {
+    const model = node.system.provider.info;
+    const vector = new Float32Array(model.dims).fill(Number.NaN);
+    const event = {
+      type: 'document.embedded' as const,
+      data: {
+        tenant: 'default',
+        source: 'api',
+        id: 'nan-doc',
+        docSeq: 1,
+        model,
+        part: { index: 0, count: 1 },
+        vectors: [{ chunkId: '1:0', window: 0, vector: encodeVector(vector) }],
+      },
+      metadata: eventMetadata('document.embedded', { source: '/test' }),
+    };
+    await publishEvent(node.system.nats, subjects.embeddings(model.id, { tenant: 'default', source: 'api', id: 'nan-doc' }), event);
+    await api('POST', '/v1/documents', { id: 'after-nan', text: 'Okapis live in the Ituri rainforest.' });
+    const dlq = await eventually(
+      async () => node.system.nats.jsm.streams.getMessage(STREAMS.DLQ, { last_by_subj: 'dlq.projection-inference' }).catch(() => undefined),
+      (m) => m !== undefined && m !== null,
+    );
+    expect(dlq?.header.get(DLQ_HEADER.reason)).toMatch(/not finite|NaN/);
+    await eventually(() => query('okapis ituri rainforest', 'keyword'), hasDoc('after-nan'));
   });
 });
 
