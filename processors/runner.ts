@@ -1,7 +1,7 @@
 // The generic processor runner: durable pull consumer → decode → handle → publish outputs → ack; retries, DLQ, drain.
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { headers as createHeaders } from '@nats-io/transport-node';
-import { PermanentEventError, TransientError, ValidationError, errorMessage } from '../lib/errors.ts';
+import { PermanentEventError, TransientError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { metrics } from '../lib/metrics.ts';
 import { HEADER, decodeEvent } from '../streams/codec.ts';
@@ -28,7 +28,7 @@ export interface RunnerOptions {
   /** Retry delay: base·2^(attempt−1) capped at max, with ±20% jitter. */
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
-  /** How long JetStream waits for an ack before redelivering (the processor calls working() on long batches). */
+  /** How long JetStream waits for an ack before redelivering (the runner signals progress on long batches). */
   readonly ackWaitMs?: number;
 }
 
@@ -136,7 +136,10 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
   async function settle(msg: JsMsg, failure: Error): Promise<void> {
     const attempts = msg.info.deliveryCount;
     if (isPermanent(failure)) return deadLetter(msg, failure.message, attempts);
-    if (attempts >= maxAttempts) return deadLetter(msg, `gave up after ${attempts} attempts: ${failure.message}`, attempts);
+    // NATS itself being unreachable says nothing about the event: retry for as long as it takes, never dead-letter.
+    if (attempts >= maxAttempts && !(failure instanceof UnavailableError)) {
+      return deadLetter(msg, `gave up after ${attempts} attempts: ${failure.message}`, attempts);
+    }
     retry(msg, failure);
   }
 
