@@ -29,6 +29,12 @@ export interface Processor {
   readonly filterSubjects: readonly string[];
   /** Inputs handled together (the embedder batches chunks across documents). */
   readonly batchSize: number;
+  /**
+   * Messages JetStream hands this processor's consumer before any is acked (its max_ack_pending; default batchSize·4).
+   * Keep it to a few batches of work so a slow processor (a model) holds no more than it can do in minutes and a
+   * second worker on the same consumer finds work to take.
+   */
+  readonly maxInFlight?: number;
   /** Returns one outcome per input, in input order. */
   handle(inputs: readonly StoredEvent<SpandaEvent>[], context: ProcessorContext): Promise<readonly Outcome[]>;
   close?(): Promise<void>;

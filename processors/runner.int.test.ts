@@ -110,4 +110,35 @@ describe('runProcessor', () => {
     expect(await countOf(STREAMS.CHUNKS)).toBe(before);
     await again.stop();
   });
+
+  it('keeps inputs queued behind a slow batch from being redelivered, and holds no more than maxInFlight', async () => {
+    const handled = new Map<string, number>();
+    const slow: Processor = {
+      name: 'slow',
+      version: 1,
+      stream: STREAMS.DOCUMENTS,
+      filterSubjects: ['docs.slow.>'],
+      batchSize: 1,
+      maxInFlight: 8,
+      async handle(inputs) {
+        await new Promise((r) => setTimeout(r, 700));
+        for (const input of inputs) if (input.type === 'document.upserted') handled.set(input.data.id, (handled.get(input.data.id) ?? 0) + 1);
+        return inputs.map(() => []);
+      },
+    };
+    for (let i = 0; i < 6; i++) await publishDocument(nats.handle, 'slow', documentInputSchema.parse({ id: `s-${i}`, text: 'slow work' }));
+    // ack_wait 1.5 s: the last input waits ~3.5 s behind the others, well past it.
+    const run = runProcessor(nats.handle, slow, { ackWaitMs: 1500 });
+    try {
+      const info = await waitFor(async () => {
+        const i = await nats.handle.jsm.consumers.info(STREAMS.DOCUMENTS, 'slow');
+        return i.num_pending === 0 && i.num_ack_pending === 0 ? i : undefined;
+      });
+      expect(info.config.max_ack_pending).toBe(8);
+      expect([...handled.values()]).toEqual([1, 1, 1, 1, 1, 1]);
+      expect(info.delivered.consumer_seq).toBe(6);
+    } finally {
+      await run.stop();
+    }
+  });
 });

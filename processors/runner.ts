@@ -49,6 +49,11 @@ function isPermanent(err: Error): boolean {
   return err instanceof PermanentEventError || err instanceof ValidationError;
 }
 
+/** The consumer's max_ack_pending: how many unacked messages one processor's consumer may hold. */
+export function maxInFlight(processor: Processor): number {
+  return processor.maxInFlight ?? processor.batchSize * 4;
+}
+
 /** Creates the durable consumer, or updates its filter if the processor's changed. Safe to call from every worker. */
 export async function ensureConsumer(handle: NatsHandle, processor: Processor, ackWaitMs: number): Promise<void> {
   const filter = processor.filterSubjects[0];
@@ -61,16 +66,18 @@ export async function ensureConsumer(handle: NatsHandle, processor: Processor, a
     deliver_policy: DeliverPolicy.All,
     filter_subject: filter,
     ack_wait: ackWaitMs * 1_000_000,
-    max_ack_pending: Math.max(1000, processor.batchSize * 4),
+    max_ack_pending: maxInFlight(processor),
     max_deliver: -1,
     description: `Spanda processor ${processor.name} v${processor.version}`,
   };
   try {
     const info = await handle.jsm.consumers.info(processor.stream, processor.name);
-    if (info.config.filter_subject !== filter || info.config.ack_wait !== config.ack_wait) {
+    const c = info.config;
+    if (c.filter_subject !== filter || c.ack_wait !== config.ack_wait || c.max_ack_pending !== config.max_ack_pending) {
       await handle.jsm.consumers.update(processor.stream, processor.name, {
         filter_subject: filter,
         ack_wait: config.ack_wait,
+        max_ack_pending: config.max_ack_pending,
         description: config.description,
       });
     }
@@ -114,12 +121,18 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
   let messages: ConsumerMessages | undefined;
   let wake: (() => void) | undefined;
   const queue: JsMsg[] = [];
+  // Every message received and not yet settled. All of them are heartbeated, the queued ones too: a message waiting
+  // behind a slow batch must not pass ack_wait and be redelivered (and its work done twice).
+  const held = new Set<JsMsg>();
+  const heartbeat = setInterval(() => held.forEach((msg) => msg.working()), Math.max(1000, ackWaitMs / 3));
+  heartbeat.unref();
 
   const outcomeLabel = (o: 'ok' | 'retried' | 'dead_lettered') => metrics.processorEvents.labels(processor.name, o);
 
   async function deadLetter(msg: JsMsg, reason: string, attempts: number): Promise<void> {
     await sendToDlq(handle, processor.name, msg, reason, attempts);
     msg.ack();
+    held.delete(msg);
     outcomeLabel('dead_lettered').inc();
     log.warn('event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason });
   }
@@ -129,6 +142,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     const hinted = err instanceof TransientError ? err.retryAfterMs : undefined;
     const delay = hinted ?? retryDelayMs(attempt, backoffBaseMs, backoffMaxMs);
     msg.nak(delay);
+    held.delete(msg);
     outcomeLabel('retried').inc();
     log.warn('event will be retried', { stream: msg.info.stream, seq: msg.seq, attempt, delayMs: delay, error: err.message });
   }
@@ -163,8 +177,6 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
       }
     }
     if (decoded.length === 0) return void end();
-    // Long batches (a slow model) must not be redelivered while still in progress.
-    const heartbeat = setInterval(() => decoded.forEach(({ msg }) => msg.working()), Math.max(1000, ackWaitMs / 3));
     let outcomes: readonly Outcome[];
     try {
       outcomes = await processor.handle(
@@ -175,8 +187,6 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     } catch (err) {
       const failure = err instanceof Error ? err : new Error(String(err));
       outcomes = decoded.map(() => failure);
-    } finally {
-      clearInterval(heartbeat);
     }
     await Promise.all(
       decoded.map(async ({ msg }, i) => {
@@ -185,6 +195,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
         try {
           await publishOutputs(outcome);
           msg.ack();
+          held.delete(msg);
           outcomeLabel('ok').inc();
         } catch (err) {
           await settle(msg, err instanceof Error ? err : new Error(String(err)));
@@ -201,6 +212,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
         const consumer = await handle.js.consumers.get(processor.stream, processor.name);
         messages = await consumer.consume({ max_messages: Math.max(processor.batchSize * 2, 64) });
         for await (const msg of messages) {
+          held.add(msg);
           queue.push(msg);
           wake?.();
         }
@@ -227,6 +239,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
         await handleBatch(batch);
       } catch (err) {
         // Publishing to the DLQ failed (NATS down): leave the messages unacked; JetStream redelivers them.
+        for (const msg of batch) held.delete(msg);
         log.error('batch failed; its messages will be redelivered', { error: errorMessage(err) });
       }
     }
@@ -246,9 +259,13 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
       await messages?.close().catch(() => undefined);
       // Messages fetched but not started are released for redelivery at once rather than after ack_wait.
       const unstarted = queue.splice(0);
-      for (const msg of unstarted) msg.nak();
+      for (const msg of unstarted) {
+        msg.nak();
+        held.delete(msg);
+      }
       wake?.();
       await done;
+      clearInterval(heartbeat);
       await processor.close?.();
       log.info('stopped');
     },
