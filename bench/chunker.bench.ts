@@ -1,10 +1,13 @@
 // Benchmark of the chunker on 1 MB documents of each format: normalise, chunk, and the whole handler path.
-// Run: npx tsx bench/chunker.bench.ts   (prints figures, never passes or fails)
+// Run: npm run bench:chunker   (writes bench/results/chunker.json; prints figures, never passes or fails)
 import type { DocumentUpserted, StoredEvent } from '../streams/events/index.ts';
 import { chunkText } from '../processors/chunker/chunk.ts';
 import { createChunker } from '../processors/chunker/handler.ts';
 import { normalizeText } from '../processors/chunker/normalize.ts';
 import { generator, htmlDocument, markdownDocument, plainDocument, sentence } from '../processors/chunker/test-documents.ts';
+import { loadAverage, round, writeResult } from './lib/common.ts';
+
+const startLoad = loadAverage();
 
 const TARGET_CHARS = 1_000_000;
 const RUNS = 15;
@@ -51,6 +54,7 @@ function cpuMs<T>(fn: () => T): number {
 
 console.log(`chunker benchmark: ${TARGET_CHARS.toLocaleString()} characters per document, median of ${RUNS} warm runs (node ${process.version})`);
 console.log('document        cold total   normalize   chunk   total   total CPU   chunks');
+const rows: Array<Record<string, string | number>> = [];
 for (const { name, text, contentType } of inputs) {
   const [, cold] = timed(() => chunkText(normalizeText(text, contentType)));
   const normalizeMs: number[] = [];
@@ -65,6 +69,17 @@ for (const { name, text, contentType } of inputs) {
   }
   const total = normalizeMs.map((n, i) => n + (chunkMs[i] ?? 0));
   const cpu = Array.from({ length: RUNS }, () => cpuMs(() => chunkText(normalizeText(text, contentType))));
+  rows.push({
+    document: name,
+    chars: text.length,
+    coldMs: round(cold, 1),
+    normalizeMs: round(median(normalizeMs), 1),
+    chunkMs: round(median(chunkMs), 1),
+    totalMs: round(median(total), 1),
+    totalCpuMs: round(median(cpu), 1),
+    chunks,
+    mbPerSecond: round(text.length / 1e6 / (median(total) / 1000), 1),
+  });
   console.log(
     `${name.padEnd(15)} ${cold.toFixed(1).padStart(7)} ms ${median(normalizeMs).toFixed(1).padStart(8)} ms ${median(chunkMs).toFixed(1).padStart(5)} ms ${median(total).toFixed(1).padStart(5)} ms ${median(cpu).toFixed(1).padStart(8)} ms ${String(chunks).padStart(7)}`,
   );
@@ -86,3 +101,10 @@ for (let run = 0; run < RUNS; run++) {
   parts = Array.isArray(outcome) ? outcome.length : 0;
 }
 console.log(`handler (markdown, normalise + chunk + parts + events): ${median(handlerMs).toFixed(1)} ms, ${parts} part(s) under 1 MiB`);
+
+const written = await writeResult('chunker', startLoad, {
+  settings: { charsPerDocument: TARGET_CHARS, runs: RUNS, chunker: 'default (size 800, overlap 120)', statistic: 'median of warm runs; cold = first run' },
+  rows,
+  handler: { document: 'markdown', ms: round(median(handlerMs), 1), parts, maxPayloadBytes: 1024 * 1024 },
+});
+console.log(`written to ${written}`);

@@ -1,5 +1,5 @@
 // Benchmark of the offline embedder on SciFact: tokens per word, window fit, and windows/s of the bare model vs the pool.
-// Run: npx tsx bench/embedder.bench.ts   (writes bench/results/embedder.json; prints figures, never passes or fails)
+// Run: npm run bench:embedder   (writes bench/results/embedder.json; prints figures, never passes or fails)
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,6 +34,8 @@ async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }
   const value = await run();
   return { ms: performance.now() - started, value };
 }
+
+const startLoad = os.loadavg().map((l) => round(l));
 
 if (!existsSync(CORPUS)) {
   console.log(`skipped: SciFact corpus not found at ${fileURLToPath(CORPUS)}`);
@@ -194,6 +196,7 @@ const result = {
   benchmark: 'embedder',
   date: new Date().toISOString(),
   machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version },
+  load: { start: startLoad, end: os.loadavg().map((l) => round(l)) },
   model: provider.info,
   corpus: { name: 'scifact-train', abstracts: docs.length },
   tokenizer,

@@ -1,7 +1,7 @@
 // Benchmark of the worker-hosted SQLite inference store: apply rate, open time (matrix rebuild) and search latency.
-// Run: npx tsx bench/store.bench.ts   (writes bench/results/store.json; prints figures, never passes or fails)
+// Run: npm run bench:store   (writes bench/results/store.json; prints figures, never passes or fails)
 import { mkdtemp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
 import type { InferenceStore, SearchFilter, SearchQuery, StoreOp } from '../projections/store.ts';
@@ -207,6 +207,8 @@ async function run(chunks: number) {
 }
 
 const started = performance.now();
+const loadNow = () => loadavg().map((l) => Math.round(l * 100) / 100);
+const startLoad = loadNow();
 // Worker start-up alone (thread + TypeScript loader), to read the open times against.
 const emptyDir = await mkdtemp(join(tmpdir(), 'spanda-store-bench-'));
 let t = performance.now();
@@ -222,8 +224,10 @@ for (const size of SIZES) {
 }
 
 const result = {
+  benchmark: 'store',
   machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform}-${process.arch}` },
   date: new Date().toISOString(),
+  load: { start: startLoad, end: loadNow() },
   notes: 'worker-hosted store (openSqliteStore default); latency includes the message round trip; k=10, hybrid vectorWeight 0.3; filter = metadata lang (1/3 of documents)',
   emptyOpenMs,
   runs,

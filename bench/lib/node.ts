@@ -1,0 +1,172 @@
+// What the benchmarks run against: a private nats-server on a free port in a temp dir, and a whole node on it, both stopped at the end.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { spandaSystem, type SpandaSystem } from '../../cli/system.ts';
+import { loadConfig, type SpandaConfig } from '../../lib/config.ts';
+import { startScoped, type Started } from '../../lib/lifecycle.ts';
+import { createLogger } from '../../lib/log.ts';
+import { connectNats, type NatsHandle } from '../../streams/nats.ts';
+import { freePort, startNatsServer, type NatsServerProcess } from '../../streams/server.ts';
+import { note, onCleanup, sleep } from './common.ts';
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export interface PrivateNats {
+  readonly server: NatsServerProcess;
+  readonly url: string;
+  /** A connection of the benchmark's own (baselines), separate from the node's. */
+  readonly handle: NatsHandle;
+  stop(): Promise<void>;
+}
+
+/** Starts a nats-server with JetStream on a free port and a temp store (never the shared one on 4222). */
+export async function startPrivateNats(prefix = 'spanda-bench-nats-'): Promise<PrivateNats> {
+  const dir = await tempDir(prefix);
+  let server: NatsServerProcess;
+  try {
+    server = await startNatsServer({ dataDir: dir, port: await freePort() });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let handle: NatsHandle;
+  try {
+    handle = await connectNats({ url: server.url, name: 'spanda-bench', connectTimeoutMs: 10_000 });
+  } catch (err) {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      unregister();
+      await handle.drain().catch(() => undefined);
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    })());
+  const unregister = onCleanup(stop);
+  return { server, url: server.url, handle, stop };
+}
+
+export interface BenchNode {
+  readonly system: SpandaSystem;
+  readonly config: SpandaConfig;
+  readonly dataDir: string;
+  /** Stops the node; deletes its data dir unless it was given (a cache the caller keeps). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a whole node in this process (chunker, embedder, projector, API on a free port) against `natsUrl`.
+ * `env` takes the variables `spanda up` reads (SPANDA_EMBEDDER, SPANDA_CHUNK_SIZE, ...); the sample corpus is off.
+ */
+export async function startNode(natsUrl: string, env: Record<string, string>, dataDir?: string): Promise<BenchNode> {
+  const dir = dataDir ?? (await tempDir('spanda-bench-node-'));
+  const config = loadConfig({ SPANDA_DATA_DIR: dir, NATS_URL: natsUrl, HOST: '127.0.0.1', PORT: String(await freePort()), SPANDA_SAMPLE: 'false', ...env }, {});
+  const logger = createLogger('bench-node', process.env.SPANDA_BENCH_LOG === '1' ? 'info' : 'warn');
+  let started: Started<SpandaSystem>;
+  try {
+    started = await startScoped(spandaSystem(config, logger));
+  } catch (err) {
+    if (dataDir === undefined) await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      unregister();
+      await started.close();
+      if (dataDir === undefined) await rm(dir, { recursive: true, force: true });
+    })());
+  const unregister = onCleanup(stop);
+  return { system: started.value, config, dataDir: dir, stop };
+}
+
+export interface IndexTarget {
+  readonly documents: number;
+  readonly chunks: number;
+  readonly vectors: number;
+}
+
+export interface IndexProgress extends IndexTarget {
+  /** ms since `since` when chunks (keyword-searchable) and vectors (fully indexed) were all applied. */
+  readonly chunksAppliedMs: number;
+  readonly doneMs: number;
+}
+
+/**
+ * Waits until the node's store holds exactly the expected documents, chunks and vectors and the projector is at the
+ * head of its streams. Polls the store every `pollMs`; fails when nothing moved for `stallMs`.
+ */
+export async function waitForIndex(
+  system: SpandaSystem,
+  target: IndexTarget,
+  since: number,
+  options: { pollMs?: number; stallMs?: number; progressEveryMs?: number; label?: string; trace?: Array<[number, number]> } = {},
+): Promise<IndexProgress> {
+  const pollMs = options.pollMs ?? 50;
+  const stallMs = options.stallMs ?? 180_000;
+  let chunksAppliedMs: number | undefined;
+  let last = '';
+  let lastChange = performance.now();
+  let lastNote = performance.now();
+  for (;;) {
+    const stats = await system.store.stats();
+    const now = performance.now();
+    const lastTrace = options.trace?.at(-1);
+    if (options.trace && (!lastTrace || now - since - lastTrace[0] * 1000 >= 1000)) options.trace.push([Math.round(now - since) / 1000, stats.vectors]);
+    if (chunksAppliedMs === undefined && stats.documents >= target.documents && stats.chunks >= target.chunks) chunksAppliedMs = now - since;
+    if (stats.documents === target.documents && stats.chunks === target.chunks && stats.vectors === target.vectors && system.projector.caughtUp()) {
+      return { ...target, chunksAppliedMs: chunksAppliedMs ?? now - since, doneMs: now - since };
+    }
+    const key = `${stats.documents}/${stats.chunks}/${stats.vectors}`;
+    if (key !== last) {
+      last = key;
+      lastChange = now;
+    } else if (now - lastChange > stallMs) {
+      throw new Error(`indexing stalled at documents/chunks/vectors ${key}, expected ${target.documents}/${target.chunks}/${target.vectors}`);
+    }
+    if (options.progressEveryMs !== undefined && now - lastNote > options.progressEveryMs) {
+      lastNote = now;
+      const s = (now - since) / 1000;
+      const rate = stats.vectors / s;
+      const eta = rate > 0 ? (target.vectors - stats.vectors) / rate : Number.NaN;
+      note(`${options.label ?? 'indexing'}: ${stats.documents}/${target.documents} documents, ${stats.vectors}/${target.vectors} vectors, ${rate.toFixed(1)} vectors/s, ~${Math.round(eta)} s left`);
+    }
+    await sleep(pollMs);
+  }
+}
+
+export interface Deliveries {
+  /** Messages of the consumer's stream. */
+  readonly messages: number;
+  /** Deliveries to the processor, redeliveries included (the consumer sequence). */
+  readonly deliveries: number;
+  /** Deliveries beyond one per message: work done twice. */
+  readonly redeliveries: number;
+}
+
+/**
+ * Per processor consumer (DOCUMENTS, CHUNKS): how often its messages were delivered. A redelivery means the runner
+ * handled an input again (JetStream's ack wait expired first), so a rate measured with redeliveries includes waste.
+ */
+export async function processorDeliveries(handle: NatsHandle): Promise<Record<string, Deliveries>> {
+  const out: Record<string, Deliveries> = {};
+  for (const stream of ['DOCUMENTS', 'CHUNKS']) {
+    const info = await handle.jsm.streams.info(stream).catch(() => undefined);
+    if (!info) continue;
+    for await (const consumer of handle.jsm.consumers.list(stream)) {
+      if (!consumer.config.durable_name) continue;
+      out[consumer.name] = {
+        messages: info.state.messages,
+        deliveries: consumer.delivered.consumer_seq,
+        redeliveries: Math.max(0, consumer.delivered.consumer_seq - consumer.delivered.stream_seq),
+      };
+    }
+  }
+  return out;
+}

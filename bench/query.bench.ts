@@ -1,0 +1,193 @@
+// Query latency over HTTP (POST /v1/query on a real socket) at 10k and 100k chunks, next to the same search on the store and the offline query embedding.
+// Run: npm run bench:query   (writes bench/results/query.json; prints figures, never passes or fails)
+//
+// The chunks are loaded through the real pipeline (publishDocument → chunker → hash embedder → projector → SQLite) of
+// a node on a private nats-server. spandaSystem has no setting for the hash embedder's size, so vectors have its
+// default 256 dimensions (the offline model has 512; bench/results/store.json measures the store at 512).
+import { chunkText, DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
+import { normalizeText } from '../processors/chunker/normalize.ts';
+import { createEmbeddingProvider } from '../processors/embedder/models.ts';
+import type { SearchMode } from '../streams/events/index.ts';
+import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
+import { mapLimit } from '../streams/publisher.ts';
+import { loadAverage, measured, note, round, runBenchmark, summarize, table, writeResult, type Summary } from './lib/common.ts';
+import { startNode, startPrivateNats, waitForIndex, type BenchNode } from './lib/node.ts';
+import { proseDocument, proseQueries } from './lib/prose.ts';
+import { prng } from './lib/retrieval-metrics.ts';
+
+/** Chunk counts to measure at, loaded cumulatively into one node (BENCH_QUERY_SIZES=10000 for a quick look). */
+const SIZES = (process.env.BENCH_QUERY_SIZES ?? '10000,100000').split(',').map(Number);
+const QUERIES = Number(process.env.BENCH_QUERY_COUNT ?? 300);
+const WARMUP = 30;
+const K = 10;
+const MODES: readonly SearchMode[] = ['keyword', 'vector', 'hybrid'];
+const TENANT = 'default';
+const CONCURRENCY = 64;
+
+interface ModeFigures {
+  /** Client-side: fetch POST /v1/query on a kept-alive connection until the JSON body is read. */
+  readonly httpMs: Summary;
+  /** The API's own took_ms (embed + search + extractive answer), from the response. */
+  readonly serverTookMs: Summary;
+  /** store.search on the same (worker-hosted) store the API uses, with the vector embedded beforehand. */
+  readonly storeMs: Summary;
+  readonly meanHits: number;
+}
+
+/** GET /healthz round trips: the floor of any request on this server and client (no body, no store, no events). */
+async function httpFloor(apiUrl: string, count: number): Promise<Summary> {
+  const times: number[] = [];
+  for (let i = 0; i < WARMUP + count; i++) {
+    const started = performance.now();
+    const response = await fetch(`${apiUrl}/healthz`);
+    await response.json();
+    if (i >= WARMUP) times.push(performance.now() - started);
+  }
+  return summarize(times);
+}
+
+async function measureAt(node: BenchNode, chunks: number, queries: readonly string[]): Promise<Record<string, ModeFigures>> {
+  const { system } = node;
+  const out: Record<string, ModeFigures> = {};
+  for (const mode of MODES) {
+    const http: number[] = [];
+    const took: number[] = [];
+    const store: number[] = [];
+    let hits = 0;
+    for (let i = 0; i < queries.length; i++) {
+      const query = queries[i] as string;
+      // HTTP and the bare store alternate query by query, so both see the same moments of a noisy machine.
+      const started = performance.now();
+      const response = await fetch(`${system.apiUrl}/v1/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, mode, k: K }),
+      });
+      const body = (await response.json()) as { took_ms?: number; results?: unknown[] };
+      const httpMs = performance.now() - started;
+      if (response.status !== 200) throw new Error(`POST /v1/query answered ${response.status}: ${JSON.stringify(body)}`);
+      const vector = mode === 'keyword' ? undefined : (await system.provider.embed([query]))[0];
+      const storeStarted = performance.now();
+      const direct = await system.store.search({ tenant: TENANT, mode, k: K, text: query, vectorWeight: system.vectorWeight, ...(vector ? { vector } : {}) });
+      const storeMs = performance.now() - storeStarted;
+      if (i < WARMUP) continue;
+      http.push(httpMs);
+      took.push(body.took_ms ?? Number.NaN);
+      store.push(storeMs);
+      hits += direct.length;
+    }
+    out[mode] = { httpMs: summarize(http), serverTookMs: summarize(took), storeMs: summarize(store), meanHits: round(hits / http.length, 1) };
+    note(`${chunks} chunks, ${mode}: HTTP p50 ${out[mode].httpMs.p50} ms, store p50 ${out[mode].storeMs.p50} ms`);
+  }
+  return out;
+}
+
+await runBenchmark('query', async () => {
+  const startLoad = loadAverage();
+  const started = performance.now();
+  const nats = await startPrivateNats();
+  const node = await startNode(nats.url, { SPANDA_EMBEDDER: 'hash' });
+  const { system } = node;
+  const random = prng(2024);
+  const queries = proseQueries(WARMUP + QUERIES, 77);
+
+  let docs = 0;
+  let chunks = 0;
+  let vectors = 0;
+  const loads = [];
+  const sizes = [];
+  for (const size of SIZES) {
+    // Generate documents of 1–4 KB until the store will hold `size` chunks.
+    const batch: ValidDocumentInput[] = [];
+    while (chunks < size) {
+      const d = proseDocument(docs + 1, Math.round(1000 + random() * 3000), `doc-${docs}`);
+      const input = documentInputSchema.parse({ id: d.id, source: 'bench', title: d.title, text: d.text, contentType: 'text/plain', metadata: { topic: d.topic, year: d.year } });
+      const pieces = chunkText(normalizeText(input.text, input.contentType), DEFAULT_CHUNKER);
+      batch.push(input);
+      docs += 1;
+      chunks += pieces.length;
+      vectors += pieces.reduce((sum, c) => sum + system.provider.windows(c.text).filter((w) => w.trim().length > 0).length, 0);
+    }
+    note(`loading ${batch.length} documents through the pipeline (to ${chunks} chunks)`);
+    const loadStarted = performance.now();
+    const cpu = process.cpuUsage();
+    await mapLimit(batch, CONCURRENCY, (doc) => publishDocument(system.nats, TENANT, doc, { producer: '/bench/query' }));
+    const done = await waitForIndex(system, { documents: docs, chunks, vectors }, loadStarted, { pollMs: 100, progressEveryMs: 20_000, label: 'loading' });
+    const used = process.cpuUsage(cpu);
+    loads.push({
+      documents: batch.length,
+      chunks: chunks - (sizes.at(-1)?.chunks ?? 0),
+      seconds: round(done.doneMs / 1000, 1),
+      chunksPerSecond: Math.round((chunks - (sizes.at(-1)?.chunks ?? 0)) / (done.doneMs / 1000)),
+      cpuSeconds: round((used.user + used.system) / 1e6, 1),
+    });
+    const stats = await system.store.stats();
+    const healthz = await httpFloor(system.apiUrl, QUERIES);
+    sizes.push({ chunks: stats.chunks, documents: stats.documents, vectors: stats.vectors, healthzMs: healthz, modes: await measureAt(node, stats.chunks, queries) });
+  }
+
+  // A real deployment embeds every vector or hybrid query with its model: the offline model's cost per query, alone.
+  const offline = createEmbeddingProvider('offline');
+  let offlineEmbed: Summary;
+  let hashEmbed: Summary;
+  try {
+    await Promise.all([offline.embed(['warm up']), offline.embed(['warm up too'])]);
+    const times: number[] = [];
+    const hashTimes: number[] = [];
+    for (const [i, q] of queries.entries()) {
+      const t = await measured(() => offline.embed([q]));
+      const h = await measured(() => system.provider.embed([q]));
+      if (i < WARMUP) continue;
+      times.push(t.ms);
+      hashTimes.push(h.ms);
+    }
+    offlineEmbed = summarize(times);
+    hashEmbed = summarize(hashTimes, 3);
+  } finally {
+    await offline.close();
+  }
+  await node.stop();
+  await nats.stop();
+
+  const figures = {
+    setup: {
+      loading: 'real pipeline: publishDocument → chunker → hash embedder → projector → SQLite (worker-hosted store), one tenant',
+      vectors: `${system.provider.info.id} (${system.provider.info.dims} dimensions: spandaSystem cannot set the hash embedder's dims)`,
+      hybridVectorWeight: system.vectorWeight,
+      k: K,
+      queries: QUERIES,
+      warmup: WARMUP,
+      queryTexts: 'English-like keyword strings and questions about the corpus topics, some naming a rare proper noun (bench/lib/prose.ts)',
+      http: 'sequential fetch on a kept-alive connection, client and server in this process (both share the 2 cores); the API also publishes query.received/answered to QUERIES after answering; healthzMs = GET /healthz round trips, the floor of any request',
+    },
+    loads,
+    sizes,
+    queryEmbedding: {
+      offlineMs: offlineEmbed,
+      hashMs: hashEmbed,
+      note: 'one query at a time through createEmbeddingProvider(...).embed, workers started beforehand; the API pays this on every vector and hybrid query',
+    },
+    totalSeconds: round((performance.now() - started) / 1000, 1),
+  };
+  const written = await writeResult('query', startLoad, figures);
+
+  console.log(`\nQuery latency, ms (p50 / p99), k=${K}, ${QUERIES} sequential queries per mode, ${figures.setup.vectors}\n`);
+  const rows: string[][] = [];
+  for (const s of sizes) {
+    for (const mode of MODES) {
+      const m = s.modes[mode] as ModeFigures;
+      rows.push([
+        `${s.chunks.toLocaleString('en')} ${mode}`,
+        `${m.httpMs.p50} / ${m.httpMs.p99}`,
+        `${m.serverTookMs.p50} / ${m.serverTookMs.p99}`,
+        `${m.storeMs.p50} / ${m.storeMs.p99}`,
+        `${round(m.httpMs.p50 - m.storeMs.p50)}`,
+      ]);
+    }
+  }
+  console.log(table(['chunks, mode', 'HTTP', 'server took_ms', 'store.search', 'HTTP − store p50'], rows));
+  console.log(`GET /healthz round trip p50: ${sizes.map((s) => `${s.healthzMs.p50} ms at ${s.chunks} chunks`).join(', ')}`);
+  console.log(`\nquery embedding, offline model: p50 ${offlineEmbed.p50} ms, p99 ${offlineEmbed.p99} ms (hash: p50 ${hashEmbed.p50} ms)`);
+  console.log(`loading: ${loads.map((l) => `${l.chunks} chunks in ${l.seconds} s (${l.chunksPerSecond}/s)`).join('; ')}`);
+  console.log(`\nwritten to ${written} in ${figures.totalSeconds} s`);
+});

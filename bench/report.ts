@@ -1,0 +1,569 @@
+// Writes BENCHMARKS.md from every bench/results/*.json: what each benchmark measures, how to run it, the machine and load, figures and ratios.
+// Run: npm run bench:report   (also the last step of npm run bench)
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fromRoot, readJson, RESULTS_DIR } from './lib/common.ts';
+
+// Shapes of the result files this report reads (written by the scripts beside it); fields added later are optional.
+interface Common {
+  readonly benchmark?: string;
+  readonly date: string;
+  readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly node: string };
+  readonly load?: { readonly start: readonly number[]; readonly end: readonly number[] };
+}
+interface Summary {
+  readonly n: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+interface Rate {
+  readonly messages: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly mbPerSecond: number;
+}
+interface PipelineRun {
+  readonly documents: number;
+  readonly chunks: number;
+  readonly vectors: number;
+  readonly bytes: number;
+  readonly publishSeconds: number;
+  readonly publishDocsPerSecond: number;
+  readonly chunksAppliedSeconds: number;
+  readonly seconds: number;
+  readonly docsPerSecond: number;
+  readonly chunksPerSecond: number;
+  readonly vectorsPerSecond: number;
+  readonly cpuMsPerDocument: { readonly node: number; readonly natsServer: number | null };
+  readonly deliveries?: Record<string, { readonly messages: number; readonly deliveries: number; readonly redeliveries: number }>;
+  readonly load: { readonly start: readonly number[]; readonly end: readonly number[] };
+}
+interface BarePool {
+  readonly windows: number;
+  readonly seconds: number;
+  readonly windowsPerSecond: number;
+  readonly cpuMsPerWindow: number;
+}
+interface Ttq {
+  readonly documents: number;
+  readonly pollMs: number;
+  readonly publishAckMs: Summary;
+  readonly keywordVisibleMs: Summary;
+  readonly vectorsAppliedMs: Summary;
+}
+interface PipelineResult extends Common {
+  readonly settings: { readonly documentBytes: readonly number[]; readonly concurrency: number };
+  readonly jetstreamBaseline: {
+    readonly medianOfRounds?: number;
+    readonly rounds: ReadonlyArray<{ readonly label: string; readonly publish: Rate; readonly consume: Rate }>;
+    readonly publishPerSecond: number;
+    readonly consumePerSecond: number;
+    readonly ceilingDocsPerSecond: number;
+  };
+  readonly hash: PipelineRun & {
+    readonly publishAloneDocsPerSecond?: number;
+    readonly ratios: { readonly publishAloneVsJetStreamPublish?: number; readonly publishVsJetStreamPublish: number; readonly docsVsJetStreamConsume: number; readonly docsVsJetStreamCeiling: number };
+    readonly streams: Record<string, { readonly messages: number; readonly bytes: number; readonly bytesPerDocument: number } | null>;
+    readonly rounds?: ReadonlyArray<{
+      readonly round: number;
+      readonly docsPerSecond: number;
+      readonly publishDocsPerSecond: number;
+      readonly publishAloneDocsPerSecond?: number;
+      readonly baseline: { readonly publishPerSecond: number; readonly consumePerSecond: number };
+      readonly ratios: { readonly docsVsJetStreamConsume: number; readonly publishVsJetStreamPublish: number };
+      readonly load: { readonly start: readonly number[] };
+    }>;
+  };
+  readonly offline: PipelineRun & {
+    readonly barePool: { readonly runs: readonly BarePool[]; readonly windowsPerSecond: number };
+    readonly ratios: { readonly windowsVsBarePool: number };
+    readonly rounds: ReadonlyArray<{ readonly vectorsPerSecond: number; readonly windowsVsBarePool: number; readonly seconds: number; readonly load: { readonly start: readonly number[] } }>;
+  };
+  readonly timeToQueryable: { readonly hash: Ttq; readonly offline: Ttq; readonly note: string };
+}
+interface ModeFigures {
+  readonly httpMs: Summary;
+  readonly serverTookMs: Summary;
+  readonly storeMs: Summary;
+  readonly meanHits: number;
+}
+interface QueryResult extends Common {
+  readonly setup: { readonly loading: string; readonly vectors: string; readonly hybridVectorWeight: number; readonly k: number; readonly queries: number; readonly warmup: number };
+  readonly loads: ReadonlyArray<{ readonly documents: number; readonly chunks: number; readonly seconds: number; readonly chunksPerSecond: number }>;
+  readonly sizes: ReadonlyArray<{ readonly chunks: number; readonly documents: number; readonly healthzMs?: Summary; readonly modes: Record<string, ModeFigures> }>;
+  readonly queryEmbedding: { readonly offlineMs: Summary; readonly hashMs: Summary };
+}
+interface Comparison {
+  readonly delta: number;
+  readonly ci95: readonly number[];
+  readonly wins: number;
+  readonly ties?: number;
+  readonly losses: number;
+}
+interface Quality {
+  readonly ndcg10: number;
+  readonly recall10: number;
+  readonly mrr10: number;
+}
+interface ScifactResult extends Common {
+  readonly dataset: { readonly documents: number; readonly queriesEvaluated: number; readonly relevantPairs: number; readonly path: string };
+  readonly setup: { readonly mapping: string; readonly retrieval: string; readonly model: { readonly id: string; readonly dims: number } };
+  readonly indexing: ReadonlyArray<{ readonly store: string; readonly reused: boolean; readonly chunks: number; readonly vectors: number; readonly indexSeconds: number; readonly vectorsPerSecond: number; readonly builtAt: string }>;
+  readonly queryEmbedding: { readonly msPerQuery: number };
+  readonly results: ReadonlyArray<Quality & { readonly name: string; readonly mode: string; readonly vectorWeight?: number; readonly ndcg10VsKeyword: Comparison; readonly shortRankings: number }>;
+  readonly crossValidation: { readonly folds: number; readonly chosenWeights: readonly number[]; readonly ndcg10: number };
+  readonly defaultWeight: Quality & { readonly vectorWeight: number; readonly atLeastAsGoodAsKeyword: boolean; readonly vsKeyword: Comparison };
+  readonly bestWeight: Quality & { readonly vectorWeight: number; readonly vsDefault: Comparison };
+  readonly chunkSizes: ReadonlyArray<Quality & { readonly size: number; readonly overlap: number; readonly chunks: number; readonly chunksPerDocument: number; readonly ndcg10VsDefaultSize: Comparison }>;
+  readonly keywordByMapping: { readonly 'title-field-only': Quality };
+  readonly hybridBySize?: {
+    readonly results: ReadonlyArray<{
+      readonly size: number;
+      readonly overlap: number;
+      readonly chunks: number;
+      readonly vectors: number;
+      readonly rows: ReadonlyArray<Quality & { readonly name: string }>;
+      readonly defaultWeightVs800: Comparison | null;
+    }>;
+  };
+  readonly checks: Record<string, boolean | null>;
+}
+interface StoreResult extends Common {
+  readonly notes: string;
+  readonly emptyOpenMs: number;
+  readonly runs: ReadonlyArray<{
+    readonly chunks: number;
+    readonly tenants: number;
+    readonly chunksPerTenant: number;
+    readonly dims: number;
+    readonly applyChunksPerSecond: number;
+    readonly openMs: number;
+    readonly fileMB: number;
+    readonly search: Record<string, { readonly p50: number; readonly p99: number }>;
+  }>;
+}
+interface EmbedderResult extends Common {
+  readonly model: { readonly id: string; readonly dims: number; readonly maxTokens: number };
+  readonly tokenizer: { readonly tokensPerWord: number; readonly abstractsOver128Tokens: number; readonly parity: { readonly docsChecked: number; readonly mismatches: number } };
+  readonly windowing: { readonly largestWordWindowFitting99: number | null; readonly tokenWindows: { readonly windows: number; readonly perAbstract: number; readonly fitRate: number; readonly meanTokens: number } };
+  readonly throughput: {
+    readonly rows: ReadonlyArray<{
+      readonly sample: string;
+      readonly runner: string;
+      readonly batchSize: number;
+      readonly batchTokens: number | null;
+      readonly groupByLength: boolean;
+      readonly workers: number;
+      readonly textsPerSecond: number;
+      readonly tokensPerSecond: number;
+      readonly cpuMsPerText: number;
+    }>;
+  };
+}
+interface ChunkerResult extends Common {
+  readonly settings: { readonly charsPerDocument: number; readonly runs: number };
+  readonly rows: ReadonlyArray<{ readonly document: string; readonly coldMs: number; readonly normalizeMs: number; readonly chunkMs: number; readonly totalMs: number; readonly totalCpuMs: number; readonly chunks: number; readonly mbPerSecond: number }>;
+  readonly handler: { readonly ms: number; readonly parts: number };
+}
+
+const f = (x: number, digits = 0): string => (Number.isFinite(x) ? x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+const signed = (x: number, digits = 3): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(digits)}`;
+const ci = (c: Comparison): string => `${signed(c.delta)} [${signed(c.ci95[0] ?? Number.NaN)}, ${signed(c.ci95[1] ?? Number.NaN)}]`;
+const load = (r: Common): string => (r.load ? `${r.load.start[0] ?? '?'} → ${r.load.end[0] ?? '?'}` : 'not recorded');
+
+function mdTable(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly ('l' | 'r')[]): string {
+  const a = align ?? header.map((_, i) => (i === 0 ? 'l' : 'r'));
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${a.map((x) => (x === 'l' ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+const SCRIPTS: ReadonlyArray<readonly [string, string, string]> = [
+  ['pipeline', 'npm run bench:pipeline', 'end-to-end documents/s and chunks/s with the hash embedder against raw JetStream; the offline model in the pipeline against the bare pool; time to queryable (~3 min)'],
+  ['query', 'npm run bench:query', 'POST /v1/query latency over a socket at 10k and 100k chunks, next to store.search and the offline query embedding (~5 min)'],
+  ['scifact', 'npm run bench:scifact', 'retrieval quality (nDCG@10, Recall@10, MRR@10) on SciFact train: keyword, vector, hybrid weights, RRF, chunk sizes (20+ min the first time, then ~2 min from bench/.cache)'],
+  ['store', 'npm run bench:store', 'the SQLite inference store alone: apply rate, open time, search latency with filters at 10k and 100k chunks × 512-d (~3 min)'],
+  ['embedder', 'npm run bench:embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings (~10 min)'],
+  ['chunker', 'npm run bench:chunker', 'normalise + chunk 1 MB documents of each format (~1 min)'],
+];
+
+function header(results: ReadonlyMap<string, Common>): string {
+  const rows = [...results.entries()].map(([name, r]) => [name, r.date.slice(0, 16).replace('T', ' '), `${r.machine.cpus} × ${r.machine.cpuModel}`, r.machine.node, load(r)]);
+  return `# Benchmarks
+
+Generated by \`npm run bench:report\` from \`bench/results/*.json\`; do not edit by hand (re-run the benchmark, then the
+report). Benchmarks are scripts that print figures and write JSON; no test asserts a figure.
+
+The machine is shared and noisy (2 cores, other work comes and goes), so absolute rates move from run to run. Where it
+matters, a rate is reported as a **ratio to a baseline measured in the same run**: the pipeline against raw JetStream
+publish/consume on the same nats-server, the offline model inside the pipeline against the bare model pool, HTTP
+latency against \`store.search\` on the same store. Every result file records the cpu count and the load averages
+(\`os.loadavg()\`, 1 minute, at start → end) so a figure can be read against the load it was taken under. Every
+benchmark starts its own nats-server on a free port in a temp dir and stops it at the end.
+
+## How to run
+
+${mdTable(
+  ['benchmark', 'command', 'what it measures'],
+  SCRIPTS.map(([name, cmd, what]) => [name, `\`${cmd}\``, what]),
+  ['l', 'l', 'l'],
+)}
+
+\`npm run bench\` runs them all in sequence, then this report. SciFact is read from \`../shared/evals/scifact-train\`
+(relative to the repository root; CC BY-NC, evaluation only, never copied into the repository); the SciFact and
+embedder benchmarks skip with a message when it is absent.
+
+## Machine and load
+
+${mdTable(['result', 'date (UTC)', 'cpus', 'node', 'load (1 min) start → end'], rows, ['l', 'l', 'l', 'l', 'l'])}
+`;
+}
+
+function pipeline(r: PipelineResult): string {
+  const b = r.jetstreamBaseline;
+  const h = r.hash;
+  const o = r.offline;
+  const t = r.timeToQueryable;
+  const streamRows = Object.entries(h.streams)
+    .filter((e): e is [string, { messages: number; bytes: number; bytesPerDocument: number }] => e[1] !== null)
+    .map(([name, s]) => [name, f(s.messages), f(s.bytes / 1e6, 1), f(s.bytesPerDocument)]);
+  const redeliveries = (run: PipelineRun) => (run.deliveries ? Object.values(run.deliveries).reduce((sum, d) => sum + d.redeliveries, 0) : Number.NaN);
+  const natsShare = h.cpuMsPerDocument.natsServer !== null ? h.cpuMsPerDocument.natsServer / (h.cpuMsPerDocument.natsServer + h.cpuMsPerDocument.node) : Number.NaN;
+  return `## Pipeline throughput (\`bench/pipeline.bench.ts\`)
+
+A whole node in one process (API, chunker, embedder, projector, SQLite store worker) on a private nats-server.
+${f(h.documents)} documents of ${r.settings.documentBytes.join('–')} bytes of English-like prose (${f(h.chunks)} chunks of ≤ 800
+characters) are published with \`publishDocument\`, ${r.settings.concurrency} in flight, and timed until the store holds every chunk
+and vector and the projector is at the head of its streams. The baseline, on the same server in the same run (before
+and after the pipeline): the same payloads published to a fresh file-backed stream (message id, CloudEvents-sized
+headers, ${r.settings.concurrency} acked publishes in flight), then read back by a durable pull consumer acking each message.
+
+${mdTable(
+  ['measure', 'rate', 'ratio to baseline'],
+  [
+    ['raw JetStream publish, msgs/s (before / after)', `${f(b.rounds[0]?.publish.perSecond ?? Number.NaN)} / ${f(b.rounds[1]?.publish.perSecond ?? Number.NaN)}`, '1 (publish baseline)'],
+    ['raw JetStream consume + ack, msgs/s (before / after)', `${f(b.rounds[0]?.consume.perSecond ?? Number.NaN)} / ${f(b.rounds[1]?.consume.perSecond ?? Number.NaN)}`, '1 (consume baseline)'],
+    ...(h.publishAloneDocsPerSecond !== undefined && h.ratios.publishAloneVsJetStreamPublish !== undefined
+      ? [['publishDocument alone (no node consuming), documents/s', f(h.publishAloneDocsPerSecond), `${h.ratios.publishAloneVsJetStreamPublish.toFixed(3)} of publish`]]
+      : []),
+    ['pipeline, publish side (publishDocument while the node works), documents/s', f(h.publishDocsPerSecond), `${h.ratios.publishVsJetStreamPublish.toFixed(3)} of publish`],
+    ['pipeline, end to end, documents/s', f(h.docsPerSecond, 1), `${h.ratios.docsVsJetStreamConsume.toFixed(3)} of consume`],
+    ['pipeline, end to end, chunks/s', f(h.chunksPerSecond, 1), ''],
+    ['JetStream-only ceiling: 3 acked publishes + 4 acked consumes per document', f(b.ceilingDocsPerSecond), `pipeline reaches ${h.ratios.docsVsJetStreamCeiling.toFixed(3)} of it`],
+  ],
+)}
+
+${
+  h.rounds && h.rounds.length > 1
+    ? `The table shows round ${b.medianOfRounds ?? '?'}, the median of ${h.rounds.length} rounds (each on a fresh nats-server and node, between its two baselines):
+
+${mdTable(
+        ['round', 'load at start', 'JetStream publish / consume, msgs/s', 'publishDocument alone / in the pipeline, docs/s', 'ratio', 'pipeline end to end, docs/s', 'ratio'],
+        h.rounds.map((x) => [
+          String(x.round),
+          String(x.load.start[0] ?? '?'),
+          `${f(x.baseline.publishPerSecond)} / ${f(x.baseline.consumePerSecond)}`,
+          `${x.publishAloneDocsPerSecond !== undefined ? f(x.publishAloneDocsPerSecond) : '?'} / ${f(x.publishDocsPerSecond)}`,
+          x.ratios.publishVsJetStreamPublish.toFixed(3),
+          f(x.docsPerSecond, 1),
+          x.ratios.docsVsJetStreamConsume.toFixed(3),
+        ]),
+      )}
+
+`
+    : ''
+}Keyword-searchable (all chunks applied) after ${h.chunksAppliedSeconds.toFixed(2)} s, fully indexed after ${h.seconds.toFixed(2)} s (publishing
+took ${h.publishSeconds.toFixed(2)} s). CPU per document: node process ${h.cpuMsPerDocument.node} ms (all its threads), nats-server
+${h.cpuMsPerDocument.natsServer ?? '?'} ms. Load ${h.load.start[0]} → ${h.load.end[0]} during the run. Redelivered inputs (work done twice): ${f(redeliveries(h))}
+with the hash embedder, ${f(redeliveries(o))} with the offline one. What each stage wrote to JetStream:
+
+${mdTable(['stream', 'messages', 'MB', 'bytes per document'], streamRows)}
+
+### The offline model inside the pipeline
+
+${f(o.documents)} documents (${f(o.chunks)} chunks, ${f(o.vectors)} windows of ≤ 128 tokens) through a node with \`SPANDA_EMBEDDER=offline\`,
+against the bare pool (\`createEmbeddingProvider('offline').embed\` on the same window texts, workers started first),
+alternating: pool, pipeline, pool, pipeline, pool. Each pipeline round (publish → fully indexed) is divided by the mean
+of the two pool runs around it.
+
+${mdTable(
+  ['measure', 'load at start', 'windows/s', 'ratio'],
+  [
+    ['bare pool, each run', '', o.barePool.runs.map((x) => x.windowsPerSecond).join(' / '), '1'],
+    ...o.rounds.map((x, i) => [`inside the pipeline, round ${i + 1}`, String(x.load.start[0] ?? '?'), f(x.vectorsPerSecond, 1), x.windowsVsBarePool.toFixed(3)]),
+  ],
+)}
+
+### Time to queryable
+
+${t.note}. Keyword: from the \`202\` of \`POST /v1/documents\` until \`POST /v1/query\` (keyword) returns the document.
+Vectors: until \`GET /v1/documents/:source/:id\` shows its vectors (vector and hybrid search find it from then on).
+
+${mdTable(
+  ['embedder', '202 latency p50', 'keyword-visible p50', 'p95', 'vectors applied p50', 'p95'],
+  (
+    [
+      ['hash', t.hash],
+      ['offline', t.offline],
+    ] as const
+  ).map(([name, x]) => [name, `${x.publishAckMs.p50} ms`, `${x.keywordVisibleMs.p50} ms`, `${x.keywordVisibleMs.p95} ms`, `${x.vectorsAppliedMs.p50} ms`, `${x.vectorsAppliedMs.p95} ms`]),
+)}
+
+**Reading it.** The pipeline moves ${f(h.docsPerSecond)} documents/s (${f(h.chunksPerSecond)} chunks/s) end to end: ${(h.ratios.docsVsJetStreamConsume * 100).toFixed(1)}% of
+what one acking consumer reads from raw JetStream, and ${(h.ratios.docsVsJetStreamCeiling * 100).toFixed(0)}% of the rate the seven JetStream operations each document
+needs (3 acked publishes, 4 acked deliveries) would allow on their own. ${
+    h.ratios.publishAloneVsJetStreamPublish !== undefined
+      ? `\`publishDocument\` alone reaches ${(h.ratios.publishAloneVsJetStreamPublish * 100).toFixed(0)}% of raw publishing (content hash, schema validation and CloudEvents
+encoding per document cost about as much as the acked publish); while the node works on the same 2 cores the publish
+side falls to ${(h.ratios.publishVsJetStreamPublish * 100).toFixed(1)}%.`
+      : ''
+  } The limit is CPU, not JetStream: ${Number.isFinite(natsShare) ? `nats-server uses ${(natsShare * 100).toFixed(0)}% of the CPU the pipeline burns and` : ''} the node the rest,
+${f(h.cpuMsPerDocument.node, 1)} ms per document across its threads. A CPU profile of this pipeline (\`node --cpu-prof\`, 4,000 documents, taken
+while writing this benchmark) shows the node's main thread ~85% busy, which is where every processor, the projector's
+decoding and the NATS client run: garbage collection ~16%, the processors' handle + publish ~28% (the hash embedder
+~8%, event encoding/decoding with schema validation ~7%), and ~5% in the NATS client building an \`Error\` (with a stack
+trace) for every request it sends. The SQLite store worker is ~60% busy, mostly in the chunk inserts (rows and FTS5). More
+throughput on this machine means less work per event on the main thread, or moving processors to their own threads
+or processes. With the offline model the model is the bottleneck by far: the pipeline embeds at ${o.rounds.map((x) => `${(x.windowsVsBarePool * 100).toFixed(0)}%`).join(' and ')}
+of the bare pool's rate, i.e. it adds next to nothing around the model. A single document is keyword-searchable
+~${f(t.hash.keywordVisibleMs.p50)} ms after its \`202\` (p95 ${f(t.hash.keywordVisibleMs.p95)} ms); with the offline model its vectors follow after ~${f(t.offline.vectorsAppliedMs.p50)} ms (p50), the
+time the model takes for one document's windows.
+
+**Found while measuring (offline model, large backlogs).** Publishing all 5,183 SciFact abstracts at once into an
+offline node made indexing slow down from ~24 to ~5 windows/s within 20 minutes while both model workers stayed at
+100% CPU: after 23 minutes the embedder's consumer had made 13,273 deliveries of the first 4,033 CHUNKS messages, and
+EMBEDDINGS held 6,753 messages for those at most 4,033 inputs. The processor runner (processors/runner.ts) queues every message the pull consumer hands it, up to
+\`max_ack_pending\` (1,000), but heartbeats (\`working()\`) only the batch in progress; inputs waiting in the local queue
+longer than \`ack_wait\` (120 s) are redelivered and embedded again, and since the redelivery comes after the 2-minute
+duplicate window the repeated outputs are stored again. The benchmarks avoid it (SciFact publishes in waves of 200
+abstracts; these runs record zero redeliveries), the processor runner needs a bounded queue or a heartbeat for queued
+messages.
+`;
+}
+
+function query(r: QueryResult): string {
+  const rows: string[][] = [];
+  for (const s of r.sizes) {
+    for (const [mode, m] of Object.entries(s.modes)) {
+      rows.push([
+        `${f(s.chunks)} · ${mode}`,
+        `${m.httpMs.p50} / ${m.httpMs.p99}`,
+        `${m.serverTookMs.p50} / ${m.serverTookMs.p99}`,
+        `${m.storeMs.p50} / ${m.storeMs.p99}`,
+        f(m.httpMs.p50 - m.storeMs.p50, 2),
+      ]);
+    }
+  }
+  const e = r.queryEmbedding;
+  const largest = r.sizes[r.sizes.length - 1];
+  const hybridLargest = largest?.modes.hybrid;
+  const healthz = r.sizes
+    .map((x) => x.healthzMs?.p50)
+    .filter((x): x is number => x !== undefined)
+    .join('–');
+  return `## Query latency (\`bench/query.bench.ts\`)
+
+${r.setup.loading}; vectors: ${r.setup.vectors}. Hybrid weight ${r.setup.hybridVectorWeight}, k = ${r.setup.k}.
+${r.setup.queries} sequential queries per mode after ${r.setup.warmup} warm-up queries, HTTP (\`fetch\` to the node's API on a kept-alive
+connection) and \`store.search\` on the same store alternating query by query. Loading: ${r.loads.map((l) => `${f(l.chunks)} chunks in ${l.seconds} s (${f(l.chunksPerSecond)} chunks/s)`).join(', then ')}.
+
+Latency in ms, p50 / p99:
+
+${mdTable(['chunks · mode', 'HTTP (client)', 'server took_ms', 'store.search', 'HTTP − store, p50'], rows)}
+
+Embedding the query (one at a time, as the API does for every vector and hybrid query): offline model p50
+${e.offlineMs.p50} ms, p99 ${e.offlineMs.p99} ms; hash embedder p50 ${e.hashMs.p50} ms.
+
+**Reading it.** ${healthz ? `A bare \`GET /healthz\` round trip costs ${healthz} ms (p50); ` : ''}a query over HTTP costs ${rows.length > 0 ? `${f(Math.min(...r.sizes.flatMap((s) => Object.values(s.modes).map((m) => m.httpMs.p50 - m.storeMs.p50))), 1)}–${f(Math.max(...r.sizes.flatMap((s) => Object.values(s.modes).map((m) => m.httpMs.p50 - m.storeMs.p50))), 1)} ms` : 'little'} more than the same
+\`store.search\` at the median: the route's validation, the extractive answer, serialising ten hits with their text, the
+client's parsing (client and server share this process and its 2 cores), and the two query events published right after
+each answer on the same event loop. That overhead is constant; what grows with the corpus is the search. Vector search
+scans the tenant's vectors exactly, so it grows linearly (here 256-d; 512-d costs about twice as much, see the store
+benchmark). Keyword search costs what the query terms' posting lists cost: these topical queries share words with a
+large share of the corpus (each topic's nouns appear in most of its ~5% of the chunks), so FTS5 ranks thousands of
+matches per query, ${largest?.modes.keyword ? `${largest.modes.keyword.storeMs.p50} ms p50 and ${largest.modes.keyword.storeMs.p99} ms p99` : '?'} at ${f(largest?.chunks ?? 0)} chunks in one tenant, against ~2 ms in the store
+benchmark whose query words are rarer. Hybrid pays for both sides (${hybridLargest ? `${hybridLargest.httpMs.p50} ms p50 over HTTP` : '?'}). With the offline model a
+deployment also embeds every vector or hybrid query: ~${e.offlineMs.p50} ms p50 (${e.offlineMs.p99} ms p99) on top, as much as the
+vector search itself at this size.
+`;
+}
+
+function scifact(r: ScifactResult): string {
+  const rows = r.results.map((x) => [
+    x.name,
+    x.ndcg10.toFixed(4),
+    x.recall10.toFixed(4),
+    x.mrr10.toFixed(4),
+    x.name === 'keyword' ? '–' : ci(x.ndcg10VsKeyword),
+    x.name === 'keyword' ? '–' : `${x.ndcg10VsKeyword.wins} / ${x.ndcg10VsKeyword.losses}`,
+  ]);
+  const keyword = r.results.find((x) => x.name === 'keyword');
+  const vector = r.results.find((x) => x.name === 'vector');
+  const rrf = r.results.filter((x) => x.mode === 'rrf');
+  const d = r.defaultWeight;
+  const best = r.bestWeight;
+  const sizes = r.chunkSizes.map((c) => [String(c.size), String(c.overlap), c.chunksPerDocument.toFixed(2), c.ndcg10.toFixed(4), c.recall10.toFixed(4), c.mrr10.toFixed(4), c.size === 800 ? '–' : ci(c.ndcg10VsDefaultSize)]);
+  const bestSize = r.chunkSizes.reduce((a, b) => (b.ndcg10 > a.ndcg10 ? b : a));
+  const at800 = r.chunkSizes.find((c) => c.size === 800);
+  const indexRows = r.indexing.map((i) => [i.store, f(i.chunks), f(i.vectors), `${i.indexSeconds} s`, f(i.vectorsPerSecond, 1), i.reused ? `reused (built ${i.builtAt.slice(0, 16).replace('T', ' ')})` : 'built in this run']);
+  const defaultCiExcludesZero = (d.vsKeyword.ci95[0] ?? 0) > 0;
+  const bySize = r.hybridBySize?.results ?? [];
+  const bySizeSection =
+    bySize.length === 0
+      ? ''
+      : `With the offline model at other chunk sizes too (BENCH_SCIFACT_HYBRID_SIZES), nDCG@10:
+
+${mdTable(
+  ['chunk size', 'vectors', ...(bySize[0]?.rows ?? []).map((x) => x.name)],
+  [
+    ['800', f(r.indexing.find((i) => i.store.startsWith('offline-800'))?.vectors ?? Number.NaN), ...(bySize[0]?.rows ?? []).map((x) => r.results.find((y) => y.name === x.name)?.ndcg10.toFixed(4) ?? '?')],
+    ...bySize.map((b) => [String(b.size), f(b.vectors), ...b.rows.map((x) => x.ndcg10.toFixed(4))]),
+  ],
+)}
+
+${bySize.map((b) => (b.defaultWeightVs800 ? `Hybrid at the default weight with chunks of ${b.size} against 800: ${ci(b.defaultWeightVs800)} (better on ${b.defaultWeightVs800.wins} queries, worse on ${b.defaultWeightVs800.losses}).` : '')).join(' ')}
+
+`;
+  return `## Retrieval quality on SciFact (\`bench/scifact.bench.ts\`)
+
+${f(r.dataset.documents)} abstracts and ${r.dataset.queriesEvaluated} train claims with ${r.dataset.relevantPairs} binary judgments, from \`${r.dataset.path}\`. Each
+abstract is a document (${r.setup.mapping}) indexed through the real pipeline: chunker (800/120),
+offline embedder (${r.setup.model.id}), projector, SQLite. ${r.setup.retrieval}. The Δ column is the paired
+difference in nDCG@10 to keyword search with a 95% bootstrap interval over queries; wins/losses count queries.
+
+${mdTable(['system', 'nDCG@10', 'Recall@10', 'MRR@10', 'Δ nDCG@10 vs keyword [95% CI]', 'wins / losses'], rows)}
+
+- **Default weight ${d.vectorWeight}** (processors/embedder/fusion.ts): nDCG@10 ${d.ndcg10.toFixed(4)} against keyword ${keyword?.ndcg10.toFixed(4) ?? '?'}:
+  ${d.atLeastAsGoodAsKeyword ? `at least as good as keyword alone (${ci(d.vsKeyword)}${defaultCiExcludesZero ? ', the interval excludes zero' : ', within noise'}; better on ${d.vsKeyword.wins} queries, worse on ${d.vsKeyword.losses})` : `**worse than keyword alone** (${ci(d.vsKeyword)})`}.
+- **Best weight on this set: ${best.vectorWeight}** (nDCG@10 ${best.ndcg10.toFixed(4)}; against ${d.vectorWeight}: ${ci(best.vsDefault)}). Chosen by ${r.crossValidation.folds}-fold
+  cross-validation (pick on 4/5 of the queries, score the held-out fifth) the weights are ${r.crossValidation.chosenWeights.join(', ')} and the held-out
+  nDCG@10 is ${r.crossValidation.ndcg10.toFixed(4)}.
+- The vector side alone scores ${vector?.ndcg10.toFixed(4) ?? '?'}; equal-weight RRF scores ${rrf.map((x) => `${x.ndcg10.toFixed(4)} (${x.name.replace(/^RRF k=60 /, '')})`).join(' and ')}: a weak model
+  given an equal say drags a strong keyword ranking down, which weighted min-max fusion avoids.
+- DESIGN.md's reference points: BM25 ≈ 0.665–0.68 (BEIR, test split), USE-lite alone 0.21, RRF 0.45, weighted 0.2–0.3 → 0.688.
+
+Keyword search by chunk size (chunks of the same corpus through the same pipeline with the hash embedder; keyword
+search never reads vectors, and at 800 it gives exactly the offline store's keyword figures):
+
+${mdTable(['chunk size', 'overlap', 'chunks / abstract', 'nDCG@10', 'Recall@10', 'MRR@10', 'Δ nDCG@10 vs 800 [95% CI]'], sizes)}
+
+With the title only in the title field (not repeated at the head of the text) keyword nDCG@10 is
+${r.keywordByMapping['title-field-only'].ndcg10.toFixed(4)} (title in the text: ${at800?.ndcg10.toFixed(4) ?? '?'}).
+
+Indexing (the offline store is built once and reused from \`bench/.cache/scifact/\` while corpus, mapping, model,
+chunker, embedder and store versions are unchanged):
+
+${mdTable(['store', 'chunks', 'vectors', 'index time', 'vectors/s', ''], indexRows)}
+
+Query embedding with the offline model: ${r.queryEmbedding.msPerQuery} ms per query (in one batch of all queries).
+Consistency checks: ${Object.entries(r.checks).map(([k, v]) => `${k}: ${v === true ? 'yes' : v === false ? '**no**' : 'n/a'}`).join('; ')}.
+
+${bySizeSection}**Reading it.** The offline model is weak alone (${vector?.ndcg10.toFixed(3) ?? '?'}, against ${keyword?.ndcg10.toFixed(3) ?? '?'} for BM25), yet weighted fusion at 0.1–0.3 adds a
+small, significant gain over keyword search (about +0.01 nDCG@10); past 0.4 it costs quality quickly, and equal-weight RRF
+costs ${rrf[0] ? (keyword ? (keyword.ndcg10 - rrf[0].ndcg10).toFixed(2) : '?') : '?'}. The flat optimum between 0.2 and 0.3 means the default ${d.vectorWeight} sits where the measurement cannot tell weights
+apart. Chunk size: ${bestSize.size === 800 ? 'the default of 800 characters scores best of the three for keyword search' : `keyword search scores best at ${bestSize.size} characters (${bestSize.ndcg10.toFixed(4)} against ${at800?.ndcg10.toFixed(4) ?? '?'} at 800)`}. SciFact abstracts are
+short (~1,500 characters with the title), so at 1,600 nearly every abstract is one chunk and BM25 scores whole
+documents, which suits a corpus where each document is about one claim; 400 splits an abstract's evidence across
+chunks and loses. Repeating the title at the head of the text (it is also indexed in its own column for every chunk)
+${r.keywordByMapping['title-field-only'].ndcg10 > (at800?.ndcg10 ?? 0) ? 'costs' : 'gains'} ${Math.abs(r.keywordByMapping['title-field-only'].ndcg10 - (at800?.ndcg10 ?? 0)).toFixed(4)} nDCG@10 for keyword search; the vector side only sees the title if it is in the text.
+`;
+}
+
+function store(r: StoreResult): string {
+  const modes = Object.keys(r.runs[0]?.search ?? {});
+  const big = r.runs[r.runs.length - 1];
+  return `## SQLite inference store (\`bench/store.bench.ts\`)
+
+${r.notes}. Synthetic documents of 10 chunks with random 512-d unit vectors over ${r.runs[0]?.tenants ?? '?'} tenants; worker start alone
+(open an empty store): ${r.emptyOpenMs} ms.
+
+${mdTable(
+  ['', ...r.runs.map((x) => `${f(x.chunks)} chunks (${f(x.chunksPerTenant)} per tenant)`)],
+  [
+    ['apply, chunks/s (500 per batch, with vectors)', ...r.runs.map((x) => f(x.applyChunksPerSecond))],
+    ['open incl. vector matrix rebuild, ms', ...r.runs.map((x) => f(x.openMs))],
+    ['file size, MB', ...r.runs.map((x) => f(x.fileMB, 1))],
+    ...modes.map((m) => [`${m}, p50 / p99 ms`, ...r.runs.map((x) => `${x.search[m]?.p50 ?? '?'} / ${x.search[m]?.p99 ?? '?'}`)]),
+  ],
+)}
+
+**Reading it.** ${big ? `At ${f(big.chunksPerTenant)} chunks per tenant unfiltered keyword search takes ${big.search.keyword?.p50 ?? '?'} ms, vector ${big.search.vector?.p50 ?? '?'} ms and hybrid
+${big.search.hybrid?.p50 ?? '?'} ms at the median (hybrid runs both sides with 50 candidates each, then fuses).` : ''} A metadata filter is the slow case: it is
+evaluated in SQL per document and the vector side then scores only the allowed rows, so at 100k chunks a filter matching
+a third of the documents costs several times more than no filter. Opening a store rebuilds the in-memory vector matrix
+from SQLite: ${big ? `${f(big.openMs)} ms at ${f(big.chunks)} chunks` : '?'}, paid once at start.
+`;
+}
+
+function embedder(r: EmbedderResult): string {
+  const rows = r.throughput.rows.map((x) => [
+    x.sample,
+    x.runner,
+    String(x.workers),
+    String(x.batchSize),
+    x.batchTokens === null ? '–' : String(x.batchTokens),
+    x.groupByLength ? 'yes' : 'no',
+    x.textsPerSecond.toFixed(1),
+    f(x.tokensPerSecond),
+    x.cpuMsPerText.toFixed(1),
+  ]);
+  return `## Offline embedder (\`bench/embedder.bench.ts\`)
+
+${r.model.id} (${r.model.dims}-d, reads the first ${r.model.maxTokens} tokens of an input) on SciFact abstracts. Tokens per word
+${r.tokenizer.tokensPerWord}; ${(r.tokenizer.abstractsOver128Tokens * 100).toFixed(1)}% of abstracts are longer than 128 tokens, so the embedder cuts chunks into exact token
+windows (${r.windowing.tokenWindows.perAbstract} per abstract, ${(r.windowing.tokenWindows.fitRate * 100).toFixed(1)}% fit, mean ${r.windowing.tokenWindows.meanTokens} tokens); the ported token
+counter matched the model's tokenizer on ${r.tokenizer.parity.docsChecked - r.tokenizer.parity.mismatches}/${r.tokenizer.parity.docsChecked} abstracts. Throughput ("windows" = full
+128-token windows, "mixed" = 4–63 words; best of the rounds):
+
+${mdTable(['sample', 'runner', 'workers', 'batch', 'batch tokens', 'by length', 'texts/s', 'tokens/s', 'CPU ms / text'], rows, ['l', 'l', 'r', 'r', 'r', 'l', 'r', 'r', 'r'])}
+
+**Reading it.** The model costs ~${f(Math.min(...r.throughput.rows.filter((x) => x.sample === 'windows').map((x) => x.cpuMsPerText)))} ms of CPU per full window whatever the batching; two worker
+threads roughly double the throughput of one, and that is all 2 cores allow. Grouping texts by length matters for mixed
+lengths (padding), not for full windows.
+`;
+}
+
+function chunker(r: ChunkerResult): string {
+  return `## Chunker (\`bench/chunker.bench.ts\`)
+
+Normalise + chunk ${f(r.settings.charsPerDocument)}-character documents of each format with the default chunker, median of ${r.settings.runs} warm runs.
+
+${mdTable(
+  ['document', 'cold ms', 'normalise ms', 'chunk ms', 'total ms', 'CPU ms', 'chunks', 'MB/s'],
+  r.rows.map((x) => [x.document, x.coldMs.toFixed(1), x.normalizeMs.toFixed(1), x.chunkMs.toFixed(1), x.totalMs.toFixed(1), x.totalCpuMs.toFixed(1), f(x.chunks), x.mbPerSecond.toFixed(1)]),
+)}
+
+The whole chunker handler on the Markdown document (normalise, chunk, split into parts under 1 MiB, build events):
+${r.handler.ms} ms, ${r.handler.parts} part(s). **Reading it.** Chunking runs at tens of MB/s: it is never what limits the pipeline.
+`;
+}
+
+const SECTIONS: Record<string, (r: never) => string> = {
+  pipeline: pipeline as (r: never) => string,
+  query: query as (r: never) => string,
+  scifact: scifact as (r: never) => string,
+  store: store as (r: never) => string,
+  embedder: embedder as (r: never) => string,
+  chunker: chunker as (r: never) => string,
+};
+
+const files = (await readdir(RESULTS_DIR)).filter((file) => file.endsWith('.json')).sort();
+const results = new Map<string, Common>();
+for (const file of files) results.set(path.basename(file, '.json'), await readJson<Common>(path.join(RESULTS_DIR, file)));
+const order = [...Object.keys(SECTIONS).filter((name) => results.has(name)), ...[...results.keys()].filter((name) => !(name in SECTIONS))];
+const sections = order.map((name) => {
+  const section = SECTIONS[name];
+  const result = results.get(name) as Common;
+  if (section) return section(result as never);
+  return `## ${name}\n\nNo section for this result file yet; its top-level fields: ${Object.keys(result).join(', ')}.\n`;
+});
+const missing = Object.keys(SECTIONS).filter((name) => !results.has(name));
+const text = `${header(new Map(order.map((name) => [name, results.get(name) as Common])))}
+${missing.length > 0 ? `Not run yet (no result file): ${missing.join(', ')}.\n\n` : ''}${sections.join('\n')}`;
+await writeFile(fromRoot('BENCHMARKS.md'), text);
+console.log(`wrote BENCHMARKS.md from ${files.length} result file(s): ${order.join(', ')}`);
