@@ -189,6 +189,26 @@ describe('createEmbedder', () => {
     expect(outputsOf(outcomes[1])[0]?.event.type).toBe('document.removed');
   });
 
+  it('isolates an input the model fails on: the rest of the batch is published, only that input gets the error', async () => {
+    const hash = createHashEmbedder();
+    const provider = recording({
+      ...hash,
+      embed: async (texts) => {
+        if (texts.some((t) => t.includes('poison'))) throw new Error('model failed on a text');
+        return hash.embed(texts);
+      },
+    });
+    const outcomes = await createEmbedder(provider).handle(
+      [chunked(1, 'a', [chunk(1001, 0, 'one')]), chunked(2, 'b', [chunk(1002, 0, 'a poison text')]), chunked(3, 'c', [chunk(1003, 0, 'three')])],
+      context,
+    );
+    expect(embeddedData(outputsOf(outcomes[0])[0]).vectors).toHaveLength(1);
+    expect((outcomes[1] as Error).message).toBe('model failed on a text');
+    expect(embeddedData(outputsOf(outcomes[2])[0]).vectors[0]?.chunkId).toBe('1003:0');
+    // One batched call, then one call per input.
+    expect(provider.calls.map((c) => c.length)).toEqual([3, 1, 1, 1]);
+  });
+
   it('refuses vectors of the wrong size rather than mixing them into the index', async () => {
     const wrong: EmbeddingProvider = { ...createHashEmbedder(), embed: async (texts) => texts.map(() => new Float32Array(3)) };
     const [outcome] = await createEmbedder(wrong).handle([chunked(1, 'a', [chunk(1001, 0, 'one')])], context);

@@ -1,5 +1,5 @@
 // The embedder processor: CHUNKS → EMBEDDINGS for one model, embedding every window of a batch of inputs in one call.
-import { errorMessage, PermanentEventError, SpandaError } from '../../lib/errors.ts';
+import { errorMessage, PermanentEventError, SpandaError, TransientError, UnavailableError } from '../../lib/errors.ts';
 import { eventMetadata } from '../../streams/codec.ts';
 import {
   encodeVector,
@@ -25,6 +25,15 @@ interface PendingWindow {
   readonly chunkId: string;
   readonly window: number;
   readonly text: string;
+}
+
+function embeddedVector(w: PendingWindow, vector: Float32Array): EmbeddedVector {
+  return { chunkId: w.chunkId, window: w.window, vector: encodeVector(vector) };
+}
+
+/** Errors about the provider's availability, not about the input: every input of the batch waits for it. */
+function isTransient(error: Error): boolean {
+  return error instanceof TransientError || error instanceof UnavailableError;
 }
 
 function asError(error: unknown): Error {
@@ -84,6 +93,22 @@ export function createEmbedder(provider: EmbeddingProvider): Processor {
     });
   };
 
+  /** The provider's vectors for these windows, checked, or the provider's error as is (a TransientError stays one). */
+  async function embedWindows(windows: readonly PendingWindow[]): Promise<Float32Array[] | Error> {
+    if (windows.length === 0) return [];
+    try {
+      const vectors = await provider.embed(windows.map((w) => w.text));
+      if (vectors.length !== windows.length) {
+        throw new SpandaError('embedding-failed', `${model.id} returned ${vectors.length} vectors for ${windows.length} texts`);
+      }
+      const wrong = vectors.find((v) => v.length !== model.dims);
+      if (wrong) throw new SpandaError('embedding-failed', `${model.id} returned a ${wrong.length}-d vector; the model declares ${model.dims}`);
+      return vectors;
+    } catch (error) {
+      return asError(error);
+    }
+  }
+
   return {
     name,
     version,
@@ -123,32 +148,28 @@ export function createEmbedder(provider: EmbeddingProvider): Processor {
       });
 
       // One call for every window of the batch: the provider batches across documents far better than per document.
-      let vectors: Float32Array[] | Error = [];
-      if (pending.length > 0) {
-        try {
-          vectors = await provider.embed(pending.map((w) => w.text));
-          if (vectors.length !== pending.length) {
-            throw new SpandaError('embedding-failed', `${model.id} returned ${vectors.length} vectors for ${pending.length} texts`);
-          }
-          const wrong = vectors.find((v) => v.length !== model.dims);
-          if (wrong) throw new SpandaError('embedding-failed', `${model.id} returned a ${wrong.length}-d vector; the model declares ${model.dims}`);
-        } catch (error) {
-          // The provider's error as is: a TransientError stays transient, so the runner retries these inputs.
-          vectors = asError(error);
+      const batchVectors = await embedWindows(pending);
+      const byInput = new Map<number, EmbeddedVector[] | Error>();
+      if (batchVectors instanceof Error && !isTransient(batchVectors) && chunked.size > 1) {
+        // A failure that is not about availability may be one input's text: embed each input alone, so the others
+        // are published and only the input that fails again is retried (and dead-lettered in the end).
+        for (const index of chunked.keys()) {
+          const own = pending.filter((w) => w.input === index);
+          const vectors = await embedWindows(own);
+          byInput.set(index, vectors instanceof Error ? vectors : own.map((w, i) => embeddedVector(w, vectors[i] as Float32Array)));
         }
-      }
-
-      const byInput = new Map<number, EmbeddedVector[]>();
-      if (!(vectors instanceof Error)) {
-        const all = vectors;
+      } else if (batchVectors instanceof Error) {
+        for (const index of chunked.keys()) byInput.set(index, batchVectors);
+      } else {
         pending.forEach((w, i) => {
           const list = byInput.get(w.input) ?? [];
-          list.push({ chunkId: w.chunkId, window: w.window, vector: encodeVector(all[i] as Float32Array) });
+          if (!(list instanceof Error)) list.push(embeddedVector(w, batchVectors[i] as Float32Array));
           byInput.set(w.input, list);
         });
       }
       for (const [index, input] of chunked) {
-        outcomes[index] = vectors instanceof Error ? vectors : embedded(input, byInput.get(index) ?? [], context);
+        const vectors = byInput.get(index) ?? [];
+        outcomes[index] = vectors instanceof Error ? vectors : embedded(input, vectors, context);
       }
       return outcomes.map((outcome) => outcome ?? new Error('internal: input left without an outcome'));
     },
