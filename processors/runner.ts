@@ -28,7 +28,11 @@ export interface RunnerOptions {
   /** Retry delay: base·2^(attempt−1) capped at max, with ±20% jitter. */
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
-  /** How long JetStream waits for an ack before redelivering (the runner signals progress on long batches). */
+  /**
+   * How long JetStream waits for an ack before redelivering. The runner heartbeats every message it holds (every
+   * ackWait/3), so this bounds only how long the inputs of a crashed worker wait before another worker (or the
+   * restarted one) gets them, not how long a batch may take. Default 30 s.
+   */
   readonly ackWaitMs?: number;
 }
 
@@ -116,7 +120,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
   const maxAttempts = options.maxAttempts ?? 8;
   const backoffBaseMs = options.backoffBaseMs ?? 1000;
   const backoffMaxMs = options.backoffMaxMs ?? 60_000;
-  const ackWaitMs = options.ackWaitMs ?? 120_000;
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
   let stopping = false;
   let messages: ConsumerMessages | undefined;
   let wake: (() => void) | undefined;
