@@ -13,7 +13,7 @@ import { mapLimit } from '../streams/publisher.ts';
 import { loadAverage, measured, note, round, runBenchmark, summarize, table, writeResult, type Summary } from './lib/common.ts';
 import { startNode, startPrivateNats, waitForIndex, type BenchNode } from './lib/node.ts';
 import { proseDocument, proseQueries } from './lib/prose.ts';
-import { prng } from './lib/retrieval-metrics.ts';
+import { prng } from '../lib/prng.ts';
 
 /** Chunk counts to measure at, loaded cumulatively into one node (BENCH_QUERY_SIZES=10000 for a quick look). */
 const SIZES = (process.env.BENCH_QUERY_SIZES ?? '10000,100000').split(',').map(Number);

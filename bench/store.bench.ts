@@ -5,6 +5,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
 import type { InferenceStore, SearchFilter, SearchQuery, StoreOp } from '../projections/store.ts';
+import { prng } from '../lib/prng.ts';
 
 const MODEL = { id: 'bench-512', dims: 512 } as const;
 // BENCH_SIZES=10000 for a quick look.
@@ -18,17 +19,6 @@ const QUERIES = 200;
 const WARMUP = 10;
 const K = 10;
 
-// Deterministic PRNG (mulberry32) so every run indexes the same corpus.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(42);
 
 // A vocabulary of pronounceable words with Zipf-distributed frequencies, like natural text.

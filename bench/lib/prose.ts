@@ -1,5 +1,5 @@
 // Deterministic English-like prose for the pipeline and query benchmarks: topical documents of a chosen size and matching queries.
-import { prng } from './retrieval-metrics.ts';
+import { prng } from '../../lib/prng.ts';
 
 // Each topic has its own nouns, so documents of a topic share vocabulary and a query about it matches some documents
 // strongly and most weakly, as in a real corpus; the shared words make every document look like ordinary prose.

@@ -1,4 +1,5 @@
 // Retrieval quality measures (pure): chunk hits to document rankings, nDCG/Recall/MRR at a cutoff, RRF, paired bootstrap.
+import { prng } from '../../lib/prng.ts';
 
 /** A ranked chunk hit: the document it belongs to and its score (higher is better). */
 export interface ChunkHit {
@@ -51,17 +52,6 @@ export function reciprocalRankFusion(rankings: readonly (readonly string[])[], k
 
 export const mean = (values: readonly number[]): number => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
 
-/** A small deterministic PRNG (mulberry32), so resampling gives the same interval on every run. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface PairedComparison {
   /** mean(a) − mean(b) over the same queries. */

@@ -1,16 +1,8 @@
 // Seeded generators of realistic and awkward documents (Markdown, HTML, plain) for the chunker's tests and benchmark.
+import { prng } from '../../lib/prng.ts';
 
-/** A small deterministic PRNG (mulberry32): the same seed always generates the same document. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG: the same seed always generates the same document. */
+export const random = prng;
 
 const WORDS = (
   'the a of stream event log chunk vector index query answer retrieval document projection replay tenant source ' +
