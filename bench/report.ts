@@ -111,7 +111,7 @@ interface Quality {
 interface ScifactResult extends Common {
   readonly dataset: { readonly documents: number; readonly queriesEvaluated: number; readonly relevantPairs: number; readonly path: string };
   readonly setup: { readonly mapping: string; readonly retrieval: string; readonly model: { readonly id: string; readonly dims: number } };
-  readonly indexing: ReadonlyArray<{ readonly store: string; readonly reused: boolean; readonly chunks: number; readonly vectors: number; readonly indexSeconds: number; readonly vectorsPerSecond: number; readonly builtAt: string }>;
+  readonly indexing: ReadonlyArray<{ readonly store: string; readonly reused: boolean; readonly chunks: number; readonly vectors: number; readonly indexSeconds: number; readonly vectorsPerSecond: number; readonly builtAt: string; readonly waveDocuments?: number; readonly deliveries?: Record<string, { readonly messages: number; readonly deliveries: number; readonly redeliveries: number }> }>;
   readonly queryEmbedding: { readonly msPerQuery: number };
   readonly results: ReadonlyArray<Quality & { readonly name: string; readonly mode: string; readonly vectorWeight?: number; readonly ndcg10VsKeyword: Comparison; readonly shortRankings: number }>;
   readonly crossValidation: { readonly folds: number; readonly chosenWeights: readonly number[]; readonly ndcg10: number };
@@ -334,15 +334,15 @@ of the bare pool's rate, i.e. it adds next to nothing around the model. A single
 ~${f(t.hash.keywordVisibleMs.p50)} ms after its \`202\` (p95 ${f(t.hash.keywordVisibleMs.p95)} ms); with the offline model its vectors follow after ~${f(t.offline.vectorsAppliedMs.p50)} ms (p50), the
 time the model takes for one document's windows.
 
-**Found while measuring (offline model, large backlogs).** Publishing all 5,183 SciFact abstracts at once into an
-offline node made indexing slow down from ~24 to ~5 windows/s within 20 minutes while both model workers stayed at
-100% CPU: after 23 minutes the embedder's consumer had made 13,273 deliveries of the first 4,033 CHUNKS messages, and
-EMBEDDINGS held 6,753 messages for those at most 4,033 inputs. The processor runner (processors/runner.ts) queues every message the pull consumer hands it, up to
-\`max_ack_pending\` (1,000), but heartbeats (\`working()\`) only the batch in progress; inputs waiting in the local queue
-longer than \`ack_wait\` (120 s) are redelivered and embedded again, and since the redelivery comes after the 2-minute
-duplicate window the repeated outputs are stored again. The benchmarks avoid it (SciFact publishes in waves of 200
-abstracts; these runs record zero redeliveries), the processor runner needs a bounded queue or a heartbeat for queued
-messages.
+**Found while measuring, and fixed (offline model, large backlogs).** Publishing all 5,183 SciFact abstracts at once
+into an offline node once made indexing slow down from ~24 to ~5 windows/s within 20 minutes while both model
+workers stayed at 100% CPU: after 23 minutes the embedder's consumer had made 13,273 deliveries of the first 4,033
+CHUNKS messages. The processor runner queued every message the pull consumer handed it, up to \`max_ack_pending\`
+(then 1,000), but heartbeated (\`working()\`) only the batch in progress, so inputs waiting longer than \`ack_wait\`
+were redelivered and embedded again. The runner (processors/runner.ts) now heartbeats every message it holds and
+bounds what a consumer holds to a few batches (\`max_ack_pending\` = batch size × 4 by default), which in turn let
+\`ack_wait\` drop from 120 s to 30 s (the time a crashed node's inputs wait before redelivery). The indexing table in
+the SciFact section below publishes everything at once and records the redelivered inputs per run.
 `;
 }
 
@@ -410,7 +410,18 @@ function scifact(r: ScifactResult): string {
   const sizes = r.chunkSizes.map((c) => [String(c.size), String(c.overlap), c.chunksPerDocument.toFixed(2), c.ndcg10.toFixed(4), c.recall10.toFixed(4), c.mrr10.toFixed(4), c.size === 800 ? '–' : ci(c.ndcg10VsDefaultSize)]);
   const bestSize = r.chunkSizes.reduce((a, b) => (b.ndcg10 > a.ndcg10 ? b : a));
   const at800 = r.chunkSizes.find((c) => c.size === 800);
-  const indexRows = r.indexing.map((i) => [i.store, f(i.chunks), f(i.vectors), `${i.indexSeconds} s`, f(i.vectorsPerSecond, 1), i.reused ? `reused (built ${i.builtAt.slice(0, 16).replace('T', ' ')})` : 'built in this run']);
+  const redelivered = (i: ScifactResult['indexing'][number]) =>
+    i.deliveries ? f(Object.values(i.deliveries).reduce((sum, x) => sum + x.redeliveries, 0)) : 'not recorded';
+  const indexRows = r.indexing.map((i) => [
+    i.store,
+    f(i.chunks),
+    f(i.vectors),
+    `${i.indexSeconds} s`,
+    f(i.vectorsPerSecond, 1),
+    i.waveDocuments === undefined ? '?' : i.waveDocuments >= r.dataset.documents ? 'all at once' : `waves of ${i.waveDocuments}`,
+    redelivered(i),
+    i.reused ? `reused (built ${i.builtAt.slice(0, 16).replace('T', ' ')})` : 'built in this run',
+  ]);
   const defaultCiExcludesZero = (d.vsKeyword.ci95[0] ?? 0) > 0;
   const bySize = r.hybridBySize?.results ?? [];
   const bySizeSection =
@@ -458,7 +469,7 @@ ${r.keywordByMapping['title-field-only'].ndcg10.toFixed(4)} (title in the text: 
 Indexing (the offline store is built once and reused from \`bench/.cache/scifact/\` while corpus, mapping, model,
 chunker, embedder and store versions are unchanged):
 
-${mdTable(['store', 'chunks', 'vectors', 'index time', 'vectors/s', ''], indexRows)}
+${mdTable(['store', 'chunks', 'vectors', 'index time', 'vectors/s', 'published', 'redelivered inputs', ''], indexRows)}
 
 Query embedding with the offline model: ${r.queryEmbedding.msPerQuery} ms per query (in one batch of all queries).
 Consistency checks: ${Object.entries(r.checks).map(([k, v]) => `${k}: ${v === true ? 'yes' : v === false ? '**no**' : 'n/a'}`).join('; ')}.
