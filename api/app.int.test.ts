@@ -63,6 +63,7 @@ describe('bad requests', () => {
   it('answers a wrong content type with 415, unknown fields and modes with 400, unknown routes with 404', async () => {
     const app = createApp(deps);
     await expectProblem(await app.request('/v1/query', { method: 'POST', body: 'query=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, /content-type: application\/json/);
+    await expectProblem(await app.request('/v1/query', { method: 'POST', body: '<query/>', headers: { 'content-type': 'application/xml' } }), 415, /application\/json/);
     await expectProblem(await post(app, '/v1/query', JSON.stringify({ query: 'x', mode: 'semantic' })), 400, /mode/);
     await expectProblem(await post(app, '/v1/query', JSON.stringify({ query: 'x', colour: 'red' })), 400, /colour/);
     await expectProblem(await app.request('/v2/nothing'), 404, /no route/);
@@ -83,6 +84,14 @@ describe('accepted requests', () => {
     const body = (await response.json()) as { accepted: Array<{ id: string; source: string; seq: number }> };
     expect(body.accepted.map((a) => [a.id, a.source])).toEqual([['b1', 'api'], ['b2', 'notes']]);
     expect(body.accepted.every((a) => Number.isInteger(a.seq) && a.seq > 0)).toBe(true);
+  });
+
+  it('reads a JSON body sent as curl -d sends it (form content type) or with no content type', async () => {
+    const app = createApp(deps);
+    const form = await app.request('/v1/documents', { method: 'POST', body: JSON.stringify({ id: 'curl', text: 'sent with curl -d' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(form.status).toBe(202);
+    const bare = await app.request('/v1/documents', { method: 'POST', body: new TextEncoder().encode(JSON.stringify({ id: 'bare', text: 'no content type' })) });
+    expect(bare.status).toBe(202);
   });
 
   it('reports health and readiness', async () => {

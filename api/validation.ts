@@ -7,17 +7,26 @@ import { problem, sendProblem } from './problems.ts';
 
 export class UnsupportedMediaTypeError extends ValidationError {}
 
+/**
+ * Content types whose body is read as JSON when it parses: none, and the defaults of `curl -d`
+ * (application/x-www-form-urlencoded) and of fetch with a string body (text/plain), so the commands people type first
+ * work. A JSON type is always parsed; any other type is refused with 415.
+ */
+const LENIENT_TYPES = /^(application\/x-www-form-urlencoded|text\/plain)\b/i;
+
 /** Reads a JSON body; a wrong content type or malformed JSON throws a ValidationError that names the problem. */
 export async function readJson(c: Context): Promise<unknown> {
   const contentType = c.req.header('content-type') ?? '';
-  if (!/^application\/(.+\+)?json\b/i.test(contentType)) {
-    throw new UnsupportedMediaTypeError(`send the body as JSON with content-type: application/json (got ${JSON.stringify(contentType || 'none')})`);
-  }
+  const declaredJson = /^application\/(.+\+)?json\b/i.test(contentType);
+  const notJson = () =>
+    new UnsupportedMediaTypeError(`send the body as JSON with content-type: application/json (got ${JSON.stringify(contentType || 'none')})`);
+  if (!declaredJson && contentType !== '' && !LENIENT_TYPES.test(contentType)) throw notJson();
   const text = await c.req.text();
   if (text.trim() === '') throw new ValidationError('the request body is empty; send a JSON object');
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
+    if (!declaredJson) throw notJson();
     throw new ValidationError(`the request body is not valid JSON: ${(err as Error).message}`, ['body: malformed JSON']);
   }
 }

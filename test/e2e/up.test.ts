@@ -121,6 +121,14 @@ describe('spanda up on embedded defaults', () => {
     expect(result.results[0]?.source).toBe('sample');
     expect(result.results.some((h) => h.docId === 'hybrid-search.md')).toBe(true);
     expect(result.answer).toMatch(/\[\d\]/);
+    // The command as people type it: `curl -X POST …/v1/query -d '{"query":"…"}'` sends no JSON content type.
+    const curlStyle = await fetch(`${up.api}/v1/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify({ query: 'What is hybrid search?' }),
+    });
+    expect(curlStyle.status).toBe(200);
+    expect(((await curlStyle.json()) as QueryResult).results.some((h) => h.source === 'sample')).toBe(true);
   });
 
   it('makes a new document queryable, removes it on delete, and keeps no chunks of a longer old version', async () => {
