@@ -1,4 +1,5 @@
 // The runner against a real nats-server: outputs with derived ids, retries with backoff, DLQ for bad input, clean stop.
+import { AckPolicy } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentEventError, TransientError } from '../lib/errors.ts';
 import { eventMetadata } from '../streams/codec.ts';
@@ -127,6 +128,14 @@ describe('runProcessor', () => {
       },
     };
     for (let i = 0; i < 6; i++) await publishDocument(nats.handle, 'slow', documentInputSchema.parse({ id: `s-${i}`, text: 'slow work' }));
+    // A consumer left by an earlier version (1,000 in flight, 120 s ack wait) is brought up to date at start.
+    await nats.handle.jsm.consumers.add(STREAMS.DOCUMENTS, {
+      durable_name: 'slow',
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: 'docs.slow.>',
+      ack_wait: 120_000_000_000,
+      max_ack_pending: 1000,
+    });
     // ack_wait 1.5 s: the last input waits ~3.5 s behind the others, well past it.
     const run = runProcessor(nats.handle, slow, { ackWaitMs: 1500 });
     try {
@@ -135,6 +144,7 @@ describe('runProcessor', () => {
         return i.num_pending === 0 && i.num_ack_pending === 0 ? i : undefined;
       });
       expect(info.config.max_ack_pending).toBe(8);
+      expect(info.config.ack_wait).toBe(1_500_000_000);
       expect([...handled.values()]).toEqual([1, 1, 1, 1, 1, 1]);
       expect(info.delivered.consumer_seq).toBe(6);
     } finally {
