@@ -58,7 +58,8 @@ function expectedIndex(docs: readonly ValidDocumentInput[], provider: EmbeddingP
   return { documents: docs.length, chunks, vectors: windowTexts.length, windowTexts };
 }
 
-interface PipelineRun {
+/** One timed pass of documents through a node; bench/report.ts reads these from bench/results/pipeline.json. */
+export interface PipelineRun {
   readonly documents: number;
   readonly chunks: number;
   readonly vectors: number;

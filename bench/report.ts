@@ -3,6 +3,8 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fromRoot, readJson, RESULTS_DIR } from './lib/common.ts';
+import type { Deliveries } from './lib/node.ts';
+import type { PipelineRun } from './pipeline.bench.ts';
 
 // Shapes of the result files this report reads (written by the scripts beside it); fields added later are optional.
 interface Common {
@@ -24,22 +26,6 @@ interface Rate {
   readonly seconds: number;
   readonly perSecond: number;
   readonly mbPerSecond: number;
-}
-interface PipelineRun {
-  readonly documents: number;
-  readonly chunks: number;
-  readonly vectors: number;
-  readonly bytes: number;
-  readonly publishSeconds: number;
-  readonly publishDocsPerSecond: number;
-  readonly chunksAppliedSeconds: number;
-  readonly seconds: number;
-  readonly docsPerSecond: number;
-  readonly chunksPerSecond: number;
-  readonly vectorsPerSecond: number;
-  readonly cpuMsPerDocument: { readonly node: number; readonly natsServer: number | null };
-  readonly deliveries?: Record<string, { readonly messages: number; readonly deliveries: number; readonly redeliveries: number }>;
-  readonly load: { readonly start: readonly number[]; readonly end: readonly number[] };
 }
 interface BarePool {
   readonly windows: number;
@@ -111,7 +97,7 @@ interface Quality {
 interface ScifactResult extends Common {
   readonly dataset: { readonly documents: number; readonly queriesEvaluated: number; readonly relevantPairs: number; readonly path: string };
   readonly setup: { readonly mapping: string; readonly retrieval: string; readonly model: { readonly id: string; readonly dims: number } };
-  readonly indexing: ReadonlyArray<{ readonly store: string; readonly reused: boolean; readonly chunks: number; readonly vectors: number; readonly indexSeconds: number; readonly vectorsPerSecond: number; readonly builtAt: string; readonly waveDocuments?: number; readonly deliveries?: Record<string, { readonly messages: number; readonly deliveries: number; readonly redeliveries: number }> }>;
+  readonly indexing: ReadonlyArray<{ readonly store: string; readonly reused: boolean; readonly chunks: number; readonly vectors: number; readonly indexSeconds: number; readonly vectorsPerSecond: number; readonly builtAt: string; readonly waveDocuments?: number; readonly deliveries?: Record<string, Deliveries> }>;
   readonly queryEmbedding: { readonly msPerQuery: number };
   readonly results: ReadonlyArray<Quality & { readonly name: string; readonly mode: string; readonly vectorWeight?: number; readonly ndcg10VsKeyword: Comparison; readonly shortRankings: number }>;
   readonly crossValidation: { readonly folds: number; readonly chosenWeights: readonly number[]; readonly ndcg10: number };

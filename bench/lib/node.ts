@@ -1,18 +1,13 @@
 // What the benchmarks run against: a private nats-server on a free port in a temp dir, and a whole node on it, both stopped at the end.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { spandaSystem, type SpandaSystem } from '../../cli/system.ts';
 import { loadConfig, type SpandaConfig } from '../../lib/config.ts';
 import { startScoped, type Started } from '../../lib/lifecycle.ts';
 import { createLogger } from '../../lib/log.ts';
-import { connectNats, type NatsHandle } from '../../streams/nats.ts';
-import { freePort, startNatsServer, type NatsServerProcess } from '../../streams/server.ts';
+import type { NatsHandle } from '../../streams/nats.ts';
+import { freePort, type NatsServerProcess } from '../../streams/server.ts';
+import { startTestNats, tempDir } from '../../test/helpers/nats.ts';
 import { note, onCleanup, sleep } from './common.ts';
-
-export async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
-}
 
 export interface PrivateNats {
   readonly server: NatsServerProcess;
@@ -22,34 +17,15 @@ export interface PrivateNats {
   stop(): Promise<void>;
 }
 
-/** Starts a nats-server with JetStream on a free port and a temp store (never the shared one on 4222). */
+/** Starts a nats-server with JetStream on a free port and a temp store (never the shared one on 4222), stopped at exit. */
 export async function startPrivateNats(prefix = 'spanda-bench-nats-'): Promise<PrivateNats> {
-  const dir = await tempDir(prefix);
-  let server: NatsServerProcess;
-  try {
-    server = await startNatsServer({ dataDir: dir, port: await freePort() });
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  let handle: NatsHandle;
-  try {
-    handle = await connectNats({ url: server.url, name: 'spanda-bench', connectTimeoutMs: 10_000 });
-  } catch (err) {
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      unregister();
-      await handle.drain().catch(() => undefined);
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    })());
-  const unregister = onCleanup(stop);
-  return { server, url: server.url, handle, stop };
+  const nats = await startTestNats({ provisioned: false, prefix, name: 'spanda-bench' });
+  const unregister = onCleanup(() => nats.stop());
+  const stop = async () => {
+    unregister();
+    await nats.stop();
+  };
+  return { server: nats.server, url: nats.server.url, handle: nats.handle, stop };
 }
 
 export interface BenchNode {

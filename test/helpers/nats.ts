@@ -17,24 +17,40 @@ export async function tempDir(prefix = 'spanda-test-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
-/** Starts a private JetStream server; `provisioned` also creates Spanda's streams and KV bucket. */
-export async function startTestNats(options: { provisioned?: boolean; maxPayloadBytes?: number } = {}): Promise<TestNats> {
-  const dir = await tempDir();
-  const server = await startNatsServer({
-    dataDir: dir,
-    port: await freePort(),
-    ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
-  });
-  const handle = await connectNats({ url: server.url, name: 'spanda-test' });
-  if (options.provisioned ?? true) await provision(handle);
+/**
+ * Starts a private JetStream server on a free port with a temporary store; `provisioned` also creates Spanda's streams
+ * and KV bucket. Nothing is left behind when start-up fails, and `stop` may be called more than once.
+ */
+export async function startTestNats(
+  options: { provisioned?: boolean; maxPayloadBytes?: number; prefix?: string; name?: string } = {},
+): Promise<TestNats> {
+  const dir = await tempDir(options.prefix);
+  let server: NatsServerProcess | undefined;
+  let handle: NatsHandle | undefined;
+  try {
+    server = await startNatsServer({
+      dataDir: dir,
+      port: await freePort(),
+      ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
+    });
+    handle = await connectNats({ url: server.url, name: options.name ?? 'spanda-test', connectTimeoutMs: 10_000 });
+    if (options.provisioned ?? true) await provision(handle);
+  } catch (err) {
+    await handle?.drain().catch(() => undefined);
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const started = { server, handle };
+  let stopping: Promise<void> | undefined;
   return {
-    server,
-    handle,
+    ...started,
     dir,
-    stop: async () => {
-      await handle.drain();
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: () =>
+      (stopping ??= (async () => {
+        await started.handle.drain().catch(() => undefined);
+        await started.server.stop();
+        await rm(dir, { recursive: true, force: true });
+      })()),
   };
 }
