@@ -149,27 +149,17 @@ export function createEmbedder(provider: EmbeddingProvider): Processor {
 
       // One call for every window of the batch: the provider batches across documents far better than per document.
       const batchVectors = await embedWindows(pending);
-      const byInput = new Map<number, EmbeddedVector[] | Error>();
-      if (batchVectors instanceof Error && !isTransient(batchVectors) && chunked.size > 1) {
-        // A failure that is not about availability may be one input's text: embed each input alone, so the others
-        // are published and only the input that fails again is retried (and dead-lettered in the end).
-        for (const index of chunked.keys()) {
-          const own = pending.filter((w) => w.input === index);
-          const vectors = await embedWindows(own);
-          byInput.set(index, vectors instanceof Error ? vectors : own.map((w, i) => embeddedVector(w, vectors[i] as Float32Array)));
-        }
-      } else if (batchVectors instanceof Error) {
-        for (const index of chunked.keys()) byInput.set(index, batchVectors);
-      } else {
-        pending.forEach((w, i) => {
-          const list = byInput.get(w.input) ?? [];
-          if (!(list instanceof Error)) list.push(embeddedVector(w, batchVectors[i] as Float32Array));
-          byInput.set(w.input, list);
-        });
-      }
+      // A failure that is not about availability may be one input's text: embed each input alone, so the others are
+      // published and only the input that fails again is retried (and dead-lettered in the end).
+      const isolate = batchVectors instanceof Error && !isTransient(batchVectors) && chunked.size > 1;
       for (const [index, input] of chunked) {
-        const vectors = byInput.get(index) ?? [];
-        outcomes[index] = vectors instanceof Error ? vectors : embedded(input, vectors, context);
+        const own = pending.flatMap((w, at) => (w.input === index ? [{ w, at }] : []));
+        const vectors = !(batchVectors instanceof Error)
+          ? own.map(({ at }) => batchVectors[at] as Float32Array)
+          : isolate
+            ? await embedWindows(own.map(({ w }) => w))
+            : batchVectors;
+        outcomes[index] = vectors instanceof Error ? vectors : embedded(input, own.map(({ w }, i) => embeddedVector(w, vectors[i] as Float32Array)), context);
       }
       return outcomes.map((outcome) => outcome ?? new Error('internal: input left without an outcome'));
     },
