@@ -22,4 +22,9 @@ export interface ApiDeps {
   readonly logger: Logger;
   /** Publish query.received / query.answered events (default true). */
   readonly recordQueries?: boolean;
+  /**
+   * Show store counts (documents, chunks, vectors) in /readyz (default false: readiness probes are unauthenticated and
+   * the counts are data about the tenants). A per-request admin check can take its place once API keys exist.
+   */
+  readonly readyzDetail?: boolean;
 }

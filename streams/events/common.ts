@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { NAME_PATTERN } from '../subjects.ts';
 
 export const nameSchema = z.string().regex(NAME_PATTERN, 'must be 1–63 characters of a–z, 0–9, "_" or "-", starting with a letter or digit');
-export const docIdSchema = z.string().min(1).max(4096);
+export const docIdSchema = z.string().min(1).max(4096).refine((id) => id !== '.' && id !== '..', 'must not be "." or "..": URLs resolve these as dot-segments, so the document could never be read or deleted at /v1/documents/<source>/<id>; choose another id');
 export const metadataSchema = z.record(z.string(), z.json());
 export type Metadata = z.infer<typeof metadataSchema>;
 

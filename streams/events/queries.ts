@@ -6,9 +6,11 @@ export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
-const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1).max(1000)]);
+// An empty list is allowed and matches nothing (the same as the store), so a client that builds the list from a result
+// that came back empty gets no hits instead of a 400.
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).max(1000)]);
 
-/** Retrieval filters as a user writes them: equality, ANDed; a list means any of its values. */
+/** Retrieval filters as a user writes them: equality, ANDed; a list means any of its values (an empty list, none). */
 export const queryFilterSchema = z
   .object({
     source: oneOrMany(nameSchema).optional(),
