@@ -1,4 +1,4 @@
-// The spanda command: parses the command line and dispatches to up, publish, query and inspect.
+// The spanda command: parses the command line and dispatches to up, publish, delete, query and inspect.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, reportError } from './output.ts';
 
@@ -23,6 +23,7 @@ const COMMON_OPTIONS = {
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   up: { summary: 'run a Spanda node: NATS (started if none answers), processors, projection and the HTTP API', load: async () => (await import('./commands/up.ts')).upCommand },
   publish: { summary: 'publish documents from files, a directory, or - (JSONL on stdin)', load: async () => (await import('./commands/publish.ts')).publishCommand },
+  delete: { summary: 'delete one document: publish document.deleted for <source> <id> and print its DOCUMENTS sequence', load: async () => (await import('./commands/delete.ts')).deleteCommand },
   query: { summary: 'ask a running node a question and print the cited answer', load: async () => (await import('./commands/query.ts')).queryCommand },
   inspect: { summary: 'show streams, consumers (lag) or decoded events of a subject', load: async () => (await import('./commands/inspect.ts')).inspectCommand },
 };
