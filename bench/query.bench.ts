@@ -14,6 +14,7 @@ import { loadAverage, measured, note, round, runBenchmark, summarize, table, wri
 import { startNode, startPrivateNats, waitForIndex, type BenchNode } from './lib/node.ts';
 import { proseDocument, proseQueries } from './lib/prose.ts';
 import { prng } from '../lib/prng.ts';
+import { search } from '../projections/search.ts';
 
 /** Chunk counts to measure at, loaded cumulatively into one node (BENCH_QUERY_SIZES=10000 for a quick look). */
 const SIZES = (process.env.BENCH_QUERY_SIZES ?? '10000,100000').split(',').map(Number);
@@ -68,7 +69,7 @@ async function measureAt(node: BenchNode, chunks: number, queries: readonly stri
       if (response.status !== 200) throw new Error(`POST /v1/query answered ${response.status}: ${JSON.stringify(body)}`);
       const vector = mode === 'keyword' ? undefined : (await system.provider.embed([query]))[0];
       const storeStarted = performance.now();
-      const direct = await system.store.search({ tenant: TENANT, mode, k: K, text: query, vectorWeight: system.vectorWeight, ...(vector ? { vector } : {}) });
+      const direct = await search(system.store, { tenant: TENANT, mode, k: K, text: query, vectorWeight: system.vectorWeight, ...(vector ? { vector } : {}) });
       const storeMs = performance.now() - storeStarted;
       if (i < WARMUP) continue;
       http.push(httpMs);

@@ -25,6 +25,7 @@ import { fromRoot, loadAverage, measured, note, onCleanup, readJson, relativeToR
 import { streamSizes } from './lib/jetstream.ts';
 import { processorDeliveries, startNode, startPrivateNats, waitForIndex, type Deliveries, type IndexProgress } from './lib/node.ts';
 import { documentsByMaxScore, mean, pairedBootstrap, reciprocalRankFusion, scoreRanking, type QueryScores } from './lib/retrieval-metrics.ts';
+import { search } from '../projections/search.ts';
 
 const DATA_DIR = '../shared/evals/scifact-train';
 const CACHE_DIR = 'bench/.cache/scifact';
@@ -292,9 +293,9 @@ await runBenchmark('scifact', async () => {
   note(`embedded ${evaluated.length} queries in ${Math.round(queryEmbedding.ms)} ms`);
 
   type Run = { ranking: string[]; chunkKeys: string[]; chunkHits: SearchHit[]; short: boolean };
-  const search = async (store: InferenceStore, i: number, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number): Promise<Run> => {
+  const runQuery = async (store: InferenceStore, i: number, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number): Promise<Run> => {
     const q = evaluated[i] as Query;
-    const hits = await store.search({
+    const hits = await search(store, {
       tenant: TENANT,
       mode,
       k: K_CHUNKS,
@@ -309,7 +310,7 @@ await runBenchmark('scifact', async () => {
 
   async function evaluate(store: InferenceStore, name: string, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number): Promise<{ system: System; runs: Run[] }> {
     const runs: Run[] = [];
-    for (let i = 0; i < evaluated.length; i++) runs.push(await search(store, i, mode, vectorWeight));
+    for (let i = 0; i < evaluated.length; i++) runs.push(await runQuery(store, i, mode, vectorWeight));
     const perQuery = runs.map((r, i) => scoreRanking(r.ranking, relevantOf(i), CUTOFF));
     return { system: { name, mode, ...(mode === 'hybrid' ? { vectorWeight } : {}), perQuery, shortRankings: runs.filter((r) => r.short).length }, runs };
   }

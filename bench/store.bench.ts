@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
 import type { InferenceStore, SearchFilter, SearchQuery, StoreOp } from '../projections/store.ts';
 import { prng } from '../lib/prng.ts';
+import { search } from '../projections/search.ts';
 
 const MODEL = { id: 'bench-512', dims: 512 } as const;
 // BENCH_SIZES=10000 for a quick look.
@@ -114,14 +115,14 @@ interface Latency {
 }
 
 async function measure(store: InferenceStore, make: () => SearchQuery): Promise<Latency> {
-  for (let i = 0; i < WARMUP; i++) await store.search(make());
+  for (let i = 0; i < WARMUP; i++) await search(store, make());
   const times: number[] = [];
   let hits = 0;
   const began = performance.now();
   for (let i = 0; i < QUERIES; i++) {
     const q = make();
     const t = performance.now();
-    const result = await store.search(q);
+    const result = await search(store, q);
     times.push(performance.now() - t);
     hits += result.length;
   }

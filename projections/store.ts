@@ -82,7 +82,24 @@ export interface SearchQuery {
   readonly candidates?: number;
 }
 
-export interface SearchHit extends DocumentRef {
+/** What a retriever is asked for on one side: the best `limit` chunks of the tenant that pass the filter. */
+export interface CandidateRequest {
+  readonly tenant: string;
+  readonly limit: number;
+  readonly filter?: SearchFilter;
+}
+
+/**
+ * One chunk found by one side. `key` is content-based (see chunkKey) so fusion breaks ties the same way in every store
+ * and after every rebuild; `score` is that side's raw score (BM25-like for keyword, cosine of the best window for vector).
+ */
+export interface Candidate {
+  readonly key: string;
+  readonly score: number;
+}
+
+/** The stored content of a chunk, for building hits. */
+export interface ChunkContent extends DocumentRef {
   readonly chunkId: string;
   readonly docSeq: number;
   readonly ordinal: number;
@@ -91,9 +108,17 @@ export interface SearchHit extends DocumentRef {
   readonly heading?: string;
   readonly text: string;
   readonly metadata: Metadata;
+}
+
+export interface SearchHit extends ChunkContent {
   /** Final score (higher is better): cosine for vector, BM25 for keyword, fused for hybrid. */
   readonly score: number;
   readonly scores: { readonly vector?: number; readonly keyword?: number };
+}
+
+/** The identity of a chunk within a tenant, used as the candidate key by every store. */
+export function chunkKey(source: string, docId: string, chunkId: string): string {
+  return `${source}\u0000${docId}\u0000${chunkId}`;
 }
 
 export interface DocumentState extends DocumentRef {
@@ -111,15 +136,33 @@ export interface StoreStats {
   readonly tenants: number;
 }
 
-export interface InferenceStore {
-  /** The embedding model whose vectors this store holds (one model per store generation). */
-  readonly model: { readonly id: string; readonly dims: number };
+/** What every projection store does, whatever it serves: apply batches under the docSeq guard with their checkpoints. */
+export interface ProjectionStore {
+  /** Ops and checkpoints commit atomically, or (stores without transactions) idempotently with the checkpoint written last. */
   apply(batch: StoreBatch): Promise<void>;
   checkpoints(): Promise<Record<string, number>>;
-  search(query: SearchQuery): Promise<SearchHit[]>;
-  document(ref: DocumentRef): Promise<DocumentState | undefined>;
-  stats(): Promise<StoreStats>;
-  /** sha256 over the canonical content (documents, tombstones, chunks, vectors), excluding checkpoints. Equal state ⇔ equal digest. */
+  /** The canonical content digest (projections/digest.ts): equal content ⇔ equal digest, whatever the store kind. */
   digest(): Promise<string>;
   close(): Promise<void>;
+}
+
+/**
+ * The search side of a store. Each side returns its best `limit` candidates (ties at the cut may add a few); fusion,
+ * ranking and hit building run once above it, in projections/search.ts, for every store. Filters are validated there
+ * (projections/filter.ts) before a retriever sees them.
+ */
+export interface Retriever {
+  /** The embedding model whose vectors this store holds (one model per store generation). */
+  readonly model: { readonly id: string; readonly dims: number };
+  keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]>;
+  /** `vector` has the model's dimensions and unit length. A chunk with several windows scores its best window. */
+  vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Promise<Candidate[]>;
+  /** The content of the chunks named by candidate keys (missing keys, e.g. deleted meanwhile, are left out). */
+  hydrate(tenant: string, keys: readonly string[]): Promise<ChunkContent[]>;
+}
+
+/** The inference (serving) store: a projection store with a retriever and per-document state. */
+export interface InferenceStore extends ProjectionStore, Retriever {
+  document(ref: DocumentRef): Promise<DocumentState | undefined>;
+  stats(): Promise<StoreStats>;
 }

@@ -8,6 +8,7 @@ import { SEARCH_MODES, queryFilterSchema, type QueryAnswered, type QueryFilter, 
 import { newEventId } from '../../streams/ids.ts';
 import { publishEvent } from '../../streams/publisher.ts';
 import { subjects } from '../../streams/subjects.ts';
+import { search } from '../../projections/search.ts';
 import type { SearchFilter, SearchHit } from '../../projections/store.ts';
 import { extractiveAnswer } from '../answer.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -58,7 +59,7 @@ export function queryRoutes(deps: ApiDeps): Hono {
     const req = parseWith(queryRequestSchema, await readJson(c), 'query');
     const vector = req.mode === 'keyword' ? undefined : (await deps.embedder.embed([req.query]))[0];
     const filter = toSearchFilter(req.filter);
-    const hits = await deps.store.search({
+    const hits = await search(deps.store, {
       tenant,
       mode: req.mode,
       k: req.k,

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors.ts';
 import type { Metadata, SearchMode } from '../../streams/events/index.ts';
+import { search } from '../search.ts';
 import type { ChunkInput, InferenceStore, SearchFilter, SearchHit, SearchQuery, StoreBatch, StoreOp } from '../store.ts';
 
 export interface OpenedStore {
@@ -190,7 +191,7 @@ export function describeInferenceStoreConformance(
       await withStore(async ({ store }) => {
         await store.apply(batch(corpus()));
 
-        const keyword = await store.search(query({ mode: 'keyword', text: 'smoked salmon' }));
+        const keyword = await search(store, query({ mode: 'keyword', text: 'smoked salmon' }));
         expect(keyword[0]).toEqual({
           tenant: 'acme',
           source: 'blog',
@@ -212,9 +213,9 @@ export function describeInferenceStoreConformance(
         expect(keyword[0]?.score).toBe(keyword[0]?.scores.keyword);
 
         // Stemming: "tomato" finds "tomatoes".
-        expect(refs(await store.search(query({ mode: 'keyword', text: 'tomato' })))).toEqual(['garden/3:0']);
+        expect(refs(await search(store, query({ mode: 'keyword', text: 'tomato' })))).toEqual(['garden/3:0']);
 
-        const vector = await store.search(query({ mode: 'vector', vector: e(2) }));
+        const vector = await search(store, query({ mode: 'vector', vector: e(2) }));
         expect(vector[0]).toMatchObject({ docId: 'rust', chunkId: '2:0', docSeq: 2, title: 'Rust notes', metadata: { tags: ['programming'] } });
         expect(vector[0]?.score).toBeCloseTo(1, 5);
         expect(vector[0]?.scores.vector).toBeCloseTo(1, 5);
@@ -222,11 +223,11 @@ export function describeInferenceStoreConformance(
         expect(vector[1]).toMatchObject({ docId: 'rust', chunkId: '2:1' });
         expect(vector[1]?.score).toBeCloseTo(Math.SQRT1_2, 4);
         // Unnormalised stored vector and query both count as direction only.
-        const scaled = await store.search(query({ mode: 'vector', vector: e(5, 0.25), k: 1 }));
+        const scaled = await search(store, query({ mode: 'vector', vector: e(5, 0.25), k: 1 }));
         expect(refs(scaled)).toEqual(['garden/3:1']);
         expect(scaled[0]?.score).toBeCloseTo(1, 5);
 
-        const hybrid = await store.search(query({ mode: 'hybrid', text: 'lifetimes references', vector: e(3), vectorWeight: 0.5 }));
+        const hybrid = await search(store, query({ mode: 'hybrid', text: 'lifetimes references', vector: e(3), vectorWeight: 0.5 }));
         expect(hybrid[0]).toMatchObject({ docId: 'rust', chunkId: '2:1' });
         expect(hybrid[0]?.scores.vector).toBeCloseTo(Math.SQRT1_2, 4);
         expect(hybrid[0]?.scores.keyword).toBeGreaterThan(0);
@@ -237,17 +238,17 @@ export function describeInferenceStoreConformance(
       await withStore(async ({ store }) => {
         await store.apply(batch(corpus()));
         for (const mode of MODES) {
-          const acme = await store.search(query({ mode, text: 'salmon', vector: e(0), k: 20 }));
+          const acme = await search(store, query({ mode, text: 'salmon', vector: e(0), k: 20 }));
           expect(acme.every((h) => h.tenant === 'acme')).toBe(true);
           expect(acme.some((h) => h.text.includes('Alaska'))).toBe(false);
-          const globex = await store.search(query({ mode, tenant: 'globex', text: 'salmon', vector: e(0), k: 20 }));
+          const globex = await search(store, query({ mode, tenant: 'globex', text: 'salmon', vector: e(0), k: 20 }));
           expect(refs(globex)).toEqual(['salmon/4:0']);
           expect(globex[0]?.tenant).toBe('globex');
-          expect(await store.search(query({ mode, tenant: 'initech', text: 'salmon', vector: e(0) }))).toEqual([]);
+          expect(await search(store, query({ mode, tenant: 'initech', text: 'salmon', vector: e(0) }))).toEqual([]);
         }
         await store.apply(batch([removeOp({ source: 'blog', docId: 'salmon' }, 10)]));
         expect(await store.document({ tenant: 'globex', source: 'blog', docId: 'salmon' })).toMatchObject({ deleted: false, chunks: 1 });
-        expect(refs(await store.search(query({ mode: 'keyword', tenant: 'globex', text: 'salmon' })))).toEqual(['salmon/4:0']);
+        expect(refs(await search(store, query({ mode: 'keyword', tenant: 'globex', text: 'salmon' })))).toEqual(['salmon/4:0']);
         expect((await store.stats()).tenants).toBe(2);
       });
     });
@@ -282,7 +283,7 @@ export function describeInferenceStoreConformance(
         ];
         for (const mode of MODES) {
           for (const [filter, expected] of cases) {
-            const hits = await store.search(
+            const hits = await search(store, 
               query({ mode, text: 'salmon rust ownership tomatoes compost garden lifetimes grilling', vector: vec(1, 1, 1, 1, 1, 1, 1, 1), filter, k: 50 }),
             );
             expect({ mode, filter, docs: docsOf(hits) }).toEqual({ mode, filter, docs: expected });
@@ -296,12 +297,12 @@ export function describeInferenceStoreConformance(
         await store.apply(batch(corpus()));
         for (const mode of MODES) {
           for (const key of ['a b', "x'); DROP TABLE chunks; --", 'tags"', '']) {
-            await expect(store.search(query({ mode, text: 'salmon', vector: e(0), filter: { metadata: { [key]: 'x' } } }))).rejects.toBeInstanceOf(
+            await expect(search(store, query({ mode, text: 'salmon', vector: e(0), filter: { metadata: { [key]: 'x' } } }))).rejects.toBeInstanceOf(
               ValidationError,
             );
           }
         }
-        expect(docsOf(await store.search(query({ mode: 'keyword', text: 'salmon' })))).toEqual(['salmon']);
+        expect(docsOf(await search(store, query({ mode: 'keyword', text: 'salmon' })))).toEqual(['salmon']);
       });
     });
 
@@ -309,8 +310,8 @@ export function describeInferenceStoreConformance(
       await withStore(async ({ store }) => {
         await store.apply(batch(corpus()));
         for (const mode of ['vector', 'hybrid'] as const) {
-          await expect(store.search(query({ mode, text: 'salmon' }))).rejects.toBeInstanceOf(ValidationError);
-          await expect(store.search(query({ mode, text: 'salmon', vector: new Float32Array(DIMS + 1) }))).rejects.toBeInstanceOf(ValidationError);
+          await expect(search(store, query({ mode, text: 'salmon' }))).rejects.toBeInstanceOf(ValidationError);
+          await expect(search(store, query({ mode, text: 'salmon', vector: new Float32Array(DIMS + 1) }))).rejects.toBeInstanceOf(ValidationError);
         }
       });
     });
@@ -319,12 +320,12 @@ export function describeInferenceStoreConformance(
       await withStore(async ({ store }) => {
         await store.apply(batch(corpus()));
         for (const text of ['', '   ', '!!! ??? ***', '"', 'title:']) {
-          expect(await store.search(query({ mode: 'keyword', text }))).toEqual([]);
+          expect(await search(store, query({ mode: 'keyword', text }))).toEqual([]);
         }
         // Hybrid still has its vector side.
-        expect(refs(await store.search(query({ mode: 'hybrid', text: '?!', vector: e(4), k: 1 })))).toEqual(['garden/3:0']);
+        expect(refs(await search(store, query({ mode: 'hybrid', text: '?!', vector: e(4), k: 1 })))).toEqual(['garden/3:0']);
         // FTS operators in user text are plain words.
-        expect(docsOf(await store.search(query({ mode: 'keyword', text: 'salmon AND NOT dill*' })))).toEqual(['salmon']);
+        expect(docsOf(await search(store, query({ mode: 'keyword', text: 'salmon AND NOT dill*' })))).toEqual(['salmon']);
       });
     });
 
@@ -333,7 +334,7 @@ export function describeInferenceStoreConformance(
         await store.apply(batch(corpus()));
         await store.apply(batch([removeOp(salmon, 10)]));
         for (const mode of MODES) {
-          const hits = await store.search(query({ mode, text: 'salmon smoked grilling', vector: e(0), k: 50 }));
+          const hits = await search(store, query({ mode, text: 'salmon smoked grilling', vector: e(0), k: 50 }));
           expect(hits.some((h) => h.docId === 'salmon')).toBe(false);
         }
         expect(await store.document({ tenant: 'acme', source: 'blog', docId: 'salmon' })).toEqual({
@@ -364,16 +365,16 @@ export function describeInferenceStoreConformance(
         await store.apply(batch([vectorsOp(rust), vectorsOp(salmon)]));
 
         expect(await store.digest()).toBe(before);
-        expect(await store.search(query({ mode: 'keyword', text: 'salmon ownership borrowing' }))).toEqual([]);
-        const vectorHits = await store.search(query({ mode: 'vector', vector: e(2), k: 50 }));
+        expect(await search(store, query({ mode: 'keyword', text: 'salmon ownership borrowing' }))).toEqual([]);
+        const vectorHits = await search(store, query({ mode: 'vector', vector: e(2), k: 50 }));
         expect(vectorHits.some((h) => h.docId === 'salmon' || (h.docId === 'rust' && h.docSeq !== 20))).toBe(false);
         expect(await store.document({ tenant: 'acme', source: 'docs', docId: 'rust' })).toMatchObject({ docSeq: 20, deleted: false, chunks: 1, vectors: 1 });
         expect(await store.document({ tenant: 'acme', source: 'blog', docId: 'salmon' })).toMatchObject({ docSeq: 10, deleted: true });
 
         // A version newer than the tombstone brings the document back.
         await store.apply(batch(docOps({ ...salmon, docSeq: 12, chunks: [{ text: 'Salmon returns upstream.', vector: e(7) }] })));
-        expect(refs(await store.search(query({ mode: 'keyword', text: 'salmon' })))).toEqual(['salmon/12:0']);
-        expect(refs(await store.search(query({ mode: 'vector', vector: e(7), k: 1 })))).toEqual(['salmon/12:0']);
+        expect(refs(await search(store, query({ mode: 'keyword', text: 'salmon' })))).toEqual(['salmon/12:0']);
+        expect(refs(await search(store, query({ mode: 'vector', vector: e(7), k: 1 })))).toEqual(['salmon/12:0']);
       });
     });
 
@@ -392,9 +393,9 @@ export function describeInferenceStoreConformance(
         await store.apply(batch(docOps(v1)));
         await store.apply(batch(docOps({ ...v1, docSeq: 6, chunks: [{ text: 'alpha revised', vector: e(3) }] })));
         expect(await store.document({ tenant: 'acme', source: 'wiki', docId: 'greek' })).toMatchObject({ docSeq: 6, chunks: 1, vectors: 1 });
-        expect(await store.search(query({ mode: 'keyword', text: 'gamma beta letter' }))).toEqual([]);
-        expect(refs(await store.search(query({ mode: 'vector', vector: e(2), k: 10 })))).toEqual(['greek/6:0']);
-        expect(refs(await store.search(query({ mode: 'hybrid', text: 'gamma alpha', vector: e(2), k: 10 })))).toEqual(['greek/6:0']);
+        expect(await search(store, query({ mode: 'keyword', text: 'gamma beta letter' }))).toEqual([]);
+        expect(refs(await search(store, query({ mode: 'vector', vector: e(2), k: 10 })))).toEqual(['greek/6:0']);
+        expect(refs(await search(store, query({ mode: 'hybrid', text: 'gamma alpha', vector: e(2), k: 10 })))).toEqual(['greek/6:0']);
         expect(await store.stats()).toMatchObject({ documents: 1, chunks: 1, vectors: 1 });
       });
     });
@@ -417,29 +418,29 @@ export function describeInferenceStoreConformance(
         // Vectors of the whole version arrive between the parts: those of part 1 wait for their chunks.
         await store.apply(batch([part0, vectorsOp(big)]));
         expect(await store.document({ tenant: 'acme', source: 'wiki', docId: 'big' })).toMatchObject({ chunks: 2, vectors: 2 });
-        expect(refs(await store.search(query({ mode: 'vector', vector: e(2), k: 1 })))).not.toEqual(['big/7:2']);
+        expect(refs(await search(store, query({ mode: 'vector', vector: e(2), k: 1 })))).not.toEqual(['big/7:2']);
         await store.apply(batch([part1]));
         await store.apply(batch([part0, part1]));
         expect(await store.document({ tenant: 'acme', source: 'wiki', docId: 'big' })).toMatchObject({ docSeq: 7, chunks: 4, vectors: 4 });
-        expect(refs(await store.search(query({ mode: 'vector', vector: e(2), k: 1 })))).toEqual(['big/7:2']);
-        expect(refs(await store.search(query({ mode: 'keyword', text: 'fourth' })))).toEqual(['big/7:3']);
+        expect(refs(await search(store, query({ mode: 'vector', vector: e(2), k: 1 })))).toEqual(['big/7:2']);
+        expect(refs(await search(store, query({ mode: 'keyword', text: 'fourth' })))).toEqual(['big/7:3']);
       });
     });
 
     it('attaches vectors that arrive before their chunks', async () => {
       await withStore(async ({ store }) => {
         await store.apply(batch([vectorsOp(rust)]));
-        expect(await store.search(query({ mode: 'vector', vector: e(2) }))).toEqual([]);
+        expect(await search(store, query({ mode: 'vector', vector: e(2) }))).toEqual([]);
         await store.apply(batch([chunksOp(rust)]));
-        expect(refs(await store.search(query({ mode: 'vector', vector: e(2), k: 1 })))).toEqual(['rust/2:0']);
+        expect(refs(await search(store, query({ mode: 'vector', vector: e(2), k: 1 })))).toEqual(['rust/2:0']);
         expect(await store.document({ tenant: 'acme', source: 'docs', docId: 'rust' })).toMatchObject({ chunks: 2, vectors: 2 });
 
         // Vectors of a newer version wait; the version held keeps its own vectors until the new chunks arrive.
         const rustV2: DocSpec = { ...rust, docSeq: 9, chunks: [{ text: 'Macros generate code at compile time.', vector: e(5) }] };
         await store.apply(batch([vectorsOp(rustV2)]));
-        expect(refs(await store.search(query({ mode: 'vector', vector: e(2), k: 1 })))).toEqual(['rust/2:0']);
+        expect(refs(await search(store, query({ mode: 'vector', vector: e(2), k: 1 })))).toEqual(['rust/2:0']);
         await store.apply(batch([chunksOp(rustV2)]));
-        expect(refs(await store.search(query({ mode: 'vector', vector: e(5), k: 10 })))).toEqual(['rust/9:0']);
+        expect(refs(await search(store, query({ mode: 'vector', vector: e(5), k: 10 })))).toEqual(['rust/9:0']);
         expect(await store.document({ tenant: 'acme', source: 'docs', docId: 'rust' })).toMatchObject({ docSeq: 9, chunks: 1, vectors: 1 });
       });
     });
@@ -450,12 +451,12 @@ export function describeInferenceStoreConformance(
         await store.apply(batch(ops, { CHUNKS: 40 }));
         const digest = await store.digest();
         const stats = await store.stats();
-        const hits = await store.search(query({ mode: 'hybrid', text: 'salmon rust', vector: e(0) }));
+        const hits = await search(store, query({ mode: 'hybrid', text: 'salmon rust', vector: e(0) }));
         await store.apply(batch(ops, { CHUNKS: 40 }));
         await store.apply(batch([...ops].reverse(), { CHUNKS: 40 }));
         expect(await store.digest()).toBe(digest);
         expect(await store.stats()).toEqual(stats);
-        expect(await store.search(query({ mode: 'hybrid', text: 'salmon rust', vector: e(0) }))).toEqual(hits);
+        expect(await search(store, query({ mode: 'hybrid', text: 'salmon rust', vector: e(0) }))).toEqual(hits);
         expect(await store.checkpoints()).toEqual({ CHUNKS: 40 });
       });
     });
@@ -522,15 +523,15 @@ export function describeInferenceStoreConformance(
         expect(await store.checkpoints()).toEqual({ CHUNKS: 10, 'EMBEDDINGS:conformance-8': 7 });
         if (atomic) {
           expect(await store.digest()).toBe(digest);
-          expect(await store.search(query({ mode: 'keyword', text: 'zebra' }))).toEqual([]);
-          expect(docsOf(await store.search(query({ mode: 'keyword', text: 'salmon' })))).toEqual(['salmon']);
+          expect(await search(store, query({ mode: 'keyword', text: 'zebra' }))).toEqual([]);
+          expect(docsOf(await search(store, query({ mode: 'keyword', text: 'salmon' })))).toEqual(['salmon']);
         }
 
         // Checkpoints only move forward: replaying an older batch does not rewind them.
         await store.apply(batch(docOps(salmon), { CHUNKS: 5 }));
         await store.apply(batch(docOps(extra), { CHUNKS: 12 }));
         expect(await store.checkpoints()).toEqual({ CHUNKS: 12, 'EMBEDDINGS:conformance-8': 7 });
-        expect(refs(await store.search(query({ mode: 'keyword', text: 'zebra' })))).toEqual(['extra/30:0']);
+        expect(refs(await search(store, query({ mode: 'keyword', text: 'zebra' })))).toEqual(['extra/30:0']);
       });
     });
 
@@ -544,20 +545,20 @@ export function describeInferenceStoreConformance(
           query({ mode: 'vector', vector: e(0), k: 3 }),
           query({ mode: 'hybrid', text: 'ownership', vector: e(1), k: 3, filter: { metadata: { lang: 'en' } } }),
         ];
-        const before = await Promise.all(q.map((x) => opened.store.search(x)));
+        const before = await Promise.all(q.map((x) => search(opened.store, x)));
         await opened.store.close();
 
         const again = await opened.reopen();
         try {
           expect(await again.digest()).toBe(digest);
           expect(await again.checkpoints()).toEqual({ CHUNKS: 99 });
-          expect(await Promise.all(q.map((x) => again.search(x)))).toEqual(before);
+          expect(await Promise.all(q.map((x) => search(again, x)))).toEqual(before);
           expect(await again.document({ tenant: 'acme', source: 'blog', docId: 'garden' })).toMatchObject({ deleted: true, docSeq: 11 });
           // Pending vectors survive too: the salmon version 50 gets its vectors when its chunks arrive.
           await again.apply(batch([chunksOp({ ...salmon, docSeq: 50 })]));
-          expect(refs(await again.search(query({ mode: 'vector', vector: e(0), k: 1 })))).toEqual(['salmon/50:0']);
+          expect(refs(await search(again, query({ mode: 'vector', vector: e(0), k: 1 })))).toEqual(['salmon/50:0']);
           await again.apply(batch(docOps({ source: 'blog', docId: 'late', docSeq: 60, chunks: [{ text: 'after reopening', vector: e(7) }] })));
-          expect(refs(await again.search(query({ mode: 'vector', vector: e(7), k: 1 })))).toEqual(['late/60:0']);
+          expect(refs(await search(again, query({ mode: 'vector', vector: e(7), k: 1 })))).toEqual(['late/60:0']);
         } finally {
           await again.close();
         }
@@ -570,12 +571,12 @@ export function describeInferenceStoreConformance(
         const text = 'salmon grilling ownership tomatoes soil';
         const vector = vec(0.2, 0.5, 0.1, 0.9, 0.3, 0, 0.4, 0);
         for (const k of [1, 3, 10]) {
-          const keyword = await store.search(query({ mode: 'keyword', text, k }));
-          const vectorHits = await store.search(query({ mode: 'vector', vector, k }));
-          expect(refs(await store.search(query({ mode: 'hybrid', text, vector, vectorWeight: 0, k })))).toEqual(refs(keyword));
-          expect(refs(await store.search(query({ mode: 'hybrid', text, vector, vectorWeight: 1, k })))).toEqual(refs(vectorHits));
+          const keyword = await search(store, query({ mode: 'keyword', text, k }));
+          const vectorHits = await search(store, query({ mode: 'vector', vector, k }));
+          expect(refs(await search(store, query({ mode: 'hybrid', text, vector, vectorWeight: 0, k })))).toEqual(refs(keyword));
+          expect(refs(await search(store, query({ mode: 'hybrid', text, vector, vectorWeight: 1, k })))).toEqual(refs(vectorHits));
         }
-        const mid = await store.search(query({ mode: 'hybrid', text, vector, vectorWeight: 0.5, k: 10 }));
+        const mid = await search(store, query({ mode: 'hybrid', text, vector, vectorWeight: 0.5, k: 10 }));
         expect(mid.map((h) => h.score)).toEqual(mid.map((h) => h.score).sort((a, b) => b - a));
         expect(mid.every((h) => h.score >= 0 && h.score <= 1)).toBe(true);
       });
@@ -584,11 +585,11 @@ export function describeInferenceStoreConformance(
     it('returns every match when k exceeds the corpus', async () => {
       await withStore(async ({ store }) => {
         await store.apply(batch(corpus()));
-        expect(refs(await store.search(query({ mode: 'keyword', text: 'salmon', k: 500 }))).sort()).toEqual(['salmon/1:0', 'salmon/1:1']);
-        const vector = await store.search(query({ mode: 'vector', vector: e(0), k: 500 }));
+        expect(refs(await search(store, query({ mode: 'keyword', text: 'salmon', k: 500 }))).sort()).toEqual(['salmon/1:0', 'salmon/1:1']);
+        const vector = await search(store, query({ mode: 'vector', vector: e(0), k: 500 }));
         expect(vector).toHaveLength(6);
         expect(new Set(refs(vector)).size).toBe(6);
-        const hybrid = await store.search(query({ mode: 'hybrid', text: 'salmon', vector: e(0), k: 500, candidates: 1000 }));
+        const hybrid = await search(store, query({ mode: 'hybrid', text: 'salmon', vector: e(0), k: 500, candidates: 1000 }));
         expect(refs(hybrid).sort()).toEqual(refs(vector).sort());
       });
     });
@@ -607,9 +608,9 @@ export function describeInferenceStoreConformance(
         for (const mode of MODES) {
           for (const k of [1, 3, 5]) {
             const q = query({ mode, text: 'newsletter', vector: e(3), k });
-            const fromA = refs(await (a as OpenedStore).store.search(q));
+            const fromA = refs(await search((a as OpenedStore).store, q));
             expect(fromA).toHaveLength(k);
-            expect({ mode, k, refs: refs(await (b as OpenedStore).store.search(q)) }).toEqual({ mode, k, refs: fromA });
+            expect({ mode, k, refs: refs(await search((b as OpenedStore).store, q)) }).toEqual({ mode, k, refs: fromA });
           }
         }
       });
@@ -635,12 +636,12 @@ export function describeInferenceStoreConformance(
             },
           ]),
         );
-        const hits = await store.search(query({ mode: 'vector', vector: e(1), k: 10 }));
+        const hits = await search(store, query({ mode: 'vector', vector: e(1), k: 10 }));
         expect(refs(hits)).toEqual(['rust/2:0', 'rust/2:1']);
         expect(hits[0]?.score).toBeCloseTo(1, 5);
         expect(hits[1]?.score).toBeCloseTo(0.6, 5);
         expect(await store.document({ tenant: 'acme', source: 'docs', docId: 'rust' })).toMatchObject({ chunks: 2, vectors: 3 });
-        const filtered = await store.search(query({ mode: 'vector', vector: e(1), k: 10, filter: { docId: ['rust'] } }));
+        const filtered = await search(store, query({ mode: 'vector', vector: e(1), k: 10, filter: { docId: ['rust'] } }));
         expect(filtered.map((h) => [h.chunkId, Math.round(h.score * 1000) / 1000])).toEqual([
           ['2:0', 1],
           ['2:1', 0.6],

@@ -1,8 +1,7 @@
-// The store digest: sha256 over a canonical, ordered serialisation of its content (no rowids, no checkpoints).
-import { createHash } from 'node:crypto';
+// The SQLite store's content as canonical digest documents (projections/digest.ts), read in one pass per table.
 import type Database from 'better-sqlite3';
-
-export const DIGEST_FORMAT = 'spanda-inference-digest/1';
+import { DigestBuilder, type DigestDocument } from '../../digest.ts';
+import type { Metadata } from '../../../streams/events/index.ts';
 
 interface DocRow {
   id: number;
@@ -17,44 +16,66 @@ interface DocRow {
   total_chunks: number | null;
 }
 
-/**
- * One JSON line per record, ordered by content keys only (BINARY collation), so two stores that applied the same
- * events, whatever their batch split or rowid assignment, hash the same bytes. Metadata is stored canonically
- * (sorted keys), vectors as their stored float32 bytes. Pending vectors are included: they are state a later event acts on.
- */
-export function computeDigest(db: Database.Database): string {
-  const hash = createHash('sha256');
-  const line = (record: unknown[]) => hash.update(`${JSON.stringify(record)}\n`);
-  line([DIGEST_FORMAT]);
+interface ChunkRow {
+  chunk_id: string;
+  ordinal: number;
+  text: string;
+  start_char: number;
+  end_char: number;
+  tokens: number;
+  heading: string | null;
+}
 
+/** Every document (live and tombstones) with its chunks and attached vectors; pending vectors are not content. */
+export function* digestDocuments(db: Database.Database): Generator<DigestDocument> {
   const docs = db
-    .prepare<[], DocRow>(
-      `SELECT id, tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks
-       FROM documents ORDER BY tenant, source, doc_id`,
-    )
+    .prepare<[], DocRow>(`SELECT id, tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks FROM documents`)
     .all();
-  const chunks = db.prepare<[bigint], unknown[]>(
-    `SELECT chunk_id, ordinal, text, start_char, end_char, tokens, heading FROM chunks WHERE doc = ? ORDER BY chunk_id`,
+  const chunks = db.prepare<[bigint], ChunkRow>(
+    `SELECT chunk_id, ordinal, text, start_char, end_char, tokens, heading FROM chunks WHERE doc = ?`,
   );
   const vectors = db.prepare<[bigint], { chunk_id: string; window_index: number; vector: Buffer }>(
-    `SELECT c.chunk_id, v.window_index, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.id
-     WHERE c.doc = ? ORDER BY c.chunk_id, v.window_index`,
+    `SELECT c.chunk_id, v.window_index, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.id WHERE c.doc = ?`,
   );
   for (const d of docs) {
-    line(['document', d.tenant, d.source, d.doc_id, d.doc_seq, d.deleted === 1, d.title, d.url, d.metadata, d.total_chunks]);
     const key = BigInt(d.id);
-    for (const c of chunks.raw().all(key)) line(['chunk', ...c]);
-    for (const v of vectors.all(key)) line(['vector', v.chunk_id, v.window_index, v.vector.toString('base64')]);
+    yield {
+      tenant: d.tenant,
+      source: d.source,
+      docId: d.doc_id,
+      docSeq: d.doc_seq,
+      deleted: d.deleted === 1,
+      title: d.title,
+      url: d.url,
+      metadata: JSON.parse(d.metadata) as Metadata,
+      totalChunks: d.total_chunks,
+      chunks: chunks.all(key).map((c) => ({
+        chunkId: c.chunk_id,
+        ordinal: c.ordinal,
+        text: c.text,
+        start: c.start_char,
+        end: c.end_char,
+        tokens: c.tokens,
+        heading: c.heading,
+      })),
+      vectors: vectors.all(key).map((v) => ({
+        chunkId: v.chunk_id,
+        window: v.window_index,
+        vector: new Float32Array(v.vector.buffer.slice(v.vector.byteOffset, v.vector.byteOffset + v.vector.byteLength)),
+      })),
+    };
   }
+}
 
-  const pending = db
-    .prepare<[], { tenant: string; source: string; doc_id: string; doc_seq: number; chunk_id: string; window_index: number; vector: Buffer }>(
-      `SELECT tenant, source, doc_id, doc_seq, chunk_id, window_index, vector FROM pending_vectors
-       ORDER BY tenant, source, doc_id, doc_seq, chunk_id, window_index`,
-    )
-    .iterate();
-  for (const p of pending) {
-    line(['pending', p.tenant, p.source, p.doc_id, p.doc_seq, p.chunk_id, p.window_index, p.vector.toString('base64')]);
-  }
-  return `sha256:${hash.digest('hex')}`;
+export function computeDigest(db: Database.Database): string {
+  const builder = new DigestBuilder();
+  for (const doc of digestDocuments(db)) builder.add(doc);
+  return builder.digest();
+}
+
+/** Per-document hashes, keyed by documentKey, for naming the documents that differ from the log. */
+export function documentHashes(db: Database.Database): Record<string, string> {
+  const builder = new DigestBuilder();
+  for (const doc of digestDocuments(db)) builder.add(doc);
+  return Object.fromEntries(builder.entries());
 }

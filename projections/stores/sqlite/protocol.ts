@@ -15,7 +15,7 @@ export interface WorkerConfig {
   readonly model: { readonly id: string; readonly dims: number };
 }
 
-export type Method = 'apply' | 'checkpoints' | 'search' | 'document' | 'stats' | 'digest' | 'close';
+export type Method = 'apply' | 'checkpoints' | 'keywordCandidates' | 'vectorCandidates' | 'hydrate' | 'document' | 'stats' | 'digest' | 'close';
 
 export interface Request {
   readonly id: number;

@@ -1,19 +1,20 @@
-// Keyword (FTS5 BM25), vector (in-memory matrix) and hybrid (fusion) search over the SQLite store, scoped by tenant.
+// The SQLite retriever: keyword candidates (FTS5 BM25), vector candidates (in-memory matrix) and hydration, scoped by tenant.
 import type Database from 'better-sqlite3';
-import { ValidationError } from '../../../lib/errors.ts';
-import { SEARCH_MODES, type Metadata } from '../../../streams/events/index.ts';
-import { fuse } from '../../fusion.ts';
-import type { SearchHit, SearchQuery } from '../../store.ts';
+import type { Metadata } from '../../../streams/events/index.ts';
+import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent } from '../../store.ts';
 import { ftsMatchExpression } from './fts-query.ts';
-import { BM25_WEIGHTS, ftsTable, type ModelSpec } from './schema.ts';
+import { BM25_WEIGHTS, ftsTable } from './schema.ts';
 import { filterCondition, type SqlCondition } from './sql-filter.ts';
 import { normalisedCopy, type ChunkScore, type VectorIndex } from './vector-index.ts';
 
-/** Upper bound on k: hits are hydrated and sent whole, so a runaway k is refused rather than served slowly. */
-export const MAX_K = 10_000;
-
-interface HitRow {
+interface KeyRow {
   id: number;
+  source: string;
+  doc_id: string;
+  chunk_id: string;
+}
+
+interface ContentRow {
   chunk_id: string;
   ordinal: number;
   text: string;
@@ -26,16 +27,7 @@ interface HitRow {
   metadata: string;
 }
 
-interface Scored {
-  readonly row: HitRow;
-  /** Content-based identity, the last tie-breaker, so a rebuilt store orders ties the same way. */
-  readonly key: string;
-  readonly score: number;
-}
-
-const keyOf = (row: HitRow): string => `${row.source}\u0000${row.doc_id}\u0000${row.chunk_id}`;
-
-const byScoreThenKey = (a: Scored, b: Scored): number => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+const byScoreThenKey = (a: Candidate, b: Candidate): number => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /** The best `want` scores plus everything tied with the last, so the cut never depends on arrival order. */
 function topWithTies(scores: ChunkScore[], want: number): ChunkScore[] {
@@ -52,17 +44,24 @@ const STATEMENT_CACHE = 64;
 export class Searcher {
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
   private readonly tenantId: Database.Statement<[string], number>;
-  private readonly hydrate: Database.Statement<[string], HitRow>;
+  private readonly keysOf: Database.Statement<[string], KeyRow>;
+  private readonly contentByKey: Database.Statement<[string, string], ContentRow>;
 
   constructor(
     private readonly db: Database.Database,
     private readonly index: VectorIndex,
-    private readonly model: ModelSpec,
   ) {
     this.tenantId = db.prepare<[string], number>('SELECT id FROM tenants WHERE name = ?').pluck();
-    this.hydrate = db.prepare<[string], HitRow>(
-      `SELECT c.id, c.chunk_id, c.ordinal, c.text, c.heading, d.source, d.doc_id, d.doc_seq, d.title, d.url, d.metadata
-       FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id IN (SELECT value FROM json_each(?))`,
+    this.keysOf = db.prepare<[string], KeyRow>(
+      `SELECT c.id, d.source, d.doc_id, c.chunk_id FROM chunks c JOIN documents d ON d.id = c.doc
+       WHERE c.id IN (SELECT value FROM json_each(?))`,
+    );
+    // Keys arrive as [source, docId, chunkId] triples; both joins use the unique indexes.
+    this.contentByKey = db.prepare<[string, string], ContentRow>(
+      `SELECT c.chunk_id, c.ordinal, c.text, c.heading, d.source, d.doc_id, d.doc_seq, d.title, d.url, d.metadata
+       FROM json_each(?) k
+       JOIN documents d ON d.tenant = ? AND d.source = k.value ->> 0 AND d.doc_id = k.value ->> 1 AND d.deleted = 0
+       JOIN chunks c ON c.doc = d.id AND c.chunk_id = k.value ->> 2`,
     );
   }
 
@@ -82,84 +81,45 @@ export class Searcher {
     return stmt as Database.Statement<unknown[], R>;
   }
 
-  search(query: SearchQuery): SearchHit[] {
-    const vector = this.validate(query);
-    // Built (and validated) before anything else, so a bad filter fails the same way whatever the mode or the data.
-    const filter = query.filter ? filterCondition(query.filter) : undefined;
-    const toHit = (s: Scored, score: number, scores: SearchHit['scores']): SearchHit => {
-      const r = s.row;
-      return {
-        tenant: query.tenant,
-        source: r.source,
-        docId: r.doc_id,
-        chunkId: r.chunk_id,
-        docSeq: r.doc_seq,
-        ordinal: r.ordinal,
-        ...(r.title !== null ? { title: r.title } : {}),
-        ...(r.url !== null ? { url: r.url } : {}),
-        ...(r.heading !== null ? { heading: r.heading } : {}),
-        text: r.text,
-        metadata: JSON.parse(r.metadata) as Metadata,
-        score,
-        scores,
-      };
-    };
-
-    if (query.mode === 'keyword') {
-      return this.keyword(query, filter, query.k).map((s) => toHit(s, s.score, { keyword: s.score }));
-    }
-    if (query.mode === 'vector') {
-      return this.vector(query, filter, vector as Float32Array, query.k).map((s) => toHit(s, s.score, { vector: s.score }));
-    }
-    const w = query.vectorWeight;
-    const candidates = Math.max(query.candidates ?? Math.max(50, 5 * query.k), query.k);
-    // A side with weight 0 cannot change the fused ranking, so it is not searched at all.
-    const vectorSide = w > 0 ? this.vector(query, filter, vector as Float32Array, candidates) : [];
-    const keywordSide = w < 1 ? this.keyword(query, filter, candidates) : [];
-    const byKey = new Map<string, Scored>();
-    for (const s of [...vectorSide, ...keywordSide]) byKey.set(s.key, s);
-    const fused = fuse(
-      vectorSide.map((s) => ({ id: s.key, score: s.score })),
-      keywordSide.map((s) => ({ id: s.key, score: s.score })),
-      { vectorWeight: w, k: query.k },
-    );
-    return fused.map((f) =>
-      toHit(byKey.get(f.id) as Scored, f.score, {
-        ...(f.vector !== undefined ? { vector: f.vector } : {}),
-        ...(f.keyword !== undefined ? { keyword: f.keyword } : {}),
-      }),
-    );
+  /** The tenant's best `limit` chunks by BM25 (FTS5, field weights in schema.ts), ties at the cut included. */
+  keywordCandidates(request: CandidateRequest & { readonly text: string }): Candidate[] {
+    const filter = request.filter ? filterCondition(request.filter) : undefined;
+    return this.keyword(request.tenant, request.text, filter, request.limit);
   }
 
-  /** Checks the query and returns the unit-length query vector when the mode needs one. */
-  private validate(query: SearchQuery): Float32Array | undefined {
-    const bad = (message: string, issue: string): never => {
-      throw new ValidationError(message, [issue]);
-    };
-    if (typeof query.tenant !== 'string' || query.tenant.length === 0) bad('tenant must be a non-empty string', 'tenant: empty');
-    if (!SEARCH_MODES.includes(query.mode)) bad(`mode must be one of ${SEARCH_MODES.join(', ')}`, 'mode: unknown');
-    if (!Number.isInteger(query.k) || query.k < 1 || query.k > MAX_K) bad(`k must be an integer from 1 to ${MAX_K}, got ${query.k}`, 'k: out of range');
-    if (typeof query.text !== 'string') bad('text must be a string', 'text: not a string');
-    const w = query.vectorWeight;
-    if (typeof w !== 'number' || !(w >= 0 && w <= 1)) bad(`vectorWeight must be between 0 and 1, got ${w}`, 'vectorWeight: out of range');
-    if (query.candidates !== undefined && (!Number.isInteger(query.candidates) || query.candidates < 1 || query.candidates > 10 * MAX_K)) {
-      bad(`candidates must be an integer from 1 to ${10 * MAX_K}, got ${query.candidates}`, 'candidates: out of range');
-    }
-    if (query.mode === 'keyword') return undefined;
-    const v = query.vector;
-    if (!(v instanceof Float32Array)) return bad(`${query.mode} search needs a query vector of the active model (${this.model.id})`, 'vector: missing');
-    if (v.length !== this.model.dims) {
-      bad(`query vector has ${v.length} dimensions, the store's model ${this.model.id} has ${this.model.dims}`, 'vector: wrong dimensions');
-    }
-    for (const x of v) if (!Number.isFinite(x)) bad('query vector contains a non-finite value', 'vector: not finite');
-    return normalisedCopy(v);
+  /** The tenant's best `limit` chunks by cosine of their best window. */
+  vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Candidate[] {
+    const filter = request.filter ? filterCondition(request.filter) : undefined;
+    return this.vector(request.tenant, filter, normalisedCopy(request.vector), request.limit);
   }
 
-  private rows(ids: readonly number[]): Map<number, HitRow> {
-    const rows = new Map<number, HitRow>();
-    if (ids.length === 0) return rows;
-    for (const row of this.hydrate.all(JSON.stringify(ids))) rows.set(row.id, row);
-    return rows;
+  hydrate(tenant: string, keys: readonly string[]): ChunkContent[] {
+    if (keys.length === 0) return [];
+    const triples = keys.map((k) => k.split('\u0000'));
+    return this.contentByKey.all(JSON.stringify(triples), tenant).map((r) => ({
+      tenant,
+      source: r.source,
+      docId: r.doc_id,
+      chunkId: r.chunk_id,
+      docSeq: r.doc_seq,
+      ordinal: r.ordinal,
+      ...(r.title !== null ? { title: r.title } : {}),
+      ...(r.url !== null ? { url: r.url } : {}),
+      ...(r.heading !== null ? { heading: r.heading } : {}),
+      text: r.text,
+      metadata: JSON.parse(r.metadata) as Metadata,
+    }));
+  }
+
+  /** Candidate keys of chunk rowids, in the order given (a rowid deleted meanwhile is left out). */
+  private candidates(ranked: ReadonlyArray<{ id: number; score: number }>): Candidate[] {
+    if (ranked.length === 0) return [];
+    const keys = new Map<number, string>();
+    for (const row of this.keysOf.all(JSON.stringify(ranked.map((r) => r.id)))) keys.set(row.id, chunkKey(row.source, row.doc_id, row.chunk_id));
+    return ranked.flatMap((r) => {
+      const key = keys.get(r.id);
+      return key === undefined ? [] : [{ key, score: r.score }];
+    });
   }
 
   /**
@@ -167,14 +127,14 @@ export class Searcher {
    * the index is read alone and re-read with a larger limit while a tie straddles the cut; filtered, the join to the
    * documents is needed anyway and the SQL sort is total.
    */
-  private keyword(query: SearchQuery, filter: SqlCondition | undefined, limit: number): Scored[] {
-    const tenant = this.tenantId.get(query.tenant);
+  private keyword(tenantName: string, text: string, filter: SqlCondition | undefined, limit: number): Candidate[] {
+    const tenant = this.tenantId.get(tenantName);
     if (tenant === undefined) return [];
-    const match = ftsMatchExpression(query.text);
+    const match = ftsMatchExpression(text);
     if (match === undefined) return [];
     const table = ftsTable(tenant);
-    const { text, title, heading } = BM25_WEIGHTS;
-    const score = `-bm25(${table}, ${text}, ${title}, ${heading})`;
+    const { text: wText, title, heading } = BM25_WEIGHTS;
+    const score = `-bm25(${table}, ${wText}, ${title}, ${heading})`;
     let ranked: { id: number; score: number }[];
     if (filter) {
       const sql = `SELECT c.id AS id, ${score} AS score
@@ -197,33 +157,22 @@ export class Searcher {
       const cut = ranked[limit - 1]?.score;
       if (cut !== undefined) ranked = ranked.filter((r) => r.score >= cut);
     }
-    const rows = this.rows(ranked.map((r) => r.id));
-    const scored = ranked.flatMap((r) => {
-      const row = rows.get(r.id);
-      return row ? [{ row, key: keyOf(row), score: r.score }] : [];
-    });
-    return scored.sort(byScoreThenKey).slice(0, limit);
+    return this.candidates(ranked).sort(byScoreThenKey);
   }
 
   /** Top `limit` chunks by cosine of their best window; with a filter only the vectors it allows are scored. */
-  private vector(query: SearchQuery, filter: SqlCondition | undefined, unit: Float32Array, limit: number): Scored[] {
-    const matrix = this.index.tenant(query.tenant);
+  private vector(tenant: string, filter: SqlCondition | undefined, unit: Float32Array, limit: number): Candidate[] {
+    const matrix = this.index.tenant(tenant);
     if (!matrix || matrix.size === 0) return [];
     let scores: ChunkScore[];
     if (filter) {
       // Filters are per document, so SQL picks documents (cheap: one row each) and the matrix keeps to their rows.
       const sql = `SELECT d.id FROM documents d WHERE d.tenant = ? AND d.deleted = 0 AND ${filter.sql}`;
-      const docs = new Set(this.statement<number>(sql).pluck().all(query.tenant, ...filter.params));
+      const docs = new Set(this.statement<number>(sql).pluck().all(tenant, ...filter.params));
       scores = matrix.searchDocuments(unit, docs, limit);
     } else {
       scores = matrix.search(unit, limit);
     }
-    const top = topWithTies(scores, limit);
-    const rows = this.rows(top.map((s) => s.chunk));
-    const scored = top.flatMap((s) => {
-      const row = rows.get(s.chunk);
-      return row ? [{ row, key: keyOf(row), score: s.score }] : [];
-    });
-    return scored.sort(byScoreThenKey).slice(0, limit);
+    return this.candidates(topWithTies(scores, limit).map((s) => ({ id: s.chunk, score: s.score }))).sort(byScoreThenKey);
   }
 }

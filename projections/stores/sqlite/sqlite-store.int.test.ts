@@ -8,6 +8,7 @@ import { ConfigError, UnavailableError, ValidationError } from '../../../lib/err
 import type { InferenceStore, StoreOp } from '../../store.ts';
 import { CONFORMANCE_MODEL, describeInferenceStoreConformance } from '../conformance.ts';
 import { openSqliteStore, WorkerInferenceStore } from './index.ts';
+import { search } from '../../search.ts';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'spanda-sqlite-'));
 
@@ -113,23 +114,23 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
 
     expect(await store.checkpoints()).toEqual({ CHUNKS: 1 });
     expect(await store.digest()).toBe(digest);
-    const hits = await store.search({ tenant: 'acme', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 });
+    const hits = await search(store, { tenant: 'acme', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 });
     expect(hits.map((h) => h.docId)).toEqual(['a']);
-    expect((await store.search({ tenant: 'acme', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).map((h) => h.docId)).toEqual(['a']);
+    expect((await search(store, { tenant: 'acme', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).map((h) => h.docId)).toEqual(['a']);
 
     // Rowids freed by the rollback are reused: no vector of the failed batch may surface on the new chunks.
     await store.apply({ ops: doc('d', 4, 'third note', unit(5)), checkpoints: { CHUNKS: 4 } });
-    const after = await store.search({ tenant: 'acme', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 });
+    const after = await search(store, { tenant: 'acme', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 });
     expect(after.map((h) => [h.docId, h.score])).toEqual([
       ['a', 0],
       ['d', 0],
     ]);
 
     // The store is still usable, and a tenant first created by the failed batch works when it comes back.
-    expect(await store.search({ tenant: 'fresh', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).toEqual([]);
+    expect(await search(store, { tenant: 'fresh', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).toEqual([]);
     await store.apply({ ops: doc('f', 2, 'fresh tenant note', unit(3), 'fresh'), checkpoints: { CHUNKS: 2 } });
-    expect((await store.search({ tenant: 'fresh', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).map((h) => h.docId)).toEqual(['f']);
-    expect((await store.search({ tenant: 'fresh', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 })).map((h) => h.docId)).toEqual(['f']);
+    expect((await search(store, { tenant: 'fresh', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).map((h) => h.docId)).toEqual(['f']);
+    expect((await search(store, { tenant: 'fresh', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 })).map((h) => h.docId)).toEqual(['f']);
   });
 });
 
@@ -163,7 +164,7 @@ describe('worker-hosted sqlite store', () => {
     try {
       const vector = unit(2);
       await store.apply({ ops: doc('a', 1, 'hello world', vector), checkpoints: {} });
-      await store.search({ tenant: 'acme', mode: 'vector', text: '', vector, k: 1, vectorWeight: 1 });
+      await search(store, { tenant: 'acme', mode: 'vector', text: '', vector, k: 1, vectorWeight: 1 });
       expect(vector.length).toBe(CONFORMANCE_MODEL.dims);
       expect(vector[2]).toBe(1);
     } finally {

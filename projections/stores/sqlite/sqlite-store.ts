@@ -1,9 +1,9 @@
 // The synchronous SQLite inference store: one better-sqlite3 connection plus the in-memory vector index derived from it.
 import type Database from 'better-sqlite3';
 import { UnavailableError } from '../../../lib/errors.ts';
-import type { DocumentRef, DocumentState, InferenceStore, SearchHit, SearchQuery, StoreBatch, StoreStats } from '../../store.ts';
+import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreStats } from '../../store.ts';
 import { BatchWriter } from './apply.ts';
-import { computeDigest } from './digest.ts';
+import { computeDigest, documentHashes } from './digest.ts';
 import { openDatabase, type ModelSpec } from './schema.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
@@ -28,7 +28,7 @@ export class SqliteInferenceStore {
   ) {
     this.index = new VectorIndex(model.dims);
     this.writer = new BatchWriter(db, model);
-    this.searcher = new Searcher(db, this.index, model);
+    this.searcher = new Searcher(db, this.index);
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
     this.rebuildIndex();
   }
@@ -88,9 +88,19 @@ export class SqliteInferenceStore {
     return Object.fromEntries(rows.map((r) => [r.key, r.seq]));
   }
 
-  search(query: SearchQuery): SearchHit[] {
+  keywordCandidates(request: CandidateRequest & { readonly text: string }): Candidate[] {
     this.open();
-    return this.searcher.search(query);
+    return this.searcher.keywordCandidates(request);
+  }
+
+  vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Candidate[] {
+    this.open();
+    return this.searcher.vectorCandidates(request);
+  }
+
+  hydrate(tenant: string, keys: readonly string[]): ChunkContent[] {
+    this.open();
+    return this.searcher.hydrate(tenant, keys);
   }
 
   document(ref: DocumentRef): DocumentState | undefined {
@@ -134,6 +144,12 @@ export class SqliteInferenceStore {
     return computeDigest(this.db);
   }
 
+  /** Per-document content hashes (projections/digest.ts), for `spanda verify` to name what differs. */
+  documentHashes(): Record<string, string> {
+    this.open();
+    return documentHashes(this.db);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -154,7 +170,9 @@ export function asInferenceStore(core: SqliteInferenceStore): InferenceStore {
     model: core.model,
     apply: (batch) => run(() => core.apply(batch)),
     checkpoints: () => run(() => core.checkpoints()),
-    search: (query) => run(() => core.search(query)),
+    keywordCandidates: (request) => run(() => core.keywordCandidates(request)),
+    vectorCandidates: (request) => run(() => core.vectorCandidates(request)),
+    hydrate: (tenant, keys) => run(() => core.hydrate(tenant, keys)),
     document: (ref) => run(() => core.document(ref)),
     stats: () => run(() => core.stats()),
     digest: () => run(() => core.digest()),

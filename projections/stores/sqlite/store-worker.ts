@@ -1,6 +1,6 @@
 // Worker thread entry: owns the SQLite store and answers the host's requests one at a time, in arrival order.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { DocumentRef, SearchQuery } from '../../store.ts';
+import type { CandidateRequest, DocumentRef } from '../../store.ts';
 import { serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig } from './protocol.ts';
 import { SqliteInferenceStore } from './sqlite-store.ts';
 
@@ -14,8 +14,14 @@ function handle(store: SqliteInferenceStore, request: Request): unknown {
       return store.apply(unpackBatch(request.args as PackedBatch));
     case 'checkpoints':
       return store.checkpoints();
-    case 'search':
-      return store.search(request.args as SearchQuery);
+    case 'keywordCandidates':
+      return store.keywordCandidates(request.args as CandidateRequest & { text: string });
+    case 'vectorCandidates':
+      return store.vectorCandidates(request.args as CandidateRequest & { vector: Float32Array });
+    case 'hydrate': {
+      const { tenant, keys } = request.args as { tenant: string; keys: string[] };
+      return store.hydrate(tenant, keys);
+    }
     case 'document':
       return store.document(request.args as DocumentRef);
     case 'stats':

@@ -2,7 +2,7 @@
 import type { Worker } from 'node:worker_threads';
 import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
-import type { DocumentRef, DocumentState, InferenceStore, SearchHit, SearchQuery, StoreBatch, StoreStats } from '../../store.ts';
+import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreStats } from '../../store.ts';
 import { deserializeError, packBatch, type Hello, type Method, type Reply, type WorkerConfig } from './protocol.ts';
 
 interface Pending {
@@ -110,11 +110,18 @@ export class WorkerInferenceStore implements InferenceStore {
     return this.call('checkpoints');
   }
 
-  search(query: SearchQuery): Promise<SearchHit[]> {
-    if (!(query.vector instanceof Float32Array)) return this.call('search', query);
+  keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]> {
+    return this.call('keywordCandidates', request);
+  }
+
+  vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Promise<Candidate[]> {
     // A fresh copy, transferred: the caller keeps its vector and no shared buffer is detached.
-    const vector = new Float32Array(query.vector);
-    return this.call('search', { ...query, vector }, [vector.buffer]);
+    const vector = new Float32Array(request.vector);
+    return this.call('vectorCandidates', { ...request, vector }, [vector.buffer]);
+  }
+
+  hydrate(tenant: string, keys: readonly string[]): Promise<ChunkContent[]> {
+    return this.call('hydrate', { tenant, keys });
   }
 
   document(ref: DocumentRef): Promise<DocumentState | undefined> {

@@ -1,0 +1,93 @@
+// Retrieval above every store: validate the query, ask the retriever for keyword and vector candidates, fuse once, hydrate.
+import { ValidationError } from '../lib/errors.ts';
+import { SEARCH_MODES } from '../streams/events/index.ts';
+import { matchesNothing, validateFilter } from './filter.ts';
+import { fuse, type RankedCandidate } from './fusion.ts';
+import { chunkKey, type Candidate, type ChunkContent, type Retriever, type SearchFilter, type SearchHit, type SearchQuery } from './store.ts';
+
+/** Upper bound on k: hits are hydrated and sent whole, so a runaway k is refused rather than served slowly. */
+export const MAX_K = 10_000;
+
+function bad(message: string, issue: string): never {
+  throw new ValidationError(message, [issue]);
+}
+
+/** A unit-length copy of the query vector, after checking it belongs to the retriever's model. */
+function unitQueryVector(model: Retriever['model'], query: SearchQuery): Float32Array {
+  const v = query.vector;
+  if (!(v instanceof Float32Array)) return bad(`${query.mode} search needs a query vector of the active model (${model.id})`, 'vector: missing');
+  if (v.length !== model.dims) bad(`query vector has ${v.length} dimensions, the store's model ${model.id} has ${model.dims}`, 'vector: wrong dimensions');
+  let norm = 0;
+  for (const x of v) {
+    if (!Number.isFinite(x)) bad('query vector contains a non-finite value', 'vector: not finite');
+    norm += x * x;
+  }
+  const out = new Float32Array(v.length);
+  if (norm === 0) return out;
+  const scale = 1 / Math.sqrt(norm);
+  for (let i = 0; i < v.length; i++) out[i] = (v[i] as number) * scale;
+  return out;
+}
+
+export function validateQuery(query: SearchQuery): void {
+  if (typeof query.tenant !== 'string' || query.tenant.length === 0) bad('tenant must be a non-empty string', 'tenant: empty');
+  if (!SEARCH_MODES.includes(query.mode)) bad(`mode must be one of ${SEARCH_MODES.join(', ')}`, 'mode: unknown');
+  if (!Number.isInteger(query.k) || query.k < 1 || query.k > MAX_K) bad(`k must be an integer from 1 to ${MAX_K}, got ${query.k}`, 'k: out of range');
+  if (typeof query.text !== 'string') bad('text must be a string', 'text: not a string');
+  const w = query.vectorWeight;
+  if (typeof w !== 'number' || !(w >= 0 && w <= 1)) bad(`vectorWeight must be between 0 and 1, got ${w}`, 'vectorWeight: out of range');
+  if (query.candidates !== undefined && (!Number.isInteger(query.candidates) || query.candidates < 1 || query.candidates > 10 * MAX_K)) {
+    bad(`candidates must be an integer from 1 to ${10 * MAX_K}, got ${query.candidates}`, 'candidates: out of range');
+  }
+}
+
+const byScoreThenKey = (a: Candidate, b: Candidate): number => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/** Best score per key (a store may list a chunk once per window), best first, ties by key: a total order. */
+export function rankCandidates(candidates: readonly Candidate[]): Candidate[] {
+  const best = new Map<string, number>();
+  for (const c of candidates) {
+    if (!Number.isFinite(c.score)) continue;
+    const held = best.get(c.key);
+    if (held === undefined || c.score > held) best.set(c.key, c.score);
+  }
+  return [...best].map(([key, score]) => ({ key, score })).sort(byScoreThenKey);
+}
+
+/**
+ * Runs a search against any retriever. Keyword and vector modes rank one side by its raw score; hybrid asks both sides
+ * at once (a side whose weight is 0 cannot change the ranking and is not asked) and fuses them with the model's weight.
+ */
+export async function search(retriever: Retriever, query: SearchQuery): Promise<SearchHit[]> {
+  validateQuery(query);
+  const filter: SearchFilter | undefined = query.filter ? validateFilter(query.filter) : undefined;
+  const unit = query.mode === 'keyword' ? undefined : unitQueryVector(retriever.model, query);
+  if (matchesNothing(filter)) return [];
+  const base = { tenant: query.tenant, ...(filter ? { filter } : {}) };
+  const keyword = (limit: number) => retriever.keywordCandidates({ ...base, limit, text: query.text }).then(rankCandidates);
+  const vector = (limit: number) => retriever.vectorCandidates({ ...base, limit, vector: unit as Float32Array }).then(rankCandidates);
+
+  let ranked: Array<{ key: string; score: number; scores: SearchHit['scores'] }>;
+  if (query.mode === 'keyword') {
+    ranked = (await keyword(query.k)).slice(0, query.k).map((c) => ({ key: c.key, score: c.score, scores: { keyword: c.score } }));
+  } else if (query.mode === 'vector') {
+    ranked = (await vector(query.k)).slice(0, query.k).map((c) => ({ key: c.key, score: c.score, scores: { vector: c.score } }));
+  } else {
+    const w = query.vectorWeight;
+    const limit = Math.max(query.candidates ?? Math.max(50, 5 * query.k), query.k);
+    const [vectorSide, keywordSide] = await Promise.all([w > 0 ? vector(limit) : [], w < 1 ? keyword(limit) : []]);
+    const asRanked = (cs: Candidate[]): RankedCandidate[] => cs.map((c) => ({ id: c.key, score: c.score }));
+    ranked = fuse(asRanked(vectorSide), asRanked(keywordSide), { vectorWeight: w, k: query.k }).map((f) => ({
+      key: f.id,
+      score: f.score,
+      scores: { ...(f.vector !== undefined ? { vector: f.vector } : {}), ...(f.keyword !== undefined ? { keyword: f.keyword } : {}) },
+    }));
+  }
+  if (ranked.length === 0) return [];
+  const contents = await retriever.hydrate(query.tenant, ranked.map((r) => r.key));
+  const byKey = new Map<string, ChunkContent>(contents.map((c) => [chunkKey(c.source, c.docId, c.chunkId), c]));
+  return ranked.flatMap((r) => {
+    const content = byKey.get(r.key);
+    return content ? [{ ...content, tenant: query.tenant, score: r.score, scores: r.scores }] : [];
+  });
+}
