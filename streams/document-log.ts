@@ -2,7 +2,7 @@
 import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/jetstream';
 import { UnavailableError, errorMessage } from '../lib/errors.ts';
 import { z } from 'zod';
-import { CONTENT_TYPES, docIdSchema, metadataSchema, nameSchema, type DocumentDeleted, type DocumentUpserted } from './events/index.ts';
+import { CONTENT_TYPES, metadataSchema, newDocIdSchema, nameSchema, type DocumentDeleted, type DocumentUpserted } from './events/index.ts';
 import { canonicalJson, sha256Hex } from './ids.ts';
 import type { NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';
@@ -13,7 +13,7 @@ import { encodeIdToken, subjects, type DocumentAddress } from './subjects.ts';
 /** What a user sends to publish a document (HTTP body, JSONL line, SDK call). */
 export const documentInputSchema = z
   .object({
-    id: z.union([docIdSchema, z.number().int().transform(String)]),
+    id: z.union([newDocIdSchema, z.number().int().transform(String)]),
     source: nameSchema.default('api'),
     title: z.string().max(2000).optional(),
     text: z.string(),

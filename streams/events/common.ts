@@ -3,7 +3,15 @@ import { z } from 'zod';
 import { NAME_PATTERN } from '../subjects.ts';
 
 export const nameSchema = z.string().regex(NAME_PATTERN, 'must be 1–63 characters of a–z, 0–9, "_" or "-", starting with a letter or digit');
-export const docIdSchema = z.string().min(1).max(4096).refine((id) => id !== '.' && id !== '..', 'must not be "." or "..": URLs resolve these as dot-segments, so the document could never be read or deleted at /v1/documents/<source>/<id>; choose another id');
+export const docIdSchema = z.string().min(1).max(4096);
+/**
+ * Ids a new document may take: not "." or "..", which URLs resolve as dot-segments, so such a document could never be
+ * read or deleted over HTTP. Events already in the log keep docIdSchema, so old events stay readable.
+ */
+export const newDocIdSchema = docIdSchema.refine(
+  (id) => id !== '.' && id !== '..',
+  'must not be "." or "..": URLs resolve these as dot-segments, so the document could never be read or deleted at /v1/documents/<source>/<id>; choose another id',
+);
 export const metadataSchema = z.record(z.string(), z.json());
 export type Metadata = z.infer<typeof metadataSchema>;
 
