@@ -36,7 +36,15 @@ export function formatIssues(error: z.ZodError): string[] {
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value);
+  let result: z.ZodSafeParseResult<z.output<S>>;
+  try {
+    result = schema.safeParse(value);
+  } catch (err) {
+    // zod walks nested values recursively; a field without its own depth bound can still exhaust the stack. That is
+    // the body's fault (400), not the server's (500).
+    if (err instanceof RangeError) throw new ValidationError(`invalid ${what}: it nests too deeply to validate`, ['(body): nested too deeply']);
+    throw err;
+  }
   if (!result.success) {
     const issues = formatIssues(result.error);
     throw new ValidationError(`invalid ${what}: ${issues.slice(0, 5).join('; ')}${issues.length > 5 ? `; and ${issues.length - 5} more` : ''}`, issues);

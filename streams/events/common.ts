@@ -12,7 +12,46 @@ export const newDocIdSchema = docIdSchema.refine(
   (id) => id !== '.' && id !== '..',
   'must not be "." or "..": URLs resolve these as dot-segments, so the document could never be read or deleted at /v1/documents/<source>/<id>; choose another id',
 );
-export const metadataSchema = z.record(z.string(), z.json());
+/** Bounds on document metadata, checked before z.json() walks it (zod recurses, and SQLite's JSON reader stops at depth 1000). */
+export const METADATA_LIMITS = { maxDepth: 32, maxKeys: 1000, maxBytes: 64 * 1024 } as const;
+export const metadataSchema = z
+  .preprocess((value, ctx) => {
+    const problem = metadataBoundsProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
+    return value;
+  }, z.record(z.string(), z.json()))
+  .meta({
+    description: `Filterable metadata: at most ${METADATA_LIMITS.maxDepth} levels of nesting, ${METADATA_LIMITS.maxKeys} object keys in total and ${METADATA_LIMITS.maxBytes} bytes as JSON.`,
+  });
+
+/**
+ * Why `value` is over METADATA_LIMITS, or undefined. Iterative and bails at the first limit crossed, so a hostile
+ * payload nested 100,000 levels deep costs no stack and little time; the exact size is measured only once the shape is
+ * known to be shallow (JSON.stringify recurses too).
+ */
+function metadataBoundsProblem(value: unknown): string | undefined {
+  const { maxDepth, maxKeys, maxBytes } = METADATA_LIMITS;
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 1 }];
+  let keys = 0;
+  while (stack.length > 0) {
+    const top = stack.pop() as { value: unknown; depth: number };
+    if (top.value === null || typeof top.value !== 'object') continue;
+    if (top.depth > maxDepth) return `nests more than ${maxDepth} levels deep; the limit is ${maxDepth}`;
+    const children = Array.isArray(top.value) ? (top.value as unknown[]) : Object.values(top.value);
+    if (!Array.isArray(top.value)) {
+      keys += children.length;
+      if (keys > maxKeys) return `has more than ${maxKeys} keys in total; the limit is ${maxKeys}`;
+    }
+    for (const child of children) if (child !== null && typeof child === 'object') stack.push({ value: child, depth: top.depth + 1 });
+  }
+  let bytes: number;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+  } catch {
+    return undefined; // not JSON at all (a BigInt, a cycle): z.json() says why
+  }
+  return bytes > maxBytes ? `is ${bytes} bytes as JSON; the limit is ${maxBytes} bytes (${maxBytes / 1024} KiB)` : undefined;
+}
 export type Metadata = z.infer<typeof metadataSchema>;
 
 /** Large outputs are split into parts so no message exceeds the server's max_payload; one part is {index:0,count:1}. */
