@@ -19,10 +19,11 @@ export const metadataSchema = z
     const problem = metadataBoundsProblem(value);
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: value });
     return value;
-  }, z.record(z.string(), z.json()))
-  .meta({
+  }, z.record(z.string(), z.json()).meta({
+    // Every use defaults metadata to {}; zod leaves the .default() of a preprocess out of input JSON Schemas, so say it here.
+    default: {},
     description: `Filterable metadata: at most ${METADATA_LIMITS.maxDepth} levels of nesting, ${METADATA_LIMITS.maxKeys} object keys in total and ${METADATA_LIMITS.maxBytes} bytes as JSON.`,
-  });
+  }));
 
 /**
  * Why `value` is over METADATA_LIMITS, or undefined. Iterative and bails at the first limit crossed, so a hostile
