@@ -34,6 +34,9 @@ export interface ProvisionOptions {
 
 const NS_PER_MS = 1_000_000;
 
+/** How long the DLQ stream remembers entry ids (see streams/dlq.ts): a day of re-drives and replays add no duplicates. */
+export const DLQ_DUPLICATE_WINDOW_MS = 24 * 60 * 60_000;
+
 export function streamConfigs(options: ProvisionOptions = {}): Array<Partial<StreamConfig> & { name: StreamName; subjects: string[] }> {
   const common = {
     retention: RetentionPolicy.Limits,
@@ -48,7 +51,14 @@ export function streamConfigs(options: ProvisionOptions = {}): Array<Partial<Str
     { ...common, name: STREAMS.CHUNKS, subjects: ['chunks.>'], description: 'Chunks of each document version (document.chunked, document.removed)' },
     { ...common, name: STREAMS.EMBEDDINGS, subjects: ['embeddings.>'], description: 'Vectors per model of each document version (document.embedded, document.removed)' },
     { ...common, name: STREAMS.QUERIES, subjects: ['queries.>'], description: 'Queries, answers and feedback (query.received, query.answered, feedback.given)' },
-    { ...common, name: STREAMS.DLQ, subjects: ['dlq.>'], description: 'Events a processor rejected, with the reason in headers' },
+    {
+      ...common,
+      name: STREAMS.DLQ,
+      subjects: ['dlq.>'],
+      description: 'Events a processor rejected, with the reason in headers',
+      // Entry ids name the rejected log event, so a second stage rejecting it within this window adds no second entry.
+      duplicate_window: Math.max(common.duplicate_window, DLQ_DUPLICATE_WINDOW_MS * NS_PER_MS),
+    },
   ];
 }
 
