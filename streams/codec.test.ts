@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../lib/errors.ts';
 import { HEADER, decodeEvent, encodeEvent, eventMetadata } from './codec.ts';
 import type { DocumentUpserted } from './events/index.ts';
-import { eventJsonSchemas, parseEventData } from './events/index.ts';
+import { decodeVector, encodeVector, eventJsonSchemas, parseEventData } from './events/index.ts';
 
 const upserted: DocumentUpserted = {
   type: 'document.upserted',
@@ -47,6 +47,37 @@ describe('codec', () => {
     ];
     for (const [, run] of cases) expect(run).toThrow(ValidationError);
     expect(() => decodeEvent({ subject: 's', data: new TextEncoder().encode('{"tenant":"acme"}'), headers }, position)).toThrow(/invalid document.upserted event: source/);
+  });
+
+  it('refuses a payload that names another document than its subject (tenant, source, id, model)', () => {
+    const { headers, data } = encodeEvent(upserted);
+    const decode = (subject: string) => () => decodeEvent({ subject, data, headers }, position);
+    expect(decode('docs.acme.api.doc-1')).not.toThrow();
+    expect(decode('docs.other.api.doc-1')).toThrow(/names tenant "other", the payload "acme"/);
+    expect(decode('docs.acme.rss.doc-1')).toThrow(/names source "rss"/);
+    expect(decode('docs.acme.api.doc-2')).toThrow(/names document "doc-2"/);
+    expect(decode('chunks.acme.api.doc-1')).toThrow(/is not a docs\.… subject/);
+    for (const subject of ['docs.other.api.doc-1', 'queries.acme']) expect(decode(subject)).toThrow(ValidationError);
+
+    const model = { id: 'use-lite-512', dims: 2, normalized: true, maxTokens: 128 };
+    const embedded = encodeEvent({
+      type: 'document.embedded',
+      data: { tenant: 'acme', source: 'api', id: 'a.b', docSeq: 3, model, part: { index: 0, count: 1 }, vectors: [] },
+      metadata: eventMetadata('document.embedded', { source: '/test' }),
+    });
+    const decodeEmbedded = (subject: string) => () => decodeEvent({ subject, ...embedded }, { stream: 'EMBEDDINGS', seq: 1 });
+    expect(decodeEmbedded('embeddings.use-lite-512.acme.api.a%2Eb')).not.toThrow();
+    expect(decodeEmbedded('embeddings.other-model.acme.api.a%2Eb')).toThrow(/names model "other-model", the payload "use-lite-512"/);
+    // Only the canonical encoding names the document: one document never has two subjects.
+    expect(decodeEmbedded('embeddings.use-lite-512.acme.api.a%2eb')).toThrow(/names document/);
+  });
+
+  it('refuses vectors that are all zeros or not finite', () => {
+    expect(() => decodeVector(encodeVector(new Float32Array([0.6, 0.8])), 2)).not.toThrow();
+    expect(() => decodeVector(encodeVector(new Float32Array(4)), 4)).toThrow(/all zeros/);
+    expect(() => decodeVector(encodeVector(new Float32Array([1, Number.NaN])), 2)).toThrow(/non-finite/);
+    expect(() => decodeVector(encodeVector(new Float32Array([1, Number.POSITIVE_INFINITY])), 2)).toThrow(/non-finite/);
+    expect(() => decodeVector(encodeVector(new Float32Array([1, 0])), 3)).toThrow(/2 dimensions, the model declares 3/);
   });
 
   it('refuses schema versions newer than this build with an upgrade hint', () => {

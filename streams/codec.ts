@@ -13,6 +13,7 @@ import {
   type StoredEvent,
 } from './events/index.ts';
 import { newEventId } from './ids.ts';
+import { encodeIdToken, parseDocumentSubject } from './subjects.ts';
 
 export const HEADER = {
   specversion: 'ce-specversion',
@@ -122,6 +123,7 @@ export function decodeEvent(msg: RawMessage, position: Omit<LogPosition, 'subjec
     throw new ValidationError(`payload is not valid UTF-8 JSON: ${(err as Error).message}`, ['data: not JSON']);
   }
   const data = parseEventData(type, schemaVersion, raw);
+  checkAddress(type, data, msg.subject);
   const causationHeader = h.get(HEADER.causation);
   const causation = causationHeader ? parseCausation(causationHeader) : undefined;
   const subjectHeader = h.get(HEADER.subject);
@@ -136,4 +138,36 @@ export function decodeEvent(msg: RawMessage, position: Omit<LogPosition, 'subjec
     ...(causation ? { causation } : {}),
   };
   return { type, data, metadata, position: { ...position, subject: msg.subject } } as StoredEvent<SpandaEvent>;
+}
+
+/** Which subject kinds may carry each document-addressed event type. */
+const ADDRESSED: Partial<Record<EventType, ReadonlyArray<'docs' | 'chunks' | 'embeddings'>>> = {
+  'document.upserted': ['docs'],
+  'document.deleted': ['docs'],
+  'document.chunked': ['chunks'],
+  'document.removed': ['chunks', 'embeddings'],
+  'document.embedded': ['embeddings'],
+};
+
+/**
+ * The subject is what consumers filter and authorise by (a tenant's slice of the log), the payload is what gets
+ * indexed: they must name the same document, or a message written on one tenant's subject could index into another's.
+ * The id token is compared in its canonical encoding, so one document never has two subjects.
+ */
+function checkAddress(type: EventType, data: unknown, subject: string): void {
+  const kinds = ADDRESSED[type];
+  if (!kinds) return;
+  const d = data as { tenant: string; source: string; id: string; model?: { id: string } };
+  const parsed = parseDocumentSubject(subject);
+  const mismatch = (what: string) =>
+    new ValidationError(`${type} on subject ${JSON.stringify(subject)} ${what}; the subject and the payload must name the same document`, [`subject: ${what}`]);
+  if (!parsed || !kinds.includes(parsed.kind)) throw mismatch(`is not a ${kinds.map((k) => `${k}.…`).join(' or ')} subject`);
+  if (parsed.tenant !== d.tenant) throw mismatch(`names tenant ${JSON.stringify(parsed.tenant)}, the payload ${JSON.stringify(d.tenant)}`);
+  if (parsed.source !== d.source) throw mismatch(`names source ${JSON.stringify(parsed.source)}, the payload ${JSON.stringify(d.source)}`);
+  if (parsed.idToken !== encodeIdToken(d.id)) {
+    throw mismatch(`names document ${JSON.stringify(parsed.id ?? parsed.idToken)}, the payload ${JSON.stringify(d.id)}`);
+  }
+  if (d.model !== undefined && parsed.model !== d.model.id) {
+    throw mismatch(`names model ${JSON.stringify(parsed.model)}, the payload ${JSON.stringify(d.model.id)}`);
+  }
 }

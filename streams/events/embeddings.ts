@@ -51,5 +51,21 @@ export function decodeVector(base64: string, dims: number): Float32Array {
   // Copy into an aligned buffer: Buffer slices may start at an offset that is not a multiple of 4.
   const out = new Float32Array(dims);
   new Uint8Array(out.buffer).set(bytes);
+  const problem = vectorProblem(out);
+  if (problem !== undefined) throw new ValidationError(`vector ${problem}`, [`vector: ${problem}`]);
   return out;
+}
+
+/**
+ * Why a vector cannot be indexed, or undefined. A non-finite component poisons every cosine it enters, and the zero
+ * vector has no direction (its cosine is 0/0): no model produces either for text, so such a vector was injected or broken.
+ */
+export function vectorProblem(vector: Float32Array): string | undefined {
+  let nonZero = false;
+  for (let i = 0; i < vector.length; i++) {
+    const x = vector[i] as number;
+    if (!Number.isFinite(x)) return `has a non-finite component (${x} at ${i})`;
+    if (x !== 0) nonZero = true;
+  }
+  return nonZero ? undefined : 'is all zeros';
 }
