@@ -1,25 +1,18 @@
 // The generic processor runner: durable pull consumer → decode → handle → publish outputs → ack; retries, DLQ, drain.
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { headers as createHeaders } from '@nats-io/transport-node';
 import { PermanentEventError, TransientError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { metrics } from '../lib/metrics.ts';
-import { HEADER, decodeEvent } from '../streams/codec.ts';
+import { decodeEvent } from '../streams/codec.ts';
+import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
+import { originCheckFor } from '../streams/origin.ts';
 import { publishEvent } from '../streams/publisher.ts';
-import { subjects } from '../streams/subjects.ts';
 import type { Outcome, Output, Processor } from './processor.ts';
 
-export const DLQ_HEADER = {
-  reason: 'spanda-dlq-reason',
-  processor: 'spanda-dlq-processor',
-  stream: 'spanda-dlq-stream',
-  seq: 'spanda-dlq-seq',
-  subject: 'spanda-dlq-subject',
-  time: 'spanda-dlq-time',
-  attempts: 'spanda-dlq-attempts',
-} as const;
+// The DLQ lives in streams/dlq.ts (the projector writes it too); re-exported for the code that read it from here.
+export { DLQ_HEADER } from '../streams/dlq.ts';
 
 export interface RunnerOptions {
   readonly logger?: Logger;
@@ -91,26 +84,6 @@ export async function ensureConsumer(handle: NatsHandle, processor: Processor, a
   }
 }
 
-/** Publishes the original message to dlq.<processor> with the reason in headers, keeping its bytes for a later re-drive. */
-export async function sendToDlq(handle: NatsHandle, processorName: string, msg: JsMsg, reason: string, attempts: number): Promise<void> {
-  const h = createHeaders();
-  for (const [key, values] of msg.headers ?? []) {
-    if (key.toLowerCase() === HEADER.msgId.toLowerCase()) continue;
-    for (const value of values) h.append(key, value);
-  }
-  h.set(DLQ_HEADER.reason, reason.replace(/[\r\n]+/g, ' ').slice(0, 2000));
-  h.set(DLQ_HEADER.processor, processorName);
-  h.set(DLQ_HEADER.stream, msg.info.stream);
-  h.set(DLQ_HEADER.seq, String(msg.seq));
-  h.set(DLQ_HEADER.subject, msg.subject);
-  h.set(DLQ_HEADER.time, new Date().toISOString());
-  h.set(DLQ_HEADER.attempts, String(attempts));
-  await handle.js.publish(subjects.dlq(processorName), msg.data, {
-    headers: h,
-    msgID: `dlq:${processorName}:${msg.info.stream}:${msg.seq}`,
-  });
-}
-
 /**
  * Runs a processor until stopped. Messages are taken as they arrive and handled in batches of what is already
  * waiting (up to batchSize), so one document is handled at once and a backlog is handled in large batches.
@@ -131,14 +104,15 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
   const heartbeat = setInterval(() => held.forEach((msg) => msg.working()), Math.max(1000, ackWaitMs / 3));
   heartbeat.unref();
 
+  const origin = originCheckFor(handle);
   const outcomeLabel = (o: 'ok' | 'retried' | 'dead_lettered') => metrics.processorEvents.labels(processor.name, o);
 
   async function deadLetter(msg: JsMsg, reason: string, attempts: number): Promise<void> {
-    await sendToDlq(handle, processor.name, msg, reason, attempts);
+    const { duplicate } = await sendToDlq(handle, processor.name, msg, reason, attempts);
     msg.ack();
     held.delete(msg);
     outcomeLabel('dead_lettered').inc();
-    log.warn('event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason });
+    log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason });
   }
 
   function retry(msg: JsMsg, err: Error): void {
@@ -180,6 +154,22 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
         await settle(msg, err instanceof Error ? err : new ValidationError(String(err)));
       }
     }
+    // Derived events (chunks, vectors) must point at a real version of their document. When DOCUMENTS cannot be read
+    // the inputs are retried (an UnavailableError is never dead-lettered).
+    let verdicts: Array<ValidationError | undefined>;
+    try {
+      verdicts = await origin.check(decoded.map((d) => d.event));
+    } catch (err) {
+      const failure = err instanceof Error ? err : new UnavailableError(String(err));
+      await Promise.all(decoded.map(({ msg }) => settle(msg, failure)));
+      return void end();
+    }
+    const refused = decoded.flatMap((d, i) => {
+      const verdict = verdicts[i];
+      return verdict ? [{ msg: d.msg, verdict }] : [];
+    });
+    for (const { msg, verdict } of refused) await settle(msg, verdict);
+    if (refused.length > 0) decoded.splice(0, decoded.length, ...decoded.filter((_, i) => verdicts[i] === undefined));
     if (decoded.length === 0) return void end();
     let outcomes: readonly Outcome[];
     try {

@@ -1,11 +1,13 @@
 // The generic projector: reads a projection's log slices from the store's checkpoints and applies them in batches.
 import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { ValidationError, errorMessage } from '../lib/errors.ts';
+import { TransientError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { metrics } from '../lib/metrics.ts';
 import { decodeEvent } from '../streams/codec.ts';
+import { sendToDlq } from '../streams/dlq.ts';
+import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
-import { sendToDlq } from '../processors/runner.ts';
+import { originCheckFor } from '../streams/origin.ts';
 import type { Projection, ProjectionSource } from './projection.ts';
 import type { InferenceStore, StoreOp } from './store.ts';
 
@@ -13,6 +15,24 @@ export interface ProjectorOptions {
   readonly logger?: Logger;
   /** Most messages applied in one store transaction. */
   readonly batchSize?: number;
+  /** Failed attempts in a row after which health() reports the projection as not advancing. Default 3. */
+  readonly failuresBeforeUnhealthy?: number;
+  /** Time without progress while work is pending after which health() reports a stall. Default 60 s. */
+  readonly stallAfterMs?: number;
+}
+
+/** Whether the projection advances, for /readyz: a stuck projection serves stale answers while looking alive. */
+export interface ProjectorHealth {
+  readonly ok: boolean;
+  /** Why it is not ok, or a short summary. */
+  readonly detail: string;
+  /** Failed attempts to apply since the last batch that applied. */
+  readonly consecutiveFailures: number;
+  readonly lastError?: string;
+  /** Milliseconds since the last batch applied (0 while nothing is pending). */
+  readonly msSinceProgress: number;
+  /** Whether messages are waiting to be applied. */
+  readonly pendingWork: boolean;
 }
 
 export interface SourcePosition {
@@ -28,6 +48,7 @@ export interface RunningProjector {
   positions(): SourcePosition[];
   /** True when every slice has been applied up to the head of its stream. */
   caughtUp(): boolean;
+  health(): ProjectorHealth;
   /** Resolves once `predicate` holds after a batch has applied (checked at once too); rejects on timeout. */
   waitUntil(predicate: (positions: SourcePosition[]) => boolean, timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -44,6 +65,12 @@ interface SourceState {
 export function runProjector(handle: NatsHandle, projection: Projection, store: InferenceStore, options: ProjectorOptions = {}): RunningProjector {
   const log = (options.logger ?? silentLogger).child(`projector-${projection.name}`);
   const batchSize = options.batchSize ?? 500;
+  const failuresBeforeUnhealthy = options.failuresBeforeUnhealthy ?? 3;
+  const stallAfterMs = options.stallAfterMs ?? 60_000;
+  const origin = originCheckFor(handle);
+  let consecutiveFailures = 0;
+  let lastError: string | undefined;
+  let lastProgressAt = Date.now();
   const dlqName = `projection-${projection.name}`;
   const states: SourceState[] = projection.sources.map((source) => ({ source, applied: 0, pending: 0, messages: undefined }));
   const queue: Array<{ state: SourceState; msg: JsMsg }> = [];
@@ -88,46 +115,80 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
 
   async function deadLetter(msg: JsMsg, err: unknown): Promise<void> {
     const reason = err instanceof ValidationError ? err.message : `cannot project: ${errorMessage(err)}`;
-    await sendToDlq(handle, dlqName, msg, reason, 1);
-    log.warn('event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, reason });
+    const { duplicate } = await sendToDlq(handle, dlqName, msg, reason, 1);
+    log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, reason });
   }
 
-  /** Decodes and projects each message; one that cannot be projected goes to the DLQ and contributes no ops. */
-  async function project(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<Array<{ state: SourceState; msg: JsMsg; ops: StoreOp[] }>> {
-    const out: Array<{ state: SourceState; msg: JsMsg; ops: StoreOp[] }> = [];
+  /**
+   * Decodes, origin-checks and projects each message; one that cannot be projected goes to the DLQ and contributes no
+   * ops. An UnavailableError (DOCUMENTS unreadable for the origin check) is thrown: the whole batch is retried.
+   */
+  async function project(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<Projected[]> {
+    const decoded: Array<{ state: SourceState; msg: JsMsg; event: StoredEvent<SpandaEvent> | undefined }> = [];
     for (const { state, msg } of batch) {
-      let ops: StoreOp[] = [];
       try {
         const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
-        if (projection.canHandle.includes(event.type)) ops = projection.project(event);
+        decoded.push({ state, msg, event: projection.canHandle.includes(event.type) ? event : undefined });
       } catch (err) {
         await deadLetter(msg, err);
+        decoded.push({ state, msg, event: undefined });
+      }
+    }
+    const events = decoded.flatMap((d) => (d.event ? [d.event] : []));
+    const checked = await origin.check(events);
+    const verdicts = new Map(events.map((event, i) => [event, checked[i]]));
+    const out: Projected[] = [];
+    for (const { state, msg, event } of decoded) {
+      let ops: StoreOp[] = [];
+      if (event) {
+        const verdict = verdicts.get(event);
+        try {
+          if (verdict) throw verdict;
+          ops = projection.project(event);
+        } catch (err) {
+          await deadLetter(msg, err);
+        }
       }
       out.push({ state, msg, ops });
     }
     return out;
   }
 
+  /**
+   * Applies events with their checkpoints. When the store refuses the batch for a reason that is not its own
+   * unavailability, the batch is halved until the event it refuses stands alone: that event goes to the DLQ and the
+   * rest applies. Retrying the same batch would never end, whatever the error class (ValidationError, RangeError,
+   * a constraint error), and would stall every tenant behind one event.
+   */
+  async function applyIsolating(projected: readonly Projected[], probed = false): Promise<void> {
+    try {
+      await store.apply({ ops: projected.flatMap((p) => p.ops), checkpoints: checkpointsOf(projected) });
+      return;
+    } catch (err) {
+      if (isStoreUnavailable(err)) throw err;
+      // An error about the store rather than the events would dead-letter every event: make sure the store still
+      // commits an empty batch before blaming them.
+      if (!probed) await store.apply({ ops: [], checkpoints: {} }).catch((probe: unknown) => {
+        throw new UnavailableError(`the store fails even an empty batch (${errorMessage(probe)}) after refusing events: ${errorMessage(err)}`, 5, { cause: err });
+      });
+      if (projected.length === 1) {
+        const only = projected[0] as Projected;
+        await deadLetter(only.msg, err);
+        await store.apply({ ops: [], checkpoints: checkpointsOf(projected) });
+        return;
+      }
+      const half = Math.ceil(projected.length / 2);
+      await applyIsolating(projected.slice(0, half), true);
+      await applyIsolating(projected.slice(half), true);
+    }
+  }
+
   async function applyBatch(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<void> {
     const projected = await project(batch);
-    const checkpoints: Record<string, number> = {};
-    for (const { state, msg } of projected) checkpoints[state.source.key] = msg.seq;
-    try {
-      await store.apply({ ops: projected.flatMap((p) => p.ops), checkpoints });
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
-      // The store refused something in the batch (say, a vector with NaN). Apply one event at a time so only the
-      // offender goes to the DLQ; otherwise the projection would retry the same batch forever.
-      for (const { state, msg, ops } of projected) {
-        try {
-          await store.apply({ ops, checkpoints: { [state.source.key]: msg.seq } });
-        } catch (single) {
-          if (!(single instanceof ValidationError)) throw single;
-          await deadLetter(msg, single);
-          await store.apply({ ops: [], checkpoints: { [state.source.key]: msg.seq } });
-        }
-      }
-    }
+    await applyIsolating(projected);
+    consecutiveFailures = 0;
+    lastError = undefined;
+    lastProgressAt = Date.now();
     for (const { state, msg } of batch) {
       state.applied = Math.max(state.applied, msg.seq);
       state.pending = msg.info.pending;
@@ -149,10 +210,13 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
         log.info('started', { from: Object.fromEntries(states.map((s) => [s.source.key, s.applied])) });
         while (!stopping) {
           if (queue.length === 0) {
+            // Waiting with nothing queued is not a stall: progress is measured from the moment work arrives.
+            lastProgressAt = Date.now();
             await new Promise<void>((resolve) => {
               wake = resolve;
             });
             wake = undefined;
+            lastProgressAt = Date.now();
             continue;
           }
           await applyBatch(queue.splice(0, batchSize));
@@ -160,6 +224,8 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
       } catch (err) {
         if (stopping) break;
         // Nothing was applied from the failed batch: reopen from the store's checkpoints and try again.
+        consecutiveFailures += 1;
+        lastError = errorMessage(err);
         log.error('apply failed; resuming from the last checkpoint in 1s', { error: errorMessage(err) });
         await closeSources();
         await new Promise((r) => setTimeout(r, 1000));
@@ -175,6 +241,18 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
     done,
     positions,
     caughtUp: () => queue.length === 0 && states.every((s) => s.pending === 0),
+    health: () => {
+      const pendingWork = queue.length > 0 || states.some((s) => s.pending > 0);
+      const msSinceProgress = pendingWork ? Date.now() - lastProgressAt : 0;
+      const base = { consecutiveFailures, msSinceProgress, pendingWork, ...(lastError !== undefined ? { lastError } : {}) };
+      if (consecutiveFailures >= failuresBeforeUnhealthy) {
+        return { ...base, ok: false, detail: `applying failed ${consecutiveFailures} times in a row; last error: ${lastError ?? 'unknown'}` };
+      }
+      if (pendingWork && msSinceProgress > stallAfterMs) {
+        return { ...base, ok: false, detail: `no batch applied for ${Math.round(msSinceProgress / 1000)} s while events are pending${lastError ? `; last error: ${lastError}` : ''}` };
+      }
+      return { ...base, ok: true, detail: pendingWork ? 'applying' : 'caught up' };
+    },
     waitUntil: (predicate, timeoutMs) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
@@ -208,4 +286,32 @@ function countBy(keys: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
   return counts;
+}
+
+interface Projected {
+  readonly state: SourceState;
+  readonly msg: JsMsg;
+  readonly ops: StoreOp[];
+}
+
+/** The last sequence of each source in these events: what the store holds once they are applied. */
+function checkpointsOf(projected: readonly Projected[]): Record<string, number> {
+  const checkpoints: Record<string, number> = {};
+  for (const { state, msg } of projected) checkpoints[state.source.key] = Math.max(checkpoints[state.source.key] ?? 0, msg.seq);
+  return checkpoints;
+}
+
+// SQLite result codes that describe the database or its file, never the data written.
+const UNAVAILABLE_SQLITE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|NOMEM|READONLY|PROTOCOL|NOTADB|CORRUPT|INTERRUPT)/;
+
+/**
+ * True when an error says the store itself cannot take writes now (closed, busy, disk full, I/O): the batch is retried
+ * whole. Any other error is taken to be about the events, which are then isolated.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  if (err instanceof UnavailableError || err instanceof TransientError) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as Error & { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_SQLITE.test(code)) return true;
+  return /database connection is not open|database is closed|store is closed/i.test(err.message);
 }

@@ -3,6 +3,7 @@ import { errorMessage, PermanentEventError, SpandaError, TransientError, Unavail
 import { eventMetadata } from '../../streams/codec.ts';
 import {
   encodeVector,
+  vectorProblem,
   type DocumentChunked,
   type DocumentEmbedded,
   type DocumentRemoved,
@@ -103,6 +104,9 @@ export function createEmbedder(provider: EmbeddingProvider): Processor {
       }
       const wrong = vectors.find((v) => v.length !== model.dims);
       if (wrong) throw new SpandaError('embedding-failed', `${model.id} returned a ${wrong.length}-d vector; the model declares ${model.dims}`);
+      // The projection refuses non-finite vectors; publishing one would only move the failure downstream.
+      const broken = vectors.findIndex((v) => v.some((x) => !Number.isFinite(x)));
+      if (broken >= 0) throw new PermanentEventError(`${model.id} returned a vector with a non-finite component for window ${windows[broken]?.window ?? '?'} of chunk ${windows[broken]?.chunkId ?? '?'}`);
       return vectors;
     } catch (error) {
       return asError(error);
@@ -159,7 +163,19 @@ export function createEmbedder(provider: EmbeddingProvider): Processor {
           : isolate
             ? await embedWindows(own.map(({ w }) => w))
             : batchVectors;
-        outcomes[index] = vectors instanceof Error ? vectors : embedded(input, own.map(({ w }, i) => embeddedVector(w, vectors[i] as Float32Array)), context);
+        // A window with nothing the model can read (the hash embedder on "---") gives the zero vector, which has no
+        // direction to search by and which the projection refuses: the chunk stays findable by keyword only.
+        outcomes[index] =
+          vectors instanceof Error
+            ? vectors
+            : embedded(
+                input,
+                own.flatMap(({ w }, i) => {
+                  const vector = vectors[i] as Float32Array;
+                  return vectorProblem(vector) === undefined ? [embeddedVector(w, vector)] : [];
+                }),
+                context,
+              );
       }
       return outcomes.map((outcome) => outcome ?? new Error('internal: input left without an outcome'));
     },

@@ -1,0 +1,143 @@
+// The origin check: a CHUNKS or EMBEDDINGS event must point (docSeq) at a real DOCUMENTS version of the same document.
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
+import { HEADER } from './codec.ts';
+import type { SpandaEvent, StoredEvent } from './events/index.ts';
+import type { NatsHandle } from './nats.ts';
+import { STREAMS } from './provision.ts';
+import { subjects } from './subjects.ts';
+
+/** What a DOCUMENTS message is, as far as the check needs: its subject and ce-type. */
+interface Origin {
+  readonly subject: string;
+  readonly type: string;
+}
+
+/** The DOCUMENTS types each derived event may point at: chunks come from an upsert; a removal from a delete (or an upsert that left nothing to index). */
+const ORIGIN_TYPES: Readonly<Record<string, readonly string[]>> = {
+  'document.chunked': ['document.upserted'],
+  'document.embedded': ['document.upserted'],
+  'document.removed': ['document.deleted', 'document.upserted'],
+};
+
+export interface OriginCheck {
+  /**
+   * One entry per event, in order: undefined when the event may be applied, a ValidationError (its DLQ reason) when it
+   * cannot be right. Events that carry no docSeq always pass. Throws UnavailableError when DOCUMENTS cannot be read.
+   */
+  check(events: readonly StoredEvent<SpandaEvent>[]): Promise<Array<ValidationError | undefined>>;
+}
+
+export interface OriginCheckOptions {
+  /** DOCUMENTS messages remembered (subject and type; a sequence never changes meaning). Default 10,000. */
+  readonly cacheSize?: number;
+  /** Lookups in flight at once. Default 16. */
+  readonly concurrency?: number;
+}
+
+const checks = new WeakMap<NatsHandle, OriginCheck>();
+
+/** The origin check of a connection, shared by every stage in the process so they share its cache. */
+export function originCheckFor(handle: NatsHandle): OriginCheck {
+  let check = checks.get(handle);
+  if (!check) {
+    check = createOriginCheck(handle);
+    checks.set(handle, check);
+  }
+  return check;
+}
+
+type Addressed = Extract<SpandaEvent, { type: 'document.chunked' | 'document.removed' | 'document.embedded' }>;
+
+function isAddressed(event: StoredEvent<SpandaEvent>): event is StoredEvent<Addressed> {
+  return Object.hasOwn(ORIGIN_TYPES, event.type);
+}
+
+export function createOriginCheck(handle: NatsHandle, options: OriginCheckOptions = {}): OriginCheck {
+  const cacheSize = options.cacheSize ?? 10_000;
+  const concurrency = options.concurrency ?? 16;
+  // Insertion-ordered Map as an LRU: a hit is re-inserted at the end, the oldest entry is evicted first.
+  const cache = new Map<number, Origin | 'gone'>();
+  let bounds: { first: number; last: number } | undefined;
+
+  const remember = (seq: number, origin: Origin | 'gone') => {
+    cache.delete(seq);
+    cache.set(seq, origin);
+    if (cache.size > cacheSize) cache.delete(cache.keys().next().value as number);
+  };
+
+  async function refreshBounds(): Promise<{ first: number; last: number }> {
+    try {
+      const { state } = await handle.jsm.streams.info(STREAMS.DOCUMENTS);
+      bounds = { first: state.first_seq, last: state.last_seq };
+      return bounds;
+    } catch (err) {
+      throw new UnavailableError(`cannot read the DOCUMENTS stream's bounds: ${errorMessage(err)}`, 5, { cause: err });
+    }
+  }
+
+  async function lookup(seq: number): Promise<Origin | 'gone'> {
+    try {
+      const m = await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq });
+      if (!m) return 'gone';
+      return { subject: m.subject, type: m.header?.get(HEADER.type) ?? '' };
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return 'gone';
+      throw new UnavailableError(`cannot read DOCUMENTS message ${seq}: ${errorMessage(err)}`, 5, { cause: err });
+    }
+  }
+
+  async function lookupAll(seqs: readonly number[], found: Map<number, Origin | 'gone'>): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < seqs.length) {
+        const seq = seqs[next++] as number;
+        const origin = await lookup(seq);
+        remember(seq, origin);
+        found.set(seq, origin);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, seqs.length) }, worker));
+  }
+
+  return {
+    async check(events) {
+      const addressed = events.filter(isAddressed);
+      if (addressed.length === 0) return events.map(() => undefined);
+      // A docSeq past the cached head may just be newer than the cache: refresh once per call, then it is a lie.
+      const highest = Math.max(...addressed.map((e) => e.data.docSeq));
+      let known = bounds ?? (await refreshBounds());
+      if (highest > known.last) known = await refreshBounds();
+      const found = new Map<number, Origin | 'gone'>();
+      const wanted: number[] = [];
+      for (const seq of new Set(addressed.map((e) => e.data.docSeq))) {
+        const cached = cache.get(seq);
+        if (cached !== undefined) {
+          remember(seq, cached);
+          found.set(seq, cached);
+        } else if (seq <= known.last) wanted.push(seq);
+      }
+      await lookupAll(wanted, found);
+      // A message missing at or after the cached first sequence may have been removed by limits since: look again.
+      if ([...found.values()].includes('gone')) known = await refreshBounds();
+      const now = known;
+      return events.map((event) => (isAddressed(event) ? verdict(event, found.get(event.data.docSeq), now) : undefined));
+    },
+  };
+
+  function verdict(event: StoredEvent<Addressed>, origin: Origin | 'gone' | undefined, known: { first: number; last: number }): ValidationError | undefined {
+    const { docSeq } = event.data;
+    const at = `${event.type} ${event.position.stream}:${event.position.seq}`;
+    const reject = (why: string, issue: string) => new ValidationError(`${at} has docSeq ${docSeq}, ${why}`, [`docSeq: ${issue}`]);
+    if (docSeq > known.last) return reject(`past the end of DOCUMENTS (last sequence ${known.last}): it names no document version`, 'past the end of DOCUMENTS');
+    if (origin === undefined || origin === 'gone') {
+      // Before first_seq the stream's limits removed it: the version was real, and a replay must still apply it.
+      return docSeq < known.first ? undefined : reject('but DOCUMENTS has no message there', 'no DOCUMENTS message');
+    }
+    const expected = subjects.document(event.data);
+    if (origin.subject !== expected) return reject(`which is a message on ${origin.subject}, not on ${expected}`, 'another document');
+    const allowed = ORIGIN_TYPES[event.type] ?? [];
+    if (!allowed.includes(origin.type)) return reject(`which is a ${origin.type || 'message without ce-type'}, not a ${allowed.join(' or ')}`, `points at a ${origin.type}`);
+    return undefined;
+  }
+}
