@@ -18,6 +18,11 @@ export function healthRoutes(deps: ApiDeps): Hono {
     } catch (err) {
       checks.store = { ok: false, detail: errorMessage(err) };
     }
+    // A projector that cannot apply (store down, failing batches) serves stale answers while the process looks alive.
+    if (deps.projector) {
+      const health = deps.projector.health();
+      checks.projection = { ok: health.ok, detail: health.detail };
+    }
     const projection = deps.projector
       ? { caughtUp: deps.projector.caughtUp(), sources: deps.projector.positions() }
       : undefined;
