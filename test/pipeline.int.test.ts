@@ -8,7 +8,7 @@ import { eventMetadata } from '../streams/codec.ts';
 import { encodeVector } from '../streams/events/index.ts';
 import { publishEvent } from '../streams/publisher.ts';
 import { subjects } from '../streams/subjects.ts';
-import { DLQ_HEADER } from '../processors/runner.ts';
+import { DLQ_HEADER } from '../streams/dlq.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
 
 let node: TestSystem;
@@ -121,16 +121,19 @@ describe('an event the store refuses', () => {
   it('goes to the DLQ alone while the rest of its batch applies', async () => {
     const model = node.system.provider.info;
     const vector = new Float32Array(model.dims).fill(Number.NaN);
+    // A real version, so the origin check passes and the vector itself is what gets refused.
+    const published = await api('POST', '/v1/documents', { id: 'nan-doc', text: 'Tapirs have a short prehensile snout.' });
+    const docSeq = published.json.accepted[0].seq as number;
     const event = {
       type: 'document.embedded' as const,
       data: {
         tenant: 'default',
         source: 'api',
         id: 'nan-doc',
-        docSeq: 1,
+        docSeq,
         model,
         part: { index: 0, count: 1 },
-        vectors: [{ chunkId: '1:0', window: 0, vector: encodeVector(vector) }],
+        vectors: [{ chunkId: `${docSeq}:0`, window: 0, vector: encodeVector(vector) }],
       },
       metadata: eventMetadata('document.embedded', { source: '/test' }),
     };

@@ -1,0 +1,128 @@
+// The projector on real NATS with a scripted store: an event the store refuses is isolated and dead-lettered alone,
+// whatever the error; an unavailable store is retried whole and shows in health() and /readyz.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { healthRoutes } from '../api/routes/health.ts';
+import type { ApiDeps } from '../api/deps.ts';
+import { UnavailableError } from '../lib/errors.ts';
+import { eventMetadata } from '../streams/codec.ts';
+import { publishDocument } from '../streams/document-log.ts';
+import { readDlq } from '../streams/dlq.ts';
+import type { SpandaEvent } from '../streams/events/index.ts';
+import { publishEvent } from '../streams/publisher.ts';
+import { subjects } from '../streams/subjects.ts';
+import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
+import { inferenceProjection } from './inference.ts';
+import { runProjector, type RunningProjector } from './projector.ts';
+import type { InferenceStore, StoreBatch } from './store.ts';
+
+let nats: TestNats;
+let projector: RunningProjector | undefined;
+
+beforeEach(async () => {
+  nats = await startTestNats();
+});
+afterEach(async () => {
+  await projector?.stop();
+  projector = undefined;
+  await nats.stop();
+});
+
+/** A store that records what it applied and fails as `refuse` says for a batch holding a given document. */
+function scriptedStore(refuse: (batch: StoreBatch, call: number) => Error | undefined) {
+  const applied = new Set<string>();
+  const checkpoints: Record<string, number> = {};
+  let calls = 0;
+  const store = {
+    model: { id: 'm', dims: 4 },
+    async apply(batch: StoreBatch) {
+      const failure = refuse(batch, calls++);
+      if (failure) throw failure;
+      for (const op of batch.ops) applied.add(op.docId);
+      Object.assign(checkpoints, batch.checkpoints);
+    },
+    async checkpoints() {
+      return { ...checkpoints };
+    },
+    async stats() {
+      return { documents: applied.size, tombstones: 0, chunks: 0, vectors: 0, tenants: 1 };
+    },
+  };
+  return { store: store as unknown as InferenceStore, applied, checkpoints };
+}
+
+async function publishChunkedDocs(ids: readonly string[]): Promise<number[]> {
+  const seqs: number[] = [];
+  for (const id of ids) {
+    const doc = await publishDocument(nats.handle, 'acme', { id, source: 'api', text: `text of ${id}`, metadata: {} });
+    const event: SpandaEvent = {
+      type: 'document.chunked',
+      data: {
+        tenant: 'acme',
+        source: 'api',
+        id,
+        docSeq: doc.seq,
+        document: { metadata: {}, contentHash: `sha256:${'0'.repeat(64)}` },
+        chunker: { name: 'markdown', version: 1, size: 800, overlap: 120 },
+        part: { index: 0, count: 1 },
+        totalChunks: 1,
+        chunks: [{ chunkId: `${doc.seq}:0`, ordinal: 0, text: `text of ${id}`, start: 0, end: 10, tokens: 3 }],
+      },
+      metadata: eventMetadata('document.chunked', { source: '/test' }),
+    };
+    seqs.push((await publishEvent(nats.handle, subjects.chunks({ tenant: 'acme', source: 'api', id }), event)).seq);
+  }
+  return seqs;
+}
+
+const holds = (batch: StoreBatch, id: string) => batch.ops.some((op) => op.docId === id);
+
+describe('the projector', () => {
+  it.each([
+    ['RangeError', () => new RangeError('Maximum call stack size exceeded')],
+    ['TypeError', () => new TypeError('Cannot read properties of undefined')],
+    ['a SQLite constraint error', () => Object.assign(new Error('UNIQUE constraint failed: chunks.chunk_id'), { code: 'SQLITE_CONSTRAINT_UNIQUE', name: 'SqliteError' })],
+  ])('dead-letters alone the event the store refuses with %s and applies the rest', async (_, error) => {
+    const ids = Array.from({ length: 9 }, (_, i) => (i === 5 ? 'poison' : `ok-${i}`));
+    const chunkSeqs = await publishChunkedDocs(ids);
+    const { store, applied, checkpoints } = scriptedStore((batch) => (holds(batch, 'poison') ? error() : undefined));
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { batchSize: 500 });
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === chunkSeqs.at(-1), 10_000);
+    expect([...applied].sort()).toEqual(ids.filter((id) => id !== 'poison').sort());
+    expect(checkpoints.CHUNKS).toBe(chunkSeqs.at(-1));
+    const dlq = await readDlq(nats.handle);
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]).toMatchObject({ stage: 'projection-inference', stream: 'CHUNKS', seq: chunkSeqs[5] });
+    expect(dlq[0]?.reason).toMatch(/cannot project: .+/);
+    expect(projector.health()).toMatchObject({ ok: true, consecutiveFailures: 0 });
+  });
+
+  it('retries the whole batch while the store is busy and dead-letters nothing', async () => {
+    const chunkSeqs = await publishChunkedDocs(['a', 'b', 'c']);
+    const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY', name: 'SqliteError' });
+    const { store, applied } = scriptedStore((batch, call) => (call < 2 && batch.ops.length > 0 ? busy() : undefined));
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store);
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === chunkSeqs.at(-1), 10_000);
+    expect([...applied].sort()).toEqual(['a', 'b', 'c']);
+    expect(await readDlq(nats.handle)).toEqual([]);
+  });
+
+  it('reports a projection that is not advancing in health() and /readyz, and recovers', async () => {
+    await publishChunkedDocs(['a', 'b']);
+    let down = true;
+    const { store } = scriptedStore(() => (down ? new UnavailableError('the inference store is closed; open it again') : undefined));
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { failuresBeforeUnhealthy: 2 });
+    const running = projector;
+    const readyz = () => healthRoutes({ nats: nats.handle, store, projector: running } as unknown as ApiDeps).request('/readyz');
+    const deadline = Date.now() + 10_000;
+    while (running.health().ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(running.health()).toMatchObject({ ok: false, pendingWork: true, lastError: expect.stringMatching(/store is closed/) });
+    const notReady = await readyz();
+    expect(notReady.status).toBe(503);
+    expect((await notReady.json()).checks.projection).toMatchObject({ ok: false, detail: expect.stringMatching(/applying failed \d+ times in a row; last error: the inference store is closed/) });
+    expect(await readDlq(nats.handle)).toEqual([]);
+    down = false;
+    await running.waitUntil(() => running.caughtUp(), 10_000);
+    expect(running.health()).toMatchObject({ ok: true });
+    expect((await readyz()).status).toBe(200);
+  });
+});
