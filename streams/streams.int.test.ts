@@ -4,7 +4,8 @@ import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { decodeEvent } from './codec.ts';
 import { documentInputSchema, publishDeletion, publishDocument } from './document-log.ts';
-import { STREAMS, provision } from './provision.ts';
+import { DLQ_DUPLICATE_WINDOW_MS, STREAMS, provision } from './provision.ts';
+import { readDlq, sendToDlq } from './dlq.ts';
 import { subjects } from './subjects.ts';
 
 let nats: TestNats;
@@ -27,6 +28,25 @@ describe('provisioning', () => {
     expect(names).toEqual(expect.arrayContaining(Object.values(STREAMS)));
     await again.kv.put('probe', 'ok');
     expect((await again.kv.get('probe'))?.string()).toBe('ok');
+  });
+});
+
+describe('the DLQ stream', () => {
+  it('remembers entry ids for 24 h, set on creation and on an existing stream with a shorter window', async () => {
+    const windowOf = async () => (await nats.handle.jsm.streams.info(STREAMS.DLQ)).config.duplicate_window;
+    const day = DLQ_DUPLICATE_WINDOW_MS * 1_000_000;
+    expect(await windowOf()).toBe(day);
+    await nats.handle.jsm.streams.update(STREAMS.DLQ, { duplicate_window: 120 * 1_000_000_000 });
+    expect((await provision(nats.handle)).updated).toEqual([STREAMS.DLQ]);
+    expect(await windowOf()).toBe(day);
+  });
+
+  it('keeps one entry per rejected log event, whichever stages reject it', async () => {
+    const msg = { subject: 'chunks.acme.api.x', data: new TextEncoder().encode('{}'), seq: 42, info: { stream: STREAMS.CHUNKS } };
+    expect(await sendToDlq(nats.handle, 'embedder-m', msg, 'first reason', 1)).toEqual({ duplicate: false });
+    expect(await sendToDlq(nats.handle, 'projection-inference', msg, 'second reason', 1)).toEqual({ duplicate: true });
+    const entries = (await readDlq(nats.handle)).filter((e) => e.stream === STREAMS.CHUNKS && e.seq === 42);
+    expect(entries).toEqual([expect.objectContaining({ stage: 'embedder-m', reason: 'first reason', subject: 'chunks.acme.api.x' })]);
   });
 });
 

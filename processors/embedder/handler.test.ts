@@ -216,6 +216,15 @@ describe('createEmbedder', () => {
     expect((outcome as Error).message).toMatch(/3-d vector.*256/);
   });
 
+  it('publishes no zero vector (a window with no words) and refuses a non-finite one, as the projection would', async () => {
+    const [zero] = await createEmbedder(createHashEmbedder()).handle([chunked(1, 'a', [chunk(1001, 0, '---'), chunk(1001, 1, 'real words')])], context);
+    expect(embeddedData(outputsOf(zero)[0]).vectors.map((v) => v.chunkId)).toEqual(['1001:1']);
+    const nan: EmbeddingProvider = { ...createHashEmbedder(), embed: async (texts) => texts.map(() => new Float32Array(256).fill(Number.NaN)) };
+    const [outcome] = await createEmbedder(nan).handle([chunked(1, 'a', [chunk(1001, 0, 'one')])], context);
+    expect(outcome).toBeInstanceOf(PermanentEventError);
+    expect((outcome as Error).message).toMatch(/non-finite component/);
+  });
+
   it('publishes an empty vector list for a version whose chunks are all empty, without calling the model', async () => {
     const provider = recording();
     const [outcome] = await createEmbedder(provider).handle([chunked(1, 'a', [chunk(1001, 0, '  ')])], context);
