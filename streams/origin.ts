@@ -115,6 +115,8 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
         if (cached !== undefined) {
           remember(seq, cached);
           found.set(seq, cached);
+        } else if (seq < known.first) {
+          found.set(seq, 'gone'); // removed by the stream's limits: nothing to ask for
         } else if (seq <= known.last) wanted.push(seq);
       }
       await lookupAll(wanted, found);
