@@ -3,12 +3,17 @@ import { ValidationError } from '../lib/errors.ts';
 import { decodeVector, type SpandaEvent, type StoredEvent } from '../streams/events/index.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { subjects } from '../streams/subjects.ts';
+import { chunkerFingerprint } from './generations.ts';
 import type { Projection } from './projection.ts';
 import type { StoreOp } from './store.ts';
 
 export const INFERENCE_PROJECTION_VERSION = 1;
 
-export function inferenceProjection(model: { id: string; dims: number }): Projection {
+/**
+ * The projection of one generation: CHUNKS written by the chunker whose settings have the fingerprint `chunker`
+ * (projections/generations.ts chunkerFingerprint; undefined takes every chunker's) and EMBEDDINGS of `model`.
+ */
+export function inferenceProjection(model: { id: string; dims: number }, chunker?: string): Projection {
   return {
     name: 'inference',
     version: INFERENCE_PROJECTION_VERSION,
@@ -21,6 +26,8 @@ export function inferenceProjection(model: { id: string; dims: number }): Projec
       switch (event.type) {
         case 'document.chunked': {
           const d = event.data;
+          // Chunks of another chunker's settings belong to another generation (their ids differ, so they never mix).
+          if (chunker !== undefined && chunkerFingerprint(d.chunker) !== chunker) return [];
           return [
             {
               kind: 'chunks',

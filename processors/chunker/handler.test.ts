@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PermanentEventError, ValidationError } from '../../lib/errors.ts';
 import { decodeEvent, encodeEvent } from '../../streams/codec.ts';
 import {
+  chunkerFingerprint,
   documentChunkedV1,
   documentRemovedV1,
   type DocumentChunkedData,
@@ -17,6 +18,9 @@ import { subjects } from '../../streams/subjects.ts';
 import type { Output } from '../processor.ts';
 import { createChunker } from './handler.ts';
 import { normalizeText } from './normalize.ts';
+
+/** Chunk ids carry the fingerprint of the default settings (structure v1, 800/120). */
+const FP = chunkerFingerprint({ name: 'structure', version: 1, size: 800, overlap: 120 });
 
 const MiB = 1024 * 1024;
 const address = { tenant: 'acme', source: 'medium', id: 'https://medium.com/p/4f1e2d' };
@@ -84,7 +88,7 @@ describe('createChunker', () => {
     const chunker = createChunker();
     expect({ ...chunker, handle: undefined }).toEqual({
       name: 'chunker',
-      version: 1,
+      version: 2,
       stream: 'DOCUMENTS',
       filterSubjects: ['docs.>'],
       batchSize: 64,
@@ -105,11 +109,11 @@ describe('document.upserted', () => {
     const [output] = outputs as [Output];
     expect(output.subject).toBe(subjects.chunks(address));
     expect(output.subject).toBe('chunks.acme.medium.https://medium%2Ecom/p/4f1e2d');
-    expect(output.msgId).toBe('chunker@1.1.800.120:DOCUMENTS:42:0');
-    expect(output.msgId).toBe(derivedMsgId('chunker', '1.1.800.120', { stream: 'DOCUMENTS', seq: 42 }, 0));
+    expect(output.msgId).toBe('chunker@2.1.800.120:DOCUMENTS:42:0');
+    expect(output.msgId).toBe(derivedMsgId('chunker', '2.1.800.120', { stream: 'DOCUMENTS', seq: 42 }, 0));
     // Other settings give other output, so another id: a re-chunk with new settings is never deduplicated away.
     const [resized] = (await handleOne(upserted(42), undefined, { size: 400, overlap: 40 })) as [Output];
-    expect(resized.msgId).toBe('chunker@1.1.400.40:DOCUMENTS:42:0');
+    expect(resized.msgId).toBe('chunker@2.1.400.40:DOCUMENTS:42:0');
     expect(output.event.type).toBe('document.chunked');
     expect(output.event.metadata).toMatchObject({
       id: output.msgId,
@@ -131,8 +135,8 @@ describe('document.upserted', () => {
       totalChunks: 2,
     });
     expect(data.chunks.map((c) => [c.chunkId, c.ordinal, c.heading])).toEqual([
-      ['42:0', 0, 'Streaming RAG'],
-      ['42:1', 1, 'Streaming RAG > Replay'],
+      [`42:${FP}:0`, 0, 'Streaming RAG'],
+      [`42:${FP}:1`, 1, 'Streaming RAG > Replay'],
     ]);
     // Citable: each chunk is exactly its slice of the normalised document.
     const normalized = normalizeText(MARKDOWN, 'text/markdown').text;
@@ -146,7 +150,7 @@ describe('document.upserted', () => {
     expect(decoded.type).toBe('document.chunked');
     expect(decoded.data).toEqual(output.event.data);
     expect(decoded.metadata.causation).toEqual({ stream: 'DOCUMENTS', seq: 42 });
-    expect(headers.get('Nats-Msg-Id')).toBe('chunker@1.1.800.120:DOCUMENTS:42:0');
+    expect(headers.get('Nats-Msg-Id')).toBe('chunker@2.1.800.120:DOCUMENTS:42:0');
   });
 
   it('omits title and url when the document has none, and records the configured chunker', async () => {
@@ -177,7 +181,7 @@ describe('document.upserted', () => {
     let nextOrdinal = 0;
     outputs.forEach((output, index) => {
       const data = chunkedData(output);
-      expect(output.msgId).toBe(`chunker@1.1.800.120:DOCUMENTS:42:${index}`);
+      expect(output.msgId).toBe(`chunker@2.1.800.120:DOCUMENTS:42:${index}`);
       expect(output.subject).toBe(subjects.chunks(address));
       expect(data.part).toEqual({ index, count: outputs.length });
       expect(data.totalChunks).toBe(first.totalChunks);
@@ -186,7 +190,7 @@ describe('document.upserted', () => {
       expect(data.chunks.length).toBeGreaterThan(0);
       for (const chunk of data.chunks) {
         expect(chunk.ordinal).toBe(nextOrdinal);
-        expect(chunk.chunkId).toBe(`42:${nextOrdinal}`);
+        expect(chunk.chunkId).toBe(`42:${FP}:${nextOrdinal}`);
         nextOrdinal++;
       }
       // Headers get the 16 KiB the part splitter keeps free; the JSON body must fit in the rest.
@@ -202,7 +206,7 @@ describe('document.deleted', () => {
     const [output, ...more] = await handleOne(deleted(43));
     expect(more).toEqual([]);
     expect(output?.subject).toBe(subjects.chunks(address));
-    expect(output?.msgId).toBe('chunker@1.1.800.120:DOCUMENTS:43:0');
+    expect(output?.msgId).toBe('chunker@2.1.800.120:DOCUMENTS:43:0');
     expect(output?.event.type).toBe('document.removed');
     expect(output?.event.data).toEqual({ ...address, docSeq: 43 });
     expect(documentRemovedV1.safeParse(output?.event.data).success).toBe(true);

@@ -2,14 +2,15 @@
 import { setImmediate } from 'node:timers/promises';
 import { PermanentEventError } from '../../lib/errors.ts';
 import { eventMetadata } from '../../streams/codec.ts';
-import type {
-  Chunk,
-  ChunkerInfo,
-  DocumentChunkedData,
-  DocumentDeleted,
-  DocumentUpserted,
-  SpandaEvent,
-  StoredEvent,
+import {
+  chunkerFingerprint,
+  type Chunk,
+  type ChunkerInfo,
+  type DocumentChunkedData,
+  type DocumentDeleted,
+  type DocumentUpserted,
+  type SpandaEvent,
+  type StoredEvent,
 } from '../../streams/events/index.ts';
 import { derivedMsgId } from '../../streams/ids.ts';
 import { subjects } from '../../streams/subjects.ts';
@@ -19,7 +20,8 @@ import { chunkOptions, chunkText, DEFAULT_CHUNKER } from './chunk.ts';
 import { normalizeText } from './normalize.ts';
 
 const NAME = 'chunker';
-const VERSION = 1;
+// 2: chunk ids carry the chunker fingerprint.
+const VERSION = 2;
 const SOURCE = '/processors/chunker';
 const YIELD_EVERY_MS = 25;
 
@@ -71,7 +73,7 @@ function outcome(input: StoredEvent<SpandaEvent>, chunker: ChunkerInfo, context:
 function chunked(input: StoredEvent<DocumentUpserted>, chunker: ChunkerInfo, context: ProcessorContext): Output[] {
   const { tenant, source, id, title, url, contentType, text, metadata, contentHash } = input.data;
   const docSeq = input.position.seq;
-  const chunks: Chunk[] = chunkText(normalizeText(text, contentType), chunker).map((chunk) => ({ chunkId: `${docSeq}:${chunk.ordinal}`, ...chunk }));
+  const chunks: Chunk[] = chunkText(normalizeText(text, contentType), chunker).map((chunk) => ({ chunkId: `${docSeq}:${chunkerFingerprint(chunker)}:${chunk.ordinal}`, ...chunk }));
   const base: Omit<DocumentChunkedData, 'part' | 'chunks'> = {
     tenant,
     source,

@@ -1,9 +1,10 @@
 // CHUNKS stream: document.chunked (one message per document version, split into parts if large) and document.removed.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { docIdSchema, metadataSchema, nameSchema, partSchema, type Event } from './common.ts';
 
 export const chunkSchema = z.object({
-  /** Deterministic: `<docSeq>:<ordinal>` scoped by the document address. */
+  /** Deterministic: `<docSeq>:<chunker fingerprint>:<ordinal>` scoped by the document address. */
   chunkId: z.string().min(1),
   ordinal: z.number().int().min(0),
   text: z.string(),
@@ -23,6 +24,17 @@ export const chunkerInfoSchema = z.object({
   overlap: z.number().int(),
 });
 export type ChunkerInfo = z.infer<typeof chunkerInfoSchema>;
+
+/**
+ * A short, stable fingerprint of chunker settings. Chunk ids carry it (`<docSeq>:<fingerprint>:<ordinal>`), so chunks
+ * (and their vectors) of two chunker settings never mix within one document version, and a generation keeps to one.
+ */
+export function chunkerFingerprint(chunker: Pick<ChunkerInfo, 'name' | 'version' | 'size' | 'overlap'>): string {
+  return createHash('sha256')
+    .update(`${chunker.name}\u0000${chunker.version}\u0000${chunker.size}\u0000${chunker.overlap}`)
+    .digest('hex')
+    .slice(0, 8);
+}
 
 export const documentInfoSchema = z.object({
   title: z.string().optional(),

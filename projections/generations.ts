@@ -1,0 +1,182 @@
+// Projection generations: ids derived from what changes the content, their records and the role alias in NATS KV (CAS).
+import type { KV } from '@nats-io/kv';
+import { ConfigError, UnavailableError, errorMessage } from '../lib/errors.ts';
+import { chunkerFingerprint } from '../streams/events/index.ts';
+import { canonicalJson, sha256Hex } from '../streams/ids.ts';
+
+export const GENERATION_STATES = ['building', 'ready', 'active', 'retired'] as const;
+export type GenerationState = (typeof GENERATION_STATES)[number];
+
+/** Everything that changes a generation's content; its hash is the generation id. */
+export interface GenerationSpec {
+  readonly role: string;
+  readonly projection: { readonly name: string; readonly version: number };
+  readonly store: { readonly kind: string; readonly schemaVersion: number };
+  readonly model: { readonly id: string; readonly dims: number; readonly embedderVersion: number };
+  /** Fingerprint of the chunker settings whose chunks the generation serves (see chunkerFingerprint). */
+  readonly chunker: string;
+}
+
+export interface GenerationRecord {
+  readonly id: string;
+  readonly spec: GenerationSpec;
+  readonly state: GenerationState;
+  /** Hybrid fusion weight of the generation's model: the fusion profile travels with the generation. */
+  readonly vectorWeight: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Log positions the generation had applied when it was last checkpointed here (on ready/active). */
+  readonly checkpoints?: Readonly<Record<string, number>>;
+  readonly digest?: string;
+  /** Who built it (host and pid), for `spanda projections list`. */
+  readonly builtBy?: string;
+}
+
+export interface AliasRecord {
+  readonly generation: string;
+  /** The generation it pointed at before, for rollback. */
+  readonly previous?: string;
+  readonly switchedAt: string;
+}
+
+export { chunkerFingerprint };
+
+/** `<model>-<hash>`: readable in `nats kv ls`, and equal for equal specs on every node. */
+export function generationId(spec: GenerationSpec): string {
+  return `${spec.model.id}-${sha256Hex(canonicalJson(spec)).slice(0, 10)}`;
+}
+
+export const generationKey = (role: string, id: string): string => `gen.${role}.${id}`;
+export const aliasKey = (role: string): string => `alias.${role}`;
+
+function decode<T>(bytes: Uint8Array | undefined, what: string): T | undefined {
+  if (!bytes || bytes.length === 0) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  } catch (err) {
+    throw new ConfigError(`${what} in the KV bucket is not valid JSON (${errorMessage(err)}); fix or delete the key with the NATS CLI`);
+  }
+}
+
+const encode = (value: unknown): string => JSON.stringify(value);
+
+/** Generation records and the role alias, every change a compare-and-set on the KV revision. */
+export class Generations {
+  constructor(private readonly kv: KV) {}
+
+  async get(role: string, id: string): Promise<GenerationRecord | undefined> {
+    const entry = await this.kv.get(generationKey(role, id));
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    return decode<GenerationRecord>(entry.value, `generation ${id}`);
+  }
+
+  async list(role: string): Promise<GenerationRecord[]> {
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys(`gen.${role}.>`)) keys.push(key);
+    const records = await Promise.all(keys.map((k) => this.get(role, k.slice(`gen.${role}.`.length))));
+    return records.filter((r): r is GenerationRecord => r !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Creates the record, or returns the existing one for the same spec (a generation id names its content). */
+  async ensure(spec: GenerationSpec, vectorWeight: number, builtBy?: string): Promise<GenerationRecord> {
+    const id = generationId(spec);
+    const held = await this.get(spec.role, id);
+    if (held) return held;
+    const now = new Date().toISOString();
+    const record: GenerationRecord = { id, spec, state: 'building', vectorWeight, createdAt: now, updatedAt: now, ...(builtBy ? { builtBy } : {}) };
+    try {
+      await this.kv.create(generationKey(spec.role, id), encode(record));
+      return record;
+    } catch {
+      // Created by another process in between: theirs is the same generation.
+      const other = await this.get(spec.role, id);
+      if (other) return other;
+      throw new UnavailableError(`cannot create generation ${id} in the KV bucket; retry`);
+    }
+  }
+
+  /** Updates a record with `change`, retrying on concurrent writers. */
+  async update(role: string, id: string, change: (record: GenerationRecord) => GenerationRecord): Promise<GenerationRecord> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const entry = await this.kv.get(generationKey(role, id));
+      const record = entry && entry.operation === 'PUT' ? decode<GenerationRecord>(entry.value, `generation ${id}`) : undefined;
+      if (!entry || !record) throw new ConfigError(`no generation ${id} for the ${role} projection; see \`spanda projections list\``);
+      const next = { ...change(record), updatedAt: new Date().toISOString() };
+      try {
+        await this.kv.update(generationKey(role, id), encode(next), entry.revision);
+        return next;
+      } catch {
+        // Someone else wrote in between: read again and re-apply the change.
+      }
+    }
+    throw new UnavailableError(`generation ${id} kept changing under us; retry`);
+  }
+
+  async remove(role: string, id: string): Promise<void> {
+    await this.kv.delete(generationKey(role, id));
+  }
+
+  /** The active generation of a role and the KV revision to compare-and-set against (0 when none was ever set). */
+  async alias(role: string): Promise<{ alias: AliasRecord | undefined; revision: number }> {
+    const entry = await this.kv.get(aliasKey(role));
+    if (!entry || entry.operation !== 'PUT') return { alias: undefined, revision: entry?.revision ?? 0 };
+    return { alias: decode<AliasRecord>(entry.value, `alias of ${role}`), revision: entry.revision };
+  }
+
+  /**
+   * Points the role's alias at `id` if it still is what the caller read (`expectedRevision`), so two replays can
+   * never both win. Marks the new generation active and the one it replaces retired (kept for rollback).
+   */
+  async switchAlias(role: string, id: string, expectedRevision: number): Promise<AliasRecord> {
+    const current = await this.alias(role);
+    if (current.revision !== expectedRevision) {
+      throw new ConfigError(
+        `the ${role} alias changed while this command ran (now ${current.alias?.generation ?? 'unset'}); run it again to build on the new state`,
+      );
+    }
+    const previous = current.alias?.generation;
+    const next: AliasRecord = { generation: id, ...(previous !== undefined && previous !== id ? { previous } : {}), switchedAt: new Date().toISOString() };
+    try {
+      if (expectedRevision === 0) await this.kv.create(aliasKey(role), encode(next));
+      else await this.kv.update(aliasKey(role), encode(next), expectedRevision);
+    } catch (err) {
+      throw new ConfigError(`another process switched the ${role} alias at the same moment (${errorMessage(err)}); run the command again`);
+    }
+    await this.update(role, id, (r) => ({ ...r, state: 'active' }));
+    if (previous !== undefined && previous !== id) {
+      await this.update(role, previous, (r) => ({ ...r, state: 'retired' })).catch(() => undefined);
+    }
+    return next;
+  }
+
+  /**
+   * Calls `onChange` with the alias now and on every change until the returned stop is called. A KV watch ends when
+   * the connection drops; it is reopened so a node keeps following.
+   */
+  async watchAlias(role: string, onChange: (alias: AliasRecord) => void, onError: (err: unknown) => void = () => undefined): Promise<() => void> {
+    let stopped = false;
+    let iterator: { stop(): void } | undefined;
+    const run = async (): Promise<void> => {
+      while (!stopped) {
+        try {
+          const watch = await this.kv.watch({ key: aliasKey(role) });
+          iterator = watch;
+          for await (const entry of watch) {
+            if (stopped) break;
+            if (entry.operation !== 'PUT') continue;
+            const alias = decode<AliasRecord>(entry.value, `alias of ${role}`);
+            if (alias) onChange(alias);
+          }
+        } catch (err) {
+          if (!stopped) onError(err);
+        }
+        if (!stopped) await new Promise((r) => setTimeout(r, 1000));
+      }
+    };
+    void run();
+    return () => {
+      stopped = true;
+      iterator?.stop();
+    };
+  }
+}
