@@ -13,10 +13,7 @@ beforeAll(async () => {
   node = await startTestSystem();
   deps = {
     nats: node.system.nats,
-    store: node.system.store,
-    embedder: node.system.provider,
-    vectorWeight: node.system.vectorWeight,
-    projector: node.system.projector,
+    serving: node.system.serving,
     maxBodyBytes: 4096,
     logger: silentLogger,
     recordQueries: false,

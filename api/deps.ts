@@ -1,23 +1,14 @@
 // What the HTTP API needs from the running system, passed in so app.ts does no I/O at import and tests can build it.
 import type { Logger } from '../lib/log.ts';
-import type { ModelInfo } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
-import type { RunningProjector } from '../projections/projector.ts';
-import type { InferenceStore } from '../projections/store.ts';
+import type { Serving } from '../projections/serving.ts';
 
-/** Turns query text into a vector of the active model. */
-export interface QueryEmbedder {
-  readonly info: ModelInfo;
-  embed(texts: readonly string[]): Promise<Float32Array[]>;
-}
+export type { QueryEmbedder } from '../projections/serving.ts';
 
 export interface ApiDeps {
   readonly nats: NatsHandle;
-  readonly store: InferenceStore;
-  readonly embedder: QueryEmbedder;
-  /** Hybrid fusion weight of the vector side for the active model. */
-  readonly vectorWeight: number;
-  readonly projector?: RunningProjector;
+  /** The generation serving queries now (store, projector, the embedder of its model, its fusion weight), pinned per call. */
+  readonly serving: Serving;
   readonly maxBodyBytes: number;
   readonly logger: Logger;
   /** Publish query.received / query.answered events (default true). */

@@ -1,5 +1,5 @@
 // RFC 9457 problem details: every error the API returns, with a stable type, a status and a detail saying what to do.
-import { ConfigError, NotFoundError, SpandaError, UnavailableError, ValidationError } from '../lib/errors.ts';
+import { ConfigError, GatewayTimeoutError, NotFoundError, SpandaError, UnavailableError, ValidationError } from '../lib/errors.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -29,6 +29,7 @@ export function problemFromError(err: unknown): { problem: Problem; headers: Rec
       headers: { 'retry-after': String(err.retryAfterSeconds) },
     };
   }
+  if (err instanceof GatewayTimeoutError) return { problem: problem(504, 'timeout', 'Not applied in time', err.message), headers: {} };
   if (err instanceof ConfigError) return { problem: problem(500, 'config', 'Server misconfigured', err.message), headers: {} };
   if (err instanceof SpandaError) return { problem: problem(500, err.code, 'Internal error', err.message), headers: {} };
   const message = err instanceof Error ? err.message : String(err);

@@ -21,6 +21,15 @@ export interface SpandaConfig {
   readonly chunkOverlap: number;
   readonly embedWorkers: number | undefined;
   readonly sample: boolean;
+  /** Every embedding model this node runs an embedder for (provider kinds or model ids, e.g. offline, hash, hash-128); the first one serves a new node. */
+  readonly models: readonly string[];
+  /** Store kind of new inference generations: sqlite (embedded), weaviate or qdrant. */
+  readonly store: string;
+  readonly weaviateUrl: string | undefined;
+  readonly weaviateGrpcUrl: string | undefined;
+  readonly weaviateApiKey: string | undefined;
+  readonly qdrantUrl: string | undefined;
+  readonly qdrantApiKey: string | undefined;
 }
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map((o) => (o._tag === 'Some' ? o.value : undefined)));
@@ -39,6 +48,13 @@ const spandaConfig = Config.all({
   chunkOverlap: Config.integer('SPANDA_CHUNK_OVERLAP').pipe(Config.withDefault(120)),
   embedWorkers: optional(Config.integer('SPANDA_EMBED_WORKERS')),
   sample: Config.boolean('SPANDA_SAMPLE').pipe(Config.withDefault(true)),
+  models: Config.array(Config.string(), 'SPANDA_MODELS').pipe(Config.withDefault<readonly string[]>([])),
+  store: Config.literal('sqlite', 'weaviate', 'qdrant')('SPANDA_STORE').pipe(Config.withDefault<string>('sqlite')),
+  weaviateUrl: optional(Config.string('WEAVIATE_URL')),
+  weaviateGrpcUrl: optional(Config.string('WEAVIATE_GRPC_URL')),
+  weaviateApiKey: optional(Config.string('WEAVIATE_API_KEY')),
+  qdrantUrl: optional(Config.string('QDRANT_URL')),
+  qdrantApiKey: optional(Config.string('QDRANT_API_KEY')),
 });
 
 /** Flag names as the CLI spells them → the environment variable they override. */
@@ -53,6 +69,8 @@ export const FLAG_TO_ENV: Readonly<Record<string, string>> = {
   'chunk-overlap': 'SPANDA_CHUNK_OVERLAP',
   'embed-workers': 'SPANDA_EMBED_WORKERS',
   sample: 'SPANDA_SAMPLE',
+  models: 'SPANDA_MODELS',
+  store: 'SPANDA_STORE',
 };
 
 /** Reads the configuration; `overrides` are variable-name → value pairs (from flags) that win over the environment. */
@@ -62,5 +80,8 @@ export function loadConfig(overrides: Readonly<Record<string, string>> = {}, env
   const provider = ConfigProvider.fromMap(values);
   const result = Effect.runSync(Effect.either(spandaConfig.pipe(Effect.withConfigProvider(provider))));
   if (Either.isLeft(result)) throw new ConfigError(`invalid configuration: ${String(result.left)}`);
-  return result.right;
+  const config = result.right;
+  // The serving model comes first; SPANDA_EMBEDDER stays the way to pick it.
+  const models = [config.embedder, ...config.models.map((m) => m.trim()).filter((m) => m !== '' && m !== config.embedder)];
+  return { ...config, models };
 }

@@ -35,6 +35,13 @@ export class UnavailableError extends SpandaError {
   }
 }
 
+/** Waiting for something (read-your-writes) took longer than the caller allowed; the message says what is pending. */
+export class GatewayTimeoutError extends SpandaError {
+  constructor(message: string) {
+    super('timeout', message);
+  }
+}
+
 /** A processor could not handle an event for a reason that retrying will not fix: the event goes to the DLQ. */
 export class PermanentEventError extends SpandaError {
   constructor(message: string, options?: { cause?: unknown }) {

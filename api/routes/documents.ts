@@ -76,7 +76,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const tenant = tenantOf(c);
     const source = assertName('source', c.req.param('source'));
     const docId = c.req.param('id');
-    const state = await deps.store.document({ tenant, source, docId });
+    const state = await deps.serving.use((g) => g.store.document({ tenant, source, docId }));
     if (!state) {
       throw new NotFoundError(`no document ${JSON.stringify(docId)} from source ${source} has been indexed for tenant ${tenant} yet (it may still be processing)`);
     }

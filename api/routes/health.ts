@@ -11,20 +11,28 @@ export function healthRoutes(deps: ApiDeps): Hono {
   app.get('/readyz', async (c) => {
     const checks: Record<string, { ok: boolean; detail?: string }> = {};
     checks.nats = deps.nats.connected() ? { ok: true } : { ok: false, detail: `not connected to ${deps.nats.url}; publishing answers 503 until it reconnects` };
+    const served = (() => {
+      try {
+        return deps.serving.current();
+      } catch {
+        return undefined;
+      }
+    })();
     try {
-      const stats = await deps.store.stats();
+      const stats = await deps.serving.use((g) => g.store.stats());
       // Counts describe the tenants' data, and /readyz answers anyone (probes carry no credentials): shown only when enabled.
       checks.store = deps.readyzDetail ? { ok: true, detail: `${stats.documents} documents, ${stats.chunks} chunks, ${stats.vectors} vectors` } : { ok: true };
     } catch (err) {
       checks.store = { ok: false, detail: errorMessage(err) };
     }
     // A projector that cannot apply (store down, failing batches) serves stale answers while the process looks alive.
-    if (deps.projector) {
-      const health = deps.projector.health();
+    const projector = served?.projector;
+    if (projector) {
+      const health = projector.health();
       checks.projection = { ok: health.ok, detail: health.detail };
     }
-    const projection = deps.projector
-      ? { caughtUp: deps.projector.caughtUp(), sources: deps.projector.positions() }
+    const projection = projector
+      ? { generation: served?.id, model: served?.embedder.info.id, caughtUp: projector.caughtUp(), sources: projector.positions() }
       : undefined;
     const ready = Object.values(checks).every((check) => check.ok);
     return c.json({ status: ready ? 'ready' : 'not-ready', checks, ...(projection ? { projection } : {}) }, ready ? 200 : 503);

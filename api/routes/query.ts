@@ -8,6 +8,7 @@ import { SEARCH_MODES, queryFilterSchema, type QueryAnswered, type QueryFilter, 
 import { newEventId } from '../../streams/ids.ts';
 import { publishEvent } from '../../streams/publisher.ts';
 import { subjects } from '../../streams/subjects.ts';
+import { waitForApplied } from '../../projections/read-your-writes.ts';
 import { search } from '../../projections/search.ts';
 import type { SearchFilter, SearchHit } from '../../projections/store.ts';
 import { extractiveAnswer } from '../answer.ts';
@@ -20,6 +21,10 @@ export const queryRequestSchema = z
     k: z.number().int().min(1).max(100).default(5),
     mode: z.enum(SEARCH_MODES).default('hybrid'),
     filter: queryFilterSchema.optional(),
+    /** Read-your-writes: wait until the serving generation has applied this DOCUMENTS sequence (a `seq` from POST /v1/documents). */
+    after_seq: z.number().int().min(1).optional(),
+    /** How long to wait for after_seq before answering 504 (default 10 s, at most 60 s). */
+    timeout_ms: z.number().int().min(1).max(60_000).default(10_000),
   })
   .strict();
 
@@ -57,23 +62,30 @@ export function queryRoutes(deps: ApiDeps): Hono {
     const started = performance.now();
     const tenant = tenantOf(c);
     const req = parseWith(queryRequestSchema, await readJson(c), 'query');
-    const vector = req.mode === 'keyword' ? undefined : (await deps.embedder.embed([req.query]))[0];
     const filter = toSearchFilter(req.filter);
-    const hits = await search(deps.store, {
-      tenant,
-      mode: req.mode,
-      k: req.k,
-      text: req.query,
-      vectorWeight: deps.vectorWeight,
-      ...(vector ? { vector } : {}),
-      ...(filter ? { filter } : {}),
+    // One generation for the whole query: its model embeds the query and its store answers, even across a swap.
+    const { hits, generation, model } = await deps.serving.use(async (g) => {
+      if (req.after_seq !== undefined) await waitForApplied(deps.nats, g, req.after_seq, req.timeout_ms);
+      const vector = req.mode === 'keyword' ? undefined : (await g.embedder.embed([req.query]))[0];
+      const found = await search(g.store, {
+        tenant,
+        mode: req.mode,
+        k: req.k,
+        text: req.query,
+        vectorWeight: g.vectorWeight,
+        ...(vector ? { vector } : {}),
+        ...(filter ? { filter } : {}),
+      });
+      return { hits: found, generation: g.id, model: g.embedder.info.id };
     });
     const { answer } = extractiveAnswer(req.query, hits);
     const tookMs = Math.round((performance.now() - started) * 100) / 100;
     const queryId = newEventId();
     metrics.queries.labels(req.mode).inc();
-    if (deps.recordQueries !== false) recordQuery(deps, { queryId, tenant, req, hits, answer, tookMs, traceparent: c.req.header('traceparent') });
-    return c.json({ queryId, answer, results: hits.map(toResult), took_ms: tookMs, mode: req.mode, model: deps.embedder.info.id });
+    if (deps.recordQueries !== false) {
+      recordQuery(deps, { queryId, tenant, req, hits, answer, tookMs, model, generation, traceparent: c.req.header('traceparent') });
+    }
+    return c.json({ queryId, answer, results: hits.map(toResult), took_ms: tookMs, mode: req.mode, model, generation });
   });
   return app;
 }
@@ -81,7 +93,17 @@ export function queryRoutes(deps: ApiDeps): Hono {
 // The answer goes out first; the events follow. A query must not fail because the log is briefly unreachable.
 function recordQuery(
   deps: ApiDeps,
-  q: { queryId: string; tenant: string; req: z.output<typeof queryRequestSchema>; hits: SearchHit[]; answer: string; tookMs: number; traceparent: string | undefined },
+  q: {
+    queryId: string;
+    tenant: string;
+    req: z.output<typeof queryRequestSchema>;
+    hits: SearchHit[];
+    answer: string;
+    tookMs: number;
+    model: string;
+    generation: string;
+    traceparent: string | undefined;
+  },
 ): void {
   const subject = subjects.queries(q.tenant);
   const received: QueryReceived = {
@@ -99,7 +121,8 @@ function recordQuery(
       results: q.hits.map((h) => ({ chunkId: h.chunkId, docId: h.docId, source: h.source, seq: h.docSeq, score: h.score })),
       tookMs: q.tookMs,
       generator: 'extractive',
-      embeddingModel: deps.embedder.info.id,
+      embeddingModel: q.model,
+      generation: q.generation,
     },
     metadata: eventMetadata('query.answered', { source: '/api', subject: q.queryId, traceparent: q.traceparent }),
   };

@@ -12,10 +12,7 @@ beforeAll(async () => {
   node = await startTestSystem();
   deps = {
     nats: node.system.nats,
-    store: node.system.store,
-    embedder: node.system.provider,
-    vectorWeight: node.system.vectorWeight,
-    projector: node.system.projector,
+    serving: node.system.serving,
     maxBodyBytes: 64 * 1024,
     logger: silentLogger,
     recordQueries: false,
@@ -116,7 +113,7 @@ describe('/readyz', () => {
     const text = await response.text();
     const body = JSON.parse(text) as { status: string; checks: Record<string, unknown> };
     expect(body.status).toBe('ready');
-    expect(body.checks).toEqual({ nats: { ok: true }, store: { ok: true } });
+    expect(body.checks).toEqual({ nats: { ok: true }, store: { ok: true }, projection: { ok: true, detail: expect.any(String) } });
     expect(text).not.toMatch(/\d+ (documents|chunks|vectors)/);
   });
 

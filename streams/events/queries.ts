@@ -47,6 +47,8 @@ export const queryAnsweredV1 = z.object({
   tookMs: z.number(),
   generator: z.string(),
   embeddingModel: z.string().optional(),
+  /** The inference generation that answered (added in place: optional, so older events stay valid). */
+  generation: z.string().optional(),
 });
 
 export const feedbackGivenV1 = z.object({

@@ -1,0 +1,88 @@
+// What a node, `spanda replay` and `spanda verify` share: the configured models, generation specs and the runtime to open generations.
+import type { KV } from '@nats-io/kv';
+import type { SpandaConfig } from '../lib/config.ts';
+import { ConfigError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import { DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
+import { EMBEDDER_VERSION } from '../processors/embedder/handler.ts';
+import { createEmbeddingProvider, isEmbeddingProviderKind } from '../processors/embedder/models.ts';
+import { USE_LITE_INFO } from '../processors/embedder/offline.ts';
+import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
+import { chunkerFingerprint, Generations, type GenerationSpec } from '../projections/generations.ts';
+import { INFERENCE_PROJECTION_VERSION, inferenceProjection } from '../projections/inference.ts';
+import type { GenerationRuntime } from '../projections/serving.ts';
+import { storeFactory, type StoreConfig } from '../projections/stores/registry.ts';
+import type { NatsHandle } from '../streams/nats.ts';
+
+export const INFERENCE_ROLE = 'inference';
+
+/** A model as configured: a provider kind (offline, hash) or a model id (use-lite-512, hash-128). */
+export function createProviderFor(model: string, config: Pick<SpandaConfig, 'embedWorkers'>): EmbeddingProvider {
+  if (isEmbeddingProviderKind(model)) {
+    return createEmbeddingProvider(model, model === 'offline' && config.embedWorkers !== undefined ? { workers: config.embedWorkers } : {});
+  }
+  if (model === USE_LITE_INFO.id) return createProviderFor('offline', config);
+  const hash = /^hash-(\d+)$/.exec(model);
+  if (hash) return createEmbeddingProvider('hash', { dims: Number(hash[1]) });
+  throw new ConfigError(`unknown embedding model ${JSON.stringify(model)}: use offline (${USE_LITE_INFO.id}), hash (hash-256) or hash-<dims>`);
+}
+
+/** One provider per distinct model id, in configuration order (the first serves a new node). */
+export function createProviders(config: Pick<SpandaConfig, 'models' | 'embedWorkers'>): EmbeddingProvider[] {
+  const byId = new Map<string, EmbeddingProvider>();
+  for (const model of config.models) {
+    const provider = createProviderFor(model, config);
+    if (byId.has(provider.info.id)) void provider.close();
+    else byId.set(provider.info.id, provider);
+  }
+  return [...byId.values()];
+}
+
+export function chunkerSettings(config: Pick<SpandaConfig, 'chunkSize' | 'chunkOverlap'>) {
+  return { name: DEFAULT_CHUNKER.name, version: DEFAULT_CHUNKER.version, size: config.chunkSize, overlap: config.chunkOverlap };
+}
+
+export function storeConfigOf(config: SpandaConfig): StoreConfig {
+  return {
+    dataDir: config.dataDir,
+    ...(config.weaviateUrl !== undefined
+      ? {
+          weaviate: {
+            url: config.weaviateUrl,
+            ...(config.weaviateGrpcUrl !== undefined ? { grpcUrl: config.weaviateGrpcUrl } : {}),
+            ...(config.weaviateApiKey !== undefined ? { apiKey: config.weaviateApiKey } : {}),
+          },
+        }
+      : {}),
+    ...(config.qdrantUrl !== undefined ? { qdrant: { url: config.qdrantUrl, ...(config.qdrantApiKey !== undefined ? { apiKey: config.qdrantApiKey } : {}) } } : {}),
+  };
+}
+
+/** The inference generation spec for a model and store kind under the configured chunker. */
+export async function inferenceSpec(config: SpandaConfig, model: { id: string; dims: number }, storeKind = config.store): Promise<GenerationSpec> {
+  const factory = await storeFactory(storeKind);
+  return {
+    role: INFERENCE_ROLE,
+    projection: { name: 'inference', version: INFERENCE_PROJECTION_VERSION },
+    store: { kind: factory.kind, schemaVersion: factory.schemaVersion },
+    model: { id: model.id, dims: model.dims, embedderVersion: EMBEDDER_VERSION },
+    chunker: chunkerFingerprint(chunkerSettings(config)),
+  };
+}
+
+export function generationRuntime(
+  handle: NatsHandle,
+  kv: KV,
+  config: SpandaConfig,
+  providers: readonly EmbeddingProvider[],
+  logger: Logger,
+): GenerationRuntime {
+  return {
+    handle,
+    generations: new Generations(kv),
+    storeConfig: storeConfigOf(config),
+    logger,
+    embedderFor: (id) => providers.find((p) => p.info.id === id),
+    projectionFor: (spec) => inferenceProjection({ id: spec.model.id, dims: spec.model.dims }, spec.chunker),
+  };
+}

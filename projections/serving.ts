@@ -1,0 +1,197 @@
+// Serving the active generation of a role: follows the KV alias, builds a local replica before swapping, routes calls.
+import { ConfigError, UnavailableError, errorMessage } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { NatsHandle } from '../streams/nats.ts';
+import type { ModelInfo } from '../streams/events/index.ts';
+import type { GenerationRecord, Generations, GenerationSpec } from './generations.ts';
+import type { Projection } from './projection.ts';
+import { runProjector, type ProjectorOptions, type RunningProjector } from './projector.ts';
+import type { InferenceStore } from './store.ts';
+import { storeFactory, type StoreConfig } from './stores/registry.ts';
+
+/** Turns query text into vectors of one model. */
+export interface QueryEmbedder {
+  readonly info: ModelInfo;
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+/** One generation as a node serves it: its store, the projector keeping it current, the embedder of its model. */
+export interface ServedGeneration {
+  readonly id: string;
+  readonly record?: GenerationRecord;
+  readonly store: InferenceStore;
+  readonly embedder: QueryEmbedder;
+  /** Hybrid fusion weight of the generation's model. */
+  readonly vectorWeight: number;
+  readonly projector?: RunningProjector;
+}
+
+/** What the API reads from: the generation serving now, pinned for the length of one call. */
+export interface Serving {
+  current(): ServedGeneration;
+  /** Runs `fn` on the generation serving now; a swapped-out generation is closed only after its calls in flight end. */
+  use<T>(fn: (generation: ServedGeneration) => Promise<T>): Promise<T>;
+}
+
+/** A single fixed generation (tests, tools). */
+export function staticServing(generation: ServedGeneration): Serving {
+  return { current: () => generation, use: (fn) => fn(generation) };
+}
+
+export interface GenerationRuntime {
+  readonly handle: NatsHandle;
+  readonly generations: Generations;
+  readonly storeConfig: StoreConfig;
+  readonly logger: Logger;
+  /** The embedder of a model this node has, or undefined. */
+  embedderFor(modelId: string): QueryEmbedder | undefined;
+  /** The projection a generation's spec asks for (its model, its chunker fingerprint). */
+  projectionFor(spec: GenerationSpec): Projection;
+  readonly projectorOptions?: ProjectorOptions;
+  /** Fusion weight that wins over each generation's own (SPANDA_VECTOR_WEIGHT). */
+  readonly vectorWeightOverride?: number;
+}
+
+interface Entry {
+  served: ServedGeneration;
+  inFlight: number;
+  retiring?: () => void;
+}
+
+/** Opens a generation's store and starts its projector (from the store's own checkpoints). */
+export async function openGeneration(runtime: GenerationRuntime, record: GenerationRecord): Promise<ServedGeneration> {
+  const embedder = runtime.embedderFor(record.spec.model.id);
+  if (!embedder) {
+    throw new ConfigError(
+      `generation ${record.id} serves model ${record.spec.model.id}, which this node does not run; add it to SPANDA_MODELS (or --models) and restart`,
+    );
+  }
+  const factory = await storeFactory(record.spec.store.kind);
+  const store = await factory.open({
+    role: record.spec.role,
+    generation: record.id,
+    model: { id: record.spec.model.id, dims: record.spec.model.dims },
+    config: runtime.storeConfig,
+  });
+  const projector = runProjector(runtime.handle, runtime.projectionFor(record.spec), store, {
+    ...runtime.projectorOptions,
+    logger: runtime.logger,
+  });
+  return { id: record.id, record, store, embedder, vectorWeight: runtime.vectorWeightOverride ?? record.vectorWeight, projector };
+}
+
+export async function closeGeneration(served: ServedGeneration): Promise<void> {
+  await served.projector?.stop().catch(() => undefined);
+  await served.store.close().catch(() => undefined);
+}
+
+/**
+ * Serves the role's active generation and follows its alias. On a switch it opens the new generation next to the old
+ * one, lets its projector catch up with the log, then routes new calls to it; calls in flight finish on the old one,
+ * which closes when the last ends. Rollback is the same switch, back to a kept generation.
+ */
+export class GenerationRouter implements Serving {
+  private active: Entry | undefined;
+  private stopWatch: (() => void) | undefined;
+  private switching: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly listeners = new Set<(id: string) => void>();
+
+  constructor(
+    private readonly runtime: GenerationRuntime,
+    private readonly role: string,
+    /** How long a new generation may take to catch up before the switch is abandoned (the old one keeps serving). */
+    private readonly catchUpTimeoutMs = 10 * 60_000,
+  ) {}
+
+  current(): ServedGeneration {
+    if (!this.active) throw new UnavailableError(`no ${this.role} generation is being served yet; retry shortly`, 1);
+    return this.active.served;
+  }
+
+  async use<T>(fn: (generation: ServedGeneration) => Promise<T>): Promise<T> {
+    const entry = this.active;
+    if (!entry) throw new UnavailableError(`no ${this.role} generation is being served yet; retry shortly`, 1);
+    entry.inFlight++;
+    try {
+      return await fn(entry.served);
+    } finally {
+      entry.inFlight--;
+      if (entry.inFlight === 0) entry.retiring?.();
+    }
+  }
+
+  /** Called with the new generation id after every switch (tests, logs). */
+  onSwitch(listener: (id: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Serves the alias's generation, or — when the role has none yet — creates `initial` and makes it active. Then
+   * follows the alias.
+   */
+  async start(initial: { spec: GenerationSpec; vectorWeight: number }): Promise<void> {
+    const { generations } = this.runtime;
+    let { alias, revision } = await generations.alias(this.role);
+    if (!alias) {
+      const record = await generations.ensure(initial.spec, initial.vectorWeight, `${process.pid}`);
+      try {
+        alias = await generations.switchAlias(this.role, record.id, revision);
+      } catch {
+        alias = (await generations.alias(this.role)).alias; // another node set it first
+      }
+      revision = -1;
+    }
+    if (!alias) throw new UnavailableError(`the ${this.role} alias could not be read; retry`);
+    const record = await generations.get(this.role, alias.generation);
+    if (!record) throw new ConfigError(`the ${this.role} alias points at generation ${alias.generation}, which has no record; run \`spanda projections rollback\``);
+    this.active = { served: await openGeneration(this.runtime, record), inFlight: 0 };
+    this.runtime.logger.info('serving generation', { role: this.role, generation: record.id, model: record.spec.model.id, store: record.spec.store.kind });
+    this.stopWatch = await generations.watchAlias(
+      this.role,
+      (next) => {
+        this.switching = this.switching.then(() => this.switchTo(next.generation)).catch((err: unknown) =>
+          this.runtime.logger.error('generation switch failed; the previous generation keeps serving', { role: this.role, error: errorMessage(err) }),
+        );
+      },
+      (err) => this.runtime.logger.warn('alias watch interrupted; reopening', { role: this.role, error: errorMessage(err) }),
+    );
+  }
+
+  private async switchTo(id: string): Promise<void> {
+    if (this.stopped || this.active?.served.id === id) return;
+    const record = await this.runtime.generations.get(this.role, id);
+    if (!record) throw new ConfigError(`the ${this.role} alias points at generation ${id}, which has no record`);
+    const started = Date.now();
+    this.runtime.logger.info('switching generation: catching up first', { role: this.role, from: this.active?.served.id, to: id });
+    const next = await openGeneration(this.runtime, record);
+    try {
+      await next.projector?.waitUntil(() => next.projector?.caughtUp() ?? true, this.catchUpTimeoutMs);
+    } catch (err) {
+      await closeGeneration(next);
+      throw err;
+    }
+    if (this.stopped) return closeGeneration(next);
+    const old = this.active;
+    this.active = { served: next, inFlight: 0 };
+    this.runtime.logger.info('serving generation', { role: this.role, generation: id, model: record.spec.model.id, catchUpMs: Date.now() - started });
+    for (const listener of this.listeners) listener(id);
+    if (old) await this.retire(old);
+  }
+
+  /** Closes a generation once its calls in flight have ended. */
+  private async retire(entry: Entry): Promise<void> {
+    if (entry.inFlight > 0) await new Promise<void>((resolve) => (entry.retiring = resolve));
+    await closeGeneration(entry.served);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopWatch?.();
+    await this.switching.catch(() => undefined);
+    const entry = this.active;
+    this.active = undefined;
+    if (entry) await this.retire(entry);
+  }
+}

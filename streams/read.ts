@@ -1,0 +1,42 @@
+// Reading a bounded slice of a stream in order (for digests computed straight from the log), with an ordered consumer.
+import { DeliverPolicy } from '@nats-io/jetstream';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { NatsHandle } from './nats.ts';
+
+export interface SliceOptions {
+  readonly stream: string;
+  readonly filterSubject: string;
+  /** Last sequence to read (inclusive); messages after it are not delivered to `onBatch`. */
+  readonly upTo: number;
+  readonly batchSize?: number;
+}
+
+/**
+ * Calls `onBatch` with the slice's messages from the start of the stream up to `upTo`, in order, and resolves when it
+ * has seen `upTo` (or the slice has nothing more to give). An ordered consumer: nothing durable is left behind.
+ */
+export async function readSlice(handle: NatsHandle, options: SliceOptions, onBatch: (messages: JsMsg[]) => Promise<void>): Promise<number> {
+  if (options.upTo < 1) return 0;
+  const consumer = await handle.js.consumers.get(options.stream, { filter_subjects: options.filterSubject, deliver_policy: DeliverPolicy.All });
+  const batchSize = options.batchSize ?? 500;
+  let read = 0;
+  for (;;) {
+    const messages = await consumer.fetch({ max_messages: batchSize, expires: 2000 });
+    const batch: JsMsg[] = [];
+    let done = false;
+    let got = 0;
+    for await (const msg of messages) {
+      got++;
+      if (msg.seq > options.upTo) {
+        done = true;
+        break;
+      }
+      batch.push(msg);
+      if (msg.seq === options.upTo || msg.info.pending === 0) done = true;
+    }
+    if (batch.length > 0) await onBatch(batch);
+    read += batch.length;
+    if (done || got === 0) break;
+  }
+  return read;
+}
