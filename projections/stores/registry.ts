@@ -36,6 +36,7 @@ export interface StoreFactory {
 
 const factories = new Map<StoreKind, () => Promise<StoreFactory>>([
   ['sqlite', async () => (await import('./sqlite/factory.ts')).sqliteStoreFactory],
+  ['qdrant', async () => (await import('./qdrant/factory.ts')).qdrantStoreFactory],
 ]);
 
 /** Registers a kind (adapters register themselves here; loading is lazy so an unused client is never imported). */

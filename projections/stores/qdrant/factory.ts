@@ -30,8 +30,10 @@ export const qdrantStoreFactory: StoreFactory = {
   kind: 'qdrant',
   schemaVersion: QDRANT_SCHEMA_VERSION,
 
-  open: (options) =>
-    QdrantInferenceStore.open({ connection: connection(options.config), collection: collectionName(options.role, options.generation), model: options.model }),
+  async open(options) {
+    const collection = collectionName(options.role, options.generation);
+    return QdrantInferenceStore.open({ connection: connection(options.config), collection, model: options.model });
+  },
 
   /** Points `spanda_<role>` at the generation in one atomic update_aliases call (delete + create), so readers never see no alias. */
   async activate(options: Target): Promise<void> {
