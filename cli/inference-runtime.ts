@@ -86,3 +86,12 @@ export function generationRuntime(
     projectionFor: (spec) => inferenceProjection({ id: spec.model.id, dims: spec.model.dims }, spec.chunker),
   };
 }
+
+/** A configured model's id and dims without starting it (replay and verify only need its identity). */
+export function modelInfoOf(model: string): { id: string; dims: number } {
+  if (model === 'offline' || model === USE_LITE_INFO.id) return { id: USE_LITE_INFO.id, dims: USE_LITE_INFO.dims };
+  if (model === 'hash') return { id: 'hash-256', dims: 256 };
+  const hash = /^hash-(\d+)$/.exec(model);
+  if (hash) return { id: model, dims: Number(hash[1]) };
+  throw new ConfigError(`unknown embedding model ${JSON.stringify(model)}: use offline (${USE_LITE_INFO.id}), hash (hash-256) or hash-<dims>`);
+}

@@ -25,6 +25,9 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   publish: { summary: 'publish documents from files, a directory, or - (JSONL on stdin)', load: async () => (await import('./commands/publish.ts')).publishCommand },
   delete: { summary: 'delete one document: publish document.deleted for <source> <id> and print its DOCUMENTS sequence', load: async () => (await import('./commands/delete.ts')).deleteCommand },
   query: { summary: 'ask a running node a question and print the cited answer', load: async () => (await import('./commands/query.ts')).queryCommand },
+  replay: { summary: 'rebuild a projection as a new generation from the log, verify it, switch the alias', load: async () => (await import('./commands/replay.ts')).replayCommand },
+  verify: { summary: "compare a projection's digest with one computed straight from the log (exit 1 on mismatch)", load: async () => (await import('./commands/verify.ts')).verifyCommand },
+  projections: { summary: 'list generations, roll back to a kept one, collect retired ones', load: async () => (await import('./commands/projections.ts')).projectionsCommand },
   inspect: { summary: 'show streams, consumers (lag) or decoded events of a subject', load: async () => (await import('./commands/inspect.ts')).inspectCommand },
 };
 

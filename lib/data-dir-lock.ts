@@ -18,6 +18,19 @@ async function holderOf(file: string): Promise<number | undefined> {
   }
 }
 
+/** Takes a lock file (e.g. one generation being built) for this process; fails naming the live holder, takes over a stale one. */
+export async function lockFile(file: string, what: string): Promise<DataDirLock> {
+  const holder = await holderOf(file);
+  if (holder !== undefined) throw new ConfigError(`${what} is held by another spanda process (pid ${holder}); wait for it or stop it`);
+  await writeFile(file, `${process.pid}\n`);
+  return {
+    release: async () => {
+      const current = await readFile(file, 'utf8').catch(() => '');
+      if (current.trim() === String(process.pid)) await rm(file, { force: true });
+    },
+  };
+}
+
 /** Takes the data dir for this process; fails with the holder's pid if a live node already has it, takes over a stale lock. */
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const file = path.join(dataDir, 'spanda.pid');

@@ -78,8 +78,7 @@ export class Generations {
   }
 
   /** Creates the record, or returns the existing one for the same spec (a generation id names its content). */
-  async ensure(spec: GenerationSpec, vectorWeight: number, builtBy?: string): Promise<GenerationRecord> {
-    const id = generationId(spec);
+  async ensure(spec: GenerationSpec, vectorWeight: number, builtBy?: string, id = generationId(spec)): Promise<GenerationRecord> {
     const held = await this.get(spec.role, id);
     if (held) return held;
     const now = new Date().toISOString();

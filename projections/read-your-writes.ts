@@ -10,14 +10,14 @@ export const CHUNKER_CONSUMER = 'chunker';
 export const embedderConsumer = (modelId: string): string => `embedder-${modelId}`;
 
 /** Whether a processor's durable consumer has acknowledged every message up to `seq` (all its outputs are stored). */
-async function processedUpTo(handle: NatsHandle, stream: string, consumer: string, seq: number): Promise<boolean> {
+export async function processedUpTo(handle: NatsHandle, stream: string, consumer: string, seq: number): Promise<boolean> {
   if (seq <= 0) return true;
   const info = await handle.jsm.consumers.info(stream, consumer).catch(() => undefined);
   if (!info) return false;
   return info.ack_floor.stream_seq >= seq || (info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq >= seq);
 }
 
-async function lastSeq(handle: NatsHandle, stream: string, subject?: string): Promise<number> {
+export async function lastSeq(handle: NatsHandle, stream: string, subject?: string): Promise<number> {
   if (subject === undefined) return (await handle.jsm.streams.info(stream)).state.last_seq;
   try {
     return (await handle.jsm.streams.getMessage(stream, { last_by_subj: subject }))?.seq ?? 0;

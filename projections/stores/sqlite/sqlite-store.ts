@@ -144,6 +144,12 @@ export class SqliteInferenceStore {
     return computeDigest(this.db);
   }
 
+  /** Checkpoints, digest and per-document hashes read in one transaction: consistent while another process writes. */
+  snapshot(): { checkpoints: Record<string, number>; digest: string; documents: Record<string, string> } {
+    this.open();
+    return this.db.transaction(() => ({ checkpoints: this.checkpoints(), digest: computeDigest(this.db), documents: documentHashes(this.db) }))();
+  }
+
   /** Per-document content hashes (projections/digest.ts), for `spanda verify` to name what differs. */
   documentHashes(): Record<string, string> {
     this.open();

@@ -1,0 +1,77 @@
+// spanda projections list|rollback|gc: the generations of a projection, switching back to a kept one, collecting retired ones.
+import { ConfigError } from '../../lib/errors.ts';
+import { silentLogger } from '../../lib/log.ts';
+import type { Generations } from '../../projections/generations.ts';
+import { storeFactory } from '../../projections/stores/registry.ts';
+import { provision } from '../../streams/provision.ts';
+import { configFrom, connectFrom, stringFlag } from '../env.ts';
+import { generationRuntime, INFERENCE_ROLE, storeConfigOf } from '../inference-runtime.ts';
+import type { Command } from '../main.ts';
+import { UsageError, printJson, printTable } from '../output.ts';
+
+async function rollback(generations: Generations, role: string, to: string | undefined): Promise<{ from: string; to: string }> {
+  const { alias, revision } = await generations.alias(role);
+  if (!alias) throw new ConfigError(`the ${role} projection has no active generation to roll back from`);
+  const target = to ?? alias.previous;
+  if (!target) throw new ConfigError(`generation ${alias.generation} has no previous generation recorded; name one with --to (see \`spanda projections list\`)`);
+  const record = await generations.get(role, target);
+  if (!record) throw new ConfigError(`no generation ${target}; see \`spanda projections list\``);
+  if (record.state === 'building') throw new ConfigError(`generation ${target} was never completed; it cannot serve`);
+  await generations.switchAlias(role, target, revision);
+  return { from: alias.generation, to: target };
+}
+
+export const projectionsCommand: Command = {
+  usage: 'spanda projections list|rollback [--to ID]|gc [--keep 2] [--projection inference] [--json] [--nats-url URL] [--data-dir DIR]',
+  options: { projection: { type: 'string' }, to: { type: 'string' }, keep: { type: 'string' }, 'data-dir': { type: 'string' } },
+  async run(ctx) {
+    const [action] = ctx.args;
+    if (action !== 'list' && action !== 'rollback' && action !== 'gc') throw new UsageError(`give list, rollback or gc\nusage: ${this.usage}`);
+    const role = stringFlag(ctx, 'projection') ?? INFERENCE_ROLE;
+    const keepText = stringFlag(ctx, 'keep') ?? '2';
+    const keep = Number(keepText);
+    if (!Number.isSafeInteger(keep) || keep < 0) throw new UsageError(`--keep must be a whole number ≥ 0\nusage: ${this.usage}`);
+    const config = configFrom(ctx);
+    const handle = await connectFrom(ctx);
+    try {
+      const { kv } = await provision(handle);
+      const { generations } = generationRuntime(handle, kv, config, [], silentLogger);
+      if (action === 'rollback') {
+        const switched = await rollback(generations, role, stringFlag(ctx, 'to'));
+        if (ctx.values.json) printJson({ status: 'rolled-back', ...switched });
+        else process.stdout.write(`the ${role} alias now points at ${switched.to} (was ${switched.from}); serving nodes follow it\n`);
+        return 0;
+      }
+      const { alias } = await generations.alias(role);
+      const records = await generations.list(role);
+      if (action === 'list') {
+        const rows = records.map((r) => ({
+          generation: r.id,
+          state: r.id === alias?.generation ? 'active' : r.state,
+          model: r.spec.model.id,
+          store: r.spec.store.kind,
+          created: r.createdAt,
+          checkpoints: r.checkpoints ?? {},
+        }));
+        if (ctx.values.json) printJson({ active: alias?.generation ?? null, previous: alias?.previous ?? null, generations: rows });
+        else if (rows.length === 0) process.stdout.write(`no ${role} generations yet\n`);
+        else printTable(rows);
+        return 0;
+      }
+      // gc: retired generations beyond the `keep` newest go; the active one and the rollback target always stay.
+      const protectedIds = new Set([alias?.generation, alias?.previous].filter((x): x is string => x !== undefined));
+      const retired = records.filter((r) => r.state === 'retired' && !protectedIds.has(r.id)).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+      const doomed = retired.slice(keep);
+      for (const r of doomed) {
+        const factory = await storeFactory(r.spec.store.kind);
+        await factory.drop({ role, generation: r.id, config: storeConfigOf(config) });
+        await generations.remove(role, r.id);
+      }
+      if (ctx.values.json) printJson({ removed: doomed.map((r) => r.id), kept: records.length - doomed.length });
+      else process.stdout.write(`removed ${doomed.length} retired generation(s)${doomed.length ? `: ${doomed.map((r) => r.id).join(', ')}` : ''}\n`);
+      return 0;
+    } finally {
+      await handle.drain();
+    }
+  },
+};

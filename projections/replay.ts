@@ -1,0 +1,221 @@
+// Rebuilding a projection by replay: a new generation beside the live one, caught up, verified against the log, then swapped.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError, ValidationError } from '../lib/errors.ts';
+import { lockFile } from '../lib/data-dir-lock.ts';
+import { STREAMS } from '../streams/provision.ts';
+import { generationId, type GenerationRecord, type GenerationSpec } from './generations.ts';
+import { logDigest } from './log-digest.ts';
+import { embedderConsumer, lastSeq, processedUpTo } from './read-your-writes.ts';
+import { runProjector } from './projector.ts';
+import type { GenerationRuntime } from './serving.ts';
+import { storeFactory } from './stores/registry.ts';
+import { SqliteInferenceStore } from './stores/sqlite/sqlite-store.ts';
+import { sqliteStorePath } from './stores/sqlite/factory.ts';
+
+export interface ReplayProgress {
+  readonly phase: 'backfill' | 'project' | 'verify' | 'swap';
+  readonly applied: number;
+  readonly total: number;
+}
+
+export interface ReplayResult {
+  readonly generation: string;
+  readonly previous: string | undefined;
+  readonly model: string;
+  readonly store: string;
+  readonly checkpoints: Record<string, number>;
+  readonly digest: string;
+  readonly verified: boolean;
+  readonly ms: number;
+}
+
+export interface ReplayOptions {
+  readonly vectorWeight: number;
+  /** Start every slice at this sequence instead of 1 (a partial generation; verify compares the same slices). */
+  readonly fromSeq?: number;
+  readonly verify?: boolean;
+  readonly onProgress?: (progress: ReplayProgress) => void;
+  /** How long the model's embedder may take to backfill before the replay gives up (default 1 h). */
+  readonly backfillTimeoutMs?: number;
+}
+
+export class DigestMismatchError extends ValidationError {
+  constructor(
+    message: string,
+    readonly differing: readonly string[],
+  ) {
+    super(message, differing.slice(0, 20).map((d) => `differs: ${d.replaceAll('\u0000', '/')}`));
+  }
+}
+
+/** Documents whose hashes differ between two per-document hash maps (either side missing counts). */
+export function differingDocuments(a: Record<string, string>, b: Record<string, string>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => a[k] !== b[k]).sort();
+}
+
+/**
+ * Builds `spec` as a new generation of its role next to the active one, catches up with the head of the log (after the
+ * model's embedder has backfilled), verifies the digest against one computed from the log, then switches the alias
+ * with a compare-and-set against the revision read at the start (two replays can never both win). Serving nodes
+ * follow the alias and swap without restart.
+ */
+export async function replayGeneration(runtime: GenerationRuntime, spec: GenerationSpec, options: ReplayOptions): Promise<ReplayResult> {
+  const started = performance.now();
+  const { handle, generations } = runtime;
+  const role = spec.role;
+  const { alias, revision } = await generations.alias(role);
+  let id = generationId(spec);
+  const held = await generations.get(role, id);
+  // The same content spec as a kept generation is a rebuild: it gets an id of its own so the kept one stays intact.
+  if (held && held.state !== 'building') id = `${id}-r${Date.now().toString(36)}`;
+  const record: GenerationRecord = await generations.ensure(spec, options.vectorWeight, `${process.pid}`, id);
+  const factory = await storeFactory(spec.store.kind);
+  const target = { role, generation: id, config: runtime.storeConfig };
+  if (factory.kind === 'sqlite') await mkdir(path.dirname(sqliteStorePath(target)), { recursive: true });
+  const lock = await lockFile(path.join(runtime.storeConfig.dataDir, role, `${id}.lock`), `generation ${id}`);
+  const progress = options.onProgress ?? (() => undefined);
+  try {
+    const model = spec.model;
+    const projection = runtime.projectionFor(spec);
+    const store = await factory.open({ ...target, model: { id: model.id, dims: model.dims } });
+    let checkpoints: Record<string, number>;
+    try {
+      if (options.fromSeq !== undefined && Object.keys(await store.checkpoints()).length === 0) {
+        const start = Object.fromEntries(projection.sources.map((s) => [s.key, Math.max(0, (options.fromSeq as number) - 1)]));
+        await store.apply({ ops: [], checkpoints: start });
+      }
+      // The model's embedder must have embedded every chunk first (a new model backfills from CHUNKS).
+      const backfillDeadline = Date.now() + (options.backfillTimeoutMs ?? 60 * 60_000);
+      for (;;) {
+        const chunksHead = await lastSeq(handle, STREAMS.CHUNKS);
+        const info = await handle.jsm.consumers.info(STREAMS.CHUNKS, embedderConsumer(model.id)).catch(() => undefined);
+        if (!info) {
+          throw new ConfigError(`no embedder runs for model ${model.id}: add it to SPANDA_MODELS of a running node (it backfills EMBEDDINGS from CHUNKS), then replay`);
+        }
+        progress({ phase: 'backfill', applied: info.ack_floor.stream_seq, total: chunksHead });
+        if (await processedUpTo(handle, STREAMS.CHUNKS, embedderConsumer(model.id), chunksHead)) break;
+        if (Date.now() > backfillDeadline) throw new ConfigError(`the ${model.id} embedder has not caught up with CHUNKS ${chunksHead}; try again later`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const heads = async (): Promise<Record<string, number>> => {
+        const out: Record<string, number> = {};
+        for (const s of projection.sources) out[s.key] = await lastSeq(handle, s.stream, s.filterSubject === 'chunks.>' ? undefined : s.filterSubject);
+        return out;
+      };
+      const projector = runProjector(handle, projection, store, { logger: runtime.logger, batchSize: 1000 });
+      try {
+        const target = await heads();
+        const total = Object.values(target).reduce((a, b) => a + b, 0);
+        for (;;) {
+          const positions = projector.positions();
+          const applied = positions.reduce((a, p) => a + Math.min(p.applied, target[p.key] ?? 0), 0);
+          progress({ phase: 'project', applied, total });
+          if (positions.every((p) => p.applied >= (target[p.key] ?? 0))) break;
+          const health = projector.health();
+          if (!health.ok) throw new ConfigError(`the new generation is not advancing: ${health.detail}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        await projector.stop();
+      }
+      checkpoints = await store.checkpoints();
+    } finally {
+      await store.close();
+    }
+
+    progress({ phase: 'verify', applied: 0, total: 1 });
+    const { digest, documents } = await storeSnapshot(runtime, record);
+    let verified = false;
+    if (options.verify ?? true) {
+      const expected = await logDigest(handle, runtime.projectionFor(spec), spec.model, checkpoints);
+      if (expected.digest !== digest) {
+        const differing = documents ? differingDocuments(documents, expected.documents) : [];
+        throw new DigestMismatchError(
+          `generation ${id} does not match the log (store ${digest}, log ${expected.digest}); ${differing.length} documents differ; the alias was not switched`,
+          differing,
+        );
+      }
+      verified = true;
+    }
+    progress({ phase: 'swap', applied: 1, total: 1 });
+    await generations.update(role, id, (r) => ({ ...r, state: 'ready', checkpoints, digest }));
+    await factory.activate?.({ role, generation: id, config: runtime.storeConfig });
+    await generations.switchAlias(role, id, revision);
+    return {
+      generation: id,
+      previous: alias?.generation,
+      model: model.id,
+      store: spec.store.kind,
+      checkpoints,
+      digest,
+      verified,
+      ms: Math.round(performance.now() - started),
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * A generation's digest with the checkpoints it was taken at, and per-document hashes where the store can give them.
+ * SQLite is read in one transaction (consistent while a serving node writes); other stores are read twice until their
+ * checkpoints hold still.
+ */
+export async function storeSnapshot(
+  runtime: GenerationRuntime,
+  record: GenerationRecord,
+): Promise<{ digest: string; checkpoints: Record<string, number>; documents: Record<string, string> | undefined }> {
+  const target = { role: record.spec.role, generation: record.id, config: runtime.storeConfig };
+  const model = { id: record.spec.model.id, dims: record.spec.model.dims };
+  if (record.spec.store.kind === 'sqlite') {
+    const store = SqliteInferenceStore.open({ path: sqliteStorePath(target), model });
+    try {
+      const snap = store.snapshot();
+      return { digest: snap.digest, checkpoints: snap.checkpoints, documents: snap.documents };
+    } finally {
+      store.close();
+    }
+  }
+  const store = await (await storeFactory(record.spec.store.kind)).open({ ...target, model });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const before = await store.checkpoints();
+      const digest = await store.digest();
+      const after = await store.checkpoints();
+      if (JSON.stringify(before) === JSON.stringify(after) || attempt >= 5) return { digest, checkpoints: after, documents: undefined };
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+export interface VerifyResult {
+  readonly generation: string;
+  readonly ok: boolean;
+  readonly digest: string;
+  readonly logDigest: string;
+  readonly checkpoints: Record<string, number>;
+  /** Documents (tenant/source/id) whose content differs from the log; empty when ok or when the store cannot say. */
+  readonly differing: readonly string[];
+}
+
+/** Compares a generation (the active one by default) with a digest computed straight from the log at its checkpoints. */
+export async function verifyGeneration(runtime: GenerationRuntime, role: string, id?: string): Promise<VerifyResult> {
+  const generation = id ?? (await runtime.generations.alias(role)).alias?.generation;
+  if (generation === undefined) throw new ConfigError(`the ${role} projection has no active generation yet; start a node first`);
+  const record = await runtime.generations.get(role, generation);
+  if (!record) throw new ConfigError(`no generation ${generation} for the ${role} projection; see \`spanda projections list\``);
+  const snapshot = await storeSnapshot(runtime, record);
+  const expected = await logDigest(runtime.handle, runtime.projectionFor(record.spec), record.spec.model, snapshot.checkpoints);
+  const ok = expected.digest === snapshot.digest;
+  return {
+    generation,
+    ok,
+    digest: snapshot.digest,
+    logDigest: expected.digest,
+    checkpoints: snapshot.checkpoints,
+    differing: ok || !snapshot.documents ? [] : differingDocuments(snapshot.documents, expected.documents).map((d) => d.replaceAll('\u0000', '/')),
+  };
+}
