@@ -20,7 +20,7 @@ import type { InferenceStore } from '../projections/store.ts';
 import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
 import { provision } from '../streams/provision.ts';
-import { isPortOpen, startNatsServer, stopLeftoverNatsServer } from '../streams/server.ts';
+import { isPortOpen, stopLeftoverNatsServer, superviseNatsServer } from '../streams/server.ts';
 import { lockDataDir } from '../lib/data-dir-lock.ts';
 
 export interface SpandaSystem {
@@ -60,17 +60,27 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
     let url = config.natsUrl;
     // A remote server may still be starting (a container next to this one): connectNats keeps trying for a while.
     if (!reachable && LOCAL_HOSTS.has(host)) {
+      // Supervised: if the child dies, it is restarted on the same store and port, and the client below reconnects.
       const server = yield* resource(
         'nats-server',
         logger,
-        () => startNatsServer({ dataDir: natsDir, host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port }),
+        () =>
+          superviseNatsServer(
+            { dataDir: natsDir, host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port },
+            { logger: logger.child('nats-server') },
+          ),
         (s) => s.stop(),
       );
       logger.info('started nats-server', { url: server.url, pid: server.pid, dataDir: natsDir });
       owns = true;
       url = server.url;
     }
-    const handle = yield* resource('NATS connection', logger, () => connectNats({ url, name: 'spanda', connectTimeoutMs: owns ? 10_000 : 30_000 }), (h) => h.drain());
+    const handle = yield* resource(
+      'NATS connection',
+      logger,
+      () => connectNats({ url, name: 'spanda', connectTimeoutMs: owns ? 10_000 : 30_000, logger: logger.child('nats') }),
+      (h) => h.drain(),
+    );
     return { handle, owns };
   });
 }

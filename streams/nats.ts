@@ -1,19 +1,52 @@
-// The one module that owns the NATS connection: connect with retry, health, and drain on shutdown.
+// The one module that owns the NATS connection: connect with retry, connection state and its changes, drain on shutdown.
+import { setMaxListeners } from 'node:events';
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { UnavailableError, errorMessage } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
 
 export interface NatsHandle {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly url: string;
-  /** True while the client is connected (false during reconnects). */
+  /** True while the client is connected (false from the moment it sees the connection drop until it reconnects). */
   connected(): boolean;
+  /**
+   * A signal aborted when the current connection is lost (already aborted while disconnected). A request in flight
+   * when the server goes away is otherwise answered only by its own timeout: the client keeps it for the reconnect.
+   */
+  lostSignal(): AbortSignal;
   /** Largest message the server accepts, from its INFO. */
   maxPayload(): number;
   /** Flushes pending publishes and closes; safe to call twice. */
   drain(): Promise<void>;
+}
+
+/**
+ * How long a caller should wait before retrying while NATS is down. A local child nats-server is restarted within
+ * about a second; the client redials every 500 ms.
+ */
+export const RETRY_WHILE_DISCONNECTED_S = 1;
+
+/**
+ * Settles like `work` (a request to NATS), or rejects with UnavailableError(message) as soon as the connection is
+ * lost, instead of waiting out the request's timeout. The abandoned request must have its own rejection handled.
+ */
+export async function unlessConnectionLost<T>(handle: NatsHandle, work: Promise<T>, message: string): Promise<T> {
+  const signal = handle.lostSignal();
+  let onLost: (() => void) | undefined;
+  const lost = new Promise<never>((_, reject) => {
+    onLost = () => reject(new UnavailableError(message, RETRY_WHILE_DISCONNECTED_S));
+    if (signal.aborted) onLost();
+    else signal.addEventListener('abort', onLost, { once: true });
+  });
+  try {
+    return await Promise.race([work, lost]);
+  } finally {
+    // The signal lives as long as the connection: a listener left on it per request would pile up.
+    if (onLost) signal.removeEventListener('abort', onLost);
+  }
 }
 
 export interface ConnectOptions {
@@ -21,6 +54,8 @@ export interface ConnectOptions {
   readonly name?: string;
   /** How long to keep trying the first connection (a server may be starting). */
   readonly connectTimeoutMs?: number;
+  /** Where losing and regaining the connection is reported. */
+  readonly logger?: Logger;
 }
 
 /** Connects and keeps reconnecting forever after the first success; fails with a clear message if the first connection never comes. */
@@ -36,7 +71,7 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandle> 
         reconnectTimeWait: 500,
         timeout: 2000,
       });
-      return wrap(nc, options.url);
+      return wrap(nc, options.url, options.logger ?? silentLogger);
     } catch (err) {
       lastError = err;
       if (Date.now() >= deadline) break;
@@ -50,17 +85,36 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandle> 
   );
 }
 
-async function wrap(nc: NatsConnection, url: string): Promise<NatsHandle> {
+async function wrap(nc: NatsConnection, url: string, log: Logger): Promise<NatsHandle> {
   let isConnected = true;
+  let lostAt = 0;
+  // One listener per publish in flight waits on this signal; Node would warn past 10 listeners on one AbortSignal.
+  const newLoss = () => {
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    return controller;
+  };
+  let loss = newLoss();
+  const markLost = (reason: string) => {
+    if (!isConnected) return;
+    isConnected = false;
+    lostAt = Date.now();
+    loss.abort();
+    if (!nc.isClosed() && reason !== 'closed') log.warn('lost the NATS connection; publishing answers 503 until it is back', { url, reason });
+  };
+  // Status events of @nats-io/nats-core v3: `disconnect` as soon as the socket drops (then `reconnecting` per dial
+  // attempt), `staleConnection` when pings go unanswered (a disconnect follows), `reconnect` once a dial succeeds.
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'staleConnection') isConnected = false;
-      else if (s.type === 'reconnect') isConnected = true;
+      if (s.type === 'disconnect' || s.type === 'staleConnection') markLost(s.type);
+      else if (s.type === 'reconnect' && !isConnected) {
+        isConnected = true;
+        loss = newLoss();
+        log.info('NATS connection is back', { url, server: s.server, downMs: Date.now() - lostAt });
+      }
     }
   })().catch(() => undefined);
-  void nc.closed().then(() => {
-    isConnected = false;
-  });
+  void nc.closed().then(() => markLost('closed'));
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   let draining: Promise<void> | undefined;
@@ -70,9 +124,11 @@ async function wrap(nc: NatsConnection, url: string): Promise<NatsHandle> {
     jsm,
     url,
     connected: () => isConnected && !nc.isClosed(),
+    lostSignal: () => (isConnected && !nc.isClosed() ? loss.signal : AbortSignal.abort()),
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
     drain: () => {
-      draining ??= nc.isClosed() ? Promise.resolve() : nc.drain().catch(() => nc.close());
+      // Draining flushes through the server: with none to talk to (a reconnect under way) it would wait for one.
+      draining ??= nc.isClosed() ? Promise.resolve() : isConnected ? nc.drain().catch(() => nc.close()) : nc.close();
       return draining;
     },
   };

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '@nats-io/transport-node';
 import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { encodeEvent } from './codec.ts';
 import type { SpandaEvent } from './events/index.ts';
-import type { NatsHandle } from './nats.ts';
+import { RETRY_WHILE_DISCONNECTED_S, unlessConnectionLost, type NatsHandle } from './nats.ts';
 
 export interface Published {
   readonly stream: string;
@@ -18,7 +18,10 @@ export interface PublishOptions {
   readonly timeoutMs?: number;
 }
 
-/** Publishes one event and resolves once JetStream has stored it. Throws UnavailableError when NATS cannot take it. */
+/**
+ * Publishes one event and resolves once JetStream has stored it. Throws UnavailableError when NATS cannot take it:
+ * at once while the connection is down or when it drops mid-publish, not after the publish timeout.
+ */
 export async function publishEvent(handle: NatsHandle, subject: string, event: SpandaEvent, options: PublishOptions = {}): Promise<Published> {
   const { headers, data } = encodeEvent(event, options.msgId);
   if (data.byteLength > handle.maxPayload()) {
@@ -27,15 +30,25 @@ export async function publishEvent(handle: NatsHandle, subject: string, event: S
       ['payload: too large'],
     );
   }
-  if (!handle.connected()) throw new UnavailableError(`NATS at ${handle.url} is not connected; the event was not stored, retry shortly`);
+  if (!handle.connected()) {
+    throw new UnavailableError(`NATS at ${handle.url} is not connected; the event was not stored, retry shortly`, RETRY_WHILE_DISCONNECTED_S);
+  }
   try {
-    const ack = await handle.js.publish(subject, data, {
+    const publishing = handle.js.publish(subject, data, {
       headers,
       timeout: options.timeoutMs ?? 10_000,
       ...(options.msgId !== undefined ? { msgID: options.msgId } : {}),
     });
+    // The abandoned publish still settles (stored after the reconnect, or timed out): nothing may be left unhandled.
+    publishing.catch(() => undefined);
+    const ack = await unlessConnectionLost(
+      handle,
+      publishing,
+      `lost the connection to NATS at ${handle.url} while publishing to ${subject}; the event may not be stored, retry shortly (retries are deduplicated)`,
+    );
     return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
   } catch (err) {
+    if (err instanceof UnavailableError) throw err;
     if (err instanceof InvalidArgumentError) throw new ValidationError(`cannot publish to ${subject}: ${err.message}`, [], { cause: err });
     if (err instanceof JetStreamApiError) throw new UnavailableError(`JetStream refused the event (${err.code}): ${err.message}`, 5, { cause: err });
     throw new UnavailableError(`NATS did not confirm the event (${errorMessage(err)}); it may not be stored, retry shortly`, 5, { cause: err });

@@ -1,10 +1,11 @@
-// Runs a local nats-server child process with JetStream in a data dir; finds the binary, clears leftovers of a killed run.
+// Runs a local nats-server child process with JetStream in a data dir; finds the binary, clears leftovers, restarts it if it dies.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { ConfigError } from '../lib/errors.ts';
+import { ConfigError, errorMessage } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
 import { isAlive, isProcessRunning } from '../lib/processes.ts';
 
 export const NATS_INSTALL_HINT =
@@ -21,10 +22,23 @@ export interface NatsServerOptions {
   readonly binary?: string;
 }
 
+/** How a nats-server child ended. */
+export interface NatsServerExit {
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** True when stop() asked for it; false when it died on its own (crash, OOM killer, a stray kill). */
+  readonly expected: boolean;
+  /** The last lines the server wrote to stderr. */
+  readonly logTail: string;
+}
+
 export interface NatsServerProcess {
   readonly url: string;
   readonly pid: number;
   readonly dataDir: string;
+  /** Resolves when the child has exited, for whatever reason. */
+  readonly exited: Promise<NatsServerExit>;
   /** Graceful stop (SIGTERM, then SIGKILL after a timeout). */
   stop(): Promise<void>;
 }
@@ -114,6 +128,18 @@ function configText(options: NatsServerOptions, storeDir: string, pidFile: strin
   ].join('\n');
 }
 
+/** Children still running, stopped if this process exits without stopping them (say, on a second Ctrl-C). */
+const liveChildren = new Set<ChildProcess>();
+let exitHooked = false;
+
+function ensureExitHook(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const child of liveChildren) child.kill('SIGTERM');
+  });
+}
+
 /** Starts nats-server with JetStream; resolves once it accepts connections, rejects with its log tail if it exits first. */
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServerProcess> {
   const binary = findNatsServerBinary(options.binary);
@@ -128,19 +154,30 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   if (await isPortOpen(host, options.port)) {
     throw new ConfigError(`port ${options.port} on ${host} is already in use; choose another with --nats-url or stop what listens there`);
   }
-  const child: ChildProcess = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal reaches only us, and we stop the child in order (connection first)
+  // instead of it dying under us and looking like a crash to the supervisor.
+  const child: ChildProcess = spawn(binary, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  liveChildren.add(child);
+  ensureExitHook();
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     log = (log + chunk.toString('utf8')).slice(-8000);
   });
+  const tail = () => log.trim().split('\n').slice(-10).join('\n');
   let exited = false;
-  child.once('exit', () => {
-    exited = true;
-  });
+  let stopRequested = false;
+  const exit = new Promise<NatsServerExit>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = true;
+      liveChildren.delete(child);
+      resolve({ pid: child.pid ?? 0, code, signal, expected: stopRequested, logTail: tail() });
+    }),
+  );
   const ready = await waitFor(async () => exited || (await isPortOpen(host, options.port)), 20_000, 50);
   if (exited || !ready || child.pid === undefined) {
+    stopRequested = true;
     child.kill('SIGKILL');
-    throw new ConfigError(`nats-server did not start on ${host}:${options.port}:\n${log.trim().split('\n').slice(-10).join('\n')}`);
+    throw new ConfigError(`nats-server did not start on ${host}:${options.port}:\n${tail()}`);
   }
   const pid = child.pid;
   let stopping: Promise<void> | undefined;
@@ -148,15 +185,122 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     url: `nats://${host}:${options.port}`,
     pid,
     dataDir,
+    exited: exit,
     stop: () => {
+      stopRequested = true;
       stopping ??= (async () => {
         if (exited) return;
-        const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await gone;
+        await exit;
         clearTimeout(timer);
         await rm(pidFile, { force: true });
+      })();
+      return stopping;
+    },
+  };
+}
+
+export interface SupervisorOptions {
+  readonly logger?: Logger;
+  /** First delay before a restart; doubled after each failed attempt. Default 200 ms. */
+  readonly restartDelayMs?: number;
+  /** Longest delay between restart attempts. Default 5 s. */
+  readonly maxRestartDelayMs?: number;
+}
+
+export interface SupervisedNatsServer {
+  readonly url: string;
+  readonly dataDir: string;
+  /** The pid of the current child (changes with each restart). */
+  readonly pid: number;
+  /** How many times the child was restarted after dying on its own. */
+  readonly restarts: number;
+  /** Stops the child for good: no restart after this, even if a restart was under way. */
+  stop(): Promise<void>;
+}
+
+/** A server that ran this long before dying was healthy: the next restart starts again from the first delay. */
+const HEALTHY_UPTIME_MS = 30_000;
+
+/**
+ * Starts nats-server and restarts it on the same data dir and port whenever it exits without stop() being called,
+ * with a doubling delay while restarts keep failing. Clients reconnect on their own; durable consumers and streams
+ * survive because the store dir is the same.
+ */
+export async function superviseNatsServer(options: NatsServerOptions, supervisor: SupervisorOptions = {}): Promise<SupervisedNatsServer> {
+  const log = supervisor.logger ?? silentLogger;
+  const firstDelay = supervisor.restartDelayMs ?? 200;
+  const maxDelay = supervisor.maxRestartDelayMs ?? 5000;
+  let current = await startNatsServer(options);
+  let startedAt = Date.now();
+  let stopped = false;
+  let restarts = 0;
+  let delay = firstDelay;
+  let cancelWait: (() => void) | undefined;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      cancelWait = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  async function watch(): Promise<void> {
+    while (!stopped) {
+      const exit = await current.exited;
+      if (stopped || exit.expected) return;
+      if (Date.now() - startedAt >= HEALTHY_UPTIME_MS) delay = firstDelay;
+      const downSince = Date.now();
+      log.error('nats-server exited unexpectedly; restarting it', {
+        pid: exit.pid,
+        code: exit.code ?? undefined,
+        signal: exit.signal ?? undefined,
+        url: current.url,
+        log: exit.logTail || undefined,
+      });
+      for (let attempt = 1; !stopped; attempt++) {
+        await sleep(delay);
+        if (stopped) return;
+        try {
+          const next = await startNatsServer(options);
+          // stop() ran while this one was starting: it must not outlive the supervisor.
+          if (stopped) return void (await next.stop());
+          current = next;
+          startedAt = Date.now();
+          restarts++;
+          log.info('restarted nats-server', { pid: next.pid, url: next.url, attempt, downMs: Date.now() - downSince });
+          break;
+        } catch (err) {
+          log.error('restarting nats-server failed; trying again', { attempt, inMs: Math.min(delay * 2, maxDelay), error: errorMessage(err) });
+        } finally {
+          delay = Math.min(delay * 2, maxDelay);
+        }
+      }
+    }
+  }
+
+  const watching = watch().catch((err: unknown) => log.error('nats-server supervisor stopped', { error: errorMessage(err) }));
+  let stopping: Promise<void> | undefined;
+  return {
+    url: current.url,
+    dataDir: current.dataDir,
+    get pid() {
+      return current.pid;
+    },
+    get restarts() {
+      return restarts;
+    },
+    stop: () => {
+      stopping ??= (async () => {
+        stopped = true;
+        cancelWait?.();
+        await current.stop();
+        await watching;
+        // A start under way when stop() was called stops its own server (see watch); wait for that too.
+        await current.stop();
       })();
       return stopping;
     },

@@ -1,0 +1,140 @@
+// The supervised nats-server child against real kills: restart on the same store and port, backoff, fast 503s, no restart after stop.
+import net from 'node:net';
+import { rm } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { UnavailableError } from '../lib/errors.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { isAlive } from '../lib/processes.ts';
+import { tempDir } from '../test/helpers/nats.ts';
+import { documentInputSchema, publishDocument } from './document-log.ts';
+import { connectNats, type NatsHandle } from './nats.ts';
+import { STREAMS, provision } from './provision.ts';
+import { freePort, isPortOpen, superviseNatsServer, type SupervisedNatsServer } from './server.ts';
+
+interface Captured {
+  readonly logger: Logger;
+  readonly lines: Array<{ level: string; message: string; [field: string]: unknown }>;
+}
+
+function captureLogs(): Captured {
+  const lines: Captured['lines'] = [];
+  const previous = process.env.SPANDA_LOG_FORMAT;
+  process.env.SPANDA_LOG_FORMAT = 'json';
+  const logger = createLogger('test', 'debug', (line) => lines.push(JSON.parse(line) as Captured['lines'][number]));
+  if (previous === undefined) delete process.env.SPANDA_LOG_FORMAT;
+  else process.env.SPANDA_LOG_FORMAT = previous;
+  return { logger, lines };
+}
+
+async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const doc = (id: string) => documentInputSchema.parse({ id, text: `text of ${id}` });
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function start(logs: Captured, options: { restartDelayMs?: number } = {}): Promise<{ server: SupervisedNatsServer; handle: NatsHandle; port: number }> {
+  const dir = await tempDir('spanda-supervised-');
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const server = await superviseNatsServer({ dataDir: dir, port }, { logger: logs.logger, ...options });
+  cleanups.push(() => server.stop());
+  const handle = await connectNats({ url: server.url, name: 'supervised-test', logger: logs.logger });
+  cleanups.push(() => handle.drain());
+  await provision(handle);
+  return { server, handle, port };
+}
+
+describe('superviseNatsServer', () => {
+  it('restarts a SIGKILLed child on the same port and store; the client reconnects and the log keeps its events', async () => {
+    const logs = captureLogs();
+    const { server, handle } = await start(logs);
+    const before = await publishDocument(handle, 'acme', doc('before'));
+    const killed = server.pid;
+
+    process.kill(killed, 'SIGKILL');
+    const killedAt = Date.now();
+    // Known down: refused at once with a short Retry-After, not after the 10 s publish timeout.
+    await waitFor(() => !handle.connected(), 2000);
+    const refused = await publishDocument(handle, 'acme', doc('during')).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(UnavailableError);
+    expect((refused as UnavailableError).retryAfterSeconds).toBe(1);
+    expect(Date.now() - killedAt).toBeLessThan(3000);
+
+    await waitFor(() => handle.connected(), 10_000);
+    expect(server.restarts).toBe(1);
+    expect(server.pid).not.toBe(killed);
+    expect(isAlive(server.pid)).toBe(true);
+    const after = await publishDocument(handle, 'acme', doc('after'));
+    expect(after.seq).toBe(before.seq + 1);
+    expect((await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq: before.seq }))?.seq).toBe(before.seq);
+
+    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'nats-server exited unexpectedly; restarting it', pid: killed, signal: 'SIGKILL' }));
+    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'info', message: 'restarted nats-server', pid: server.pid, attempt: 1 }));
+    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('lost the NATS connection') }));
+    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'info', message: 'NATS connection is back' }));
+  });
+
+  it('fails a publish in flight as soon as the connection drops instead of waiting for its timeout', async () => {
+    const logs = captureLogs();
+    const { server, handle } = await start(logs, { restartDelayMs: 2000 });
+    // Kill first and publish in the same tick, before the client has seen the socket close.
+    process.kill(server.pid, 'SIGKILL');
+    const startedAt = Date.now();
+    const outcome = await publishDocument(handle, 'acme', doc('in-flight')).catch((err: unknown) => err);
+    expect(outcome).toBeInstanceOf(UnavailableError);
+    expect(Date.now() - startedAt).toBeLessThan(3000);
+  });
+
+  it('keeps retrying with a growing delay while the port is taken, then restarts once it is free', async () => {
+    const logs = captureLogs();
+    const { server, handle, port } = await start(logs, { restartDelayMs: 500 });
+    const killed = server.pid;
+    process.kill(killed, 'SIGKILL');
+    // Something else grabs the port in the 500 ms before the first restart attempt.
+    await waitFor(() => !isAlive(killed), 2000);
+    const squatter = net.createServer();
+    await new Promise<void>((resolve, reject) => squatter.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
+    await waitFor(() => logs.lines.filter((l) => l.message.startsWith('restarting nats-server failed')).length >= 2, 10_000);
+    const delays = logs.lines.filter((l) => l.message.startsWith('restarting nats-server failed')).map((l) => l.inMs as number);
+    expect(delays.slice(0, 2)).toEqual([1000, 2000]);
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    await waitFor(() => server.restarts === 1, 10_000);
+    await waitFor(() => handle.connected(), 10_000);
+    expect((await publishDocument(handle, 'acme', doc('back'))).duplicate).toBe(false);
+  });
+
+  it('does not restart the child after stop(), even when stop() comes during the restart delay', async () => {
+    const logs = captureLogs();
+    const { server, handle, port } = await start(logs, { restartDelayMs: 500 });
+    await handle.drain();
+    const killed = server.pid;
+    process.kill(killed, 'SIGKILL');
+    await waitFor(() => logs.lines.some((l) => l.message.includes('exited unexpectedly')), 2000);
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(server.restarts).toBe(0);
+    expect(await isPortOpen('127.0.0.1', port)).toBe(false);
+    expect(logs.lines.some((l) => l.message === 'restarted nats-server')).toBe(false);
+  });
+
+  it('a plain stop() is not a crash: nothing restarts and nothing is logged as an error', async () => {
+    const logs = captureLogs();
+    const { server, handle, port } = await start(logs);
+    const pid = server.pid;
+    await handle.drain();
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(isAlive(pid)).toBe(false);
+    expect(await isPortOpen('127.0.0.1', port)).toBe(false);
+    expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});

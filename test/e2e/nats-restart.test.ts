@@ -1,0 +1,157 @@
+// End to end: `spanda up` notices its nats-server child being SIGKILLed, answers 503 at once meanwhile, restarts it and carries on.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../lib/processes.ts';
+import { freePort } from '../../streams/server.ts';
+import { tempDir } from '../helpers/nats.ts';
+
+const BIN = path.resolve('bin/spanda.js');
+
+interface Up {
+  readonly child: ChildProcess;
+  readonly api: string;
+  readonly output: () => string;
+}
+
+/** Starts `spanda up --json` and resolves once it prints its banner; rejects with its output if it exits first. */
+function startUp(args: string[]): Promise<Up> {
+  const child = spawn(process.execPath, [BIN, 'up', '--json', ...args], { env: { ...process.env, SPANDA_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`spanda up did not come up in 60 s:\n${out}`)), 60_000);
+    child.stdout?.on('data', () => {
+      const line = out.split('\n').find((l) => l.startsWith('{"status":"up"'));
+      if (line) {
+        clearTimeout(timer);
+        resolve({ child, api: (JSON.parse(line) as { api: string }).api, output: () => out });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`spanda up exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+interface LogLine {
+  level: string;
+  component: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+const logLines = (up: Up): LogLine[] =>
+  up
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{"time"'))
+    .map((l) => JSON.parse(l) as LogLine);
+
+interface QueryResult {
+  results: Array<{ docId: string }>;
+}
+
+async function post(api: string, route: string, body: unknown): Promise<Response> {
+  return fetch(`${api}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await probe();
+      if (accept(last)) return last;
+    } catch {
+      // not ready yet
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${String(JSON.stringify(last)).slice(0, 400)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const docIds = async (api: string, query: string) => ((await (await post(api, '/v1/query', { query, mode: 'keyword', k: 20 })).json()) as QueryResult).results.map((r) => r.docId);
+
+let dataDir: string;
+let up: Up | undefined;
+const natsPid = async () => Number((await readFile(path.join(dataDir, 'nats', 'nats-server.pid'), 'utf8')).trim());
+
+beforeAll(async () => {
+  dataDir = await tempDir('spanda-e2e-restart-');
+  const natsUrl = `nats://127.0.0.1:${await freePort()}`;
+  up = await startUp(['--port', String(await freePort()), '--nats-url', natsUrl, '--data-dir', dataDir, '--embedder', 'hash', '--no-sample']);
+});
+
+afterAll(async () => {
+  if (up && up.child.exitCode === null) {
+    const gone = new Promise((resolve) => up?.child.once('exit', resolve));
+    up.child.kill('SIGTERM');
+    await gone;
+  }
+  const pid = await natsPid().catch(() => undefined);
+  if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('spanda up when its nats-server child dies', () => {
+  it('answers 503 with Retry-After at once, restarts the child on the same store, and indexes again', async () => {
+    const api = up!.api;
+    expect((await post(api, '/v1/documents', { id: 'before', text: 'The axolotl regrows its limbs in Mexican lakes.' })).status).toBe(202);
+    await eventually(() => docIds(api, 'axolotl regrows limbs'), (ids) => ids.includes('before'), 20_000);
+
+    // One document is still on its way through the chunker and embedder when the server dies.
+    expect((await post(api, '/v1/documents', { id: 'racing', text: 'The axolotl was published just before the crash.' })).status).toBe(202);
+    const killed = await natsPid();
+    process.kill(killed, 'SIGKILL');
+    const killedAt = Date.now();
+
+    // While NATS is down a publish fails fast (not after the 10 s publish timeout) and says when to come back.
+    const during = await post(api, '/v1/documents', { id: 'during', text: 'Published while the server was down.' });
+    const timeTo503 = Date.now() - killedAt;
+    expect(during.status).toBe(503);
+    expect(during.headers.get('content-type')).toContain('application/problem+json');
+    expect(Number(during.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(during.headers.get('retry-after'))).toBeLessThanOrEqual(2);
+    expect(timeTo503).toBeLessThan(3000);
+
+    // The node publishes again once it has restarted its child, with no help.
+    const after = await eventually(
+      () => post(api, '/v1/documents', { id: 'after', text: 'The axolotl keeps its larval gills all its life.' }),
+      (r) => r.status === 202,
+      15_000,
+    );
+    expect(after.status).toBe(202);
+    const timeToRecover = Date.now() - killedAt;
+    const restartedPid = await natsPid();
+    expect(restartedPid).not.toBe(killed);
+    expect(isAlive(restartedPid)).toBe(true);
+
+    // Processors and the projector carry on: the new document becomes queryable, the old one is still there.
+    await eventually(() => docIds(api, 'axolotl'), (ids) => ids.includes('after') && ids.includes('before'), 20_000);
+    const timeToQueryable = Date.now() - killedAt;
+    // Work in flight at the crash is redone: requests to the dead server time out (5 s) and the input is redelivered.
+    await eventually(() => docIds(api, 'axolotl'), (ids) => ids.includes('racing'), 20_000);
+    const timeToRacing = Date.now() - killedAt;
+
+    const logs = logLines(up!);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', message: expect.stringContaining('nats-server exited unexpectedly'), pid: killed, signal: 'SIGKILL' }));
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'info', message: 'restarted nats-server', pid: restartedPid }));
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('lost the NATS connection') }));
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'info', message: 'NATS connection is back' }));
+    process.stdout.write(`[e2e] nats-server SIGKILL: 503 after ${timeTo503} ms, publishing again after ${timeToRecover} ms, new document queryable after ${timeToQueryable} ms, the one in flight at the crash after ${timeToRacing} ms\n`);
+  });
+
+  it('stops its restarted child on SIGTERM and leaves nothing running', async () => {
+    const pid = await natsPid();
+    const gone = new Promise<number | null>((resolve) => up!.child.once('exit', resolve));
+    up!.child.kill('SIGTERM');
+    expect(await gone).toBe(0);
+    expect(isAlive(pid)).toBe(false);
+    // The stop on shutdown is not mistaken for a crash: no second restart.
+    expect(logLines(up!).filter((l) => l.message.includes('exited unexpectedly'))).toHaveLength(1);
+  });
+});
