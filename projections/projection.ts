@@ -10,12 +10,12 @@ export interface ProjectionSource {
   readonly filterSubject: string;
 }
 
-export interface Projection {
+export interface Projection<Op = StoreOp> {
   readonly name: string;
   /** Bumping the version means "rebuild me": a new generation is built from the start of the log. */
   readonly version: number;
   readonly sources: readonly ProjectionSource[];
   readonly canHandle: readonly EventType[];
   /** Maps one event to store operations. Throws ValidationError for an event it cannot apply (it goes to the DLQ). */
-  project(event: StoredEvent<SpandaEvent>): StoreOp[];
+  project(event: StoredEvent<SpandaEvent>): Op[];
 }

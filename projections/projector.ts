@@ -9,7 +9,7 @@ import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import type { Projection, ProjectionSource } from './projection.ts';
-import type { InferenceStore, StoreOp } from './store.ts';
+import type { ProjectionStore, StoreOp } from './store.ts';
 
 export interface ProjectorOptions {
   readonly logger?: Logger;
@@ -62,7 +62,12 @@ interface SourceState {
   messages: ConsumerMessages | undefined;
 }
 
-export function runProjector(handle: NatsHandle, projection: Projection, store: InferenceStore, options: ProjectorOptions = {}): RunningProjector {
+export function runProjector<Op = StoreOp>(
+  handle: NatsHandle,
+  projection: Projection<Op>,
+  store: ProjectionStore<Op>,
+  options: ProjectorOptions = {},
+): RunningProjector {
   const log = (options.logger ?? silentLogger).child(`projector-${projection.name}`);
   const batchSize = options.batchSize ?? 500;
   const failuresBeforeUnhealthy = options.failuresBeforeUnhealthy ?? 3;
@@ -123,7 +128,7 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
    * Decodes, origin-checks and projects each message; one that cannot be projected goes to the DLQ and contributes no
    * ops. An UnavailableError (DOCUMENTS unreadable for the origin check) is thrown: the whole batch is retried.
    */
-  async function project(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<Projected[]> {
+  async function project(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<Projected<Op>[]> {
     const decoded: Array<{ state: SourceState; msg: JsMsg; event: StoredEvent<SpandaEvent> | undefined }> = [];
     for (const { state, msg } of batch) {
       try {
@@ -137,9 +142,9 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
     const events = decoded.flatMap((d) => (d.event ? [d.event] : []));
     const checked = await origin.check(events);
     const verdicts = new Map(events.map((event, i) => [event, checked[i]]));
-    const out: Projected[] = [];
+    const out: Projected<Op>[] = [];
     for (const { state, msg, event } of decoded) {
-      let ops: StoreOp[] = [];
+      let ops: Op[] = [];
       if (event) {
         const verdict = verdicts.get(event);
         try {
@@ -160,7 +165,7 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
    * rest applies. Retrying the same batch would never end, whatever the error class (ValidationError, RangeError,
    * a constraint error), and would stall every tenant behind one event.
    */
-  async function applyIsolating(projected: readonly Projected[], probed = false): Promise<void> {
+  async function applyIsolating(projected: readonly Projected<Op>[], probed = false): Promise<void> {
     try {
       await store.apply({ ops: projected.flatMap((p) => p.ops), checkpoints: checkpointsOf(projected) });
       return;
@@ -172,7 +177,7 @@ export function runProjector(handle: NatsHandle, projection: Projection, store: 
         throw new UnavailableError(`the store fails even an empty batch (${errorMessage(probe)}) after refusing events: ${errorMessage(err)}`, 5, { cause: err });
       });
       if (projected.length === 1) {
-        const only = projected[0] as Projected;
+        const only = projected[0] as Projected<Op>;
         await deadLetter(only.msg, err);
         await store.apply({ ops: [], checkpoints: checkpointsOf(projected) });
         return;
@@ -288,14 +293,14 @@ function countBy(keys: readonly string[]): Map<string, number> {
   return counts;
 }
 
-interface Projected {
+interface Projected<Op> {
   readonly state: SourceState;
   readonly msg: JsMsg;
-  readonly ops: StoreOp[];
+  readonly ops: Op[];
 }
 
 /** The last sequence of each source in these events: what the store holds once they are applied. */
-function checkpointsOf(projected: readonly Projected[]): Record<string, number> {
+function checkpointsOf(projected: readonly Projected<unknown>[]): Record<string, number> {
   const checkpoints: Record<string, number> = {};
   for (const { state, msg } of projected) checkpoints[state.source.key] = Math.max(checkpoints[state.source.key] ?? 0, msg.seq);
   return checkpoints;

@@ -52,8 +52,8 @@ export type StoreOp =
   | (DocumentRef & { readonly kind: 'remove'; readonly docSeq: number });
 
 /** Ops plus the log positions they bring the store to; a store commits both atomically (or checkpoints after an idempotent write). */
-export interface StoreBatch {
-  readonly ops: readonly StoreOp[];
+export interface StoreBatch<Op = StoreOp> {
+  readonly ops: readonly Op[];
   /** Checkpoint key (e.g. "CHUNKS", "EMBEDDINGS:use-lite-512") → last stream sequence applied. */
   readonly checkpoints: Readonly<Record<string, number>>;
 }
@@ -137,9 +137,9 @@ export interface StoreStats {
 }
 
 /** What every projection store does, whatever it serves: apply batches under the docSeq guard with their checkpoints. */
-export interface ProjectionStore {
+export interface ProjectionStore<Op = StoreOp> {
   /** Ops and checkpoints commit atomically, or (stores without transactions) idempotently with the checkpoint written last. */
-  apply(batch: StoreBatch): Promise<void>;
+  apply(batch: StoreBatch<Op>): Promise<void>;
   checkpoints(): Promise<Record<string, number>>;
   /** The canonical content digest (projections/digest.ts): equal content ⇔ equal digest, whatever the store kind. */
   digest(): Promise<string>;
