@@ -11,13 +11,12 @@ import { resource } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
 import { createChunker } from '../processors/chunker/handler.ts';
 import { createEmbedder } from '../processors/embedder/handler.ts';
-import { createEmbeddingProvider } from '../processors/embedder/models.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
 import { runProcessor, type RunningProcessor } from '../processors/runner.ts';
-import { inferenceProjection } from '../projections/inference.ts';
-import { runProjector, type RunningProjector } from '../projections/projector.ts';
+import type { RunningProjector } from '../projections/projector.ts';
+import { GenerationRouter } from '../projections/serving.ts';
 import type { InferenceStore } from '../projections/store.ts';
-import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
+import { createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec } from './inference-runtime.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
 import { provision } from '../streams/provision.ts';
 import { isPortOpen, stopLeftoverNatsServer, superviseNatsServer } from '../streams/server.ts';
@@ -29,10 +28,15 @@ export interface SpandaSystem {
   /** True when this process started its own nats-server. */
   readonly ownsNats: boolean;
   readonly nats: NatsHandle;
+  /** The serving inference generation, following the KV alias. */
+  readonly serving: GenerationRouter;
+  /** Every configured embedding model's provider (the first served a new node). */
+  readonly providers: readonly EmbeddingProvider[];
+  readonly processors: readonly RunningProcessor[];
+  /** Of the generation serving now. */
   readonly store: InferenceStore;
   readonly provider: EmbeddingProvider;
   readonly projector: RunningProjector;
-  readonly processors: readonly RunningProcessor[];
   readonly vectorWeight: number;
 }
 
@@ -94,32 +98,35 @@ export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effec
     const provisioned = yield* Effect.tryPromise({ try: () => provision(handle), catch: (e) => e as Error });
     if (provisioned.created.length > 0) logger.info('created streams', { streams: provisioned.created.join(',') });
 
-    const provider = yield* resource(
-      'embedder',
+    const providers = yield* resource(
+      'embedders',
       logger,
-      async () => createEmbeddingProvider(config.embedder, config.embedWorkers !== undefined ? { workers: config.embedWorkers } : {}),
-      (p) => p.close(),
+      async () => createProviders(config),
+      async (ps) => void (await Promise.all(ps.map((p) => p.close()))),
     );
-    const model = provider.info;
-    const projection = inferenceProjection({ id: model.id, dims: model.dims });
-    const generation = `${model.id}-v${projection.version}`;
-    const storePath = path.join(config.dataDir, 'inference', `${generation}.sqlite`);
-    yield* Effect.promise(() => mkdir(path.dirname(storePath), { recursive: true }));
-    const store = yield* resource('inference store', logger, () => openSqliteStore({ path: storePath, model: { id: model.id, dims: model.dims } }), (s) => s.close());
-    yield* Effect.promise(() =>
-      provisioned.kv.put('inference.active', JSON.stringify({ model: model.id, dims: model.dims, generation, updatedAt: new Date().toISOString() })),
-    );
+    const provider = providers[0] as EmbeddingProvider;
 
     const chunker = createChunker({ size: config.chunkSize, overlap: config.chunkOverlap });
-    const embedder = createEmbedder(provider);
     const processors: RunningProcessor[] = [];
-    for (const processor of [chunker, embedder]) {
+    // One embedder per configured model: a model added later backfills EMBEDDINGS from CHUNKS (its consumer starts at 1).
+    for (const processor of [chunker, ...providers.map((p) => createEmbedder(p))]) {
       processors.push(yield* resource(processor.name, logger, async () => runProcessor(handle, processor, { logger }), (p) => p.stop()));
     }
-    const projector = yield* resource('projector', logger, async () => runProjector(handle, projection, store, { logger }), (p) => p.stop());
 
-    const vectorWeight = config.vectorWeight ?? provider.fusion.vectorWeight;
-    const app = createApp({ nats: handle, store, embedder: provider, vectorWeight, projector, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api') });
+    // The API serves the role's active generation and follows its alias; a new node creates the first one.
+    const runtime = generationRuntime(handle, provisioned.kv, config, providers, logger);
+    const serving = yield* resource(
+      'inference generation',
+      logger,
+      async () => {
+        const router = new GenerationRouter({ ...runtime, ...(config.vectorWeight !== undefined ? { vectorWeightOverride: config.vectorWeight } : {}) }, INFERENCE_ROLE);
+        await router.start({ spec: await inferenceSpec(config, provider.info), vectorWeight: config.vectorWeight ?? provider.fusion.vectorWeight });
+        return router;
+      },
+      (r) => r.stop(),
+    );
+
+    const app = createApp({ nats: handle, serving, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api') });
     const server: ApiServer = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port }), (s) => s.close());
 
     return {
@@ -127,11 +134,21 @@ export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effec
       natsUrl: handle.url,
       ownsNats: owns,
       nats: handle,
-      store,
-      provider,
-      projector,
+      serving,
+      providers,
       processors,
-      vectorWeight,
+      get store() {
+        return serving.current().store;
+      },
+      get provider() {
+        return serving.current().embedder as EmbeddingProvider;
+      },
+      get projector() {
+        return serving.current().projector as RunningProjector;
+      },
+      get vectorWeight() {
+        return serving.current().vectorWeight;
+      },
     };
   });
 }
