@@ -1,7 +1,7 @@
 // The docSeq guard for a store without transactions (pure): from the objects held and the ops, the objects to write and delete.
 import type { DocumentRef, StoreOp } from '../../store.ts';
 import { chunkObjectId, docRecordId, pendingObjectId, windowObjectId } from './names.ts';
-import { chunkProps, docRecordProps, pendingProps, type DocRecord, type Props, vectorToB64, windowProps } from './records.ts';
+import { chunkProps, docRecordProps, pendingProps, type DocRecord, type Props, vectorFromB64, vectorToB64, windowProps } from './records.ts';
 import type { ChunkInput } from '../../store.ts';
 
 /** What Weaviate holds for one document, as loaded before a batch. */
@@ -185,7 +185,7 @@ export function planBatch(ops: readonly StoreOp[], held: ReadonlyMap<string, Hel
       const id = windowObjectId(tenant, source, docId, w.chunkId, w.window);
       keepChunks.add(id);
       if (w.dirty && live) {
-        const vector = w.vector ?? new Float32Array(Buffer.from(w.vectorB64, 'base64').buffer.slice(0));
+        const vector = w.vector ?? vectorFromB64(w.vectorB64);
         plan.chunkUpserts.push({ id, properties: windowProps(ref, live, w.chunkId, w.window, w.vectorB64), vector });
       }
     }

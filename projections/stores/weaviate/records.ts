@@ -50,6 +50,7 @@ export function docRecordProps(ref: DocumentRef, record: DocRecord): Props {
   return {
     kind: 'doc',
     docKey: docKeyOf(ref),
+    tenant: ref.tenant,
     source: ref.source,
     docId: ref.docId,
     docSeq: record.docSeq,

@@ -54,6 +54,8 @@ export const KEYWORD_PROPERTIES = ['text_terms', 'title_terms', 'heading_terms']
 export const DOC_PROPERTIES: readonly PropertySpec[] = [
   key('kind'),
   key('docKey'),
+  // The Spanda tenant as given (the Weaviate tenant name may be a hash of it).
+  stored('tenant'),
   stored('source'),
   stored('docId'),
   { name: 'docSeq', dataType: 'int', filterable: true },
