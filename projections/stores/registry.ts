@@ -36,6 +36,7 @@ export interface StoreFactory {
 
 const factories = new Map<StoreKind, () => Promise<StoreFactory>>([
   ['sqlite', async () => (await import('./sqlite/factory.ts')).sqliteStoreFactory],
+  ['weaviate', async () => (await import('./weaviate/factory.ts')).weaviateStoreFactory],
   ['qdrant', async () => (await import('./qdrant/factory.ts')).qdrantStoreFactory],
 ]);
 
