@@ -28,6 +28,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   replay: { summary: 'rebuild a projection as a new generation from the log, verify it, switch the alias', load: async () => (await import('./commands/replay.ts')).replayCommand },
   verify: { summary: "compare a projection's digest with one computed straight from the log (exit 1 on mismatch)", load: async () => (await import('./commands/verify.ts')).verifyCommand },
   projections: { summary: 'list generations, roll back to a kept one, collect retired ones', load: async () => (await import('./commands/projections.ts')).projectionsCommand },
+  ingest: { summary: 'run a connector: rss (feeds), postgres (CDC), debezium (change events on NATS)', load: async () => (await import('./commands/ingest.ts')).ingestCommand },
   inspect: { summary: 'show streams, consumers (lag) or decoded events of a subject', load: async () => (await import('./commands/inspect.ts')).inspectCommand },
 };
 
