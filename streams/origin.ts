@@ -3,7 +3,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { HEADER } from './codec.ts';
 import type { SpandaEvent, StoredEvent } from './events/index.ts';
-import type { NatsHandle } from './nats.ts';
+import { unlessConnectionLost, type NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';
 import { subjects } from './subjects.ts';
 
@@ -68,21 +68,27 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
 
   async function refreshBounds(): Promise<{ first: number; last: number }> {
     try {
-      const { state } = await handle.jsm.streams.info(STREAMS.DOCUMENTS);
+      const info = handle.jsm.streams.info(STREAMS.DOCUMENTS);
+      info.catch(() => undefined); // abandoned when the connection drops first
+      const { state } = await unlessConnectionLost(handle, info, 'NATS connection lost while reading the DOCUMENTS bounds');
       bounds = { first: state.first_seq, last: state.last_seq };
       return bounds;
     } catch (err) {
+      if (err instanceof UnavailableError) throw err;
       throw new UnavailableError(`cannot read the DOCUMENTS stream's bounds: ${errorMessage(err)}`, 5, { cause: err });
     }
   }
 
   async function lookup(seq: number): Promise<Origin | 'gone'> {
     try {
-      const m = await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq });
+      const request = handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq });
+      request.catch(() => undefined); // abandoned when the connection drops first
+      const m = await unlessConnectionLost(handle, request, `NATS connection lost while reading DOCUMENTS message ${seq}`);
       if (!m) return 'gone';
       return { subject: m.subject, type: m.header?.get(HEADER.type) ?? '' };
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return 'gone';
+      if (err instanceof UnavailableError) throw err;
       throw new UnavailableError(`cannot read DOCUMENTS message ${seq}: ${errorMessage(err)}`, 5, { cause: err });
     }
   }
