@@ -4,7 +4,9 @@ import { connectFrom, stringFlag } from '../env.ts';
 import type { Command } from '../main.ts';
 import { printJson } from '../output.ts';
 import { UsageError } from '../output.ts';
-import { publishFrom } from '../publishing.ts';
+import { publishFrom } from '../../connectors/files/publish.ts';
+import { countDocuments } from '../../connectors/files/read.ts';
+import { progressBar } from '../progress.ts';
 
 export const publishCommand: Command = {
   usage: 'spanda publish <file|dir|-> [--tenant default] [--source files] [--force] [--nats-url URL] [--json]',
@@ -21,18 +23,29 @@ export const publishCommand: Command = {
     const handle = await connectFrom(ctx);
     const started = Date.now();
     let lastReport = started;
+    // On a terminal: a bar over the counted total of a file or directory. stdin cannot be counted ahead, and a pipe or
+    // --json gets no bar: those keep a progress line on stderr every 2 s.
+    const total = process.stderr.isTTY === true && ctx.values.json !== true ? await countDocuments(target) : undefined;
+    const bar = progressBar(total !== undefined);
+    let barOpen = total !== undefined;
+    const closeBar = () => {
+      if (barOpen) bar.finish();
+      barOpen = false;
+    };
     try {
       const summary = await publishFrom(handle, target, {
         tenant,
         source,
         skipUnchanged: ctx.values.force !== true,
         onProgress: (done, invalid) => {
-          if (Date.now() - lastReport >= 2000) {
+          if (total !== undefined) bar.update('publish', done + invalid, Math.max(total, done + invalid));
+          else if (Date.now() - lastReport >= 2000) {
             lastReport = Date.now();
             process.stderr.write(`published ${done} documents so far${invalid ? `, ${invalid} invalid` : ''}…\n`);
           }
         },
       });
+      closeBar();
       const seconds = (Date.now() - started) / 1000;
       if (ctx.values.json) printJson({ ...summary, seconds });
       else {
@@ -45,6 +58,7 @@ export const publishCommand: Command = {
       }
       return summary.invalid.length > 0 ? 1 : 0;
     } finally {
+      closeBar();
       await handle.drain();
     }
   },

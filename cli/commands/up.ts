@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runUntilSignal } from '../../lib/lifecycle.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { publishFrom } from '../publishing.ts';
+import { publishFrom } from '../../connectors/files/publish.ts';
 import { configFrom } from '../env.ts';
 import type { Command } from '../main.ts';
 import { spandaSystem, type SpandaSystem } from '../system.ts';

@@ -4,7 +4,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { ContentType } from '../streams/events/index.ts';
+import type { ContentType } from '../../streams/events/index.ts';
 
 const TEXT_TYPES: Readonly<Record<string, ContentType>> = {
   '.md': 'text/markdown',
@@ -128,4 +128,37 @@ export async function* readDocuments(target: string, options: ReadOptions, stdin
     else if (contentType) yield await textDocument(file, rel, contentType, options.source);
     else if (!info.isDirectory()) yield { origin: rel, error: `unsupported file type ${ext || '(none)'}; use .jsonl, .json, .md, .html or .txt` };
   }
+}
+
+async function countLines(file: string): Promise<number> {
+  let n = 0;
+  for await (const line of createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })) if (line.trim() !== '') n += 1;
+  return n;
+}
+
+/**
+ * How many items readDocuments(target) will yield (documents and problems), for a progress bar's total: text files
+ * count one without being read, JSONL lines are counted, JSON files parsed. Undefined for stdin, which cannot be read twice.
+ */
+export async function countDocuments(target: string, options: Pick<ReadOptions, 'skip'> = {}): Promise<number | undefined> {
+  if (target === '-') return undefined;
+  const info = await stat(target).catch(() => undefined);
+  if (!info) return 1;
+  const files = info.isDirectory() ? walk(target) : (async function* () { yield target; })();
+  let total = 0;
+  for await (const file of files) {
+    if (options.skip?.has(path.basename(file))) continue;
+    const ext = path.extname(file).toLowerCase();
+    if (ext === '.json') {
+      try {
+        const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+        const docs = Array.isArray(parsed) ? parsed : (parsed as { documents?: unknown } | null)?.documents;
+        total += Array.isArray(docs) ? docs.length : 1;
+      } catch {
+        total += 1;
+      }
+    } else if (RECORD_EXTENSIONS.has(ext)) total += await countLines(file);
+    else if (TEXT_TYPES[ext] || !info.isDirectory()) total += 1;
+  }
+  return total;
 }

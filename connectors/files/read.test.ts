@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isProblem, readDocuments, titleOf, type ReadItem } from './files.ts';
+import { countDocuments, isProblem, readDocuments, titleOf, type ReadItem } from './read.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -52,5 +52,13 @@ describe('readDocuments', () => {
     expect(titleOf('intro\n# Real title', 'text/markdown', 'f.md')).toBe('Real title');
     expect(titleOf('A short first line\nbody', 'text/plain', 'f.txt')).toBe('A short first line');
     expect(titleOf('x'.repeat(200), 'text/plain', 'f.txt')).toBe('f.txt');
+  });
+
+  it('counts what it will read ahead (the progress bar total) without reading text files, and nothing for stdin', async () => {
+    const skip = new Set(['README.md']);
+    const items = await collect(readDocuments(dir, { source: 'x', skip }));
+    expect(await countDocuments(dir, { skip })).toBe(items.length);
+    expect(await countDocuments(path.join(dir, 'records.jsonl'))).toBe(3);
+    expect(await countDocuments('-')).toBeUndefined();
   });
 });

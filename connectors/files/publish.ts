@@ -1,9 +1,9 @@
 // Publishing documents read from files or stdin: validation per record, per-document ordering, progress and a summary.
-import { errorMessage } from '../lib/errors.ts';
-import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
-import type { NatsHandle } from '../streams/nats.ts';
-import { formatIssues } from '../api/validation.ts';
-import { isProblem, readDocuments, type ReadProblem } from './files.ts';
+import type { z } from 'zod';
+import { errorMessage } from '../../lib/errors.ts';
+import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../../streams/document-log.ts';
+import type { NatsHandle } from '../../streams/nats.ts';
+import { isProblem, readDocuments, type ReadProblem } from './read.ts';
 
 export interface PublishSummary {
   readonly published: number;
@@ -21,6 +21,10 @@ export interface PublishFromOptions {
   readonly skip?: ReadonlySet<string>;
   readonly concurrency?: number;
   readonly onProgress?: (done: number, invalid: number) => void;
+}
+
+function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(record)'}: ${issue.message}`);
 }
 
 function withDefaultSource(raw: unknown, source: string): unknown {
@@ -60,11 +64,13 @@ export async function publishFrom(handle: NatsHandle, target: string, options: P
     if (failure) break;
     if (isProblem(item)) {
       invalid.push(item);
+      options.onProgress?.(published + unchanged, invalid.length);
       continue;
     }
     const parsed = documentInputSchema.safeParse(withDefaultSource(item.raw, options.source));
     if (!parsed.success) {
       invalid.push({ origin: item.origin, error: formatIssues(parsed.error).join('; ') });
+      options.onProgress?.(published + unchanged, invalid.length);
       continue;
     }
     const doc = parsed.data;
