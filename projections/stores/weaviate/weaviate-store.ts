@@ -70,8 +70,20 @@ class WeaviateStore implements InferenceStore {
   private docs(tenant: string): AnyCollection {
     return collection(this.client, this.names.docs, weaviateTenant(tenant));
   }
-  private has(tenant: string): boolean {
-    return this.tenants.has(weaviateTenant(tenant));
+  /**
+   * Whether the tenant exists. Another process (a replay beside this serving node) may add tenants to the generation,
+   * so a tenant not seen yet is looked up on the server before the answer is "no such tenant".
+   */
+  private async has(tenant: string): Promise<boolean> {
+    const name = weaviateTenant(tenant);
+    if (this.tenants.has(name)) return true;
+    const found = await collection(this.client, this.names.chunks).tenants.getByName(name);
+    if (found) this.tenants.add(name);
+    return found !== null;
+  }
+
+  private async refreshTenants(): Promise<void> {
+    for (const name of Object.keys(await collection(this.client, this.names.chunks).tenants.get())) this.tenants.add(name);
   }
 
   private async ensureTenants(tenants: Iterable<string>): Promise<void> {
@@ -137,7 +149,8 @@ class WeaviateStore implements InferenceStore {
       // No transactions: every write is an idempotent upsert or delete by deterministic id, and upserts never touch an
       // id that is deleted, so they run concurrently. A batch interrupted half way is finished by replaying it (the
       // plan treats objects of any version but the recorded one as leftovers to delete).
-      await Promise.all(
+      // All writes are settled before apply returns, failed or not, so a replay never races the writes it repeats.
+      const results = await Promise.allSettled(
         planBatch(batch.ops, held).flatMap((plan) => [
           upsert(this.chunks(plan.tenant), plan.chunkUpserts),
           deleteIds(this.chunks(plan.tenant), plan.chunkDeletes),
@@ -145,6 +158,8 @@ class WeaviateStore implements InferenceStore {
           deleteIds(this.docs(plan.tenant), plan.pendingDeletes),
         ]),
       );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
     // The checkpoint goes last: after a failure it still names a position whose batch will be replayed.
     const entries = Object.entries(batch.checkpoints ?? {});
@@ -167,6 +182,7 @@ class WeaviateStore implements InferenceStore {
 
   /** Every document of every tenant with its current chunks and attached vectors, as digest documents. */
   private async *documents(): AsyncGenerator<DigestDocument> {
+    await this.refreshTenants();
     for (const tenant of [...this.tenants].sort()) {
       const docs = new Map<string, DigestDocument & { chunks: DigestDocument['chunks'][number][]; vectors: DigestDocument['vectors'][number][] }>();
       for await (const o of scan(collection(this.client, this.names.docs, tenant), DOC_PROPS)) {
@@ -214,7 +230,7 @@ class WeaviateStore implements InferenceStore {
 
   async document(ref: DocumentRef): Promise<DocumentState | undefined> {
     this.check();
-    if (!this.has(ref.tenant)) return undefined;
+    if (!(await this.has(ref.tenant))) return undefined;
     const held = await this.docs(ref.tenant).query.fetchObjectById(docRecordId(ref.tenant, ref.source, ref.docId), { returnProperties: [...DOC_PROPS] });
     if (!held) return undefined;
     const record = docRecordFrom(held.properties);
@@ -250,19 +266,19 @@ class WeaviateStore implements InferenceStore {
     return { ...stats, tenants: liveTenants.size };
   }
 
-  keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]> {
+  async keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]> {
     this.check();
-    return this.retriever.keywordCandidates(request, this.has(request.tenant));
+    return this.retriever.keywordCandidates(request, await this.has(request.tenant));
   }
 
-  vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Promise<Candidate[]> {
+  async vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Promise<Candidate[]> {
     this.check();
-    return this.retriever.vectorCandidates(request, this.has(request.tenant));
+    return this.retriever.vectorCandidates(request, await this.has(request.tenant));
   }
 
-  hydrate(tenant: string, keys: readonly string[]): Promise<ChunkContent[]> {
+  async hydrate(tenant: string, keys: readonly string[]): Promise<ChunkContent[]> {
     this.check();
-    return this.retriever.hydrate(tenant, keys, this.has(tenant));
+    return this.retriever.hydrate(tenant, keys, await this.has(tenant));
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeWeaviate, type FakeWeaviate } from '../../../test/fakes/weaviate/server.ts';
 import { CONFORMANCE_MODEL, describeInferenceStoreConformance, type OpenedStore } from '../conformance.ts';
+import type { StoreBatch, StoreOp } from '../../store.ts';
 import type { StoreConfig } from '../registry.ts';
 import { aliasTarget, weaviateStoreFactory } from './factory.ts';
 import { connectWeaviate } from './connect.ts';
@@ -59,6 +60,44 @@ describe('Weaviate store on the fake Weaviate', () => {
       await expect(weaviateStoreFactory.activate?.(a)).rejects.toThrow(/has no collection/);
     } finally {
       await client.close();
+    }
+  });
+
+  it('finishes an interrupted batch when it is replayed: same digest, documents and checkpoint as an uninterrupted store', async () => {
+    const ref = await opener(fakeConfig)();
+    const broken = await opener(fakeConfig)();
+    const vector = (i: number) => Float32Array.from({ length: CONFORMANCE_MODEL.dims }, (_, j) => (j === i ? 1 : 0));
+    const doc = (docId: string, docSeq: number, texts: string[]): StoreOp[] => [
+      { kind: 'chunks', tenant: 'acme', source: 'web', docId, docSeq, metadata: { n: docSeq }, part: { index: 0, count: 1 }, totalChunks: texts.length,
+        chunks: texts.map((text, ordinal) => ({ chunkId: `${docSeq}:${ordinal}`, ordinal, text, start: 0, end: text.length, tokens: 2 })) },
+      { kind: 'vectors', tenant: 'acme', source: 'web', docId, docSeq, model: CONFORMANCE_MODEL.id,
+        vectors: texts.map((_, ordinal) => ({ chunkId: `${docSeq}:${ordinal}`, window: 0, vector: vector(ordinal) })) },
+    ];
+    const first: StoreBatch = { ops: [...doc('a', 1, ['alpha one', 'alpha two', 'alpha three']), ...doc('b', 2, ['beta one'])], checkpoints: { CHUNKS: 2 } };
+    const second: StoreBatch = {
+      ops: [...doc('a', 3, ['alpha revised']), { kind: 'remove', tenant: 'acme', source: 'web', docId: 'b', docSeq: 4 }, ...doc('c', 5, ['gamma one', 'gamma two'])],
+      checkpoints: { CHUNKS: 5 },
+    };
+    try {
+      for (const batch of [first, second]) await ref.store.apply(batch);
+      await broken.store.apply(first);
+      // The documents' records fail to write while the chunk objects of the new versions land: a half-applied batch.
+      fake.state.failBatchObjects = (className) => className.endsWith('_Docs');
+      await expect(broken.store.apply(second)).rejects.toThrow(/injected fault/);
+      fake.state.failBatchObjects = undefined;
+      // Half applied now (no transactions): only the checkpoint is guaranteed not to have moved, and the replay finishes it.
+      expect(await broken.store.checkpoints()).toEqual({ CHUNKS: 2 });
+      await broken.store.apply(second);
+      expect(await broken.store.digest()).toBe(await ref.store.digest());
+      expect(await broken.store.stats()).toEqual(await ref.store.stats());
+      expect(await broken.store.checkpoints()).toEqual({ CHUNKS: 5 });
+      expect(await broken.store.document({ tenant: 'acme', source: 'web', docId: 'a' })).toMatchObject({ docSeq: 3, chunks: 1, vectors: 1 });
+    } finally {
+      fake.state.failBatchObjects = undefined;
+      for (const o of [ref, broken]) {
+        await o.store.close();
+        await o.cleanup();
+      }
     }
   });
 

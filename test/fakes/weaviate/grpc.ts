@@ -165,6 +165,10 @@ export function weaviateService(state: FakeWeaviateState) {
       }
     },
     async batchObjects(request: { objects: BatchObject[] }) {
+      const first = request.objects[0];
+      if (first && state.failBatchObjects?.(state.aliases.get(first.collection) ?? first.collection)) {
+        throw new ServerError(Status.INTERNAL, 'injected fault: batch import failed');
+      }
       const errors: Array<{ index: number; error: string }> = [];
       request.objects.forEach((o, index) => {
         try {

@@ -70,6 +70,8 @@ export class FakeWeaviateState {
   readonly classes = new Map<string, ClassState>();
   /** alias → class */
   readonly aliases = new Map<string, string>();
+  /** Fault injection for tests: when it returns true for a BatchObjects call's class, the call fails (INTERNAL). */
+  failBatchObjects: ((className: string) => boolean) | undefined;
   private clock = 0;
 
   now(): number {
