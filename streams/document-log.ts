@@ -1,6 +1,6 @@
 // Writing document changes to the DOCUMENTS stream: the shared input schema, content hashing and idempotent re-publish.
-import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/jetstream';
-import { UnavailableError, errorMessage } from '../lib/errors.ts';
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type StoredMsg } from '@nats-io/jetstream';
+import { SpandaError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { z } from 'zod';
 import { CONTENT_TYPES, metadataSchema, newDocIdSchema, nameSchema, type DocumentDeleted, type DocumentUpserted } from './events/index.ts';
 import { canonicalJson, sha256Hex } from './ids.ts';
@@ -80,6 +80,94 @@ export interface PublishDocumentOptions {
    * it was published (the duplicate window only covers minutes). Costs one extra request per document.
    */
   readonly skipUnchanged?: boolean;
+  /**
+   * Optimistic concurrency: publish only if the document's latest version in the log is this DOCUMENTS sequence
+   * (0 = the document has never been published). Otherwise ExpectedSequenceError, and nothing is stored.
+   */
+  readonly expectedLastSeq?: number;
+}
+
+/** A publish named the version it expected to replace, and the log holds another one. Nothing was stored. */
+export class ExpectedSequenceError extends SpandaError {
+  readonly subject: string;
+  readonly expected: number;
+  /** The latest sequence found after the refusal (0 when the document has none), when it could be read. */
+  readonly actual: number | undefined;
+  constructor(subject: string, expected: number, actual: number | undefined, options?: { cause?: unknown }) {
+    super(
+      'conflict',
+      `${subject} is not at the expected version: expected last sequence ${expected}, the log holds ${actual === undefined ? 'another' : actual}; re-read the document and retry`,
+      options,
+    );
+    this.subject = subject;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** The document's latest version in the log: its DOCUMENTS sequence, whether it is a deletion, and its content hash. */
+export interface CurrentVersion {
+  readonly seq: number;
+  readonly deleted: boolean;
+  readonly contentHash?: string;
+}
+
+/** Reads the latest version of one document straight from the log (one request), or undefined when it was never published. */
+export async function currentVersion(handle: NatsHandle, address: DocumentAddress): Promise<CurrentVersion | undefined> {
+  const last = await lastMessageOf(handle, subjects.document(address));
+  if (!last) return undefined;
+  const deleted = last.header?.get(HEADER.type) === 'document.deleted';
+  let hash: unknown;
+  try {
+    hash = deleted ? undefined : last.json<{ contentHash?: unknown }>().contentHash;
+  } catch {
+    hash = undefined;
+  }
+  return { seq: last.seq, deleted, ...(typeof hash === 'string' ? { contentHash: hash } : {}) };
+}
+
+// publishEvent (streams/publisher.ts) has no per-publish expectations; rather than fork its error mapping and
+// connection handling, the expectation rides on a client whose publish adds it.
+function expectingClient(js: JetStreamClient, lastSubjectSequence: number): JetStreamClient {
+  return new Proxy(js, {
+    get(target, prop) {
+      if (prop === 'publish') {
+        const publish: JetStreamClient['publish'] = (subject, payload, opts) =>
+          target.publish(subject, payload, { ...opts, expect: { ...opts?.expect, lastSubjectSequence } });
+        return publish;
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  const cause = err instanceof UnavailableError ? err.cause : err;
+  return (
+    cause instanceof JetStreamApiError &&
+    (cause.code === JetStreamApiCodes.StreamWrongLastSequence || cause.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+async function publishExpecting(
+  handle: NatsHandle,
+  subject: string,
+  event: DocumentUpserted | DocumentDeleted,
+  msgId: string,
+  expectedLastSeq: number | undefined,
+): Promise<Published> {
+  if (expectedLastSeq === undefined) return publishIdempotent(handle, subject, event, msgId);
+  if (!Number.isSafeInteger(expectedLastSeq) || expectedLastSeq < 0) {
+    throw new ValidationError(`expectedLastSeq must be a DOCUMENTS sequence (an integer ≥ 0), got ${expectedLastSeq}`);
+  }
+  try {
+    return await publishIdempotent({ ...handle, js: expectingClient(handle.js, expectedLastSeq) }, subject, event, msgId);
+  } catch (err) {
+    if (!isWrongLastSequence(err)) throw err;
+    const actual = await lastMessageOf(handle, subject).then((m) => m?.seq ?? 0, () => undefined);
+    throw new ExpectedSequenceError(subject, expectedLastSeq, actual, { cause: err });
+  }
 }
 
 export async function publishDocument(
@@ -92,7 +180,10 @@ export async function publishDocument(
   const address: DocumentAddress = { tenant, source: doc.source, id: doc.id };
   if (options.skipUnchanged) {
     const current = await currentContentHash(handle, subjects.document(address));
-    if (current?.hash === hash) return { stream: STREAMS.DOCUMENTS, seq: current.seq, duplicate: true, id: doc.id, source: doc.source };
+    // With an expectation, "unchanged" only counts at the expected version; otherwise JetStream refuses below.
+    if (current?.hash === hash && (options.expectedLastSeq === undefined || options.expectedLastSeq === current.seq)) {
+      return { stream: STREAMS.DOCUMENTS, seq: current.seq, duplicate: true, id: doc.id, source: doc.source };
+    }
   }
   const event: DocumentUpserted = {
     type: 'document.upserted',
@@ -110,14 +201,14 @@ export async function publishDocument(
     metadata: eventMetadata('document.upserted', { source: options.producer ?? '/api', subject: doc.id, traceparent: options.traceparent }),
   };
   const msgId = `${tenant}/${doc.source}/${encodeIdToken(doc.id)}/${hash}`;
-  const published = await publishIdempotent(handle, subjects.document(address), event, msgId);
+  const published = await publishExpecting(handle, subjects.document(address), event, msgId, options.expectedLastSeq);
   return { ...published, id: doc.id, source: doc.source };
 }
 
 export async function publishDeletion(
   handle: NatsHandle,
   address: DocumentAddress,
-  options: { producer?: string; traceparent?: string } = {},
+  options: { producer?: string; traceparent?: string; expectedLastSeq?: number } = {},
 ): Promise<PublishedDocument> {
   const event: DocumentDeleted = {
     type: 'document.deleted',
@@ -125,6 +216,6 @@ export async function publishDeletion(
     metadata: eventMetadata('document.deleted', { source: options.producer ?? '/api', subject: address.id, traceparent: options.traceparent }),
   };
   const msgId = `${address.tenant}/${address.source}/${encodeIdToken(address.id)}/deleted`;
-  const published = await publishIdempotent(handle, subjects.document(address), event, msgId);
+  const published = await publishExpecting(handle, subjects.document(address), event, msgId, options.expectedLastSeq);
   return { ...published, id: address.id, source: address.source };
 }
