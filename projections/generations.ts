@@ -43,7 +43,9 @@ export { chunkerFingerprint };
 
 /** `<model>-<hash>`: readable in `nats kv ls`, and equal for equal specs on every node. */
 export function generationId(spec: GenerationSpec): string {
-  return `${spec.model.id}-${sha256Hex(canonicalJson(spec)).slice(0, 10)}`;
+  // The catalog holds no vectors: its generations are named after the projection.
+  const prefix = spec.model.dims > 0 ? spec.model.id : spec.projection.name;
+  return `${prefix}-${sha256Hex(canonicalJson(spec)).slice(0, 10)}`;
 }
 
 export const generationKey = (role: string, id: string): string => `gen.${role}.${id}`;

@@ -52,10 +52,22 @@ export interface GenerationRuntime {
   readonly vectorWeightOverride?: number;
 }
 
-interface Entry {
-  served: ServedGeneration;
+/** What a router serves of a generation: at least its id and the projector that keeps it current. */
+export interface Served {
+  readonly id: string;
+  readonly projector?: RunningProjector;
+}
+
+interface Entry<S extends Served> {
+  served: S;
   inFlight: number;
   retiring?: () => void;
+}
+
+/** How a router opens and closes the generations of its role. */
+export interface GenerationOpener<S extends Served> {
+  open(record: GenerationRecord): Promise<S>;
+  close(served: S): Promise<void>;
 }
 
 /** Opens a generation's store and starts its projector (from the store's own checkpoints). */
@@ -85,31 +97,37 @@ export async function closeGeneration(served: ServedGeneration): Promise<void> {
   await served.store.close().catch(() => undefined);
 }
 
+/** The inference role's opener: a generation's store, its projector and the embedder of its model. */
+export function inferenceOpener(runtime: GenerationRuntime): GenerationOpener<ServedGeneration> {
+  return { open: (record) => openGeneration(runtime, record), close: closeGeneration };
+}
+
 /**
  * Serves the role's active generation and follows its alias. On a switch it opens the new generation next to the old
  * one, lets its projector catch up with the log, then routes new calls to it; calls in flight finish on the old one,
  * which closes when the last ends. Rollback is the same switch, back to a kept generation.
  */
-export class GenerationRouter implements Serving {
-  private active: Entry | undefined;
+export class GenerationRouter<S extends Served = ServedGeneration> {
+  private active: Entry<S> | undefined;
   private stopWatch: (() => void) | undefined;
   private switching: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly listeners = new Set<(id: string) => void>();
 
   constructor(
-    private readonly runtime: GenerationRuntime,
+    private readonly runtime: Pick<GenerationRuntime, 'generations' | 'logger'>,
     private readonly role: string,
+    private readonly opener: GenerationOpener<S>,
     /** How long a new generation may take to catch up before the switch is abandoned (the old one keeps serving). */
     private readonly catchUpTimeoutMs = 10 * 60_000,
   ) {}
 
-  current(): ServedGeneration {
+  current(): S {
     if (!this.active) throw new UnavailableError(`no ${this.role} generation is being served yet; retry shortly`, 1);
     return this.active.served;
   }
 
-  async use<T>(fn: (generation: ServedGeneration) => Promise<T>): Promise<T> {
+  async use<T>(fn: (generation: S) => Promise<T>): Promise<T> {
     const entry = this.active;
     if (!entry) throw new UnavailableError(`no ${this.role} generation is being served yet; retry shortly`, 1);
     entry.inFlight++;
@@ -146,7 +164,7 @@ export class GenerationRouter implements Serving {
     if (!alias) throw new UnavailableError(`the ${this.role} alias could not be read; retry`);
     const record = await generations.get(this.role, alias.generation);
     if (!record) throw new ConfigError(`the ${this.role} alias points at generation ${alias.generation}, which has no record; run \`spanda projections rollback\``);
-    this.active = { served: await openGeneration(this.runtime, record), inFlight: 0 };
+    this.active = { served: await this.opener.open(record), inFlight: 0 };
     this.runtime.logger.info('serving generation', { role: this.role, generation: record.id, model: record.spec.model.id, store: record.spec.store.kind });
     this.stopWatch = await generations.watchAlias(
       this.role,
@@ -165,14 +183,14 @@ export class GenerationRouter implements Serving {
     if (!record) throw new ConfigError(`the ${this.role} alias points at generation ${id}, which has no record`);
     const started = Date.now();
     this.runtime.logger.info('switching generation: catching up first', { role: this.role, from: this.active?.served.id, to: id });
-    const next = await openGeneration(this.runtime, record);
+    const next = await this.opener.open(record);
     try {
       await next.projector?.waitUntil(() => next.projector?.caughtUp() ?? true, this.catchUpTimeoutMs);
     } catch (err) {
-      await closeGeneration(next);
+      await this.opener.close(next);
       throw err;
     }
-    if (this.stopped) return closeGeneration(next);
+    if (this.stopped) return this.opener.close(next);
     const old = this.active;
     this.active = { served: next, inFlight: 0 };
     this.runtime.logger.info('serving generation', { role: this.role, generation: id, model: record.spec.model.id, catchUpMs: Date.now() - started });
@@ -181,9 +199,9 @@ export class GenerationRouter implements Serving {
   }
 
   /** Closes a generation once its calls in flight have ended. */
-  private async retire(entry: Entry): Promise<void> {
+  private async retire(entry: Entry<S>): Promise<void> {
     if (entry.inFlight > 0) await new Promise<void>((resolve) => (entry.retiring = resolve));
-    await closeGeneration(entry.served);
+    await this.opener.close(entry.served);
   }
 
   async stop(): Promise<void> {

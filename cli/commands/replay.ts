@@ -1,5 +1,6 @@
 // spanda replay: builds a new generation of a projection from the log beside the live one, verifies it, swaps the alias.
 import { silentLogger } from '../../lib/log.ts';
+import { INDEXING_ROLE, replayCatalog } from '../../projections/catalog-serving.ts';
 import { replayGeneration } from '../../projections/replay.ts';
 import { fusionProfileFor } from '../../processors/embedder/models.ts';
 import { provision } from '../../streams/provision.ts';
@@ -25,8 +26,8 @@ export const replayCommand: Command = {
   },
   async run(ctx) {
     const projection = stringFlag(ctx, 'projection') ?? INFERENCE_ROLE;
-    if (projection !== INFERENCE_ROLE) {
-      throw new UsageError(`--projection ${projection} cannot be replayed yet: the inference projection can (the indexing catalog is not built)\nusage: ${this.usage}`);
+    if (projection !== INFERENCE_ROLE && projection !== INDEXING_ROLE) {
+      throw new UsageError(`--projection must be inference or indexing, got ${JSON.stringify(projection)}\nusage: ${this.usage}`);
     }
     const fromSeqText = stringFlag(ctx, 'from-seq');
     const fromSeq = fromSeqText === undefined ? undefined : Number(fromSeqText);
@@ -37,6 +38,16 @@ export const replayCommand: Command = {
     try {
       const { kv } = await provision(handle);
       const runtime = generationRuntime(handle, kv, config, [], silentLogger);
+      if (projection === INDEXING_ROLE) {
+        const result = await replayCatalog(handle, runtime.generations, config.dataDir, {
+          verify: ctx.values['no-verify'] !== true,
+          onProgress: (applied, total) => bar.update('project', applied, total),
+        });
+        bar.finish();
+        if (ctx.values.json) printJson({ status: 'swapped', projection, ...result });
+        else process.stdout.write(`catalog generation ${result.generation} built in ${(result.ms / 1000).toFixed(1)} s${result.verified ? ', digest verified against the log' : ''}; alias.indexing now points at it\n`);
+        return 0;
+      }
       const active = (await runtime.generations.alias(INFERENCE_ROLE)).alias;
       const activeRecord = active ? await runtime.generations.get(INFERENCE_ROLE, active.generation) : undefined;
       const modelName = stringFlag(ctx, 'model');

@@ -1,5 +1,7 @@
 // spanda verify: compares a projection generation's digest with one computed straight from the log; exit 1 on mismatch.
 import { silentLogger } from '../../lib/log.ts';
+import { INDEXING_ROLE, verifyCatalog } from '../../projections/catalog-serving.ts';
+import { Generations } from '../../projections/generations.ts';
 import { verifyGeneration } from '../../projections/replay.ts';
 import { provision } from '../../streams/provision.ts';
 import { configFrom, connectFrom, stringFlag } from '../env.ts';
@@ -8,15 +10,23 @@ import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
 
 export const verifyCommand: Command = {
-  usage: 'spanda verify [--projection inference] [--generation ID] [--json] [--nats-url URL] [--data-dir DIR]',
+  usage: 'spanda verify [--projection inference|indexing] [--generation ID] [--json] [--nats-url URL] [--data-dir DIR]',
   options: { projection: { type: 'string' }, generation: { type: 'string' }, 'data-dir': { type: 'string' } },
   async run(ctx) {
     const projection = stringFlag(ctx, 'projection') ?? INFERENCE_ROLE;
-    if (projection !== INFERENCE_ROLE) throw new UsageError(`--projection ${projection} cannot be verified yet: use inference\nusage: ${this.usage}`);
+    if (projection !== INFERENCE_ROLE && projection !== INDEXING_ROLE) {
+      throw new UsageError(`--projection must be inference or indexing, got ${JSON.stringify(projection)}\nusage: ${this.usage}`);
+    }
     const config = configFrom(ctx);
     const handle = await connectFrom(ctx);
     try {
       const { kv } = await provision(handle);
+      if (projection === INDEXING_ROLE) {
+        const catalog = await verifyCatalog(handle, new Generations(kv), config.dataDir);
+        if (ctx.values.json) printJson(catalog);
+        else process.stdout.write(`catalog generation ${catalog.generation} ${catalog.ok ? 'matches' : 'does NOT match'} the log (store ${catalog.digest}, log ${catalog.logDigest})\n`);
+        return catalog.ok ? 0 : 1;
+      }
       const result = await verifyGeneration(generationRuntime(handle, kv, config, [], silentLogger), projection, stringFlag(ctx, 'generation'));
       if (ctx.values.json) printJson(result);
       else if (result.ok) process.stdout.write(`generation ${result.generation} matches the log (${result.digest}) at ${JSON.stringify(result.checkpoints)}\n`);

@@ -1,0 +1,157 @@
+// The indexing catalog as a generation: its spec, opening its SQLite file with a projector, and its digest from the log.
+import path from 'node:path';
+import { ValidationError } from '../lib/errors.ts';
+import { lockFile } from '../lib/data-dir-lock.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { decodeEvent } from '../streams/codec.ts';
+import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
+import type { NatsHandle } from '../streams/nats.ts';
+import { originCheckFor } from '../streams/origin.ts';
+import { readSlice } from '../streams/read.ts';
+import { generationId, type GenerationRecord, type Generations, type GenerationSpec } from './generations.ts';
+import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
+import { runProjector, type RunningProjector } from './projector.ts';
+import type { GenerationOpener } from './serving.ts';
+import { CATALOG_SCHEMA_VERSION, CatalogStore } from './stores/catalog/catalog-store.ts';
+
+export const INDEXING_ROLE = 'indexing';
+
+export interface ServedCatalog {
+  readonly id: string;
+  readonly store: CatalogStore;
+  readonly projector: RunningProjector;
+}
+
+export function indexingSpec(): GenerationSpec {
+  return {
+    role: INDEXING_ROLE,
+    projection: { name: 'indexing', version: INDEXING_PROJECTION_VERSION },
+    store: { kind: 'sqlite', schemaVersion: CATALOG_SCHEMA_VERSION },
+    model: { id: 'none', dims: 0, embedderVersion: 0 },
+    chunker: 'any',
+  };
+}
+
+export function catalogPath(dataDir: string, generation: string): string {
+  return path.join(dataDir, INDEXING_ROLE, `${generation}.sqlite`);
+}
+
+export function catalogOpener(handle: NatsHandle, dataDir: string, logger: Logger): GenerationOpener<ServedCatalog> {
+  return {
+    open: async (record: GenerationRecord) => {
+      const store = new CatalogStore(catalogPath(dataDir, record.id));
+      return { id: record.id, store, projector: runProjector(handle, indexingProjection(), store, { logger }) };
+    },
+    close: async (served) => {
+      await served.projector.stop().catch(() => undefined);
+      await served.store.close();
+    },
+  };
+}
+
+/** The catalog digest computed straight from the log up to `checkpoints`, in a throwaway in-memory catalog. */
+export async function catalogLogDigest(handle: NatsHandle, checkpoints: Readonly<Record<string, number>>): Promise<string> {
+  const projection = indexingProjection();
+  const store = new CatalogStore(':memory:');
+  try {
+    for (const source of projection.sources) {
+      await readSlice(handle, { stream: source.stream, filterSubject: source.filterSubject, upTo: checkpoints[source.key] ?? 0 }, async (messages) => {
+        const decoded: StoredEvent<SpandaEvent>[] = [];
+        for (const msg of messages) {
+          try {
+            const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
+            if (projection.canHandle.includes(event.type)) decoded.push(event);
+          } catch {
+            // refused by decoding: the projector dead-letters these
+          }
+        }
+        // The same origin check as the projector, so events it refused are left out here too.
+        const verdicts = await originCheckFor(handle).check(decoded);
+        for (const [i, event] of decoded.entries()) if (!verdicts[i]) await store.apply({ ops: projection.project(event), checkpoints: {} });
+      });
+    }
+    return await store.digest();
+  } finally {
+    await store.close();
+  }
+}
+
+export interface CatalogReplayResult {
+  readonly generation: string;
+  readonly previous: string | undefined;
+  readonly checkpoints: Record<string, number>;
+  readonly digest: string;
+  readonly verified: boolean;
+  readonly ms: number;
+}
+
+/**
+ * Rebuilds the indexing catalog as a new generation from the three streams, verifies its digest against the log and
+ * switches alias.indexing (compare-and-set). Serving nodes follow the alias.
+ */
+export async function replayCatalog(
+  handle: NatsHandle,
+  generations: Generations,
+  dataDir: string,
+  options: { verify?: boolean; onProgress?: (applied: number, total: number) => void; logger?: Logger } = {},
+): Promise<CatalogReplayResult> {
+  const started = performance.now();
+  const { alias, revision } = await generations.alias(INDEXING_ROLE);
+  const spec = indexingSpec();
+  let id = generationId(spec);
+  const held = await generations.get(INDEXING_ROLE, id);
+  if (held && held.state !== 'building') id = `${id}-r${Date.now().toString(36)}`;
+  await generations.ensure(spec, 0, `${process.pid}`, id);
+  const lock = await lockFile(path.join(dataDir, INDEXING_ROLE, `${id}.lock`), `generation ${id}`);
+  try {
+    const projection = indexingProjection();
+    const store = new CatalogStore(catalogPath(dataDir, id));
+    let checkpoints: Record<string, number>;
+    let digest: string;
+    try {
+      const target: Record<string, number> = {};
+      for (const s of projection.sources) target[s.key] = (await handle.jsm.streams.info(s.stream)).state.last_seq;
+      const total = Object.values(target).reduce((a, b) => a + b, 0);
+      const projector = runProjector(handle, projection, store, { logger: options.logger ?? silentLogger, batchSize: 1000 });
+      try {
+        for (;;) {
+          const positions = projector.positions();
+          options.onProgress?.(positions.reduce((a, p) => a + Math.min(p.applied, target[p.key] ?? 0), 0), total);
+          if (positions.every((p) => p.applied >= (target[p.key] ?? 0))) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } finally {
+        await projector.stop();
+      }
+      checkpoints = await store.checkpoints();
+      digest = await store.digest();
+    } finally {
+      await store.close();
+    }
+    let verified = false;
+    if (options.verify ?? true) {
+      const expected = await catalogLogDigest(handle, checkpoints);
+      if (expected !== digest) throw new ValidationError(`catalog generation ${id} does not match the log (store ${digest}, log ${expected}); the alias was not switched`);
+      verified = true;
+    }
+    await generations.update(INDEXING_ROLE, id, (r) => ({ ...r, state: 'ready', checkpoints, digest }));
+    await generations.switchAlias(INDEXING_ROLE, id, revision);
+    return { generation: id, previous: alias?.generation, checkpoints, digest, verified, ms: Math.round(performance.now() - started) };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The active catalog generation compared with the log at its own checkpoints (read in one go from its file). */
+export async function verifyCatalog(handle: NatsHandle, generations: Generations, dataDir: string): Promise<{ generation: string; ok: boolean; digest: string; logDigest: string; checkpoints: Record<string, number> }> {
+  const { alias } = await generations.alias(INDEXING_ROLE);
+  if (!alias) throw new ValidationError('the indexing projection has no active generation yet; start a node first');
+  const store = new CatalogStore(catalogPath(dataDir, alias.generation));
+  try {
+    const { checkpoints, digest } = await store.snapshot();
+    const expected = await catalogLogDigest(handle, checkpoints);
+    return { generation: alias.generation, ok: expected === digest, digest, logDigest: expected, checkpoints };
+  } finally {
+    await store.close();
+  }
+}

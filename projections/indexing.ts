@@ -1,0 +1,113 @@
+// The indexing projection: the catalog of every document version and what each stage did with it (pure, no I/O).
+import { chunkerFingerprint, type SpandaEvent, type StoredEvent } from '../streams/events/index.ts';
+import { STREAMS } from '../streams/provision.ts';
+import type { Projection } from './projection.ts';
+
+export const INDEXING_PROJECTION_VERSION = 1;
+
+interface Address {
+  readonly tenant: string;
+  readonly source: string;
+  readonly docId: string;
+  readonly docSeq: number;
+  /** The event's ce-time: when the stage produced it. */
+  readonly at: string;
+  /** Stream sequence of the event itself. */
+  readonly seq: number;
+}
+
+/** One fact about one document version. */
+export type CatalogOp =
+  | (Address & { readonly kind: 'published'; readonly deleted: boolean; readonly contentHash?: string; readonly title?: string })
+  | (Address & {
+      readonly kind: 'chunked';
+      readonly chunker: string;
+      readonly part: number;
+      readonly parts: number;
+      readonly totalChunks: number;
+      readonly chunkIds: readonly string[];
+    })
+  /** A stage (ce-source of the event: the chunker, an embedder) acknowledged a delete. */
+  | (Address & { readonly kind: 'removed'; readonly by: string })
+  | (Address & { readonly kind: 'embedded'; readonly model: string; readonly part: number; readonly parts: number; readonly vectors: number });
+
+export function indexingProjection(): Projection<CatalogOp> {
+  return {
+    name: 'indexing',
+    version: INDEXING_PROJECTION_VERSION,
+    sources: [
+      { key: STREAMS.DOCUMENTS, stream: STREAMS.DOCUMENTS, filterSubject: 'docs.>' },
+      { key: STREAMS.CHUNKS, stream: STREAMS.CHUNKS, filterSubject: 'chunks.>' },
+      { key: STREAMS.EMBEDDINGS, stream: STREAMS.EMBEDDINGS, filterSubject: 'embeddings.>' },
+    ],
+    canHandle: ['document.upserted', 'document.deleted', 'document.chunked', 'document.removed', 'document.embedded'],
+    project(event: StoredEvent<SpandaEvent>): CatalogOp[] {
+      const at = event.metadata.time;
+      const seq = event.position.seq;
+      switch (event.type) {
+        case 'document.upserted': {
+          const d = event.data;
+          return [
+            {
+              kind: 'published',
+              tenant: d.tenant,
+              source: d.source,
+              docId: d.id,
+              docSeq: seq,
+              at,
+              seq,
+              deleted: false,
+              contentHash: d.contentHash,
+              ...(d.title !== undefined ? { title: d.title } : {}),
+            },
+          ];
+        }
+        case 'document.deleted':
+          return [{ kind: 'published', tenant: event.data.tenant, source: event.data.source, docId: event.data.id, docSeq: seq, at, seq, deleted: true }];
+        case 'document.chunked': {
+          const d = event.data;
+          return [
+            {
+              kind: 'chunked',
+              tenant: d.tenant,
+              source: d.source,
+              docId: d.id,
+              docSeq: d.docSeq,
+              at,
+              seq,
+              chunker: chunkerFingerprint(d.chunker),
+              part: d.part.index,
+              parts: d.part.count,
+              totalChunks: d.totalChunks,
+              chunkIds: d.chunks.map((c) => c.chunkId),
+            },
+          ];
+        }
+        case 'document.removed':
+          return [
+            { kind: 'removed', tenant: event.data.tenant, source: event.data.source, docId: event.data.id, docSeq: event.data.docSeq, at, seq, by: event.metadata.source },
+          ];
+        case 'document.embedded': {
+          const d = event.data;
+          return [
+            {
+              kind: 'embedded',
+              tenant: d.tenant,
+              source: d.source,
+              docId: d.id,
+              docSeq: d.docSeq,
+              at,
+              seq,
+              model: d.model.id,
+              part: d.part.index,
+              parts: d.part.count,
+              vectors: d.vectors.length,
+            },
+          ];
+        }
+        default:
+          return [];
+      }
+    },
+  };
+}
