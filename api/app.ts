@@ -7,6 +7,7 @@ import type { ApiDeps } from './deps.ts';
 import { problem, problemFromError, sendProblem } from './problems.ts';
 import { documentRoutes } from './routes/documents.ts';
 import { healthRoutes } from './routes/health.ts';
+import { projectionRoutes } from './routes/projections.ts';
 import { queryRoutes } from './routes/query.ts';
 import { UnsupportedMediaTypeError, payloadTooLarge } from './validation.ts';
 
@@ -25,6 +26,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route('/', healthRoutes(deps));
   app.route('/v1/documents', documentRoutes(deps));
   app.route('/v1/query', queryRoutes(deps));
+  app.route('/v1/projections', projectionRoutes(deps));
 
   app.notFound((c) =>
     sendProblem(problem(404, 'not-found', 'Not found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see the README for the API`)),

@@ -14,7 +14,8 @@ import { createEmbedder } from '../processors/embedder/handler.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
 import { runProcessor, type RunningProcessor } from '../processors/runner.ts';
 import type { RunningProjector } from '../projections/projector.ts';
-import { GenerationRouter } from '../projections/serving.ts';
+import { catalogOpener, indexingSpec, INDEXING_ROLE, type ServedCatalog } from '../projections/catalog-serving.ts';
+import { GenerationRouter, inferenceOpener } from '../projections/serving.ts';
 import type { InferenceStore } from '../projections/store.ts';
 import { createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec } from './inference-runtime.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
@@ -30,6 +31,8 @@ export interface SpandaSystem {
   readonly nats: NatsHandle;
   /** The serving inference generation, following the KV alias. */
   readonly serving: GenerationRouter;
+  /** The indexing catalog generation, following alias.indexing. */
+  readonly catalog: GenerationRouter<ServedCatalog>;
   /** Every configured embedding model's provider (the first served a new node). */
   readonly providers: readonly EmbeddingProvider[];
   readonly processors: readonly RunningProcessor[];
@@ -119,14 +122,27 @@ export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effec
       'inference generation',
       logger,
       async () => {
-        const router = new GenerationRouter({ ...runtime, ...(config.vectorWeight !== undefined ? { vectorWeightOverride: config.vectorWeight } : {}) }, INFERENCE_ROLE);
+        const withOverride = { ...runtime, ...(config.vectorWeight !== undefined ? { vectorWeightOverride: config.vectorWeight } : {}) };
+        const router = new GenerationRouter(withOverride, INFERENCE_ROLE, inferenceOpener(withOverride));
         await router.start({ spec: await inferenceSpec(config, provider.info), vectorWeight: config.vectorWeight ?? provider.fusion.vectorWeight });
         return router;
       },
       (r) => r.stop(),
     );
 
-    const app = createApp({ nats: handle, serving, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api') });
+    // The indexing catalog: every document version and what each stage did with it; follows alias.indexing the same way.
+    const catalog = yield* resource(
+      'indexing catalog',
+      logger,
+      async () => {
+        const router = new GenerationRouter(runtime, INDEXING_ROLE, catalogOpener(handle, config.dataDir, logger));
+        await router.start({ spec: indexingSpec(), vectorWeight: 0 });
+        return router;
+      },
+      (r) => r.stop(),
+    );
+
+    const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api') });
     const server: ApiServer = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port }), (s) => s.close());
 
     return {
@@ -135,6 +151,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effec
       ownsNats: owns,
       nats: handle,
       serving,
+      catalog,
       providers,
       processors,
       get store() {

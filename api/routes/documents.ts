@@ -76,11 +76,32 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const tenant = tenantOf(c);
     const source = assertName('source', c.req.param('source'));
     const docId = c.req.param('id');
-    const state = await deps.serving.use((g) => g.store.document({ tenant, source, docId }));
-    if (!state) {
-      throw new NotFoundError(`no document ${JSON.stringify(docId)} from source ${source} has been indexed for tenant ${tenant} yet (it may still be processing)`);
+    const ref = { tenant, source, docId };
+    const served = await deps.serving.use(async (g) => ({ generation: g.id, model: g.embedder.info.id, state: await g.store.document(ref) }));
+    const lineage = deps.catalog ? await deps.catalog.use((catalog) => catalog.store.lineage(ref)) : undefined;
+    const { state } = served;
+    if (!state && !lineage) {
+      throw new NotFoundError(`no document ${JSON.stringify(docId)} from source ${source} is known for tenant ${tenant} yet (it may still be processing)`);
     }
-    return c.json({ tenant, source, id: docId, seq: state.docSeq, deleted: state.deleted, chunks: state.chunks, vectors: state.vectors });
+    const latest = lineage?.versions.at(-1);
+    return c.json({
+      tenant,
+      source,
+      id: docId,
+      // The latest version in the log (catalog), else the one the serving generation holds.
+      seq: latest?.seq ?? state?.docSeq ?? null,
+      deleted: latest?.deleted ?? state?.deleted ?? false,
+      chunks: state?.chunks ?? 0,
+      vectors: state?.vectors ?? 0,
+      serving: {
+        generation: served.generation,
+        model: served.model,
+        seq: state?.docSeq ?? null,
+        // Applied when the serving generation holds the latest version (or a newer one).
+        applied: state !== undefined && (latest === undefined || state.docSeq >= latest.seq),
+      },
+      versions: lineage?.versions ?? [],
+    });
   });
 
   return app;
