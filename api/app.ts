@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { metrics } from '../lib/metrics.ts';
+import { defaultMetrics } from '../lib/metrics.ts';
 import type { ApiDeps } from './deps.ts';
 import { problem, problemFromError, sendProblem } from './problems.ts';
 import { documentRoutes } from './routes/documents.ts';
@@ -13,6 +13,7 @@ import { UnsupportedMediaTypeError, payloadTooLarge } from './validation.ts';
 
 export function createApp(deps: ApiDeps): Hono {
   const app = new Hono();
+  const metrics = deps.metrics ?? defaultMetrics();
 
   app.use('*', async (c, next) => {
     const end = metrics.httpSeconds.startTimer();

@@ -9,6 +9,8 @@ import type { SpandaConfig } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
 import { resource } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
+import { createMetrics } from '../lib/metrics.ts';
+import { instrumentEmbedder } from '../lib/metrics-embedder.ts';
 import { createChunker } from '../processors/chunker/handler.ts';
 import { createEmbedder } from '../processors/embedder/handler.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
@@ -109,11 +111,13 @@ export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effec
     );
     const provider = providers[0] as EmbeddingProvider;
 
+    // One metrics registry per node, passed to every part (two nodes in one process never mix their series).
+    const metrics = createMetrics();
     const chunker = createChunker({ size: config.chunkSize, overlap: config.chunkOverlap });
     const processors: RunningProcessor[] = [];
     // One embedder per configured model: a model added later backfills EMBEDDINGS from CHUNKS (its consumer starts at 1).
-    for (const processor of [chunker, ...providers.map((p) => createEmbedder(p))]) {
-      processors.push(yield* resource(processor.name, logger, async () => runProcessor(handle, processor, { logger }), (p) => p.stop()));
+    for (const processor of [chunker, ...providers.map((p) => createEmbedder(instrumentEmbedder(p, metrics)))]) {
+      processors.push(yield* resource(processor.name, logger, async () => runProcessor(handle, processor, { logger, metrics }), (p) => p.stop()));
     }
 
     // The API serves the role's active generation and follows its alias; a new node creates the first one.
@@ -122,7 +126,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effec
       'inference generation',
       logger,
       async () => {
-        const withOverride = { ...runtime, ...(config.vectorWeight !== undefined ? { vectorWeightOverride: config.vectorWeight } : {}) };
+        const withOverride = { ...runtime, projectorOptions: { metrics }, ...(config.vectorWeight !== undefined ? { vectorWeightOverride: config.vectorWeight } : {}) };
         const router = new GenerationRouter(withOverride, INFERENCE_ROLE, inferenceOpener(withOverride));
         await router.start({ spec: await inferenceSpec(config, provider.info), vectorWeight: config.vectorWeight ?? provider.fusion.vectorWeight });
         return router;
@@ -142,7 +146,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effec
       (r) => r.stop(),
     );
 
-    const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api') });
+    const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api'), metrics });
     const server: ApiServer = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port }), (s) => s.close());
 
     return {

@@ -2,7 +2,8 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { PermanentEventError, TransientError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import { metrics } from '../lib/metrics.ts';
+import { defaultMetrics, PROCESSOR_OUTCOMES, type ProcessorOutcome, type SpandaMetrics } from '../lib/metrics.ts';
+import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { decodeEvent } from '../streams/codec.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
@@ -27,6 +28,8 @@ export interface RunnerOptions {
    * restarted one) gets them, not how long a batch may take. Default 30 s.
    */
   readonly ackWaitMs?: number;
+  /** The node's metrics (lib/metrics.ts); the process default when omitted. */
+  readonly metrics?: SpandaMetrics;
 }
 
 export interface RunningProcessor {
@@ -105,13 +108,20 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
   heartbeat.unref();
 
   const origin = originCheckFor(handle);
-  const outcomeLabel = (o: 'ok' | 'retried' | 'dead_lettered') => metrics.processorEvents.labels(processor.name, o);
+  const metrics = options.metrics ?? defaultMetrics();
+  const outcomeLabel = (o: ProcessorOutcome) => metrics.processorEvents.labels(processor.name, o);
+  // Series exist from the start (0), so rates and alerts see them before the first failure.
+  for (const o of PROCESSOR_OUTCOMES) outcomeLabel(o).inc(0);
+  metrics.dlqEvents.labels(processor.name).inc(0);
+  // Consumer lag (pending, ack-pending) and this stage's DLQ entries, polled by one collector per node.
+  const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ stream: processor.stream, consumer: processor.name, dlqStage: processor.name });
 
   async function deadLetter(msg: JsMsg, reason: string, attempts: number): Promise<void> {
     const { duplicate } = await sendToDlq(handle, processor.name, msg, reason, attempts);
     msg.ack();
     held.delete(msg);
     outcomeLabel('dead_lettered').inc();
+    if (!duplicate) metrics.dlqEvents.labels(processor.name).inc();
     log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason });
   }
 
@@ -142,6 +152,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
 
   async function handleBatch(batch: JsMsg[]): Promise<void> {
     const end = metrics.processorBatchSeconds.labels(processor.name).startTimer();
+    metrics.processorBatchSize.labels(processor.name).observe(batch.length);
     const decoded: Array<{ msg: JsMsg; event: StoredEvent<SpandaEvent> }> = [];
     for (const msg of batch) {
       try {
@@ -191,6 +202,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
           msg.ack();
           held.delete(msg);
           outcomeLabel('ok').inc();
+          metrics.stageLatencySeconds.labels(processor.name).observe(Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000);
         } catch (err) {
           await settle(msg, err instanceof Error ? err : new Error(String(err)));
         }
@@ -260,6 +272,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
       wake?.();
       await done;
       clearInterval(heartbeat);
+      unwatch();
       await processor.close?.();
       log.info('stopped');
     },

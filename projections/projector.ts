@@ -2,12 +2,15 @@
 import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { TransientError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import { metrics } from '../lib/metrics.ts';
+import { defaultMetrics, type SpandaMetrics } from '../lib/metrics.ts';
+import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
+import { createFreshnessProbe } from '../lib/metrics-freshness.ts';
 import { decodeEvent } from '../streams/codec.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
+import { STREAMS } from '../streams/provision.ts';
 import type { Projection, ProjectionSource } from './projection.ts';
 import type { ProjectionStore, StoreOp } from './store.ts';
 
@@ -19,6 +22,8 @@ export interface ProjectorOptions {
   readonly failuresBeforeUnhealthy?: number;
   /** Time without progress while work is pending after which health() reports a stall. Default 60 s. */
   readonly stallAfterMs?: number;
+  /** The node's metrics (lib/metrics.ts); the process default when omitted. */
+  readonly metrics?: SpandaMetrics;
 }
 
 /** Whether the projection advances, for /readyz: a stuck projection serves stale answers while looking alive. */
@@ -83,6 +88,23 @@ export function runProjector<Op = StoreOp>(
   let stopping = false;
   let wake: (() => void) | undefined;
   let generation = 0;
+  const metrics = options.metrics ?? defaultMetrics();
+  metrics.dlqEvents.labels(dlqName).inc(0);
+  const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ dlqStage: dlqName });
+  // Freshness counts only once the projector has reached the head of the log: the catch-up of a new generation (or a
+  // replay) applies old events on purpose, and its progress shows in the pending gauge instead.
+  let live = false;
+  const freshness = createFreshnessProbe(metrics, async (seq) => {
+    const m = await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq }).catch(() => null);
+    return m ? m.time.getTime() : undefined;
+  });
+  const reportHealth = () => {
+    const h = health();
+    metrics.projectionSecondsSinceProgress.labels(projection.name).set(h.msSinceProgress / 1000);
+    metrics.projectionFailures.labels(projection.name).set(h.consecutiveFailures);
+  };
+  const healthTimer = setInterval(reportHealth, 5000);
+  healthTimer.unref();
 
   const positions = (): SourcePosition[] => states.map((s) => ({ key: s.source.key, applied: s.applied, pending: s.pending }));
   const notify = () => waiters.forEach((w) => w());
@@ -99,6 +121,8 @@ export function runProjector<Op = StoreOp>(
       });
       const info = await consumer.info(true).catch(() => undefined);
       state.pending = info?.num_pending ?? 0;
+      metrics.projectionPending.labels(projection.name, state.source.key).set(state.pending);
+      metrics.projectionCheckpoint.labels(projection.name, state.source.key).set(state.applied);
       const messages = await consumer.consume({ max_messages: batchSize });
       state.messages = messages;
       void (async () => {
@@ -109,6 +133,7 @@ export function runProjector<Op = StoreOp>(
         }
       })().catch((err) => log.error('source stopped', { source: state.source.key, error: errorMessage(err) }));
     }
+    live ||= states.every((s) => s.pending === 0);
     notify();
   }
 
@@ -121,6 +146,7 @@ export function runProjector<Op = StoreOp>(
   async function deadLetter(msg: JsMsg, err: unknown): Promise<void> {
     const reason = err instanceof ValidationError ? err.message : `cannot project: ${errorMessage(err)}`;
     const { duplicate } = await sendToDlq(handle, dlqName, msg, reason, 1);
+    if (!duplicate) metrics.dlqEvents.labels(dlqName).inc();
     log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, reason });
   }
 
@@ -154,7 +180,7 @@ export function runProjector<Op = StoreOp>(
           await deadLetter(msg, err);
         }
       }
-      out.push({ state, msg, ops });
+      out.push({ state, msg, ops, ...(event && ops.length > 0 ? docSeqOf(event) : {}) });
     }
     return out;
   }
@@ -199,12 +225,15 @@ export function runProjector<Op = StoreOp>(
       state.pending = msg.info.pending;
     }
     for (const state of states) {
-      metrics.projectionPosition.labels(projection.name, state.source.key).set(state.applied);
-      metrics.projectionLag.labels(projection.name, state.source.key).set(state.pending);
+      metrics.projectionCheckpoint.labels(projection.name, state.source.key).set(state.applied);
+      metrics.projectionPending.labels(projection.name, state.source.key).set(state.pending);
     }
     for (const [key, count] of countBy(batch.map((b) => b.state.source.key))) {
-      metrics.projectionApplied.labels(projection.name, key).inc(count);
+      metrics.projectionEvents.labels(projection.name, key).inc(count);
     }
+    if (live) freshness.observe(projection.name, projected.flatMap((p) => (p.docSeq !== undefined ? [{ source: p.state.source.key, docSeq: p.docSeq }] : [])));
+    live ||= states.every((s) => s.pending === 0);
+    reportHealth();
     notify();
   }
 
@@ -239,6 +268,19 @@ export function runProjector<Op = StoreOp>(
     await closeSources();
   }
 
+  function health(): ProjectorHealth {
+    const pendingWork = queue.length > 0 || states.some((s) => s.pending > 0);
+    const msSinceProgress = pendingWork ? Date.now() - lastProgressAt : 0;
+    const base = { consecutiveFailures, msSinceProgress, pendingWork, ...(lastError !== undefined ? { lastError } : {}) };
+    if (consecutiveFailures >= failuresBeforeUnhealthy) {
+      return { ...base, ok: false, detail: `applying failed ${consecutiveFailures} times in a row; last error: ${lastError ?? 'unknown'}` };
+    }
+    if (pendingWork && msSinceProgress > stallAfterMs) {
+      return { ...base, ok: false, detail: `no batch applied for ${Math.round(msSinceProgress / 1000)} s while events are pending${lastError ? `; last error: ${lastError}` : ''}` };
+    }
+    return { ...base, ok: true, detail: pendingWork ? 'applying' : 'caught up' };
+  }
+
   const done = loop();
 
   return {
@@ -246,18 +288,7 @@ export function runProjector<Op = StoreOp>(
     done,
     positions,
     caughtUp: () => queue.length === 0 && states.every((s) => s.pending === 0),
-    health: () => {
-      const pendingWork = queue.length > 0 || states.some((s) => s.pending > 0);
-      const msSinceProgress = pendingWork ? Date.now() - lastProgressAt : 0;
-      const base = { consecutiveFailures, msSinceProgress, pendingWork, ...(lastError !== undefined ? { lastError } : {}) };
-      if (consecutiveFailures >= failuresBeforeUnhealthy) {
-        return { ...base, ok: false, detail: `applying failed ${consecutiveFailures} times in a row; last error: ${lastError ?? 'unknown'}` };
-      }
-      if (pendingWork && msSinceProgress > stallAfterMs) {
-        return { ...base, ok: false, detail: `no batch applied for ${Math.round(msSinceProgress / 1000)} s while events are pending${lastError ? `; last error: ${lastError}` : ''}` };
-      }
-      return { ...base, ok: true, detail: pendingWork ? 'applying' : 'caught up' };
-    },
+    health,
     waitUntil: (predicate, timeoutMs) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
@@ -282,6 +313,8 @@ export function runProjector<Op = StoreOp>(
       wake?.();
       await closeSources();
       await done;
+      clearInterval(healthTimer);
+      unwatch();
       log.info('stopped');
     },
   };
@@ -297,6 +330,13 @@ interface Projected<Op> {
   readonly state: SourceState;
   readonly msg: JsMsg;
   readonly ops: Op[];
+  /** The document version the event carries (for the freshness metric). */
+  readonly docSeq?: number;
+}
+
+function docSeqOf(event: StoredEvent<SpandaEvent>): { docSeq?: number } {
+  const docSeq = (event.data as { docSeq?: unknown }).docSeq;
+  return typeof docSeq === 'number' ? { docSeq } : {};
 }
 
 /** The last sequence of each source in these events: what the store holds once they are applied. */

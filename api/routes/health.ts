@@ -1,7 +1,7 @@
 // Liveness (/healthz: the process answers), readiness (/readyz: NATS connected, store open, projection state) and /metrics.
 import { Hono } from 'hono';
 import { errorMessage } from '../../lib/errors.ts';
-import { registry } from '../../lib/metrics.ts';
+import { defaultMetrics } from '../../lib/metrics.ts';
 import type { ApiDeps } from '../deps.ts';
 
 export function healthRoutes(deps: ApiDeps): Hono {
@@ -38,6 +38,17 @@ export function healthRoutes(deps: ApiDeps): Hono {
     return c.json({ status: ready ? 'ready' : 'not-ready', checks, ...(projection ? { projection } : {}) }, ready ? 200 : 503);
   });
 
-  app.get('/metrics', async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }));
+  const metrics = deps.metrics ?? defaultMetrics();
+  app.get('/metrics', async (c) => {
+    // Which generation serves is read at scrape time: one series per node, labelled with the generation it serves now.
+    metrics.generationInfo.reset();
+    try {
+      const g = deps.serving.current();
+      metrics.generationInfo.labels(g.record?.spec.role ?? 'inference', g.id, g.embedder.info.id, g.record?.spec.store.kind ?? 'unknown').set(1);
+    } catch {
+      // Nothing served yet: no series, and /readyz says why.
+    }
+    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+  });
   return app;
 }

@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { errorMessage } from '../../lib/errors.ts';
-import { metrics } from '../../lib/metrics.ts';
+import { defaultMetrics } from '../../lib/metrics.ts';
 import { eventMetadata } from '../../streams/codec.ts';
 import { SEARCH_MODES, queryFilterSchema, type QueryAnswered, type QueryFilter, type QueryReceived } from '../../streams/events/index.ts';
 import { newEventId } from '../../streams/ids.ts';
@@ -58,6 +58,7 @@ export function toResult(hit: SearchHit) {
 
 export function queryRoutes(deps: ApiDeps): Hono {
   const app = new Hono();
+  const metrics = deps.metrics ?? defaultMetrics();
   app.post('/', async (c) => {
     const started = performance.now();
     const tenant = tenantOf(c);
@@ -82,6 +83,7 @@ export function queryRoutes(deps: ApiDeps): Hono {
     const tookMs = Math.round((performance.now() - started) * 100) / 100;
     const queryId = newEventId();
     metrics.queries.labels(req.mode).inc();
+    metrics.querySeconds.labels(req.mode).observe(tookMs / 1000);
     if (deps.recordQueries !== false) {
       recordQuery(deps, { queryId, tenant, req, hits, answer, tookMs, model, generation, traceparent: c.req.header('traceparent') });
     }
