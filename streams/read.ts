@@ -32,7 +32,11 @@ export async function readSlice(handle: NatsHandle, options: SliceOptions, onBat
         break;
       }
       batch.push(msg);
-      if (msg.seq === options.upTo || msg.info.pending === 0) done = true;
+      // Stop the fetch at once: it would otherwise wait out its expiry for messages that will not come.
+      if (msg.seq === options.upTo || msg.info.pending === 0) {
+        done = true;
+        break;
+      }
     }
     if (batch.length > 0) await onBatch(batch);
     read += batch.length;

@@ -1,0 +1,193 @@
+// Rebuild by replay: a new inference generation from CHUNKS + EMBEDDINGS next to raw JetStream reads and raw SQLite inserts, and against re-ingesting.
+// Run: npm run bench:replay   (writes bench/results/replay.json; prints figures, never passes or fails)
+//
+// At each size a corpus goes through a whole node (hash embedders, fast) so the log holds CHUNKS and 512-d EMBEDDINGS
+// (model hash-512: the same vector size and message volume as the offline model's). Then, in the same run on the same
+// server: (1) raw JetStream read of the slices the replay reads, (2) raw SQLite insert of the same rows, (3) the replay
+// itself (spanda replay's code path, digest verification timed apart), (4) re-ingest with the offline model,
+// extrapolated from its measured embedding rate on a sample (embedding 100k chunks offline takes about an hour here).
+import Database from 'better-sqlite3';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { silentLogger } from '../lib/log.ts';
+import { generationRuntime, inferenceSpec } from '../cli/inference-runtime.ts';
+import { chunkText, DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
+import { normalizeText } from '../processors/chunker/normalize.ts';
+import { createEmbeddingProvider } from '../processors/embedder/models.ts';
+import { logDigest } from '../projections/log-digest.ts';
+import { embedderConsumer, processedUpTo } from '../projections/read-your-writes.ts';
+import { replayGeneration } from '../projections/replay.ts';
+import { documentInputSchema, publishDocument } from '../streams/document-log.ts';
+import type { NatsHandle } from '../streams/nats.ts';
+import { STREAMS, provision } from '../streams/provision.ts';
+import { mapLimit } from '../streams/publisher.ts';
+import { subjects } from '../streams/subjects.ts';
+import { tempDir } from '../test/helpers/nats.ts';
+import { loadAverage, note, round, runBenchmark, sleep, table, writeResult } from './lib/common.ts';
+import { startNode, startPrivateNats } from './lib/node.ts';
+import { proseCorpus } from './lib/prose.ts';
+
+const SIZES = (process.env.BENCH_REPLAY_CHUNKS ?? '10000,100000').split(',').map(Number);
+const MODEL = { id: 'hash-512', dims: 512 };
+/** Chunks embedded by the offline model to measure its rate (re-ingest time is extrapolated from it). */
+const OFFLINE_SAMPLE = Number(process.env.BENCH_REPLAY_OFFLINE_SAMPLE ?? 150);
+
+interface Slices {
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+/** Reads the replay's slices (all of CHUNKS, the model's EMBEDDINGS) with ordered consumers, decoding nothing. */
+async function rawRead(handle: NatsHandle): Promise<Slices & { ms: number }> {
+  const started = performance.now();
+  let messages = 0;
+  let bytes = 0;
+  for (const [stream, filter] of [
+    [STREAMS.CHUNKS, 'chunks.>'],
+    [STREAMS.EMBEDDINGS, subjects.embeddingsOfModel(MODEL.id)],
+  ] as const) {
+    const consumer = await handle.js.consumers.get(stream, { filter_subjects: filter, deliver_policy: DeliverPolicy.All });
+    for (;;) {
+      const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 });
+      let got = 0;
+      let pending = 1;
+      for await (const msg of batch) {
+        got++;
+        messages++;
+        bytes += msg.data.byteLength;
+        pending = msg.info.pending;
+      }
+      if (got === 0 || pending === 0) break;
+    }
+  }
+  return { messages, bytes, ms: performance.now() - started };
+}
+
+/** Inserts `chunks` rows of text and as many 512-d vector blobs into a plain SQLite file (WAL, 1,000 rows a transaction). */
+function rawInsert(dir: string, texts: readonly string[]): number {
+  const db = new Database(path.join(dir, 'raw.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE chunks (id INTEGER PRIMARY KEY, text TEXT NOT NULL); CREATE TABLE vectors (chunk INTEGER NOT NULL, vector BLOB NOT NULL)');
+  const chunk = db.prepare('INSERT INTO chunks (id, text) VALUES (?, ?)');
+  const vector = db.prepare('INSERT INTO vectors (chunk, vector) VALUES (?, ?)');
+  const blob = Buffer.alloc(MODEL.dims * 4, 7);
+  const insert = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      chunk.run(BigInt(i + 1), texts[i] as string);
+      vector.run(BigInt(i + 1), blob);
+    }
+  });
+  const started = performance.now();
+  for (let i = 0; i < texts.length; i += 1000) insert(i, Math.min(texts.length, i + 1000));
+  const ms = performance.now() - started;
+  db.close();
+  return ms;
+}
+
+async function offlineRate(texts: readonly string[]): Promise<{ windowsPerSecond: number; windowsPerChunk: number }> {
+  const offline = createEmbeddingProvider('offline');
+  try {
+    const sample = texts.slice(0, OFFLINE_SAMPLE);
+    const windows = sample.flatMap((t) => offline.windows(t));
+    await offline.embed(windows.slice(0, 8)); // load the model
+    const started = performance.now();
+    for (let i = 0; i < windows.length; i += 32) await offline.embed(windows.slice(i, i + 32));
+    const seconds = (performance.now() - started) / 1000;
+    return { windowsPerSecond: windows.length / seconds, windowsPerChunk: windows.length / sample.length };
+  } finally {
+    await offline.close();
+  }
+}
+
+async function run(size: number) {
+  const nats = await startPrivateNats();
+  const dir = await tempDir('spanda-bench-replay-');
+  try {
+    // ~2.6 chunks per document of 1–3 KB at the default chunker settings.
+    const docs = proseCorpus(Math.ceil(size / 2.6), 1000, 3000, size);
+    const inputs = docs.map((d) => documentInputSchema.parse({ id: d.id, source: 'bench', title: d.title, text: d.text, contentType: 'text/plain' }));
+    const texts = inputs.flatMap((d) => chunkText(normalizeText(d.text, d.contentType), DEFAULT_CHUNKER).map((c) => c.text));
+    note(`${size}: ${inputs.length} documents, ${texts.length} chunks; ingesting through a node (hash embedders)`);
+    const node = await startNode(nats.url, { SPANDA_EMBEDDER: 'hash', SPANDA_MODELS: MODEL.id, SPANDA_EMBED_WORKERS: '1' });
+    try {
+      await mapLimit(inputs, 64, (doc) => publishDocument(nats.handle, 'default', doc));
+      const chunksHead = async () => (await nats.handle.jsm.streams.info(STREAMS.CHUNKS)).state.last_seq;
+      for (;;) {
+        const docsDone = await processedUpTo(nats.handle, STREAMS.DOCUMENTS, 'chunker', inputs.length);
+        if (docsDone && (await processedUpTo(nats.handle, STREAMS.CHUNKS, embedderConsumer(MODEL.id), await chunksHead()))) break;
+        await sleep(500);
+      }
+    } finally {
+      await node.stop();
+    }
+    const { kv } = await provision(nats.handle);
+    const runtime = generationRuntime(nats.handle, kv, { ...node.config, dataDir: dir }, [], silentLogger);
+
+    note(`${size}: raw JetStream read`);
+    const read = await rawRead(nats.handle);
+    note(`${size}: raw SQLite insert`);
+    const insertMs = rawInsert(dir, texts);
+    note(`${size}: replay`);
+    const spec = await inferenceSpec({ ...node.config, dataDir: dir }, MODEL, 'sqlite');
+    const replayStarted = performance.now();
+    const result = await replayGeneration(runtime, spec, { vectorWeight: 0.5, verify: false });
+    const replayMs = performance.now() - replayStarted;
+    note(`${size}: digest from the log`);
+    const verifyStarted = performance.now();
+    const expected = await logDigest(nats.handle, runtime.projectionFor(spec), MODEL, result.checkpoints);
+    const verifyMs = performance.now() - verifyStarted;
+    if (expected.digest !== result.digest) throw new Error(`replayed generation does not match the log at ${size} chunks`);
+    note(`${size}: offline model rate on ${OFFLINE_SAMPLE} chunks`);
+    const offline = await offlineRate(texts);
+    const reingestSeconds = (texts.length * offline.windowsPerChunk) / offline.windowsPerSecond;
+
+    const perSecond = (ms: number) => Math.round(texts.length / (ms / 1000));
+    const readRate = perSecond(read.ms);
+    const insertRate = perSecond(insertMs);
+    const replayRate = perSecond(replayMs);
+    return {
+      chunks: texts.length,
+      documents: inputs.length,
+      messagesRead: read.messages,
+      mbRead: round(read.bytes / 1e6, 1),
+      raw_read_chunks_per_s: readRate,
+      raw_insert_chunks_per_s: insertRate,
+      replay_chunks_per_s: replayRate,
+      replay_s: round(replayMs / 1000, 2),
+      verify_s: round(verifyMs / 1000, 2),
+      replay_vs_slower_baseline: round(replayRate / Math.min(readRate, insertRate), 3),
+      offline_windows_per_s: round(offline.windowsPerSecond, 1),
+      reingest_offline_s_extrapolated: Math.round(reingestSeconds),
+      reingest_over_replay: round(reingestSeconds / (replayMs / 1000), 1),
+    };
+  } finally {
+    await nats.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await runBenchmark('replay', async () => {
+  const startLoad = loadAverage();
+  const results = [];
+  for (const size of SIZES) results.push(await run(size));
+  const file = await writeResult('replay', startLoad, { model: MODEL.id, sizes: results });
+  console.log(
+    table(
+      ['chunks', 'raw read/s', 'raw insert/s', 'replay/s', 'replay ÷ slower', 'replay s', 'verify s', 'offline re-ingest s (extrap.)', 're-ingest ÷ replay'],
+      results.map((r) => [
+        String(r.chunks),
+        String(r.raw_read_chunks_per_s),
+        String(r.raw_insert_chunks_per_s),
+        String(r.replay_chunks_per_s),
+        r.replay_vs_slower_baseline.toFixed(2),
+        String(r.replay_s),
+        String(r.verify_s),
+        String(r.reingest_offline_s_extrapolated),
+        `${r.reingest_over_replay}×`,
+      ]),
+    ),
+  );
+  console.log(`\nwritten to ${file}`);
+});
