@@ -57,6 +57,7 @@ async function rawRead(handle: NatsHandle): Promise<Slices & { ms: number }> {
         messages++;
         bytes += msg.data.byteLength;
         pending = msg.info.pending;
+        if (pending === 0) break; // the end of the slice: do not wait out the fetch's expiry
       }
       if (got === 0 || pending === 0) break;
     }
