@@ -1,7 +1,7 @@
 // Test tiers: unit (pure, milliseconds), integration (real nats-server / SQLite), e2e (the CLI and HTTP as a user drives them).
 import { defineConfig } from 'vitest/config';
 
-const sources = ['lib', 'streams', 'processors', 'projections', 'api', 'connectors', 'cli', 'bench', 'deploy'];
+const sources = ['lib', 'streams', 'processors', 'projections', 'inference', 'api', 'connectors', 'cli', 'bench', 'deploy'];
 
 export default defineConfig({
   test: {

@@ -36,4 +36,13 @@ export interface ApiDeps {
   readonly corsOrigins?: readonly string[];
   /** The node's metrics, served at /metrics (the process default when omitted). */
   readonly metrics?: SpandaMetrics;
+  /**
+   * The query path (inference/), all optional: what is unset comes from the environment when the app is built
+   * (SPANDA_GENERATOR, SPANDA_PROMPT, SPANDA_RERANK…; see inference/settings.ts), so a node is configured by env alone.
+   */
+  readonly generator?: Generator;
+  readonly promptTemplate?: PromptTemplate;
+  /** null: no reranker, whatever the environment says. */
+  readonly reranker?: Reranker | null;
+  readonly search?: SearchOptions;
 }

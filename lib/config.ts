@@ -30,6 +30,23 @@ export interface SpandaConfig {
   readonly weaviateApiKey: string | undefined;
   readonly qdrantUrl: string | undefined;
   readonly qdrantApiKey: string | undefined;
+  /** Answer generation (inference/generators): extractive (offline, default), openai (any OpenAI-compatible endpoint) or hf. */
+  readonly generator: 'extractive' | 'openai' | 'hf';
+  readonly openaiBaseUrl: string | undefined;
+  readonly openaiApiKey: string | undefined;
+  readonly openaiModel: string | undefined;
+  readonly hfToken: string | undefined;
+  readonly hfModel: string | undefined;
+  readonly hfEndpointUrl: string | undefined;
+  readonly hfProvider: string | undefined;
+  /** Prompt template by name ("grounded", or "name@version"). */
+  readonly prompt: string;
+  /** Per-attempt timeout of a generator or reranker call. */
+  readonly generatorTimeoutMs: number;
+  /** Optional reranking of retrieved chunks: none, tei (a TEI /rerank endpoint at SPANDA_RERANK_URL). */
+  readonly rerank: 'none' | 'tei';
+  readonly rerankUrl: string | undefined;
+  readonly rerankModel: string | undefined;
 }
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map((o) => (o._tag === 'Some' ? o.value : undefined)));
@@ -55,6 +72,19 @@ const spandaConfig = Config.all({
   weaviateApiKey: optional(Config.string('WEAVIATE_API_KEY')),
   qdrantUrl: optional(Config.string('QDRANT_URL')),
   qdrantApiKey: optional(Config.string('QDRANT_API_KEY')),
+  generator: Config.literal('extractive', 'openai', 'hf')('SPANDA_GENERATOR').pipe(Config.withDefault<'extractive' | 'openai' | 'hf'>('extractive')),
+  openaiBaseUrl: optional(Config.string('SPANDA_OPENAI_BASE_URL')),
+  openaiApiKey: optional(Config.string('SPANDA_OPENAI_API_KEY')),
+  openaiModel: optional(Config.string('SPANDA_OPENAI_MODEL')),
+  hfToken: optional(Config.string('HF_TOKEN')),
+  hfModel: optional(Config.string('SPANDA_HF_MODEL')),
+  hfEndpointUrl: optional(Config.string('SPANDA_HF_ENDPOINT_URL')),
+  hfProvider: optional(Config.string('SPANDA_HF_PROVIDER')),
+  prompt: Config.string('SPANDA_PROMPT').pipe(Config.withDefault('grounded')),
+  generatorTimeoutMs: Config.integer('SPANDA_GENERATOR_TIMEOUT_MS').pipe(Config.withDefault(60_000)),
+  rerank: Config.literal('none', 'tei')('SPANDA_RERANK').pipe(Config.withDefault<'none' | 'tei'>('none')),
+  rerankUrl: optional(Config.string('SPANDA_RERANK_URL')),
+  rerankModel: optional(Config.string('SPANDA_RERANK_MODEL')),
 });
 
 /** Flag names as the CLI spells them → the environment variable they override. */
@@ -71,6 +101,8 @@ export const FLAG_TO_ENV: Readonly<Record<string, string>> = {
   sample: 'SPANDA_SAMPLE',
   models: 'SPANDA_MODELS',
   store: 'SPANDA_STORE',
+  generator: 'SPANDA_GENERATOR',
+  prompt: 'SPANDA_PROMPT',
 };
 
 /** Reads the configuration; `overrides` are variable-name → value pairs (from flags) that win over the environment. */

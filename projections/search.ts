@@ -58,27 +58,57 @@ export function rankCandidates(candidates: readonly Candidate[]): Candidate[] {
  * Runs a search against any retriever. Keyword and vector modes rank one side by its raw score; hybrid asks both sides
  * at once (a side whose weight is 0 cannot change the ranking and is not asked) and fuses them with the model's weight.
  */
-export async function search(retriever: Retriever, query: SearchQuery): Promise<SearchHit[]> {
+export interface SearchOptions {
+  /**
+   * Rank documents, not chunks: each side's chunk candidates collapse to the best chunk per document before fusion, so a
+   * document's keyword and vector evidence meet even when they come from different chunks, and k hits are k documents.
+   */
+  readonly perDocument?: boolean;
+}
+
+/** The document part of a chunk key (source and doc id). */
+const documentOf = (key: string): string => key.slice(0, key.lastIndexOf('\u0000'));
+
+/** Best chunk per document, best first (input is ranked best first, so the first chunk seen for a document is its best). */
+export function collapseToDocuments(ranked: readonly Candidate[]): Candidate[] {
+  const seen = new Set<string>();
+  return ranked.filter((c) => {
+    const doc = documentOf(c.key);
+    if (seen.has(doc)) return false;
+    seen.add(doc);
+    return true;
+  });
+}
+
+export async function search(retriever: Retriever, query: SearchQuery, options: SearchOptions = {}): Promise<SearchHit[]> {
   validateQuery(query);
   const filter: SearchFilter | undefined = query.filter ? validateFilter(query.filter) : undefined;
   const unit = query.mode === 'keyword' ? undefined : unitQueryVector(retriever.model, query);
   if (matchesNothing(filter)) return [];
   const base = { tenant: query.tenant, ...(filter ? { filter } : {}) };
-  const keyword = (limit: number) => retriever.keywordCandidates({ ...base, limit, text: query.text }).then(rankCandidates);
-  const vector = (limit: number) => retriever.vectorCandidates({ ...base, limit, vector: unit as Float32Array }).then(rankCandidates);
+  const perDocument = options.perDocument === true;
+  const collapse = (cs: Candidate[]) => (perDocument ? collapseToDocuments(cs) : cs);
+  const keyword = (limit: number) => retriever.keywordCandidates({ ...base, limit, text: query.text }).then(rankCandidates).then(collapse);
+  const vector = (limit: number) => retriever.vectorCandidates({ ...base, limit, vector: unit as Float32Array }).then(rankCandidates).then(collapse);
+  // Per document, a side must read deeper than k chunks to find k documents (several chunks of one document may lead).
+  const sideLimit = (k: number) => (perDocument ? Math.max(k * 4, 40) : k);
 
   let ranked: Array<{ key: string; score: number; scores: SearchHit['scores'] }>;
   if (query.mode === 'keyword') {
-    ranked = (await keyword(query.k)).slice(0, query.k).map((c) => ({ key: c.key, score: c.score, scores: { keyword: c.score } }));
+    ranked = (await keyword(sideLimit(query.k))).slice(0, query.k).map((c) => ({ key: c.key, score: c.score, scores: { keyword: c.score } }));
   } else if (query.mode === 'vector') {
-    ranked = (await vector(query.k)).slice(0, query.k).map((c) => ({ key: c.key, score: c.score, scores: { vector: c.score } }));
+    ranked = (await vector(sideLimit(query.k))).slice(0, query.k).map((c) => ({ key: c.key, score: c.score, scores: { vector: c.score } }));
   } else {
     const w = query.vectorWeight;
-    const limit = Math.max(query.candidates ?? Math.max(50, 5 * query.k), query.k);
+    const limit = Math.max(query.candidates ?? Math.max(50, 5 * query.k), sideLimit(query.k));
     const [vectorSide, keywordSide] = await Promise.all([w > 0 ? vector(limit) : [], w < 1 ? keyword(limit) : []]);
-    const asRanked = (cs: Candidate[]): RankedCandidate[] => cs.map((c) => ({ id: c.key, score: c.score }));
+    // Fused by document: the representative chunk is the keyword side's best (it holds the query's words), else the vector side's.
+    const idOf = (c: Candidate) => (perDocument ? documentOf(c.key) : c.key);
+    const representative = new Map<string, string>();
+    for (const c of [...vectorSide, ...keywordSide]) representative.set(idOf(c), c.key);
+    const asRanked = (cs: Candidate[]): RankedCandidate[] => cs.map((c) => ({ id: idOf(c), score: c.score }));
     ranked = fuse(asRanked(vectorSide), asRanked(keywordSide), { vectorWeight: w, k: query.k }).map((f) => ({
-      key: f.id,
+      key: representative.get(f.id) ?? f.id,
       score: f.score,
       scores: { ...(f.vector !== undefined ? { vector: f.vector } : {}), ...(f.keyword !== undefined ? { keyword: f.keyword } : {}) },
     }));

@@ -1,18 +1,14 @@
-// POST /v1/query: retrieve (hybrid, vector or keyword) within the tenant, answer extractively with citations, log both as events.
+// POST /v1/query: a thin adapter over the query path (inference/query.ts); JSON by default, server-sent events with "stream": true.
 import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { errorMessage } from '../../lib/errors.ts';
-import { defaultMetrics } from '../../lib/metrics.ts';
-import { eventMetadata } from '../../streams/codec.ts';
-import { SEARCH_MODES, queryFilterSchema, type QueryAnswered, type QueryFilter, type QueryReceived } from '../../streams/events/index.ts';
-import { newEventId } from '../../streams/ids.ts';
-import { publishEvent } from '../../streams/publisher.ts';
-import { subjects } from '../../streams/subjects.ts';
-import { waitForApplied } from '../../projections/read-your-writes.ts';
-import { search } from '../../projections/search.ts';
+import { defaultMetrics, type SpandaMetrics } from '../../lib/metrics.ts';
+import { SEARCH_MODES, queryFilterSchema, type QueryFilter } from '../../streams/events/index.ts';
 import type { SearchFilter, SearchHit } from '../../projections/store.ts';
-import { extractiveAnswer } from '../answer.ts';
+import { answerQuery, streamQuery, type Inference, type QueryAnswer, type QueryRequest } from '../../inference/query.ts';
+import { inferenceOf } from '../../inference/settings.ts';
 import type { ApiDeps } from '../deps.ts';
+import { problemFromError } from '../problems.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 
 export const queryRequestSchema = z
@@ -25,12 +21,16 @@ export const queryRequestSchema = z
     after_seq: z.number().int().min(1).optional(),
     /** How long to wait for after_seq before answering 504 (default 10 s, at most 60 s). */
     timeout_ms: z.number().int().min(1).max(60_000).default(10_000),
+    /** Stream the answer as server-sent events: `retrieval`, `token`…, `citations`, `done` (or `error`). */
+    stream: z.boolean().default(false),
+    max_tokens: z.number().int().min(1).max(32_768).optional(),
+    temperature: z.number().min(0).max(2).optional(),
   })
   .strict();
 
 const asList = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
 
-function toSearchFilter(filter: QueryFilter | undefined): SearchFilter | undefined {
+export function toSearchFilter(filter: QueryFilter | undefined): SearchFilter | undefined {
   if (!filter) return undefined;
   const source = asList(filter.source);
   const docId = asList(filter.docId);
@@ -56,80 +56,88 @@ export function toResult(hit: SearchHit) {
   };
 }
 
-export function queryRoutes(deps: ApiDeps): Hono {
+/** The answer as the API shows it (both the JSON body and the stream's `done` event build on this). */
+export function answerSummary(a: QueryAnswer, mode: string) {
+  return {
+    queryId: a.queryId,
+    answer: a.answer,
+    citations: a.citations,
+    took_ms: a.timings.totalMs,
+    mode,
+    model: a.model,
+    generation: a.generation,
+    generator: a.generator,
+    template: a.template,
+    finish_reason: a.finishReason,
+    usage: { prompt_tokens: a.usage.promptTokens, completion_tokens: a.usage.completionTokens },
+    timings: a.timings,
+  };
+}
+
+export function observeQuery(metrics: SpandaMetrics, mode: string, a: QueryAnswer): void {
+  const t = a.timings;
+  metrics.queries.labels(mode).inc();
+  metrics.querySeconds.labels(mode).observe(t.totalMs / 1000);
+  if (t.waitMs > 0) metrics.queryStageSeconds.labels(mode, 'wait').observe(t.waitMs / 1000);
+  if (t.embedMs > 0) metrics.queryStageSeconds.labels(mode, 'embed').observe(t.embedMs / 1000);
+  metrics.queryStageSeconds.labels(mode, 'retrieve').observe((t.searchMs + (t.rerankMs ?? 0)) / 1000);
+  metrics.queryStageSeconds.labels(mode, 'answer').observe(t.generateMs / 1000);
+}
+
+export function queryRoutes(deps: ApiDeps, inference: Inference = inferenceOf(deps)): Hono {
   const app = new Hono();
   const metrics = deps.metrics ?? defaultMetrics();
   app.post('/', async (c) => {
-    const started = performance.now();
     const tenant = tenantOf(c);
-    const req = parseWith(queryRequestSchema, await readJson(c), 'query');
-    const filter = toSearchFilter(req.filter);
-    // One generation for the whole query: its model embeds the query and its store answers, even across a swap.
-    const { hits, generation, model } = await deps.serving.use(async (g) => {
-      if (req.after_seq !== undefined) await waitForApplied(deps.nats, g, req.after_seq, req.timeout_ms);
-      const vector = req.mode === 'keyword' ? undefined : (await g.embedder.embed([req.query]))[0];
-      const found = await search(g.store, {
-        tenant,
-        mode: req.mode,
-        k: req.k,
-        text: req.query,
-        vectorWeight: g.vectorWeight,
-        ...(vector ? { vector } : {}),
-        ...(filter ? { filter } : {}),
-      });
-      return { hits: found, generation: g.id, model: g.embedder.info.id };
-    });
-    const { answer } = extractiveAnswer(req.query, hits);
-    const tookMs = Math.round((performance.now() - started) * 100) / 100;
-    const queryId = newEventId();
-    metrics.queries.labels(req.mode).inc();
-    metrics.querySeconds.labels(req.mode).observe(tookMs / 1000);
-    if (deps.recordQueries !== false) {
-      recordQuery(deps, { queryId, tenant, req, hits, answer, tookMs, model, generation, traceparent: c.req.header('traceparent') });
+    const body = parseWith(queryRequestSchema, await readJson(c), 'query');
+    const searchFilter = toSearchFilter(body.filter);
+    const traceparent = c.req.header('traceparent');
+    const req: QueryRequest = {
+      tenant,
+      query: body.query,
+      k: body.k,
+      mode: body.mode,
+      ...(body.filter ? { filter: body.filter } : {}),
+      ...(searchFilter ? { searchFilter } : {}),
+      ...(body.after_seq !== undefined ? { afterSeq: body.after_seq } : {}),
+      timeoutMs: body.timeout_ms,
+      ...(body.max_tokens !== undefined ? { maxTokens: body.max_tokens } : {}),
+      ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
+      api: 'query',
+      stream: body.stream,
+      ...(traceparent ? { traceparent } : {}),
+      signal: c.req.raw.signal,
+    };
+    if (!body.stream) {
+      const a = await answerQuery(inference, req);
+      observeQuery(metrics, body.mode, a);
+      return c.json({ ...answerSummary(a, body.mode), results: a.hits.map(toResult) });
     }
-    return c.json({ queryId, answer, results: hits.map(toResult), took_ms: tookMs, mode: req.mode, model, generation });
+    // Retrieval runs before the stream opens, so a bad filter or a read-your-writes timeout is still a problem+json status.
+    const events = streamQuery(inference, req);
+    const first = await events.next();
+    return streamSSE(c, async (sse) => {
+      try {
+        for (let step = first; !step.done; step = await events.next()) {
+          const e = step.value;
+          if (e.type === 'retrieved') {
+            await sse.writeSSE({ event: 'retrieval', data: JSON.stringify({ queryId: e.queryId, model: e.model, generation: e.generation, results: e.hits.map(toResult) }) });
+          } else if (e.type === 'delta') {
+            await sse.writeSSE({ event: 'token', data: JSON.stringify({ text: e.text }) });
+          } else {
+            const a = e.answer;
+            observeQuery(metrics, body.mode, a);
+            await sse.writeSSE({ event: 'citations', data: JSON.stringify({ citations: a.citations, results: a.citations.map((n) => ({ n, ...toResult(a.hits[n - 1] as SearchHit) })) }) });
+            await sse.writeSSE({ event: 'done', data: JSON.stringify(answerSummary(a, body.mode)) });
+          }
+        }
+      } catch (err) {
+        // Headers are gone: the failure travels as an `error` event carrying the problem it would have been.
+        const { problem } = problemFromError(err);
+        if (problem.status >= 500) deps.logger.error('streamed query failed', { error: problem.detail });
+        await sse.writeSSE({ event: 'error', data: JSON.stringify(problem) });
+      }
+    });
   });
   return app;
-}
-
-// The answer goes out first; the events follow. A query must not fail because the log is briefly unreachable.
-function recordQuery(
-  deps: ApiDeps,
-  q: {
-    queryId: string;
-    tenant: string;
-    req: z.output<typeof queryRequestSchema>;
-    hits: SearchHit[];
-    answer: string;
-    tookMs: number;
-    model: string;
-    generation: string;
-    traceparent: string | undefined;
-  },
-): void {
-  const subject = subjects.queries(q.tenant);
-  const received: QueryReceived = {
-    type: 'query.received',
-    data: { queryId: q.queryId, tenant: q.tenant, query: q.req.query, mode: q.req.mode, k: q.req.k, ...(q.req.filter ? { filter: q.req.filter } : {}) },
-    metadata: eventMetadata('query.received', { source: '/api', subject: q.queryId, traceparent: q.traceparent }),
-  };
-  const answered: QueryAnswered = {
-    type: 'query.answered',
-    data: {
-      queryId: q.queryId,
-      tenant: q.tenant,
-      query: q.req.query,
-      answer: q.answer,
-      results: q.hits.map((h) => ({ chunkId: h.chunkId, docId: h.docId, source: h.source, seq: h.docSeq, score: h.score })),
-      tookMs: q.tookMs,
-      generator: 'extractive',
-      embeddingModel: q.model,
-      generation: q.generation,
-    },
-    metadata: eventMetadata('query.answered', { source: '/api', subject: q.queryId, traceparent: q.traceparent }),
-  };
-  void (async () => {
-    await publishEvent(deps.nats, subject, received, { msgId: `${q.queryId}:received` });
-    await publishEvent(deps.nats, subject, answered, { msgId: `${q.queryId}:answered` });
-  })().catch((err) => deps.logger.warn('query events not recorded', { queryId: q.queryId, error: errorMessage(err) }));
 }

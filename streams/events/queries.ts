@@ -27,6 +27,12 @@ export const queryReceivedV1 = z.object({
   mode: z.enum(SEARCH_MODES),
   k: z.number().int().min(1),
   filter: queryFilterSchema.optional(),
+  /** Which API asked (added in place, optional): the query route or the OpenAI-compatible chat route. */
+  api: z.enum(['query', 'chat']).optional(),
+  /** The generator and prompt template asked to answer (added in place, optional). */
+  generator: z.string().optional(),
+  template: z.object({ name: z.string(), version: z.number().int() }).optional(),
+  stream: z.boolean().optional(),
 });
 
 export const retrievedChunkSchema = z.object({
@@ -49,6 +55,21 @@ export const queryAnsweredV1 = z.object({
   embeddingModel: z.string().optional(),
   /** The inference generation that answered (added in place: optional, so older events stay valid). */
   generation: z.string().optional(),
+  /** Fields below were added in place, optional, so older answers stay valid. The model the generator called (none for extractive). */
+  generatorModel: z.string().optional(),
+  /** The prompt template (name and version) the context was rendered with. */
+  template: z.object({ name: z.string(), version: z.number().int() }).optional(),
+  /** The passages the generator saw, after the token budget: marker n is results[n - 1]; text as given (possibly truncated). */
+  context: z.array(z.object({ n: z.number().int().min(1), chunkId: z.string(), text: z.string() })).optional(),
+  /** Citation markers [n] the answer uses, in order of first use. */
+  citations: z.array(z.number().int().min(1)).optional(),
+  /** Where the time went, in milliseconds. */
+  timings: z
+    .object({ waitMs: z.number().optional(), embedMs: z.number().optional(), searchMs: z.number().optional(), rerankMs: z.number().optional(), generateMs: z.number().optional(), totalMs: z.number() })
+    .optional(),
+  /** Token counts as the provider reported them (estimated for extractive). */
+  usage: z.object({ promptTokens: z.number().int(), completionTokens: z.number().int() }).optional(),
+  reranker: z.string().optional(),
 });
 
 export const feedbackGivenV1 = z.object({

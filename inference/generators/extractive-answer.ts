@@ -1,5 +1,5 @@
 // Extractive answers: the sentences of the retrieved chunks that best match the question, each with a citation marker.
-import { contentTerms, sentences, words } from '../lib/text.ts';
+import { contentTerms, sentences, words } from '../../lib/text.ts';
 
 export interface AnswerSource {
   readonly text: string;

@@ -1,6 +1,6 @@
 // Extractive answers quote the retrieved sentences that best match the question and cite them as [n].
 import { describe, expect, it } from 'vitest';
-import { extractiveAnswer } from './answer.ts';
+import { extractiveAnswer } from './extractive-answer.ts';
 
 describe('extractiveAnswer', () => {
   it('quotes the sentences sharing the most words with the question, each cited with its result number', () => {

@@ -1,0 +1,106 @@
+// Query events on QUERIES: one subject per query and kind, so an answer is read back by id (last_by_subj), tenant-scoped.
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { NotFoundError, ValidationError, errorMessage } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import { decodeEvent, eventMetadata } from '../streams/codec.ts';
+import type { FeedbackGiven, QueryAnswered, QueryReceived, StoredEvent } from '../streams/events/index.ts';
+import type { NatsHandle } from '../streams/nats.ts';
+import { STREAMS } from '../streams/provision.ts';
+import { publishEvent } from '../streams/publisher.ts';
+
+export type QueryEventKind = 'received' | 'answered' | 'feedback';
+
+/** Query ids are ULIDs; anything else cannot name a query and must never reach a subject. */
+export const QUERY_ID_PATTERN = /^[0-9A-Za-z_-]{1,64}$/;
+
+/** `queries.<tenant>.<queryId>.<kind>`: under the `queries.<tenant>` prefix the stream and permissions already use. */
+export function querySubject(tenant: string, queryId: string, kind: QueryEventKind): string {
+  if (!QUERY_ID_PATTERN.test(queryId)) throw new ValidationError(`invalid query id ${JSON.stringify(queryId)}`, ['queryId: letters, digits, "_" or "-"']);
+  return `queries.${tenant}.${queryId}.${kind}`;
+}
+
+export const API_SOURCE = '/api';
+
+export function receivedEvent(data: QueryReceived['data'], traceparent?: string): QueryReceived {
+  return { type: 'query.received', data, metadata: eventMetadata('query.received', { source: API_SOURCE, subject: data.queryId, traceparent }) };
+}
+
+export function answeredEvent(data: QueryAnswered['data'], traceparent?: string): QueryAnswered {
+  return { type: 'query.answered', data, metadata: eventMetadata('query.answered', { source: API_SOURCE, subject: data.queryId, traceparent }) };
+}
+
+export async function publishReceived(nats: NatsHandle, event: QueryReceived): Promise<void> {
+  await publishEvent(nats, querySubject(event.data.tenant, event.data.queryId, 'received'), event, { msgId: `${event.data.queryId}:received` });
+}
+
+export async function publishAnswered(nats: NatsHandle, event: QueryAnswered): Promise<void> {
+  await publishEvent(nats, querySubject(event.data.tenant, event.data.queryId, 'answered'), event, { msgId: `${event.data.queryId}:answered` });
+}
+
+/** Fire-and-forget: the answer goes out first; a query must not fail because the log is briefly unreachable. */
+export function recordInBackground(logger: Logger, queryId: string, work: () => Promise<void>): Promise<void> {
+  return work().catch((err: unknown) => logger.warn('query events not recorded', { queryId, error: errorMessage(err) }));
+}
+
+export async function publishFeedback(nats: NatsHandle, data: FeedbackGiven['data'], traceparent?: string): Promise<{ seq: number }> {
+  const event: FeedbackGiven = { type: 'feedback.given', data, metadata: eventMetadata('feedback.given', { source: API_SOURCE, subject: data.queryId, traceparent }) };
+  const published = await publishEvent(nats, querySubject(data.tenant, data.queryId, 'feedback'), event);
+  return { seq: published.seq };
+}
+
+async function lastOnSubject(nats: NatsHandle, stream: string, subject: string) {
+  try {
+    return (await nats.jsm.streams.getMessage(stream, { last_by_subj: subject })) ?? undefined;
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return undefined;
+    throw err;
+  }
+}
+
+/** The answer to query `queryId` of `tenant`; NotFoundError when this tenant has no such answer (another tenant's ids look the same). */
+export async function readAnswer(nats: NatsHandle, tenant: string, queryId: string): Promise<StoredEvent<QueryAnswered>> {
+  if (!QUERY_ID_PATTERN.test(queryId)) throw new NotFoundError(`no answer ${JSON.stringify(queryId)}`);
+  const msg = await lastOnSubject(nats, STREAMS.QUERIES, querySubject(tenant, queryId, 'answered'));
+  if (!msg) throw new NotFoundError(`no answer ${queryId} for tenant ${tenant}; answers are kept as long as the QUERIES stream keeps them`);
+  const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.header }, { stream: STREAMS.QUERIES, seq: msg.seq });
+  if (event.type !== 'query.answered' || event.data.tenant !== tenant) throw new NotFoundError(`no answer ${queryId} for tenant ${tenant}`);
+  return event as StoredEvent<QueryAnswered>;
+}
+
+export async function readLatestFeedback(nats: NatsHandle, tenant: string, queryId: string): Promise<StoredEvent<FeedbackGiven> | undefined> {
+  const msg = await lastOnSubject(nats, STREAMS.QUERIES, querySubject(tenant, queryId, 'feedback'));
+  if (!msg) return undefined;
+  const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.header }, { stream: STREAMS.QUERIES, seq: msg.seq });
+  return event.type === 'feedback.given' && event.data.tenant === tenant ? (event as StoredEvent<FeedbackGiven>) : undefined;
+}
+
+/**
+ * Every answered and feedback event under `subject` (default all tenants), in log order, via an ordered consumer that
+ * stops at the stream's last sequence as it was when reading began. Events that do not decode are reported and skipped.
+ */
+export async function* readQueryLog(
+  nats: NatsHandle,
+  options: { subject?: string; onInvalid?: (seq: number, error: string) => void } = {},
+): AsyncGenerator<StoredEvent<QueryAnswered | FeedbackGiven | QueryReceived>> {
+  const head = (await nats.jsm.streams.info(STREAMS.QUERIES)).state.last_seq;
+  if (head === 0) return;
+  const consumer = await nats.js.consumers.get(STREAMS.QUERIES, { filter_subjects: options.subject ?? 'queries.>', deliver_policy: DeliverPolicy.All });
+  const pending = (await consumer.info()).num_pending;
+  if (pending === 0) return;
+  const messages = await consumer.consume({ max_messages: 256 });
+  let seen = 0;
+  try {
+    for await (const msg of messages) {
+      seen++;
+      try {
+        const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: STREAMS.QUERIES, seq: msg.seq });
+        if (event.type === 'query.answered' || event.type === 'feedback.given' || event.type === 'query.received') yield event as StoredEvent<QueryAnswered | FeedbackGiven | QueryReceived>;
+      } catch (err) {
+        options.onInvalid?.(msg.seq, errorMessage(err));
+      }
+      if (seen >= pending || msg.seq >= head) break;
+    }
+  } finally {
+    await messages.close().catch(() => undefined);
+  }
+}
