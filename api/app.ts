@@ -6,6 +6,8 @@ import { defaultMetrics } from '../lib/metrics.ts';
 import type { ApiDeps } from './deps.ts';
 import { problem, problemFromError, sendProblem } from './problems.ts';
 import { documentRoutes } from './routes/documents.ts';
+import { isNdjsonUpload } from './routes/documents-ndjson.ts';
+import { schemaRoutes } from './routes/schemas.ts';
 import { healthRoutes } from './routes/health.ts';
 import { projectionRoutes } from './routes/projections.ts';
 import { queryRoutes } from './routes/query.ts';
@@ -22,10 +24,13 @@ export function createApp(deps: ApiDeps): Hono {
     end({ method: c.req.method, route });
     metrics.httpRequests.labels(c.req.method, route, String(c.res.status)).inc();
   });
-  app.use('/v1/*', bodyLimit({ maxSize: deps.maxBodyBytes, onError: () => payloadTooLarge(deps.maxBodyBytes) }));
+  const limitBody = bodyLimit({ maxSize: deps.maxBodyBytes, onError: () => payloadTooLarge(deps.maxBodyBytes) });
+  // An NDJSON upload is streamed and limited per line by its route; the whole-body limit would buffer all of it.
+  app.use('/v1/*', (c, next) => (isNdjsonUpload(c.req.raw) ? next() : limitBody(c, next)));
 
   app.route('/', healthRoutes(deps));
   app.route('/v1/documents', documentRoutes(deps));
+  app.route('/', schemaRoutes());
   app.route('/v1/query', queryRoutes(deps));
   app.route('/v1/projections', projectionRoutes(deps));
 

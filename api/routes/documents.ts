@@ -1,4 +1,4 @@
-// Document routes: publish one or a batch (202 once JetStream has stored each event), delete, and per-document state.
+// Document routes: publish one, a batch (202 once JetStream has stored each event) or an NDJSON stream, delete, and per-document state.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError, UnavailableError, ValidationError, errorMessage } from '../../lib/errors.ts';
@@ -7,6 +7,7 @@ import { mapLimit } from '../../streams/publisher.ts';
 import { assertName } from '../../streams/subjects.ts';
 import type { ApiDeps } from '../deps.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
+import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
 
 export const MAX_BATCH_DOCUMENTS = 1000;
 
@@ -25,6 +26,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
 
   app.post('/', async (c) => {
     const tenant = tenantOf(c);
+    if (isNdjsonUpload(c.req.raw)) return publishNdjson(c, deps, tenant);
     const raw = documentsOf(await readJson(c));
     // Validate the whole batch before publishing any of it, so a bad entry never leaves a half-published batch.
     const docs = raw.map((d, i) => parseWith(documentInputSchema, d, raw.length > 1 ? `document at index ${i}` : 'document'));
