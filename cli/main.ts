@@ -30,6 +30,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   projections: { summary: 'list generations, roll back to a kept one, collect retired ones', load: async () => (await import('./commands/projections.ts')).projectionsCommand },
   ingest: { summary: 'run a connector: rss (feeds), postgres (CDC), debezium (change events on NATS)', load: async () => (await import('./commands/ingest.ts')).ingestCommand },
   inspect: { summary: 'show streams, consumers (lag) or decoded events of a subject', load: async () => (await import('./commands/inspect.ts')).inspectCommand },
+  dlq: { summary: 'list, show, re-drive or purge dead-lettered events (filters: --processor, --stream, --reason, --since)', load: async () => (await import('./commands/dlq.ts')).dlqCommand },
 };
 
 function help(): string {

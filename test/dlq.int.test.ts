@@ -1,0 +1,183 @@
+// DLQ tools end to end: an embedding provider that is down dead-letters a document's chunks with the reason; after the fix,
+// `spanda dlq redrive` makes the document searchable by vector, once, and leaves the DLQ empty; list/show/purge filter.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../cli/main.ts';
+import { TransientError } from '../lib/errors.ts';
+import { createMetrics, type SpandaMetrics } from '../lib/metrics.ts';
+import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
+import { instrumentEmbedder } from '../lib/metrics-embedder.ts';
+import { createChunker } from '../processors/chunker/handler.ts';
+import { createEmbedder } from '../processors/embedder/handler.ts';
+import { createEmbeddingProvider } from '../processors/embedder/models.ts';
+import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
+import { runProcessor, type RunningProcessor } from '../processors/runner.ts';
+import { inferenceProjection } from '../projections/inference.ts';
+import { runProjector, type RunningProjector } from '../projections/projector.ts';
+import { search } from '../projections/search.ts';
+import type { InferenceStore } from '../projections/store.ts';
+import { storeFactory } from '../projections/stores/registry.ts';
+import { publishDocument } from '../streams/document-log.ts';
+import { readDlq, redriveDlqEntry, sendToDlq } from '../streams/dlq.ts';
+import { STREAMS } from '../streams/provision.ts';
+import { startTestNats, type TestNats } from './helpers/nats.ts';
+
+let nats: TestNats;
+let store: InferenceStore;
+let metrics: SpandaMetrics;
+let provider: EmbeddingProvider;
+const running: Array<RunningProcessor | RunningProjector> = [];
+let providerDown = true;
+
+/** Runs `spanda …` in this process; returns the exit code and what it printed. */
+async function spanda(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+  try {
+    const code = await main([...args, '--nats-url', nats.server.url]);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function vectorHits(text: string) {
+  const [vector] = await provider.embed([text]);
+  return search(store, { tenant: 'acme', mode: 'vector', k: 5, text, vectorWeight: 1, ...(vector ? { vector } : {}) });
+}
+
+async function dlqGauge(): Promise<Record<string, number>> {
+  await jetStreamCollectorFor(metrics, nats.handle.jsm).poll();
+  const metric = await metrics.dlqMessages.get();
+  return Object.fromEntries(metric.values.map((v) => [String(v.labels.processor), v.value]));
+}
+
+beforeAll(async () => {
+  nats = await startTestNats({ prefix: 'spanda-dlq-' });
+  metrics = createMetrics();
+  provider = createEmbeddingProvider('hash', { dims: 64 });
+  // A remote model endpoint that answers 503 until it is fixed.
+  const flaky = new Proxy(provider, {
+    get(target, key) {
+      if (key === 'embed') {
+        return async (texts: readonly string[]) => {
+          if (providerDown) throw new TransientError('embedding endpoint answered 503 Service Unavailable');
+          return target.embed(texts);
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  store = await (await storeFactory('sqlite')).open({ role: 'inference', generation: 'dlq-test', model: provider.info, config: { dataDir: nats.dir } });
+  const fast = { metrics, maxAttempts: 2, backoffBaseMs: 20, backoffMaxMs: 50 };
+  running.push(runProcessor(nats.handle, createChunker({ size: 800, overlap: 120 }), fast));
+  running.push(runProcessor(nats.handle, createEmbedder(instrumentEmbedder(flaky, metrics)), fast));
+  running.push(runProjector(nats.handle, inferenceProjection(provider.info), store, { metrics }));
+});
+
+afterAll(async () => {
+  for (const r of running.reverse()) await r.stop();
+  await store?.close();
+  await provider?.close();
+  await nats?.stop();
+});
+
+describe('spanda dlq', () => {
+  const text = 'Kepler orbits and resonance: the outer planets drift in slow harmonic rhythm around the sun.';
+
+  it('dead-letters the chunks of a document while the provider is down, with the reason, and reports it', async () => {
+    await publishDocument(nats.handle, 'acme', { id: 'kepler', source: 'notes', text, metadata: {} });
+    const [entry] = await until(async () => {
+      const entries = await readDlq(nats.handle);
+      return entries.length > 0 ? entries : undefined;
+    }, 'the DLQ entry');
+    expect(entry).toMatchObject({ stage: 'embedder-hash-64', stream: STREAMS.CHUNKS, attempts: 2 });
+    expect(entry?.reason).toMatch(/gave up after 2 attempts: embedding endpoint answered 503/);
+    // The chunks applied (keyword search finds them), but no vector: the document is not searchable by meaning.
+    expect(await vectorHits(text)).toEqual([]);
+    expect(await dlqGauge()).toMatchObject({ 'embedder-hash-64': 1, chunker: 0 });
+    const errors = await metrics.providerErrors.get();
+    expect(errors.values.find((v) => v.labels.kind === 'transient')?.value).toBeGreaterThanOrEqual(2);
+
+    const list = await spanda('dlq', 'list', '--json');
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.out)).toEqual([expect.objectContaining({ processor: 'embedder-hash-64', stream: 'CHUNKS', reason: entry?.reason })]);
+    expect(JSON.parse((await spanda('dlq', 'list', '--json', '--processor', 'chunker')).out)).toEqual([]);
+    expect(JSON.parse((await spanda('dlq', 'list', '--json', '--reason', 'no such reason')).out)).toEqual([]);
+    expect(JSON.parse((await spanda('dlq', 'list', '--json', '--reason', '503', '--since', '10m', '--stream', 'chunks')).out)).toHaveLength(1);
+    expect(JSON.parse((await spanda('dlq', 'list', '--json', '--since', '2099-01-01T00:00:00Z')).out)).toEqual([]);
+
+    const show = await spanda('dlq', 'show', String(entry?.dlqSeq), '--json');
+    expect(JSON.parse(show.out)).toMatchObject({ event: { type: 'document.chunked', data: { tenant: 'acme', id: 'kepler' } }, headers: { 'ce-type': 'document.chunked' } });
+  });
+
+  it('re-drives after the fix: the document becomes searchable by vector, once, and the DLQ empties', async () => {
+    providerDown = false;
+    const redrive = await spanda('dlq', 'redrive', '--processor', 'embedder-hash-64', '--json');
+    expect(redrive.code).toBe(0);
+    expect(JSON.parse(redrive.out)).toEqual([expect.objectContaining({ result: 'redriven', processor: 'embedder-hash-64' })]);
+    const hits = await until(async () => {
+      const found = await vectorHits(text);
+      return found.length > 0 ? found : undefined;
+    }, 'the document to be searchable by vector');
+    expect(hits[0]).toMatchObject({ docId: 'kepler', source: 'notes' });
+    expect(await readDlq(nats.handle)).toEqual([]);
+    expect(await dlqGauge()).toMatchObject({ 'embedder-hash-64': 0 });
+    // Nothing left to re-drive; the document's vectors were published once.
+    expect(JSON.parse((await spanda('dlq', 'redrive', '--json')).out)).toEqual([]);
+    const embedded = await nats.handle.jsm.streams.info(STREAMS.EMBEDDINGS);
+    expect(embedded.state.messages).toBe(1);
+    const stats = await store.stats();
+    expect(stats.vectors).toBe(stats.chunks);
+  });
+
+  it('purges with a filter, and without one only with --yes', async () => {
+    for (const seq of [1, 2]) {
+      await sendToDlq(nats.handle, 'chunker', { subject: 'docs.acme.notes.x', data: new TextEncoder().encode('{}'), seq: 900 + seq, info: { stream: STREAMS.DOCUMENTS } }, 'bad input', 1);
+    }
+    await sendToDlq(nats.handle, 'projection-inference', { subject: 'chunks.acme.notes.y', data: new Uint8Array(), seq: 77, info: { stream: STREAMS.CHUNKS } }, 'cannot project', 1);
+    const refused = await spanda('dlq', 'purge');
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/--yes/);
+    expect(JSON.parse((await spanda('dlq', 'purge', '--processor', 'chunker', '--json')).out)).toEqual({ purged: 2 });
+    expect((await readDlq(nats.handle)).map((e) => e.stage)).toEqual(['projection-inference']);
+    expect(JSON.parse((await spanda('dlq', 'purge', '--yes', '--json')).out)).toEqual({ purged: 1 });
+    expect(await readDlq(nats.handle)).toEqual([]);
+  });
+
+  it('a re-drive repeated after a crash (entry not yet removed) publishes nothing new', async () => {
+    await sendToDlq(nats.handle, 'projection-inference', { subject: 'queries.acme', data: new TextEncoder().encode('{}'), seq: 5, info: { stream: 'QUERIES' } }, 'test', 1);
+    const [entry] = await readDlq(nats.handle);
+    if (!entry) throw new Error('no entry');
+    const first = await redriveDlqEntry(nats.handle, entry);
+    const again = await redriveDlqEntry(nats.handle, entry);
+    expect(first).toMatchObject({ status: 'redriven', duplicate: false });
+    expect(again).toMatchObject({ status: 'redriven', duplicate: true });
+    expect(again.status === 'redriven' && first.status === 'redriven' && again.seq === first.seq).toBe(true);
+  });
+
+  it('does not re-drive a DOCUMENTS entry that a newer version superseded, unless forced', async () => {
+    const old = await publishDocument(nats.handle, 'acme', { id: 'versions', source: 'notes', text: 'first text', metadata: {} });
+    await publishDocument(nats.handle, 'acme', { id: 'versions', source: 'notes', text: 'second text', metadata: {} });
+    const stored = await nats.handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq: old.seq });
+    if (!stored) throw new Error('no message');
+    await sendToDlq(nats.handle, 'chunker', { subject: stored.subject, data: stored.data, headers: stored.header, seq: old.seq, info: { stream: STREAMS.DOCUMENTS } }, 'test', 1);
+    const rows = JSON.parse((await spanda('dlq', 'redrive', '--processor', 'chunker', '--json')).out) as Array<{ result: string }>;
+    expect(rows).toEqual([expect.objectContaining({ result: expect.stringMatching(/superseded/) })]);
+    expect(await readDlq(nats.handle, { filter: { processor: 'chunker' } })).toHaveLength(1);
+    await spanda('dlq', 'purge', '--processor', 'chunker');
+  });
+});
