@@ -1,8 +1,10 @@
 // Builds the Hono app: routes, body limits, metrics, and one onError that turns every error into problem+json. No I/O at import.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { defaultMetrics } from '../lib/metrics.ts';
+import { AuthError, authMiddleware } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { problem, problemFromError, sendProblem } from './problems.ts';
 import { documentRoutes } from './routes/documents.ts';
@@ -10,13 +12,17 @@ import { isNdjsonUpload } from './routes/documents-ndjson.ts';
 import { schemaRoutes } from './routes/schemas.ts';
 import { healthRoutes } from './routes/health.ts';
 import { projectionRoutes } from './routes/projections.ts';
+import { openApiRoutes } from './routes/openapi.ts';
 import { queryRoutes } from './routes/query.ts';
-import { UnsupportedMediaTypeError, payloadTooLarge } from './validation.ts';
+import { UnsupportedMediaTypeError, payloadTooLarge, requestContext } from './validation.ts';
 
 export function createApp(deps: ApiDeps): Hono {
   const app = new Hono();
   const metrics = deps.metrics ?? defaultMetrics();
 
+  // Trace context first (every response carries traceparent, refusals too), CORS before auth (preflights carry no key).
+  app.use('*', requestContext(deps.logger));
+  if (deps.corsOrigins && deps.corsOrigins.length > 0) app.use('*', corsFor(deps.corsOrigins));
   app.use('*', async (c, next) => {
     const end = metrics.httpSeconds.startTimer();
     await next();
@@ -24,6 +30,7 @@ export function createApp(deps: ApiDeps): Hono {
     end({ method: c.req.method, route });
     metrics.httpRequests.labels(c.req.method, route, String(c.res.status)).inc();
   });
+  app.use('*', authMiddleware(deps.auth, deps.logger.child('auth')));
   const limitBody = bodyLimit({ maxSize: deps.maxBodyBytes, onError: () => payloadTooLarge(deps.maxBodyBytes) });
   // An NDJSON upload is streamed and limited per line by its route; the whole-body limit would buffer all of it.
   app.use('/v1/*', (c, next) => (isNdjsonUpload(c.req.raw) ? next() : limitBody(c, next)));
@@ -33,11 +40,14 @@ export function createApp(deps: ApiDeps): Hono {
   app.route('/', schemaRoutes());
   app.route('/v1/query', queryRoutes(deps));
   app.route('/v1/projections', projectionRoutes(deps));
+  // Last: it describes the routes registered before it.
+  app.route('/', openApiRoutes(app));
 
   app.notFound((c) =>
     sendProblem(problem(404, 'not-found', 'Not found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see the README for the API`)),
   );
   app.onError((err, c) => {
+    if (err instanceof AuthError) return err.toResponse();
     if (err instanceof UnsupportedMediaTypeError) return sendProblem(problem(415, 'unsupported-media-type', 'Unsupported media type', err.message));
     if (err instanceof HTTPException) return sendProblem(problem(err.status, 'http', err.message || 'HTTP error', err.message || `HTTP ${err.status}`));
     const { problem: p, headers } = problemFromError(err);
@@ -45,4 +55,15 @@ export function createApp(deps: ApiDeps): Hono {
     return sendProblem(p, headers);
   });
   return app;
+}
+
+/** CORS for the configured origins ("*" for any); bearer keys travel in a header, so no credentials mode is needed. */
+function corsFor(origins: readonly string[]) {
+  return cors({
+    origin: origins.includes('*') ? '*' : [...origins],
+    allowMethods: ['GET', 'HEAD', 'POST', 'DELETE', 'OPTIONS'],
+    allowHeaders: ['authorization', 'content-type', 'traceparent', 'x-tenant'],
+    exposeHeaders: ['traceparent', 'retry-after', 'www-authenticate'],
+    maxAge: 600,
+  });
 }

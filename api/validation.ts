@@ -1,8 +1,10 @@
 // Request parsing at the edge: JSON bodies (415/400 with the parser's reason) and schema validation with readable issues.
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { ValidationError } from '../lib/errors.ts';
+import { childTrace, formatTraceparent, parseTraceparent, type Logger } from '../lib/log.ts';
 import { assertName } from '../streams/subjects.ts';
+import { unauthorized } from './auth.ts';
 import { problem, sendProblem } from './problems.ts';
 
 export class UnsupportedMediaTypeError extends ValidationError {}
@@ -52,10 +54,72 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: 
   return result.data;
 }
 
-/** The tenant of a request: the x-tenant header (validated), or "default" until API keys arrive. */
+/**
+ * The tenant of a request. With API keys configured it is the key's tenant and x-tenant is ignored; a route that
+ * reads a tenant without a key (one the route table marks public) is refused rather than given a default. In open
+ * mode it is the x-tenant header (validated), or "default".
+ */
 export function tenantOf(c: Context): string {
+  const principal = c.get('principal');
+  if (principal) return principal.tenant;
+  if (c.get('authMode') === 'keys') throw unauthorized('this route needs an API key: send "Authorization: Bearer <key>"', false);
   const header = c.req.header('x-tenant');
   return assertName('tenant', header === undefined || header === '' ? 'default' : header);
+}
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** This request's span in the caller's trace (W3C traceparent), set by requestContext. */
+    traceparent: string;
+    /** The request's logger, carrying its trace_id. */
+    log: Logger;
+  }
+}
+
+/**
+ * The traceparent to put on events this request publishes: the caller's trace (a new one when it sent none or a
+ * malformed one) with this request's span as the parent.
+ */
+export function traceparentOf(c: Context): string {
+  const set = c.get('traceparent');
+  if (set !== undefined) return set;
+  return formatTraceparent(childTrace(parseTraceparent(c.req.header('traceparent'))));
+}
+
+/**
+ * Per request: a trace context (continued from `traceparent`, or new) returned in the `traceparent` response header,
+ * a logger carrying its trace_id, and one access log line (debug; warn for 5xx) with the status and time taken.
+ */
+export function requestContext(logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    const trace = childTrace(parseTraceparent(c.req.header('traceparent')));
+    const traceparent = formatTraceparent(trace);
+    const log = logger.with({ trace_id: trace.traceId });
+    c.set('traceparent', traceparent);
+    c.set('log', log);
+    // Routes read c.req.header('traceparent') for the events they publish: they get this request's span as the parent.
+    try {
+      c.req.raw.headers.set('traceparent', traceparent);
+    } catch {
+      // Immutable request headers: traceparentOf(c) still gives the right value.
+    }
+    try {
+      await next();
+    } finally {
+      c.res.headers.set('traceparent', traceparent);
+      const status = c.res.status;
+      const fields = {
+        method: c.req.method,
+        path: c.req.path.slice(0, 200),
+        status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(c.get('principal') ? { tenant: c.get('principal').tenant, key: c.get('principal').keyId } : {}),
+      };
+      if (status >= 500) log.warn('request', fields);
+      else log.debug('request', fields);
+    }
+  };
 }
 
 export function payloadTooLarge(maxBytes: number): Response {

@@ -1,14 +1,17 @@
-// Configuration: command-line flags over environment variables over defaults, read once with Effect's Config.
+// Configuration: flags over environment variables over a config file over defaults, read once with Effect's Config.
+import { readFileSync } from 'node:fs';
 import * as Config from 'effect/Config';
+import type * as EffectConfigError from 'effect/ConfigError';
 import * as ConfigProvider from 'effect/ConfigProvider';
 import * as Effect from 'effect/Effect';
 import * as Either from 'effect/Either';
+import * as Redacted from 'effect/Redacted';
 import { ConfigError } from './errors.ts';
 
 export const EMBEDDER_KINDS = ['offline', 'hash'] as const;
 export type EmbedderKind = (typeof EMBEDDER_KINDS)[number];
 
-export interface SpandaConfig {
+export interface SpandaConfig extends OperationsConfig {
   readonly natsUrl: string;
   readonly host: string;
   readonly port: number;
@@ -87,6 +90,89 @@ const spandaConfig = Config.all({
   rerankModel: optional(Config.string('SPANDA_RERANK_MODEL')),
 });
 
+/** Security, logging and shutdown settings (issue 11). Secrets are Redacted: printing the config never shows them. */
+export interface OperationsConfig {
+  /** JSON file of API keys (SPANDA_API_KEYS_FILE, --api-keys). */
+  readonly apiKeysFile: string | undefined;
+  /** NATS KV bucket of API key hashes to follow besides the file. */
+  readonly apiKeysBucket: string | undefined;
+  /** Serve without keys on a non-loopback address (SPANDA_ALLOW_OPEN, --allow-open). */
+  readonly allowOpen: boolean;
+  /** Default per-key limit in requests per second (0: none) and its burst. */
+  readonly rateLimit: number;
+  readonly rateBurst: number | undefined;
+  /** Origins allowed by CORS; empty: none, "*": any. */
+  readonly corsOrigins: readonly string[];
+  /** Serve /metrics without a key even when keys are configured. */
+  readonly metricsPublic: boolean;
+  readonly natsUser: string | undefined;
+  readonly natsPassword: Redacted.Redacted<string> | undefined;
+  readonly natsToken: Redacted.Redacted<string> | undefined;
+  /** A NATS credentials file (JWT + nkey seed) or an nkey seed file. */
+  readonly natsCreds: string | undefined;
+  readonly natsNkey: string | undefined;
+  /** How long shutdown waits for in-flight HTTP requests before closing their connections. */
+  readonly shutdownGraceMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  readonly logFormat: 'text' | 'json';
+}
+
+const splitList = (raw: string): readonly string[] => raw.split(',').map((o) => o.trim()).filter((o) => o !== '');
+
+const positive = (name: string) =>
+  Config.integer(name).pipe(Config.validate({ message: 'must be a whole number above 0', validation: (n) => n > 0 }));
+
+const operationsConfig = Config.all({
+  apiKeysFile: optional(Config.nonEmptyString('SPANDA_API_KEYS_FILE')),
+  apiKeysBucket: optional(
+    Config.string('SPANDA_API_KEYS_BUCKET').pipe(
+      Config.validate({ message: 'must be a NATS KV bucket name (letters, digits, "-" and "_")', validation: (b) => /^[A-Za-z0-9_-]+$/.test(b) }),
+    ),
+  ),
+  allowOpen: Config.boolean('SPANDA_ALLOW_OPEN').pipe(Config.withDefault(false)),
+  rateLimit: Config.number('SPANDA_RATE_LIMIT').pipe(
+    Config.validate({ message: 'must be requests per second per API key, 0 for no limit', validation: (n) => Number.isFinite(n) && n >= 0 }),
+    Config.withDefault(0),
+  ),
+  rateBurst: optional(positive('SPANDA_RATE_BURST')),
+  corsOrigins: Config.string('SPANDA_CORS_ORIGINS').pipe(
+    Config.validate({
+      message: 'must be "*" or a comma-separated list of origins like https://app.example.com (scheme, host, optional port; no path)',
+      validation: (raw) => splitList(raw).every((o) => o === '*' || /^https?:\/\/[^/\s,]+$/.test(o)),
+    }),
+    Config.map(splitList),
+    Config.withDefault<readonly string[]>([]),
+  ),
+  metricsPublic: Config.boolean('SPANDA_METRICS_PUBLIC').pipe(Config.withDefault(false)),
+  natsUser: optional(Config.string('NATS_USER')),
+  natsPassword: optional(Config.redacted('NATS_PASSWORD')),
+  natsToken: optional(Config.redacted('NATS_TOKEN')),
+  natsCreds: optional(Config.nonEmptyString('NATS_CREDS')),
+  natsNkey: optional(Config.nonEmptyString('NATS_NKEY')),
+  shutdownGraceMs: positive('SPANDA_SHUTDOWN_GRACE_MS').pipe(Config.withDefault(10_000)),
+  logLevel: Config.literal('debug', 'info', 'warn', 'error', 'silent')('SPANDA_LOG_LEVEL').pipe(
+    Config.withDefault<'debug' | 'info' | 'warn' | 'error' | 'silent'>('info'),
+  ),
+  logFormat: Config.literal('text', 'json')('SPANDA_LOG_FORMAT').pipe(Config.withDefault<'text' | 'json'>('text')),
+});
+
+/** NATS credentials for connectNats, from NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS or NATS_NKEY. */
+export function natsAuthOf(config: OperationsConfig): {
+  user?: string;
+  pass?: string;
+  token?: string;
+  credsFile?: string;
+  nkeySeedFile?: string;
+} {
+  return {
+    ...(config.natsUser !== undefined ? { user: config.natsUser } : {}),
+    ...(config.natsPassword !== undefined ? { pass: Redacted.value(config.natsPassword) } : {}),
+    ...(config.natsToken !== undefined ? { token: Redacted.value(config.natsToken) } : {}),
+    ...(config.natsCreds !== undefined ? { credsFile: config.natsCreds } : {}),
+    ...(config.natsNkey !== undefined ? { nkeySeedFile: config.natsNkey } : {}),
+  };
+}
+
 /** Flag names as the CLI spells them → the environment variable they override. */
 export const FLAG_TO_ENV: Readonly<Record<string, string>> = {
   'nats-url': 'NATS_URL',
@@ -103,16 +189,96 @@ export const FLAG_TO_ENV: Readonly<Record<string, string>> = {
   store: 'SPANDA_STORE',
   generator: 'SPANDA_GENERATOR',
   prompt: 'SPANDA_PROMPT',
+  config: 'SPANDA_CONFIG',
+  'api-keys': 'SPANDA_API_KEYS_FILE',
+  'cors-origins': 'SPANDA_CORS_ORIGINS',
 };
+
+/**
+ * Reads a config file: a JSON object whose keys are the environment variable names (see the README), with string,
+ * number, boolean or (for lists) array values.
+ */
+export function readConfigFile(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the config file ${file} (SPANDA_CONFIG / --config): ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`the config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`the config file ${file} must hold one JSON object of settings, like { "PORT": 8080, "SPANDA_API_KEYS_FILE": "keys.json" }`);
+  }
+  const values = new Map<string, string>();
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') values.set(key, String(v));
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) values.set(key, v.join(','));
+    else throw new ConfigError(`config file ${file}: ${key}: expected a string, number, boolean or array of strings, got ${JSON.stringify(v)?.slice(0, 80)}`);
+  }
+  return values;
+}
+
+type Origin = 'flag' | 'env' | 'file';
+
+/** One line per bad key: its name, where the value came from, and what form it must take. */
+function describeConfigError(error: EffectConfigError.ConfigError, origins: ReadonlyMap<string, Origin>, file: string | undefined): string[] {
+  switch (error._op) {
+    case 'And':
+    case 'Or':
+      return [...describeConfigError(error.left, origins, file), ...describeConfigError(error.right, origins, file)];
+    case 'InvalidData':
+    case 'MissingData':
+    case 'SourceUnavailable':
+    case 'Unsupported': {
+      const key = error.path.join('.');
+      const origin = origins.get(key);
+      const where = origin === 'flag' ? ' (from a command-line flag)' : origin === 'file' ? ` (from the config file ${file})` : origin === 'env' ? ' (from the environment)' : '';
+      const message = error.message.replace(/^Expected /, 'expected ');
+      return [`${key}${where}: ${message}`];
+    }
+  }
+}
 
 /** Reads the configuration; `overrides` are variable-name → value pairs (from flags) that win over the environment. */
 export function loadConfig(overrides: Readonly<Record<string, string>> = {}, env: NodeJS.ProcessEnv = process.env): SpandaConfig {
-  const values = new Map(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  for (const [key, value] of Object.entries(overrides)) values.set(key, value);
-  const provider = ConfigProvider.fromMap(values);
-  const result = Effect.runSync(Effect.either(spandaConfig.pipe(Effect.withConfigProvider(provider))));
-  if (Either.isLeft(result)) throw new ConfigError(`invalid configuration: ${String(result.left)}`);
-  const config = result.right;
+  const file = overrides.SPANDA_CONFIG ?? env.SPANDA_CONFIG;
+  const fromFile = file ? readConfigFile(file) : new Map<string, string>();
+  const values = new Map<string, string>(fromFile);
+  const origins = new Map<string, Origin>([...fromFile.keys()].map((k) => [k, 'file']));
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    values.set(key, value);
+    origins.set(key, 'env');
+  }
+  for (const [key, value] of Object.entries(overrides)) {
+    values.set(key, value);
+    origins.set(key, 'flag');
+  }
+  // Every key the schema asks for, so a config file key nobody reads (a typo) is refused rather than ignored.
+  const read = new Set<string>(['SPANDA_CONFIG']);
+  const provider = ConfigProvider.fromMap(values).pipe(
+    ConfigProvider.mapInputPath((path) => {
+      read.add(path);
+      return path;
+    }),
+  );
+  const result = Effect.runSync(Effect.either(Config.all([spandaConfig, operationsConfig]).pipe(Effect.withConfigProvider(provider))));
+  if (Either.isLeft(result)) {
+    const lines = describeConfigError(result.left, origins, file);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const unknown = [...fromFile.keys()].filter((k) => !read.has(k));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `config file ${file}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; keys are the environment variable names (${[...read].filter((k) => k !== 'SPANDA_CONFIG').sort().join(', ')})`,
+    );
+  }
+  const config = { ...result.right[0], ...result.right[1] };
   // The serving model comes first; SPANDA_EMBEDDER stays the way to pick it.
   const models = [config.embedder, ...config.models.map((m) => m.trim()).filter((m) => m !== '' && m !== config.embedder)];
   return { ...config, models };

@@ -2,6 +2,8 @@
 import { Hono } from 'hono';
 import { errorMessage } from '../../lib/errors.ts';
 import { defaultMetrics } from '../../lib/metrics.ts';
+import { redactUrl } from '../../lib/log.ts';
+import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 
 export function healthRoutes(deps: ApiDeps): Hono {
@@ -10,7 +12,7 @@ export function healthRoutes(deps: ApiDeps): Hono {
 
   app.get('/readyz', async (c) => {
     const checks: Record<string, { ok: boolean; detail?: string }> = {};
-    checks.nats = deps.nats.connected() ? { ok: true } : { ok: false, detail: `not connected to ${deps.nats.url}; publishing answers 503 until it reconnects` };
+    checks.nats = deps.nats.connected() ? { ok: true } : { ok: false, detail: `not connected to ${redactUrl(deps.nats.url)}; publishing answers 503 until it reconnects` };
     const served = (() => {
       try {
         return deps.serving.current();
@@ -21,7 +23,8 @@ export function healthRoutes(deps: ApiDeps): Hono {
     try {
       const stats = await deps.serving.use((g) => g.store.stats());
       // Counts describe the tenants' data, and /readyz answers anyone (probes carry no credentials): shown only when enabled.
-      checks.store = deps.readyzDetail ? { ok: true, detail: `${stats.documents} documents, ${stats.chunks} chunks, ${stats.vectors} vectors` } : { ok: true };
+      // An admin key sees them too.
+      checks.store = deps.readyzDetail || principalOf(c)?.scopes.has('admin') ? { ok: true, detail: `${stats.documents} documents, ${stats.chunks} chunks, ${stats.vectors} vectors` } : { ok: true };
     } catch (err) {
       checks.store = { ok: false, detail: errorMessage(err) };
     }

@@ -1,0 +1,313 @@
+// The OpenAPI 3.1 description of the HTTP API, generated from the zod schemas the routes validate with, and its HTML rendering.
+import { z } from 'zod';
+import { documentInputSchema } from '../streams/document-log.ts';
+import { MAX_BATCH_DOCUMENTS } from './routes/documents.ts';
+import { queryRequestSchema } from './routes/query.ts';
+import { accessFor } from './auth.ts';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+/** A named schema: request bodies are the routes' own zod schemas; responses are described here. */
+interface NamedSchema {
+  readonly name: string;
+  readonly schema: z.ZodType;
+  /** 'input' for what a client sends (defaults make fields optional), 'output' for what it receives. */
+  readonly io: 'input' | 'output';
+}
+
+interface Operation {
+  readonly method: string;
+  /** Hono's spelling, `:param` for path parameters. */
+  readonly path: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly tag: string;
+  readonly body?: { readonly schemas: readonly NamedSchema[]; readonly contentTypes?: readonly string[] };
+  readonly responses: Readonly<Record<string, { readonly description: string; readonly schema?: NamedSchema; readonly contentType?: string }>>;
+}
+
+// --- schemas ------------------------------------------------------------------------------------------------------
+
+const problemSchema = z
+  .object({
+    type: z.string().describe('Stable problem type, urn:spanda:problem:<code>'),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().describe('What happened and what to do about it'),
+    issues: z.array(z.string()).optional(),
+  })
+  .describe('RFC 9457 problem details');
+
+const documentBatchSchema = z.object({ documents: z.array(documentInputSchema).min(1).max(MAX_BATCH_DOCUMENTS) }).strict();
+
+const acceptedSchema = z.object({
+  accepted: z.array(z.object({ id: z.string(), source: z.string(), seq: z.number().int().describe('DOCUMENTS sequence; pass as after_seq to read your write'), duplicate: z.boolean().optional() })),
+});
+const deletedSchema = z.object({ seq: z.number().int(), duplicate: z.boolean().optional() });
+const documentStateSchema = z.object({
+  tenant: z.string(),
+  source: z.string(),
+  id: z.string(),
+  seq: z.number().int(),
+  deleted: z.boolean(),
+  chunks: z.number().int(),
+  vectors: z.number().int(),
+});
+const queryResponseSchema = z.object({
+  queryId: z.string(),
+  answer: z.string(),
+  results: z.array(
+    z.object({
+      docId: z.string(),
+      source: z.string(),
+      chunkId: z.string(),
+      title: z.string().nullable(),
+      url: z.string().nullable(),
+      text: z.string(),
+      score: z.number(),
+      seq: z.number().int(),
+      heading: z.string().optional(),
+      metadata: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  took_ms: z.number(),
+  mode: z.string(),
+  model: z.string(),
+  generation: z.string(),
+});
+const healthSchema = z.object({ status: z.literal('ok') });
+const readySchema = z.object({
+  status: z.enum(['ready', 'not-ready']),
+  checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })),
+  projection: z.record(z.string(), z.unknown()).optional(),
+});
+
+const S = {
+  problem: { name: 'Problem', schema: problemSchema, io: 'output' },
+  documentInput: { name: 'DocumentInput', schema: documentInputSchema, io: 'input' },
+  documentBatch: { name: 'DocumentBatch', schema: documentBatchSchema, io: 'input' },
+  accepted: { name: 'Accepted', schema: acceptedSchema, io: 'output' },
+  deleted: { name: 'DeletionAccepted', schema: deletedSchema, io: 'output' },
+  documentState: { name: 'DocumentState', schema: documentStateSchema, io: 'output' },
+  queryRequest: { name: 'QueryRequest', schema: queryRequestSchema, io: 'input' },
+  queryResponse: { name: 'QueryResponse', schema: queryResponseSchema, io: 'output' },
+  health: { name: 'Health', schema: healthSchema, io: 'output' },
+  ready: { name: 'Readiness', schema: readySchema, io: 'output' },
+} as const satisfies Record<string, NamedSchema>;
+
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), { description: PROBLEM_TEXT[s] ?? 'Problem', schema: S.problem, contentType: 'application/problem+json' }]));
+const PROBLEM_TEXT: Record<number, string> = {
+  400: 'Invalid request (the detail names the field)',
+  401: 'No API key, or an unknown one (only when keys are configured)',
+  403: "The key lacks this route's scope",
+  404: 'Not found',
+  413: 'Body over the size limit',
+  415: 'Body is not JSON',
+  429: 'Over the rate limit of the key (see Retry-After)',
+  503: 'NATS unreachable (see Retry-After)',
+  504: 'after_seq not applied in time',
+};
+
+/** What each route does. A route registered without an entry here still appears (and a test fails until it is described). */
+export const OPERATIONS: readonly Operation[] = [
+  {
+    method: 'POST',
+    path: '/v1/documents',
+    tag: 'documents',
+    summary: 'Publish one document or a batch',
+    description: 'Answers 202 once JetStream has stored each document.upserted event. The whole batch is validated before any of it is published.',
+    body: { schemas: [S.documentInput, S.documentBatch] },
+    responses: { '202': { description: 'Stored in the log', schema: S.accepted }, ...problems(400, 401, 403, 413, 415, 429, 503) },
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/documents/:source/:id',
+    tag: 'documents',
+    summary: 'Delete a document (publishes document.deleted)',
+    responses: { '202': { description: 'Deletion stored in the log', schema: S.deleted }, ...problems(400, 401, 403, 429, 503) },
+  },
+  {
+    method: 'GET',
+    path: '/v1/documents/:source/:id',
+    tag: 'documents',
+    summary: "A document's indexed state in the serving generation",
+    responses: { '200': { description: 'Indexed state', schema: S.documentState }, ...problems(400, 401, 403, 404, 429) },
+  },
+  {
+    method: 'POST',
+    path: '/v1/query',
+    tag: 'query',
+    summary: 'Hybrid, vector or keyword retrieval within the tenant, with a cited answer',
+    body: { schemas: [S.queryRequest] },
+    responses: { '200': { description: 'Answer and results', schema: S.queryResponse }, ...problems(400, 401, 403, 413, 415, 429, 504) },
+  },
+  {
+    method: 'GET',
+    path: '/v1/projections',
+    tag: 'operations',
+    summary: 'Generations of each projection, the active ones, checkpoints and lag (admin)',
+    responses: { '200': { description: 'Projections' }, ...problems(401, 403, 429) },
+  },
+  { method: 'GET', path: '/healthz', tag: 'operations', summary: 'Liveness: the process answers', responses: { '200': { description: 'Alive', schema: S.health } } },
+  {
+    method: 'GET',
+    path: '/readyz',
+    tag: 'operations',
+    summary: 'Readiness: NATS connected, store open, projection applying',
+    responses: { '200': { description: 'Ready', schema: S.ready }, '503': { description: 'Not ready', schema: S.ready } },
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    tag: 'operations',
+    summary: 'Prometheus metrics (admin scope when keys are configured)',
+    responses: { '200': { description: 'Prometheus text format', contentType: 'text/plain' }, ...problems(401, 403) },
+  },
+  { method: 'GET', path: '/openapi.json', tag: 'operations', summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1 document' } } },
+  { method: 'GET', path: '/docs', tag: 'operations', summary: 'This document as an HTML page', responses: { '200': { description: 'HTML', contentType: 'text/html' } } },
+];
+
+// --- generation ---------------------------------------------------------------------------------------------------
+
+const SCHEMA_REF = '#/components/schemas/';
+
+/** zod's JSON Schema with its $defs lifted into components (a $ref inside an OpenAPI document resolves against the document root). */
+function toComponent(named: NamedSchema, components: Record<string, Json>): void {
+  if (components[named.name] !== undefined) return;
+  const schema = z.toJSONSchema(named.schema, { io: named.io, unrepresentable: 'any', target: 'draft-2020-12' }) as JsonObject;
+  const defs = (schema.$defs ?? {}) as JsonObject;
+  delete schema.$defs;
+  delete schema.$schema;
+  const rename = (def: string) => `${named.name}_${def.replace(/^_+/, '')}`;
+  const rewrite = (value: Json): Json => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, k === '$ref' && typeof v === 'string' && v.startsWith('#/$defs/') ? SCHEMA_REF + rename(v.slice('#/$defs/'.length)) : rewrite(v)]),
+    );
+  };
+  components[named.name] = rewrite(schema);
+  for (const [def, body] of Object.entries(defs)) components[rename(def)] = rewrite(body);
+}
+
+const ref = (named: NamedSchema): JsonObject => ({ $ref: SCHEMA_REF + named.name });
+
+/** `/v1/documents/:source/:id` → `/v1/documents/{source}/{id}`. */
+export function openApiPath(honoPath: string): string {
+  return honoPath.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, '{$1}');
+}
+
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly path: string;
+}
+
+/** The OpenAPI 3.1 document for the routes an app registered (middleware entries, method ALL, are skipped). */
+export function buildOpenApi(routes: readonly RegisteredRoute[], info: { version: string } = { version: '0.1.0' }): JsonObject {
+  const components: Record<string, Json> = {};
+  const paths: Record<string, JsonObject> = {};
+  const seen = new Set<string>();
+  for (const route of routes) {
+    const method = route.method.toUpperCase();
+    if (method === 'ALL' || route.path.includes('*')) continue;
+    const key = `${method} ${route.path}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const op = OPERATIONS.find((o) => o.method === method && o.path === route.path);
+    const access = accessFor(method, route.path);
+    const params: Json[] = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => ({
+      name: m[1] as string,
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+      ...(m[1] === 'id' ? { description: 'The upstream id, percent-encoded ("/" as %2F)' } : {}),
+    }));
+    const responses: JsonObject = {};
+    for (const [status, r] of Object.entries(op?.responses ?? { default: { description: 'Response' } })) {
+      if (r.schema) toComponent(r.schema, components);
+      responses[status] = {
+        description: r.description,
+        ...(r.schema || r.contentType ? { content: { [r.contentType ?? 'application/json']: r.schema ? { schema: ref(r.schema) } : {} } } : {}),
+      };
+    }
+    let requestBody: JsonObject | undefined;
+    if (op?.body) {
+      op.body.schemas.forEach((s) => toComponent(s, components));
+      const schema: JsonObject = op.body.schemas.length === 1 ? ref(op.body.schemas[0] as NamedSchema) : { oneOf: op.body.schemas.map(ref) };
+      requestBody = { required: true, content: Object.fromEntries((op.body.contentTypes ?? ['application/json']).map((t) => [t, { schema }])) };
+    }
+    const operation: JsonObject = {
+      operationId: `${method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, ch: string | undefined) => (ch ? ch.toUpperCase() : ''))}`,
+      summary: op?.summary ?? `${method} ${route.path}`,
+      ...(op?.description ? { description: op.description } : {}),
+      tags: [op?.tag ?? 'other'],
+      ...(params.length > 0 ? { parameters: params } : {}),
+      ...(requestBody ? { requestBody } : {}),
+      responses,
+      // Public routes need nothing; the others need a key with the scope (when keys are configured).
+      security: access === 'public' ? [] : [{ apiKey: [access] }],
+      'x-spanda-scope': access,
+    };
+    const p = openApiPath(route.path);
+    paths[p] = { ...(paths[p] ?? {}), [method.toLowerCase()]: operation };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Spanda',
+      version: info.version,
+      description:
+        'Streaming RAG on NATS JetStream. With API keys configured, send `Authorization: Bearer <key>`: the key decides the tenant ' +
+        '(x-tenant is ignored) and its scopes (publish, query, admin) decide the routes. Without keys (open mode, loopback) ' +
+        'the tenant comes from the x-tenant header. Every response carries a W3C traceparent header.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    paths: sortKeys(paths),
+    components: {
+      schemas: sortKeys(components as Record<string, JsonObject>),
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'A Spanda API key; the scopes listed per operation are the key scopes it needs' } },
+    },
+  };
+}
+
+function sortKeys<T>(o: Record<string, T>): Record<string, Json> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b))) as Record<string, Json>;
+}
+
+// --- HTML ---------------------------------------------------------------------------------------------------------
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** A self-contained page (no scripts, no network) listing every operation with its scope, parameters and schemas. */
+export function renderDocsPage(spec: JsonObject): string {
+  const paths = (spec.paths ?? {}) as Record<string, Record<string, JsonObject>>;
+  const ops = Object.entries(paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, op]) => {
+      const responses = Object.entries((op.responses ?? {}) as Record<string, JsonObject>)
+        .map(([status, r]) => {
+          const content = (r.content ?? {}) as Record<string, JsonObject>;
+          const refs = Object.values(content).map((c) => ((c.schema as JsonObject | undefined)?.$ref as string | undefined)?.replace(SCHEMA_REF, '') ?? '');
+          return `<li><code>${escapeHtml(status)}</code> ${escapeHtml(String(r.description ?? ''))}${refs.filter(Boolean).map((n) => ` → <a href="#schema-${escapeHtml(n)}">${escapeHtml(n)}</a>`).join('')}</li>`;
+        })
+        .join('');
+      const body = op.requestBody ? `<p>Body: <code>${escapeHtml(JSON.stringify((((op.requestBody as JsonObject).content as JsonObject)['application/json'] as JsonObject | undefined)?.schema ?? {}))}</code></p>` : '';
+      return `<section><h3><span class="m">${escapeHtml(method.toUpperCase())}</span> <code>${escapeHtml(path)}</code> <small>scope: ${escapeHtml(String(op['x-spanda-scope']))}</small></h3><p>${escapeHtml(String(op.summary ?? ''))}</p>${op.description ? `<p>${escapeHtml(String(op.description))}</p>` : ''}${body}<ul>${responses}</ul></section>`;
+    }),
+  );
+  const schemas = Object.entries(((spec.components as JsonObject).schemas ?? {}) as JsonObject)
+    .map(([name, s]) => `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3><pre>${escapeHtml(JSON.stringify(s, null, 2))}</pre></section>`)
+    .join('');
+  const info = spec.info as JsonObject;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(String(info.title))} API</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}code,pre{font:13px ui-monospace,monospace}pre{background:#f4f4f4;padding:.5rem;overflow:auto}.m{display:inline-block;min-width:4.5rem;font-weight:600}section{border-top:1px solid #ddd}small{color:#666}</style>
+</head><body><h1>${escapeHtml(String(info.title))} API <small>${escapeHtml(String(info.version))} · OpenAPI ${escapeHtml(String(spec.openapi))}</small></h1>
+<p>${escapeHtml(String(info.description ?? ''))}</p><p>Machine-readable: <a href="/openapi.json">/openapi.json</a></p>
+<h2>Operations</h2>${ops.join('\n')}
+<h2>Schemas</h2>${schemas}
+</body></html>
+`;
+}
