@@ -1,32 +1,53 @@
-// Serves a Hono app over HTTP on a host and port; resolves once listening and closes gracefully.
+// Serves a Hono app over HTTP on a host and port; resolves once listening and, on close, finishes in-flight requests first.
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../lib/errors.ts';
 
 export interface ApiServer {
   readonly url: string;
   readonly port: number;
+  /** Stops accepting connections, lets requests in flight finish (up to the grace period), then resolves. */
   close(): Promise<void>;
 }
 
-export function startApiServer(app: Hono, options: { host: string; port: number }): Promise<ApiServer> {
+export interface ApiServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** How long close() waits for requests in flight before cutting their connections (default 10 s). */
+  readonly graceMs?: number;
+}
+
+export function startApiServer(app: Hono, options: ApiServerOptions): Promise<ApiServer> {
+  const graceMs = options.graceMs ?? 10_000;
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, (info: AddressInfo) => {
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
+      let closing: Promise<void> | undefined;
       resolve({
         url: `http://${host}:${info.port}`,
         port: info.port,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            // Idle keep-alive sockets would hold close() open.
-            if ('closeIdleConnections' in server) (server as { closeIdleConnections(): void }).closeIdleConnections();
-          }),
+        close: () => (closing ??= closeGracefully(server as Server, graceMs)),
       });
     });
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'EADDRINUSE' ? new ConfigError(`port ${options.port} on ${options.host} is in use; choose another with --port or PORT`) : err);
     });
+  });
+}
+
+function closeGracefully(server: Server, graceMs: number): Promise<void> {
+  return new Promise<void>((done) => {
+    // Idle keep-alive sockets would hold close() open; a socket whose request is in flight becomes idle when its
+    // response is sent and is closed on the next sweep.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(cut);
+      done();
+    });
+    server.closeIdleConnections();
   });
 }

@@ -1,5 +1,5 @@
 // Turns CLI flags into configuration overrides (flags win over environment variables) and common connections.
-import { FLAG_TO_ENV, loadConfig, type SpandaConfig } from '../lib/config.ts';
+import { FLAG_TO_ENV, loadConfig, natsAuthOf, type SpandaConfig } from '../lib/config.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
 import type { CommandContext } from './main.ts';
 
@@ -10,11 +10,13 @@ export function configFrom(ctx: CommandContext): SpandaConfig {
     if (typeof value === 'string') overrides[variable] = value;
   }
   if (ctx.values['no-sample'] === true) overrides.SPANDA_SAMPLE = 'false';
+  if (ctx.values['allow-open'] === true) overrides.SPANDA_ALLOW_OPEN = 'true';
   return loadConfig(overrides);
 }
 
 export function connectFrom(ctx: CommandContext): Promise<NatsHandle> {
-  return connectNats({ url: configFrom(ctx).natsUrl, name: 'spanda-cli', connectTimeoutMs: 3000 });
+  const config = configFrom(ctx);
+  return connectNats({ url: config.natsUrl, name: 'spanda-cli', connectTimeoutMs: 3000, auth: natsAuthOf(config) });
 }
 
 export function stringFlag(ctx: CommandContext, name: string): string | undefined {

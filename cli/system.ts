@@ -4,10 +4,11 @@ import type * as Scope from 'effect/Scope';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createApp } from '../api/app.ts';
+import { apiAuthFor } from '../api/auth.ts';
 import { startApiServer, type ApiServer } from '../api/main.ts';
-import type { SpandaConfig } from '../lib/config.ts';
+import { natsAuthOf, type SpandaConfig } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
-import { resource } from '../lib/lifecycle.ts';
+import { attempt, resource } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { instrumentEmbedder } from '../lib/metrics-embedder.ts';
@@ -63,8 +64,8 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
     const { host, port } = parseNatsUrl(config.natsUrl);
     const natsDir = path.join(config.dataDir, 'nats');
     // Our own child from a run that was SIGKILLed still listens: stop it rather than adopt a process nobody owns.
-    if (yield* Effect.promise(() => stopLeftoverNatsServer(natsDir))) logger.warn('stopped a nats-server left behind by an earlier run', { dataDir: natsDir });
-    const reachable = yield* Effect.promise(() => isPortOpen(host === 'localhost' ? '127.0.0.1' : host, port, 1000));
+    if (yield* attempt(() => stopLeftoverNatsServer(natsDir))) logger.warn('stopped a nats-server left behind by an earlier run', { dataDir: natsDir });
+    const reachable = yield* attempt(() => isPortOpen(host === 'localhost' ? '127.0.0.1' : host, port, 1000));
     let owns = false;
     let url = config.natsUrl;
     // A remote server may still be starting (a container next to this one): connectNats keeps trying for a while.
@@ -87,7 +88,7 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
     const handle = yield* resource(
       'NATS connection',
       logger,
-      () => connectNats({ url, name: 'spanda', connectTimeoutMs: owns ? 10_000 : 30_000, logger: logger.child('nats') }),
+      () => connectNats({ url, name: 'spanda', connectTimeoutMs: owns ? 10_000 : 30_000, logger: logger.child('nats'), auth: natsAuthOf(config) }),
       (h) => h.drain(),
     );
     return { handle, owns };
@@ -97,7 +98,7 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
 /** Starts every part of a node in order; the scope stops them in reverse (API first, NATS last). */
 export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effect<SpandaSystem, Error, Scope.Scope> {
   return Effect.gen(function* () {
-    yield* Effect.promise(() => mkdir(config.dataDir, { recursive: true }));
+    yield* attempt(() => mkdir(config.dataDir, { recursive: true }));
     yield* resource('data dir lock', logger, () => lockDataDir(config.dataDir), (lock) => lock.release());
     const { handle, owns } = yield* natsConnection(config, logger);
     const provisioned = yield* Effect.tryPromise({ try: () => provision(handle), catch: (e) => e as Error });
@@ -146,8 +147,9 @@ export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effec
       (r) => r.stop(),
     );
 
-    const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api'), metrics });
-    const server: ApiServer = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port }), (s) => s.close());
+    const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());
+    const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api'), metrics, auth, corsOrigins: config.corsOrigins });
+    const server: ApiServer = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port, graceMs: config.shutdownGraceMs }), (s) => s.close());
 
     return {
       apiUrl: server.url,

@@ -5,11 +5,17 @@ import * as Scope from 'effect/Scope';
 import { errorMessage } from './errors.ts';
 import type { Logger } from './log.ts';
 
+/** A promise-returning call as an Effect whose failure keeps the error's class (Effect.promise would make it a defect). */
+export function attempt<A>(run: () => Promise<A>): Effect.Effect<A, Error> {
+  return Effect.tryPromise({ try: run, catch: (err) => (err instanceof Error ? err : new Error(String(err))) });
+}
+
 /** A resource acquired by a promise and released by another; release errors are logged, never thrown. */
 export function resource<A>(name: string, logger: Logger, acquire: () => Promise<A>, release: (a: A) => Promise<void>): Effect.Effect<A, Error, Scope.Scope> {
   return Effect.acquireRelease(
-    Effect.tryPromise({ try: acquire, catch: (err) => (err instanceof Error ? err : new Error(String(err))) }),
+    attempt(acquire),
     (a) =>
+      // Cannot fail: a release error is logged, and the remaining resources are still released.
       Effect.promise(async () => {
         try {
           await release(a);
@@ -60,8 +66,14 @@ export async function runUntilSignal<A>(program: Effect.Effect<A, Error, Scope.S
         process.exit(130);
       }
       shuttingDown = true;
-      logger.info(`${signal} received: draining and stopping`);
-      void started.close().then(resolve, resolve);
+      logger.info(`${signal} received: finishing requests in flight, draining consumers and stopping`);
+      void started.close().then(finish, finish);
+    };
+    const finish = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      logger.info('stopped');
+      resolve();
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -1,7 +1,7 @@
 // The generic processor runner: durable pull consumer → decode → handle → publish outputs → ack; retries, DLQ, drain.
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { PermanentEventError, TransientError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
-import { silentLogger, type Logger } from '../lib/log.ts';
+import { silentLogger, traceIdOf, type Logger } from '../lib/log.ts';
 import { defaultMetrics, PROCESSOR_OUTCOMES, type ProcessorOutcome, type SpandaMetrics } from '../lib/metrics.ts';
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { decodeEvent } from '../streams/codec.ts';
@@ -122,7 +122,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     held.delete(msg);
     outcomeLabel('dead_lettered').inc();
     if (!duplicate) metrics.dlqEvents.labels(processor.name).inc();
-    log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason });
+    log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason, trace_id: traceIdOf(msg.headers?.get('traceparent')) });
   }
 
   function retry(msg: JsMsg, err: Error): void {
@@ -132,7 +132,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     msg.nak(delay);
     held.delete(msg);
     outcomeLabel('retried').inc();
-    log.warn('event will be retried', { stream: msg.info.stream, seq: msg.seq, attempt, delayMs: delay, error: err.message });
+    log.warn('event will be retried', { stream: msg.info.stream, seq: msg.seq, attempt, delayMs: delay, error: err.message, trace_id: traceIdOf(msg.headers?.get('traceparent')) });
   }
 
   async function settle(msg: JsMsg, failure: Error): Promise<void> {

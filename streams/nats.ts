@@ -1,9 +1,10 @@
 // The one module that owns the NATS connection: connect with retry, connection state and its changes, drain on shutdown.
 import { setMaxListeners } from 'node:events';
-import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
+import { readFile } from 'node:fs/promises';
+import { AuthorizationError, connect as natsConnect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { UnavailableError, errorMessage } from '../lib/errors.ts';
-import { silentLogger, type Logger } from '../lib/log.ts';
+import { ConfigError, UnavailableError, errorMessage } from '../lib/errors.ts';
+import { redactUrl, silentLogger, type Logger } from '../lib/log.ts';
 
 export interface NatsHandle {
   readonly nc: NatsConnection;
@@ -56,11 +57,45 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number;
   /** Where losing and regaining the connection is reported. */
   readonly logger?: Logger;
+  /** Credentials (NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_NKEY); none by default. */
+  readonly auth?: NatsAuth;
+}
+
+export interface NatsAuth {
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+  /** A .creds file (user JWT and nkey seed), as `nsc` writes it. */
+  readonly credsFile?: string;
+  /** A file holding an nkey seed (SU…). */
+  readonly nkeySeedFile?: string;
+}
+
+async function authOptions(auth: NatsAuth | undefined): Promise<Partial<NodeConnectionOptions>> {
+  if (!auth) return {};
+  const read = async (file: string, what: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new ConfigError(`cannot read the NATS ${what} file ${file}: ${errorMessage(err)}`);
+    }
+  };
+  return {
+    ...(auth.user !== undefined ? { user: auth.user } : {}),
+    ...(auth.pass !== undefined ? { pass: auth.pass } : {}),
+    ...(auth.token !== undefined ? { token: auth.token } : {}),
+    ...(auth.credsFile !== undefined
+      ? { authenticator: credsAuthenticator(new Uint8Array(await read(auth.credsFile, 'credentials (NATS_CREDS)'))) }
+      : auth.nkeySeedFile !== undefined
+        ? { authenticator: nkeyAuthenticator(new TextEncoder().encode((await read(auth.nkeySeedFile, 'nkey seed (NATS_NKEY)')).toString('utf8').trim())) }
+        : {}),
+  };
 }
 
 /** Connects and keeps reconnecting forever after the first success; fails with a clear message if the first connection never comes. */
 export async function connectNats(options: ConnectOptions): Promise<NatsHandle> {
   const deadline = Date.now() + (options.connectTimeoutMs ?? 5000);
+  const auth = await authOptions(options.auth);
   let lastError: unknown;
   for (;;) {
     try {
@@ -70,22 +105,31 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandle> 
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         timeout: 2000,
+        ...auth,
       });
       return wrap(nc, options.url, options.logger ?? silentLogger);
     } catch (err) {
       lastError = err;
+      // Retrying will not change the server's mind about the credentials.
+      if (err instanceof AuthorizationError) {
+        throw new ConfigError(
+          `NATS at ${redactUrl(options.url)} refused the credentials (${errorMessage(err)}); check NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS or NATS_NKEY`,
+        );
+      }
       if (Date.now() >= deadline) break;
       await new Promise((r) => setTimeout(r, 200));
     }
   }
   throw new UnavailableError(
-    `cannot reach NATS at ${options.url} (${errorMessage(lastError)}); start one with \`spanda up\` or \`nats-server -js\`, or set NATS_URL`,
+    `cannot reach NATS at ${redactUrl(options.url)} (${errorMessage(lastError)}); start one with \`spanda up\` or \`nats-server -js\`, or set NATS_URL`,
     5,
     { cause: lastError },
   );
 }
 
 async function wrap(nc: NatsConnection, url: string, log: Logger): Promise<NatsHandle> {
+  // Credentials in a URL (nats://user:pass@host) never reach a log line.
+  const shownUrl = redactUrl(url);
   let isConnected = true;
   let lostAt = 0;
   // One listener per publish in flight waits on this signal; Node would warn past 10 listeners on one AbortSignal.
@@ -100,7 +144,7 @@ async function wrap(nc: NatsConnection, url: string, log: Logger): Promise<NatsH
     isConnected = false;
     lostAt = Date.now();
     loss.abort();
-    if (!nc.isClosed() && reason !== 'closed') log.warn('lost the NATS connection; publishing answers 503 until it is back', { url, reason });
+    if (!nc.isClosed() && reason !== 'closed') log.warn('lost the NATS connection; publishing answers 503 until it is back', { url: shownUrl, reason });
   };
   // Status events of @nats-io/nats-core v3: `disconnect` as soon as the socket drops (then `reconnecting` per dial
   // attempt), `staleConnection` when pings go unanswered (a disconnect follows), `reconnect` once a dial succeeds.
@@ -110,7 +154,7 @@ async function wrap(nc: NatsConnection, url: string, log: Logger): Promise<NatsH
       else if (s.type === 'reconnect' && !isConnected) {
         isConnected = true;
         loss = newLoss();
-        log.info('NATS connection is back', { url, server: s.server, downMs: Date.now() - lostAt });
+        log.info('NATS connection is back', { url: shownUrl, server: s.server, downMs: Date.now() - lostAt });
       }
     }
   })().catch(() => undefined);

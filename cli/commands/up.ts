@@ -1,8 +1,9 @@
 // spanda up: runs a whole node on embedded defaults (child nats-server, SQLite store, offline embedder) plus the sample corpus.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { assertOpenBindAllowed } from '../../api/auth.ts';
 import { runUntilSignal } from '../../lib/lifecycle.ts';
-import { createLogger, type Logger } from '../../lib/log.ts';
+import { createLogger, redactUrl, type Logger } from '../../lib/log.ts';
 import { publishFrom } from '../../connectors/files/publish.ts';
 import { configFrom } from '../env.ts';
 import type { Command } from '../main.ts';
@@ -25,7 +26,9 @@ function reportProgress(system: SpandaSystem, logger: Logger): NodeJS.Timeout {
 }
 
 export const upCommand: Command = {
-  usage: 'spanda up [--port 8080] [--host 127.0.0.1] [--data-dir .spanda] [--nats-url URL] [--embedder offline|hash] [--no-sample]',
+  usage:
+    'spanda up [--port 8080] [--host 127.0.0.1] [--data-dir .spanda] [--nats-url URL] [--embedder offline|hash] [--no-sample]\n' +
+    '          [--config FILE] [--api-keys FILE] [--allow-open] [--cors-origins LIST]',
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -34,15 +37,21 @@ export const upCommand: Command = {
     'vector-weight': { type: 'string' },
     'embed-workers': { type: 'string' },
     'no-sample': { type: 'boolean' },
+    config: { type: 'string' },
+    'api-keys': { type: 'string' },
+    'allow-open': { type: 'boolean' },
+    'cors-origins': { type: 'string' },
   },
   async run(ctx) {
     const config = configFrom(ctx);
-    const logger = createLogger('spanda');
-    logger.info('starting', { dataDir: config.dataDir, nats: config.natsUrl, embedder: config.embedder });
+    const logger = createLogger('spanda', config.logLevel, undefined, { format: config.logFormat });
+    // Before anything starts: an open API on a reachable address is refused at once, not after NATS and the store are up.
+    assertOpenBindAllowed({ host: config.host, keysConfigured: config.apiKeysFile !== undefined || config.apiKeysBucket !== undefined, allowOpen: config.allowOpen });
+    logger.info('starting', { dataDir: config.dataDir, nats: redactUrl(config.natsUrl), embedder: config.embedder });
     await runUntilSignal(spandaSystem(config, logger), logger, (system) => {
       const banner = {
         api: system.apiUrl,
-        nats: system.natsUrl,
+        nats: redactUrl(system.natsUrl),
         ownsNats: system.ownsNats,
         model: system.provider.info.id,
         vectorWeight: system.vectorWeight,
@@ -51,7 +60,7 @@ export const upCommand: Command = {
       if (ctx.values.json) process.stdout.write(`${JSON.stringify({ status: 'up', ...banner })}\n`);
       else {
         process.stdout.write(
-          `Spanda is up at ${system.apiUrl}  (NATS ${system.natsUrl}${system.ownsNats ? ', started here' : ''}; model ${banner.model}; data ${banner.dataDir})\n` +
+          `Spanda is up at ${system.apiUrl}  (NATS ${banner.nats}${system.ownsNats ? ', started here' : ''}; model ${banner.model}; data ${banner.dataDir})\n` +
             `  try: curl -s -X POST ${system.apiUrl}/v1/query -H 'content-type: application/json' -d '{"query":"What is hybrid search?"}'\n`,
         );
       }
