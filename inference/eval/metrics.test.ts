@@ -1,6 +1,6 @@
 // Unit tests of the retrieval measures the SciFact benchmark reports (correctness of the arithmetic, never of timings).
 import { describe, expect, it } from 'vitest';
-import { documentsByMaxScore, pairedBootstrap, reciprocalRankFusion, scoreRanking } from './retrieval-metrics.ts';
+import { documentsByMaxScore, pairedBootstrap, reciprocalRankFusion, scoreRanking } from './metrics.ts';
 
 describe('documentsByMaxScore', () => {
   it('ranks each document by its best chunk, once', () => {
