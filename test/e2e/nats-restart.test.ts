@@ -1,41 +1,14 @@
 // End to end: `spanda up` notices its nats-server child being SIGKILLed, answers 503 at once meanwhile, restarts it and carries on.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../lib/processes.ts';
 import { freePort } from '../../streams/server.ts';
+import { startUp as startSpandaUp, type Up } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/nats.ts';
 
-const BIN = path.resolve('bin/spanda.js');
-
-interface Up {
-  readonly child: ChildProcess;
-  readonly api: string;
-  readonly output: () => string;
-}
-
-/** Starts `spanda up --json` and resolves once it prints its banner; rejects with its output if it exits first. */
-function startUp(args: string[]): Promise<Up> {
-  const child = spawn(process.execPath, [BIN, 'up', '--json', ...args], { env: { ...process.env, SPANDA_LOG_FORMAT: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`spanda up did not come up in 60 s:\n${out}`)), 60_000);
-    child.stdout?.on('data', () => {
-      const line = out.split('\n').find((l) => l.startsWith('{"status":"up"'));
-      if (line) {
-        clearTimeout(timer);
-        resolve({ child, api: (JSON.parse(line) as { api: string }).api, output: () => out });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`spanda up exited with ${code}:\n${out}`));
-    });
-  });
-}
+/** `spanda up` with JSON logs, so the test can read what it logged. */
+const startUp = (args: string[]): Promise<Up> => startSpandaUp(args, { SPANDA_LOG_FORMAT: 'json' }, 60_000);
 
 interface LogLine {
   level: string;

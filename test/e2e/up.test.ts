@@ -1,54 +1,10 @@
 // End to end, as a user drives it: `spanda up` on embedded defaults, HTTP queries, the CLI, SIGKILL and restart, SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../streams/server.ts';
+import { eventually, exited, runCli, startUp, type Up } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/nats.ts';
-
-const BIN = path.resolve('bin/spanda.js');
-
-interface Up {
-  readonly child: ChildProcess;
-  readonly api: string;
-  readonly banner: Record<string, unknown>;
-  readonly output: () => string;
-}
-
-/** Starts `spanda up --json` and resolves with its banner once it prints one; rejects with its output if it exits first. */
-function startUp(args: string[], env: Record<string, string> = {}): Promise<Up> {
-  const child = spawn(process.execPath, [BIN, 'up', '--json', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`spanda up did not come up in 120 s:\n${out}`)), 120_000);
-    child.stdout?.on('data', () => {
-      const line = out.split('\n').find((l) => l.startsWith('{"status":"up"'));
-      if (line) {
-        clearTimeout(timer);
-        const banner = JSON.parse(line) as Record<string, unknown>;
-        resolve({ child, api: banner.api as string, banner, output: () => out });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`spanda up exited with ${code}:\n${out}`));
-    });
-  });
-}
-
-function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin.end(input ?? '');
-    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 interface QueryResult {
   answer: string;
@@ -60,23 +16,7 @@ async function post(api: string, route: string, body: unknown): Promise<{ status
   return { status: response.status, json: await response.json() };
 }
 
-async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await probe();
-      if (accept(last)) return last;
-    } catch {
-      // not ready yet
-    }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(last).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const ask = async (api: string, query: string, mode = 'hybrid') => (await post(api, '/v1/query', { query, mode, k: 10 })).json as QueryResult;
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 
 let dataDir: string;
 let natsUrl: string;
