@@ -52,6 +52,12 @@ function compile(path: string): RegExp {
 }
 const COMPILED = ROUTE_ACCESS.map((r) => ({ ...r, pattern: compile(r.path) }));
 
+/** True when the table lists the route itself (rather than it falling to the `admin` default). */
+export function routeListed(method: string, path: string): boolean {
+  const m = method.toUpperCase();
+  return COMPILED.some((r) => (r.method === '*' || r.method === m) && r.pattern.test(path));
+}
+
 /** What a request to `method path` needs; unlisted routes need `admin`. HEAD is answered by GET routes. */
 export function accessFor(method: string, path: string): Access {
   const m = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase();

@@ -1,7 +1,10 @@
 // The OpenAPI 3.1 description of the HTTP API, generated from the zod schemas the routes validate with, and its HTML rendering.
 import { z } from 'zod';
 import { documentInputSchema } from '../streams/document-log.ts';
+import { chatRequestSchema } from './routes/chat.ts';
 import { MAX_BATCH_DOCUMENTS } from './routes/documents.ts';
+import { NDJSON_CONTENT_TYPE } from './routes/documents-ndjson.ts';
+import { feedbackRequestSchema } from './routes/feedback.ts';
 import { queryRequestSchema } from './routes/query.ts';
 import { accessFor } from './auth.ts';
 
@@ -23,8 +26,9 @@ interface Operation {
   readonly summary: string;
   readonly description?: string;
   readonly tag: string;
-  readonly body?: { readonly schemas: readonly NamedSchema[]; readonly contentTypes?: readonly string[] };
-  readonly responses: Readonly<Record<string, { readonly description: string; readonly schema?: NamedSchema; readonly contentType?: string }>>;
+  /** Per media type, the schemas a body may take (several: oneOf). */
+  readonly body?: Readonly<Record<string, readonly NamedSchema[]>>;
+  readonly responses: Readonly<Record<string, { readonly description: string; readonly schema?: NamedSchema; readonly contentType?: string; readonly alsoAs?: string }>>;
 }
 
 // --- schemas ------------------------------------------------------------------------------------------------------
@@ -45,16 +49,18 @@ const acceptedSchema = z.object({
   accepted: z.array(z.object({ id: z.string(), source: z.string(), seq: z.number().int().describe('DOCUMENTS sequence; pass as after_seq to read your write'), duplicate: z.boolean().optional() })),
 });
 const deletedSchema = z.object({ seq: z.number().int(), duplicate: z.boolean().optional() });
-const documentStateSchema = z.object({
+const documentStateSchema = z.looseObject({
   tenant: z.string(),
   source: z.string(),
   id: z.string(),
-  seq: z.number().int(),
+  seq: z.number().int().nullable(),
   deleted: z.boolean(),
   chunks: z.number().int(),
   vectors: z.number().int(),
+  serving: z.looseObject({ generation: z.string(), model: z.string(), seq: z.number().int().nullable(), applied: z.boolean() }),
+  versions: z.array(z.record(z.string(), z.unknown())).describe('Every version in the log with its per-stage facts (the indexing catalog)'),
 });
-const queryResponseSchema = z.object({
+const queryResponseSchema = z.looseObject({
   queryId: z.string(),
   answer: z.string(),
   results: z.array(
@@ -76,6 +82,9 @@ const queryResponseSchema = z.object({
   model: z.string(),
   generation: z.string(),
 });
+const feedbackResponseSchema = z.object({ queryId: z.string(), rating: z.number().int(), seq: z.number().int() });
+const lineageSchema = z.looseObject({ queryId: z.string(), tenant: z.string(), query: z.string(), answer: z.string(), lineage: z.array(z.record(z.string(), z.unknown())) });
+const chatResponseSchema = z.looseObject({ id: z.string(), object: z.literal('chat.completion'), model: z.string(), choices: z.array(z.record(z.string(), z.unknown())) });
 const healthSchema = z.object({ status: z.literal('ok') });
 const readySchema = z.object({
   status: z.enum(['ready', 'not-ready']),
@@ -92,6 +101,11 @@ const S = {
   documentState: { name: 'DocumentState', schema: documentStateSchema, io: 'output' },
   queryRequest: { name: 'QueryRequest', schema: queryRequestSchema, io: 'input' },
   queryResponse: { name: 'QueryResponse', schema: queryResponseSchema, io: 'output' },
+  chatRequest: { name: 'ChatCompletionRequest', schema: chatRequestSchema, io: 'input' },
+  chatResponse: { name: 'ChatCompletion', schema: chatResponseSchema, io: 'output' },
+  feedbackRequest: { name: 'FeedbackRequest', schema: feedbackRequestSchema, io: 'input' },
+  feedbackResponse: { name: 'FeedbackAccepted', schema: feedbackResponseSchema, io: 'output' },
+  lineage: { name: 'AnswerLineage', schema: lineageSchema, io: 'output' },
   health: { name: 'Health', schema: healthSchema, io: 'output' },
   ready: { name: 'Readiness', schema: readySchema, io: 'output' },
 } as const satisfies Record<string, NamedSchema>;
@@ -118,8 +132,11 @@ export const OPERATIONS: readonly Operation[] = [
     tag: 'documents',
     summary: 'Publish one document or a batch',
     description: 'Answers 202 once JetStream has stored each document.upserted event. The whole batch is validated before any of it is published.',
-    body: { schemas: [S.documentInput, S.documentBatch] },
-    responses: { '202': { description: 'Stored in the log', schema: S.accepted }, ...problems(400, 401, 403, 413, 415, 429, 503) },
+    body: { 'application/json': [S.documentInput, S.documentBatch], [NDJSON_CONTENT_TYPE]: [S.documentInput] },
+    responses: {
+      '202': { description: 'Stored in the log (NDJSON in: one result line per input line out)', schema: S.accepted, alsoAs: NDJSON_CONTENT_TYPE },
+      ...problems(400, 401, 403, 413, 415, 429, 503),
+    },
   },
   {
     method: 'DELETE',
@@ -140,9 +157,47 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/v1/query',
     tag: 'query',
     summary: 'Hybrid, vector or keyword retrieval within the tenant, with a cited answer',
-    body: { schemas: [S.queryRequest] },
-    responses: { '200': { description: 'Answer and results', schema: S.queryResponse }, ...problems(400, 401, 403, 413, 415, 429, 504) },
+    body: { 'application/json': [S.queryRequest] },
+    responses: {
+      '200': { description: 'Answer and results ("stream": true: server-sent events)', schema: S.queryResponse, alsoAs: 'text/event-stream' },
+      ...problems(400, 401, 403, 413, 415, 429, 504),
+    },
   },
+  {
+    method: 'POST',
+    path: '/v1/chat/completions',
+    tag: 'query',
+    summary: 'OpenAI-compatible chat completions over retrieval in the tenant',
+    body: { 'application/json': [S.chatRequest] },
+    responses: {
+      '200': { description: 'A chat completion ("stream": true: server-sent chunks)', schema: S.chatResponse, alsoAs: 'text/event-stream' },
+      ...problems(400, 401, 403, 413, 415, 429),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/feedback',
+    tag: 'query',
+    summary: "A rating of one of this tenant's answers (feedback.given)",
+    body: { 'application/json': [S.feedbackRequest] },
+    responses: { '202': { description: 'Stored in the log', schema: S.feedbackResponse }, ...problems(400, 401, 403, 404, 429, 503) },
+  },
+  {
+    method: 'GET',
+    path: '/v1/answers/:id',
+    tag: 'query',
+    summary: "One of this tenant's answers with its lineage down to the DOCUMENTS events",
+    responses: { '200': { description: 'Answer and lineage', schema: S.lineage }, ...problems(401, 403, 404, 429) },
+  },
+  { method: 'GET', path: '/v1/schemas', tag: 'contracts', summary: 'Index of the event JSON Schemas', responses: { '200': { description: 'Schema index' } } },
+  {
+    method: 'GET',
+    path: '/v1/schemas/:name',
+    tag: 'contracts',
+    summary: 'One event JSON Schema',
+    responses: { '200': { description: 'JSON Schema', contentType: 'application/schema+json' }, ...problems(404) },
+  },
+  { method: 'GET', path: '/asyncapi.yaml', tag: 'contracts', summary: 'The AsyncAPI document of the streams', responses: { '200': { description: 'AsyncAPI', contentType: 'application/yaml' } } },
   {
     method: 'GET',
     path: '/v1/projections',
@@ -227,16 +282,18 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], info: { version
     const responses: JsonObject = {};
     for (const [status, r] of Object.entries(op?.responses ?? { default: { description: 'Response' } })) {
       if (r.schema) toComponent(r.schema, components);
-      responses[status] = {
-        description: r.description,
-        ...(r.schema || r.contentType ? { content: { [r.contentType ?? 'application/json']: r.schema ? { schema: ref(r.schema) } : {} } } : {}),
-      };
+      const media: JsonObject = r.schema || r.contentType ? { [r.contentType ?? 'application/json']: r.schema ? { schema: ref(r.schema) } : {} } : {};
+      if (r.alsoAs) media[r.alsoAs] = {};
+      responses[status] = { description: r.description, ...(Object.keys(media).length > 0 ? { content: media } : {}) };
     }
     let requestBody: JsonObject | undefined;
     if (op?.body) {
-      op.body.schemas.forEach((s) => toComponent(s, components));
-      const schema: JsonObject = op.body.schemas.length === 1 ? ref(op.body.schemas[0] as NamedSchema) : { oneOf: op.body.schemas.map(ref) };
-      requestBody = { required: true, content: Object.fromEntries((op.body.contentTypes ?? ['application/json']).map((t) => [t, { schema }])) };
+      const content: JsonObject = {};
+      for (const [type, schemas] of Object.entries(op.body)) {
+        schemas.forEach((s) => toComponent(s, components));
+        content[type] = { schema: schemas.length === 1 ? ref(schemas[0] as NamedSchema) : { oneOf: schemas.map(ref) } };
+      }
+      requestBody = { required: true, content };
     }
     const operation: JsonObject = {
       operationId: `${method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, ch: string | undefined) => (ch ? ch.toUpperCase() : ''))}`,
