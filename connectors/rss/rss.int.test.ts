@@ -1,0 +1,213 @@
+// The RSS connector against a local feed server (node:http) and a real nats-server: dedupe, edits, bad feeds, deletes, backoff.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KV } from '@nats-io/kv';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { silentLogger } from '../../lib/log.ts';
+import { HEADER, decodeEvent } from '../../streams/codec.ts';
+import { STREAMS } from '../../streams/provision.ts';
+import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
+import { connectorState, openConnectorBucket } from '../connector.ts';
+import type { FeedTarget } from './documents.ts';
+import { pollFeed, type FeedResult } from './poll.ts';
+import { rssConnector } from './rss.ts';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+
+interface Route {
+  body: string;
+  contentType?: string;
+  status?: number;
+  headers?: Record<string, string>;
+  /** Answer If-None-Match with 304 (ETag = hash of the body). Off: the server ignores conditional GET. */
+  conditional?: boolean;
+}
+
+const routes = new Map<string, Route>();
+const hits = new Map<string, { total: number; notModified: number }>();
+let server: Server;
+let base: string;
+let nats: TestNats;
+let kv: KV;
+
+function serve(path: string, route: Route): string {
+  routes.set(path, route);
+  return `${base}${path}`;
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const path = req.url ?? '/';
+    const route = routes.get(path);
+    const count = hits.get(path) ?? { total: 0, notModified: 0 };
+    count.total += 1;
+    hits.set(path, count);
+    if (!route) {
+      res.writeHead(404, 'Not Found').end('no such feed');
+      return;
+    }
+    const etag = `"${createHash('sha256').update(route.body).digest('hex').slice(0, 16)}"`;
+    if (route.conditional && req.headers['if-none-match'] === etag) {
+      count.notModified += 1;
+      res.writeHead(304).end();
+      return;
+    }
+    res.writeHead(route.status ?? 200, {
+      'content-type': route.contentType ?? 'application/rss+xml; charset=utf-8',
+      ...(route.conditional ? { etag } : {}),
+      ...route.headers,
+    });
+    res.end(route.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  nats = await startTestNats();
+  kv = await openConnectorBucket(nats.handle);
+});
+afterAll(async () => {
+  await nats?.stop();
+  await new Promise((resolve) => server?.close(resolve));
+});
+beforeEach(() => {
+  routes.clear();
+  hits.clear();
+});
+
+const state = () => connectorState(kv, 'rss');
+const poll = (target: FeedTarget, deleteMissing = false) => pollFeed(target, { nats: nats.handle, state: state(), logger: silentLogger, deleteMissing });
+
+async function lastSeq(): Promise<number> {
+  return (await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.last_seq;
+}
+
+/** Every DOCUMENTS event after `after`, decoded by the codec (zod registry) and checked against the published JSON Schema file. */
+async function eventsAfter(after: number) {
+  const out = [];
+  const last = await lastSeq();
+  for (let seq = after + 1; seq <= last; seq++) {
+    const msg = await nats.handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq });
+    if (!msg) continue;
+    const type = msg.header.get(HEADER.type);
+    const version = msg.header.get(HEADER.schemaVersion) || '1';
+    const published = JSON.parse(fixtureSchema(`${type}.v${version}.json`)) as Parameters<typeof z.fromJSONSchema>[0];
+    const check = z.fromJSONSchema(published).safeParse(msg.json());
+    expect(check.success, `${type} at ${seq} against streams/schemas/${type}.v${version}.json: ${check.error?.message}`).toBe(true);
+    out.push(decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.header }, { stream: STREAMS.DOCUMENTS, seq }));
+  }
+  return out;
+}
+
+function fixtureSchema(file: string): string {
+  return readFileSync(new URL(`../../streams/schemas/${file}`, import.meta.url), 'utf8');
+}
+
+describe('RSS connector', () => {
+  it('ingests Medium and Substack feeds; a second poll publishes nothing, with or without conditional GET', async () => {
+    const medium: FeedTarget = { url: serve('/feed/@ada', { body: fixture('medium.xml'), conditional: true }), tenant: 'acme', source: 'medium' };
+    const substack: FeedTarget = { url: serve('/substack/feed', { body: fixture('substack.xml') }), tenant: 'acme', source: 'substack' };
+    const before = await lastSeq();
+
+    expect(await poll(medium)).toMatchObject({ ok: true, status: 'updated', items: 2, published: 2, unchanged: 0 });
+    expect(await poll(substack)).toMatchObject({ ok: true, status: 'updated', items: 3, published: 3 });
+    const events = await eventsAfter(before);
+    expect(events).toHaveLength(5);
+    expect(events.every((e) => e.type === 'document.upserted' && e.metadata.source === '/connectors/rss')).toBe(true);
+    const first = events.find((e) => e.type === 'document.upserted' && e.data.id === 'https://medium.com/p/4f1e2d3c5b6a');
+    expect(first?.data).toMatchObject({
+      tenant: 'acme',
+      source: 'medium',
+      title: 'Event sourcing for search: the log is the index',
+      contentType: 'text/html',
+      metadata: { author: 'Ada Lovelace', tags: ['event-sourcing', 'search', 'nats'], published: '2026-11-23T08:00:00.000Z' },
+    });
+
+    const afterFirst = await lastSeq();
+    expect(await poll(medium)).toMatchObject({ ok: true, status: 'not-modified', published: 0 });
+    expect(hits.get('/feed/@ada')?.notModified).toBe(1);
+    // This server ignores If-None-Match: the whole feed comes back and the item hashes keep it from publishing.
+    expect(await poll(substack)).toMatchObject({ ok: true, status: 'unchanged', items: 3, published: 0, unchanged: 3 });
+    expect(await lastSeq()).toBe(afterFirst);
+  });
+
+  it('publishes exactly one new version of an edited item, and nothing for markup-only churn', async () => {
+    const body = fixture('substack.xml');
+    const feed: FeedTarget = { url: serve('/edits/feed', { body }), tenant: 'edits', source: 'substack' };
+    await poll(feed);
+    const before = await lastSeq();
+
+    routes.set('/edits/feed', { body: body.replace('<p>An event a processor', '<p class="lead">An event a processor') });
+    expect(await poll(feed)).toMatchObject({ published: 0, unchanged: 3 });
+    expect(await lastSeq()).toBe(before);
+
+    routes.set('/edits/feed', { body: body.replace('Nothing is dropped silently', 'Nothing is ever dropped silently') });
+    expect(await poll(feed)).toMatchObject({ ok: true, status: 'updated', published: 1, unchanged: 2 });
+    const events = await eventsAfter(before);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'document.upserted', data: { id: 'https://streamingnotes.substack.com/p/dead-letters-are-data' } });
+    expect(events[0]?.type === 'document.upserted' && events[0].data.text).toContain('Nothing is ever dropped silently');
+
+    expect(await poll(feed)).toMatchObject({ published: 0 });
+    expect(await lastSeq()).toBe(before + 1);
+  });
+
+  it('reports a malformed feed, an HTML page and a 404 by URL while the other feeds are ingested', async () => {
+    const good = serve('/blog/atom.xml', { body: fixture('atom.xml'), contentType: 'application/atom+xml' });
+    const broken = serve('/broken/feed', { body: fixture('malformed.xml') });
+    const page = serve('/moved', { body: fixture('not-a-feed.html'), contentType: 'text/html' });
+    const missing = `${base}/gone/feed`;
+    const medium = serve('/other/@ada', { body: fixture('medium.xml') });
+    const results: FeedResult[] = [];
+    const before = await lastSeq();
+    const running = await rssConnector({ feeds: [broken, good, page, missing, medium], tenant: 'mixed', source: 'blogs', onResult: (r) => results.push(r) }).start({
+      nats: nats.handle,
+      kv,
+      logger: silentLogger,
+    });
+    const outcome = await running.done;
+    expect(outcome).toEqual({ ok: false, error: '3 of 5 feeds failed' });
+    const byUrl = new Map(results.map((r) => [r.url, r]));
+    expect(byUrl.get(broken)).toMatchObject({ ok: false, status: 'failed', error: expect.stringMatching(new RegExp(`^feed ${broken}: malformed XML at line \\d+`)) });
+    expect(byUrl.get(page)?.error).toBe(`feed ${page}: not an RSS or Atom feed: the server sent an HTML page (is this the site's address rather than its feed's?)`);
+    expect(byUrl.get(missing)).toMatchObject({ status: 'failed', httpStatus: 404, error: `feed ${missing}: HTTP 404 Not Found` });
+    expect(byUrl.get(good)).toMatchObject({ ok: true, published: 2 });
+    expect(byUrl.get(medium)).toMatchObject({ ok: true, published: 2 });
+    expect(running.status()).toMatchObject({ name: 'rss', state: 'stopped', published: 4 });
+    const events = await eventsAfter(before);
+    expect(events.map((e) => (e.type === 'document.upserted' ? e.data.source : '')).sort()).toEqual(['blogs', 'blogs', 'blogs', 'blogs']);
+  });
+
+  it('keeps items that left the feed unless deleteMissing, then deletes each once', async () => {
+    const body = fixture('medium.xml');
+    const feed: FeedTarget = { url: serve('/deletes/feed', { body }), tenant: 'deletes', source: 'medium' };
+    await poll(feed);
+    const withoutSecond = body.replace(/<item>\s*<title><!\[CDATA\[Hybrid[\s\S]*?<\/item>/, '');
+    expect(withoutSecond).not.toContain('9a8b7c6d5e4f');
+    routes.set('/deletes/feed', { body: withoutSecond });
+    const before = await lastSeq();
+    expect(await poll(feed)).toMatchObject({ ok: true, items: 1, deleted: 0 });
+    expect(await lastSeq()).toBe(before);
+
+    expect(await poll(feed, true)).toMatchObject({ ok: true, items: 1, deleted: 1, published: 0 });
+    const events = await eventsAfter(before);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: 'document.deleted', data: { tenant: 'deletes', source: 'medium', id: 'https://medium.com/p/9a8b7c6d5e4f' } });
+    expect(await poll(feed, true)).toMatchObject({ deleted: 0 });
+    expect(await lastSeq()).toBe(before + 1);
+  });
+
+  it('polls every interval, backing off a failing feed (honouring Retry-After) without slowing the others', async () => {
+    const good = serve('/every/good', { body: fixture('medium.xml'), conditional: true });
+    const busy = serve('/every/busy', { body: 'slow down', status: 503, headers: { 'retry-after': '30' }, contentType: 'text/plain' });
+    const running = await rssConnector({ feeds: [good, busy], tenant: 'every', everyMs: 100 }).start({ nats: nats.handle, kv, logger: silentLogger });
+    await new Promise((r) => setTimeout(r, 1200));
+    await running.stop();
+    expect(await running.done).toEqual({ ok: true });
+    expect(hits.get('/every/good')?.total).toBeGreaterThanOrEqual(4);
+    expect(hits.get('/every/good')?.notModified).toBeGreaterThanOrEqual(3);
+    expect(hits.get('/every/busy')?.total).toBe(1);
+    expect(running.status()).toMatchObject({ state: 'stopped', lastError: `feed ${busy}: HTTP 503 Service Unavailable` });
+  });
+});
