@@ -52,10 +52,16 @@ export async function startScoped<A>(program: Effect.Effect<A, Error, Scope.Scop
 }
 
 /**
- * Runs a scoped program until SIGINT or SIGTERM, then releases everything gracefully.
- * A second signal while shutting down exits at once.
+ * Runs a scoped program until SIGINT or SIGTERM, then releases everything gracefully (the API stops accepting and
+ * finishes requests in flight, processors finish their batch and drain, NATS drains last).
+ * A second signal while shutting down exits at once. `signals` is the process unless a test passes its own emitter.
  */
-export async function runUntilSignal<A>(program: Effect.Effect<A, Error, Scope.Scope>, logger: Logger, onStarted: (value: A) => void): Promise<void> {
+export async function runUntilSignal<A>(
+  program: Effect.Effect<A, Error, Scope.Scope>,
+  logger: Logger,
+  onStarted: (value: A) => void,
+  signals: Pick<NodeJS.EventEmitter, 'on' | 'off'> = process,
+): Promise<void> {
   const started = await startScoped(program);
   onStarted(started.value);
   await new Promise<void>((resolve) => {
@@ -70,12 +76,12 @@ export async function runUntilSignal<A>(program: Effect.Effect<A, Error, Scope.S
       void started.close().then(finish, finish);
     };
     const finish = () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signals.off('SIGINT', onSignal);
+      signals.off('SIGTERM', onSignal);
       logger.info('stopped');
       resolve();
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    signals.on('SIGINT', onSignal);
+    signals.on('SIGTERM', onSignal);
   });
 }
