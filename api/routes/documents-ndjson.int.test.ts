@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/log.ts';
 import { currentVersion } from '../../streams/document-log.ts';
 import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
+import { createApp } from '../app.ts';
+import type { ApiDeps } from '../deps.ts';
 import { NDJSON_CONTENT_TYPE, publishNdjson } from './documents-ndjson.ts';
 
 let nats: TestNats;
@@ -81,5 +83,31 @@ describe('POST /v1/documents (application/x-ndjson)', () => {
     const response = await app.request('/v1/documents', { method: 'POST', body: '', headers: { 'content-type': NDJSON_CONTENT_TYPE } });
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('');
+  });
+
+  it('through the app: the whole-body limit does not apply to NDJSON (each line is limited instead), and still applies to JSON', async () => {
+    // POST /v1/documents reads nothing from the serving side; the app is built without one.
+    const deps = { nats: nats.handle, maxBodyBytes: 1024, logger: silentLogger, recordQueries: false, serving: undefined } as unknown as ApiDeps;
+    const api = createApp(deps);
+    const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ id: `big-${i}`, text: `document ${i} `.repeat(5) }));
+    const body = `${lines.join('\n')}\n${JSON.stringify({ id: 'too-big', text: 'x'.repeat(2000) })}\n`;
+    expect(body.length).toBeGreaterThan(4 * 1024);
+    const response = await api.request('/v1/documents', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': NDJSON_CONTENT_TYPE, 'content-length': String(Buffer.byteLength(body)) },
+    });
+    expect(response.status).toBe(200);
+    const results = parseLines(await response.text());
+    expect(results).toHaveLength(41);
+    expect(results.slice(0, 40).every((r) => typeof r.seq === 'number')).toBe(true);
+    expect(results[40]?.error).toMatchObject({ status: 413 });
+
+    const json = await api.request('/v1/documents', {
+      method: 'POST',
+      body: JSON.stringify({ documents: lines.map((l) => JSON.parse(l) as unknown) }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(json.status).toBe(413);
   });
 });
