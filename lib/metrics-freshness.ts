@@ -29,17 +29,27 @@ export function createFreshnessProbe(metrics: SpandaMetrics, lookup: DocumentTim
   const maxInFlight = options.maxInFlight ?? 32;
   const cacheSize = options.cacheSize ?? 4096;
   const cache = new Map<number, number>();
+  // Chunks and vectors of one version often arrive in one batch: they share one lookup.
+  const looking = new Map<number, Promise<number | undefined>>();
   const inFlight = new Set<Promise<void>>();
 
-  async function timeOf(docSeq: number): Promise<number | undefined> {
+  function timeOf(docSeq: number): Promise<number | undefined> {
     const hit = cache.get(docSeq);
-    if (hit !== undefined) return hit;
-    const time = await lookup(docSeq);
-    if (time !== undefined) {
-      cache.set(docSeq, time);
-      if (cache.size > cacheSize) cache.delete(cache.keys().next().value as number);
+    if (hit !== undefined) return Promise.resolve(hit);
+    let pending = looking.get(docSeq);
+    if (!pending) {
+      pending = lookup(docSeq)
+        .then((time) => {
+          if (time !== undefined) {
+            cache.set(docSeq, time);
+            if (cache.size > cacheSize) cache.delete(cache.keys().next().value as number);
+          }
+          return time;
+        })
+        .finally(() => looking.delete(docSeq));
+      looking.set(docSeq, pending);
     }
-    return time;
+    return pending;
   }
 
   return {

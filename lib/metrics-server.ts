@@ -1,0 +1,62 @@
+// A small HTTP listener for processes without the API (spanda run chunker embedder projector): /metrics, /healthz and /readyz.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SpandaMetrics } from './metrics.ts';
+
+export interface MetricsServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly metrics: SpandaMetrics;
+  /** Readiness of the process's parts (NATS connected, projector advancing); ready when omitted. */
+  readonly ready?: () => Promise<{ ok: boolean; detail?: Record<string, unknown> }> | { ok: boolean; detail?: Record<string, unknown> };
+}
+
+export interface MetricsServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the process's metrics so Prometheus scrapes every replica, and the probes Docker and Kubernetes use. */
+export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const send = (status: number, body: string, type = 'application/json') => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ status: 'method not allowed' }));
+    if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
+    if (path === '/metrics') {
+      options.metrics.registry.metrics().then(
+        (text) => send(200, text, options.metrics.registry.contentType),
+        (err: unknown) => send(500, JSON.stringify({ status: 'error', detail: String(err) })),
+      );
+      return;
+    }
+    if (path === '/readyz') {
+      Promise.resolve(options.ready?.() ?? { ok: true }).then(
+        (r) => send(r.ok ? 200 : 503, JSON.stringify({ status: r.ok ? 'ready' : 'not-ready', ...(r.detail ? { checks: r.detail } : {}) })),
+        (err: unknown) => send(503, JSON.stringify({ status: 'not-ready', detail: String(err) })),
+      );
+      return;
+    }
+    send(404, JSON.stringify({ status: 'not found', routes: ['/metrics', '/healthz', '/readyz'] }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
