@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../lib/errors.ts';
-import { silentLogger } from '../lib/log.ts';
+import { createLogger, silentLogger } from '../lib/log.ts';
 import {
   ApiKeys,
   AuthError,
@@ -11,6 +11,7 @@ import {
   assertOpenBindAllowed,
   authMiddleware,
   bearerToken,
+  loadApiAuth,
   parseApiKeys,
   requireScope,
   sha256,
@@ -218,5 +219,19 @@ describe('open mode outside loopback', () => {
       expect(() => assertOpenBindAllowed({ host, keysConfigured: true, allowOpen: false })).not.toThrow();
       expect(() => assertOpenBindAllowed({ host, keysConfigured: false, allowOpen: true })).not.toThrow();
     }
+  });
+});
+
+describe('start-up', () => {
+  it('says in a log line that the API is open when no keys are configured', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('auth', 'info', (l) => lines.push(l), { format: 'json' });
+    const settings = { host: '127.0.0.1', apiKeysFile: undefined, apiKeysBucket: undefined, allowOpen: false, rateLimit: undefined, metricsPublic: false };
+    expect((await loadApiAuth(settings, logger)).keys).toBeUndefined();
+    expect(lines.join('')).toMatch(/open single-user mode on loopback/);
+    await expect(loadApiAuth({ ...settings, host: '0.0.0.0' }, logger)).rejects.toThrow(ConfigError);
+    lines.length = 0;
+    await loadApiAuth({ ...settings, host: '0.0.0.0', allowOpen: true }, logger);
+    expect(lines.join('')).toMatch(/open to anyone who can reach it/);
   });
 });

@@ -1,7 +1,7 @@
 // spanda up: runs a whole node on embedded defaults (child nats-server, SQLite store, offline embedder) plus the sample corpus.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertOpenBindAllowed } from '../../api/auth.ts';
+import { assertOpenBindAllowed, loadApiKeysFile } from '../../api/auth.ts';
 import { runUntilSignal } from '../../lib/lifecycle.ts';
 import { createLogger, redactUrl, type Logger } from '../../lib/log.ts';
 import { publishFrom } from '../../connectors/files/publish.ts';
@@ -47,6 +47,7 @@ export const upCommand: Command = {
     const logger = createLogger('spanda', config.logLevel, undefined, { format: config.logFormat });
     // Before anything starts: an open API on a reachable address is refused at once, not after NATS and the store are up.
     assertOpenBindAllowed({ host: config.host, keysConfigured: config.apiKeysFile !== undefined || config.apiKeysBucket !== undefined, allowOpen: config.allowOpen });
+    if (config.apiKeysFile !== undefined) await loadApiKeysFile(config.apiKeysFile);
     logger.info('starting', { dataDir: config.dataDir, nats: redactUrl(config.natsUrl), embedder: config.embedder });
     await runUntilSignal(spandaSystem(config, logger), logger, (system) => {
       const banner = {
