@@ -54,9 +54,6 @@ export interface Connector {
   start(ctx: ConnectorContext): Promise<RunningConnector>;
 }
 
-/** A registry entry: builds a connector of one kind from its (already validated) configuration. */
-export type ConnectorFactory<Config> = (config: Config) => Connector;
-
 /** The KV bucket holding every connector's state, separate from `spanda` (aliases, generations) so its history and size stay independent. */
 export const CONNECTOR_BUCKET = 'spanda-connectors';
 
