@@ -157,6 +157,9 @@ describe('two tenants on one node', () => {
     const metrics = await send('GET', '/metrics', OPS);
     expect(metrics.status).toBe(200);
     expect(String(metrics.body)).not.toMatch(/zeppelin|quokka|narwhal/);
+    // /readyz answers anyone, and shows the store counts only to an admin key.
+    expect(JSON.stringify((await send('GET', '/readyz', ACME)).body)).not.toMatch(/\d+ documents/);
+    expect(JSON.stringify((await send('GET', '/readyz', OPS)).body)).toMatch(/\d+ documents, \d+ chunks/);
     // The admin key is an operator's, not a tenant's: it cannot read tenant data it was not given.
     expect((await send('POST', '/v1/query', OPS, { query: 'zeppelin' })).status).toBe(403);
     expect((await send('GET', doc('plan'), OPS)).status).toBe(403);
