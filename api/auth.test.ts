@@ -10,6 +10,7 @@ import {
   accessFor,
   assertOpenBindAllowed,
   authMiddleware,
+  authorizeHeader,
   bearerToken,
   loadApiAuth,
   parseApiKeys,
@@ -233,5 +234,16 @@ describe('start-up', () => {
     lines.length = 0;
     await loadApiAuth({ ...settings, host: '0.0.0.0', allowOpen: true }, logger);
     expect(lines.join('')).toMatch(/open to anyone who can reach it/);
+  });
+});
+
+describe('authorizeHeader (outside Hono)', () => {
+  it('applies the same rules to a plain Authorization header', () => {
+    const auth: ApiAuth = { keys: keys() };
+    expect(authorizeHeader(undefined, undefined, 'admin')).toBeUndefined();
+    expect(authorizeHeader(auth, `Bearer ${GLOBEX}`, 'admin')).toMatchObject({ tenant: 'globex' });
+    expect(() => authorizeHeader(auth, undefined, 'admin')).toThrow(expect.objectContaining({ status: 401 }));
+    expect(() => authorizeHeader(auth, 'Bearer nope-0123456789abcdef', 'admin')).toThrow(expect.objectContaining({ status: 401 }));
+    expect(() => authorizeHeader(auth, `Bearer ${ACME}`, 'admin')).toThrow(expect.objectContaining({ status: 403 }));
   });
 });

@@ -414,6 +414,20 @@ export function authMiddleware(auth: ApiAuth | undefined, logger: Logger): Middl
   };
 }
 
+/**
+ * The same check outside Hono (e.g. the /metrics listener of a process without the API): the principal when the
+ * Authorization header carries a key with `scope`, undefined in open mode; otherwise throws the AuthError to send.
+ */
+export function authorizeHeader(auth: ApiAuth | undefined, authorization: string | undefined, scope: Scope): Principal | undefined {
+  if (!auth?.keys) return undefined;
+  const token = bearerToken(authorization);
+  if (token === undefined) throw unauthorized('this route needs an API key: send "Authorization: Bearer <key>"', false);
+  const principal = auth.keys.lookup(token);
+  if (!principal) throw unauthorized('the API key is not valid (unknown or revoked)', true);
+  if (!principal.scopes.has(scope)) throw forbidden(scope, principal);
+  return principal;
+}
+
 /** The authenticated caller, when the request carried a valid key. */
 export function principalOf(c: Context): Principal | undefined {
   return c.get('principal');
