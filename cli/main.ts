@@ -21,6 +21,7 @@ const COMMON_OPTIONS = {
 
 // Commands load lazily: `spanda inspect` should not pay for the embedder, the store and the API at start-up.
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
+  run: { summary: 'run some roles of a node (chunker, embedder, projector, api, connectors) as one process; see `spanda run --help`', load: async () => (await import('./commands/run.ts')).runCommand },
   up: { summary: 'run a Spanda node: NATS (started if none answers), processors, projection and the HTTP API', load: async () => (await import('./commands/up.ts')).upCommand },
   publish: { summary: 'publish documents from files, a directory, or - (JSONL on stdin)', load: async () => (await import('./commands/publish.ts')).publishCommand },
   delete: { summary: 'delete one document: publish document.deleted for <source> <id> and print its DOCUMENTS sequence', load: async () => (await import('./commands/delete.ts')).deleteCommand },

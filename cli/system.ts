@@ -20,13 +20,17 @@ import type { RunningProjector } from '../projections/projector.ts';
 import { catalogOpener, indexingSpec, INDEXING_ROLE, type ServedCatalog } from '../projections/catalog-serving.ts';
 import { GenerationRouter, inferenceOpener } from '../projections/serving.ts';
 import type { InferenceStore } from '../projections/store.ts';
-import { createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec } from './inference-runtime.ts';
+import { fusionProfileFor } from '../processors/embedder/models.ts';
+import { createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf } from './inference-runtime.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
 import { provision } from '../streams/provision.ts';
 import { isPortOpen, stopLeftoverNatsServer, superviseNatsServer } from '../streams/server.ts';
 import { lockDataDir } from '../lib/data-dir-lock.ts';
 
 export interface SpandaSystem {
+  /** The parts this process runs. */
+  readonly roles: ReadonlySet<Role>;
+  /** The API's URL ('' when this process does not run the api role). */
   readonly apiUrl: string;
   readonly natsUrl: string;
   /** True when this process started its own nats-server. */
@@ -46,6 +50,17 @@ export interface SpandaSystem {
   readonly vectorWeight: number;
 }
 
+/** What one process can run; `spanda up` runs them all (plus a nats-server child and the sample corpus). */
+export const ROLES = ['chunker', 'embedder', 'projector', 'api', 'connectors'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface SystemOptions {
+  /** Parts to run (default all). */
+  readonly roles?: ReadonlySet<Role>;
+  /** Start a nats-server child when nothing listens on a local NATS_URL (default true; `spanda run` connects only). */
+  readonly startNats?: boolean;
+}
+
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '0.0.0.0', '::1', '[::1]']);
 
 function parseNatsUrl(url: string): { host: string; port: number } {
@@ -59,7 +74,7 @@ function parseNatsUrl(url: string): { host: string; port: number } {
 }
 
 /** Connects to NATS at the configured URL, or starts a child nats-server there when nothing listens and the host is local. */
-function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ handle: NatsHandle; owns: boolean }, Error, Scope.Scope> {
+function natsConnection(config: SpandaConfig, logger: Logger, startNats: boolean): Effect.Effect<{ handle: NatsHandle; owns: boolean }, Error, Scope.Scope> {
   return Effect.gen(function* () {
     const { host, port } = parseNatsUrl(config.natsUrl);
     const natsDir = path.join(config.dataDir, 'nats');
@@ -69,7 +84,7 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
     let owns = false;
     let url = config.natsUrl;
     // A remote server may still be starting (a container next to this one): connectNats keeps trying for a while.
-    if (!reachable && LOCAL_HOSTS.has(host)) {
+    if (!reachable && LOCAL_HOSTS.has(host) && startNats) {
       // Supervised: if the child dies, it is restarted on the same store and port, and the client below reconnects.
       const server = yield* resource(
         'nats-server',
@@ -95,82 +110,122 @@ function natsConnection(config: SpandaConfig, logger: Logger): Effect.Effect<{ h
   });
 }
 
-/** Starts every part of a node in order; the scope stops them in reverse (API first, NATS last). */
-export function spandaSystem(config: SpandaConfig, logger: Logger): Effect.Effect<SpandaSystem, Error, Scope.Scope> {
+/**
+ * Starts the parts of a node in order; the scope stops them in reverse (API first, NATS last). Every part is stateless
+ * but the projections: chunker and embedder processes share their durable consumers (competing consumers), and a
+ * process that projects keeps its SQLite generations in its own data dir.
+ */
+export function spandaSystem(config: SpandaConfig, logger: Logger, options: SystemOptions = {}): Effect.Effect<SpandaSystem, Error, Scope.Scope> {
   return Effect.gen(function* () {
+    const roles = options.roles ?? new Set<Role>(ROLES);
+    const serves = roles.has('projector') || roles.has('api');
     yield* attempt(() => mkdir(config.dataDir, { recursive: true }));
-    yield* resource('data dir lock', logger, () => lockDataDir(config.dataDir), (lock) => lock.release());
-    const { handle, owns } = yield* natsConnection(config, logger);
+    // The data dir holds the nats-server child's store and the local projections: one `spanda up` per data dir.
+    if (options.startNats ?? true) yield* resource('data dir lock', logger, () => lockDataDir(config.dataDir), (lock) => lock.release());
+    const { handle, owns } = yield* natsConnection(config, logger, options.startNats ?? true);
     const provisioned = yield* Effect.tryPromise({ try: () => provision(handle), catch: (e) => e as Error });
     if (provisioned.created.length > 0) logger.info('created streams', { streams: provisioned.created.join(',') });
 
     const providers = yield* resource(
       'embedders',
       logger,
-      async () => createProviders(config),
+      // Models run where they embed (embedder) and where queries are embedded (api).
+      async () => (roles.has('embedder') || roles.has('api') ? createProviders(config) : []),
       async (ps) => void (await Promise.all(ps.map((p) => p.close()))),
     );
-    const provider = providers[0] as EmbeddingProvider;
+    const provider = providers[0];
 
     // One metrics registry per node, passed to every part (two nodes in one process never mix their series).
     const metrics = createMetrics();
     const chunker = createChunker({ size: config.chunkSize, overlap: config.chunkOverlap });
     const processors: RunningProcessor[] = [];
     // One embedder per configured model: a model added later backfills EMBEDDINGS from CHUNKS (its consumer starts at 1).
-    for (const processor of [chunker, ...providers.map((p) => createEmbedder(instrumentEmbedder(p, metrics)))]) {
+    const wanted = [...(roles.has('chunker') ? [chunker] : []), ...(roles.has('embedder') ? providers.map((p) => createEmbedder(instrumentEmbedder(p, metrics))) : [])];
+    for (const processor of wanted) {
       processors.push(yield* resource(processor.name, logger, async () => runProcessor(handle, processor, { logger, metrics }), (p) => p.stop()));
     }
 
     // The API serves the role's active generation and follows its alias; a new node creates the first one.
     const runtime = generationRuntime(handle, provisioned.kv, config, providers, logger);
-    const serving = yield* resource(
-      'inference generation',
-      logger,
-      async () => {
-        const withOverride = { ...runtime, projectorOptions: { metrics }, ...(config.vectorWeight !== undefined ? { vectorWeightOverride: config.vectorWeight } : {}) };
-        const router = new GenerationRouter(withOverride, INFERENCE_ROLE, inferenceOpener(withOverride));
-        await router.start({ spec: await inferenceSpec(config, provider.info), vectorWeight: config.vectorWeight ?? provider.fusion.vectorWeight });
-        return router;
-      },
-      (r) => r.stop(),
-    );
+    // An API process without the projector role still projects a local SQLite replica itself; a remote store
+    // (Weaviate, Qdrant) is written by the projector processes and only read here.
+    const project = roles.has('projector') || config.store === 'sqlite';
+    const initialModel = provider?.info ?? modelInfoOf(config.embedder);
+    const serving = serves
+      ? yield* resource(
+          'inference generation',
+          logger,
+          async () => {
+            const withOverride = {
+              ...runtime,
+              projectorOptions: { metrics },
+              requireEmbedder: roles.has('api'),
+              ...(config.vectorWeight !== undefined ? { vectorWeightOverride: config.vectorWeight } : {}),
+            };
+            const router = new GenerationRouter(withOverride, INFERENCE_ROLE, inferenceOpener(withOverride, { project }));
+            await router.start({
+              spec: await inferenceSpec(config, initialModel),
+              vectorWeight: config.vectorWeight ?? provider?.fusion.vectorWeight ?? fusionProfileFor(initialModel.id)?.vectorWeight ?? 0.5,
+            });
+            return router;
+          },
+          (r) => r.stop(),
+        )
+      : undefined;
 
     // The indexing catalog: every document version and what each stage did with it; follows alias.indexing the same way.
-    const catalog = yield* resource(
-      'indexing catalog',
-      logger,
-      async () => {
-        const router = new GenerationRouter(runtime, INDEXING_ROLE, catalogOpener(handle, config.dataDir, logger));
-        await router.start({ spec: indexingSpec(), vectorWeight: 0 });
-        return router;
-      },
-      (r) => r.stop(),
-    );
+    const catalog = serves
+      ? yield* resource(
+          'indexing catalog',
+          logger,
+          async () => {
+            const router = new GenerationRouter(runtime, INDEXING_ROLE, catalogOpener(handle, config.dataDir, logger));
+            await router.start({ spec: indexingSpec(), vectorWeight: 0 });
+            return router;
+          },
+          (r) => r.stop(),
+        )
+      : undefined;
 
-    const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());
-    const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api'), metrics, auth, corsOrigins: config.corsOrigins });
-    const server: ApiServer = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port, graceMs: config.shutdownGraceMs }), (s) => s.close());
+    let server: ApiServer | undefined;
+    if (roles.has('api') && serving && catalog) {
+      const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());
+      const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api'), metrics, auth, corsOrigins: config.corsOrigins });
+      server = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port, graceMs: config.shutdownGraceMs }), (s) => s.close());
+    }
+    const notServing = () => new ConfigError('this process runs neither the projector nor the api role: it serves no generation');
+    const served = () => {
+      if (!serving) throw notServing();
+      return serving.current();
+    };
 
     return {
-      apiUrl: server.url,
+      roles,
+      apiUrl: server?.url ?? '',
       natsUrl: handle.url,
       ownsNats: owns,
       nats: handle,
-      serving,
-      catalog,
+      get serving() {
+        if (!serving) throw notServing();
+        return serving;
+      },
+      get catalog() {
+        if (!catalog) throw notServing();
+        return catalog;
+      },
       providers,
       processors,
       get store() {
-        return serving.current().store;
+        return served().store;
       },
       get provider() {
-        return serving.current().embedder as EmbeddingProvider;
+        return served().embedder as EmbeddingProvider;
       },
       get projector() {
-        return serving.current().projector as RunningProjector;
+        return served().projector as RunningProjector;
       },
       get vectorWeight() {
-        return serving.current().vectorWeight;
+        return served().vectorWeight;
       },
     };
   });

@@ -1,5 +1,5 @@
 // One node per data dir: a pid file that a second `spanda up` respects and a SIGKILLed one leaves stale (and harmless).
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from './errors.ts';
 import { isProcessRunning } from './processes.ts';
@@ -22,6 +22,7 @@ async function holderOf(file: string): Promise<number | undefined> {
 export async function lockFile(file: string, what: string): Promise<DataDirLock> {
   const holder = await holderOf(file);
   if (holder !== undefined) throw new ConfigError(`${what} is held by another spanda process (pid ${holder}); wait for it or stop it`);
+  await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${process.pid}\n`);
   return {
     release: async () => {

@@ -1,4 +1,6 @@
 // Serving the active generation of a role: follows the KV alias, builds a local replica before swapping, routes calls.
+import path from 'node:path';
+import { lockFile } from '../lib/data-dir-lock.ts';
 import { ConfigError, UnavailableError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { NatsHandle } from '../streams/nats.ts';
@@ -24,6 +26,8 @@ export interface ServedGeneration {
   /** Hybrid fusion weight of the generation's model. */
   readonly vectorWeight: number;
   readonly projector?: RunningProjector;
+  /** Releases what opening took beyond the store (the generation's lock file). */
+  readonly release?: () => Promise<void>;
 }
 
 /** What the API reads from: the generation serving now, pinned for the length of one call. */
@@ -48,6 +52,8 @@ export interface GenerationRuntime {
   /** The projection a generation's spec asks for (its model, its chunker fingerprint). */
   projectionFor(spec: GenerationSpec): Projection;
   readonly projectorOptions?: ProjectorOptions;
+  /** False in a process that projects but answers no queries: a generation's model need not run there. */
+  readonly requireEmbedder?: boolean;
   /** Fusion weight that wins over each generation's own (SPANDA_VECTOR_WEIGHT). */
   readonly vectorWeightOverride?: number;
 }
@@ -71,35 +77,63 @@ export interface GenerationOpener<S extends Served> {
 }
 
 /** Opens a generation's store and starts its projector (from the store's own checkpoints). */
-export async function openGeneration(runtime: GenerationRuntime, record: GenerationRecord): Promise<ServedGeneration> {
-  const embedder = runtime.embedderFor(record.spec.model.id);
+/** A query embedder for a node that does not run a model: projecting needs none, answering queries does. */
+function missingEmbedder(model: { id: string; dims: number }): QueryEmbedder {
+  return {
+    info: { id: model.id, dims: model.dims, normalized: true, maxTokens: 1 },
+    embed: () => {
+      throw new ConfigError(`this process does not run model ${model.id}; add it to SPANDA_MODELS of the process that serves queries`);
+    },
+  };
+}
+
+/**
+ * Opens a generation's store and, when `project` (default), starts its projector from the store's own checkpoints. A
+ * local SQLite generation is written by one process only: its lock file says who.
+ */
+export async function openGeneration(runtime: GenerationRuntime, record: GenerationRecord, options: { project?: boolean } = {}): Promise<ServedGeneration> {
+  const project = options.project ?? true;
+  const embedder = runtime.embedderFor(record.spec.model.id) ?? (runtime.requireEmbedder === false ? missingEmbedder(record.spec.model) : undefined);
   if (!embedder) {
     throw new ConfigError(
       `generation ${record.id} serves model ${record.spec.model.id}, which this node does not run; add it to SPANDA_MODELS (or --models) and restart`,
     );
   }
   const factory = await storeFactory(record.spec.store.kind);
-  const store = await factory.open({
-    role: record.spec.role,
-    generation: record.id,
-    model: { id: record.spec.model.id, dims: record.spec.model.dims },
-    config: runtime.storeConfig,
-  });
-  const projector = runProjector(runtime.handle, runtime.projectionFor(record.spec), store, {
-    ...runtime.projectorOptions,
-    logger: runtime.logger,
-  });
-  return { id: record.id, record, store, embedder, vectorWeight: runtime.vectorWeightOverride ?? record.vectorWeight, projector };
+  const target = { role: record.spec.role, generation: record.id, config: runtime.storeConfig };
+  const lock =
+    project && factory.kind === 'sqlite'
+      ? await lockFile(path.join(runtime.storeConfig.dataDir, record.spec.role, `${record.id}.lock`), `generation ${record.id} in ${runtime.storeConfig.dataDir}`)
+      : undefined;
+  try {
+    const store = await factory.open({ ...target, model: { id: record.spec.model.id, dims: record.spec.model.dims } });
+    const projector = project
+      ? runProjector(runtime.handle, runtime.projectionFor(record.spec), store, { ...runtime.projectorOptions, logger: runtime.logger })
+      : undefined;
+    return {
+      id: record.id,
+      record,
+      store,
+      embedder,
+      vectorWeight: runtime.vectorWeightOverride ?? record.vectorWeight,
+      ...(projector ? { projector } : {}),
+      ...(lock ? { release: () => lock.release() } : {}),
+    };
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
 }
 
 export async function closeGeneration(served: ServedGeneration): Promise<void> {
   await served.projector?.stop().catch(() => undefined);
   await served.store.close().catch(() => undefined);
+  await served.release?.();
 }
 
 /** The inference role's opener: a generation's store, its projector and the embedder of its model. */
-export function inferenceOpener(runtime: GenerationRuntime): GenerationOpener<ServedGeneration> {
-  return { open: (record) => openGeneration(runtime, record), close: closeGeneration };
+export function inferenceOpener(runtime: GenerationRuntime, options: { project?: boolean } = {}): GenerationOpener<ServedGeneration> {
+  return { open: (record) => openGeneration(runtime, record, options), close: closeGeneration };
 }
 
 /**

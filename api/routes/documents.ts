@@ -90,11 +90,12 @@ export function documentRoutes(deps: ApiDeps): Hono {
       tenant,
       source,
       id: docId,
-      // The latest version in the log (catalog), else the one the serving generation holds.
-      seq: latest?.seq ?? state?.docSeq ?? null,
-      deleted: latest?.deleted ?? state?.deleted ?? false,
+      // As the serving generation holds it (what queries see); `latest` is the newest version in the log.
+      seq: state?.docSeq ?? latest?.seq ?? null,
+      deleted: state?.deleted ?? latest?.deleted ?? false,
       chunks: state?.chunks ?? 0,
       vectors: state?.vectors ?? 0,
+      latest: latest ? { seq: latest.seq, deleted: latest.deleted } : null,
       serving: {
         generation: served.generation,
         model: served.model,
