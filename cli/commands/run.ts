@@ -32,6 +32,7 @@ export const runCommand: Command = {
     config: { type: 'string' },
     'api-keys': { type: 'string' },
     'allow-open': { type: 'boolean' },
+    'cors-origins': { type: 'string' },
   },
   async run(ctx) {
     if (ctx.args.length === 0) throw new UsageError(`name at least one role\nusage: ${this.usage}`);
