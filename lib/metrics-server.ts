@@ -9,6 +9,11 @@ export interface MetricsServerOptions {
   readonly metrics: SpandaMetrics;
   /** Readiness of the process's parts (NATS connected, projector advancing); ready when omitted. */
   readonly ready?: () => Promise<{ ok: boolean; detail?: Record<string, unknown> }> | { ok: boolean; detail?: Record<string, unknown> };
+  /**
+   * Guards /metrics (e.g. api/auth.ts authorizeHeader with the admin scope): throws to refuse, and an error carrying
+   * `status` and `headers` (an AuthError) sets them. Omitted: /metrics is open, as with SPANDA_METRICS_PUBLIC.
+   */
+  readonly authorize?: (authorization: string | undefined) => void;
 }
 
 export interface MetricsServer {
@@ -27,6 +32,16 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ status: 'method not allowed' }));
     if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
     if (path === '/metrics') {
+      try {
+        options.authorize?.(req.headers.authorization);
+      } catch (err) {
+        const refusal = err as { status?: unknown; headers?: unknown; message?: unknown };
+        const status = typeof refusal.status === 'number' ? refusal.status : 401;
+        const headers = typeof refusal.headers === 'object' && refusal.headers !== null ? (refusal.headers as Record<string, string>) : {};
+        res.writeHead(status, { ...headers, 'content-type': 'application/problem+json' });
+        res.end(JSON.stringify({ status, title: status === 403 ? 'Forbidden' : 'Unauthorized', detail: String(refusal.message ?? err) }));
+        return;
+      }
       options.metrics.registry.metrics().then(
         (text) => send(200, text, options.metrics.registry.contentType),
         (err: unknown) => send(500, JSON.stringify({ status: 'error', detail: String(err) })),

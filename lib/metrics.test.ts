@@ -153,4 +153,25 @@ describe('startMetricsServer', () => {
       await server.close();
     }
   });
+
+  it('refuses /metrics as its authorize hook says, with the status and headers of the error', async () => {
+    const refusal = Object.assign(new Error('this route needs an API key'), { status: 401, headers: { 'www-authenticate': 'Bearer realm="spanda"' } });
+    const server = await startMetricsServer({
+      host: '127.0.0.1',
+      port: 0,
+      metrics: createMetrics(),
+      authorize: (h) => {
+        if (h !== 'Bearer admin-key') throw refusal;
+      },
+    });
+    try {
+      const refused = await fetch(`${server.url}/metrics`);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="spanda"');
+      expect((await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer admin-key' } })).status).toBe(200);
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
 });
