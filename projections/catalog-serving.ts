@@ -12,7 +12,8 @@ import { generationId, type GenerationRecord, type Generations, type GenerationS
 import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
 import type { GenerationOpener } from './serving.ts';
-import { CATALOG_SCHEMA_VERSION, CatalogStore } from './stores/catalog/catalog-store.ts';
+import type { CatalogStore } from './catalog.ts';
+import { CATALOG_SCHEMA_VERSION, SqliteCatalogStore } from './stores/catalog/catalog-store.ts';
 
 export const INDEXING_ROLE = 'indexing';
 
@@ -39,7 +40,7 @@ export function catalogPath(dataDir: string, generation: string): string {
 export function catalogOpener(handle: NatsHandle, dataDir: string, logger: Logger): GenerationOpener<ServedCatalog> {
   return {
     open: async (record: GenerationRecord) => {
-      const store = new CatalogStore(catalogPath(dataDir, record.id));
+      const store = new SqliteCatalogStore(catalogPath(dataDir, record.id));
       return { id: record.id, store, projector: runProjector(handle, indexingProjection(), store, { logger }) };
     },
     close: async (served) => {
@@ -52,7 +53,7 @@ export function catalogOpener(handle: NatsHandle, dataDir: string, logger: Logge
 /** The catalog digest computed straight from the log up to `checkpoints`, in a throwaway in-memory catalog. */
 export async function catalogLogDigest(handle: NatsHandle, checkpoints: Readonly<Record<string, number>>): Promise<string> {
   const projection = indexingProjection();
-  const store = new CatalogStore(':memory:');
+  const store = new SqliteCatalogStore(':memory:');
   try {
     for (const source of projection.sources) {
       await readSlice(handle, { stream: source.stream, filterSubject: source.filterSubject, upTo: checkpoints[source.key] ?? 0 }, async (messages) => {
@@ -105,7 +106,7 @@ export async function replayCatalog(
   const lock = await lockFile(path.join(dataDir, INDEXING_ROLE, `${id}.lock`), `generation ${id}`);
   try {
     const projection = indexingProjection();
-    const store = new CatalogStore(catalogPath(dataDir, id));
+    const store = new SqliteCatalogStore(catalogPath(dataDir, id));
     let checkpoints: Record<string, number>;
     let digest: string;
     try {
@@ -146,7 +147,7 @@ export async function replayCatalog(
 export async function verifyCatalog(handle: NatsHandle, generations: Generations, dataDir: string): Promise<{ generation: string; ok: boolean; digest: string; logDigest: string; checkpoints: Record<string, number> }> {
   const { alias } = await generations.alias(INDEXING_ROLE);
   if (!alias) throw new ValidationError('the indexing projection has no active generation yet; start a node first');
-  const store = new CatalogStore(catalogPath(dataDir, alias.generation));
+  const store = new SqliteCatalogStore(catalogPath(dataDir, alias.generation));
   try {
     const { checkpoints, digest } = await store.snapshot();
     const expected = await catalogLogDigest(handle, checkpoints);

@@ -1,0 +1,139 @@
+// The indexing catalog's store contract and its canonical digest, the same for every store kind (sqlite, weaviate).
+import { createHash } from 'node:crypto';
+import type { CatalogOp } from './indexing.ts';
+import type { DocumentRef, ProjectionStore } from './store.ts';
+
+export const CATALOG_DIGEST_FORMAT = 'spanda-catalog-digest/1';
+
+export interface StageFact {
+  readonly at: string;
+  readonly streamSeq: number;
+}
+
+/** What the catalog knows of one document: each version with what each stage did with it. */
+export interface DocumentLineage extends DocumentRef {
+  readonly versions: ReadonlyArray<{
+    readonly seq: number;
+    readonly deleted: boolean;
+    readonly publishedAt: string;
+    readonly contentHash?: string;
+    readonly title?: string;
+    readonly chunked: ReadonlyArray<StageFact & { readonly chunker: string; readonly totalChunks: number; readonly chunkIds: readonly string[]; readonly complete: boolean }>;
+    readonly removedBy: ReadonlyArray<StageFact & { readonly by: string }>;
+    readonly embedded: ReadonlyArray<StageFact & { readonly model: string; readonly vectors: number; readonly complete: boolean }>;
+  }>;
+}
+
+/**
+ * One fact as a canonical tuple. Facts are keyed by what makes them unique (a version; a chunker's part of a version;
+ * a stage's removal; a model's part), so replaying an event rewrites the same fact and the order of events never
+ * matters. Every catalog store enumerates its facts in this form for the digest.
+ */
+export type CatalogFact =
+  | readonly ['version', string, string, string, number, boolean, string | null, string | null, string]
+  | readonly ['chunked', string, string, string, number, string, number, number, number, readonly string[], number, string]
+  | readonly ['removed', string, string, string, number, string, number, string]
+  | readonly ['embedded', string, string, string, number, string, number, number, number, number, string];
+
+/** The fact a catalog op records (what a store writes, and what the digest of the log is built from). */
+export function factOf(op: CatalogOp): CatalogFact {
+  const key = [op.tenant, op.source, op.docId, op.docSeq] as const;
+  switch (op.kind) {
+    case 'published':
+      return ['version', ...key, op.deleted, op.contentHash ?? null, op.title ?? null, op.at];
+    case 'chunked':
+      return ['chunked', ...key, op.chunker, op.part, op.parts, op.totalChunks, op.chunkIds, op.seq, op.at];
+    case 'removed':
+      return ['removed', ...key, op.by, op.seq, op.at];
+    case 'embedded':
+      return ['embedded', ...key, op.model, op.part, op.parts, op.vectors, op.seq, op.at];
+  }
+}
+
+/** The identity of a fact: two facts with the same identity are one (the later write wins, as in every store). */
+export function factIdentity(fact: CatalogFact): string {
+  switch (fact[0]) {
+    case 'version':
+      return JSON.stringify(fact.slice(0, 5));
+    case 'chunked':
+      return JSON.stringify(fact.slice(0, 7));
+    case 'removed':
+      return JSON.stringify(fact.slice(0, 6));
+    case 'embedded':
+      return JSON.stringify(fact.slice(0, 7));
+  }
+}
+
+/** sha256 over the facts' JSON lines in code-unit order: equal facts ⇔ equal digest, whatever the store. */
+export function catalogDigest(facts: Iterable<CatalogFact>): string {
+  const lines: string[] = [];
+  for (const fact of facts) lines.push(JSON.stringify(fact));
+  lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const hash = createHash('sha256').update(`${CATALOG_DIGEST_FORMAT}\n`);
+  for (const line of lines) hash.update(`${line}\n`);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/** Folds a document's facts into its lineage (shared by every catalog store, so they answer alike). */
+export function lineageOf(ref: DocumentRef, facts: readonly CatalogFact[]): DocumentLineage | undefined {
+  if (facts.length === 0) return undefined;
+  const seqs = [...new Set(facts.map((f) => f[4]))].sort((a, b) => a - b);
+  return {
+    ...ref,
+    versions: seqs.map((seq) => {
+      const mine = facts.filter((f) => f[4] === seq);
+      const version = mine.find((f): f is Extract<CatalogFact, readonly ['version', ...unknown[]]> => f[0] === 'version');
+      const chunked = mine.filter((f): f is Extract<CatalogFact, readonly ['chunked', ...unknown[]]> => f[0] === 'chunked');
+      const removed = mine.filter((f): f is Extract<CatalogFact, readonly ['removed', ...unknown[]]> => f[0] === 'removed');
+      const embedded = mine.filter((f): f is Extract<CatalogFact, readonly ['embedded', ...unknown[]]> => f[0] === 'embedded');
+      const byChunker = groupBy(chunked, (f) => f[5]);
+      const byModel = groupBy(embedded, (f) => f[5]);
+      return {
+        seq,
+        deleted: version ? version[5] : false,
+        publishedAt: version?.[8] ?? '',
+        ...(version?.[6] ? { contentHash: version[6] } : {}),
+        ...(version?.[7] ? { title: version[7] } : {}),
+        chunked: [...byChunker].map(([chunker, parts]) => {
+          const ordered = [...parts].sort((a, b) => a[6] - b[6]);
+          return {
+            chunker,
+            at: maxOf(ordered.map((p) => p[11])),
+            streamSeq: Math.max(...ordered.map((p) => p[10])),
+            totalChunks: ordered[0]?.[8] ?? 0,
+            chunkIds: ordered.flatMap((p) => [...p[9]]),
+            complete: ordered.length === (ordered[0]?.[7] ?? 0),
+          };
+        }),
+        removedBy: removed.map((f) => ({ by: f[5], at: f[7], streamSeq: f[6] })).sort((a, b) => (a.by < b.by ? -1 : 1)),
+        embedded: [...byModel].map(([model, parts]) => ({
+          model,
+          at: maxOf(parts.map((p) => p[10])),
+          streamSeq: Math.max(...parts.map((p) => p[9])),
+          vectors: parts.reduce((a, p) => a + p[8], 0),
+          complete: parts.length === (parts[0]?.[7] ?? 0),
+        })),
+      };
+    }),
+  };
+}
+
+/** The catalog store contract: a projection store of catalog ops that can tell a document's lineage. */
+export interface CatalogStore extends ProjectionStore<CatalogOp> {
+  lineage(ref: DocumentRef): Promise<DocumentLineage | undefined>;
+  /** Checkpoints and digest taken together (consistent while another process writes, or read until they hold still). */
+  snapshot(): Promise<{ checkpoints: Record<string, number>; digest: string }>;
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+const maxOf = (values: readonly string[]): string => values.reduce((a, b) => (b > a ? b : a), '');
