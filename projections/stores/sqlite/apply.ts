@@ -5,7 +5,14 @@ import type { Metadata } from '../../../streams/events/index.ts';
 import { canonicalJson } from '../../../streams/ids.ts';
 import type { ChunkInput, DocumentRef, StoreBatch, StoreOp, VectorInput } from '../../store.ts';
 import { createFtsTable, ftsTable, type ModelSpec } from './schema.ts';
+import type { KeywordChange } from './keyword-index.ts';
 import type { IndexChange } from './vector-index.ts';
+
+/** What a committed batch changes in the derived in-memory indexes (vectors, keywords). */
+export interface AppliedChanges {
+  readonly vectors: IndexChange[];
+  readonly keywords: KeywordChange[];
+}
 
 type ChunksOp = Extract<StoreOp, { kind: 'chunks' }>;
 type VectorsOp = Extract<StoreOp, { kind: 'vectors' }>;
@@ -76,6 +83,7 @@ function prepareStatements(db: Database.Database) {
     vectorIdsOfDoc: p<{ id: number }>('SELECT v.id FROM chunks c JOIN vectors v ON v.chunk = c.id WHERE c.doc = ?'),
     deleteVectorsOfDoc: p('DELETE FROM vectors WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?)'),
     deleteChunksOfDoc: p('DELETE FROM chunks WHERE doc = ?'),
+    chunkIdsOfDoc: p<number>('SELECT id FROM chunks WHERE doc = ?').pluck(),
     insertChunk: p<{ id: number }>(
       `INSERT INTO chunks (doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doc, chunk_id) DO NOTHING RETURNING id`,
@@ -156,8 +164,8 @@ export class BatchWriter {
   }
 
   /** Writes the batch (the caller holds the transaction) and returns the index changes to make once it commits. */
-  write(batch: StoreBatch): IndexChange[] {
-    const changes: IndexChange[] = [];
+  write(batch: StoreBatch): AppliedChanges {
+    const changes: AppliedChanges = { vectors: [], keywords: [] };
     for (const op of batch.ops) {
       if (op.kind === 'chunks') this.chunks(op, changes);
       else if (op.kind === 'vectors') this.vectors(op, changes);
@@ -191,15 +199,16 @@ export class BatchWriter {
   }
 
   /** Drops every chunk (and its vectors and index rows) of a document. */
-  private clearChunks(ref: DocumentRef, docKey: number, changes: IndexChange[]): void {
+  private clearChunks(ref: DocumentRef, docKey: number, changes: AppliedChanges): void {
     const key = int(docKey);
-    for (const { id } of this.s.vectorIdsOfDoc.all(key)) changes.push({ kind: 'remove', tenant: ref.tenant, vectorId: id });
+    for (const { id } of this.s.vectorIdsOfDoc.all(key)) changes.vectors.push({ kind: 'remove', tenant: ref.tenant, vectorId: id });
+    for (const id of this.s.chunkIdsOfDoc.all(key)) changes.keywords.push({ kind: 'remove', tenant: ref.tenant, chunk: id });
     this.s.deleteVectorsOfDoc.run(key);
     this.tenant(ref.tenant).deleteFtsOfDoc.run(key);
     this.s.deleteChunksOfDoc.run(key);
   }
 
-  private chunks(op: ChunksOp, changes: IndexChange[]): void {
+  private chunks(op: ChunksOp, changes: AppliedChanges): void {
     const held = this.doc(op);
     let docKey: number;
     const info = [op.title ?? null, op.url ?? null, canonicalJson(op.metadata), int(op.totalChunks)] as const;
@@ -219,24 +228,27 @@ export class BatchWriter {
     const fts = this.tenant(op.tenant).insertFts;
     for (const c of op.chunks) {
       const inserted = this.s.insertChunk.get(int(docKey), c.chunkId, int(c.ordinal), c.text, int(c.start), int(c.end), int(c.tokens), c.heading ?? null);
-      if (inserted) fts.run(int(inserted.id), c.text, op.title ?? null, c.heading ?? null);
+      if (inserted) {
+        fts.run(int(inserted.id), c.text, op.title ?? null, c.heading ?? null);
+        changes.keywords.push({ kind: 'add', tenant: op.tenant, chunk: inserted.id, doc: docKey, text: c.text, title: op.title ?? null, heading: c.heading ?? null });
+      }
     }
     this.attachPending(op, docKey, changes);
   }
 
   /** Moves vectors that arrived before their chunks onto the chunks now held. */
-  private attachPending(op: ChunksOp, docKey: number, changes: IndexChange[]): void {
+  private attachPending(op: ChunksOp, docKey: number, changes: AppliedChanges): void {
     const seq = int(op.docSeq);
     for (const p of this.s.pendingOf.all(op.tenant, op.source, op.docId, seq)) {
       const chunk = this.s.chunkRowid.get(int(docKey), p.chunk_id);
       if (!chunk) continue; // its chunk is in a part still to come
       const { id } = this.s.upsertVector.get(int(chunk.id), int(p.window_index), p.vector) as { id: number };
-      changes.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: docKey, vector: p.vector });
+      changes.vectors.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: docKey, vector: p.vector });
       this.s.deletePending.run(op.tenant, op.source, op.docId, seq, p.chunk_id, int(p.window_index));
     }
   }
 
-  private vectors(op: VectorsOp, changes: IndexChange[]): void {
+  private vectors(op: VectorsOp, changes: AppliedChanges): void {
     const held = this.doc(op);
     const seq = int(op.docSeq);
     if (held && (op.docSeq < held.doc_seq || (op.docSeq === held.doc_seq && held.deleted === 1))) return;
@@ -246,7 +258,7 @@ export class BatchWriter {
       if (chunk) {
         const { id } = this.s.upsertVector.get(int(chunk.id), int(v.window), blob(v.vector)) as { id: number };
         const bytes = new Uint8Array(v.vector.buffer, v.vector.byteOffset, v.vector.byteLength);
-        changes.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: liveDoc as number, vector: bytes });
+        changes.vectors.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: liveDoc as number, vector: bytes });
       } else {
         // A newer version than the chunks held (or a part not here yet): keep it until those chunks arrive.
         this.s.upsertPending.run(op.tenant, op.source, op.docId, seq, v.chunkId, int(v.window), blob(v.vector));
@@ -254,7 +266,7 @@ export class BatchWriter {
     }
   }
 
-  private remove(op: RemoveOp, changes: IndexChange[]): void {
+  private remove(op: RemoveOp, changes: AppliedChanges): void {
     const held = this.doc(op);
     if (held && op.docSeq <= held.doc_seq) return;
     // A tombstone keeps only the address and version, so it is the same whether or not the document was ever seen.

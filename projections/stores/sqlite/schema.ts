@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS pending_vectors (
 CREATE TABLE IF NOT EXISTS checkpoints (key TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
 `;
 
+/** The FTS5 tokenizer of every tenant's table; the in-memory keyword index (keyword-index.ts) reproduces its tokens. */
+export const FTS_TOKENIZE = 'porter unicode61 remove_diacritics 2';
+
 /** The FTS5 table of one tenant; the name is built from the tenant's integer id only, so it never needs quoting. */
 export function ftsTable(tenantId: number): string {
   if (!Number.isSafeInteger(tenantId) || tenantId < 1) throw new Error(`invalid tenant id ${tenantId}`);
@@ -80,8 +83,38 @@ export function ftsTable(tenantId: number): string {
 export function createFtsTable(db: Database.Database, tenantId: number): void {
   db.exec(
     `CREATE VIRTUAL TABLE IF NOT EXISTS ${ftsTable(tenantId)} USING fts5 (
-       text, title, heading, content = '', contentless_delete = 1, tokenize = 'porter unicode61 remove_diacritics 2')`,
+       text, title, heading, content = '', contentless_delete = 1, tokenize = '${FTS_TOKENIZE}')`,
   );
+}
+
+/** SQLite's varint (big-endian 7-bit groups, a 9th byte of 8 bits), as FTS5 writes its records. */
+function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
+  let value = 0;
+  for (let i = 0; i < 8; i++) {
+    const byte = bytes[at + i];
+    if (byte === undefined) throw new Error('truncated varint');
+    value = value * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) return [value, at + i + 1];
+  }
+  return [value * 256 + (bytes[at + 8] as number), at + 9];
+}
+
+/**
+ * The BM25 totals FTS5 keeps for a tenant's table (its averages record: row count, then tokens per column). In a
+ * contentless_delete table deletes leave both untouched, so they count every row ever inserted.
+ */
+export function ftsTotals(db: Database.Database, tenantId: number): { rows: number; tokens: number } | undefined {
+  const block = db.prepare<[], Buffer>(`SELECT block FROM ${ftsTable(tenantId)}_data WHERE id = 1`).pluck().get();
+  if (!block || block.length === 0) return undefined;
+  const [rows, first] = readVarint(block, 0);
+  let at = first;
+  let tokens = 0;
+  while (at < block.length) {
+    const [n, next] = readVarint(block, at);
+    tokens += n;
+    at = next;
+  }
+  return { rows, tokens };
 }
 
 export interface ModelSpec {

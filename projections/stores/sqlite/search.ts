@@ -2,7 +2,8 @@
 import type Database from 'better-sqlite3';
 import type { Metadata } from '../../../streams/events/index.ts';
 import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent } from '../../store.ts';
-import { ftsMatchExpression } from './fts-query.ts';
+import { ftsMatchExpression, queryTerms } from './fts-query.ts';
+import type { KeywordIndex, Tokenizer } from './keyword-index.ts';
 import { BM25_WEIGHTS, ftsTable } from './schema.ts';
 import { filterCondition, type SqlCondition } from './sql-filter.ts';
 import { normalisedCopy, type ChunkScore, type VectorIndex } from './vector-index.ts';
@@ -50,6 +51,7 @@ export class Searcher {
   constructor(
     private readonly db: Database.Database,
     private readonly index: VectorIndex,
+    private readonly keywords?: { readonly index: KeywordIndex; readonly tokenize: Tokenizer },
   ) {
     this.tenantId = db.prepare<[string], number>('SELECT id FROM tenants WHERE name = ?').pluck();
     this.keysOf = db.prepare<[string], KeyRow>(
@@ -128,6 +130,16 @@ export class Searcher {
    * documents is needed anyway and the SQL sort is total.
    */
   private keyword(tenantName: string, text: string, filter: SqlCondition | undefined, limit: number): Candidate[] {
+    const phrases = this.keywords ? this.singleTokenPhrases(text) : undefined;
+    if (phrases && this.keywords) {
+      // The in-memory index scores exactly what the FTS5 query below would (same tokens, weights, formula).
+      const index = this.keywords.index.tenant(tenantName);
+      if (!index || phrases.length === 0) return [];
+      const allow = filter ? this.allowedDocuments(tenantName, filter) : undefined;
+      if (allow && allow.size === 0) return [];
+      const scored = index.search(phrases, BM25_WEIGHTS, limit, allow ? (doc) => allow.has(doc) : undefined);
+      return this.candidates(scored.map((s) => ({ id: s.chunk, score: s.score }))).sort(byScoreThenKey);
+    }
     const tenant = this.tenantId.get(tenantName);
     if (tenant === undefined) return [];
     const match = ftsMatchExpression(text);
@@ -160,6 +172,24 @@ export class Searcher {
     return this.candidates(ranked).sort(byScoreThenKey);
   }
 
+  /**
+   * The query's FTS5 phrases when each is one token (what the keyword index can score), in query order; undefined
+   * when a term tokenizes to several tokens (an FTS5 phrase needs positions) or to none.
+   */
+  private singleTokenPhrases(text: string): string[] | undefined {
+    const terms = queryTerms(text);
+    if (terms.length === 0) return [];
+    const tokens = this.keywords?.tokenize(terms) ?? [];
+    if (tokens.some((t) => t.length !== 1)) return undefined;
+    return tokens.map((t) => t[0] as string);
+  }
+
+  /** Row ids of the tenant's live documents a filter admits. */
+  private allowedDocuments(tenant: string, filter: SqlCondition): Set<number> {
+    const sql = `SELECT d.id FROM documents d WHERE d.tenant = ? AND d.deleted = 0 AND ${filter.sql}`;
+    return new Set(this.statement<number>(sql).pluck().all(tenant, ...filter.params));
+  }
+
   /** Top `limit` chunks by cosine of their best window; with a filter only the vectors it allows are scored. */
   private vector(tenant: string, filter: SqlCondition | undefined, unit: Float32Array, limit: number): Candidate[] {
     const matrix = this.index.tenant(tenant);
@@ -167,9 +197,7 @@ export class Searcher {
     let scores: ChunkScore[];
     if (filter) {
       // Filters are per document, so SQL picks documents (cheap: one row each) and the matrix keeps to their rows.
-      const sql = `SELECT d.id FROM documents d WHERE d.tenant = ? AND d.deleted = 0 AND ${filter.sql}`;
-      const docs = new Set(this.statement<number>(sql).pluck().all(tenant, ...filter.params));
-      scores = matrix.searchDocuments(unit, docs, limit);
+      scores = matrix.searchDocuments(unit, this.allowedDocuments(tenant, filter), limit);
     } else {
       scores = matrix.search(unit, limit);
     }

@@ -2,9 +2,11 @@
 import type Database from 'better-sqlite3';
 import { UnavailableError } from '../../../lib/errors.ts';
 import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreStats } from '../../store.ts';
-import { BatchWriter } from './apply.ts';
+import { BatchWriter, type AppliedChanges } from './apply.ts';
 import { computeDigest, documentHashes } from './digest.ts';
-import { openDatabase, type ModelSpec } from './schema.ts';
+import { ftsTokenizer } from './fts-tokens.ts';
+import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
+import { ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
 
@@ -12,6 +14,11 @@ export interface SqliteStoreOptions {
   /** File path of the store (one generation), or ':memory:'. */
   readonly path: string;
   readonly model: ModelSpec;
+  /**
+   * Rank keyword queries on an in-memory index derived from the chunks (default true): FTS5's BM25 over the same
+   * tokens, exhaustive and ~20× cheaper per match than FTS5's bm25() callback; costs memory (see BENCHMARKS.md).
+   */
+  readonly keywordIndex?: boolean;
 }
 
 /** Everything InferenceStore does, synchronously; run it in a worker (see worker-store.ts) to keep queries off the event loop. */
@@ -19,24 +26,29 @@ export class SqliteInferenceStore {
   private readonly writer: BatchWriter;
   private readonly searcher: Searcher;
   private readonly index: VectorIndex;
-  private readonly writeBatch: (batch: StoreBatch) => IndexChange[];
+  private readonly keywords: KeywordIndex | undefined;
+  private readonly writeBatch: (batch: StoreBatch) => AppliedChanges;
   private closed = false;
 
   private constructor(
     private readonly db: Database.Database,
     readonly model: ModelSpec,
+    keywordIndex: boolean,
   ) {
     this.index = new VectorIndex(model.dims);
+    const tokenize = ftsTokenizer(db);
+    this.keywords = keywordIndex ? new KeywordIndex(tokenize) : undefined;
     this.writer = new BatchWriter(db, model);
-    this.searcher = new Searcher(db, this.index);
+    this.searcher = new Searcher(db, this.index, this.keywords ? { index: this.keywords, tokenize } : undefined);
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
     this.rebuildIndex();
+    this.rebuildKeywords();
   }
 
   static open(options: SqliteStoreOptions): SqliteInferenceStore {
     const db = openDatabase(options.path, options.model);
     try {
-      return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims });
+      return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims }, options.keywordIndex ?? true);
     } catch (err) {
       db.close();
       throw err;
@@ -64,6 +76,33 @@ export class SqliteInferenceStore {
     this.index.apply(batch);
   }
 
+  /** Loads every chunk's columns into the keyword index, as they were written to FTS. */
+  private rebuildKeywords(): void {
+    const keywords = this.keywords;
+    if (!keywords) return;
+    const rows = this.db
+      .prepare<[], { tenant: string; chunk: number; doc: number; text: string; title: string | null; heading: string | null }>(
+        `SELECT d.tenant, c.id AS chunk, c.doc, c.text, d.title, c.heading FROM chunks c JOIN documents d ON d.id = c.doc ORDER BY c.doc, c.id`,
+      )
+      .iterate();
+    const batch: KeywordChange[] = [];
+    for (const r of rows) {
+      batch.push({ kind: 'add', ...r });
+      if (batch.length === 4096) keywords.apply(batch.splice(0));
+    }
+    keywords.apply(batch);
+    // FTS5 keeps deleted rows in its totals; start from the totals it stored so scores equal its bm25().
+    for (const { id, name } of this.db.prepare<[], { id: number; name: string }>('SELECT id, name FROM tenants').all()) {
+      const totals = ftsTotals(this.db, id);
+      if (totals) keywords.setTotals(name, totals.rows, totals.tokens);
+    }
+  }
+
+  /** Bytes held by the derived in-memory indexes (vector matrices, keyword postings). */
+  memory(): { vectorBytes: number; keywordBytes: number } {
+    return { vectorBytes: this.index.bytes, keywordBytes: this.keywords?.bytes ?? 0 };
+  }
+
   private open(): void {
     if (this.closed) throw new UnavailableError('the inference store is closed; open it again');
   }
@@ -72,14 +111,15 @@ export class SqliteInferenceStore {
   apply(batch: StoreBatch): void {
     this.open();
     this.writer.validate(batch);
-    let changes: IndexChange[];
+    let changes: AppliedChanges;
     try {
       changes = this.writeBatch(batch);
     } catch (err) {
       this.writer.forgetCache();
       throw err;
     }
-    this.index.apply(changes);
+    this.index.apply(changes.vectors);
+    this.keywords?.apply(changes.keywords);
   }
 
   checkpoints(): Record<string, number> {

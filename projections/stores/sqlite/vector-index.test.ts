@@ -131,3 +131,16 @@ describe('VectorIndex', () => {
     expect(index.size).toBe(1);
   });
 });
+
+describe('TenantMatrix memory', () => {
+  it('gives memory back after deletes and still finds the rows that remain', () => {
+    const m = new TenantMatrix(DIMS);
+    for (let i = 1; i <= 10_000; i++) m.upsert(i, i, i, bytes(1, i / 10_000, 0, 0));
+    const full = m.bytes;
+    for (let i = 1; i <= 9_900; i++) m.remove(i);
+    expect(m.size).toBe(100);
+    expect(m.bytes).toBeLessThan(full / 8);
+    const top = m.search(q(1, 1, 0, 0), 3).sort((a, b) => b.score - a.score);
+    expect(top.map((h) => h.chunk)).toEqual([10_000, 9_999, 9_998]);
+  });
+});

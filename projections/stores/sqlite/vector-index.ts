@@ -111,6 +111,15 @@ export class TenantMatrix {
     this.slotVector.length = last;
     this.slotChunk.length = last;
     this.slotDoc.length = last;
+    // Give memory back once deletes leave the matrix a quarter full (halving keeps room to grow without thrashing).
+    if (this.data.length > INITIAL_ROWS * this.dims && this.rows * this.dims * 4 < this.data.length) {
+      this.data = this.data.slice(0, Math.max(INITIAL_ROWS, this.rows * 2) * this.dims);
+    }
+  }
+
+  /** Bytes of the matrix (capacity, not only the rows in use). */
+  get bytes(): number {
+    return this.data.byteLength;
   }
 
   private grow(): void {
@@ -226,6 +235,12 @@ export class VectorIndex {
   get size(): number {
     let n = 0;
     for (const m of this.tenants.values()) n += m.size;
+    return n;
+  }
+
+  get bytes(): number {
+    let n = 0;
+    for (const m of this.tenants.values()) n += m.bytes;
     return n;
   }
 }

@@ -1,0 +1,171 @@
+// The in-memory keyword index against FTS5 itself: the same tokens, and the same BM25 ranking and scores after adds, updates and deletes.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { prng } from '../../../lib/prng.ts';
+import type { StoreOp } from '../../store.ts';
+import { ftsTokenizer } from './fts-tokens.ts';
+import { FTS_TOKENIZE } from './schema.ts';
+import { SqliteInferenceStore } from './sqlite-store.ts';
+import { isSimpleText, simpleTokens } from './tokenizer.ts';
+
+const MODEL = { id: 'kw-test-4', dims: 4 } as const;
+
+/** FTS5's tokens of each text, read back with fts5vocab. */
+function sqliteTokens(texts: readonly string[]): string[][] {
+  const db = new Database(':memory:');
+  db.exec(`CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = '${FTS_TOKENIZE}'); CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance');`);
+  const insert = db.prepare('INSERT INTO t (rowid, x) VALUES (?, ?)');
+  db.transaction(() => texts.forEach((t, i) => insert.run(BigInt(i + 1), t)))();
+  const out = texts.map((): string[] => []);
+  for (const r of db.prepare('SELECT doc, term, offset FROM v').iterate() as Iterable<{ doc: number; term: string; offset: number }>) {
+    (out[r.doc - 1] as string[])[r.offset] = r.term;
+  }
+  db.close();
+  return out;
+}
+
+// Stems ending in every suffix the Porter steps look at, so each rule and its conditions are exercised.
+const SUFFIXES = [
+  'ational', 'tional', 'enci', 'anci', 'izer', 'logi', 'bli', 'alli', 'entli', 'eli', 'ousli', 'ization', 'ation', 'ator', 'alism',
+  'iveness', 'fulness', 'ousness', 'aliti', 'iviti', 'biliti', 'ical', 'ness', 'icate', 'iciti', 'ful', 'ative', 'alize', 'al', 'ance',
+  'ence', 'er', 'ic', 'able', 'ible', 'ant', 'ement', 'ment', 'ent', 'sion', 'tion', 'ou', 'ism', 'ate', 'iti', 'ous', 'ive', 'ize',
+  'sses', 'ies', 'ss', 's', 'eed', 'ed', 'ing', 'at', 'bl', 'iz', 'y', 'e', 'll', 'ying', 'ating', 'bling', 'izing', 'hopping', 'filing',
+];
+const STEMS = ['', 'a', 'y', 'b', 'tr', 'hop', 'fil', 'rel', 'cond', 'valen', 'hesit', 'digit', 'conform', 'radic', 'formal', 'sens', 'oscill', 'feed', 'agr', 'sky', 'happ', 'yo', 'ay'];
+
+describe('the JS tokenizer', () => {
+  it('gives FTS5 tokens for ASCII words through every Porter rule', () => {
+    const words: string[] = [];
+    for (const stem of STEMS) for (const suffix of SUFFIXES) words.push(`${stem}${suffix}`, `${stem.toUpperCase()}${suffix}`);
+    const random = prng(7);
+    for (let i = 0; i < 3000; i++) {
+      const length = 1 + Math.floor(random() * 12);
+      let w = '';
+      for (let j = 0; j < length; j++) w += 'aeiouybcdlmnrstwxz'[Math.floor(random() * 18)];
+      words.push(w + (SUFFIXES[Math.floor(random() * SUFFIXES.length)] as string));
+    }
+    words.push('x'.repeat(70) + 'ing', 'ab', 'AB12cd', 'under_score', 'it\u2019s', 'semi;colon', 'a\u00a0b', '2024-12-01');
+    const expected = sqliteTokens(words);
+    words.forEach((w, i) => {
+      expect(isSimpleText(w)).toBe(true);
+      expect(simpleTokens(w), w).toEqual(expected[i]);
+    });
+  });
+
+  it('leaves text with non-ASCII letters to SQLite, which the store tokenizer then asks', () => {
+    const texts = ['Café naïve Straße', 'ΑΒΓ δέλτα', 'ﬁne ligature', 'plain ascii text', 'curly \u201cquotes\u201d \u2014 dash'];
+    expect(texts.map(isSimpleText)).toEqual([false, false, false, true, true]);
+    const db = new Database(':memory:');
+    expect(ftsTokenizer(db)(texts)).toEqual(sqliteTokens(texts));
+    db.close();
+  });
+});
+
+const VOCABULARY = [
+  'salmon', 'salmons', 'grilling', 'grilled', 'grill', 'connection', 'connected', 'connects', 'running', 'runs', 'relational', 'cedar',
+  'plank', 'planks', 'charcoal', 'lemon', 'dill', 'smoked', 'rust', 'ownership', 'borrowing', 'borrowed', 'generalization', 'happiness',
+  'café', 'naïve', 'Straße', 'δέλτα', 'x-ray', '2024', 'the', 'of', 'and', 'sea', 'river', 'fish', 'fishing', 'fisher', 'hopping',
+];
+
+function document(random: () => number, docId: string, docSeq: number, tenant: string): StoreOp {
+  const pick = () => VOCABULARY[Math.floor(random() * random() * VOCABULARY.length)] as string;
+  const phrase = (n: number) => Array.from({ length: n }, pick).join(' ');
+  const chunks = Array.from({ length: 1 + Math.floor(random() * 3) }, (_, ordinal) => ({
+    chunkId: `${docSeq}:${ordinal}`,
+    ordinal,
+    text: phrase(3 + Math.floor(random() * 40)),
+    start: 0,
+    end: 1,
+    tokens: 1,
+    ...(random() < 0.5 ? { heading: phrase(1 + Math.floor(random() * 3)) } : {}),
+  }));
+  return {
+    kind: 'chunks',
+    tenant,
+    source: 'test',
+    docId,
+    docSeq,
+    metadata: { lang: random() < 0.3 ? 'de' : 'en' },
+    part: { index: 0, count: 1 },
+    totalChunks: chunks.length,
+    chunks,
+    ...(random() < 0.7 ? { title: phrase(1 + Math.floor(random() * 4)) } : {}),
+  };
+}
+
+describe('the keyword index', () => {
+  it('ranks and scores like FTS5 bm25 with the same weights, through updates, deletes and compaction', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
+    const path = join(dir, 'store.db');
+    let indexed = SqliteInferenceStore.open({ path, model: MODEL });
+    const fts = SqliteInferenceStore.open({ path: ':memory:', model: MODEL, keywordIndex: false });
+    const random = prng(42);
+    const seqs = new Map<string, number>();
+    let seq = 0;
+    const apply = (ops: StoreOp[]) => {
+      indexed.apply({ ops, checkpoints: {} });
+      fts.apply({ ops, checkpoints: {} });
+    };
+    const queries = [
+      'salmon', 'grilled salmon on cedar planks', 'connection running', 'café', 'naïve fish', 'Straße δέλτα', 'x-ray 2024',
+      'the of and', 'happiness generalization', 'fishing fisher fish', 'borrowing borrowed', 'unknownword', 'sea river relational',
+    ];
+    const compare = () => {
+      for (const tenant of ['acme', 'other']) {
+        for (const text of queries) {
+          for (const limit of [1, 5, 50]) {
+            for (const filter of [undefined, { metadata: { lang: 'de' } }]) {
+              const request = { tenant, text, limit, ...(filter ? { filter } : {}) };
+              const a = indexed.keywordCandidates(request);
+              const b = fts.keywordCandidates(request);
+              // FTS5's filtered query cuts at exactly `limit` (ties by key); the index keeps the ties, sorted the same way.
+              const want = filter ? b.length : a.length;
+              expect(a.slice(0, want).map((c) => c.key), `${tenant} ${text} ${limit}`).toEqual(b.slice(0, want).map((c) => c.key));
+              expect(a.length).toBeGreaterThanOrEqual(b.length);
+              a.slice(0, want).forEach((c, i) => expect(Math.abs(c.score - (b[i]?.score ?? NaN))).toBeLessThanOrEqual(1e-12 * Math.abs(c.score)));
+            }
+          }
+        }
+      }
+    };
+    const write = (count: number) => {
+      const ops: StoreOp[] = [];
+      for (let i = 0; i < count; i++) {
+        const tenant = random() < 0.8 ? 'acme' : 'other';
+        const docId = `d${Math.floor(random() * 1500)}`;
+        const key = `${tenant}/${docId}`;
+        seq += 1;
+        if (seqs.has(key) && random() < 0.3) {
+          ops.push({ kind: 'remove', tenant, source: 'test', docId, docSeq: seq });
+          seqs.delete(key);
+        } else {
+          ops.push(document(random, docId, seq, tenant));
+          seqs.set(key, seq);
+        }
+      }
+      apply(ops);
+    };
+    for (let round = 0; round < 6; round++) write(500);
+    compare();
+    // Delete nearly everything: the index compacts (dead rows outnumber the live ones) and must still agree.
+    const removals: StoreOp[] = [...seqs.keys()].slice(0, Math.floor(seqs.size * 0.9)).map((key) => {
+      const [tenant, docId] = key.split('/') as [string, string];
+      seqs.delete(key);
+      return { kind: 'remove', tenant, source: 'test', docId, docSeq: ++seq };
+    });
+    apply(removals);
+    compare();
+    write(300);
+    compare();
+    // Reopened, the index is rebuilt from the rows and FTS5's stored totals.
+    indexed.close();
+    indexed = SqliteInferenceStore.open({ path, model: MODEL });
+    compare();
+    indexed.close();
+    fts.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

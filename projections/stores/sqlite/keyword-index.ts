@@ -1,0 +1,381 @@
+// The derived in-memory keyword index: per-tenant posting lists scored exhaustively with FTS5's own BM25, same tokens, same weights.
+//
+// FTS5 stays the transactional truth (and answers what this index cannot: phrases); this index is rebuilt from the chunk
+// rows at open and follows committed batches, like the vector matrix. Ranking every match of a topical query costs
+// FTS5 ~1 µs a row in its bm25() callback; here it is a tight loop over typed arrays. Scores are computed with the
+// formula, constants and summation order of SQLite's fts5Bm25Function, so they equal `-bm25(fts, weights…)`.
+
+/** A chunk row as it went into the tenant's FTS table: text, title and heading columns. */
+export interface KeywordRow {
+  readonly chunk: number;
+  /** Row id of the chunk's document (filters are per document). */
+  readonly doc: number;
+  readonly text: string;
+  readonly title: string | null;
+  readonly heading: string | null;
+}
+
+/** A change to make once the SQLite transaction that wrote it has committed. */
+export type KeywordChange =
+  | ({ readonly kind: 'add'; readonly tenant: string } & KeywordRow)
+  | { readonly kind: 'remove'; readonly tenant: string; readonly chunk: number };
+
+/** Exact FTS5 tokens of each text, in order (the store answers with its JS port or asks SQLite). */
+export type Tokenizer = (texts: readonly string[]) => string[][];
+
+/** Column weights in FTS column order (text, title, heading). */
+export interface ColumnWeights {
+  readonly text: number;
+  readonly title: number;
+  readonly heading: number;
+}
+
+export interface KeywordScore {
+  readonly chunk: number;
+  readonly score: number;
+}
+
+// fts5Bm25Function's constants.
+const K1 = 1.2;
+const B = 0.75;
+
+// Per-posting column counts packed in 32 bits; a count that does not fit goes to the tenant's overflow map.
+const TEXT_MAX = 0xffff;
+const SMALL_MAX = 0xff;
+const OVERFLOW = 0xffffffff;
+
+const INITIAL_SLOTS = 1024;
+
+class Posting {
+  /** Interleaved [slot, packed counts] pairs. */
+  data = new Uint32Array(8);
+  length = 0;
+
+  push(slot: number, packed: number): void {
+    if (this.length * 2 + 2 > this.data.length) {
+      const next = new Uint32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length * 2] = slot;
+    this.data[this.length * 2 + 1] = packed;
+    this.length++;
+  }
+}
+
+/** Keeps the `want` best (and every score tied with the last) of a stream of scores. */
+function topWithTies(scores: Float64Array, count: number, want: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  if (count <= want) return order;
+  // A size-`want` min-heap of indexes into slots/scores, then every score ≥ the heap's minimum.
+  const heap = order.slice(0, want);
+  const less = (a: number, b: number) => (scores[a] as number) < (scores[b] as number);
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < want && less(heap[l] as number, heap[m] as number)) m = l;
+      if (r < want && less(heap[r] as number, heap[m] as number)) m = r;
+      if (m === i) return;
+      const t = heap[i] as number;
+      heap[i] = heap[m] as number;
+      heap[m] = t;
+      i = m;
+    }
+  };
+  for (let i = (want >> 1) - 1; i >= 0; i--) down(i);
+  for (let i = want; i < count; i++) {
+    if ((scores[i] as number) > (scores[heap[0] as number] as number)) {
+      heap[0] = i;
+      down(0);
+    }
+  }
+  const cut = scores[heap[0] as number] as number;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) if ((scores[i] as number) >= cut) out.push(i);
+  return out;
+}
+
+/** One tenant's index: what FTS5 keeps for BM25 (row count, total tokens, per-row length, per-term postings). */
+export class TenantKeywords {
+  private readonly terms = new Map<string, number>();
+  private readonly postings: Posting[] = [];
+  private readonly overflow = new Map<string, readonly [number, number, number]>();
+  private readonly slotOf = new Map<number, number>();
+  private chunkOf = new Float64Array(INITIAL_SLOTS);
+  private docOf = new Float64Array(INITIAL_SLOTS);
+  private lengthOf = new Int32Array(INITIAL_SLOTS);
+  private alive = new Uint8Array(INITIAL_SLOTS);
+  private slots = 0;
+  private dead = 0;
+  /** Live rows. */
+  private rows = 0;
+  /**
+   * FTS5's xRowCount and xColumnTotalSize(-1). A contentless_delete table never takes deleted rows out of these totals
+   * (only out of each term's hit count), so neither does this index: the scores stay equal to bm25()'s.
+   */
+  private totalRows = 0;
+  private totalTokens = 0;
+  // Scratch for scoring, reused across queries.
+  private acc = new Float64Array(0);
+  private seen = new Uint8Array(0);
+
+  get size(): number {
+    return this.rows;
+  }
+
+  /** Approximate bytes held (typed arrays and posting lists), for the memory benchmark. */
+  get bytes(): number {
+    let n = this.chunkOf.byteLength + this.docOf.byteLength + this.lengthOf.byteLength + this.alive.byteLength + this.acc.byteLength + this.seen.byteLength;
+    for (const p of this.postings) n += p.data.byteLength;
+    return n;
+  }
+
+  add(row: KeywordRow, columns: readonly [readonly string[], readonly string[], readonly string[]]): void {
+    if (this.slotOf.has(row.chunk)) this.remove(row.chunk);
+    if (this.slots === this.chunkOf.length) this.growSlots(this.slots * 2);
+    const slot = this.slots++;
+    this.slotOf.set(row.chunk, slot);
+    this.chunkOf[slot] = row.chunk;
+    this.docOf[slot] = row.doc;
+    this.alive[slot] = 1;
+    const counts = new Map<string, [number, number, number]>();
+    let length = 0;
+    columns.forEach((tokens, column) => {
+      length += tokens.length;
+      for (const token of tokens) {
+        let c = counts.get(token);
+        if (!c) counts.set(token, (c = [0, 0, 0]));
+        c[column] = (c[column] as number) + 1;
+      }
+    });
+    this.lengthOf[slot] = length;
+    this.rows++;
+    this.totalRows++;
+    this.totalTokens += length;
+    for (const [token, [t, ti, h]] of counts) {
+      let id = this.terms.get(token);
+      if (id === undefined) {
+        id = this.postings.length;
+        this.terms.set(token, id);
+        this.postings.push(new Posting());
+      }
+      if (t > TEXT_MAX || ti > SMALL_MAX || h > SMALL_MAX) {
+        this.overflow.set(`${slot}:${id}`, [t, ti, h]);
+        (this.postings[id] as Posting).push(slot, OVERFLOW);
+      } else {
+        (this.postings[id] as Posting).push(slot, (t | (ti << 16) | (h << 24)) >>> 0);
+      }
+    }
+  }
+
+  remove(chunk: number): void {
+    const slot = this.slotOf.get(chunk);
+    if (slot === undefined) return;
+    this.slotOf.delete(chunk);
+    this.alive[slot] = 0;
+    this.rows--;
+    this.dead++;
+    // Dead entries are skipped when scoring; once they outnumber the live ones the lists are rewritten without them.
+    if (this.dead > 1024 && this.dead > this.rows) this.compact();
+  }
+
+  private growSlots(capacity: number): void {
+    const grow = <T extends Float64Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      next.set(a.subarray(0, Math.min(a.length, capacity)) as never);
+      return next;
+    };
+    this.chunkOf = grow(this.chunkOf, (n) => new Float64Array(n));
+    this.docOf = grow(this.docOf, (n) => new Float64Array(n));
+    this.lengthOf = grow(this.lengthOf, (n) => new Int32Array(n));
+    this.alive = grow(this.alive, (n) => new Uint8Array(n));
+  }
+
+  /** Renumbers live slots densely and drops dead postings and unused terms: memory follows the live rows. */
+  private compact(): void {
+    const remap = new Int32Array(this.slots).fill(-1);
+    let next = 0;
+    for (let s = 0; s < this.slots; s++) {
+      if (!this.alive[s]) continue;
+      remap[s] = next;
+      this.chunkOf[next] = this.chunkOf[s] as number;
+      this.docOf[next] = this.docOf[s] as number;
+      this.lengthOf[next] = this.lengthOf[s] as number;
+      this.alive[next] = 1;
+      this.slotOf.set(this.chunkOf[next] as number, next);
+      next++;
+    }
+    this.alive.fill(0, next, this.slots);
+    const overflow = new Map(this.overflow);
+    this.overflow.clear();
+    const oldTerms = [...this.terms];
+    this.terms.clear();
+    const oldPostings = this.postings.splice(0);
+    for (const [token, id] of oldTerms) {
+      const p = oldPostings[id] as Posting;
+      const kept = new Posting();
+      for (let i = 0; i < p.length; i++) {
+        const to = remap[p.data[2 * i] as number] as number;
+        if (to < 0) continue;
+        const packed = p.data[2 * i + 1] as number;
+        kept.push(to, packed);
+        if (packed === OVERFLOW) this.overflow.set(`${to}:${this.postings.length}`, overflow.get(`${p.data[2 * i]}:${id}`) as [number, number, number]);
+      }
+      if (kept.length === 0) continue;
+      if (kept.data.length > 4 * kept.length + 8) kept.data = kept.data.slice(0, Math.max(8, kept.length * 2));
+      this.terms.set(token, this.postings.length);
+      this.postings.push(kept);
+    }
+    this.slots = next;
+    this.dead = 0;
+    const capacity = Math.max(INITIAL_SLOTS, next * 2);
+    if (capacity < this.chunkOf.length) this.growSlots(capacity);
+    this.acc = new Float64Array(0);
+    this.seen = new Uint8Array(0);
+  }
+
+  /** Sets the BM25 totals to FTS5's stored ones (after a rebuild from the live rows, which may be fewer). */
+  setTotals(rows: number, tokens: number): void {
+    this.totalRows = rows;
+    this.totalTokens = tokens;
+  }
+
+  /** nHit: live rows holding the token. */
+  private documentFrequency(p: Posting): number {
+    if (this.dead === 0) return p.length;
+    let n = 0;
+    for (let i = 0; i < p.length; i++) n += this.alive[p.data[2 * i] as number] as number;
+    return n;
+  }
+
+  /**
+   * The best `limit` chunks for an OR of single-token phrases (in query order; a token may repeat), plus every chunk
+   * tied with the last, scored exactly as FTS5's bm25() with these column weights. `allow` keeps to the documents a
+   * filter admits (statistics stay the whole table's, as in FTS5).
+   */
+  search(phrases: readonly string[], weights: ColumnWeights, limit: number, allow?: (doc: number) => boolean): KeywordScore[] {
+    if (this.rows === 0 || limit <= 0) return [];
+    if (this.acc.length < this.slots) {
+      this.acc = new Float64Array(this.chunkOf.length);
+      this.seen = new Uint8Array(this.chunkOf.length);
+    }
+    const { acc, seen, alive, lengthOf, docOf } = this;
+    const nRow = this.totalRows;
+    const avgdl = this.totalTokens / nRow;
+    const touched: number[] = [];
+    const w0 = weights.text;
+    const w1 = weights.title;
+    const w2 = weights.heading;
+    for (const token of phrases) {
+      const id = this.terms.get(token);
+      if (id === undefined) continue; // nHit = 0: the phrase scores 0 in every row
+      const p = this.postings[id] as Posting;
+      const nHit = this.documentFrequency(p);
+      if (nHit === 0) continue;
+      let idf = Math.log((nRow - nHit + 0.5) / (nHit + 0.5));
+      if (idf <= 0.0) idf = 1e-6;
+      const data = p.data;
+      for (let i = 0; i < p.length; i++) {
+        const slot = data[2 * i] as number;
+        if (!alive[slot]) continue;
+        if (allow && !allow(docOf[slot] as number)) continue;
+        const packed = data[2 * i + 1] as number;
+        let t: number;
+        let ti: number;
+        let h: number;
+        if (packed === OVERFLOW) {
+          [t, ti, h] = this.overflow.get(`${slot}:${id}`) as [number, number, number];
+        } else {
+          t = packed & 0xffff;
+          ti = (packed >>> 16) & 0xff;
+          h = packed >>> 24;
+        }
+        // FTS5 adds each instance's column weight in position order (text, then title, then heading).
+        let f = 0.0;
+        for (let k = 0; k < t; k++) f += w0;
+        for (let k = 0; k < ti; k++) f += w1;
+        for (let k = 0; k < h; k++) f += w2;
+        const D = lengthOf[slot] as number;
+        const contribution = idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + (B * D) / avgdl)));
+        if (!seen[slot]) {
+          seen[slot] = 1;
+          touched.push(slot);
+        }
+        acc[slot] = (acc[slot] as number) + contribution;
+      }
+    }
+    const count = touched.length;
+    const slots = Int32Array.from(touched);
+    const scores = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const slot = slots[i] as number;
+      scores[i] = acc[slot] as number;
+      acc[slot] = 0;
+      seen[slot] = 0;
+    }
+    return topWithTies(scores, count, limit).map((i) => ({ chunk: this.chunkOf[slots[i] as number] as number, score: scores[i] as number }));
+  }
+}
+
+/** Every tenant's keyword index; rebuilt from SQLite on open and kept in step with committed batches. */
+export class KeywordIndex {
+  private readonly tenants = new Map<string, TenantKeywords>();
+
+  constructor(private readonly tokenize: Tokenizer) {}
+
+  tenant(name: string): TenantKeywords | undefined {
+    return this.tenants.get(name);
+  }
+
+  /** BM25 totals of a tenant as FTS5 stores them (see TenantKeywords.setTotals). */
+  setTotals(name: string, rows: number, tokens: number): void {
+    let index = this.tenants.get(name);
+    if (!index) this.tenants.set(name, (index = new TenantKeywords()));
+    index.setTotals(rows, tokens);
+  }
+
+  apply(changes: readonly KeywordChange[]): void {
+    if (changes.length === 0) return;
+    // Tokenize every column of the batch in one call (titles repeat per chunk: once each).
+    const texts: string[] = [];
+    const at = new Map<string, number>();
+    const indexOf = (s: string | null): number => {
+      if (s === null || s.length === 0) return -1;
+      let i = at.get(s);
+      if (i === undefined) {
+        i = texts.length;
+        texts.push(s);
+        at.set(s, i);
+      }
+      return i;
+    };
+    const refs = changes.map((c) => (c.kind === 'add' ? [indexOf(c.text), indexOf(c.title), indexOf(c.heading)] : undefined));
+    const tokens = texts.length > 0 ? this.tokenize(texts) : [];
+    const none: string[] = [];
+    const of = (i: number): string[] => (i < 0 ? none : (tokens[i] as string[]));
+    changes.forEach((change, i) => {
+      let index = this.tenants.get(change.tenant);
+      if (change.kind === 'remove') {
+        index?.remove(change.chunk);
+        return;
+      }
+      if (!index) this.tenants.set(change.tenant, (index = new TenantKeywords()));
+      const [t, ti, h] = refs[i] as number[];
+      index.add(change, [of(t as number), of(ti as number), of(h as number)]);
+    });
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const t of this.tenants.values()) n += t.size;
+    return n;
+  }
+
+  get bytes(): number {
+    let n = 0;
+    for (const t of this.tenants.values()) n += t.bytes;
+    return n;
+  }
+}
