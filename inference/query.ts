@@ -154,7 +154,7 @@ function finishAnswer(
       generation: answer.generation,
       ...(answer.generator.kind !== 'extractive' ? { generatorModel: answer.generator.model } : {}),
       template: answer.template,
-      context: prompt.passages.map((p) => ({ n: p.n, chunkId: p.chunkId, text: p.text })),
+      context: prompt.passages.map((p) => ({ n: p.n, chunkId: p.chunkId, ...(p.title !== undefined ? { title: p.title } : {}), text: p.text })),
       citations: answer.citations,
       timings: answer.timings,
       usage: answer.usage,

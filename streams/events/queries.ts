@@ -60,7 +60,7 @@ export const queryAnsweredV1 = z.object({
   /** The prompt template (name and version) the context was rendered with. */
   template: z.object({ name: z.string(), version: z.number().int() }).optional(),
   /** The passages the generator saw, after the token budget: marker n is results[n - 1]; text as given (possibly truncated). */
-  context: z.array(z.object({ n: z.number().int().min(1), chunkId: z.string(), text: z.string() })).optional(),
+  context: z.array(z.object({ n: z.number().int().min(1), chunkId: z.string(), title: z.string().optional(), text: z.string() })).optional(),
   /** Citation markers [n] the answer uses, in order of first use. */
   citations: z.array(z.number().int().min(1)).optional(),
   /** Where the time went, in milliseconds. */
