@@ -1,0 +1,100 @@
+// spanda ingest postgres: snapshot one table, then stream its changes (logical replication) as Debezium events, mapped to documents.
+import { ConfigError } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/log.ts';
+import { openConnectorBucket } from '../../connectors/connector.ts';
+import { debeziumConnector } from '../../connectors/cdc/consumer.ts';
+import { parseMapping } from '../../connectors/cdc/mapping.ts';
+import { debeziumSubject } from '../../connectors/cdc/stream.ts';
+import { parseTableName, qualified, replicationName } from '../../connectors/postgres/setup.ts';
+import { postgresSource } from '../../connectors/postgres/source.ts';
+import { provision } from '../../streams/provision.ts';
+import { connectFrom, stringFlag } from '../env.ts';
+import { UsageError, printJson } from '../output.ts';
+import type { IngestSubcommand } from './ingest.ts';
+
+/** Debezium topic prefix of the embedded source: change events land on cdc.<schema>.<table>. */
+export const EMBEDDED_TOPIC_PREFIX = 'cdc';
+
+const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+const USAGE =
+  'spanda ingest postgres --url postgres://… --table schema.table --id-column COL --text-columns A,B [--title-column C] [--metadata-columns D,E] [--source NAME] [--tenant T] [--once] [--json] [--nats-url URL]';
+
+export const ingestPostgres: IngestSubcommand = {
+  usage: USAGE,
+  accepts: ['url', 'table', 'id-column', 'text-columns', 'title-column', 'metadata-columns', 'source', 'tenant', 'once'],
+  async run(ctx) {
+    const url = stringFlag(ctx, 'url') ?? process.env.DATABASE_URL;
+    const tableArg = stringFlag(ctx, 'table');
+    const idColumns = list(stringFlag(ctx, 'id-column'));
+    const textColumns = list(stringFlag(ctx, 'text-columns'));
+    if (!url || !tableArg || idColumns.length === 0 || textColumns.length === 0) {
+      throw new UsageError(`give --url, --table, --id-column and --text-columns\nusage: ${USAGE}`);
+    }
+    let table;
+    let mapping;
+    try {
+      table = parseTableName(tableArg);
+      const title = stringFlag(ctx, 'title-column');
+      const source = stringFlag(ctx, 'source');
+      mapping = parseMapping(
+        {
+          tables: {
+            [qualified(table)]: {
+              idColumns,
+              textColumns,
+              metadataColumns: list(stringFlag(ctx, 'metadata-columns')),
+              tenant: stringFlag(ctx, 'tenant') ?? 'default',
+              ...(title !== undefined ? { titleColumn: title } : {}),
+              ...(source !== undefined ? { source } : {}),
+            },
+          },
+        },
+        'from the command line',
+      );
+    } catch (err) {
+      if (err instanceof ConfigError) throw new UsageError(`${err.message}\nusage: ${USAGE}`);
+      throw err;
+    }
+    const subjects = debeziumSubject(EMBEDDED_TOPIC_PREFIX, table.schema, table.table);
+    const once = ctx.values.once === true;
+    const logger = createLogger('spanda', ctx.values.json ? 'warn' : undefined);
+    const handle = await connectFrom(ctx);
+    try {
+      await provision(handle);
+      const kv = await openConnectorBucket(handle);
+      const connectorCtx = { nats: handle, kv, logger };
+      const consumer = await debeziumConnector({ subjects, mapping }).start(connectorCtx);
+      const source = await postgresSource({
+        url,
+        tables: [qualified(table)],
+        topicPrefix: EMBEDDED_TOPIC_PREFIX,
+        slot: replicationName(`${table.schema}_${table.table}`),
+        once,
+      }).start(connectorCtx);
+      const stopAll = () => void source.stop().then(() => consumer.stop());
+      process.once('SIGINT', stopAll);
+      process.once('SIGTERM', stopAll);
+      const outcome = await source.done;
+      if (once && outcome.ok) {
+        // Done when the consumer has turned every stored change event into document events.
+        while (!(await consumer.caughtUp())) await new Promise((r) => setTimeout(r, 100));
+      }
+      await consumer.stop();
+      const result = { ok: outcome.ok, ...(outcome.error !== undefined ? { error: outcome.error } : {}), source: source.status(), consumer: consumer.status() };
+      if (ctx.values.json) printJson(result);
+      else {
+        const s = result.source.details ?? {};
+        const c = result.consumer.details ?? {};
+        process.stdout.write(
+          `${qualified(table)}: ${String(s.snapshotRows ?? 0)} snapshot rows, ${String(s.changes ?? 0)} changes up to ${String(s.confirmedLsn)}; ` +
+            `documents: ${String(c.published ?? 0)} upserted, ${String(c.deleted ?? 0)} deleted, ${String(c.unchanged ?? 0)} unchanged, ${String(c.skipped ?? 0)} skipped, ${String(c.deadLettered ?? 0)} to the DLQ\n`,
+        );
+        if (outcome.error) process.stderr.write(`spanda: ${outcome.error}\n`);
+      }
+      return outcome.ok ? 0 : 1;
+    } finally {
+      await handle.drain();
+    }
+  },
+};

@@ -1,0 +1,229 @@
+// The Debezium connector: a durable JetStream consumer of change events that publishes document events, acking each change only after they are stored.
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { PermanentEventError, UnavailableError, ValidationError, errorMessage } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import { sendToDlq } from '../../streams/dlq.ts';
+import { publishDeletion, publishDocument } from '../../streams/document-log.ts';
+import type { NatsHandle } from '../../streams/nats.ts';
+import type { Connector, ConnectorContext, ConnectorOutcome, ConnectorState, ConnectorStatus, RunningConnector } from '../connector.ts';
+import { decodeChange } from './envelope.ts';
+import { mapChange, type DocumentAction } from './map-change.ts';
+import type { Mapping } from './mapping.ts';
+import { ensureCdcStream } from './stream.ts';
+import { deleteAllOfSource } from './truncate.ts';
+
+/** ce-source of the document events this connector writes. */
+export const CDC_PRODUCER = '/connectors/cdc';
+/** DLQ stage (subject dlq.cdc) for change events that cannot become documents. */
+export const CDC_DLQ_STAGE = 'cdc';
+
+export interface DebeziumConsumerConfig {
+  /** Subject filter of the change events, e.g. `dbserver1.>` (Debezium Server writes `<topic.prefix>.<schema>.<table>`). */
+  readonly subjects: string;
+  readonly mapping: Mapping;
+  /** Durable consumer name (default derived from the subjects). */
+  readonly durable?: string;
+  /** Stream to create when none holds the subjects (default DebeziumStream). */
+  readonly streamName?: string;
+  /** Create that stream when missing (default true). */
+  readonly createStream?: boolean;
+  readonly storage?: 'file' | 'memory';
+  /** Attempts for an unexpected error before the change goes to the DLQ (NATS outages are retried forever). */
+  readonly maxAttempts?: number;
+}
+
+export interface RunningDebeziumConsumer extends RunningConnector {
+  /** True when every change event stored so far has been handled and acknowledged. */
+  caughtUp(): Promise<boolean>;
+}
+
+/** A durable name NATS accepts, readable from the subject filter. */
+export function durableNameFor(subjects: string): string {
+  return `spanda-cdc-${subjects.replace(/\*/g, 'any').replace(/>/g, 'all').replace(/[^A-Za-z0-9_-]+/g, '-')}`.slice(0, 200);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function ensureDurable(handle: NatsHandle, stream: string, durable: string, filter: string): Promise<void> {
+  try {
+    const info = await handle.jsm.consumers.info(stream, durable);
+    if (info.config.filter_subject !== filter) await handle.jsm.consumers.update(stream, durable, { filter_subject: filter });
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
+    await handle.jsm.consumers.add(stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: filter,
+      ack_wait: 60_000 * 1_000_000,
+      max_ack_pending: 1024,
+      max_deliver: -1,
+      description: `Spanda CDC: Debezium change events on ${filter} → DOCUMENTS`,
+    });
+  }
+}
+
+export interface DebeziumConnector extends Connector {
+  start(ctx: ConnectorContext): Promise<RunningDebeziumConsumer>;
+}
+
+export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConnector {
+  const durable = config.durable ?? durableNameFor(config.subjects);
+  const name = `cdc:${config.subjects}`;
+  return {
+    name,
+    async start({ nats: handle, logger }) {
+      const log: Logger = logger.child('cdc');
+      const { stream, created } = await ensureCdcStream(handle, {
+        subjects: config.subjects,
+        ...(config.streamName !== undefined ? { streamName: config.streamName } : {}),
+        ...(config.createStream !== undefined ? { create: config.createStream } : {}),
+        ...(config.storage !== undefined ? { storage: config.storage } : {}),
+      });
+      await ensureDurable(handle, stream, durable, config.subjects);
+      log.info('consuming Debezium change events', { stream, created, durable, subjects: config.subjects });
+
+      let state: ConnectorState = 'running';
+      let stopping = false;
+      let messages: ConsumerMessages | undefined;
+      let lastError: string | undefined;
+      let busy = false;
+      // Highest stream sequence handled in this process: a redelivery of one we already handled (its ack lost or late)
+      // must not re-apply an older version after a newer one.
+      let lastDoneSeq = 0;
+      const counts = { changes: 0, published: 0, unchanged: 0, deleted: 0, skipped: 0, tombstones: 0, deadLettered: 0 };
+      const maxAttempts = config.maxAttempts ?? 5;
+
+      async function apply(action: DocumentAction): Promise<void> {
+        switch (action.kind) {
+          case 'upsert': {
+            const r = await publishDocument(handle, action.tenant, action.doc, { producer: CDC_PRODUCER, skipUnchanged: action.checkLog });
+            if (r.duplicate) counts.unchanged += 1;
+            else counts.published += 1;
+            return;
+          }
+          case 'delete': {
+            const r = await publishDeletion(handle, action.address, { producer: CDC_PRODUCER });
+            if (!r.duplicate) counts.deleted += 1;
+            return;
+          }
+          case 'truncate':
+            counts.deleted += await deleteAllOfSource(handle, action.tenant, action.source, CDC_PRODUCER);
+            return;
+          case 'skip':
+            counts.skipped += 1;
+            return;
+        }
+      }
+
+      async function deadLetter(msg: JsMsg, reason: string, attempts: number): Promise<void> {
+        for (;;) {
+          try {
+            await sendToDlq(handle, CDC_DLQ_STAGE, msg, reason, attempts);
+            counts.deadLettered += 1;
+            log.warn('change event sent to the DLQ', { subject: msg.subject, seq: msg.seq, reason });
+            return;
+          } catch (err) {
+            if (stopping) throw err;
+            lastError = `cannot write to the DLQ: ${errorMessage(err)}`;
+            await sleep(1000);
+          }
+        }
+      }
+
+      /** Handles one change until it is stored, dead-lettered, or we are stopping (then it is left for redelivery). */
+      async function handle1(msg: JsMsg): Promise<void> {
+        if (msg.seq <= lastDoneSeq) {
+          msg.ack();
+          return;
+        }
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const decoded = decodeChange(msg.data);
+            if (decoded.kind === 'tombstone') counts.tombstones += 1;
+            else for (const action of mapChange(config.mapping, decoded.event)) await apply(action);
+            counts.changes += 1;
+            break;
+          } catch (err) {
+            const permanent = err instanceof ValidationError || err instanceof PermanentEventError;
+            if (permanent || (!(err instanceof UnavailableError) && attempt >= maxAttempts)) {
+              lastError = `${msg.subject} #${msg.seq}: ${errorMessage(err)}`;
+              await deadLetter(msg, errorMessage(err), attempt);
+              break;
+            }
+            lastError = `${msg.subject} #${msg.seq}: ${errorMessage(err)} (retrying)`;
+            log.warn('change event not stored yet; retrying', { subject: msg.subject, seq: msg.seq, attempt, error: errorMessage(err) });
+            if (stopping) return; // unacked: redelivered to the next run
+            msg.working();
+            await sleep(Math.min(200 * 2 ** Math.min(attempt, 6), 10_000));
+          }
+        }
+        lastDoneSeq = msg.seq;
+        msg.ack();
+      }
+
+      async function pump(): Promise<void> {
+        while (!stopping) {
+          try {
+            const consumer = await handle.js.consumers.get(stream, durable);
+            messages = await consumer.consume({ max_messages: 256 });
+            for await (const msg of messages) {
+              if (stopping) break;
+              busy = true;
+              try {
+                await handle1(msg);
+              } finally {
+                busy = false;
+              }
+            }
+          } catch (err) {
+            if (stopping) break;
+            lastError = `consumer failed: ${errorMessage(err)}`;
+            log.error('consumer failed; retrying in 1s', { error: errorMessage(err) });
+            await sleep(1000);
+            await ensureDurable(handle, stream, durable, config.subjects).catch(() => undefined);
+          }
+        }
+      }
+
+      const done: Promise<ConnectorOutcome> = pump().then(
+        () => {
+          state = 'stopped';
+          return { ok: true };
+        },
+        (err: unknown) => {
+          state = 'failed';
+          lastError = errorMessage(err);
+          return { ok: false, error: lastError };
+        },
+      );
+
+      const status = (): ConnectorStatus => ({
+        name,
+        state,
+        published: counts.published + counts.deleted,
+        ...(lastError !== undefined ? { lastError } : {}),
+        details: { stream, durable, subjects: config.subjects, ...counts },
+      });
+
+      return {
+        name,
+        done,
+        status,
+        async stop() {
+          if (!stopping) {
+            stopping = true;
+            state = 'stopping';
+            await messages?.close().catch(() => undefined);
+          }
+          await done;
+        },
+        async caughtUp() {
+          if (busy) return false;
+          const info = await handle.jsm.consumers.info(stream, durable);
+          return info.num_pending === 0 && info.num_ack_pending === 0;
+        },
+      };
+    },
+  };
+}

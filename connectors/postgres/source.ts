@@ -1,0 +1,433 @@
+// The embedded Postgres CDC source: consistent snapshot, then pgoutput logical replication, written as Debezium change events to JetStream; the slot advances only past what JetStream stored.
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import { z } from 'zod';
+import { errorMessage } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import { connectorState, type Connector, type ConnectorContext, type ConnectorOutcome, type ConnectorState, type RunningConnector } from '../connector.ts';
+import { encodeChange, type ChangeEvent, type Row } from '../cdc/envelope.ts';
+import { debeziumSubject, ensureCdcStream } from '../cdc/stream.ts';
+import { changeEvent, jsonRow, keyImage, type ChangeOrigin } from './envelope-builder.ts';
+import { formatLsn, parseLsn, type Lsn } from './lsn.ts';
+import {
+  checkServer,
+  connectAdmin,
+  createSlotWithSnapshot,
+  dropSlot,
+  ensurePublication,
+  parseTableName,
+  qualified,
+  quoteTable,
+  redactUrl,
+  replicationName,
+  slotExists,
+  type TableName,
+} from './setup.ts';
+
+export interface PostgresSourceConfig {
+  readonly url: string;
+  /** "schema.table" names; they form the publication. */
+  readonly tables: readonly string[];
+  /** Debezium's topic.prefix: change events go to `<topicPrefix>.<schema>.<table>`. */
+  readonly topicPrefix: string;
+  /** Replication slot and publication names (default spanda_<topicPrefix>). */
+  readonly slot?: string;
+  readonly publication?: string;
+  /** Stream to create when none holds `<topicPrefix>.>` (default DebeziumStream). */
+  readonly streamName?: string;
+  /** Stop once everything up to the WAL position at start is stored. */
+  readonly once?: boolean;
+  /** Change events published but not yet acknowledged by JetStream before replication pauses (default 512). */
+  readonly maxInFlight?: number;
+  readonly snapshotBatchRows?: number;
+}
+
+/** The replication position kept in KV (bucket spanda-connectors, key postgres.<slot>). */
+export const positionSchema = z.object({
+  phase: z.enum(['snapshot', 'streaming']),
+  slot: z.string(),
+  consistentPoint: z.string(),
+  /** Everything before this LSN is stored in JetStream (and confirmed to the slot, or about to be). */
+  lsn: z.string(),
+  tables: z.array(z.string()),
+  updatedAt: z.string(),
+});
+export type Position = z.infer<typeof positionSchema>;
+
+export interface RunningPostgresSource extends RunningConnector {
+  /** Resolves once the initial snapshot is stored (at once when resuming a stream). */
+  readonly snapshotted: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for `work` at most `ms`: tearing down a replication connection mid-start can leave its promises unsettled. */
+const within = (work: Promise<unknown>, ms: number) => Promise.race([work.catch(() => undefined), sleep(ms)]);
+
+/** Ordered publish pipeline: publishes run concurrently, positions are confirmed strictly in order once all before them are stored. */
+class AckPipeline {
+  private readonly queue: Array<{ kind: 'publish'; done: Promise<unknown> } | { kind: 'position'; lsn: Lsn }> = [];
+  private draining = false;
+  private failed: unknown;
+  inFlight = 0;
+  constructor(
+    private readonly onPosition: (lsn: Lsn) => void,
+    private readonly onFailure: (err: unknown) => void,
+    private readonly onDrained: () => void,
+  ) {}
+  publish(done: Promise<unknown>): void {
+    done.catch(() => undefined);
+    this.inFlight += 1;
+    this.queue.push({ kind: 'publish', done });
+    void this.drain();
+  }
+  position(lsn: Lsn): void {
+    this.queue.push({ kind: 'position', lsn });
+    void this.drain();
+  }
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.draining;
+  }
+  private async drain(): Promise<void> {
+    if (this.draining || this.failed !== undefined) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const head = this.queue[0];
+        if (!head) break;
+        if (head.kind === 'publish') {
+          try {
+            await head.done;
+          } catch (err) {
+            this.failed = err;
+            this.queue.length = 0;
+            this.onFailure(err);
+            return;
+          }
+          this.inFlight -= 1;
+        } else this.onPosition(head.lsn);
+        this.queue.shift();
+        this.onDrained();
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+}
+
+export interface PostgresSource extends Connector {
+  start(ctx: ConnectorContext): Promise<RunningPostgresSource>;
+}
+
+export function postgresSource(config: PostgresSourceConfig): PostgresSource {
+  const tables: TableName[] = config.tables.map(parseTableName);
+  const slot = config.slot ?? replicationName(config.topicPrefix);
+  const publication = config.publication ?? slot;
+  const maxInFlight = config.maxInFlight ?? 512;
+  const name = `postgres:${slot}`;
+  // Fail fast on names that cannot be subject tokens.
+  for (const t of tables) debeziumSubject(config.topicPrefix, t.schema, t.table);
+
+  return {
+    name,
+    async start({ nats: handle, kv, logger }) {
+      const log: Logger = logger.child('postgres');
+      const state = connectorState(kv, 'postgres');
+      const admin = await connectAdmin(config.url);
+      let db = admin.database ?? 'postgres';
+      try {
+        await checkServer(admin, tables);
+        await ensurePublication(admin, publication, tables);
+        await ensureCdcStream(handle, { subjects: `${config.topicPrefix}.>`, ...(config.streamName !== undefined ? { streamName: config.streamName } : {}) });
+        db = (await admin.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db ?? db;
+      } catch (err) {
+        await admin.end().catch(() => undefined);
+        throw err;
+      }
+
+      let runState: ConnectorState = 'running';
+      let stopping = false;
+      let lastError: string | undefined;
+      const counts = { snapshotRows: 0, changes: 0, transactions: 0 };
+      let position: Position | undefined;
+      let confirmed: Lsn = 0n;
+      let target: Lsn | undefined;
+      let wake: (() => void) | undefined;
+      let resolveSnapshotted!: () => void;
+      const snapshotted = new Promise<void>((r) => (resolveSnapshotted = r));
+
+      const publishChange = (event: ChangeEvent, msgId: string): Promise<unknown> =>
+        handle.js.publish(debeziumSubject(config.topicPrefix, event.source.schema ?? 'public', event.source.table ?? ''), encodeChange(event), { msgID: msgId, timeout: 10_000 });
+
+      let lastSaved = 0;
+      let saving: Promise<unknown> = Promise.resolve();
+      const savePosition = (force = false): Promise<unknown> => {
+        if (!position) return saving;
+        const now = Date.now();
+        if (!force && now - lastSaved < 500) return saving;
+        lastSaved = now;
+        const value: Position = { ...position, lsn: formatLsn(confirmed), updatedAt: new Date(now).toISOString() };
+        position = value;
+        saving = saving.then(() => state.put([slot], value)).catch((err: unknown) => log.warn('cannot save the replication position to KV; the slot still holds it', { error: errorMessage(err) }));
+        return saving;
+      };
+
+      /** Snapshot: a new slot exports the snapshot its stream starts after; the rows are read inside that snapshot. */
+      async function snapshot(): Promise<void> {
+        if (await slotExists(admin, slot)) {
+          log.warn('dropping a replication slot whose snapshot never finished; taking the snapshot again', { slot });
+          await dropSlot(admin, slot);
+        }
+        const created = await createSlotWithSnapshot(config.url, slot);
+        position = { phase: 'snapshot', slot, consistentPoint: created.consistentPoint, lsn: created.consistentPoint, tables: tables.map(qualified), updatedAt: new Date().toISOString() };
+        await state.put([slot], position);
+        log.info('replication slot created; snapshot started', { slot, consistentPoint: created.consistentPoint });
+        const reader = await connectAdmin(config.url);
+        const cp = parseLsn(created.consistentPoint);
+        const tsMs = Date.now();
+        try {
+          await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          await reader.query(`SET TRANSACTION SNAPSHOT '${created.snapshotName.replace(/'/g, "''")}'`);
+          for (const t of tables) {
+            await reader.query(`DECLARE spanda_snapshot NO SCROLL CURSOR FOR SELECT * FROM ${quoteTable(t)}`);
+            let ordinal = 0;
+            for (;;) {
+              const batch = await reader.query<Record<string, unknown>>(`FETCH ${config.snapshotBatchRows ?? 1000} FROM spanda_snapshot`);
+              if (batch.rows.length === 0) break;
+              const origin: ChangeOrigin = { serverName: config.topicPrefix, db, schema: t.schema, table: t.table, tsMs, lsn: cp, snapshot: 'true' };
+              const pending = batch.rows.map((row) =>
+                publishChange(changeEvent('r', origin, null, jsonRow(row)), `pg:${slot}:snapshot:${created.consistentPoint}:${qualified(t)}:${ordinal++}`),
+              );
+              await Promise.all(pending);
+              counts.snapshotRows += batch.rows.length;
+              if (stopping) throw new Error('stopped during the snapshot; it restarts on the next run');
+            }
+            await reader.query('CLOSE spanda_snapshot');
+          }
+          await reader.query('COMMIT');
+        } finally {
+          await reader.end().catch(() => undefined);
+          await created.replication.end().catch(() => undefined);
+        }
+        confirmed = cp;
+        position = { ...position, phase: 'streaming', lsn: created.consistentPoint };
+        await state.put([slot], position);
+        log.info('snapshot stored', { rows: counts.snapshotRows, consistentPoint: created.consistentPoint });
+      }
+
+      /** One replication session from the confirmed position; resolves when stopped, finished (--once) or failed. */
+      async function stream(): Promise<void> {
+        const service = new LogicalReplicationService(
+          { connectionString: config.url, application_name: 'spanda-cdc' },
+          // Acknowledgements are ours alone: the library's automatic ones would confirm what JetStream has not stored.
+          { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
+        );
+        // The library reports lsn + 1 as flushed; we pass lsn - 1 so the slot's confirmed_flush_lsn is exactly the
+        // end of the last transaction JetStream stored. A transaction whose commit record starts there is then still
+        // sent after a restart (Postgres skips only commits that start before confirmed_flush_lsn).
+        const report = (lsn: Lsn, ping = false) => (lsn > 0n ? service.acknowledge(formatLsn(lsn - 1n), ping).catch(() => false) : Promise.resolve(false));
+        let failure: unknown;
+        let finish!: () => void;
+        const finished = new Promise<void>((r) => (finish = r));
+        const socket = () => (service as unknown as { _connection?: { stream?: { pause?: () => void; resume?: () => void } } })._connection?.stream;
+        let paused = false;
+        const pipeline = new AckPipeline(
+          (lsn) => {
+            if (lsn <= confirmed) return;
+            confirmed = lsn;
+            void report(lsn);
+            void savePosition();
+            if (target !== undefined && confirmed >= target) finish();
+          },
+          (err) => {
+            failure = err;
+            finish();
+          },
+          () => {
+            if (paused && pipeline.inFlight < maxInFlight / 2) {
+              paused = false;
+              socket()?.resume?.();
+            }
+          },
+        );
+        let txn: { xid: number; commitLsn: Lsn; tsMs: number; n: number } | undefined;
+
+        const emit = (event: ChangeEvent) => {
+          if (!txn) return;
+          counts.changes += 1;
+          pipeline.publish(publishChange(event, `pg:${slot}:${formatLsn(txn.commitLsn)}:${txn.n++}`));
+          if (!paused && pipeline.inFlight >= maxInFlight) {
+            paused = true;
+            socket()?.pause?.();
+          }
+        };
+        const origin = (rel: Pgoutput.MessageRelation, lsn: Lsn): ChangeOrigin => ({
+          serverName: config.topicPrefix,
+          db,
+          schema: rel.schema,
+          table: rel.name,
+          tsMs: txn?.tsMs ?? Date.now(),
+          ...(txn ? { txId: txn.xid, commitLsn: txn.commitLsn } : {}),
+          lsn,
+        });
+        const columnsOf = (rel: Pgoutput.MessageRelation) => rel.columns.map((c) => c.name);
+
+        service.on('data', (lsnText: string, msg: Pgoutput.Message) => {
+          try {
+            const lsn = parseLsn(lsnText);
+            switch (msg.tag) {
+              case 'begin':
+                txn = { xid: msg.xid, commitLsn: msg.commitLsn ? parseLsn(msg.commitLsn) : lsn, tsMs: Number(BigInt(msg.commitTime as bigint) / 1000n), n: 0 };
+                return;
+              case 'insert':
+                emit(changeEvent('c', origin(msg.relation, lsn), null, jsonRow(msg.new, columnsOf(msg.relation))));
+                return;
+              case 'update': {
+                const after = jsonRow(msg.new, columnsOf(msg.relation));
+                if (msg.key) {
+                  // The key changed: Debezium writes a delete of the old key and a create of the new one.
+                  emit(changeEvent('d', origin(msg.relation, lsn), keyImage(msg.key, columnsOf(msg.relation)), null));
+                  emit(changeEvent('c', origin(msg.relation, lsn), null, after));
+                } else emit(changeEvent('u', origin(msg.relation, lsn), msg.old ? jsonRow(msg.old, columnsOf(msg.relation)) : null, after));
+                return;
+              }
+              case 'delete': {
+                const before: Row = msg.old ? jsonRow(msg.old, columnsOf(msg.relation)) : keyImage(msg.key ?? {}, columnsOf(msg.relation));
+                emit(changeEvent('d', origin(msg.relation, lsn), before, null));
+                return;
+              }
+              case 'truncate':
+                for (const rel of msg.relations) emit(changeEvent('t', origin(rel, lsn), null, null));
+                return;
+              case 'commit':
+                counts.transactions += 1;
+                pipeline.position(msg.commitEndLsn ? parseLsn(msg.commitEndLsn) : lsn);
+                txn = undefined;
+                return;
+              default:
+                return;
+            }
+          } catch (err) {
+            failure = err;
+            finish();
+          }
+        });
+        service.on('heartbeat', (lsnText: string, _ts: number, shouldRespond: boolean) => {
+          // Between transactions everything the server sent up to here is queued before this marker, so once it is
+          // stored the slot may move on (keeps WAL from piling up while only other tables change).
+          if (!txn) pipeline.position(parseLsn(lsnText));
+          if (shouldRespond) void report(confirmed);
+        });
+        service.on('error', (err: Error) => {
+          failure = err;
+          finish();
+        });
+        const keepalive = setInterval(() => void report(confirmed, target !== undefined), target !== undefined ? 250 : 10_000);
+        const stopWatch = setInterval(() => {
+          if (stopping) finish();
+        }, 100);
+        wake = finish;
+        const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication] });
+        const subscribed = service.subscribe(plugin, slot, formatLsn(confirmed)).catch((err: unknown) => {
+          failure ??= err;
+          finish();
+        });
+        log.info('streaming changes', { slot, from: formatLsn(confirmed), ...(target !== undefined ? { until: formatLsn(target) } : {}) });
+        if (target !== undefined && confirmed >= target) finish();
+        await finished;
+        clearInterval(keepalive);
+        clearInterval(stopWatch);
+        // Whatever is in flight either lands (and is confirmed) or is sent again by the next session.
+        const deadline = Date.now() + 5000;
+        while (failure === undefined && !pipeline.idle && Date.now() < deadline) await sleep(20);
+        await report(confirmed);
+        await within(service.destroy(), 2000);
+        await within(subscribed, 1000);
+        if (failure !== undefined) throw failure;
+      }
+
+      async function run(): Promise<void> {
+        const saved = await state.get([slot], positionSchema).catch((err: unknown) => {
+          log.warn('ignoring an unreadable replication position', { error: errorMessage(err) });
+          return undefined;
+        });
+        if (saved?.value.phase === 'streaming' && (await slotExists(admin, slot))) {
+          position = saved.value;
+          confirmed = parseLsn(saved.value.lsn);
+          const slotRow = await admin.query<{ confirmed_flush_lsn: string | null }>('SELECT confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
+          const slotLsn = slotRow.rows[0]?.confirmed_flush_lsn;
+          if (slotLsn && parseLsn(slotLsn) > confirmed) confirmed = parseLsn(slotLsn);
+          log.info('resuming replication', { slot, lsn: formatLsn(confirmed) });
+        } else {
+          if (saved?.value.phase === 'streaming') log.warn('the replication slot is gone; taking a new snapshot', { slot });
+          await snapshot();
+        }
+        resolveSnapshotted();
+        if (config.once) target = parseLsn((await admin.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0');
+        for (let attempt = 0; !stopping; attempt++) {
+          if (target !== undefined && confirmed >= target) return;
+          try {
+            await stream();
+            if (target !== undefined && confirmed >= target) return;
+            attempt = 0;
+          } catch (err) {
+            if (stopping) return;
+            lastError = errorMessage(err);
+            log.warn('replication session ended; resuming from the last stored position', { error: lastError, lsn: formatLsn(confirmed) });
+            await sleep(Math.min(250 * 2 ** Math.min(attempt, 5), 5000));
+          }
+        }
+      }
+
+      const done: Promise<ConnectorOutcome> = run()
+        .then(
+          () => ({ ok: true }) as ConnectorOutcome,
+          (err: unknown) => {
+            lastError = errorMessage(err);
+            log.error('postgres source failed', { error: lastError, url: redactUrl(config.url) });
+            return { ok: false, error: lastError } as ConnectorOutcome;
+          },
+        )
+        .then(async (outcome) => {
+          resolveSnapshotted();
+          await savePosition(true);
+          await admin.end().catch(() => undefined);
+          runState = outcome.ok ? 'stopped' : 'failed';
+          return outcome;
+        });
+
+      return {
+        name,
+        done,
+        snapshotted,
+        status: () => ({
+          name,
+          state: runState,
+          published: counts.snapshotRows + counts.changes,
+          ...(lastError !== undefined ? { lastError } : {}),
+          details: {
+            slot,
+            publication,
+            phase: position?.phase ?? 'starting',
+            confirmedLsn: formatLsn(confirmed),
+            ...(target !== undefined ? { targetLsn: formatLsn(target) } : {}),
+            ...counts,
+          },
+        }),
+        async stop() {
+          if (!stopping) {
+            stopping = true;
+            runState = 'stopping';
+            wake?.();
+          }
+          await done;
+        },
+      };
+    },
+  };
+}
+
+/** For tests and tools: the position a source saved, read straight from KV. */
+export async function savedPosition(ctx: { kv: ConnectorContext['kv'] }, slot: string): Promise<Position | undefined> {
+  return (await connectorState(ctx.kv, 'postgres').get([slot], positionSchema))?.value;
+}
+
