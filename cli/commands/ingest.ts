@@ -41,8 +41,11 @@ const SUBCOMMANDS: Readonly<Record<string, { usage: string; load: () => Promise<
     usage: 'spanda ingest rss <url…> [--every 10m] [--source NAME] [--tenant T] [--delete-missing] [--json] [--nats-url URL]',
     load: async () => (await import('./ingest-rss.ts')).ingestRss,
   },
-  // postgres (CDC): { usage: 'spanda ingest postgres --url … ', load: async () => (await import('./ingest-postgres.ts')).ingestPostgres },
-  // debezium (CDC): { usage: 'spanda ingest debezium --subjects … ', load: async () => (await import('./ingest-debezium.ts')).ingestDebezium },
+  postgres: {
+    usage: 'spanda ingest postgres --url postgres://… --table schema.table --id-column COL --text-columns A,B [--title-column C] [--metadata-columns D,E] [--source NAME] [--tenant T] [--once] [--json] [--nats-url URL]',
+    load: async () => (await import('./ingest-postgres.ts')).ingestPostgres,
+  },
+  debezium: { usage: "spanda ingest debezium --subjects 'PREFIX.>' --mapping mapping.json [--json] [--nats-url URL]", load: async () => (await import('./ingest-debezium.ts')).ingestDebezium },
 };
 
 function usage(): string {
