@@ -44,22 +44,39 @@ export function durableNameFor(subjects: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function ensureDurable(handle: NatsHandle, stream: string, durable: string, filter: string): Promise<void> {
+function durableConfig(durable: string, filter: string) {
+  return {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: filter,
+    ack_wait: 30_000 * 1_000_000,
+    max_ack_pending: 1024,
+    max_deliver: -1,
+    description: `Spanda CDC: Debezium change events on ${filter} → DOCUMENTS`,
+  };
+}
+
+/**
+ * Creates the durable consumer, or takes over an existing one. Messages a previous runner held unacked (it was killed)
+ * would come back only after ack_wait, behind newer ones: out of order for the same row. So the consumer is recreated
+ * at its ack floor and everything after it is delivered again, in order. One runner per subject filter.
+ */
+async function ensureDurable(handle: NatsHandle, stream: string, durable: string, filter: string, takeOver: boolean): Promise<{ redeliveredUpTo: number }> {
+  const config = durableConfig(durable, filter);
   try {
     const info = await handle.jsm.consumers.info(stream, durable);
+    if (takeOver && info.num_ack_pending > 0) {
+      await handle.jsm.consumers.delete(stream, durable);
+      await handle.jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.ack_floor.stream_seq + 1 });
+      // Delivered again as new messages: the caller treats them as redeliveries.
+      return { redeliveredUpTo: info.delivered.stream_seq };
+    }
     if (info.config.filter_subject !== filter) await handle.jsm.consumers.update(stream, durable, { filter_subject: filter });
+    return { redeliveredUpTo: 0 };
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
-    await handle.jsm.consumers.add(stream, {
-      durable_name: durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: filter,
-      ack_wait: 60_000 * 1_000_000,
-      max_ack_pending: 1024,
-      max_deliver: -1,
-      description: `Spanda CDC: Debezium change events on ${filter} → DOCUMENTS`,
-    });
+    await handle.jsm.consumers.add(stream, { ...config, deliver_policy: DeliverPolicy.All });
+    return { redeliveredUpTo: 0 };
   }
 }
 
@@ -80,7 +97,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
         ...(config.createStream !== undefined ? { create: config.createStream } : {}),
         ...(config.storage !== undefined ? { storage: config.storage } : {}),
       });
-      await ensureDurable(handle, stream, durable, config.subjects);
+      const { redeliveredUpTo } = await ensureDurable(handle, stream, durable, config.subjects, true);
       log.info('consuming Debezium change events', { stream, created, durable, subjects: config.subjects });
 
       let state: ConnectorState = 'running';
@@ -94,10 +111,12 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
       const counts = { changes: 0, published: 0, unchanged: 0, deleted: 0, skipped: 0, tombstones: 0, deadLettered: 0 };
       const maxAttempts = config.maxAttempts ?? 5;
 
-      async function apply(action: DocumentAction): Promise<void> {
+      async function apply(action: DocumentAction, redelivered: boolean): Promise<void> {
         switch (action.kind) {
           case 'upsert': {
-            const r = await publishDocument(handle, action.tenant, action.doc, { producer: CDC_PRODUCER, skipUnchanged: action.checkLog });
+            // A redelivered change may be the one whose ack a killed runner never sent: if the log already holds its
+            // content, it was applied (acks are confirmed one by one, so it can only be the newest applied).
+            const r = await publishDocument(handle, action.tenant, action.doc, { producer: CDC_PRODUCER, skipUnchanged: action.checkLog || redelivered });
             if (r.duplicate) counts.unchanged += 1;
             else counts.published += 1;
             return;
@@ -141,7 +160,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
           try {
             const decoded = decodeChange(msg.data);
             if (decoded.kind === 'tombstone') counts.tombstones += 1;
-            else for (const action of mapChange(config.mapping, decoded.event)) await apply(action);
+            else for (const action of mapChange(config.mapping, decoded.event)) await apply(action, msg.redelivered || msg.seq <= redeliveredUpTo);
             counts.changes += 1;
             break;
           } catch (err) {
@@ -159,7 +178,8 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
           }
         }
         lastDoneSeq = msg.seq;
-        msg.ack();
+        // Confirmed before the next change is applied: after a crash at most the newest applied change is unacked.
+        await msg.ackAck().catch(() => undefined);
       }
 
       async function pump(): Promise<void> {
@@ -181,7 +201,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
             lastError = `consumer failed: ${errorMessage(err)}`;
             log.error('consumer failed; retrying in 1s', { error: errorMessage(err) });
             await sleep(1000);
-            await ensureDurable(handle, stream, durable, config.subjects).catch(() => undefined);
+            await ensureDurable(handle, stream, durable, config.subjects, false).catch(() => undefined);
           }
         }
       }
