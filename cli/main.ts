@@ -32,6 +32,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   ingest: { summary: 'run a connector: rss (feeds), postgres (CDC), debezium (change events on NATS)', load: async () => (await import('./commands/ingest.ts')).ingestCommand },
   eval: { summary: 'measure retrieval on a BEIR data set (nDCG@10, Recall@10, MRR@10, latency) through a private node', load: async () => (await import('./commands/eval.ts')).evalCommand },
   dataset: { summary: 'export fine-tuning JSONL (chat or completion) from answers with positive feedback; --push-to-hub', load: async () => (await import('./commands/dataset.ts')).datasetCommand },
+  debezium: { summary: 'Debezium deployment: config writes application.properties (NATS JetStream sink) or a Kafka Connect connector; register applies it', load: async () => (await import('./commands/debezium.ts')).debeziumCommand },
   inspect: { summary: 'show streams, consumers (lag) or decoded events of a subject', load: async () => (await import('./commands/inspect.ts')).inspectCommand },
   dlq: { summary: 'list, show, re-drive or purge dead-lettered events (filters: --processor, --stream, --reason, --since)', load: async () => (await import('./commands/dlq.ts')).dlqCommand },
 };
