@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { NatsHandle } from '../../../streams/nats.ts';
 import { STREAMS } from '../../../streams/provision.ts';
-import { REPO_ROOT, sleep } from '../../lib/common.ts';
+import { REPO_ROOT, note, sleep } from '../../lib/common.ts';
 import { call } from './http.ts';
 import { docToken, SOURCE, type Acked, type Ledger } from './workload.ts';
 
@@ -83,8 +83,10 @@ export async function settleAndCheck(base: string, ledger: Ledger, options: { ti
     if ((ready.body as { projection?: { caughtUp?: boolean } } | undefined)?.projection?.caughtUp) break;
     await sleep(500);
   }
+  note(`applied up to DOCUMENTS ${ledger.maxSeq} after ${Date.now() - started} ms; checking ${ledger.finals().size} documents`);
   let verdict = await checkDocuments(base, ledger);
   while (verdict.lost + verdict.duplicated + verdict.resurrected > 0 && Date.now() < deadline) {
+    note(`check: ${verdict.lost} lost, ${verdict.duplicated} duplicated, ${verdict.resurrected} resurrected (${verdict.examples.slice(0, 2).join('; ')}); checking again`);
     await sleep(3000);
     verdict = await checkDocuments(base, ledger);
   }
