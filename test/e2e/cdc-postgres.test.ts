@@ -111,6 +111,7 @@ describe.skipIf(skipReason !== undefined)('spanda ingest postgres into a whole n
         await db.query('UPDATE notes SET body = $2 WHERE id = $1', [id, `v2 of row ${id}`]);
         if (i % 5 === 0) await db.query('DELETE FROM notes WHERE id = $1', [id]);
         else await db.query('UPDATE notes SET body = $2, tag = $3 WHERE id = $1', [id, `v3 of row ${id}`, 'final']);
+        await new Promise((r) => setTimeout(r, 10)); // a table that keeps changing for a second or two
       }
       writerDone = true;
     })();
