@@ -4,14 +4,15 @@ import type * as Scope from 'effect/Scope';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createApp } from '../api/app.ts';
-import { apiAuthFor } from '../api/auth.ts';
+import { apiAuthFor, authorizeHeader } from '../api/auth.ts';
 import { startApiServer, type ApiServer } from '../api/main.ts';
 import { natsAuthOf, type SpandaConfig } from '../lib/config.ts';
-import { ConfigError } from '../lib/errors.ts';
+import { ConfigError, errorMessage } from '../lib/errors.ts';
 import { attempt, resource } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { instrumentEmbedder } from '../lib/metrics-embedder.ts';
+import { startMetricsServer } from '../lib/metrics-server.ts';
 import { createChunker } from '../processors/chunker/handler.ts';
 import { createEmbedder } from '../processors/embedder/handler.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
@@ -179,7 +180,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
           'indexing catalog',
           logger,
           async () => {
-            const router = new GenerationRouter(runtime, INDEXING_ROLE, catalogOpener(handle, config.dataDir, logger));
+            const router = new GenerationRouter(runtime, INDEXING_ROLE, catalogOpener(handle, config.dataDir, logger, metrics));
             await router.start({ spec: indexingSpec(), vectorWeight: 0 });
             return router;
           },
@@ -192,6 +193,34 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
       const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());
       const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api'), metrics, auth, corsOrigins: config.corsOrigins });
       server = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port, graceMs: config.shutdownGraceMs }), (s) => s.close());
+    } else {
+      // Without the API, a process still answers probes and scrapes on PORT: /healthz, /readyz, /metrics (admin scope).
+      const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());
+      const listener = yield* resource(
+        'metrics listener',
+        logger,
+        async () => {
+          try {
+            return await startMetricsServer({
+              host: config.host,
+              port: config.port,
+              metrics,
+              ready: () => {
+                const health = serving?.current().projector?.health();
+                const ok = handle.connected() && (health?.ok ?? true);
+                return { ok, detail: { nats: handle.connected(), ...(health ? { projection: health.detail } : {}) } };
+              },
+              ...(config.metricsPublic ? {} : { authorize: (header: string | undefined) => void authorizeHeader(auth, header, 'admin') }),
+            });
+          } catch (err) {
+            // Several role processes on one host: the work matters more than the probe port; say how to get both.
+            logger.warn('no metrics listener: its port is taken; give each process its own --port to scrape it', { port: config.port, error: errorMessage(err) });
+            return undefined;
+          }
+        },
+        async (l) => l?.close(),
+      );
+      if (listener) logger.info('metrics listener', { url: listener.url });
     }
     const notServing = () => new ConfigError('this process runs neither the projector nor the api role: it serves no generation');
     const served = () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ValidationError } from '../lib/errors.ts';
 import { lockFile } from '../lib/data-dir-lock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
+import type { SpandaMetrics } from '../lib/metrics.ts';
 import { decodeEvent } from '../streams/codec.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
@@ -37,11 +38,11 @@ export function catalogPath(dataDir: string, generation: string): string {
   return path.join(dataDir, INDEXING_ROLE, `${generation}.sqlite`);
 }
 
-export function catalogOpener(handle: NatsHandle, dataDir: string, logger: Logger): GenerationOpener<ServedCatalog> {
+export function catalogOpener(handle: NatsHandle, dataDir: string, logger: Logger, metrics?: SpandaMetrics): GenerationOpener<ServedCatalog> {
   return {
     open: async (record: GenerationRecord) => {
       const store = new SqliteCatalogStore(catalogPath(dataDir, record.id));
-      return { id: record.id, store, projector: runProjector(handle, indexingProjection(), store, { logger }) };
+      return { id: record.id, store, projector: runProjector(handle, indexingProjection(), store, { logger, ...(metrics ? { metrics } : {}) }) };
     },
     close: async (served) => {
       await served.projector.stop().catch(() => undefined);

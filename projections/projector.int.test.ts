@@ -13,6 +13,7 @@ import { subjects } from '../streams/subjects.ts';
 import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
 import { inferenceProjection } from './inference.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
+import { staticServing } from './serving.ts';
 import type { InferenceStore, StoreBatch } from './store.ts';
 
 let nats: TestNats;
@@ -112,7 +113,9 @@ describe('the projector', () => {
     const { store } = scriptedStore(() => (down ? new UnavailableError('the inference store is closed; open it again') : undefined));
     projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { failuresBeforeUnhealthy: 2 });
     const running = projector;
-    const readyz = () => healthRoutes({ nats: nats.handle, store, projector: running } as unknown as ApiDeps).request('/readyz');
+    const embedder = { info: { id: 'm', dims: 4, normalized: true, maxTokens: 8 }, embed: async () => [] };
+    const serving = staticServing({ id: 'scripted', store, embedder, vectorWeight: 0.5, projector: running });
+    const readyz = () => healthRoutes({ nats: nats.handle, serving } as unknown as ApiDeps).request('/readyz');
     const deadline = Date.now() + 10_000;
     while (running.health().ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(running.health()).toMatchObject({ ok: false, pendingWork: true, lastError: expect.stringMatching(/store is closed/) });
