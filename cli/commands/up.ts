@@ -27,13 +27,15 @@ function reportProgress(system: SpandaSystem, logger: Logger): NodeJS.Timeout {
 
 export const upCommand: Command = {
   usage:
-    'spanda up [--port 8080] [--host 127.0.0.1] [--data-dir .spanda] [--nats-url URL] [--embedder offline|hash] [--no-sample]\n' +
+    'spanda up [--port 8080] [--host 127.0.0.1] [--data-dir .spanda] [--nats-url URL] [--embedder offline|hash] [--models M,…] [--store sqlite|weaviate|qdrant] [--no-sample]\n' +
     '          [--config FILE] [--api-keys FILE] [--allow-open] [--cors-origins LIST]',
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
     'data-dir': { type: 'string' },
     embedder: { type: 'string' },
+    models: { type: 'string' },
+    store: { type: 'string' },
     'vector-weight': { type: 'string' },
     'embed-workers': { type: 'string' },
     'no-sample': { type: 'boolean' },
