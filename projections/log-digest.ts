@@ -28,37 +28,52 @@ export async function logDigest(
   onProgress: (events: number) => void = () => undefined,
 ): Promise<LogDigest> {
   const store = SqliteInferenceStore.open({ path: ':memory:', model });
-  const origin = originCheckFor(handle);
-  let events = 0;
   try {
-    for (const source of projection.sources) {
-      const upTo = checkpoints[source.key] ?? 0;
-      await readSlice(handle, { stream: source.stream, filterSubject: source.filterSubject, upTo }, async (messages) => {
-        const decoded: StoredEvent<SpandaEvent>[] = [];
-        for (const msg of messages) {
-          try {
-            const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
-            if (projection.canHandle.includes(event.type)) decoded.push(event);
-          } catch {
-            // refused by decoding: the projector dead-letters these
-          }
-        }
-        const verdicts = await origin.check(decoded);
-        for (const [i, event] of decoded.entries()) {
-          if (verdicts[i]) continue;
-          // One event at a time: an event the projection or store refuses is skipped alone, as the projector isolates it.
-          try {
-            store.apply({ ops: projection.project(event), checkpoints: {} });
-          } catch {
-            continue;
-          }
-        }
-        events += messages.length;
-        onProgress(events);
-      });
-    }
+    // One event at a time: an event the projection or store refuses is skipped alone, as the projector isolates it.
+    const events = await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }), onProgress);
     return { digest: store.digest(), documents: store.documentHashes(), events };
   } finally {
     store.close();
   }
+}
+
+/**
+ * Feeds a projection's slices up to `checkpoints` through the projection, one event's ops at a time, skipping what the
+ * projector would dead-letter: events that do not decode, fail the origin check, or that the projection or `apply`
+ * refuses. Returns how many messages were read. The basis of every digest computed straight from the log.
+ */
+export async function foldLog<Op>(
+  handle: NatsHandle,
+  projection: Projection<Op>,
+  checkpoints: Readonly<Record<string, number>>,
+  apply: (ops: Op[]) => void | Promise<void>,
+  onProgress: (events: number) => void = () => undefined,
+): Promise<number> {
+  const origin = originCheckFor(handle);
+  let events = 0;
+  for (const source of projection.sources) {
+    await readSlice(handle, { stream: source.stream, filterSubject: source.filterSubject, upTo: checkpoints[source.key] ?? 0 }, async (messages) => {
+      const decoded: StoredEvent<SpandaEvent>[] = [];
+      for (const msg of messages) {
+        try {
+          const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
+          if (projection.canHandle.includes(event.type)) decoded.push(event);
+        } catch {
+          // refused by decoding: the projector dead-letters these
+        }
+      }
+      const verdicts = await origin.check(decoded);
+      for (const [i, event] of decoded.entries()) {
+        if (verdicts[i]) continue;
+        try {
+          await apply(projection.project(event));
+        } catch {
+          // refused by the projection or the store: dead-lettered by the projector
+        }
+      }
+      events += messages.length;
+      onProgress(events);
+    });
+  }
+  return events;
 }

@@ -9,6 +9,7 @@ import { STREAMS } from '../streams/provision.ts';
 import { publishEvent } from '../streams/publisher.ts';
 import { subjects } from '../streams/subjects.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { jsonApi } from './helpers/http.ts';
 
 let node: TestSystem;
 
@@ -19,14 +20,7 @@ afterAll(async () => {
   await node?.destroy();
 });
 
-async function api(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${node.system.apiUrl}${route}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json() };
-}
+const api = jsonApi(() => node.system.apiUrl);
 
 async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -8,6 +8,7 @@ import { provision } from '../streams/provision.ts';
 import { startFakeQdrant, type FakeQdrant } from './fakes/qdrant.ts';
 import { startFakeWeaviate, type FakeWeaviate } from './fakes/weaviate/server.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { jsonApi } from './helpers/http.ts';
 
 let qdrant: FakeQdrant;
 let weaviate: FakeWeaviate;
@@ -26,14 +27,7 @@ afterAll(async () => {
   await weaviate?.close();
 });
 
-async function api(method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${node.system.apiUrl}${route}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json() };
-}
+const api = jsonApi(() => node.system.apiUrl);
 
 async function until(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -10,6 +10,7 @@ import { publishEvent } from '../streams/publisher.ts';
 import { subjects } from '../streams/subjects.ts';
 import { DLQ_HEADER } from '../streams/dlq.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { jsonApi } from './helpers/http.ts';
 
 let node: TestSystem;
 
@@ -25,14 +26,7 @@ interface QueryResult {
   results: Array<{ docId: string; source: string; chunkId: string; title: string | null; text: string; score: number; seq: number }>;
 }
 
-async function api(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${node.system.apiUrl}${route}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json() };
-}
+const api = jsonApi(() => node.system.apiUrl);
 
 const query = async (q: string, mode = 'hybrid', extra: Record<string, unknown> = {}) =>
   (await api('POST', '/v1/query', { query: q, mode, k: 10, ...extra })).json as QueryResult;

@@ -9,6 +9,7 @@ import { sqliteStorePath } from '../projections/stores/sqlite/factory.ts';
 import type { GenerationRuntime } from '../projections/serving.ts';
 import { STREAMS, provision } from '../streams/provision.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
+import { jsonApi } from './helpers/http.ts';
 
 let node: TestSystem;
 let runtime: GenerationRuntime;
@@ -23,14 +24,7 @@ afterAll(async () => {
   await node?.destroy();
 });
 
-async function api(method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${node.system.apiUrl}${route}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json() };
-}
+const api = jsonApi(() => node.system.apiUrl);
 
 const TOPICS = ['volcano magma eruption', 'salmon river spawning', 'compiler borrow checker', 'glacier ice melt', 'orbit satellite launch'];
 

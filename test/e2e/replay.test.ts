@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../streams/server.ts';
 import { eventually, exited, runCli, startUp, type Up } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/nats.ts';
+import { jsonApi } from '../helpers/http.ts';
 
 let dataDir: string;
 let natsUrl: string;
@@ -14,14 +15,7 @@ let up: Up | undefined;
 const args = () => ['--port', String(port), '--nats-url', natsUrl, '--data-dir', dataDir, '--embedder', 'hash', '--no-sample'];
 const cli = (command: string[]) => runCli([...command, '--nats-url', natsUrl, '--data-dir', dataDir]);
 
-async function api(method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${up?.api}${route}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: await response.json() };
-}
+const api = jsonApi(() => up?.api ?? '');
 
 beforeAll(async () => {
   dataDir = await tempDir('spanda-e2e-replay-');
