@@ -1,5 +1,5 @@
 // RFC 9457 problem details: every error the API returns, with a stable type, a status and a detail saying what to do.
-import { ConfigError, GatewayTimeoutError, NotFoundError, SpandaError, UnavailableError, ValidationError } from '../lib/errors.ts';
+import { ConfigError, GatewayTimeoutError, NotFoundError, SpandaError, StorageLimitError, UnavailableError, ValidationError } from '../lib/errors.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -23,6 +23,8 @@ export function problemFromError(err: unknown): { problem: Problem; headers: Rec
     return { problem: problem(400, 'validation', 'Invalid request', err.message, err.issues.length > 0 ? { issues: err.issues } : {}), headers: {} };
   }
   if (err instanceof NotFoundError) return { problem: problem(404, 'not-found', 'Not found', err.message), headers: {} };
+  // 507 and no Retry-After: the stream stays full until an operator acts, so retrying on a timer would only spin.
+  if (err instanceof StorageLimitError) return { problem: problem(507, 'storage-limit', 'Stream at its limit', err.message), headers: {} };
   if (err instanceof UnavailableError) {
     return {
       problem: problem(503, 'unavailable', 'Service unavailable', err.message),

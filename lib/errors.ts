@@ -35,6 +35,18 @@ export class UnavailableError extends SpandaError {
   }
 }
 
+/**
+ * A stream is at one of its limits (max_msgs, max_bytes, the server's storage) and refuses new messages: nothing was
+ * stored, and retrying changes nothing until an operator raises the limit or frees space. Still an UnavailableError, so
+ * processors retry their input (never dead-letter it) until there is room again.
+ */
+export class StorageLimitError extends UnavailableError {
+  override readonly code = 'storage-limit';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 30, options);
+  }
+}
+
 /** Waiting for something (read-your-writes) took longer than the caller allowed; the message says what is pending. */
 export class GatewayTimeoutError extends SpandaError {
   constructor(message: string) {

@@ -1,10 +1,18 @@
 // Publishing events to JetStream: encode, set the message id, wait for the stream's ack, map failures to clear errors.
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { InvalidArgumentError } from '@nats-io/transport-node';
-import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
+import { StorageLimitError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { encodeEvent } from './codec.ts';
 import type { SpandaEvent } from './events/index.ts';
 import { RETRY_WHILE_DISCONNECTED_S, unlessConnectionLost, type NatsHandle } from './nats.ts';
+
+/**
+ * JetStream's answers when a stream cannot take a message: 10077 "stream store failed" carries the limit hit
+ * ("maximum messages exceeded", "maximum bytes exceeded", "maximum messages per subject exceeded"); 10023 is
+ * "insufficient resources" (the server's or account's storage is used up).
+ */
+const STORE_FAILED = 10077;
+const INSUFFICIENT_RESOURCES = 10023;
 
 export interface Published {
   readonly stream: string;
@@ -50,6 +58,12 @@ export async function publishEvent(handle: NatsHandle, subject: string, event: S
   } catch (err) {
     if (err instanceof UnavailableError) throw err;
     if (err instanceof InvalidArgumentError) throw new ValidationError(`cannot publish to ${subject}: ${err.message}`, [], { cause: err });
+    if (err instanceof JetStreamApiError && (err.code === STORE_FAILED || err.code === INSUFFICIENT_RESOURCES)) {
+      throw new StorageLimitError(
+        `the stream for ${subject} is at its limit: ${err.message} (JetStream ${err.code}); the event was not stored. Raise the stream's max_msgs/max_bytes (or the server's max_file_store) or free space, then re-send`,
+        { cause: err },
+      );
+    }
     if (err instanceof JetStreamApiError) throw new UnavailableError(`JetStream refused the event (${err.code}): ${err.message}`, 5, { cause: err });
     throw new UnavailableError(`NATS did not confirm the event (${errorMessage(err)}); it may not be stored, retry shortly`, 5, { cause: err });
   }

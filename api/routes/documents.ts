@@ -1,7 +1,7 @@
 // Document routes: publish one, a batch (202 once JetStream has stored each event) or an NDJSON stream, delete, and per-document state.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { NotFoundError, UnavailableError, ValidationError, errorMessage } from '../../lib/errors.ts';
+import { NotFoundError, StorageLimitError, UnavailableError, ValidationError, errorMessage } from '../../lib/errors.ts';
 import { documentInputSchema, publishDeletion, publishDocument, type PublishedDocument } from '../../streams/document-log.ts';
 import { mapLimit } from '../../streams/publisher.ts';
 import { assertName } from '../../streams/subjects.ts';
@@ -48,7 +48,8 @@ export function documentRoutes(deps: ApiDeps): Hono {
     } catch (err) {
       if (err instanceof UnavailableError && accepted.length > 0) {
         // Re-sending the whole batch is safe: identical documents are deduplicated.
-        throw new UnavailableError(`${errorMessage(err)}; ${accepted.length} of ${docs.length} documents were stored before the failure, re-send the batch`);
+        const message = `${errorMessage(err)}; ${accepted.length} of ${docs.length} documents were stored before the failure, re-send the batch`;
+        throw err instanceof StorageLimitError ? new StorageLimitError(message, { cause: err }) : new UnavailableError(message);
       }
       throw err;
     }
