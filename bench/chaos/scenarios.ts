@@ -1,11 +1,13 @@
 // The chaos scenarios by name, for `npm run chaos -- NAME` and the CI short form (test/e2e/chaos-short.test.ts).
 import { brokerScenario } from './broker.ts';
 import { crashScenario } from './crash.ts';
+import { limitsScenario } from './limits.ts';
 import type { ChaosResult, Scale } from './lib/result.ts';
 
 export const SCENARIOS = {
   crash: crashScenario,
   broker: brokerScenario,
+  limits: limitsScenario,
 } satisfies Record<string, (scale: Scale) => Promise<ChaosResult>>;
 
 export type ScenarioName = keyof typeof SCENARIOS;
