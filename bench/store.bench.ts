@@ -3,7 +3,7 @@
 import { mkdtemp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
+import { openSqliteStore, WorkerInferenceStore } from '../projections/stores/sqlite/index.ts';
 import type { InferenceStore, SearchFilter, SearchQuery, StoreOp } from '../projections/store.ts';
 import { prng } from '../lib/prng.ts';
 import { search } from '../projections/search.ts';
@@ -107,11 +107,47 @@ function keywordText(): string {
   return Array.from({ length: n }, () => vocabulary[50 + Math.floor(random() * 5000)]).join(' ');
 }
 
+function commonText(): string {
+  // Topical queries: words among the 200 commonest, each in a large share of the chunks (thousands of matches to rank).
+  const n = 2 + Math.floor(random() * 3);
+  return Array.from({ length: n }, () => vocabulary[5 + Math.floor(random() * 200)]).join(' ');
+}
+
 interface Latency {
   readonly p50: number;
   readonly p99: number;
   readonly mean: number;
   readonly hits: number;
+}
+
+/**
+ * The same queries on two stores, alternating which goes first query by query, so both see the same moments of a noisy
+ * machine: the store with the in-memory keyword index against the same file ranked by FTS5 alone.
+ */
+async function measurePair(a: InferenceStore, b: InferenceStore, make: () => SearchQuery): Promise<[Latency, Latency]> {
+  for (let i = 0; i < WARMUP; i++) {
+    const q = make();
+    await search(a, q);
+    await search(b, q);
+  }
+  const times: [number[], number[]] = [[], []];
+  const hits = [0, 0];
+  for (let i = 0; i < QUERIES; i++) {
+    const q = make();
+    for (const which of i % 2 === 0 ? [0, 1] : [1, 0]) {
+      const t = performance.now();
+      const result = await search(which === 0 ? a : b, q);
+      (times[which] as number[]).push(performance.now() - t);
+      hits[which] = (hits[which] as number) + result.length;
+    }
+  }
+  const summary = (ts: number[], h: number): Latency => {
+    ts.sort((x, y) => x - y);
+    const at = (p: number) => ts[Math.min(ts.length - 1, Math.floor(p * ts.length))] as number;
+    const round = (x: number) => Math.round(x * 100) / 100;
+    return { p50: round(at(0.5)), p99: round(at(0.99)), mean: round(ts.reduce((x, y) => x + y, 0) / ts.length), hits: round(h / QUERIES) };
+  };
+  return [summary(times[0], hits[0] as number), summary(times[1], hits[1] as number)];
 }
 
 async function measure(store: InferenceStore, make: () => SearchQuery): Promise<Latency> {
@@ -154,26 +190,49 @@ async function run(chunks: number) {
     const t = performance.now();
     store = await openSqliteStore({ path, model: MODEL });
     const openMs = performance.now() - t;
+    const rssMB = Math.round(process.memoryUsage().rss / 1e6);
+    const memory = store instanceof WorkerInferenceStore ? await store.memory() : undefined;
 
     const tenant = () => TENANTS[Math.floor(random() * TENANTS.length)] as string;
-    const base = (mode: SearchQuery['mode'], filter?: SearchFilter): SearchQuery => ({
+    const base = (mode: SearchQuery['mode'], filter?: SearchFilter, common = false): SearchQuery => ({
       tenant: tenant(),
       mode,
       k: K,
-      text: mode === 'vector' ? '' : keywordText(),
+      text: mode === 'vector' ? '' : common ? commonText() : keywordText(),
       ...(mode === 'keyword' ? {} : { vector: unitVector() }),
       vectorWeight: 0.3,
       ...(filter ? { filter } : {}),
     });
     const lang: SearchFilter = { metadata: { lang: 'de' } };
     console.error(`  applied ${chunks} chunks in ${Math.round(applyMs / 1000)} s, opened in ${Math.round(openMs)} ms`);
+    // The baseline in the same run: the same file opened a second time with keyword queries ranked by FTS5's bm25()
+    // alone (no in-memory keyword index), queried alternately with the same queries.
+    const ftsStarted = performance.now();
+    const fts = await openSqliteStore({ path, model: MODEL, keywordIndex: false });
+    const ftsOpenMs = performance.now() - ftsStarted;
+    const pair = async (make: () => SearchQuery) => measurePair(store, fts, make);
+    const [keyword, ftsKeyword] = await pair(() => base('keyword'));
+    const [hybrid, ftsHybrid] = await pair(() => base('hybrid'));
+    const [keywordFilter, ftsKeywordFilter] = await pair(() => base('keyword', lang));
+    const [keywordCommon, ftsKeywordCommon] = await pair(() => base('keyword', undefined, true));
+    const [hybridCommon, ftsHybridCommon] = await pair(() => base('hybrid', undefined, true));
+    await fts.close();
     const search = {
-      keyword: await measure(store, () => base('keyword')),
+      keyword,
+      'keyword common words': keywordCommon,
       vector: await measure(store, () => base('vector')),
-      hybrid: await measure(store, () => base('hybrid')),
-      'keyword+filter': await measure(store, () => base('keyword', lang)),
+      hybrid,
+      'hybrid common words': hybridCommon,
+      'keyword+filter': keywordFilter,
       'vector+filter': await measure(store, () => base('vector', lang)),
       'hybrid+filter': await measure(store, () => base('hybrid', lang)),
+    };
+    const fts5Only = {
+      keyword: ftsKeyword,
+      hybrid: ftsHybrid,
+      'keyword+filter': ftsKeywordFilter,
+      'keyword common words': ftsKeywordCommon,
+      'hybrid common words': ftsHybridCommon,
     };
     await store.close();
     const fileBytes = (await stat(path)).size + (await stat(`${path}-wal`).then((s) => s.size).catch(() => 0));
@@ -187,6 +246,11 @@ async function run(chunks: number) {
       applyChunksPerSecond: Math.round(chunks / (applyMs / 1000)),
       applySeconds: Math.round(applyMs) / 1000,
       openMs: Math.round(openMs),
+      rssAfterOpenMB: rssMB,
+      ...(memory
+        ? { vectorIndexMB: Math.round(memory.vectorBytes / 1e5) / 10, keywordIndexMB: Math.round(memory.keywordBytes / 1e5) / 10, storeWorkerHeapMB: Math.round(memory.heapUsedBytes / 1e5) / 10 }
+        : {}),
+      fts5Only: { openMs: Math.round(ftsOpenMs), search: fts5Only },
       fileMB: Math.round(fileBytes / 1e5) / 10,
       k: K,
       queries: QUERIES,
@@ -234,7 +298,14 @@ const rows = [
   ['apply (chunks/s, 500/batch)', ...runs.map((r) => r.applyChunksPerSecond.toLocaleString('en'))],
   ['open incl. matrix rebuild (ms)', ...runs.map((r) => String(r.openMs))],
   ['file size (MB)', ...runs.map((r) => String(r.fileMB))],
-  ...(['keyword', 'vector', 'hybrid', 'keyword+filter', 'vector+filter', 'hybrid+filter'] as const).map((mode) => [mode, ...runs.map((r) => ms(r.search[mode]))]),
+  ['RSS after open (MB)', ...runs.map((r) => String(r.rssAfterOpenMB))],
+  ['vector matrix / keyword index / worker heap (MB)', ...runs.map((r) => `${r.vectorIndexMB ?? '?'} / ${r.keywordIndexMB ?? '?'} / ${r.storeWorkerHeapMB ?? '?'}`)],
+  ...(['keyword', 'keyword common words', 'vector', 'hybrid', 'hybrid common words', 'keyword+filter', 'vector+filter', 'hybrid+filter'] as const).map((mode) => [
+    mode,
+    ...runs.map((r) => ms(r.search[mode])),
+  ]),
+  ['FTS5 only (baseline): open (ms)', ...runs.map((r) => String(r.fts5Only.openMs))],
+  ...(['keyword', 'keyword common words', 'hybrid', 'hybrid common words', 'keyword+filter'] as const).map((mode) => [`FTS5 only: ${mode}`, ...runs.map((r) => ms(r.fts5Only.search[mode]))]),
 ];
 const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
 for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('   '));

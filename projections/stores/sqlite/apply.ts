@@ -1,9 +1,9 @@
 // Applying store batches to SQLite under the docSeq guard: replace, add parts, tombstones, pending vectors, checkpoints.
 import type Database from 'better-sqlite3';
-import { ValidationError } from '../../../lib/errors.ts';
 import type { Metadata } from '../../../streams/events/index.ts';
 import { canonicalJson } from '../../../streams/ids.ts';
-import type { ChunkInput, DocumentRef, StoreBatch, StoreOp, VectorInput } from '../../store.ts';
+import { chunkKey, type DocumentRef, type StoreBatch, type StoreOp } from '../../store.ts';
+import { validateBatch } from '../../validate-batch.ts';
 import { createFtsTable, ftsTable, type ModelSpec } from './schema.ts';
 import type { KeywordChange } from './keyword-index.ts';
 import type { IndexChange } from './vector-index.ts';
@@ -26,44 +26,6 @@ interface DocRow {
 
 // better-sqlite3 binds JS numbers as REAL; keys and rowids go in as BigInt so they are INTEGER wherever they land.
 const int = (n: number): bigint => BigInt(n);
-
-function fail(message: string, issue: string): never {
-  throw new ValidationError(message, [issue]);
-}
-
-function checkRef(op: DocumentRef, where: string): void {
-  for (const field of ['tenant', 'source', 'docId'] as const) {
-    if (typeof op[field] !== 'string' || op[field].length === 0) fail(`${where}: ${field} must be a non-empty string`, `${where}.${field}: empty`);
-  }
-}
-
-function checkInt(value: unknown, min: number, what: string): void {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    fail(`${what} must be an integer ≥ ${min}, got ${String(value)}`, `${what}: not an integer ≥ ${min}`);
-  }
-}
-
-function checkChunk(chunk: ChunkInput, where: string): void {
-  if (typeof chunk.chunkId !== 'string' || chunk.chunkId.length === 0) fail(`${where}: chunkId must be a non-empty string`, `${where}.chunkId: empty`);
-  if (typeof chunk.text !== 'string') fail(`${where}: text must be a string`, `${where}.text: not a string`);
-  checkInt(chunk.ordinal, 0, `${where}.ordinal`);
-  checkInt(chunk.start, 0, `${where}.start`);
-  checkInt(chunk.end, 0, `${where}.end`);
-  checkInt(chunk.tokens, 0, `${where}.tokens`);
-}
-
-function checkVector(v: VectorInput, dims: number, where: string): void {
-  if (typeof v.chunkId !== 'string' || v.chunkId.length === 0) fail(`${where}: chunkId must be a non-empty string`, `${where}.chunkId: empty`);
-  checkInt(v.window, 0, `${where}.window`);
-  if (!(v.vector instanceof Float32Array) || v.vector.length !== dims) {
-    const got = v.vector instanceof Float32Array ? `${v.vector.length} dimensions` : 'not a Float32Array';
-    fail(`${where}: vector has ${got}, the store's model has ${dims}`, `${where}.vector: wrong dimensions`);
-  }
-  for (const x of v.vector) if (!Number.isFinite(x)) fail(`${where}: vector contains ${x}`, `${where}.vector: not finite`);
-}
-
-// Not a type guard: Array.isArray would widen readonly typed arrays to any[].
-const isList = (value: unknown): boolean => Array.isArray(value);
 
 function blob(vector: Float32Array): Buffer {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
@@ -132,35 +94,7 @@ export class BatchWriter {
 
   /** Checks the whole batch before writing anything, so a bad op fails fast with the op's position in the message. */
   validate(batch: StoreBatch): void {
-    if (!batch || !isList(batch.ops)) fail('batch.ops must be an array', 'ops: not an array');
-    batch.ops.forEach((op, i) => {
-      const where = `ops[${i}]`;
-      checkRef(op, where);
-      checkInt(op.docSeq, 1, `${where}.docSeq`);
-      if (op.kind === 'chunks') {
-        if (!isList(op.chunks)) fail(`${where}.chunks must be an array`, `${where}.chunks: not an array`);
-        op.chunks.forEach((c, j) => checkChunk(c, `${where}.chunks[${j}]`));
-        checkInt(op.totalChunks, 0, `${where}.totalChunks`);
-        if (op.metadata === null || typeof op.metadata !== 'object' || Array.isArray(op.metadata)) {
-          fail(`${where}.metadata must be an object`, `${where}.metadata: not an object`);
-        }
-      } else if (op.kind === 'vectors') {
-        if (op.model !== this.model.id) {
-          fail(
-            `${where}: vectors of model ${op.model} cannot go into a store of model ${this.model.id} (one model per store generation)`,
-            `${where}.model: not the store's model`,
-          );
-        }
-        if (!isList(op.vectors)) fail(`${where}.vectors must be an array`, `${where}.vectors: not an array`);
-        op.vectors.forEach((v, j) => checkVector(v, this.model.dims, `${where}.vectors[${j}]`));
-      } else if ((op as { kind: unknown }).kind !== 'remove') {
-        fail(`${where}: unknown op kind ${String((op as { kind: unknown }).kind)}`, `${where}.kind: unknown`);
-      }
-    });
-    for (const [key, seq] of Object.entries(batch.checkpoints ?? {})) {
-      if (key.length === 0) fail('checkpoint keys must be non-empty', 'checkpoints: empty key');
-      checkInt(seq, 0, `checkpoints[${JSON.stringify(key)}]`);
-    }
+    validateBatch(batch, this.model);
   }
 
   /** Writes the batch (the caller holds the transaction) and returns the index changes to make once it commits. */
@@ -230,7 +164,16 @@ export class BatchWriter {
       const inserted = this.s.insertChunk.get(int(docKey), c.chunkId, int(c.ordinal), c.text, int(c.start), int(c.end), int(c.tokens), c.heading ?? null);
       if (inserted) {
         fts.run(int(inserted.id), c.text, op.title ?? null, c.heading ?? null);
-        changes.keywords.push({ kind: 'add', tenant: op.tenant, chunk: inserted.id, doc: docKey, text: c.text, title: op.title ?? null, heading: c.heading ?? null });
+        changes.keywords.push({
+          kind: 'add',
+          tenant: op.tenant,
+          chunk: inserted.id,
+          doc: docKey,
+          key: chunkKey(op.source, op.docId, c.chunkId),
+          text: c.text,
+          title: op.title ?? null,
+          heading: c.heading ?? null,
+        });
       }
     }
     this.attachPending(op, docKey, changes);

@@ -13,10 +13,16 @@ export interface OpenSqliteStoreOptions {
   readonly model: { readonly id: string; readonly dims: number };
   /** Run SQLite and vector search in a worker thread so queries never block the event loop (default true). */
   readonly inWorker?: boolean;
+  /** Rank keyword queries on the in-memory keyword index (default true; false: FTS5's bm25() alone, less memory). */
+  readonly keywordIndex?: boolean;
 }
 
 export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<InferenceStore> {
-  const config = { path: options.path, model: { id: options.model.id, dims: options.model.dims } };
+  const config = {
+    path: options.path,
+    model: { id: options.model.id, dims: options.model.dims },
+    ...(options.keywordIndex !== undefined ? { keywordIndex: options.keywordIndex } : {}),
+  };
   if (options.inWorker ?? true) return WorkerInferenceStore.open(config);
   return asInferenceStore(SqliteInferenceStore.open(config));
 }

@@ -10,6 +10,8 @@ export interface KeywordRow {
   readonly chunk: number;
   /** Row id of the chunk's document (filters are per document). */
   readonly doc: number;
+  /** The chunk's content key (store.ts chunkKey): hits need it, and a SQL lookup per hit costs more than the scoring. */
+  readonly key: string;
   readonly text: string;
   readonly title: string | null;
   readonly heading: string | null;
@@ -120,6 +122,7 @@ export class TenantKeywords {
   // Scratch for scoring, reused across queries.
   private acc = new Float64Array(0);
   private seen = new Uint8Array(0);
+  private counts = new Int32Array(3 * 1024);
 
   get size(): number {
     return this.rows;
@@ -140,27 +143,37 @@ export class TenantKeywords {
     this.chunkOf[slot] = row.chunk;
     this.docOf[slot] = row.doc;
     this.alive[slot] = 1;
-    const counts = new Map<string, [number, number, number]>();
+    // Per-term column counts in reused scratch arrays indexed by term id (a Map per row costs more than the rest).
+    const touched: number[] = [];
     let length = 0;
-    columns.forEach((tokens, column) => {
+    for (let column = 0; column < 3; column++) {
+      const tokens = columns[column] as readonly string[];
       length += tokens.length;
       for (const token of tokens) {
-        let c = counts.get(token);
-        if (!c) counts.set(token, (c = [0, 0, 0]));
-        c[column] = (c[column] as number) + 1;
+        let id = this.terms.get(token);
+        if (id === undefined) {
+          id = this.postings.length;
+          this.terms.set(token, id);
+          this.postings.push(new Posting());
+        }
+        if (id >= this.counts.length / 3) {
+          const next = new Int32Array(Math.max(3 * 1024, this.counts.length * 2));
+          next.set(this.counts);
+          this.counts = next;
+        }
+        if (this.counts[3 * id] === 0 && this.counts[3 * id + 1] === 0 && this.counts[3 * id + 2] === 0) touched.push(id);
+        this.counts[3 * id + column] = (this.counts[3 * id + column] as number) + 1;
       }
-    });
+    }
     this.lengthOf[slot] = length;
     this.rows++;
     this.totalRows++;
     this.totalTokens += length;
-    for (const [token, [t, ti, h]] of counts) {
-      let id = this.terms.get(token);
-      if (id === undefined) {
-        id = this.postings.length;
-        this.terms.set(token, id);
-        this.postings.push(new Posting());
-      }
+    for (const id of touched) {
+      const t = this.counts[3 * id] as number;
+      const ti = this.counts[3 * id + 1] as number;
+      const h = this.counts[3 * id + 2] as number;
+      this.counts[3 * id] = this.counts[3 * id + 1] = this.counts[3 * id + 2] = 0;
       if (t > TEXT_MAX || ti > SMALL_MAX || h > SMALL_MAX) {
         this.overflow.set(`${slot}:${id}`, [t, ti, h]);
         (this.postings[id] as Posting).push(slot, OVERFLOW);
@@ -322,11 +335,18 @@ export class TenantKeywords {
 /** Every tenant's keyword index; rebuilt from SQLite on open and kept in step with committed batches. */
 export class KeywordIndex {
   private readonly tenants = new Map<string, TenantKeywords>();
+  /** Content key of every indexed chunk by row id (row ids are unique across tenants). */
+  private readonly keys = new Map<number, string>();
 
   constructor(private readonly tokenize: Tokenizer) {}
 
   tenant(name: string): TenantKeywords | undefined {
     return this.tenants.get(name);
+  }
+
+  /** The content key of a chunk row held by the index. */
+  keyOf(chunk: number): string | undefined {
+    return this.keys.get(chunk);
   }
 
   /** BM25 totals of a tenant as FTS5 stores them (see TenantKeywords.setTotals). */
@@ -359,8 +379,10 @@ export class KeywordIndex {
       let index = this.tenants.get(change.tenant);
       if (change.kind === 'remove') {
         index?.remove(change.chunk);
+        this.keys.delete(change.chunk);
         return;
       }
+      this.keys.set(change.chunk, change.key);
       if (!index) this.tenants.set(change.tenant, (index = new TenantKeywords()));
       const [t, ti, h] = refs[i] as number[];
       index.add(change, [of(t as number), of(ti as number), of(h as number)]);

@@ -13,9 +13,18 @@ import type { StoreBatch, StoreOp, VectorInput } from '../../store.ts';
 export interface WorkerConfig {
   readonly path: string;
   readonly model: { readonly id: string; readonly dims: number };
+  /** See SqliteStoreOptions.keywordIndex (default true). */
+  readonly keywordIndex?: boolean;
 }
 
-export type Method = 'apply' | 'checkpoints' | 'keywordCandidates' | 'vectorCandidates' | 'hydrate' | 'document' | 'stats' | 'digest' | 'close';
+export type Method = 'apply' | 'checkpoints' | 'keywordCandidates' | 'vectorCandidates' | 'hydrate' | 'document' | 'stats' | 'digest' | 'memory' | 'close';
+
+/** Memory held by a store: its derived in-memory indexes and the JS heap of the thread it runs in. */
+export interface StoreMemory {
+  readonly vectorBytes: number;
+  readonly keywordBytes: number;
+  readonly heapUsedBytes: number;
+}
 
 export interface Request {
   readonly id: number;

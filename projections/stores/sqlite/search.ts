@@ -116,6 +116,14 @@ export class Searcher {
   /** Candidate keys of chunk rowids, in the order given (a rowid deleted meanwhile is left out). */
   private candidates(ranked: ReadonlyArray<{ id: number; score: number }>): Candidate[] {
     if (ranked.length === 0) return [];
+    const index = this.keywords?.index;
+    if (index) {
+      // Every chunk row is in the keyword index with its key (a row deleted meanwhile is not).
+      return ranked.flatMap((r) => {
+        const key = index.keyOf(r.id);
+        return key === undefined ? [] : [{ key, score: r.score }];
+      });
+    }
     const keys = new Map<number, string>();
     for (const row of this.keysOf.all(JSON.stringify(ranked.map((r) => r.id)))) keys.set(row.id, chunkKey(row.source, row.doc_id, row.chunk_id));
     return ranked.flatMap((r) => {

@@ -1,12 +1,13 @@
 // The synchronous SQLite inference store: one better-sqlite3 connection plus the in-memory vector index derived from it.
 import type Database from 'better-sqlite3';
 import { UnavailableError } from '../../../lib/errors.ts';
-import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreStats } from '../../store.ts';
+import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type DocumentRef, type DocumentState, type InferenceStore, type StoreBatch, type StoreStats } from '../../store.ts';
 import { BatchWriter, type AppliedChanges } from './apply.ts';
 import { computeDigest, documentHashes } from './digest.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
 import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
 import { ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
+import type { StoreMemory } from './protocol.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
 
@@ -81,13 +82,14 @@ export class SqliteInferenceStore {
     const keywords = this.keywords;
     if (!keywords) return;
     const rows = this.db
-      .prepare<[], { tenant: string; chunk: number; doc: number; text: string; title: string | null; heading: string | null }>(
-        `SELECT d.tenant, c.id AS chunk, c.doc, c.text, d.title, c.heading FROM chunks c JOIN documents d ON d.id = c.doc ORDER BY c.doc, c.id`,
+      .prepare<[], { tenant: string; chunk: number; doc: number; source: string; doc_id: string; chunk_id: string; text: string; title: string | null; heading: string | null }>(
+        `SELECT d.tenant, c.id AS chunk, c.doc, d.source, d.doc_id, c.chunk_id, c.text, d.title, c.heading
+         FROM chunks c JOIN documents d ON d.id = c.doc ORDER BY c.doc, c.id`,
       )
       .iterate();
     const batch: KeywordChange[] = [];
     for (const r of rows) {
-      batch.push({ kind: 'add', ...r });
+      batch.push({ kind: 'add', tenant: r.tenant, chunk: r.chunk, doc: r.doc, key: chunkKey(r.source, r.doc_id, r.chunk_id), text: r.text, title: r.title, heading: r.heading });
       if (batch.length === 4096) keywords.apply(batch.splice(0));
     }
     keywords.apply(batch);
@@ -99,8 +101,8 @@ export class SqliteInferenceStore {
   }
 
   /** Bytes held by the derived in-memory indexes (vector matrices, keyword postings). */
-  memory(): { vectorBytes: number; keywordBytes: number } {
-    return { vectorBytes: this.index.bytes, keywordBytes: this.keywords?.bytes ?? 0 };
+  memory(): StoreMemory {
+    return { vectorBytes: this.index.bytes, keywordBytes: this.keywords?.bytes ?? 0, heapUsedBytes: process.memoryUsage().heapUsed };
   }
 
   private open(): void {

@@ -28,6 +28,8 @@ function handle(store: SqliteInferenceStore, request: Request): unknown {
       return store.stats();
     case 'digest':
       return store.digest();
+    case 'memory':
+      return store.memory();
     case 'close':
       return store.close();
   }
@@ -35,7 +37,11 @@ function handle(store: SqliteInferenceStore, request: Request): unknown {
 
 let store: SqliteInferenceStore | undefined;
 try {
-  store = SqliteInferenceStore.open({ path: config.path, model: config.model });
+  store = SqliteInferenceStore.open({
+    path: config.path,
+    model: config.model,
+    ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
+  });
   port.postMessage({ type: 'ready' } satisfies Hello);
 } catch (err) {
   port.postMessage({ type: 'failed', error: serializeError(err) } satisfies Hello);

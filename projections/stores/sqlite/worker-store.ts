@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
 import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreStats } from '../../store.ts';
-import { deserializeError, packBatch, type Hello, type Method, type Reply, type WorkerConfig } from './protocol.ts';
+import { deserializeError, packBatch, type Hello, type Method, type Reply, type StoreMemory, type WorkerConfig } from './protocol.ts';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -37,7 +37,11 @@ export class WorkerInferenceStore implements InferenceStore {
 
   /** Starts the worker and resolves once the store file is open (rejects with the open error, e.g. ConfigError). */
   static async open(config: WorkerConfig): Promise<WorkerInferenceStore> {
-    const worker = startWorker(workerModule, { path: config.path, model: { id: config.model.id, dims: config.model.dims } } satisfies WorkerConfig);
+    const worker = startWorker(workerModule, {
+      path: config.path,
+      model: { id: config.model.id, dims: config.model.dims },
+      ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
+    } satisfies WorkerConfig);
     const hello = await new Promise<Hello>((resolve, reject) => {
       const onMessage = (message: Hello) => {
         cleanup();
@@ -134,6 +138,11 @@ export class WorkerInferenceStore implements InferenceStore {
 
   digest(): Promise<string> {
     return this.call('digest');
+  }
+
+  /** Bytes of the worker's in-memory indexes and JS heap (the benchmarks report them). */
+  memory(): Promise<StoreMemory> {
+    return this.call('memory');
   }
 
   /** Closes the database in the worker, then ends the thread. Idempotent; after a crash it just stops the thread. */
