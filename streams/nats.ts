@@ -105,6 +105,9 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandle> 
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         timeout: 2000,
+        // Otherwise the client builds an Error (with a stack trace) for every request and publish, to decorate a
+        // timeout that rarely happens: ~5% of the node's CPU under load. Our errors name the operation themselves.
+        noAsyncTraces: true,
         ...auth,
       });
       return wrap(nc, options.url, options.logger ?? silentLogger);
