@@ -19,7 +19,7 @@ import { checkpointPointId, documentPointId, type Address } from './names.ts';
 import { addressKey, planBatch, type UpdateOperation } from './plan.ts';
 import { loadHeldMany, payloadOf, scrollPoints } from './read.ts';
 import { QdrantRetriever } from './retrieve.ts';
-import { validateBatch } from './validate.ts';
+import { validateBatch } from '../../validate-batch.ts';
 
 export interface QdrantStoreOptions {
   readonly connection: QdrantConnection;

@@ -18,7 +18,7 @@ import { planBatch, type HeldDocument } from './plan.ts';
 import { docKeyOf, docRecordFrom, read, storedChunkFrom, vectorFromB64, type DocRecord } from './records.ts';
 import { WeaviateRetriever } from './retrieve.ts';
 import { createCollections } from './schema.ts';
-import { validateBatch } from './validate.ts';
+import { validateBatch } from '../../validate-batch.ts';
 
 export interface WeaviateStoreOptions {
   readonly client: WeaviateClient;

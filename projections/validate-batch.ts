@@ -1,6 +1,9 @@
-// Checks a whole store batch before anything is written: Qdrant has no transaction, so a bad op must fail before the first write.
-import { ValidationError } from '../../../lib/errors.ts';
-import type { ChunkInput, DocumentRef, StoreBatch, VectorInput } from '../../store.ts';
+// Checking a whole store batch before anything is written, for every store kind: a bad op fails before the first write.
+import { ValidationError } from '../lib/errors.ts';
+import type { ChunkInput, DocumentRef, StoreBatch, VectorInput } from './store.ts';
+
+// Not a type guard: Array.isArray would widen readonly arrays to any[].
+const isList = (value: unknown): boolean => Array.isArray(value);
 
 function fail(message: string, issue: string): never {
   throw new ValidationError(message, [issue]);
@@ -21,6 +24,7 @@ function checkInt(value: unknown, min: number, what: string): void {
 function checkChunk(chunk: ChunkInput, where: string): void {
   if (typeof chunk.chunkId !== 'string' || chunk.chunkId.length === 0) fail(`${where}: chunkId must be a non-empty string`, `${where}.chunkId: empty`);
   if (typeof chunk.text !== 'string') fail(`${where}: text must be a string`, `${where}.text: not a string`);
+  if (chunk.heading !== undefined && typeof chunk.heading !== 'string') fail(`${where}: heading must be a string`, `${where}.heading: not a string`);
   checkInt(chunk.ordinal, 0, `${where}.ordinal`);
   checkInt(chunk.start, 0, `${where}.start`);
   checkInt(chunk.end, 0, `${where}.end`);
@@ -37,9 +41,7 @@ function checkVector(v: VectorInput, dims: number, where: string): void {
   for (const x of v.vector) if (!Number.isFinite(x)) fail(`${where}: vector contains ${x}`, `${where}.vector: not finite`);
 }
 
-const isList = (value: unknown): boolean => Array.isArray(value);
-
-/** Throws a ValidationError naming the first bad op; the store then writes nothing of the batch. */
+/** Throws ValidationError naming the first bad op; nothing of the batch may be written after that. */
 export function validateBatch(batch: StoreBatch, model: { readonly id: string; readonly dims: number }): void {
   if (!batch || !isList(batch.ops)) fail('batch.ops must be an array', 'ops: not an array');
   batch.ops.forEach((op, i) => {
