@@ -7,7 +7,8 @@ import { publishDeletion, publishDocument } from '../../streams/document-log.ts'
 import type { NatsHandle } from '../../streams/nats.ts';
 import type { Connector, ConnectorContext, ConnectorOutcome, ConnectorState, ConnectorStatus, RunningConnector } from '../connector.ts';
 import { decodeChange } from './envelope.ts';
-import { mapChange, type DocumentAction } from './map-change.ts';
+import { mapChange, tableOf, type DocumentAction } from './map-change.ts';
+import { canonicalJson } from '../../streams/ids.ts';
 import type { Mapping } from './mapping.ts';
 import { ensureCdcStream } from './stream.ts';
 import { deleteAllOfSource } from './truncate.ts';
@@ -80,6 +81,28 @@ async function ensureDurable(handle: NatsHandle, stream: string, durable: string
   }
 }
 
+/**
+ * The rows a change touches (table + id values of its before and after images), for per-row ordering; undefined for
+ * what must run alone (a truncate, or a value that does not decode: it goes to the DLQ in order).
+ */
+export function rowKeys(mapping: Mapping, data: Uint8Array): string[] | undefined {
+  let decoded;
+  try {
+    decoded = decodeChange(data);
+  } catch {
+    return undefined;
+  }
+  if (decoded.kind === 'tombstone') return [];
+  const event = decoded.event;
+  if (event.op === 't') return undefined;
+  const table = tableOf(event);
+  const tm = table !== undefined ? mapping.get(table) : undefined;
+  if (!tm) return [];
+  const keys = new Set<string>();
+  for (const row of [event.before, event.after]) if (row) keys.add(`${table}|${canonicalJson(tm.idColumns.map((c) => row[c] ?? null))}`);
+  return [...keys];
+}
+
 export interface DebeziumConnector extends Connector {
   start(ctx: ConnectorContext): Promise<RunningDebeziumConsumer>;
 }
@@ -105,9 +128,8 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
       let messages: ConsumerMessages | undefined;
       let lastError: string | undefined;
       let busy = false;
-      // Highest stream sequence handled in this process: a redelivery of one we already handled (its ack lost or late)
-      // must not re-apply an older version after a newer one.
-      let lastDoneSeq = 0;
+      // Changes applied here whose ack is not confirmed yet: a redelivery of one of them is only acked.
+      const handledSeqs = new Set<number>();
       const counts = { changes: 0, published: 0, unchanged: 0, deleted: 0, skipped: 0, tombstones: 0, deadLettered: 0 };
       const maxAttempts = config.maxAttempts ?? 5;
 
@@ -150,52 +172,82 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
         }
       }
 
-      /** Handles one change until it is stored, dead-lettered, or we are stopping (then it is left for redelivery). */
-      async function handle1(msg: JsMsg): Promise<void> {
-        if (msg.seq <= lastDoneSeq) {
-          msg.ack();
-          return;
-        }
+      /** Applies one change until it is stored or dead-lettered (true), or leaves it for redelivery when stopping (false). */
+      async function apply1(msg: JsMsg): Promise<boolean> {
         for (let attempt = 1; ; attempt++) {
           try {
             const decoded = decodeChange(msg.data);
             if (decoded.kind === 'tombstone') counts.tombstones += 1;
             else for (const action of mapChange(config.mapping, decoded.event)) await apply(action, msg.redelivered || msg.seq <= redeliveredUpTo);
             counts.changes += 1;
-            break;
+            return true;
           } catch (err) {
             const permanent = err instanceof ValidationError || err instanceof PermanentEventError;
             if (permanent || (!(err instanceof UnavailableError) && attempt >= maxAttempts)) {
               lastError = `${msg.subject} #${msg.seq}: ${errorMessage(err)}`;
               await deadLetter(msg, errorMessage(err), attempt);
-              break;
+              return true;
             }
             lastError = `${msg.subject} #${msg.seq}: ${errorMessage(err)} (retrying)`;
             log.warn('change event not stored yet; retrying', { subject: msg.subject, seq: msg.seq, attempt, error: errorMessage(err) });
-            if (stopping) return; // unacked: redelivered to the next run
+            if (stopping) return false; // unacked: redelivered to the next run
             msg.working();
             await sleep(Math.min(200 * 2 ** Math.min(attempt, 6), 10_000));
           }
         }
-        lastDoneSeq = msg.seq;
-        // Confirmed before the next change is applied: after a crash at most the newest applied change is unacked.
-        await msg.ackAck().catch(() => undefined);
       }
 
+      /**
+       * Changes of different rows are applied concurrently (up to WINDOW); changes of one row strictly in order, and
+       * only once the previous one's ack is confirmed. Acks are sent in stream order, so the acked set is always a
+       * prefix: after a crash the takeover redelivers from the ack floor, and of each row at most the newest applied
+       * change comes back (its content is then the log's latest, so it publishes nothing).
+       */
       async function pump(): Promise<void> {
+        const WINDOW = 64;
+        const rowTail = new Map<string, Promise<void>>();
+        const inflight = new Set<Promise<void>>();
+        let ackChain: Promise<void> = Promise.resolve();
+        let ackBroken = false;
         while (!stopping) {
           try {
             const consumer = await handle.js.consumers.get(stream, durable);
             messages = await consumer.consume({ max_messages: 256 });
             for await (const msg of messages) {
               if (stopping) break;
-              busy = true;
-              try {
-                await handle1(msg);
-              } finally {
-                busy = false;
+              if (handledSeqs.has(msg.seq)) {
+                msg.ack(); // a redelivery (ack_wait passed) of a change already applied here
+                continue;
               }
+              const keys = rowKeys(config.mapping, msg.data);
+              // A truncate or an undecodable change waits for everything before it, and everything after waits for it.
+              if (keys === undefined) await Promise.all(inflight);
+              const before = keys === undefined ? [...inflight] : keys.map((k) => rowTail.get(k)).filter((p): p is Promise<void> => p !== undefined);
+              busy = true;
+              const applied = Promise.all(before).then(() => apply1(msg)).catch(() => false);
+              const ackSent = Promise.all([applied, ackChain]).then(([ok]) => {
+                if (ok) handledSeqs.add(msg.seq);
+                if (!ok || ackBroken) {
+                  ackBroken = true;
+                  return { confirmed: Promise.resolve() };
+                }
+                return { confirmed: msg.ackAck().then(() => undefined, () => undefined) };
+              });
+              ackChain = ackSent.then(() => undefined);
+              const confirmed = ackSent.then((a) => a.confirmed).then(() => {
+                handledSeqs.delete(msg.seq);
+              });
+              for (const k of keys ?? ['*']) rowTail.set(k, confirmed);
+              inflight.add(confirmed);
+              void confirmed.finally(() => {
+                inflight.delete(confirmed);
+                for (const k of keys ?? ['*']) if (rowTail.get(k) === confirmed) rowTail.delete(k);
+                if (inflight.size === 0) busy = false;
+              });
+              if (keys === undefined) await confirmed;
+              while (inflight.size >= WINDOW) await Promise.race(inflight);
             }
+            await Promise.all(inflight);
           } catch (err) {
             if (stopping) break;
             lastError = `consumer failed: ${errorMessage(err)}`;
@@ -204,6 +256,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
             await ensureDurable(handle, stream, durable, config.subjects, false).catch(() => undefined);
           }
         }
+        await Promise.all(inflight);
       }
 
       const done: Promise<ConnectorOutcome> = pump().then(

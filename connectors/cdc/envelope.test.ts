@@ -151,3 +151,16 @@ describe('parseMapping', () => {
     expect(tm).toMatchObject({ source: 'blog_posts', tenant: { value: 'default' } });
   });
 });
+
+describe('rowKeys (per-row ordering in the consumer)', () => {
+  it('names the rows a change touches; a truncate or an undecodable value runs alone', async () => {
+    const { rowKeys } = await import('./consumer.ts');
+    const event = change('update-no-schema.json');
+    const moved = Buffer.from(JSON.stringify({ ...event, after: { ...event.after, id: 2000 } }));
+    expect(rowKeys(mapping, moved)).toEqual(['inventory.customers|[1004]', 'inventory.customers|[2000]']);
+    expect(rowKeys(mapping, fixture('update-no-schema.json'))).toEqual(['inventory.customers|[1004]']);
+    expect(rowKeys(mapping, fixture('truncate-no-schema.json'))).toBeUndefined();
+    expect(rowKeys(mapping, Buffer.from('{nope'))).toBeUndefined();
+    expect(rowKeys(mapping, new Uint8Array())).toEqual([]);
+  });
+});
