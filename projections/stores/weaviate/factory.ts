@@ -10,7 +10,7 @@ import { openWeaviateStore } from './weaviate-store.ts';
 
 export const WEAVIATE_SCHEMA_VERSION = 1;
 
-function weaviateConfig(config: StoreConfig): WeaviateConfig {
+export function weaviateConfig(config: StoreConfig): WeaviateConfig {
   if (!config.weaviate?.url) throw new ConfigError('store kind weaviate needs weaviate.url (the REST endpoint, e.g. http://localhost:8080)');
   return config.weaviate;
 }

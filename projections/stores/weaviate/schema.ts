@@ -6,7 +6,7 @@ import type { GenerationCollections } from './names.ts';
 export const VECTOR_NAME = 'default';
 
 type Tokenization = 'field' | 'whitespace';
-interface PropertySpec {
+export interface PropertySpec {
   readonly name: string;
   readonly dataType: 'text' | 'text[]' | 'int';
   readonly tokenization?: Tokenization;
@@ -15,9 +15,9 @@ interface PropertySpec {
 }
 
 // Stored only: returned to build hits and the digest, never searched or filtered on.
-const stored = (name: string, dataType: PropertySpec['dataType'] = 'text'): PropertySpec => ({ name, dataType });
+export const stored = (name: string, dataType: PropertySpec['dataType'] = 'text'): PropertySpec => ({ name, dataType });
 // Exact-match keys: "field" tokenization keeps the whole value as one token.
-const key = (name: string, dataType: 'text' | 'text[]' = 'text'): PropertySpec => ({ name, dataType, tokenization: 'field', filterable: true });
+export const key = (name: string, dataType: 'text' | 'text[]' = 'text'): PropertySpec => ({ name, dataType, tokenization: 'field', filterable: true });
 // Pre-analysed stems (analyze.ts): whitespace tokenization, BM25-searchable.
 const terms = (name: string): PropertySpec => ({ name, dataType: 'text', tokenization: 'whitespace', searchable: true });
 
@@ -71,7 +71,7 @@ export const DOC_PROPERTIES: readonly PropertySpec[] = [
 /** Checkpoints (kind "checkpoint") and the layout record (kind "layout"). */
 export const STATE_PROPERTIES: readonly PropertySpec[] = [key('kind'), stored('name'), { name: 'seq', dataType: 'int' }, stored('value')];
 
-function properties(specs: readonly PropertySpec[]) {
+export function properties(specs: readonly PropertySpec[]) {
   return specs.map((p) => ({
     name: p.name,
     dataType: p.dataType,
@@ -83,7 +83,7 @@ function properties(specs: readonly PropertySpec[]) {
 }
 
 // Stopwords are dropped from queries by the adapter (lib/text.ts), so Weaviate must not drop any of its own.
-const invertedIndex = weaviate.configure.invertedIndex({ stopwordsPreset: 'none', bm25b: 0.75, bm25k1: 1.2 });
+export const invertedIndex = weaviate.configure.invertedIndex({ stopwordsPreset: 'none', bm25b: 0.75, bm25k1: 1.2 });
 
 /** Creates whichever of the generation's collections are missing (idempotent). */
 export async function createCollections(client: WeaviateClient, names: GenerationCollections): Promise<void> {
