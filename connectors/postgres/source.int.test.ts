@@ -1,0 +1,106 @@
+// The embedded Postgres source against a real Postgres and nats-server: snapshot, each kind of change as Debezium envelopes, --once, restart without re-sending.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../lib/log.ts';
+import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
+import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../../test/helpers/postgres.ts';
+import { decodeChange, type ChangeEvent } from '../cdc/envelope.ts';
+import { openConnectorBucket } from '../connector.ts';
+import { postgresSource, savedPosition } from './source.ts';
+
+const skipReason = postgresUnavailableReason();
+if (skipReason) console.warn(`skipping the embedded Postgres source tests: ${skipReason}`);
+
+let postgres: TestPostgres;
+let nats: TestNats;
+let db: pg.Client;
+
+async function envelopes(): Promise<ChangeEvent[]> {
+  const info = await nats.handle.jsm.streams.info('DebeziumStream');
+  const out: ChangeEvent[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await nats.handle.jsm.streams.getMessage('DebeziumStream', { seq });
+    const d = m ? decodeChange(m.data) : undefined;
+    if (d?.kind === 'change') out.push(d.event);
+  }
+  return out;
+}
+
+async function runOnce(): Promise<void> {
+  const kv = await openConnectorBucket(nats.handle);
+  const source = await postgresSource({ url: postgres.url, tables: ['public.posts'], topicPrefix: 'cdc', once: true }).start({ nats: nats.handle, kv, logger: silentLogger });
+  const outcome = await source.done;
+  expect(outcome).toEqual({ ok: true });
+}
+
+describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
+  beforeAll(async () => {
+    postgres = await startTestPostgres();
+    nats = await startTestNats();
+    db = new pg.Client(postgres.url);
+    await db.connect();
+    await db.query('CREATE TABLE posts (id int PRIMARY KEY, title text, body text, n bigint)');
+    await db.query("INSERT INTO posts VALUES (1, 'one', 'first', 10), (2, 'two', 'second', 20)");
+  });
+  afterAll(async () => {
+    await db?.end().catch(() => undefined);
+    await nats?.stop();
+    await postgres?.stop();
+  });
+
+  it('snapshots in an exported snapshot, then streams each change with --once', async () => {
+    await runOnce();
+    const snap = await envelopes();
+    expect(snap.map((e) => [e.op, e.after?.id, e.source.snapshot])).toEqual([
+      ['r', 1, 'true'],
+      ['r', 2, 'true'],
+    ]);
+    expect(snap[0]?.after).toEqual({ id: 1, title: 'one', body: 'first', n: '10' });
+    expect(snap[0]?.source).toMatchObject({ connector: 'postgresql', name: 'cdc', db: 'postgres', schema: 'public', table: 'posts' });
+
+    await db.query("INSERT INTO posts VALUES (3, 'three', 'third', 30)");
+    await db.query("UPDATE posts SET body = 'first, edited' WHERE id = 1");
+    await db.query('UPDATE posts SET id = 20 WHERE id = 2'); // key change
+    await db.query('DELETE FROM posts WHERE id = 3');
+    await db.query('ALTER TABLE posts REPLICA IDENTITY FULL');
+    await db.query("UPDATE posts SET title = 'ONE' WHERE id = 1");
+    await db.query('TRUNCATE posts');
+    await runOnce();
+    const changes = (await envelopes()).slice(2);
+    expect(changes.map((e) => [e.op, (e.after ?? e.before)?.id ?? null])).toEqual([
+      ['c', 3],
+      ['u', 1],
+      ['d', 2],
+      ['c', 20],
+      ['d', 3],
+      ['u', 1],
+      ['t', null],
+    ]);
+    expect(changes[1]?.before).toBeNull(); // REPLICA IDENTITY DEFAULT: no before image
+    expect(changes[2]?.before).toEqual({ id: 2, title: null, body: null, n: null }); // key columns only
+    expect(changes[5]?.before).toMatchObject({ title: 'one', body: 'first, edited' }); // FULL: the whole old row
+    expect(changes.every((e) => typeof e.source.lsn === 'number' && e.source.txId !== null)).toBe(true);
+  });
+
+  it('resumes from the stored position: a second run re-sends nothing', async () => {
+    const count = (await nats.handle.jsm.streams.info('DebeziumStream')).state.messages;
+    await runOnce();
+    expect((await nats.handle.jsm.streams.info('DebeziumStream')).state.messages).toBe(count);
+    const kv = await openConnectorBucket(nats.handle);
+    const position = await savedPosition({ kv }, 'spanda_cdc');
+    const slot = (await db.query<{ lsn: string }>("SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'spanda_cdc'")).rows[0];
+    expect(position).toMatchObject({ phase: 'streaming', slot: 'spanda_cdc', tables: ['public.posts'], lsn: slot?.lsn });
+  });
+
+  it('refuses a server without wal_level=logical, naming the fix', async () => {
+    const replica = await startTestPostgres({ wal_level: 'replica' });
+    try {
+      const kv = await openConnectorBucket(nats.handle);
+      await expect(postgresSource({ url: replica.url, tables: ['public.posts'], topicPrefix: 'cdc2' }).start({ nats: nats.handle, kv, logger: silentLogger })).rejects.toThrow(
+        /wal_level=replica; logical replication needs wal_level=logical/,
+      );
+    } finally {
+      await replica.stop();
+    }
+  });
+});
