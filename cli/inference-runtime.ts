@@ -10,6 +10,7 @@ import { USE_LITE_INFO } from '../processors/embedder/offline.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
 import { chunkerFingerprint, Generations, type GenerationSpec } from '../projections/generations.ts';
 import { INFERENCE_PROJECTION_VERSION, inferenceProjection } from '../projections/inference.ts';
+import { INDEXING_ROLE } from '../projections/catalog-serving.ts';
 import type { GenerationRuntime } from '../projections/serving.ts';
 import { storeFactory, type StoreConfig } from '../projections/stores/registry.ts';
 import type { NatsHandle } from '../streams/nats.ts';
@@ -42,14 +43,25 @@ export function chunkerSettings(config: Pick<SpandaConfig, 'chunkSize' | 'chunkO
   return { name: DEFAULT_CHUNKER.name, version: DEFAULT_CHUNKER.version, size: config.chunkSize, overlap: config.chunkOverlap };
 }
 
-export function storeConfigOf(config: SpandaConfig): StoreConfig {
+/**
+ * Where a role's generations live. Each role may have its own Weaviate (SPANDA_WEAVIATE_URL_INDEXING for the catalog,
+ * SPANDA_WEAVIATE_URL_INFERENCE for serving), else WEAVIATE_URL. A role's gRPC URL falls back to WEAVIATE_GRPC_URL only
+ * when its REST URL did too: a role with its own instance and no gRPC URL of its own uses that host's port 50051, never
+ * the shared instance's gRPC.
+ */
+export function storeConfigOf(config: SpandaConfig, role: string): StoreConfig {
+  const indexing = role === INDEXING_ROLE;
+  const roleUrl = indexing ? config.weaviateUrlIndexing : config.weaviateUrlInference;
+  const roleGrpcUrl = indexing ? config.weaviateGrpcUrlIndexing : config.weaviateGrpcUrlInference;
+  const weaviateUrl = roleUrl ?? config.weaviateUrl;
+  const weaviateGrpcUrl = roleGrpcUrl ?? (roleUrl === undefined ? config.weaviateGrpcUrl : undefined);
   return {
     dataDir: config.dataDir,
-    ...(config.weaviateUrl !== undefined
+    ...(weaviateUrl !== undefined
       ? {
           weaviate: {
-            url: config.weaviateUrl,
-            ...(config.weaviateGrpcUrl !== undefined ? { grpcUrl: config.weaviateGrpcUrl } : {}),
+            url: weaviateUrl,
+            ...(weaviateGrpcUrl !== undefined ? { grpcUrl: weaviateGrpcUrl } : {}),
             ...(config.weaviateApiKey !== undefined ? { apiKey: config.weaviateApiKey } : {}),
           },
         }
@@ -80,7 +92,7 @@ export function generationRuntime(
   return {
     handle,
     generations: new Generations(kv),
-    storeConfig: storeConfigOf(config),
+    storeConfig: storeConfigOf(config, INFERENCE_ROLE),
     logger,
     embedderFor: (id) => providers.find((p) => p.info.id === id),
     projectionFor: (spec) => inferenceProjection({ id: spec.model.id, dims: spec.model.dims }, spec.chunker),

@@ -22,7 +22,7 @@ import { catalogOpener, indexingSpec, INDEXING_ROLE, type ServedCatalog } from '
 import { GenerationRouter, inferenceOpener } from '../projections/serving.ts';
 import type { InferenceStore } from '../projections/store.ts';
 import { fusionProfileFor } from '../processors/embedder/models.ts';
-import { createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf } from './inference-runtime.ts';
+import { createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from './inference-runtime.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
 import { provision } from '../streams/provision.ts';
 import { isPortOpen, stopLeftoverNatsServer, superviseNatsServer } from '../streams/server.ts';
@@ -180,8 +180,11 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
           'indexing catalog',
           logger,
           async () => {
-            const router = new GenerationRouter(runtime, INDEXING_ROLE, catalogOpener(handle, config.dataDir, logger, metrics));
-            await router.start({ spec: indexingSpec(), vectorWeight: 0 });
+            // Its own store kind and location (SPANDA_CATALOG_STORE; a Weaviate catalog on SPANDA_WEAVIATE_URL_INDEXING): a
+            // remote catalog is written by projector processes only, like a remote inference store.
+            const opener = catalogOpener(handle, storeConfigOf(config, INDEXING_ROLE), logger, metrics, { projectRemote: roles.has('projector') });
+            const router = new GenerationRouter(runtime, INDEXING_ROLE, opener);
+            await router.start({ spec: indexingSpec(config.catalogStore), vectorWeight: 0 });
             return router;
           },
           (r) => r.stop(),

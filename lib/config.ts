@@ -31,6 +31,14 @@ export interface SpandaConfig extends OperationsConfig {
   readonly weaviateUrl: string | undefined;
   readonly weaviateGrpcUrl: string | undefined;
   readonly weaviateApiKey: string | undefined;
+  /** Store kind of new indexing catalog generations: sqlite (embedded, default) or weaviate. */
+  readonly catalogStore: string;
+  /** The indexing role's Weaviate (the catalog); unset: WEAVIATE_URL / WEAVIATE_GRPC_URL. */
+  readonly weaviateUrlIndexing: string | undefined;
+  readonly weaviateGrpcUrlIndexing: string | undefined;
+  /** The inference role's Weaviate (serving generations); unset: WEAVIATE_URL / WEAVIATE_GRPC_URL. */
+  readonly weaviateUrlInference: string | undefined;
+  readonly weaviateGrpcUrlInference: string | undefined;
   readonly qdrantUrl: string | undefined;
   readonly qdrantApiKey: string | undefined;
   /** Answer generation (inference/generators): extractive (offline, default), openai (any OpenAI-compatible endpoint) or hf. */
@@ -73,6 +81,11 @@ const spandaConfig = Config.all({
   weaviateUrl: optional(Config.string('WEAVIATE_URL')),
   weaviateGrpcUrl: optional(Config.string('WEAVIATE_GRPC_URL')),
   weaviateApiKey: optional(Config.string('WEAVIATE_API_KEY')),
+  catalogStore: Config.literal('sqlite', 'weaviate')('SPANDA_CATALOG_STORE').pipe(Config.withDefault<string>('sqlite')),
+  weaviateUrlIndexing: optional(Config.string('SPANDA_WEAVIATE_URL_INDEXING')),
+  weaviateGrpcUrlIndexing: optional(Config.string('SPANDA_WEAVIATE_GRPC_URL_INDEXING')),
+  weaviateUrlInference: optional(Config.string('SPANDA_WEAVIATE_URL_INFERENCE')),
+  weaviateGrpcUrlInference: optional(Config.string('SPANDA_WEAVIATE_GRPC_URL_INFERENCE')),
   qdrantUrl: optional(Config.string('QDRANT_URL')),
   qdrantApiKey: optional(Config.string('QDRANT_API_KEY')),
   generator: Config.literal('extractive', 'openai', 'hf')('SPANDA_GENERATOR').pipe(Config.withDefault<'extractive' | 'openai' | 'hf'>('extractive')),

@@ -1,4 +1,4 @@
-// The indexing catalog as a generation: its spec, opening its SQLite file with a projector, and its digest from the log.
+// The indexing catalog as a generation: its spec, opening its store (by kind: sqlite, weaviate) with a projector, and its digest from the log.
 import path from 'node:path';
 import { ValidationError } from '../lib/errors.ts';
 import { lockFile } from '../lib/data-dir-lock.ts';
@@ -14,38 +14,68 @@ import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
 import type { GenerationOpener } from './serving.ts';
 import type { CatalogStore } from './catalog.ts';
-import { CATALOG_SCHEMA_VERSION, SqliteCatalogStore } from './stores/catalog/catalog-store.ts';
+import { SqliteCatalogStore } from './stores/catalog/catalog-store.ts';
+import { catalogSchemaVersion, catalogStoreFactory, type CatalogStoreFactory } from './stores/catalog/registry.ts';
+import { sqliteCatalogPath } from './stores/catalog/sqlite-catalog-factory.ts';
+import type { StoreConfig } from './stores/registry.ts';
 
 export const INDEXING_ROLE = 'indexing';
 
 export interface ServedCatalog {
   readonly id: string;
   readonly store: CatalogStore;
-  readonly projector: RunningProjector;
+  /** Absent where this process only reads a remote catalog (Weaviate) that projector processes write. */
+  readonly projector?: RunningProjector;
 }
 
-export function indexingSpec(): GenerationSpec {
+/** Where catalog generations live: a data dir (SQLite only), or the indexing role's store config (its own Weaviate). */
+export type CatalogLocation = string | StoreConfig;
+
+const locationConfig = (location: CatalogLocation): StoreConfig => (typeof location === 'string' ? { dataDir: location } : location);
+
+/** The catalog's generation spec for a store kind (SPANDA_CATALOG_STORE; default sqlite, whose generation ids are unchanged). */
+export function indexingSpec(kind = 'sqlite'): GenerationSpec {
   return {
     role: INDEXING_ROLE,
     projection: { name: 'indexing', version: INDEXING_PROJECTION_VERSION },
-    store: { kind: 'sqlite', schemaVersion: CATALOG_SCHEMA_VERSION },
+    store: { kind, schemaVersion: catalogSchemaVersion(kind) },
     model: { id: 'none', dims: 0, embedderVersion: 0 },
     chunker: 'any',
   };
 }
 
 export function catalogPath(dataDir: string, generation: string): string {
-  return path.join(dataDir, INDEXING_ROLE, `${generation}.sqlite`);
+  return sqliteCatalogPath({ role: INDEXING_ROLE, generation, config: { dataDir } });
 }
 
-export function catalogOpener(handle: NatsHandle, dataDir: string, logger: Logger, metrics?: SpandaMetrics): GenerationOpener<ServedCatalog> {
+/** Opens a catalog generation of the kind its record names. */
+async function openCatalog(record: Pick<GenerationRecord, 'id' | 'spec'>, config: StoreConfig): Promise<{ factory: CatalogStoreFactory; store: CatalogStore }> {
+  const factory = await catalogStoreFactory(record.spec.store.kind);
+  return { factory, store: await factory.open({ role: INDEXING_ROLE, generation: record.id, config }) };
+}
+
+/**
+ * The indexing role's opener: the generation's store (of the kind its record names) and, where this process writes it,
+ * its projector. A local (SQLite) catalog is projected by every process that serves it, each into its own file; a
+ * remote one (Weaviate) only where `projectRemote` (processes with the projector role), the others read it.
+ */
+export function catalogOpener(
+  handle: NatsHandle,
+  location: CatalogLocation,
+  logger: Logger,
+  metrics?: SpandaMetrics,
+  options: { readonly projectRemote?: boolean } = {},
+): GenerationOpener<ServedCatalog> {
+  const config = locationConfig(location);
   return {
     open: async (record: GenerationRecord) => {
-      const store = new SqliteCatalogStore(catalogPath(dataDir, record.id));
+      const { factory, store } = await openCatalog(record, config);
+      const project = factory.local || (options.projectRemote ?? true);
+      if (!project) return { id: record.id, store };
       return { id: record.id, store, projector: runProjector(handle, indexingProjection(), store, { logger, ...(metrics ? { metrics } : {}) }) };
     },
     close: async (served) => {
-      await served.projector.stop().catch(() => undefined);
+      await served.projector?.stop().catch(() => undefined);
       await served.store.close();
     },
   };
@@ -94,12 +124,14 @@ export interface CatalogReplayResult {
 export async function replayCatalog(
   handle: NatsHandle,
   generations: Generations,
-  dataDir: string,
-  options: { verify?: boolean; onProgress?: (applied: number, total: number) => void; logger?: Logger } = {},
+  location: CatalogLocation,
+  options: { verify?: boolean; onProgress?: (applied: number, total: number) => void; logger?: Logger; kind?: string } = {},
 ): Promise<CatalogReplayResult> {
   const started = performance.now();
+  const config = locationConfig(location);
+  const dataDir = config.dataDir;
   const { alias, revision } = await generations.alias(INDEXING_ROLE);
-  const spec = indexingSpec();
+  const spec = indexingSpec(options.kind);
   let id = generationId(spec);
   const held = await generations.get(INDEXING_ROLE, id);
   if (held && held.state !== 'building') id = `${id}-r${Date.now().toString(36)}`;
@@ -107,7 +139,7 @@ export async function replayCatalog(
   const lock = await lockFile(path.join(dataDir, INDEXING_ROLE, `${id}.lock`), `generation ${id}`);
   try {
     const projection = indexingProjection();
-    const store = new SqliteCatalogStore(catalogPath(dataDir, id));
+    const { factory, store } = await openCatalog({ id, spec }, config);
     let checkpoints: Record<string, number>;
     let digest: string;
     try {
@@ -125,8 +157,7 @@ export async function replayCatalog(
       } finally {
         await projector.stop();
       }
-      checkpoints = await store.checkpoints();
-      digest = await store.digest();
+      ({ checkpoints, digest } = await store.snapshot());
     } finally {
       await store.close();
     }
@@ -137,6 +168,8 @@ export async function replayCatalog(
       verified = true;
     }
     await generations.update(INDEXING_ROLE, id, (r) => ({ ...r, state: 'ready', checkpoints, digest }));
+    // The store's own alias first (Weaviate: Spanda_indexing on the indexing instance), then the KV alias nodes follow.
+    await factory.activate?.({ role: INDEXING_ROLE, generation: id, config });
     await generations.switchAlias(INDEXING_ROLE, id, revision);
     return { generation: id, previous: alias?.generation, checkpoints, digest, verified, ms: Math.round(performance.now() - started) };
   } finally {
@@ -144,11 +177,17 @@ export async function replayCatalog(
   }
 }
 
-/** The active catalog generation compared with the log at its own checkpoints (read in one go from its file). */
-export async function verifyCatalog(handle: NatsHandle, generations: Generations, dataDir: string): Promise<{ generation: string; ok: boolean; digest: string; logDigest: string; checkpoints: Record<string, number> }> {
+/** The active catalog generation compared with the log at its own checkpoints (a consistent snapshot of its store). */
+export async function verifyCatalog(
+  handle: NatsHandle,
+  generations: Generations,
+  location: CatalogLocation,
+): Promise<{ generation: string; ok: boolean; digest: string; logDigest: string; checkpoints: Record<string, number> }> {
   const { alias } = await generations.alias(INDEXING_ROLE);
   if (!alias) throw new ValidationError('the indexing projection has no active generation yet; start a node first');
-  const store = new SqliteCatalogStore(catalogPath(dataDir, alias.generation));
+  const record = await generations.get(INDEXING_ROLE, alias.generation);
+  // Generations from before the catalog had kinds are SQLite files.
+  const { store } = await openCatalog({ id: alias.generation, spec: record?.spec ?? indexingSpec() }, locationConfig(location));
   try {
     const { checkpoints, digest } = await store.snapshot();
     const expected = await catalogLogDigest(handle, checkpoints);

@@ -2,6 +2,8 @@
 import { ConfigError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
 import type { Generations } from '../../projections/generations.ts';
+import { INDEXING_ROLE } from '../../projections/catalog-serving.ts';
+import { catalogStoreFactory } from '../../projections/stores/catalog/registry.ts';
 import { storeFactory } from '../../projections/stores/registry.ts';
 import { provision } from '../../streams/provision.ts';
 import { configFrom, connectFrom, stringFlag } from '../env.ts';
@@ -63,8 +65,8 @@ export const projectionsCommand: Command = {
       const retired = records.filter((r) => r.state === 'retired' && !protectedIds.has(r.id)).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
       const doomed = retired.slice(keep);
       for (const r of doomed) {
-        const factory = await storeFactory(r.spec.store.kind);
-        await factory.drop({ role, generation: r.id, config: storeConfigOf(config) });
+        const factory = role === INDEXING_ROLE ? await catalogStoreFactory(r.spec.store.kind) : await storeFactory(r.spec.store.kind);
+        await factory.drop({ role, generation: r.id, config: storeConfigOf(config, role) });
         await generations.remove(role, r.id);
       }
       if (ctx.values.json) printJson({ removed: doomed.map((r) => r.id), kept: records.length - doomed.length });

@@ -5,14 +5,14 @@ import { replayGeneration } from '../../projections/replay.ts';
 import { fusionProfileFor } from '../../processors/embedder/models.ts';
 import { provision } from '../../streams/provision.ts';
 import { configFrom, connectFrom, stringFlag } from '../env.ts';
-import { generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf } from '../inference-runtime.ts';
+import { generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from '../inference-runtime.ts';
 import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
 import { progressBar } from '../progress.ts';
 
 export const replayCommand: Command = {
   usage:
-    'spanda replay --projection inference [--model M] [--store sqlite|weaviate|qdrant] [--from-seq N] [--no-verify] [--json] [--nats-url URL] [--data-dir DIR]',
+    'spanda replay --projection inference|indexing [--model M] [--store sqlite|weaviate|qdrant (indexing: sqlite|weaviate)] [--from-seq N] [--no-verify] [--json] [--nats-url URL] [--data-dir DIR]',
   options: {
     projection: { type: 'string' },
     model: { type: 'string' },
@@ -39,7 +39,10 @@ export const replayCommand: Command = {
       const { kv } = await provision(handle);
       const runtime = generationRuntime(handle, kv, config, [], silentLogger);
       if (projection === INDEXING_ROLE) {
-        const result = await replayCatalog(handle, runtime.generations, config.dataDir, {
+        const activeCatalog = (await runtime.generations.alias(INDEXING_ROLE)).alias;
+        const catalogRecord = activeCatalog ? await runtime.generations.get(INDEXING_ROLE, activeCatalog.generation) : undefined;
+        const result = await replayCatalog(handle, runtime.generations, storeConfigOf(config, INDEXING_ROLE), {
+          kind: stringFlag(ctx, 'store') ?? catalogRecord?.spec.store.kind ?? config.catalogStore,
           verify: ctx.values['no-verify'] !== true,
           onProgress: (applied, total) => bar.update('project', applied, total),
         });

@@ -5,7 +5,7 @@ import { Generations } from '../../projections/generations.ts';
 import { verifyGeneration } from '../../projections/replay.ts';
 import { provision } from '../../streams/provision.ts';
 import { configFrom, connectFrom, stringFlag } from '../env.ts';
-import { generationRuntime, INFERENCE_ROLE } from '../inference-runtime.ts';
+import { generationRuntime, INFERENCE_ROLE, storeConfigOf } from '../inference-runtime.ts';
 import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
 
@@ -22,7 +22,7 @@ export const verifyCommand: Command = {
     try {
       const { kv } = await provision(handle);
       if (projection === INDEXING_ROLE) {
-        const catalog = await verifyCatalog(handle, new Generations(kv), config.dataDir);
+        const catalog = await verifyCatalog(handle, new Generations(kv), storeConfigOf(config, INDEXING_ROLE));
         if (ctx.values.json) printJson(catalog);
         else process.stdout.write(`catalog generation ${catalog.generation} ${catalog.ok ? 'matches' : 'does NOT match'} the log (store ${catalog.digest}, log ${catalog.logDigest})\n`);
         return catalog.ok ? 0 : 1;
