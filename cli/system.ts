@@ -21,6 +21,7 @@ import type { RunningProjector } from '../projections/projector.ts';
 import { catalogOpener, indexingSpec, INDEXING_ROLE, type ServedCatalog } from '../projections/catalog-serving.ts';
 import { GenerationRouter, inferenceOpener } from '../projections/serving.ts';
 import type { InferenceStore } from '../projections/store.ts';
+import { loadConnectors, startConnectors } from '../connectors/registry.ts';
 import { fusionProfileFor } from '../processors/embedder/models.ts';
 import { createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from './inference-runtime.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
@@ -190,6 +191,23 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
           (r) => r.stop(),
         )
       : undefined;
+
+    if (roles.has('connectors')) {
+      const file = config.connectorsFile;
+      if (file === undefined) {
+        // Asked for by name (`spanda run connectors`) it is worth a warning; as part of `spanda up` it is the default.
+        const say = options.roles ? logger.warn.bind(logger) : logger.debug.bind(logger);
+        say('the connectors role runs nothing: set SPANDA_CONNECTORS_FILE to a JSON array of connectors (see the README)');
+      } else {
+        const configured = yield* attempt(() => loadConnectors(file));
+        yield* resource(
+          'connectors',
+          logger,
+          () => startConnectors(handle, configured, logger),
+          async (running) => void (await Promise.all(running.map((c) => c.stop()))),
+        );
+      }
+    }
 
     let server: ApiServer | undefined;
     if (roles.has('api') && serving && catalog) {

@@ -41,6 +41,8 @@ export interface SpandaConfig extends OperationsConfig {
   readonly weaviateGrpcUrlInference: string | undefined;
   readonly qdrantUrl: string | undefined;
   readonly qdrantApiKey: string | undefined;
+  /** JSON file of the connectors the `connectors` role runs (RSS feeds, Debezium subjects, Postgres tables). */
+  readonly connectorsFile: string | undefined;
   /** Answer generation (inference/generators): extractive (offline, default), openai (any OpenAI-compatible endpoint) or hf. */
   readonly generator: 'extractive' | 'openai' | 'hf';
   readonly openaiBaseUrl: string | undefined;
@@ -88,6 +90,7 @@ const spandaConfig = Config.all({
   weaviateGrpcUrlInference: optional(Config.string('SPANDA_WEAVIATE_GRPC_URL_INFERENCE')),
   qdrantUrl: optional(Config.string('QDRANT_URL')),
   qdrantApiKey: optional(Config.string('QDRANT_API_KEY')),
+  connectorsFile: optional(Config.string('SPANDA_CONNECTORS_FILE')),
   generator: Config.literal('extractive', 'openai', 'hf')('SPANDA_GENERATOR').pipe(Config.withDefault<'extractive' | 'openai' | 'hf'>('extractive')),
   openaiBaseUrl: optional(Config.string('SPANDA_OPENAI_BASE_URL')),
   openaiApiKey: optional(Config.string('SPANDA_OPENAI_API_KEY')),

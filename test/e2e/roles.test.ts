@@ -1,6 +1,9 @@
 // End to end: a node split into processes by role (one chunker, two competing embedders, projector + api) on one NATS.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAMS } from '../../streams/provision.ts';
 import { freePort } from '../../streams/server.ts';
@@ -90,5 +93,43 @@ describe('spanda run, one role per process', () => {
     const verify = await runCli(['verify', '--json', '--nats-url', nats.server.url, '--data-dir', dirs[0] as string]);
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });
+  });
+
+  it('runs the connectors of SPANDA_CONNECTORS_FILE: an RSS feed becomes documents; a bad file is refused naming the entry', async () => {
+    const feed = await readFile(path.resolve('connectors/rss/fixtures/medium.xml'), 'utf8');
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/rss+xml' });
+      res.end(feed);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/feed/@someone`;
+      const dir = await tempDir('spanda-e2e-connectors-');
+      dirs.push(dir);
+      const file = path.join(dir, 'connectors.json');
+      await writeFile(file, JSON.stringify([{ kind: 'rss', feeds: [url], every: '1h', source: 'medium', tenant: 'feeds' }]));
+      const before = (await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.messages;
+      const connectors = spawn(process.execPath, [BIN, 'run', 'connectors', '--nats-url', nats.server.url, '--data-dir', dir, '--port', String(await freePort())], {
+        env: { ...process.env, SPANDA_CONNECTORS_FILE: file },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(connectors);
+      const deadline = Date.now() + 30_000;
+      let stored = before;
+      while (stored === before && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        stored = (await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.messages;
+      }
+      expect(stored).toBeGreaterThan(before);
+      const last = await nats.handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { last_by_subj: 'docs.feeds.medium.>' });
+      expect(last?.subject).toMatch(/^docs\.feeds\.medium\./);
+
+      await writeFile(file, JSON.stringify([{ kind: 'rss', feeds: ['not a url'] }]));
+      const bad = await runCli(['run', 'connectors', '--nats-url', nats.server.url, '--data-dir', dir, '--port', String(await freePort())], { SPANDA_CONNECTORS_FILE: file });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/invalid connectors file .*entry 0 key feeds\.0/);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,0 +1,113 @@
+// Connectors by kind, started from one configuration file (SPANDA_CONNECTORS_FILE): what the `connectors` role runs.
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError, errorMessage } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { NatsHandle } from '../streams/nats.ts';
+import { debeziumConnector } from './cdc/consumer.ts';
+import { mappingFileSchema, parseMapping, tableMappingSchema } from './cdc/mapping.ts';
+import { debeziumSubject } from './cdc/stream.ts';
+import { openConnectorBucket, type Connector, type RunningConnector } from './connector.ts';
+import { parseTableName, qualified, replicationName } from './postgres/setup.ts';
+import { postgresSource } from './postgres/source.ts';
+import { rssConnector } from './rss/rss.ts';
+
+/** Debezium topic prefix of the embedded Postgres source (as `spanda ingest postgres` uses). */
+const EMBEDDED_TOPIC_PREFIX = 'cdc';
+
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h)$/, 'a duration such as 30s, 10m or 1h')
+  .transform((v) => {
+    const n = Number(v.replace(/\D+$/, ''));
+    const unit = v.replace(/^\d+/, '');
+    return n * (({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[unit] ?? 1);
+  })
+  .refine((ms) => ms >= 1000, 'at least 1s');
+
+const rssEntry = z
+  .object({
+    kind: z.literal('rss'),
+    feeds: z.array(z.string().url()).min(1),
+    every: duration.default(600_000),
+    tenant: z.string().optional(),
+    source: z.string().optional(),
+    deleteMissing: z.boolean().default(false),
+  })
+  .strict();
+
+const debeziumEntry = z
+  .object({
+    kind: z.literal('debezium'),
+    subjects: z.string().min(1),
+    /** The table mapping, inline (as in a mapping file) or the path of a mapping file. */
+    mapping: z.union([z.string().min(1), mappingFileSchema]),
+  })
+  .strict();
+
+const postgresEntry = z
+  .object({
+    kind: z.literal('postgres'),
+    url: z.string().min(1),
+    table: z.string().min(1),
+    mapping: tableMappingSchema,
+  })
+  .strict();
+
+export const connectorsFileSchema = z.array(z.discriminatedUnion('kind', [rssEntry, debeziumEntry, postgresEntry]));
+export type ConnectorsFile = z.input<typeof connectorsFileSchema>;
+
+/** Reads and validates a connectors file; every problem names the entry and the key. */
+export async function loadConnectors(file: string): Promise<Connector[]> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read the connectors file ${file}: ${errorMessage(err)}; it is a JSON array of { "kind": "rss" | "debezium" | "postgres", … }`);
+  }
+  const parsed = connectorsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `entry ${String(i.path[0] ?? '?')}${i.path.length > 1 ? ` key ${i.path.slice(1).join('.')}` : ''}: ${i.message}`);
+    throw new ConfigError(`invalid connectors file ${file}: ${issues.slice(0, 5).join('; ')}`);
+  }
+  const connectors: Connector[] = [];
+  for (const entry of parsed.data) {
+    if (entry.kind === 'rss') {
+      connectors.push(
+        rssConnector({
+          feeds: entry.feeds,
+          everyMs: entry.every,
+          deleteMissing: entry.deleteMissing,
+          ...(entry.tenant !== undefined ? { tenant: entry.tenant } : {}),
+          ...(entry.source !== undefined ? { source: entry.source } : {}),
+        }),
+      );
+    } else if (entry.kind === 'debezium') {
+      const mapping = typeof entry.mapping === 'string' ? await (await import('./cdc/mapping.ts')).loadMapping(entry.mapping) : parseMapping(entry.mapping, file);
+      connectors.push(debeziumConnector({ subjects: entry.subjects, mapping }));
+    } else {
+      // The embedded source writes Debezium envelopes; a consumer of its subjects turns them into documents.
+      const table = parseTableName(entry.table);
+      const mapping = parseMapping({ tables: { [qualified(table)]: entry.mapping } }, file);
+      connectors.push(debeziumConnector({ subjects: debeziumSubject(EMBEDDED_TOPIC_PREFIX, table.schema, table.table), mapping }));
+      connectors.push(
+        postgresSource({ url: entry.url, tables: [qualified(table)], topicPrefix: EMBEDDED_TOPIC_PREFIX, slot: replicationName(`${table.schema}_${table.table}`) }),
+      );
+    }
+  }
+  return connectors;
+}
+
+/** Starts every configured connector on this process's NATS connection; one that fails to start stops nothing else. */
+export async function startConnectors(nats: NatsHandle, connectors: readonly Connector[], logger: Logger): Promise<RunningConnector[]> {
+  const kv = await openConnectorBucket(nats);
+  const running: RunningConnector[] = [];
+  for (const connector of connectors) {
+    try {
+      running.push(await connector.start({ nats, kv, logger: logger.child(`connector-${connector.name}`) }));
+    } catch (err) {
+      logger.error('connector did not start', { connector: connector.name, error: errorMessage(err) });
+    }
+  }
+  return running;
+}
