@@ -2,8 +2,8 @@
 // Run: npm run bench:query   (writes bench/results/query.json; prints figures, never passes or fails)
 //
 // The chunks are loaded through the real pipeline (publishDocument → chunker → hash embedder → projector → SQLite) of
-// a node on a private nats-server. spandaSystem has no setting for the hash embedder's size, so vectors have its
-// default 256 dimensions (the offline model has 512; bench/results/store.json measures the store at 512).
+// a node on a private nats-server. The node serves model hash-512 (the offline model's size; the configuration is
+// adjusted after loading because SPANDA_EMBEDDER names only a provider kind). Then 8 concurrent clients.
 import { chunkText, DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
 import { normalizeText } from '../processors/chunker/normalize.ts';
 import { createEmbeddingProvider } from '../processors/embedder/models.ts';
@@ -15,6 +15,7 @@ import { startNode, startPrivateNats, waitForIndex, type BenchNode } from './lib
 import { proseDocument, proseQueries } from './lib/prose.ts';
 import { prng } from '../lib/prng.ts';
 import { search } from '../projections/search.ts';
+import { WorkerInferenceStore } from '../projections/stores/sqlite/index.ts';
 
 /** Chunk counts to measure at, loaded cumulatively into one node (BENCH_QUERY_SIZES=10000 for a quick look). */
 const SIZES = (process.env.BENCH_QUERY_SIZES ?? '10000,100000').split(',').map(Number);
@@ -24,6 +25,52 @@ const K = 10;
 const MODES: readonly SearchMode[] = ['keyword', 'vector', 'hybrid'];
 const TENANT = 'default';
 const CONCURRENCY = 64;
+/** Concurrent HTTP clients for the throughput figure, and how many hybrid queries each sends. */
+const CLIENTS = Number(process.env.BENCH_QUERY_CLIENTS ?? 8);
+const CLIENT_QUERIES = Number(process.env.BENCH_QUERY_CLIENT_COUNT ?? 100);
+const SERVING_MODEL = process.env.BENCH_QUERY_MODEL ?? 'hash-512';
+
+interface Concurrent {
+  readonly clients: number;
+  readonly queries: number;
+  readonly seconds: number;
+  readonly queriesPerSecond: number;
+  readonly latencyMs: Summary;
+}
+
+/** CLIENTS clients, each sending its hybrid queries back to back on its own connection; throughput and latency. */
+async function concurrentClients(apiUrl: string, queries: readonly string[]): Promise<Concurrent> {
+  const times: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, c) => {
+      for (let i = 0; i < CLIENT_QUERIES; i++) {
+        const query = queries[(c * CLIENT_QUERIES + i) % queries.length] as string;
+        const t = performance.now();
+        const response = await fetch(`${apiUrl}/v1/query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query, mode: 'hybrid', k: K }),
+        });
+        await response.json();
+        if (response.status !== 200) throw new Error(`POST /v1/query answered ${response.status}`);
+        times.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { clients: CLIENTS, queries: times.length, seconds: round(seconds, 2), queriesPerSecond: round(times.length / seconds, 1), latencyMs: summarize(times) };
+}
+
+/** The process's RSS and, when the store runs in a worker, what its in-memory indexes hold. */
+async function memoryOf(store: unknown): Promise<Record<string, number>> {
+  const out: Record<string, number> = { rssMB: Math.round(process.memoryUsage().rss / 1e6) };
+  if (store instanceof WorkerInferenceStore) {
+    const m = await store.memory();
+    Object.assign(out, { vectorIndexMB: round(m.vectorBytes / 1e6, 1), keywordIndexMB: round(m.keywordBytes / 1e6, 1), storeWorkerHeapMB: round(m.heapUsedBytes / 1e6, 1) });
+  }
+  return out;
+}
 
 interface ModeFigures {
   /** Client-side: fetch POST /v1/query on a kept-alive connection until the JSON body is read. */
@@ -87,7 +134,7 @@ await runBenchmark('query', async () => {
   const startLoad = loadAverage();
   const started = performance.now();
   const nats = await startPrivateNats();
-  const node = await startNode(nats.url, { SPANDA_EMBEDDER: 'hash' });
+  const node = await startNode(nats.url, { SPANDA_EMBEDDER: 'hash' }, undefined, (c) => ({ ...c, models: [SERVING_MODEL] }));
   const { system } = node;
   const random = prng(2024);
   const queries = proseQueries(WARMUP + QUERIES, 77);
@@ -124,7 +171,11 @@ await runBenchmark('query', async () => {
     });
     const stats = await system.store.stats();
     const healthz = await httpFloor(system.apiUrl, QUERIES);
-    sizes.push({ chunks: stats.chunks, documents: stats.documents, vectors: stats.vectors, healthzMs: healthz, modes: await measureAt(node, stats.chunks, queries) });
+    const modes = await measureAt(node, stats.chunks, queries);
+    note(`${stats.chunks} chunks: ${CLIENTS} concurrent clients`);
+    const concurrent = await concurrentClients(system.apiUrl, queries);
+    note(`${stats.chunks} chunks, ${CLIENTS} clients: ${concurrent.queriesPerSecond} queries/s, p99 ${concurrent.latencyMs.p99} ms`);
+    sizes.push({ chunks: stats.chunks, documents: stats.documents, vectors: stats.vectors, healthzMs: healthz, modes, concurrent, memory: await memoryOf(system.store) });
   }
 
   // A real deployment embeds every vector or hybrid query with its model: the offline model's cost per query, alone.
@@ -153,7 +204,8 @@ await runBenchmark('query', async () => {
   const figures = {
     setup: {
       loading: 'real pipeline: publishDocument → chunker → hash embedder → projector → SQLite (worker-hosted store), one tenant',
-      vectors: `${system.provider.info.id} (${system.provider.info.dims} dimensions: spandaSystem cannot set the hash embedder's dims)`,
+      vectors: `${system.provider.info.id} (${system.provider.info.dims} dimensions)`,
+      concurrent: `${CLIENTS} clients × ${CLIENT_QUERIES} hybrid queries, each client on its own kept-alive connection`,
       hybridVectorWeight: system.vectorWeight,
       k: K,
       queries: QUERIES,
@@ -187,6 +239,7 @@ await runBenchmark('query', async () => {
     }
   }
   console.log(table(['chunks, mode', 'HTTP', 'server took_ms', 'store.search', 'HTTP − store p50'], rows));
+  for (const s of sizes) console.log(`${s.chunks} chunks, ${CLIENTS} clients: ${s.concurrent.queriesPerSecond} hybrid queries/s, p50 ${s.concurrent.latencyMs.p50} ms, p99 ${s.concurrent.latencyMs.p99} ms; memory ${JSON.stringify(s.memory)}`);
   console.log(`GET /healthz round trip p50: ${sizes.map((s) => `${s.healthzMs.p50} ms at ${s.chunks} chunks`).join(', ')}`);
   console.log(`\nquery embedding, offline model: p50 ${offlineEmbed.p50} ms, p99 ${offlineEmbed.p99} ms (hash: p50 ${hashEmbed.p50} ms)`);
   console.log(`loading: ${loads.map((l) => `${l.chunks} chunks in ${l.seconds} s (${l.chunksPerSecond}/s)`).join('; ')}`);

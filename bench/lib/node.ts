@@ -40,9 +40,16 @@ export interface BenchNode {
  * Starts a whole node in this process (chunker, embedder, projector, API on a free port) against `natsUrl`.
  * `env` takes the variables `spanda up` reads (SPANDA_EMBEDDER, SPANDA_CHUNK_SIZE, ...); the sample corpus is off.
  */
-export async function startNode(natsUrl: string, env: Record<string, string>, dataDir?: string): Promise<BenchNode> {
+export async function startNode(
+  natsUrl: string,
+  env: Record<string, string>,
+  dataDir?: string,
+  /** Adjusts the loaded configuration (e.g. serve hash-512: SPANDA_EMBEDDER only names a provider kind). */
+  adjust: (config: SpandaConfig) => SpandaConfig = (c) => c,
+): Promise<BenchNode> {
   const dir = dataDir ?? (await tempDir('spanda-bench-node-'));
-  const config = loadConfig({ SPANDA_DATA_DIR: dir, NATS_URL: natsUrl, HOST: '127.0.0.1', PORT: String(await freePort()), SPANDA_SAMPLE: 'false', ...env }, {});
+  const loaded = loadConfig({ SPANDA_DATA_DIR: dir, NATS_URL: natsUrl, HOST: '127.0.0.1', PORT: String(await freePort()), SPANDA_SAMPLE: 'false', ...env }, {});
+  const config = adjust(loaded);
   const logger = createLogger('bench-node', process.env.SPANDA_BENCH_LOG === '1' ? 'info' : 'warn');
   let started: Started<SpandaSystem>;
   try {

@@ -1,0 +1,198 @@
+// Freshness under load: how long after a publish is acknowledged a document is searchable, while a steady background load runs at half the measured capacity.
+// Run: npm run bench -- freshness   (writes bench/results/freshness.json; prints figures, never passes or fails)
+//
+// Hash embedder: (1) capacity = end-to-end documents/s of a burst through a fresh node; (2) a background publisher at
+// half that rate; (3) probe documents published one at a time, each timed from its acknowledged publish until the
+// store holds its chunks (keyword-searchable) and its vectors (fully indexed). Offline model: one-page probe documents
+// (~3,000 characters) into an idle node and under a background load at half its measured capacity.
+import { chunkText, DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
+import { normalizeText } from '../processors/chunker/normalize.ts';
+import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
+import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
+import { mapLimit } from '../streams/publisher.ts';
+import { loadAverage, note, round, runBenchmark, sleep, summarize, table, writeResult, type Summary } from './lib/common.ts';
+import { startNode, startPrivateNats, waitForIndex, type BenchNode } from './lib/node.ts';
+import { proseCorpus, proseDocument } from './lib/prose.ts';
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const TENANT = 'default';
+const HASH_BURST = env('BENCH_FRESHNESS_BURST', 2000);
+const HASH_PROBES = env('BENCH_FRESHNESS_PROBES', 200);
+const OFFLINE_PROBES = env('BENCH_FRESHNESS_OFFLINE_PROBES', 20);
+const PROBE_GAP_MS = 100;
+const POLL_MS = 1;
+
+const input = (d: { id: string; title: string; text: string }, source: string): ValidDocumentInput =>
+  documentInputSchema.parse({ id: d.id, source, title: d.title, text: d.text, contentType: 'text/plain' });
+
+function indexTarget(docs: readonly ValidDocumentInput[], provider: EmbeddingProvider) {
+  let chunks = 0;
+  let vectors = 0;
+  for (const d of docs) {
+    for (const c of chunkText(normalizeText(d.text, d.contentType), DEFAULT_CHUNKER)) {
+      chunks++;
+      vectors += provider.windows(c.text).filter((w) => w.trim().length > 0).length;
+    }
+  }
+  return { documents: docs.length, chunks, vectors };
+}
+
+/** End-to-end documents/s of a burst through the node (publish 64 in flight, until fully indexed). */
+async function capacity(node: BenchNode, docs: readonly ValidDocumentInput[]): Promise<number> {
+  const before = await node.system.store.stats();
+  const target = indexTarget(docs, node.system.provider);
+  const since = performance.now();
+  await mapLimit(docs, 64, (d) => publishDocument(node.system.nats, TENANT, d, { producer: '/bench/freshness' }));
+  const done = await waitForIndex(
+    node.system,
+    { documents: before.documents + target.documents, chunks: before.chunks + target.chunks, vectors: before.vectors + target.vectors },
+    since,
+    { pollMs: 50, progressEveryMs: 30_000, label: 'capacity' },
+  );
+  return docs.length / (done.doneMs / 1000);
+}
+
+/** Publishes documents at `perSecond` until stopped (ticks of 20 ms; a tick that falls behind publishes the backlog). */
+function backgroundLoad(node: BenchNode, perSecond: number, bytes: number, source: string): { stop(): Promise<number> } {
+  let stopped = false;
+  let sent = 0;
+  const started = performance.now();
+  const loop = (async () => {
+    const inFlight = new Set<Promise<unknown>>();
+    while (!stopped) {
+      const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
+      while (sent < due && inFlight.size < 256) {
+        const d = proseDocument(5_000_000 + sent, bytes, `bg-${sent}`);
+        const p = publishDocument(node.system.nats, TENANT, input(d, source), { producer: '/bench/freshness/background' }).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        sent++;
+      }
+      await sleep(20);
+    }
+    await Promise.all(inFlight);
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return sent / ((performance.now() - started) / 1000);
+    },
+  };
+}
+
+interface Probes {
+  readonly probes: number;
+  /** publishDocument until acknowledged by JetStream. */
+  readonly publishAckMs: Summary;
+  /** From the acknowledgement until the store holds the document's chunks (keyword search finds it). */
+  readonly keywordVisibleMs: Summary;
+  /** From the acknowledgement until its vectors are applied too (vector and hybrid search find it). */
+  readonly fullyIndexedMs: Summary;
+}
+
+async function probe(node: BenchNode, count: number, bytes: number, label: string): Promise<Probes> {
+  const ack: number[] = [];
+  const keyword: number[] = [];
+  const full: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await sleep(PROBE_GAP_MS);
+    const d = proseDocument(9_000_000 + i, bytes, `probe-${label}-${i}`);
+    const started = performance.now();
+    await publishDocument(node.system.nats, TENANT, input(d, 'probe'), { producer: '/bench/freshness/probe' });
+    const acked = performance.now();
+    ack.push(acked - started);
+    let seenChunks: number | undefined;
+    for (;;) {
+      const state = await node.system.store.document({ tenant: TENANT, source: 'probe', docId: d.id });
+      const now = performance.now();
+      if (state && state.chunks > 0 && seenChunks === undefined) seenChunks = now - acked;
+      if (state && state.vectors > 0 && state.chunks > 0) {
+        full.push(now - acked);
+        break;
+      }
+      if (now - acked > 60_000) throw new Error(`${d.id} was not indexed within 60 s`);
+      await sleep(POLL_MS);
+    }
+    keyword.push(seenChunks as number);
+  }
+  return { probes: count, publishAckMs: summarize(ack, 1), keywordVisibleMs: summarize(keyword, 1), fullyIndexedMs: summarize(full, 1) };
+}
+
+async function hashRun() {
+  const nats = await startPrivateNats();
+  const node = await startNode(nats.url, { SPANDA_EMBEDDER: 'hash' });
+  try {
+    const burst = proseCorpus(HASH_BURST, 1000, 4000, 31, 'burst').map((d) => input(d, 'burst'));
+    note(`hash: capacity burst of ${burst.length} documents`);
+    const docsPerSecond = await capacity(node, burst);
+    const rate = Math.max(1, Math.round(docsPerSecond / 2));
+    note(`hash: capacity ${round(docsPerSecond, 1)} documents/s; probes idle, then under ${rate} documents/s`);
+    const idle = await probe(node, Math.min(50, HASH_PROBES), 1500, 'hash-idle');
+    const load = backgroundLoad(node, rate, 2500, 'background');
+    await sleep(2000); // let the pipeline settle into the steady load
+    const loaded = await probe(node, HASH_PROBES, 1500, 'hash-loaded');
+    const achieved = await load.stop();
+    return { capacityDocsPerSecond: round(docsPerSecond, 1), backgroundDocsPerSecond: { target: rate, achieved: round(achieved, 1) }, idle, loaded };
+  } finally {
+    await node.stop();
+    await nats.stop();
+  }
+}
+
+async function offlineRun() {
+  const nats = await startPrivateNats();
+  const node = await startNode(nats.url, { SPANDA_EMBEDDER: 'offline' });
+  try {
+    // Load the model and measure its capacity on a small burst of one-page documents.
+    const burst = proseCorpus(12, 3000, 3000, 37, 'oburst').map((d) => input(d, 'burst'));
+    note('offline: capacity burst of 12 one-page documents');
+    const docsPerSecond = await capacity(node, burst);
+    note(`offline: capacity ${round(docsPerSecond, 2)} documents/s; probes idle`);
+    const idle = await probe(node, OFFLINE_PROBES, 3000, 'offline-idle');
+    const rate = docsPerSecond / 2;
+    note(`offline: probes under ${round(rate, 2)} documents/s`);
+    // Fractional rates: the background publisher takes documents per second as a float.
+    const load = backgroundLoad(node, rate, 3000, 'background');
+    await sleep(3000);
+    const loaded = await probe(node, OFFLINE_PROBES, 3000, 'offline-loaded');
+    const achieved = await load.stop();
+    return { capacityDocsPerSecond: round(docsPerSecond, 2), backgroundDocsPerSecond: { target: round(rate, 2), achieved: round(achieved, 2) }, idle, loaded };
+  } finally {
+    await node.stop();
+    await nats.stop();
+  }
+}
+
+await runBenchmark('freshness', async () => {
+  const startLoad = loadAverage();
+  const hash = await hashRun();
+  const offline = process.env.BENCH_FRESHNESS_OFFLINE === '0' ? undefined : await offlineRun();
+  const figures = {
+    setup: {
+      probe: `one document at a time, ${PROBE_GAP_MS} ms apart, timed from publishDocument's acknowledgement; the store is polled every ${POLL_MS} ms (store.document: chunks = keyword-searchable, vectors = fully indexed)`,
+      hash: `capacity = end-to-end documents/s of a ${HASH_BURST}-document burst (1–4 KB); background at half of it with 2.5 KB documents; probes of 1.5 KB`,
+      offline: 'one-page documents (3,000 characters); capacity from a 12-document burst; background at half of it',
+      targets: { hash: { p50_ms: 15, p99_ms: 50 }, offline: { p99_ms: 1000 } },
+    },
+    hash,
+    ...(offline ? { offline } : {}),
+  };
+  const file = await writeResult('freshness', startLoad, figures);
+  const row = (label: string, p: Probes) => [
+    label,
+    `${p.publishAckMs.p50} / ${p.publishAckMs.p99}`,
+    `${p.keywordVisibleMs.p50} / ${p.keywordVisibleMs.p99}`,
+    `${p.fullyIndexedMs.p50} / ${p.fullyIndexedMs.p99}`,
+  ];
+  console.log(
+    table(
+      ['run', 'publish ack p50 / p99 ms', 'keyword-visible p50 / p99 ms', 'fully indexed p50 / p99 ms'],
+      [
+        row('hash, idle', hash.idle),
+        row(`hash, background ${hash.backgroundDocsPerSecond.achieved} docs/s (capacity ${hash.capacityDocsPerSecond})`, hash.loaded),
+        ...(offline ? [row('offline, idle', offline.idle), row(`offline, background ${offline.backgroundDocsPerSecond.achieved} docs/s (capacity ${offline.capacityDocsPerSecond})`, offline.loaded)] : []),
+      ],
+    ),
+  );
+  console.log(`\nwritten to ${file}`);
+});
