@@ -101,7 +101,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
       }
       const heads = async (): Promise<Record<string, number>> => {
         const out: Record<string, number> = {};
-        for (const s of projection.sources) out[s.key] = await lastSeq(handle, s.stream, s.filterSubject === 'chunks.>' ? undefined : s.filterSubject);
+        for (const s of projection.sources) out[s.key] = await lastSeq(handle, s.stream, s.filterSubject);
         return out;
       };
       const projector = runProjector(handle, projection, store, { logger: runtime.logger, batchSize: 1000 });
