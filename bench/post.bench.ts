@@ -1,0 +1,89 @@
+// Batched POST /v1/documents: documents/s accepted (202) by 4 clients sending batches of 500 documents of ~1 KB while the node indexes them, against raw JetStream publishing in the same run.
+// Run: npm run bench -- post   (writes bench/results/post.json; prints figures, never passes or fails)
+import { loadAverage, note, round, runBenchmark, summarize, table, writeResult, type Summary } from './lib/common.ts';
+import { jetstreamBaseline } from './lib/jetstream.ts';
+import { startNode, startPrivateNats } from './lib/node.ts';
+import { proseCorpus } from './lib/prose.ts';
+
+const CLIENTS = Number(process.env.BENCH_POST_CLIENTS ?? 4);
+const BATCH = Number(process.env.BENCH_POST_BATCH ?? 500);
+const BATCHES_PER_CLIENT = Number(process.env.BENCH_POST_BATCHES ?? 5);
+const ROUNDS = Number(process.env.BENCH_POST_ROUNDS ?? 3);
+
+interface Round {
+  readonly round: number;
+  readonly load: number;
+  readonly rawPublishPerSecond: number;
+  readonly documents: number;
+  readonly seconds: number;
+  readonly docs_per_s: number;
+  readonly vsRawPublish: number;
+  readonly requestMs: Summary;
+}
+
+await runBenchmark('post', async () => {
+  const startLoad = loadAverage();
+  const rounds: Round[] = [];
+  for (let r = 1; r <= ROUNDS; r++) {
+    const nats = await startPrivateNats();
+    const node = await startNode(nats.url, { SPANDA_EMBEDDER: 'hash' });
+    try {
+      const total = CLIENTS * BATCH * BATCHES_PER_CLIENT;
+      const docs = proseCorpus(total, 800, 1200, 50 + r, `post${r}`).map((d) => ({ id: d.id, source: 'bench', title: d.title, text: d.text, contentType: 'text/plain' }));
+      // The same payload sizes published raw (acked, 64 in flight) on the same server just before: the ceiling of publishing.
+      const payloads = docs.map((d) => new TextEncoder().encode(JSON.stringify({ tenant: 'default', ...d, contentHash: `sha256:${'0'.repeat(64)}` })));
+      const raw = await jetstreamBaseline(nats.handle, payloads, `post${r}`, 64);
+      const load = loadAverage()[0];
+      note(`round ${r}: ${CLIENTS} clients × ${BATCHES_PER_CLIENT} batches of ${BATCH}; raw publish ${raw.publish.perSecond}/s`);
+      const times: number[] = [];
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async (_, c) => {
+          for (let b = 0; b < BATCHES_PER_CLIENT; b++) {
+            const from = (c * BATCHES_PER_CLIENT + b) * BATCH;
+            const t = performance.now();
+            const response = await fetch(`${node.system.apiUrl}/v1/documents`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ documents: docs.slice(from, from + BATCH) }),
+            });
+            const body = await response.text();
+            if (response.status !== 202) throw new Error(`POST /v1/documents answered ${response.status}: ${body.slice(0, 300)}`);
+            times.push(performance.now() - t);
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const docsPerSecond = total / seconds;
+      rounds.push({
+        round: r,
+        load,
+        rawPublishPerSecond: raw.publish.perSecond,
+        documents: total,
+        seconds: round(seconds, 2),
+        docs_per_s: round(docsPerSecond, 1),
+        vsRawPublish: round(docsPerSecond / raw.publish.perSecond, 3),
+        requestMs: summarize(times, 1),
+      });
+      note(`round ${r}: ${round(docsPerSecond)} documents/s (${round(docsPerSecond / raw.publish.perSecond, 3)} of raw publish)`);
+    } finally {
+      await node.stop();
+      await nats.stop();
+    }
+  }
+  const sorted = [...rounds].sort((a, b) => a.docs_per_s - b.docs_per_s);
+  const median = sorted[Math.floor(sorted.length / 2)] as Round;
+  const file = await writeResult('post', startLoad, {
+    setup: `${CLIENTS} clients, each sending ${BATCHES_PER_CLIENT} batches of ${BATCH} documents of 0.8–1.2 KB to POST /v1/documents of a node (hash embedder) that indexes them meanwhile; raw = the same payloads published to a fresh stream just before (acked, 64 in flight)`,
+    target: { docs_per_s: 5000 },
+    medianRound: median.round,
+    rounds,
+  });
+  console.log(
+    table(
+      ['round', 'load', 'raw publish/s', 'POST documents/s', 'ratio to raw', 'request p50 / p99 ms'],
+      rounds.map((x) => [String(x.round), String(x.load), String(x.rawPublishPerSecond), String(x.docs_per_s), String(x.vsRawPublish), `${x.requestMs.p50} / ${x.requestMs.p99}`]),
+    ),
+  );
+  console.log(`\nmedian round ${median.round}: ${median.docs_per_s} documents/s; written to ${file}`);
+});
