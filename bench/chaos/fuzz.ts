@@ -6,6 +6,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { headers as createHeaders } from '@nats-io/transport-node';
 import { isAlive } from '../../lib/processes.ts';
+import { documentInputSchema } from '../../streams/document-log.ts';
 import { readDlq } from '../../streams/dlq.ts';
 import { connectNats, type NatsHandle } from '../../streams/nats.ts';
 import { STREAMS } from '../../streams/provision.ts';
@@ -55,6 +56,15 @@ const filterArb = record({ source: fieldOr(fc.oneof(str, fc.array(str, { maxLeng
 const modeArb = fieldOr(fc.constantFrom('hybrid', 'keyword', 'vector'));
 /** Read-your-writes waits are kept short so a run takes seconds; a timeout asked for is answered 504 by design. */
 const timeoutArb = fieldOr(fc.integer({ min: -5, max: 300 }));
+
+/** Ids a user may give a document (what POST /v1/documents accepts), as odd as they come. */
+const validIdArb = fc
+  .oneof(
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }),
+    fc.string({ minLength: 1, maxLength: 40 }),
+    fc.constantFrom('a.b', 'a b', '*', '>', 'docs.>', '%2F', 'a/b', '..a', 'x'.repeat(300), 'é'.repeat(150), '😀 emoji id'),
+  )
+  .filter((id) => documentInputSchema.safeParse({ id, text: 'x' }).success);
 
 // ---- requests -----------------------------------------------------------------------------------------------------
 
@@ -263,9 +273,13 @@ export async function fuzzScenario(scale: Scale): Promise<ChaosResult> {
     const modelId = projection.serving?.model ?? 'hash-256';
     const dims = Number(/(\d+)$/.exec(modelId)?.[1] ?? 256);
 
+    // The valid documents take odd but valid ids (any Unicode, dots, wildcards, spaces, ids long enough to be hashed
+    // in their subject): each must still be published, indexed, read back and queried by its id.
+    const validIds = [...new Set(fc.sample(validIdArb, { numRuns: size.slices * 4 + 4, seed: scale.seed }))];
     let valid = 0;
     const publishValid = async () => {
-      const id = `valid${String(valid++).padStart(4, '0')}`;
+      const id = validIds[valid] ?? `valid${String(valid).padStart(4, '0')}`;
+      valid++;
       const o = await call(node.api, 'POST', '/v1/documents', { body: { id, text: docText(id, 1) }, timeoutMs: 30_000 });
       tally.record('POST /v1/documents (valid)', o);
       if (o.status === 202) ledger.record({ id, kind: 'upsert', version: 1 }, (o.body as { accepted: Array<{ seq: number }> }).accepted[0]?.seq ?? 0);
