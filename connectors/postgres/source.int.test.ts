@@ -92,6 +92,18 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
     expect(position).toMatchObject({ phase: 'streaming', slot: 'spanda_cdc', tables: ['public.posts'], lsn: slot?.lsn });
   });
 
+  it('fills TOASTed values an update left unchanged (REPLICA IDENTITY DEFAULT) from the row', async () => {
+    await db.query('ALTER TABLE posts REPLICA IDENTITY DEFAULT');
+    const big = Array.from({ length: 3000 }, (_, i) => (i * 2654435761 % 4294967296).toString(36)).join(' '); // ~20 KB, stored out of line
+    await db.query('INSERT INTO posts VALUES (7, $1, $2, 70)', ['seven', big]);
+    await db.query("UPDATE posts SET title = 'SEVEN' WHERE id = 7");
+    await runOnce();
+    const last = (await envelopes()).at(-1);
+    expect(last?.op).toBe('u');
+    expect(last?.after).toMatchObject({ id: 7, title: 'SEVEN', n: '70' });
+    expect(last?.after?.body).toBe(big);
+  });
+
   it('refuses a server without wal_level=logical, naming the fix', async () => {
     const replica = await startTestPostgres({ wal_level: 'replica' });
     try {

@@ -5,6 +5,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { connectorState, type Connector, type ConnectorContext, type ConnectorOutcome, type ConnectorState, type RunningConnector } from '../connector.ts';
 import { encodeChange, type ChangeEvent, type Row } from '../cdc/envelope.ts';
+import { UNAVAILABLE_VALUE } from '../cdc/map-change.ts';
 import { debeziumSubject, ensureCdcStream } from '../cdc/stream.ts';
 import { changeEvent, jsonRow, keyImage, type ChangeOrigin } from './envelope-builder.ts';
 import { formatLsn, parseLsn, type Lsn } from './lsn.ts';
@@ -16,6 +17,7 @@ import {
   ensurePublication,
   parseTableName,
   qualified,
+  quoteIdent,
   quoteTable,
   redactUrl,
   replicationName,
@@ -171,6 +173,21 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
         return saving;
       };
 
+      /**
+       * An update under REPLICA IDENTITY DEFAULT does not carry TOASTed values it left unchanged. They are read from the
+       * row as it is now (a later change of the same row follows in the stream anyway); a row already gone keeps
+       * Debezium's placeholder, which the mapping refuses with its reason.
+       */
+      async function fillUnchanged(event: ChangeEvent, rel: Pgoutput.MessageRelation): Promise<ChangeEvent> {
+        const after = event.after ?? {};
+        const missing = Object.keys(after).filter((c) => after[c] === UNAVAILABLE_VALUE);
+        const keys = rel.keyColumns.length > 0 ? rel.keyColumns : [];
+        if (keys.length === 0 || keys.some((k) => after[k] === null || after[k] === undefined || after[k] === UNAVAILABLE_VALUE)) return event;
+        const where = keys.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');
+        const row = (await admin.query<Record<string, unknown>>(`SELECT ${missing.map(quoteIdent).join(', ')} FROM ${quoteTable({ schema: rel.schema, table: rel.name })} WHERE ${where}`, keys.map((k) => after[k]))).rows[0];
+        return row ? { ...event, after: { ...after, ...jsonRow(row, missing) } } : event;
+      }
+
       /** Snapshot: a new slot exports the snapshot its stream starts after; the rows are read inside that snapshot. */
       async function snapshot(): Promise<void> {
         if (await slotExists(admin, slot)) {
@@ -251,10 +268,17 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
         );
         let txn: { xid: number; commitLsn: Lsn; tsMs: number; n: number } | undefined;
 
-        const emit = (event: ChangeEvent) => {
+        // Publishes are issued strictly in WAL order; one that must first read unchanged TOAST values waits, and so do
+        // the ones after it (the consumer relies on the stream's order per row).
+        let issueChain: Promise<unknown> = Promise.resolve();
+        const emit = (event: ChangeEvent, rel?: Pgoutput.MessageRelation) => {
           if (!txn) return;
           counts.changes += 1;
-          pipeline.publish(publishChange(event, `pg:${slot}:${formatLsn(txn.commitLsn)}:${txn.n++}`));
+          const msgId = `pg:${slot}:${formatLsn(txn.commitLsn)}:${txn.n++}`;
+          const fill = rel !== undefined && event.after !== null && event.after !== undefined && Object.values(event.after).includes(UNAVAILABLE_VALUE);
+          const issued = issueChain.then(async () => ({ ack: publishChange(fill && rel ? await fillUnchanged(event, rel) : event, msgId) }));
+          issueChain = issued.catch(() => undefined);
+          pipeline.publish(issued.then((x) => x.ack));
           if (!paused && pipeline.inFlight >= maxInFlight) {
             paused = true;
             socket()?.pause?.();
@@ -287,7 +311,7 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
                   // The key changed: Debezium writes a delete of the old key and a create of the new one.
                   emit(changeEvent('d', origin(msg.relation, lsn), keyImage(msg.key, columnsOf(msg.relation)), null));
                   emit(changeEvent('c', origin(msg.relation, lsn), null, after));
-                } else emit(changeEvent('u', origin(msg.relation, lsn), msg.old ? jsonRow(msg.old, columnsOf(msg.relation)) : null, after));
+                } else emit(changeEvent('u', origin(msg.relation, lsn), msg.old ? jsonRow(msg.old, columnsOf(msg.relation)) : null, after), msg.relation);
                 return;
               }
               case 'delete': {
