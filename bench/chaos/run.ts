@@ -1,8 +1,9 @@
-// npm run chaos [-- NAME…] [--short] [--seed N]: runs the reliability scenarios, prints the table and writes bench/results/chaos-NAME.json.
+// npm run chaos [-- NAME…] [--short] [--seed N]: runs the reliability scenarios, writes bench/results/chaos-NAME.json and the Reliability section of BENCHMARKS.md.
 import { parseArgs } from 'node:util';
 import { runBenchmark } from '../lib/common.ts';
 import { SCENARIOS, type ScenarioName } from './scenarios.ts';
-import { markdownTable, startLoad, textTable, writeChaosResult, type ChaosResult, type Scale } from './lib/result.ts';
+import { startLoad, textTable, writeChaosResult, type ChaosResult, type Scale } from './lib/result.ts';
+import { updateBenchmarksMd } from './report.ts';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
@@ -28,6 +29,8 @@ await runBenchmark('chaos', async () => {
     const file = await writeChaosResult(result, scale, load);
     process.stdout.write(`${name}: ${result.failures.length === 0 ? 'pass' : `FAIL\n  ${result.failures.join('\n  ')}`} (${file})\n`);
   }
-  process.stdout.write(`\n${textTable(results)}\n\n${markdownTable(results)}\n`);
+  process.stdout.write(`\n${textTable(results)}\n`);
+  await updateBenchmarksMd();
+  process.stdout.write('updated the Reliability section of BENCHMARKS.md\n');
   if (results.some((r) => r.failures.length > 0)) process.exitCode = 1;
 });

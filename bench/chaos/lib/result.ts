@@ -33,12 +33,6 @@ export async function writeChaosResult(result: ChaosResult, scale: Scale, startL
 
 export const startLoad = (): number[] => loadAverage();
 
-/** The Reliability table as BENCHMARKS.md shows it. */
-export function markdownTable(results: readonly ChaosResult[]): string {
-  const rows = results.map((r) => `| ${r.scenario} | ${r.description} | ${r.faults} | ${r.events} | ${r.lost} | ${r.duplicated} | ${r.resurrected} | ${r.http5xx} | ${r.failures.length === 0 ? 'pass' : `FAIL (${r.failures.length})`} |`);
-  return ['| scenario | what | faults injected | events | lost | duplicated | resurrected | 5xx (not 503) | result |', '|---|---|---:|---:|---:|---:|---:|---:|---|', ...rows].join('\n');
-}
-
 export function textTable(results: readonly ChaosResult[]): string {
   return table(
     ['scenario', 'faults', 'events', 'lost', 'dup', 'resurrected', '5xx', 'result'],

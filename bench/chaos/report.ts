@@ -1,0 +1,131 @@
+// The Reliability section of BENCHMARKS.md, built from bench/results/chaos-*.json; `npm run chaos` replaces that section only.
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RESULTS_DIR, fromRoot, readJson } from '../lib/common.ts';
+import type { ChaosResult } from './lib/result.ts';
+
+export interface ChaosResultFile extends ChaosResult {
+  readonly date: string;
+  readonly scale: string;
+  readonly seed: number;
+  readonly load: { readonly start: readonly number[]; readonly end: readonly number[] };
+}
+
+export const SECTION_TITLE = '## Reliability (`npm run chaos`)';
+const ORDER = ['crash', 'broker', 'limits', 'fuzz', 'soak'];
+
+export async function readChaosResults(): Promise<ChaosResultFile[]> {
+  const files = (await readdir(RESULTS_DIR)).filter((f) => /^chaos-[a-z]+\.json$/.test(f));
+  const results = await Promise.all(files.map((f) => readJson<ChaosResultFile>(path.join(RESULTS_DIR, f))));
+  return results.sort((a, b) => ORDER.indexOf(a.scenario) - ORDER.indexOf(b.scenario));
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+type Figures = Record<string, unknown>;
+const get = <T>(f: Figures, key: string): T | undefined => f[key] as T | undefined;
+
+/** A few lines per scenario: the figures behind its row. */
+function details(r: ChaosResultFile): string {
+  const f = r.figures;
+  if (r.scenario === 'crash') {
+    const runs = get<Array<{ topology: string; kills: Record<string, number>; events: number; publishStatuses: Record<string, number>; verdict: { live: number; deleted: number; settleMs: number }; streams: { documents: number; chunks: number; embeddings: number }; verify: Array<{ ok: boolean }> }>>(f, 'runs') ?? [];
+    return runs
+      .map(
+        (x) =>
+          `- ${x.topology}: SIGKILLs ${Object.entries(x.kills).map(([k, v]) => `${k} ×${v}`).join(', ')}; ${n(x.events)} acknowledged events; final state ${n(x.verdict.live)} live, ${n(x.verdict.deleted)} deleted documents, all as acknowledged ${Math.round(x.verdict.settleMs / 1000)} s after the last publish; DOCUMENTS/CHUNKS/EMBEDDINGS ${n(x.streams.documents)}/${n(x.streams.chunks)}/${n(x.streams.embeddings)} messages (one per input at each stage); \`spanda verify\` ${x.verify.every((v) => v.ok) ? 'digest = log digest' : 'MISMATCH'} on ${x.verify.length} data dir(s); publish statuses ${JSON.stringify(x.publishStatuses)} (0 = connection refused while the node restarted).`,
+      )
+      .join('\n');
+  }
+  if (r.scenario === 'broker') {
+    const runs = get<Array<{ mode: string; kills: number; publish: Record<string, number>; query: Record<string, number>; retryAfterSeconds: number[]; first503Ms: number[]; recoveryMs: number[]; queriesDuringOutage: number; queryFailuresDuringOutage: number; slowestPublishDuringOutageMs: number; verdict: { checked: number; settleMs: number } }>>(f, 'runs') ?? [];
+    return runs
+      .map(
+        (x) =>
+          `- ${x.mode}: ${x.kills} kills; publish statuses ${JSON.stringify(x.publish)}, Retry-After ${x.retryAfterSeconds.join('/')} s, first 503 ${x.first503Ms.join('/')} ms after the kill, publishing again after ${x.recoveryMs.join('/')} ms, slowest answer while down ${x.slowestPublishDuringOutageMs} ms; queries ${JSON.stringify(x.query)}, ${x.queryFailuresDuringOutage} of ${x.queriesDuringOutage} failed during the outages; all ${n(x.verdict.checked)} acknowledged documents queryable ${Math.round(x.verdict.settleMs / 1000)} s after the last kill (work in flight at the kill is redelivered after the ack wait).`,
+      )
+      .join('\n');
+  }
+  if (r.scenario === 'limits') {
+    const examples = get<Array<{ limit: string; route: string; status: number; type?: string; detail?: string }>>(f, 'refusalExamples') ?? [];
+    const chunks = get<{ pendingOnDocumentsConsumers: number; dlqEntries: number }>(f, 'chunksFull');
+    return [
+      `- ${get<number>(f, 'refusals')} refused publishes; statuses ${JSON.stringify(get(f, 'statuses'))} (NDJSON answers 200 with a problem per line).`,
+      ...examples.map((e) => `- ${e.limit}, ${e.route}: **${e.status}** \`${e.type ?? ''}\` — “${e.detail ?? ''}”`),
+      chunks ? `- CHUNKS full: publishing still accepted; ${chunks.pendingOnDocumentsConsumers} DOCUMENTS messages waiting on the chunker, ${chunks.dlqEntries} dead-lettered; all indexed once the limit was raised.` : '',
+    ]
+      .filter(Boolean)
+      .join('\n');
+  }
+  if (r.scenario === 'fuzz') {
+    return [
+      `- ${n(get<number>(f, 'requests') ?? 0)} requests, statuses ${JSON.stringify(get(f, 'statuses'))}; 431 comes from Node's HTTP parser (URLs over 16 KB).`,
+      `- injected events ${JSON.stringify(get(f, 'injected'))}: ${get<number>(f, 'deadLettered')} dead-lettered with a reason, ${get<number>(f, 'acceptedAsValid')} valid by chance; \`spanda dlq list\` read the DLQ with garbage written onto it; ${get<number>(f, 'crashedProcesses')} crashed processes; ${get<number>(f, 'validDocuments')} valid documents (odd ids: Unicode, dots, wildcards, hashed long ids) published between the fuzzed inputs, all queryable.`,
+    ].join('\n');
+  }
+  if (r.scenario === 'soak') {
+    const rss = get<Record<string, { first: number; last: number; max: number; slopeFirstHalf: number; slopeLastHalf: number; levelled: boolean }>>(f, 'rssMb') ?? {};
+    const lag = get<Record<string, { max: number; last: number; slopeFirstHalf: number; slopeLastHalf: number; levelled: boolean }>>(f, 'lag') ?? {};
+    const q = get<{ p50: number; p99: number; n: number }>(f, 'queryMs');
+    return [
+      `- ${n(get<number>(f, 'operations') ?? 0)} operations and ${n(q?.n ?? 0)} hybrid queries in ${get<number>(f, 'minutes')} min (query p50 ${q?.p50} ms, p99 ${q?.p99} ms).`,
+      '',
+      '| series | first | last | max | slope, first half (/min) | slope, last half (/min) | levelled |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...Object.entries(rss).map(([k, t]) => `| RSS ${k} (MB) | ${t.first} | ${t.last} | ${t.max} | ${t.slopeFirstHalf} | ${t.slopeLastHalf} | ${t.levelled ? 'yes' : 'no'} |`),
+      ...Object.entries(lag).map(([k, t]) => `| lag ${k} (messages) | | ${t.last} | ${t.max} | ${t.slopeFirstHalf} | ${t.slopeLastHalf} | ${t.levelled ? 'yes' : 'no'} |`),
+    ].join('\n');
+  }
+  return '';
+}
+
+export function reliabilitySection(results: readonly ChaosResultFile[]): string {
+  const rows = results.map(
+    (r) =>
+      `| ${r.scenario} | ${r.description} | ${n(r.faults)} | ${n(r.events)} | ${r.lost} | ${r.duplicated} | ${r.resurrected} | ${r.http5xx} | ${r.failures.length === 0 ? 'pass' : `**FAIL** (${r.failures.length})`} | ${r.date.slice(0, 16).replace('T', ' ')}, load ${r.load.start[0]} → ${r.load.end[0]} |`,
+  );
+  return `${SECTION_TITLE}
+
+Written by \`npm run chaos\` from \`bench/results/chaos-*.json\` (this section only). \`npm run chaos -- NAME\` runs one
+scenario (\`crash\`, \`broker\`, \`limits\`, \`fuzz\`, \`soak\`; \`--short\` for the small scale, \`--soak-minutes N\`,
+\`--seed N\`); \`test/e2e/chaos-short.test.ts\` runs all five at small scale in CI (about two minutes). Each scenario
+starts its own nats-server(s) and spanda processes on free ports in temp dirs, drives them over HTTP on 127.0.0.1 as a
+client would (retrying on 503 after \`Retry-After\`), then checks independently of the system's own digest: for every
+document, the last operation the server acknowledged (202) is asked of the API (\`GET /v1/documents/:source/:id\` and a
+keyword query scoped to the document): **lost** = a live version not served or not queryable, **duplicated** = chunks
+of another version still served (or chunk/vector counts that disagree, or a stage that stored an output twice),
+**resurrected** = a deleted document served or queryable. **5xx** counts answers 500–599 other than 503 (the answer while
+NATS is down) and, in \`limits\`, 507 (a full stream).
+
+| scenario | what | faults injected | events | lost | duplicated | resurrected | 5xx | result | date (UTC), load |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |
+${rows.join('\n')}
+
+${results.map((r) => `**${r.scenario}** (${r.scale} scale, seed ${r.seed})\n${details(r)}${r.failures.length > 0 ? `\n- failures: ${r.failures.join('; ')}` : ''}`).join('\n\n')}
+
+**Found and fixed.** A stream at its limit (max_msgs/max_bytes with discard new, or the server out of storage) made
+\`POST\`/\`DELETE /v1/documents\` answer 503 with \`Retry-After: 5\`, so a careful client retried forever: it now answers
+**507** \`urn:spanda:problem:storage-limit\` naming the limit, without Retry-After (\`StorageLimitError\`, still retried
+by processors and never dead-lettered: \`streams/publisher-limits.int.test.ts\`).
+`;
+}
+
+/** Replaces the Reliability section of BENCHMARKS.md (from its heading to the next "## " heading), or appends it. */
+export async function updateBenchmarksMd(): Promise<void> {
+  const file = fromRoot('BENCHMARKS.md');
+  const text = await readFile(file, 'utf8');
+  const section = reliabilitySection(await readChaosResults());
+  const start = text.indexOf(SECTION_TITLE);
+  let next: string;
+  if (start < 0) next = `${text.trimEnd()}\n\n${section}`;
+  else {
+    const end = text.indexOf('\n## ', start + SECTION_TITLE.length);
+    next = `${text.slice(0, start)}${section}${end < 0 ? '' : `\n${text.slice(end + 1)}`}`;
+  }
+  await writeFile(file, next);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await updateBenchmarksMd();
+  process.stdout.write('updated the Reliability section of BENCHMARKS.md\n');
+}
