@@ -79,8 +79,71 @@ interface ModeFigures {
 interface QueryResult extends Common {
   readonly setup: { readonly loading: string; readonly vectors: string; readonly hybridVectorWeight: number; readonly k: number; readonly queries: number; readonly warmup: number };
   readonly loads: ReadonlyArray<{ readonly documents: number; readonly chunks: number; readonly seconds: number; readonly chunksPerSecond: number }>;
-  readonly sizes: ReadonlyArray<{ readonly chunks: number; readonly documents: number; readonly healthzMs?: Summary; readonly modes: Record<string, ModeFigures> }>;
+  readonly sizes: ReadonlyArray<{
+    readonly chunks: number;
+    readonly documents: number;
+    readonly healthzMs?: Summary;
+    readonly modes: Record<string, ModeFigures>;
+    readonly concurrent?: { readonly clients: number; readonly queries: number; readonly queriesPerSecond: number; readonly latencyMs: Summary };
+    readonly memory?: Record<string, number>;
+  }>;
   readonly queryEmbedding: { readonly offlineMs: Summary; readonly hashMs: Summary };
+}
+interface PostResult extends Common {
+  readonly setup: string;
+  readonly medianRound: number;
+  readonly rounds: ReadonlyArray<{ readonly round: number; readonly load: number; readonly rawPublishPerSecond: number; readonly documents: number; readonly docs_per_s: number; readonly vsRawPublish: number; readonly requestMs: Summary }>;
+}
+interface ReplayResult extends Common {
+  readonly model: string;
+  readonly sizes: ReadonlyArray<{
+    readonly chunks: number;
+    readonly documents: number;
+    readonly raw_read_chunks_per_s: number;
+    readonly raw_insert_chunks_per_s: number;
+    readonly replay_chunks_per_s: number;
+    readonly replay_s: number;
+    readonly verify_s: number;
+    readonly replay_vs_slower_baseline: number;
+    readonly reingest_offline_s_extrapolated: number;
+    readonly reingest_over_replay: number;
+  }>;
+}
+interface Probes {
+  readonly probes: number;
+  readonly publishAckMs: Summary;
+  readonly keywordVisibleMs: Summary;
+  readonly fullyIndexedMs: Summary;
+}
+interface FreshnessRun {
+  readonly capacityDocsPerSecond: number;
+  readonly backgroundDocsPerSecond: { readonly target: number; readonly achieved: number };
+  readonly idle: Probes;
+  readonly loaded: Probes;
+}
+interface FreshnessResult extends Common {
+  readonly setup: { readonly probe: string; readonly hash: string; readonly offline: string };
+  readonly hash: FreshnessRun;
+  readonly offline?: FreshnessRun;
+}
+interface ScalingResult extends Common {
+  readonly setup: { readonly processes: string; readonly timing: string; readonly offlineWorkers: string };
+  readonly runs: ReadonlyArray<{
+    readonly round: number;
+    readonly model: string;
+    readonly embedderProcesses: number;
+    readonly documents: number;
+    readonly chunks: number;
+    readonly loadAtStart: number;
+    readonly seconds: number;
+    readonly chunks_per_s: number;
+    readonly natsServerCpuS: number;
+    readonly processes: ReadonlyArray<{ readonly roles: string; readonly cpuS: number; readonly rssMB: number | null }>;
+  }>;
+}
+interface MemoryResult extends Common {
+  readonly setup: string;
+  readonly snapshots: ReadonlyArray<{ readonly step: string; readonly chunks: number; readonly rssMB: number; readonly vectorIndexMB: number; readonly keywordIndexMB: number; readonly storeWorkerHeapMB: number }>;
 }
 interface Comparison {
   readonly delta: number;
@@ -129,6 +192,11 @@ interface StoreResult extends Common {
     readonly openMs: number;
     readonly fileMB: number;
     readonly search: Record<string, { readonly p50: number; readonly p99: number }>;
+    readonly rssAfterOpenMB?: number;
+    readonly vectorIndexMB?: number;
+    readonly keywordIndexMB?: number;
+    readonly storeWorkerHeapMB?: number;
+    readonly fts5Only?: { readonly openMs: number; readonly search: Record<string, { readonly p50: number; readonly p99: number }> };
   }>;
 }
 interface EmbedderResult extends Common {
@@ -170,12 +238,17 @@ function mdTable(header: readonly string[], rows: readonly (readonly string[])[]
 }
 
 const SCRIPTS: ReadonlyArray<readonly [string, string, string]> = [
-  ['pipeline', 'npm run bench:pipeline', 'end-to-end documents/s and chunks/s with the hash embedder against raw JetStream; the offline model in the pipeline against the bare pool; time to queryable (~3 min)'],
-  ['query', 'npm run bench:query', 'POST /v1/query latency over a socket at 10k and 100k chunks, next to store.search and the offline query embedding (~5 min)'],
-  ['scifact', 'npm run bench:scifact', 'retrieval quality (nDCG@10, Recall@10, MRR@10) on SciFact train: keyword, vector, hybrid weights, RRF, chunk sizes (20+ min the first time, then ~2 min from bench/.cache)'],
-  ['store', 'npm run bench:store', 'the SQLite inference store alone: apply rate, open time, search latency with filters at 10k and 100k chunks × 512-d (~3 min)'],
-  ['embedder', 'npm run bench:embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings (~10 min)'],
-  ['chunker', 'npm run bench:chunker', 'normalise + chunk 1 MB documents of each format (~1 min)'],
+  ['pipeline', 'npm run bench -- pipeline', 'end-to-end documents/s and chunks/s with the hash embedder against raw JetStream; the offline model in the pipeline against the bare pool; time to queryable (~3 min)'],
+  ['post', 'npm run bench -- post', 'batched POST /v1/documents (4 clients × 500 documents of ~1 KB) while the node indexes, against raw JetStream publishing (~2 min)'],
+  ['query', 'npm run bench -- query', 'POST /v1/query latency over a socket at 10k and 100k chunks × 512-d, next to store.search; 8 concurrent clients; node memory (~5 min)'],
+  ['replay', 'npm run bench -- replay', 'rebuilding a generation from CHUNKS + EMBEDDINGS at 10k and 100k chunks against raw JetStream read and raw SQLite insert, and against re-ingesting with the offline model (~10 min)'],
+  ['freshness', 'npm run bench -- freshness', 'publish → searchable under a steady background load at half the measured capacity, hash and offline (~5 min)'],
+  ['scaling', 'npm run bench -- scaling', 'ingest with 1 and 2 `spanda run embedder` processes, hash and offline, CPU and RSS per process (~5 min)'],
+  ['memory', 'npm run bench -- memory', 'the store at 100k chunks × 512-d: RSS and index sizes, after deleting 90%, re-adding, reopening (~3 min)'],
+  ['scifact', 'npm run bench -- scifact', 'retrieval quality (nDCG@10, Recall@10, MRR@10) on SciFact train: keyword, vector, hybrid weights, RRF, chunk sizes (20+ min the first time, then ~2 min from bench/.cache)'],
+  ['store', 'npm run bench -- store', 'the SQLite inference store alone: apply rate, open time, memory, search latency (rare and common words, filters) at 10k and 100k chunks × 512-d, against the same file ranked by FTS5 alone (~5 min)'],
+  ['embedder', 'npm run bench -- embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings (~10 min)'],
+  ['chunker', 'npm run bench -- chunker', 'normalise + chunk 1 MB documents of each format (~1 min)'],
 ];
 
 function header(results: ReadonlyMap<string, Common>): string {
@@ -200,7 +273,8 @@ ${mdTable(
   ['l', 'l', 'l'],
 )}
 
-\`npm run bench\` runs them all in sequence, then this report. SciFact is read from \`../shared/evals/scifact-train\`
+\`npm run bench\` runs them all in sequence (each in its own process), then this report; \`npm run bench -- NAME…\`
+runs the named ones, then the report. SciFact is read from \`../shared/evals/scifact-train\`
 (relative to the repository root; CC BY-NC, evaluation only, never copied into the repository); the SciFact and
 embedder benchmarks skip with a message when it is absent.
 
@@ -361,7 +435,26 @@ connection) and \`store.search\` on the same store alternating query by query. L
 Latency in ms, p50 / p99:
 
 ${mdTable(['chunks · mode', 'HTTP (client)', 'server took_ms', 'store.search', 'HTTP − store, p50'], rows)}
+${
+  r.sizes.some((s) => s.concurrent)
+    ? `
+Concurrent clients (hybrid, each client on its own kept-alive connection, back to back):
 
+${mdTable(
+  ['chunks', 'clients', 'queries', 'queries/s', 'p50 ms', 'p99 ms', 'memory'],
+  r.sizes.map((s) => [
+    f(s.chunks),
+    String(s.concurrent?.clients ?? '?'),
+    String(s.concurrent?.queries ?? '?'),
+    String(s.concurrent?.queriesPerSecond ?? '?'),
+    String(s.concurrent?.latencyMs.p50 ?? '?'),
+    String(s.concurrent?.latencyMs.p99 ?? '?'),
+    s.memory ? Object.entries(s.memory).map(([k, v]) => `${k} ${v}`).join(', ') : '–',
+  ]),
+)}
+`
+    : ''
+}
 Embedding the query (one at a time, as the API does for every vector and hybrid query): offline model p50
 ${e.offlineMs.p50} ms, p99 ${e.offlineMs.p99} ms; hash embedder p50 ${e.hashMs.p50} ms.
 
@@ -369,11 +462,11 @@ ${e.offlineMs.p50} ms, p99 ${e.offlineMs.p99} ms; hash embedder p50 ${e.hashMs.p
 \`store.search\` at the median: the route's validation, the extractive answer, serialising ten hits with their text, the
 client's parsing (client and server share this process and its 2 cores), and the two query events published right after
 each answer on the same event loop. That overhead is constant; what grows with the corpus is the search. Vector search
-scans the tenant's vectors exactly, so it grows linearly (here 256-d; 512-d costs about twice as much, see the store
-benchmark). Keyword search costs what the query terms' posting lists cost: these topical queries share words with a
-large share of the corpus (each topic's nouns appear in most of its ~5% of the chunks), so FTS5 ranks thousands of
-matches per query, ${largest?.modes.keyword ? `${largest.modes.keyword.storeMs.p50} ms p50 and ${largest.modes.keyword.storeMs.p99} ms p99` : '?'} at ${f(largest?.chunks ?? 0)} chunks in one tenant, against ~2 ms in the store
-benchmark whose query words are rarer. Hybrid pays for both sides (${hybridLargest ? `${hybridLargest.httpMs.p50} ms p50 over HTTP` : '?'}). With the offline model a
+scans the tenant's vectors exactly, so it grows linearly with the corpus and the dimensions. Keyword search costs what
+the query terms' posting lists cost: these topical queries share words with a large share of the corpus (each topic's
+nouns appear in most of its ~5% of the chunks), so thousands of matches are ranked per query (on the in-memory keyword
+index; see the store section for the same queries ranked by FTS5 alone), ${largest?.modes.keyword ? `${largest.modes.keyword.storeMs.p50} ms p50 and ${largest.modes.keyword.storeMs.p99} ms p99` : '?'} at ${f(largest?.chunks ?? 0)} chunks in one
+tenant. Hybrid pays for both sides (${hybridLargest ? `${hybridLargest.httpMs.p50} ms p50 over HTTP` : '?'}). With the offline model a
 deployment also embeds every vector or hybrid query: ~${e.offlineMs.p50} ms p50 (${e.offlineMs.p99} ms p99) on top, as much as the
 vector search itself at this size.
 `;
@@ -483,11 +576,33 @@ ${mdTable(
   ['', ...r.runs.map((x) => `${f(x.chunks)} chunks (${f(x.chunksPerTenant)} per tenant)`)],
   [
     ['apply, chunks/s (500 per batch, with vectors)', ...r.runs.map((x) => f(x.applyChunksPerSecond))],
-    ['open incl. vector matrix rebuild, ms', ...r.runs.map((x) => f(x.openMs))],
+    ['open incl. vector matrix (and keyword index) rebuild, ms', ...r.runs.map((x) => f(x.openMs))],
     ['file size, MB', ...r.runs.map((x) => f(x.fileMB, 1))],
+    ...(r.runs.some((x) => x.rssAfterOpenMB !== undefined)
+      ? [
+          ['process RSS after open, MB', ...r.runs.map((x) => (x.rssAfterOpenMB !== undefined ? f(x.rssAfterOpenMB) : '?'))],
+          ['vector matrix / keyword index / worker JS heap, MB', ...r.runs.map((x) => `${x.vectorIndexMB ?? '?'} / ${x.keywordIndexMB ?? '?'} / ${x.storeWorkerHeapMB ?? '?'}`)],
+        ]
+      : []),
     ...modes.map((m) => [`${m}, p50 / p99 ms`, ...r.runs.map((x) => `${x.search[m]?.p50 ?? '?'} / ${x.search[m]?.p99 ?? '?'}`)]),
+    ...(r.runs[0]?.fts5Only
+      ? [
+          ['**baseline: the same file ranked by FTS5 alone**, open ms', ...r.runs.map((x) => (x.fts5Only ? f(x.fts5Only.openMs) : '?'))],
+          ...Object.keys(r.runs[0].fts5Only.search).map((m) => [
+            `FTS5 alone: ${m}, p50 / p99 ms`,
+            ...r.runs.map((x) => `${x.fts5Only?.search[m]?.p50 ?? '?'} / ${x.fts5Only?.search[m]?.p99 ?? '?'}`),
+          ]),
+        ]
+      : []),
   ],
 )}
+
+Keyword search ranks on an in-memory index derived from the chunk rows (projections/stores/sqlite/keyword-index.ts):
+FTS5's own tokens (its porter/unicode61 tokenizer ported to JS for text whose non-ASCII characters are separators,
+SQLite's tokenizer itself otherwise), scored with fts5's bm25() formula, constants, column weights (\`BM25_WEIGHTS\`)
+and totals, so rankings and scores equal FTS5's (checked against FTS5 through updates, deletes and reopen in
+keyword-index.test.ts). The baseline rows run the same queries, alternating query by query, on the same file opened
+with \`keywordIndex: false\`. "Common words" queries take 2–4 of the 200 commonest words: thousands of matches to rank.
 
 **Reading it.** ${big ? `At ${f(big.chunksPerTenant)} chunks per tenant unfiltered keyword search takes ${big.search.keyword?.p50 ?? '?'} ms, vector ${big.search.vector?.p50 ?? '?'} ms and hybrid
 ${big.search.hybrid?.p50 ?? '?'} ms at the median (hybrid runs both sides with 50 candidates each, then fuses).` : ''} A metadata filter is the slow case: it is
@@ -549,6 +664,215 @@ ${r.handler.ms} ms, ${r.handler.parts} part(s). **Reading it.** Chunking runs at
 `;
 }
 
+const status = (ok: boolean | undefined): string => (ok === undefined ? '–' : ok ? '**met**' : '**missed**');
+
+/** Each target of issue 12 next to the measured figure and the baseline measured in the same run. */
+function targets(results: ReadonlyMap<string, Common>): string {
+  const rows: string[][] = [];
+  const q = results.get('query') as QueryResult | undefined;
+  const big = q?.sizes[q.sizes.length - 1];
+  const hybrid = big?.modes.hybrid;
+  if (big && hybrid) {
+    rows.push([
+      `hybrid query over HTTP, ${f(big.chunks)} chunks, one client: p50 ≤ 10 ms, p99 ≤ 25 ms`,
+      `p50 ${hybrid.httpMs.p50} ms, p99 ${hybrid.httpMs.p99} ms`,
+      `store.search alone p50 ${hybrid.storeMs.p50} / p99 ${hybrid.storeMs.p99} ms; GET /healthz p50 ${big.healthzMs?.p50 ?? '?'} ms`,
+      status(hybrid.httpMs.p50 <= 10 && hybrid.httpMs.p99 <= 25),
+    ]);
+    if (big.concurrent) {
+      rows.push([
+        `hybrid, ${big.concurrent.clients} concurrent clients (queries/s and p99)`,
+        `${big.concurrent.queriesPerSecond} queries/s, p99 ${big.concurrent.latencyMs.p99} ms`,
+        `one client: ${hybrid.httpMs.mean > 0 ? f(1000 / hybrid.httpMs.mean, 0) : '?'} queries/s`,
+        '–',
+      ]);
+    }
+  }
+  const s = results.get('store') as StoreResult | undefined;
+  const sBig = s?.runs[s.runs.length - 1];
+  const common = sBig?.search['hybrid common words'];
+  if (sBig && common) {
+    rows.push([
+      `store alone, hybrid with common words, ${f(sBig.chunks)} chunks × ${sBig.dims}-d`,
+      `p50 ${common.p50} ms, p99 ${common.p99} ms`,
+      sBig.fts5Only?.search['hybrid common words'] ? `FTS5 alone: p50 ${sBig.fts5Only.search['hybrid common words'].p50}, p99 ${sBig.fts5Only.search['hybrid common words'].p99} ms` : '–',
+      '–',
+    ]);
+  }
+  const p = results.get('pipeline') as PipelineResult | undefined;
+  if (p) {
+    rows.push([
+      'ingest end to end with the hash embedder: ≥ 5,000 chunks/s',
+      `${f(p.hash.chunksPerSecond)} chunks/s (${f(p.hash.docsPerSecond, 1)} documents/s)`,
+      `JetStream-only ceiling ${f(p.jetstreamBaseline.ceilingDocsPerSecond)} documents/s: ${p.hash.ratios.docsVsJetStreamCeiling} of it`,
+      status(p.hash.chunksPerSecond >= 5000),
+    ]);
+  }
+  const post = results.get('post') as PostResult | undefined;
+  const postMedian = post?.rounds.find((r) => r.round === post.medianRound);
+  if (postMedian) {
+    rows.push([
+      'batched POST /v1/documents: ≥ 5,000 documents/s',
+      `${f(postMedian.docs_per_s)} documents/s (median of ${post?.rounds.length} rounds)`,
+      `raw JetStream publish ${f(postMedian.rawPublishPerSecond)}/s: ${postMedian.vsRawPublish} of it`,
+      status(postMedian.docs_per_s >= 5000),
+    ]);
+  }
+  const fr = results.get('freshness') as FreshnessResult | undefined;
+  if (fr) {
+    const l = fr.hash.loaded.fullyIndexedMs;
+    rows.push([
+      'freshness, hash embedder, background at half capacity: p50 ≤ 15 ms, p99 ≤ 50 ms',
+      `p50 ${l.p50} ms, p99 ${l.p99} ms (fully indexed)`,
+      `idle: p50 ${fr.hash.idle.fullyIndexedMs.p50}, p99 ${fr.hash.idle.fullyIndexedMs.p99} ms; capacity ${fr.hash.capacityDocsPerSecond} documents/s, background ${fr.hash.backgroundDocsPerSecond.achieved}/s`,
+      status(l.p50 <= 15 && l.p99 <= 50),
+    ]);
+    if (fr.offline) {
+      const o = fr.offline.loaded.fullyIndexedMs;
+      rows.push([
+        'freshness, offline model, one-page document: p99 ≤ 1 s',
+        `p99 ${f(o.p99)} ms under ${fr.offline.backgroundDocsPerSecond.achieved} documents/s; idle p99 ${f(fr.offline.idle.fullyIndexedMs.p99)} ms`,
+        `capacity ${fr.offline.capacityDocsPerSecond} documents/s`,
+        status(o.p99 <= 1000),
+      ]);
+    }
+  }
+  const rp = results.get('replay') as ReplayResult | undefined;
+  for (const x of rp?.sizes ?? []) {
+    rows.push([
+      `replay at ${f(x.chunks)} chunks: ≥ 0.5 of the slower baseline, ≥ 20× faster than re-ingest (offline)`,
+      `${f(x.replay_chunks_per_s)} chunks/s; ${x.reingest_over_replay}× faster than re-ingest`,
+      `raw read ${f(x.raw_read_chunks_per_s)}/s, raw insert ${f(x.raw_insert_chunks_per_s)}/s: ${x.replay_vs_slower_baseline} of the slower`,
+      status(x.replay_vs_slower_baseline >= 0.5 && x.reingest_over_replay >= 20),
+    ]);
+  }
+  const m = results.get('memory') as MemoryResult | undefined;
+  if (m) {
+    const full = m.snapshots.find((x) => x.step.endsWith('chunks applied'));
+    const after = m.snapshots.find((x) => x.step.includes('deleted'));
+    if (full && after) {
+      rows.push([
+        'memory at 100k chunks and after deletes: bounded, reported',
+        `${f(full.chunks)} chunks: RSS ${full.rssMB} MB (vectors ${full.vectorIndexMB}, keywords ${full.keywordIndexMB} MB); after deleting 90%: vectors ${after.vectorIndexMB}, keywords ${after.keywordIndexMB} MB, RSS ${after.rssMB} MB`,
+        `empty store: RSS ${m.snapshots[0]?.rssMB ?? '?'} MB`,
+        status(after.vectorIndexMB < full.vectorIndexMB / 2 && after.keywordIndexMB < full.keywordIndexMB),
+      ]);
+    }
+  }
+  const sc = results.get('scaling') as ScalingResult | undefined;
+  for (const model of new Set(sc?.runs.map((r) => r.model) ?? [])) {
+    const one = sc?.runs.filter((r) => r.model === model && r.embedderProcesses === 1) ?? [];
+    const two = sc?.runs.filter((r) => r.model === model && r.embedderProcesses === 2) ?? [];
+    const med = (xs: typeof one) => [...xs].sort((a, b) => a.chunks_per_s - b.chunks_per_s)[Math.floor(xs.length / 2)]?.chunks_per_s;
+    const a = med(one);
+    const b = med(two);
+    if (a !== undefined && b !== undefined) {
+      rows.push([`scaling (issue 11): 1 → 2 embedder processes, ${model}`, `${f(a, 1)} → ${f(b, 1)} chunks/s (×${(b / a).toFixed(2)})`, 'the one-process run is the baseline', '–']);
+    }
+  }
+  if (rows.length === 0) return '';
+  return `## Targets (issue 12) against this machine's figures
+
+Each figure comes from the result file of its benchmark (sections below, with the load it was taken under); the
+baseline is measured in the same run.
+
+${mdTable(['target', 'measured', 'baseline in the same run', ''], rows, ['l', 'l', 'l', 'l'])}
+`;
+}
+
+function post(r: PostResult): string {
+  return `## Batched POST /v1/documents (\`bench/post.bench.ts\`)
+
+${r.setup}.
+
+${mdTable(
+  ['round', 'load at start', 'raw publish/s', 'POST documents/s', 'ratio to raw', 'request p50 / p99 ms'],
+  r.rounds.map((x) => [`${x.round}${x.round === r.medianRound ? ' (median)' : ''}`, String(x.load), f(x.rawPublishPerSecond), f(x.docs_per_s), String(x.vsRawPublish), `${x.requestMs.p50} / ${x.requestMs.p99}`]),
+)}
+`;
+}
+
+function replay(r: ReplayResult): string {
+  return `## Replay (\`bench/replay.bench.ts\`)
+
+A new inference generation rebuilt from CHUNKS + EMBEDDINGS (model ${r.model}, 512-d) by \`spanda replay\`'s code path, against
+reading the same slices raw from JetStream and inserting the same rows raw into SQLite, in the same run on the same
+server; re-ingest with the offline model is extrapolated from its measured rate on a sample (digest verification timed
+apart).
+
+${mdTable(
+  ['chunks', 'raw read/s', 'raw insert/s', 'replay/s', 'replay ÷ slower', 'replay s', 'verify s', 'offline re-ingest s (extrap.)', 're-ingest ÷ replay'],
+  r.sizes.map((x) => [
+    f(x.chunks),
+    f(x.raw_read_chunks_per_s),
+    f(x.raw_insert_chunks_per_s),
+    f(x.replay_chunks_per_s),
+    x.replay_vs_slower_baseline.toFixed(2),
+    String(x.replay_s),
+    String(x.verify_s),
+    f(x.reingest_offline_s_extrapolated),
+    `${x.reingest_over_replay}×`,
+  ]),
+)}
+`;
+}
+
+function freshness(r: FreshnessResult): string {
+  const row = (label: string, p: Probes) => [label, `${p.publishAckMs.p50} / ${p.publishAckMs.p99}`, `${p.keywordVisibleMs.p50} / ${p.keywordVisibleMs.p99}`, `${p.fullyIndexedMs.p50} / ${p.fullyIndexedMs.p99}`];
+  const runs: Array<[string, FreshnessRun]> = [['hash', r.hash], ...(r.offline ? ([['offline', r.offline]] as Array<[string, FreshnessRun]>) : [])];
+  return `## Freshness under load (\`bench/freshness.bench.ts\`)
+
+${r.setup.probe}. Hash: ${r.setup.hash}. Offline: ${r.setup.offline}.
+
+${mdTable(
+  ['run', 'probes', 'publish ack p50 / p99 ms', 'keyword-visible p50 / p99 ms', 'fully indexed p50 / p99 ms'],
+  runs.flatMap(([name, x]) => [
+    [`${name}, idle`, String(x.idle.probes), ...row('', x.idle).slice(1)],
+    [`${name}, background ${x.backgroundDocsPerSecond.achieved} documents/s (capacity ${x.capacityDocsPerSecond})`, String(x.loaded.probes), ...row('', x.loaded).slice(1)],
+  ]),
+)}
+`;
+}
+
+function scaling(r: ScalingResult): string {
+  return `## Scaling out by process (\`bench/scaling.bench.ts\`)
+
+${r.setup.processes}. Timed ${r.setup.timing}; ${r.setup.offlineWorkers}.
+
+${mdTable(
+  ['model', 'embedder processes', 'load at start', 'documents', 'chunks', 'seconds', 'chunks/s', 'nats-server CPU s', 'CPU s (RSS MB) by process'],
+  r.runs.map((x) => [
+    x.model,
+    String(x.embedderProcesses),
+    String(x.loadAtStart),
+    f(x.documents),
+    f(x.chunks),
+    String(x.seconds),
+    f(x.chunks_per_s, 1),
+    String(x.natsServerCpuS),
+    x.processes.map((p) => `${p.roles}: ${p.cpuS} (${p.rssMB ?? '?'})`).join('; '),
+  ]),
+)}
+`;
+}
+
+function memory(r: MemoryResult): string {
+  return `## Memory (\`bench/memory.bench.ts\`)
+
+${r.setup}.
+
+${mdTable(
+  ['step', 'chunks', 'RSS MB', 'vector matrix MB', 'keyword index MB', 'store worker heap MB'],
+  r.snapshots.map((x) => [x.step, f(x.chunks), f(x.rssMB), f(x.vectorIndexMB, 1), f(x.keywordIndexMB, 1), f(x.storeWorkerHeapMB, 1)]),
+)}
+
+The vector matrix holds dims × 4 bytes per vector (capacity grows by doubling and is halved once deletes leave it a
+quarter full); the keyword index holds posting lists (8 bytes per term per chunk) and per-chunk arrays, and is rewritten
+without deleted rows once they outnumber the live ones. RSS is what the OS sees for the whole process: memory freed by
+the store is not always returned to the OS at once.
+`;
+}
+
 const SECTIONS: Record<string, (r: never) => string> = {
   pipeline: pipeline as (r: never) => string,
   query: query as (r: never) => string,
@@ -556,6 +880,11 @@ const SECTIONS: Record<string, (r: never) => string> = {
   store: store as (r: never) => string,
   embedder: embedder as (r: never) => string,
   chunker: chunker as (r: never) => string,
+  post: post as (r: never) => string,
+  replay: replay as (r: never) => string,
+  freshness: freshness as (r: never) => string,
+  scaling: scaling as (r: never) => string,
+  memory: memory as (r: never) => string,
 };
 
 const files = (await readdir(RESULTS_DIR)).filter((file) => file.endsWith('.json')).sort();
@@ -570,6 +899,7 @@ const sections = order.map((name) => {
 });
 const missing = Object.keys(SECTIONS).filter((name) => !results.has(name));
 const text = `${header(new Map(order.map((name) => [name, results.get(name) as Common])))}
+${targets(results)}
 ${missing.length > 0 ? `Not run yet (no result file): ${missing.join(', ')}.\n\n` : ''}${sections.join('\n')}`;
 await writeFile(fromRoot('BENCHMARKS.md'), text);
 console.log(`wrote BENCHMARKS.md from ${files.length} result file(s): ${order.join(', ')}`);
