@@ -386,7 +386,14 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
           await snapshot();
         }
         resolveSnapshotted();
-        if (config.once) target = parseLsn((await admin.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0');
+        // The insert position, not the write position: with synchronous_commit=off a commit that already returned may
+        // not be written yet, and --once must still include it.
+        if (config.once) {
+          target = parseLsn((await admin.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn')).rows[0]?.lsn ?? '0/0');
+          // A record after the target, so the server's send position passes it even on an idle database (pgoutput
+          // does not forward this message: the subscription asks for messages 'false').
+          await admin.query("SELECT pg_catalog.pg_logical_emit_message(false, 'spanda-cdc', 'once')").catch(() => undefined);
+        }
         for (let attempt = 0; !stopping; attempt++) {
           if (target !== undefined && confirmed >= target) return;
           try {
