@@ -1,6 +1,7 @@
 // Unit tests of the per-tenant vector matrix: exact cosine ranking, best window per chunk, swap-remove, growth and ties.
 import { describe, expect, it } from 'vitest';
-import { normalisedCopy, TenantMatrix, VectorIndex } from './vector-index.ts';
+import { prng } from '../../../lib/prng.ts';
+import { normalisedCopy, QUANTIZED_MIN_ROWS, TenantMatrix, VectorIndex } from './vector-index.ts';
 
 const DIMS = 4;
 const bytes = (...xs: number[]) => new Uint8Array(new Float32Array(xs).buffer);
@@ -142,5 +143,37 @@ describe('TenantMatrix memory', () => {
     expect(m.bytes).toBeLessThan(full / 8);
     const all = m.search(q(1, 1, 0, 0), 100).map((h) => h.chunk).sort((a, b) => a - b);
     expect(all).toEqual(Array.from({ length: 100 }, (_, i) => 9_901 + i));
+  });
+});
+
+describe('TenantMatrix int8 preselection', () => {
+  it('finds the exact top 10 with exact scores above QUANTIZED_MIN_ROWS rows', () => {
+    const dims = 64;
+    const random = prng(3);
+    const rows = QUANTIZED_MIN_ROWS + 5_000;
+    const m = new TenantMatrix(dims);
+    const data: Float32Array[] = [];
+    // Clustered rows (like embeddings of related texts), each chunk with two windows.
+    const centres = Array.from({ length: 50 }, () => Float32Array.from({ length: dims }, () => random() - 0.5));
+    for (let i = 0; i < rows; i++) {
+      const c = centres[i % centres.length] as Float32Array;
+      const v = Float32Array.from(c, (x) => x + (random() - 0.5) * 0.4);
+      data.push(normalisedCopy(v));
+      m.upsert(i + 1, Math.floor(i / 2) + 1, 1, new Uint8Array(v.buffer));
+    }
+    for (let t = 0; t < 20; t++) {
+      const query = normalisedCopy(Float32Array.from(data[Math.floor(random() * rows)] as Float32Array, (x) => x + (random() - 0.5) * 0.05));
+      const exact = new Map<number, number>();
+      data.forEach((v, i) => {
+        let s = 0;
+        for (let j = 0; j < dims; j++) s += (v[j] as number) * (query[j] as number);
+        const chunk = Math.floor(i / 2) + 1;
+        exact.set(chunk, Math.max(exact.get(chunk) ?? -Infinity, s));
+      });
+      const want = [...exact].sort((a, b) => b[1] - a[1]).slice(0, 10);
+      const got = m.search(query, 10).sort((a, b) => b.score - a.score).slice(0, 10);
+      expect(got.map((h) => h.chunk)).toEqual(want.map(([chunk]) => chunk));
+      got.forEach((h, i) => expect(h.score).toBeCloseTo((want[i] as [number, number])[1], 5));
+    }
   });
 });
