@@ -64,6 +64,12 @@ export interface SearchOptions {
    * document's keyword and vector evidence meet even when they come from different chunks, and k hits are k documents.
    */
   readonly perDocument?: boolean;
+  /**
+   * Documents (per-document hybrid only) each side reads before fusion; default max(100, 10k). Every keyword candidate
+   * document is also scored on the vector side (a second vector call restricted to those documents), so fusion weighs
+   * both scores of every candidate instead of a 0 for "not in the vector side's top list".
+   */
+  readonly documentCandidates?: number;
 }
 
 /** The document part of a chunk key (source and doc id). */
@@ -80,6 +86,34 @@ export function collapseToDocuments(ranked: readonly Candidate[]): Candidate[] {
   });
 }
 
+/** The doc id part of a chunk key. */
+const docIdOf = (key: string): string => key.split('\u0000')[1] as string;
+
+/**
+ * Vector scores (best chunk) of the keyword candidates the vector side did not list, asked with a docId filter (ANDed
+ * with the user's filter, intersecting a docId list it already has). A document without vectors stays without.
+ */
+async function vectorScoresOf(
+  keywordSide: readonly Candidate[],
+  vectorSide: readonly Candidate[],
+  filter: SearchFilter | undefined,
+  vector: (limit: number, f: SearchFilter) => Promise<Candidate[]>,
+): Promise<Candidate[]> {
+  const listed = new Set(vectorSide.map((c) => documentOf(c.key)));
+  const missing = keywordSide.filter((c) => !listed.has(documentOf(c.key)));
+  if (missing.length === 0) return [];
+  let ids = [...new Set(missing.map((c) => docIdOf(c.key)))];
+  if (filter?.docId) {
+    const allowed = new Set(filter.docId);
+    ids = ids.filter((id) => allowed.has(id));
+  }
+  if (ids.length === 0) return [];
+  const wanted = new Set(missing.map((c) => documentOf(c.key)));
+  // A document id may exist in several sources: keep only the documents that were keyword candidates.
+  const found = await vector(ids.length * 16, { ...filter, docId: ids });
+  return found.filter((c) => wanted.has(documentOf(c.key)));
+}
+
 export async function search(retriever: Retriever, query: SearchQuery, options: SearchOptions = {}): Promise<SearchHit[]> {
   validateQuery(query);
   const filter: SearchFilter | undefined = query.filter ? validateFilter(query.filter) : undefined;
@@ -89,7 +123,8 @@ export async function search(retriever: Retriever, query: SearchQuery, options: 
   const perDocument = options.perDocument === true;
   const collapse = (cs: Candidate[]) => (perDocument ? collapseToDocuments(cs) : cs);
   const keyword = (limit: number) => retriever.keywordCandidates({ ...base, limit, text: query.text }).then(rankCandidates).then(collapse);
-  const vector = (limit: number) => retriever.vectorCandidates({ ...base, limit, vector: unit as Float32Array }).then(rankCandidates).then(collapse);
+  const vector = (limit: number, f: SearchFilter | undefined = filter) =>
+    retriever.vectorCandidates({ tenant: query.tenant, ...(f ? { filter: f } : {}), limit, vector: unit as Float32Array }).then(rankCandidates).then(collapse);
   // Per document, a side must read deeper than k chunks to find k documents (several chunks of one document may lead).
   const sideLimit = (k: number) => (perDocument ? Math.max(k * 4, 40) : k);
 
@@ -100,8 +135,19 @@ export async function search(retriever: Retriever, query: SearchQuery, options: 
     ranked = (await vector(sideLimit(query.k))).slice(0, query.k).map((c) => ({ key: c.key, score: c.score, scores: { vector: c.score } }));
   } else {
     const w = query.vectorWeight;
-    const limit = Math.max(query.candidates ?? Math.max(50, 5 * query.k), sideLimit(query.k));
-    const [vectorSide, keywordSide] = await Promise.all([w > 0 ? vector(limit) : [], w < 1 ? keyword(limit) : []]);
+    let vectorSide: Candidate[];
+    let keywordSide: Candidate[];
+    if (perDocument) {
+      const docs = Math.max(query.candidates ?? options.documentCandidates ?? Math.max(100, 10 * query.k), query.k);
+      // ~3 chunks a document: read 3× as many chunks to find `docs` documents.
+      [vectorSide, keywordSide] = await Promise.all([w > 0 ? vector(3 * docs) : [], w < 1 ? keyword(3 * docs) : []]);
+      vectorSide = vectorSide.slice(0, docs);
+      keywordSide = keywordSide.slice(0, docs);
+      if (w > 0 && w < 1) vectorSide = [...vectorSide, ...(await vectorScoresOf(keywordSide, vectorSide, filter, vector))];
+    } else {
+      const limit = Math.max(query.candidates ?? Math.max(50, 5 * query.k), query.k);
+      [vectorSide, keywordSide] = await Promise.all([w > 0 ? vector(limit) : [], w < 1 ? keyword(limit) : []]);
+    }
     // Fused by document: the representative chunk is the keyword side's best (it holds the query's words), else the vector side's.
     const idOf = (c: Candidate) => (perDocument ? documentOf(c.key) : c.key);
     const representative = new Map<string, string>();
