@@ -18,11 +18,13 @@ interface BrokerSize {
   /** How long the external server stays down before it is started again, ms. */
   readonly downMs: number;
   readonly batch: number;
+  /** Pause after each acknowledged batch, ms. */
+  readonly pauseMs: number;
 }
 
 const SIZES: Record<Scale['name'], BrokerSize> = {
-  full: { kills: 4, betweenMs: 4000, downMs: 3000, batch: 20 },
-  short: { kills: 1, betweenMs: 1500, downMs: 1500, batch: 10 },
+  full: { kills: 4, betweenMs: 4000, downMs: 3000, batch: 20, pauseMs: 100 },
+  short: { kills: 1, betweenMs: 1500, downMs: 1500, batch: 10, pauseMs: 50 },
 };
 
 /** A window in which NATS was down, from the kill to the first publish acknowledged after it. */
@@ -87,6 +89,8 @@ async function drive(api: string, size: BrokerSize, kill: () => Promise<void>, r
           for (const a of (o.body as { accepted: Array<{ id: string; seq: number }> }).accepted) ledger.record({ id: a.id, kind: 'upsert', version: 1 }, a.seq);
           // Recovered: acknowledged for a request sent after the kill (one in flight at the kill may still be stored).
           for (const outage of outages) if (outage.recoveredAt === undefined && outage.killedAt < sentAt) outage.recoveredAt = Date.now();
+          // A steady client, not a flood: the check afterwards asks about every document.
+          await sleep(size.pauseMs);
           break;
         }
         if (o.status === 503) {
