@@ -54,9 +54,11 @@ interface ModeRun {
   readonly slowestPublishDuringOutageMs: number;
   readonly queryMs: ReturnType<typeof summarize>;
   readonly verdict: Verdict & { settleMs: number };
+  /** spanda processes that exited on their own (NATS going away must not take them down). */
+  readonly crashedProcesses: number;
 }
 
-async function drive(api: string, size: BrokerSize, kill: () => Promise<void>, revive: () => Promise<void>): Promise<Omit<ModeRun, 'mode' | 'verdict'> & { ledger: Ledger }> {
+async function drive(api: string, size: BrokerSize, kill: () => Promise<void>, revive: () => Promise<void>): Promise<Omit<ModeRun, 'mode' | 'verdict' | 'crashedProcesses'> & { ledger: Ledger }> {
   const ledger = new Ledger();
   const publish = new StatusTally();
   const query = new StatusTally();
@@ -166,13 +168,13 @@ async function upMode(scope: Scope, size: BrokerSize): Promise<ModeRun> {
     async () => undefined,
   );
   const verdict = await settleAndCheck(node.api, run.ledger);
-  return { mode: 'spanda up (supervised child)', ...withoutLedger(run), verdict };
+  return { mode: 'spanda up (supervised child)', ...withoutLedger(run), verdict, crashedProcesses: node.running && node.starts === 1 ? 0 : 1 };
 }
 
 async function rolesMode(scope: Scope, size: BrokerSize): Promise<ModeRun> {
   const nats = await startExternalNats(scope, await scopedTempDir(scope, 'spanda-chaos-broker-nats-'));
   const api = await startRoles(scope, ['projector', 'api'], nats.url, await scopedTempDir(scope, 'spanda-chaos-broker-api-'));
-  await startRoles(scope, ['chunker', 'embedder'], nats.url, await scopedTempDir(scope, 'spanda-chaos-broker-proc-'));
+  const processors = await startRoles(scope, ['chunker', 'embedder'], nats.url, await scopedTempDir(scope, 'spanda-chaos-broker-proc-'));
   const run = await drive(
     api.api,
     size,
@@ -183,7 +185,7 @@ async function rolesMode(scope: Scope, size: BrokerSize): Promise<ModeRun> {
     },
   );
   const verdict = await settleAndCheck(api.api, run.ledger);
-  return { mode: 'spanda run (external nats-server)', ...withoutLedger(run), verdict };
+  return { mode: 'spanda run (external nats-server)', ...withoutLedger(run), verdict, crashedProcesses: [api, processors].filter((p) => !p.running || p.starts !== 1).length };
 }
 
 function withoutLedger<T extends { ledger: Ledger }>(run: T): Omit<T, 'ledger'> {
@@ -215,6 +217,7 @@ export async function brokerScenario(scale: Scale): Promise<ChaosResult> {
     if (r.missingRetryAfter > 0) failures.push(`${r.mode}: ${r.missingRetryAfter} answers 503 without Retry-After`);
     if (r.recoveryMs.some((ms) => Number.isNaN(ms))) failures.push(`${r.mode}: publishing never recovered after a kill`);
     if (r.verdict.lost > 0 || r.verdict.ambiguous > 0) failures.push(`${r.mode}: ${r.verdict.lost} acknowledged documents lost, ${r.verdict.ambiguous} never acknowledged (${r.verdict.examples.slice(0, 3).join('; ')})`);
+    if (r.crashedProcesses > 0) failures.push(`${r.mode}: ${r.crashedProcesses} spanda processes exited while NATS was down`);
     if (r.queryFailuresDuringOutage > 0) failures.push(`${r.mode}: ${r.queryFailuresDuringOutage} of ${r.queriesDuringOutage} queries failed while NATS was down`);
   }
   return {
