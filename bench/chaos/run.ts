@@ -1,6 +1,7 @@
 // npm run chaos [-- NAME…] [--short] [--seed N]: runs the reliability scenarios, writes bench/results/chaos-NAME.json and the Reliability section of BENCHMARKS.md.
 import { parseArgs } from 'node:util';
-import { runBenchmark } from '../lib/common.ts';
+import { onCleanup, runBenchmark } from '../lib/common.ts';
+import { closeAllScopes } from './lib/scope.ts';
 import { SCENARIOS, type ScenarioName } from './scenarios.ts';
 import { startLoad, textTable, writeChaosResult, type ChaosResult, type Scale } from './lib/result.ts';
 import { updateBenchmarksMd } from './report.ts';
@@ -21,6 +22,7 @@ if (values['soak-minutes'] !== undefined) process.env.SPANDA_CHAOS_SOAK_MINUTES 
 const scale: Scale = { name: values.short ? 'short' : 'full', seed: values.seed !== undefined ? Number(values.seed) : 12 };
 
 await runBenchmark('chaos', async () => {
+  onCleanup(closeAllScopes);
   const results: ChaosResult[] = [];
   for (const name of names as ScenarioName[]) {
     const load = startLoad();

@@ -5,8 +5,19 @@ import path from 'node:path';
 
 export type Release = () => Promise<void> | void;
 
+/** Scopes not closed yet: an interrupted run (SIGINT/SIGTERM) closes them all, so no child outlives it. */
+const open = new Set<Scope>();
+
+export async function closeAllScopes(): Promise<void> {
+  for (const scope of [...open].reverse()) await scope.close();
+}
+
 export class Scope {
   private readonly releases: Release[] = [];
+
+  constructor() {
+    open.add(this);
+  }
 
   add(release: Release): void {
     this.releases.push(release);
@@ -14,6 +25,7 @@ export class Scope {
 
   /** Runs every release once, newest first; a failing release is reported and does not stop the others. */
   async close(): Promise<void> {
+    open.delete(this);
     while (this.releases.length > 0) {
       const release = this.releases.pop() as Release;
       try {
