@@ -1,11 +1,15 @@
 // The CI form of `npm run chaos`: every reliability scenario at small scale (crash, broker, limits, fuzz, soak), none failing.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SCENARIOS, type ScenarioName } from '../../bench/chaos/scenarios.ts';
 import type { Scale } from '../../bench/chaos/lib/result.ts';
+import { closeAllScopes } from '../../bench/chaos/lib/scope.ts';
 
 const scale: Scale = { name: 'short', seed: Number(process.env.SPANDA_CHAOS_SEED ?? 12) };
 
 describe('chaos, short form', () => {
+  // A scenario cut short by its timeout still stops what it started.
+  afterAll(closeAllScopes);
+
   it.each(Object.keys(SCENARIOS) as ScenarioName[])(
     '%s: nothing lost, duplicated or resurrected, no 5xx, no crash',
     async (name) => {
