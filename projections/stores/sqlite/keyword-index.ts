@@ -5,6 +5,8 @@
 // FTS5 ~1 µs a row in its bm25() callback; here it is a tight loop over typed arrays. Scores are computed with the
 // formula, constants and summation order of SQLite's fts5Bm25Function, so they equal `-bm25(fts, weights…)`.
 
+import { isSimpleText, porterStem, SIMPLE_TOKEN_SOURCE } from './tokenizer.ts';
+
 /** A chunk row as it went into the tenant's FTS table: text, title and heading columns. */
 export interface KeywordRow {
   readonly chunk: number;
@@ -47,6 +49,11 @@ const SMALL_MAX = 0xff;
 const OVERFLOW = 0xffffffff;
 
 const INITIAL_SLOTS = 1024;
+const WORD_CACHE_MAX = 500_000;
+const SIMPLE_TOKEN = new RegExp(SIMPLE_TOKEN_SOURCE, 'g');
+
+/** A column as indexed: simple text (tokenized by the index itself), FTS5's tokens of other text, or empty. */
+type Column = string | readonly string[] | null;
 
 class Posting {
   /** Interleaved [slot, packed counts] pairs. */
@@ -123,6 +130,8 @@ export class TenantKeywords {
   private acc = new Float64Array(0);
   private seen = new Uint8Array(0);
   private counts = new Int32Array(3 * 1024);
+  private readonly scratchIds: number[] = [];
+  private readonly wordIds = new Map<string, number>();
 
   get size(): number {
     return this.rows;
@@ -135,7 +144,41 @@ export class TenantKeywords {
     return n;
   }
 
-  add(row: KeywordRow, columns: readonly [readonly string[], readonly string[], readonly string[]]): void {
+  /** Term id of a stemmed token, creating the term. */
+  private termId(token: string): number {
+    let id = this.terms.get(token);
+    if (id === undefined) {
+      id = this.postings.length;
+      this.terms.set(token, id);
+      this.postings.push(new Posting());
+    }
+    return id;
+  }
+
+  /** Term id of a raw ASCII word (before lower-casing and stemming): one Map lookup for the words seen before. */
+  private wordId(word: string): number {
+    let id = this.wordIds.get(word);
+    if (id === undefined) {
+      id = this.termId(porterStem(word.toLowerCase()));
+      if (this.wordIds.size >= WORD_CACHE_MAX) this.wordIds.clear();
+      this.wordIds.set(word, id);
+    }
+    return id;
+  }
+
+  /** Term ids of one column: simple text is tokenized here (tokenizer.ts rules), other text arrives as FTS5's tokens. */
+  private columnIds(column: Column, out: number[]): void {
+    if (column === null) return;
+    if (typeof column === 'string') {
+      const re = SIMPLE_TOKEN;
+      re.lastIndex = 0;
+      for (let m = re.exec(column); m !== null; m = re.exec(column)) out.push(this.wordId(m[0]));
+    } else {
+      for (const token of column) out.push(this.termId(token));
+    }
+  }
+
+  add(row: KeywordRow, columns: readonly [Column, Column, Column]): void {
     if (this.slotOf.has(row.chunk)) this.remove(row.chunk);
     if (this.slots === this.chunkOf.length) this.growSlots(this.slots * 2);
     const slot = this.slots++;
@@ -146,16 +189,12 @@ export class TenantKeywords {
     // Per-term column counts in reused scratch arrays indexed by term id (a Map per row costs more than the rest).
     const touched: number[] = [];
     let length = 0;
+    const ids = this.scratchIds;
     for (let column = 0; column < 3; column++) {
-      const tokens = columns[column] as readonly string[];
-      length += tokens.length;
-      for (const token of tokens) {
-        let id = this.terms.get(token);
-        if (id === undefined) {
-          id = this.postings.length;
-          this.terms.set(token, id);
-          this.postings.push(new Posting());
-        }
+      ids.length = 0;
+      this.columnIds(columns[column] as Column, ids);
+      length += ids.length;
+      for (const id of ids) {
         if (id >= this.counts.length / 3) {
           const next = new Int32Array(Math.max(3 * 1024, this.counts.length * 2));
           next.set(this.counts);
@@ -225,6 +264,7 @@ export class TenantKeywords {
     this.overflow.clear();
     const oldTerms = [...this.terms];
     this.terms.clear();
+    this.wordIds.clear();
     const oldPostings = this.postings.splice(0);
     for (const [token, id] of oldTerms) {
       const p = oldPostings[id] as Posting;
@@ -358,23 +398,23 @@ export class KeywordIndex {
 
   apply(changes: readonly KeywordChange[]): void {
     if (changes.length === 0) return;
-    // Tokenize every column of the batch in one call (titles repeat per chunk: once each).
-    const texts: string[] = [];
+    // Simple text is tokenized by the tenant index as it adds the row; the rest goes to SQLite's tokenizer in one call.
+    const hard: string[] = [];
     const at = new Map<string, number>();
-    const indexOf = (s: string | null): number => {
-      if (s === null || s.length === 0) return -1;
+    const column = (s: string | null): string | number | null => {
+      if (s === null || s.length === 0) return null;
+      if (isSimpleText(s)) return s;
       let i = at.get(s);
       if (i === undefined) {
-        i = texts.length;
-        texts.push(s);
+        i = hard.length;
+        hard.push(s);
         at.set(s, i);
       }
       return i;
     };
-    const refs = changes.map((c) => (c.kind === 'add' ? [indexOf(c.text), indexOf(c.title), indexOf(c.heading)] : undefined));
-    const tokens = texts.length > 0 ? this.tokenize(texts) : [];
-    const none: string[] = [];
-    const of = (i: number): string[] => (i < 0 ? none : (tokens[i] as string[]));
+    const refs = changes.map((c) => (c.kind === 'add' ? [column(c.text), column(c.title), column(c.heading)] : undefined));
+    const tokens = hard.length > 0 ? this.tokenize(hard) : [];
+    const of = (c: string | number | null): Column => (typeof c === 'number' ? (tokens[c] as string[]) : c);
     changes.forEach((change, i) => {
       let index = this.tenants.get(change.tenant);
       if (change.kind === 'remove') {
@@ -384,8 +424,8 @@ export class KeywordIndex {
       }
       this.keys.set(change.chunk, change.key);
       if (!index) this.tenants.set(change.tenant, (index = new TenantKeywords()));
-      const [t, ti, h] = refs[i] as number[];
-      index.add(change, [of(t as number), of(ti as number), of(h as number)]);
+      const [t, ti, h] = refs[i] as Array<string | number | null>;
+      index.add(change, [of(t ?? null), of(ti ?? null), of(h ?? null)]);
     });
   }
 

@@ -58,12 +58,13 @@ export class Searcher {
       `SELECT c.id, d.source, d.doc_id, c.chunk_id FROM chunks c JOIN documents d ON d.id = c.doc
        WHERE c.id IN (SELECT value FROM json_each(?))`,
     );
-    // Keys arrive as [source, docId, chunkId] triples; both joins use the unique indexes.
+    // Keys arrive as [source, docId, chunkId] triples; both joins use the unique indexes. CROSS JOIN keeps the keys the
+    // outer loop: left to itself the planner scans every document of the tenant for each key (~200 ms at 50k chunks).
     this.contentByKey = db.prepare<[string, string], ContentRow>(
       `SELECT c.chunk_id, c.ordinal, c.text, c.heading, d.source, d.doc_id, d.doc_seq, d.title, d.url, d.metadata
        FROM json_each(?) k
-       JOIN documents d ON d.tenant = ? AND d.source = k.value ->> 0 AND d.doc_id = k.value ->> 1 AND d.deleted = 0
-       JOIN chunks c ON c.doc = d.id AND c.chunk_id = k.value ->> 2`,
+       CROSS JOIN documents d ON d.tenant = ? AND d.source = k.value ->> 0 AND d.doc_id = k.value ->> 1 AND d.deleted = 0
+       CROSS JOIN chunks c ON c.doc = d.id AND c.chunk_id = k.value ->> 2`,
     );
   }
 

@@ -84,7 +84,7 @@ export class SqliteInferenceStore {
     const rows = this.db
       .prepare<[], { tenant: string; chunk: number; doc: number; source: string; doc_id: string; chunk_id: string; text: string; title: string | null; heading: string | null }>(
         `SELECT d.tenant, c.id AS chunk, c.doc, d.source, d.doc_id, c.chunk_id, c.text, d.title, c.heading
-         FROM chunks c JOIN documents d ON d.id = c.doc ORDER BY c.doc, c.id`,
+         FROM chunks c JOIN documents d ON d.id = c.doc`,
       )
       .iterate();
     const batch: KeywordChange[] = [];

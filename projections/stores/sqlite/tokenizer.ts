@@ -164,7 +164,9 @@ export function porterStem(token: string): string {
   return w;
 }
 
-const ASCII_TOKEN = /[A-Za-z0-9]+/g;
+/** What unicode61 makes a token of in ASCII text: runs of letters and digits (every other ASCII character separates). */
+export const SIMPLE_TOKEN_SOURCE = '[A-Za-z0-9]+';
+const ASCII_TOKEN = new RegExp(SIMPLE_TOKEN_SOURCE, 'g');
 
 // Words repeat (Zipf): stemming each distinct word once makes tokenizing several times faster. Bounded, then restarted.
 const STEM_CACHE_MAX = 200_000;
