@@ -14,6 +14,10 @@ import { healthRoutes } from './routes/health.ts';
 import { projectionRoutes } from './routes/projections.ts';
 import { openApiRoutes } from './routes/openapi.ts';
 import { queryRoutes } from './routes/query.ts';
+import { chatRoutes } from './routes/chat.ts';
+import { feedbackRoutes } from './routes/feedback.ts';
+import { answerRoutes } from './routes/answers.ts';
+import { inferenceOf } from '../inference/settings.ts';
 import { UnsupportedMediaTypeError, payloadTooLarge, requestContext } from './validation.ts';
 
 export function createApp(deps: ApiDeps): Hono {
@@ -38,7 +42,11 @@ export function createApp(deps: ApiDeps): Hono {
   app.route('/', healthRoutes(deps));
   app.route('/v1/documents', documentRoutes(deps));
   app.route('/', schemaRoutes());
-  app.route('/v1/query', queryRoutes(deps));
+  const inference = inferenceOf(deps);
+  app.route('/v1/query', queryRoutes(deps, inference));
+  app.route('/v1/chat/completions', chatRoutes(deps, inference));
+  app.route('/v1/feedback', feedbackRoutes(deps));
+  app.route('/v1/answers', answerRoutes(deps));
   app.route('/v1/projections', projectionRoutes(deps));
   // Last: it describes the routes registered before it.
   app.route('/', openApiRoutes(app));
