@@ -293,24 +293,29 @@ await runBenchmark('scifact', async () => {
   note(`embedded ${evaluated.length} queries in ${Math.round(queryEmbedding.ms)} ms`);
 
   type Run = { ranking: string[]; chunkKeys: string[]; chunkHits: SearchHit[]; short: boolean };
-  const runQuery = async (store: InferenceStore, i: number, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number): Promise<Run> => {
+  const runQuery = async (store: InferenceStore, i: number, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number, perDocument = false): Promise<Run> => {
     const q = evaluated[i] as Query;
-    const hits = await search(store, {
-      tenant: TENANT,
-      mode,
-      k: K_CHUNKS,
-      text: q.text,
-      vectorWeight,
-      ...(mode === 'keyword' ? {} : { vector: queryVectors[i] as Float32Array }),
-    });
+    // Per document, search returns documents (one chunk each), so the cutoff's worth is asked for.
+    const hits = await search(
+      store,
+      {
+        tenant: TENANT,
+        mode,
+        k: perDocument ? CUTOFF : K_CHUNKS,
+        text: q.text,
+        vectorWeight,
+        ...(mode === 'keyword' ? {} : { vector: queryVectors[i] as Float32Array }),
+      },
+      { perDocument },
+    );
     const ranking = documentsByMaxScore(hits.map((h) => ({ docId: h.docId, score: h.score })));
     return { ranking, chunkKeys: hits.map((h) => `${h.docId}\u0000${h.chunkId}`), chunkHits: hits, short: hits.length === K_CHUNKS && ranking.length < CUTOFF };
   };
   const relevantOf = (i: number) => qrels.get((evaluated[i] as Query)._id) as Set<string>;
 
-  async function evaluate(store: InferenceStore, name: string, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number): Promise<{ system: System; runs: Run[] }> {
+  async function evaluate(store: InferenceStore, name: string, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number, perDocument = false): Promise<{ system: System; runs: Run[] }> {
     const runs: Run[] = [];
-    for (let i = 0; i < evaluated.length; i++) runs.push(await runQuery(store, i, mode, vectorWeight));
+    for (let i = 0; i < evaluated.length; i++) runs.push(await runQuery(store, i, mode, vectorWeight, perDocument));
     const perQuery = runs.map((r, i) => scoreRanking(r.ranking, relevantOf(i), CUTOFF));
     return { system: { name, mode, ...(mode === 'hybrid' ? { vectorWeight } : {}), perQuery, shortRankings: runs.filter((r) => r.short).length }, runs };
   }
@@ -320,6 +325,10 @@ await runBenchmark('scifact', async () => {
   const vector = await evaluate(main.store, 'vector', 'vector', 1);
   const hybrids: System[] = [];
   for (const w of WEIGHTS) hybrids.push((await evaluate(main.store, `hybrid w=${w}`, 'hybrid', w)).system);
+  // Per-document hybrid (projections/search.ts perDocument): chunks collapse to documents before fusion and every keyword
+  // candidate is scored on the vector side too.
+  const perDocumentHybrids: System[] = [];
+  for (const w of [0.25, 0.35, 0.4]) perDocumentHybrids.push((await evaluate(main.store, `hybrid per document w=${w}`, 'hybrid', w, true)).system);
   // RRF, equal weights: over the two document rankings, and over the two chunk lists (then max per document).
   const rrfDocs: System = {
     name: `RRF k=${RRF_K} (document rankings)`,
@@ -351,7 +360,7 @@ await runBenchmark('scifact', async () => {
     );
     return { delta: round(c.delta, 4), ci95: [round(c.ci95[0], 4), round(c.ci95[1], 4)], wins: c.wins, ties: c.ties, losses: c.losses };
   };
-  const systems = [keyword.system, vector.system, ...hybrids, rrfDocs, rrfChunks];
+  const systems = [keyword.system, vector.system, ...hybrids, ...perDocumentHybrids, rrfDocs, rrfChunks];
   const rows = systems.map((s) => ({
     name: s.name,
     mode: s.mode,
