@@ -142,6 +142,8 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     progress({ phase: 'swap', applied: 1, total: 1 });
     await generations.update(role, id, (r) => ({ ...r, state: 'ready', checkpoints, digest }));
     await factory.activate?.({ role, generation: id, config: runtime.storeConfig });
+    // Let go of the generation before the alias points at it: the serving node takes its lock as it opens it.
+    await lock.release();
     await generations.switchAlias(role, id, revision);
     return {
       generation: id,

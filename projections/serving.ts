@@ -145,6 +145,9 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
   private active: Entry<S> | undefined;
   private stopWatch: (() => void) | undefined;
   private switching: Promise<void> = Promise.resolve();
+  /** The generation the alias last named: a switch still being retried gives up once the alias moves on. */
+  private target: string | undefined;
+  private cancelRetry: (() => void) | undefined;
   private stopped = false;
   private readonly listeners = new Set<(id: string) => void>();
 
@@ -203,12 +206,40 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
     this.stopWatch = await generations.watchAlias(
       this.role,
       (next) => {
-        this.switching = this.switching.then(() => this.switchTo(next.generation)).catch((err: unknown) =>
-          this.runtime.logger.error('generation switch failed; the previous generation keeps serving', { role: this.role, error: errorMessage(err) }),
-        );
+        this.target = next.generation;
+        this.switching = this.switching.then(() => this.follow(next.generation));
       },
       (err) => this.runtime.logger.warn('alias watch interrupted; reopening', { role: this.role, error: errorMessage(err) }),
     );
+  }
+
+  /**
+   * Switches to `id`, retrying with backoff (1 s doubling to 30 s) while the alias still points at it: a generation can
+   * be briefly unopenable (its builder still releasing it, a remote store restarting). The old one serves meanwhile.
+   */
+  private async follow(id: string): Promise<void> {
+    for (let attempt = 0; !this.stopped && this.target === id; attempt++) {
+      try {
+        await this.switchTo(id);
+        return;
+      } catch (err) {
+        const delayMs = Math.min(30_000, 1000 * 2 ** attempt);
+        this.runtime.logger.error('generation switch failed; the previous generation keeps serving, retrying', {
+          role: this.role,
+          generation: id,
+          retryInMs: delayMs,
+          error: errorMessage(err),
+        });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs);
+          this.cancelRetry = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.cancelRetry = undefined;
+      }
+    }
   }
 
   private async switchTo(id: string): Promise<void> {
@@ -241,6 +272,7 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopWatch?.();
+    this.cancelRetry?.();
     await this.switching.catch(() => undefined);
     const entry = this.active;
     this.active = undefined;
