@@ -198,15 +198,18 @@ await runBenchmark('query', async () => {
   } finally {
     await offline.close();
   }
+  // Read before stopping: a stopped node serves no generation.
+  const providerInfo = { id: system.provider.info.id, dims: system.provider.info.dims };
+  const vectorWeight = system.vectorWeight;
   await node.stop();
   await nats.stop();
 
   const figures = {
     setup: {
       loading: 'real pipeline: publishDocument → chunker → hash embedder → projector → SQLite (worker-hosted store), one tenant',
-      vectors: `${system.provider.info.id} (${system.provider.info.dims} dimensions)`,
+      vectors: `${providerInfo.id} (${providerInfo.dims} dimensions)`,
       concurrent: `${CLIENTS} clients × ${CLIENT_QUERIES} hybrid queries, each client on its own kept-alive connection`,
-      hybridVectorWeight: system.vectorWeight,
+      hybridVectorWeight: vectorWeight,
       k: K,
       queries: QUERIES,
       warmup: WARMUP,
