@@ -64,16 +64,22 @@ function details(r: ChaosResultFile): string {
     ].join('\n');
   }
   if (r.scenario === 'soak') {
-    const rss = get<Record<string, { first: number; last: number; max: number; slopeFirstHalf: number; slopeLastHalf: number; levelled: boolean }>>(f, 'rssMb') ?? {};
-    const lag = get<Record<string, { max: number; last: number; slopeFirstHalf: number; slopeLastHalf: number; levelled: boolean }>>(f, 'lag') ?? {};
+    type T = { first: number; last: number; max: number; slopeFirstHalf: number; slopeLastHalf: number; lateGrowthPercent?: number; levelled: boolean };
+    const rss = get<Record<string, T>>(f, 'rssMb') ?? {};
+    const lag = get<Record<string, T>>(f, 'lag') ?? {};
     const q = get<{ p50: number; p99: number; n: number }>(f, 'queryMs');
     return [
       `- ${n(get<number>(f, 'operations') ?? 0)} operations and ${n(q?.n ?? 0)} hybrid queries in ${get<number>(f, 'minutes')} min (query p50 ${q?.p50} ms, p99 ${q?.p99} ms).`,
       '',
-      '| series | first | last | max | slope, first half (/min) | slope, last half (/min) | levelled |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
-      ...Object.entries(rss).map(([k, t]) => `| RSS ${k} (MB) | ${t.first} | ${t.last} | ${t.max} | ${t.slopeFirstHalf} | ${t.slopeLastHalf} | ${t.levelled ? 'yes' : 'no'} |`),
-      ...Object.entries(lag).map(([k, t]) => `| lag ${k} (messages) | | ${t.last} | ${t.max} | ${t.slopeFirstHalf} | ${t.slopeLastHalf} | ${t.levelled ? 'yes' : 'no'} |`),
+      '| series | first | last | max | slope, first half (/min) | slope, last half (/min) | last quarter vs second (%) | levelled |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      ...Object.entries(rss).map(([k, t]) => `| RSS ${k} (MB) | ${t.first} | ${t.last} | ${t.max} | ${t.slopeFirstHalf} | ${t.slopeLastHalf} | ${t.lateGrowthPercent ?? ''} | ${t.levelled ? 'yes' : '**no**'} |`),
+      ...Object.entries(lag).map(([k, t]) => `| lag ${k} (messages) | | ${t.last} | ${t.max} | ${t.slopeFirstHalf} | ${t.slopeLastHalf} | ${t.lateGrowthPercent ?? ''} | ${t.levelled ? 'yes' : '**no**'} |`),
+      '',
+      'A series has levelled off when its second-half slope is under 5 MB/min (50 messages/min for lag) or under half the',
+      "first half's, or when its last quarter's mean is within 5% of its second quarter's (a collected heap saws up and",
+      'down between samples, which tilts a slope while the level stays put). Lag is sampled from the durable consumers',
+      "(pending + unacknowledged) and from the serving projection's /readyz positions.",
     ].join('\n');
   }
   return '';

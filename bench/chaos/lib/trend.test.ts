@@ -16,5 +16,9 @@ describe('soak trends', () => {
     expect(leak.levelled).toBe(false);
     expect(leak.slopeLastHalf).toBeCloseTo(20);
     expect(trend(series(() => 42), 5)).toMatchObject({ slopeFirstHalf: 0, slopeLastHalf: 0, levelled: true });
+    // A sawtooth (a collected heap sampled at odd moments) whose level stays put has levelled off, whatever a half's slope says.
+    const saw = trend(series((t) => 200 + ((t * 7) % 70) + (t > 150 && t < 290 ? 10 : 0)), 5);
+    expect(saw.lateGrowthPercent).toBeLessThan(5);
+    expect(saw.levelled).toBe(true);
   });
 });
