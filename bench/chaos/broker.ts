@@ -53,7 +53,7 @@ interface ModeRun {
   /** Slowest answer to a publish while NATS was down, ms (a hang would show here). */
   readonly slowestPublishDuringOutageMs: number;
   readonly queryMs: ReturnType<typeof summarize>;
-  readonly verdict: Verdict & { settleMs: number };
+  readonly verdict: Verdict & { appliedMs: number; settleMs: number };
   /** spanda processes that exited on their own (NATS going away must not take them down). */
   readonly crashedProcesses: number;
 }

@@ -32,7 +32,7 @@ interface TopologyRun {
   readonly publishStatuses: Record<string, number>;
   readonly missingRetryAfter: number;
   readonly refused: string[];
-  readonly verdict: Verdict & { settleMs: number };
+  readonly verdict: Verdict & { appliedMs: number; settleMs: number };
   readonly streams: Awaited<ReturnType<typeof streamCounts>>;
   readonly verify: Array<{ dataDir: string; ok: boolean; digest?: string; logDigest?: string; output?: string }>;
   readonly publishMs: number;

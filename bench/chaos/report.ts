@@ -29,20 +29,20 @@ const get = <T>(f: Figures, key: string): T | undefined => f[key] as T | undefin
 function details(r: ChaosResultFile): string {
   const f = r.figures;
   if (r.scenario === 'crash') {
-    const runs = get<Array<{ topology: string; kills: Record<string, number>; events: number; publishStatuses: Record<string, number>; verdict: { live: number; deleted: number; settleMs: number }; streams: { documents: number; chunks: number; embeddings: number }; verify: Array<{ ok: boolean }> }>>(f, 'runs') ?? [];
+    const runs = get<Array<{ topology: string; kills: Record<string, number>; events: number; publishStatuses: Record<string, number>; verdict: { live: number; deleted: number; appliedMs?: number }; streams: { documents: number; chunks: number; embeddings: number }; verify: Array<{ ok: boolean }> }>>(f, 'runs') ?? [];
     return runs
       .map(
         (x) =>
-          `- ${x.topology}: SIGKILLs ${Object.entries(x.kills).map(([k, v]) => `${k} ×${v}`).join(', ')}; ${n(x.events)} acknowledged events; final state ${n(x.verdict.live)} live, ${n(x.verdict.deleted)} deleted documents, all as acknowledged ${Math.round(x.verdict.settleMs / 1000)} s after the last publish; DOCUMENTS/CHUNKS/EMBEDDINGS ${n(x.streams.documents)}/${n(x.streams.chunks)}/${n(x.streams.embeddings)} messages (one per input at each stage); \`spanda verify\` ${x.verify.every((v) => v.ok) ? 'digest = log digest' : 'MISMATCH'} on ${x.verify.length} data dir(s); publish statuses ${JSON.stringify(x.publishStatuses)} (0 = connection refused while the node restarted).`,
+          `- ${x.topology}: SIGKILLs ${Object.entries(x.kills).map(([k, v]) => `${k} ×${v}`).join(', ')}; ${n(x.events)} acknowledged events; final state ${n(x.verdict.live)} live, ${n(x.verdict.deleted)} deleted documents, all as acknowledged${x.verdict.appliedMs !== undefined ? ` (everything applied ${(x.verdict.appliedMs / 1000).toFixed(1)} s after the last kill and publish)` : ''}; DOCUMENTS/CHUNKS/EMBEDDINGS ${n(x.streams.documents)}/${n(x.streams.chunks)}/${n(x.streams.embeddings)} messages (one per input at each stage); \`spanda verify\` ${x.verify.every((v) => v.ok) ? 'digest = log digest' : 'MISMATCH'} on ${x.verify.length} data dir(s); publish statuses ${JSON.stringify(x.publishStatuses)} (0 = connection refused while the node restarted).`,
       )
       .join('\n');
   }
   if (r.scenario === 'broker') {
-    const runs = get<Array<{ mode: string; kills: number; publish: Record<string, number>; query: Record<string, number>; retryAfterSeconds: number[]; first503Ms: number[]; recoveryMs: number[]; queriesDuringOutage: number; queryFailuresDuringOutage: number; slowestPublishDuringOutageMs: number; verdict: { checked: number; settleMs: number } }>>(f, 'runs') ?? [];
+    const runs = get<Array<{ mode: string; kills: number; publish: Record<string, number>; query: Record<string, number>; retryAfterSeconds: number[]; first503Ms: number[]; recoveryMs: number[]; queriesDuringOutage: number; queryFailuresDuringOutage: number; slowestPublishDuringOutageMs: number; verdict: { checked: number; appliedMs?: number }; crashedProcesses?: number }>>(f, 'runs') ?? [];
     return runs
       .map(
         (x) =>
-          `- ${x.mode}: ${x.kills} kills; publish statuses ${JSON.stringify(x.publish)}, Retry-After ${x.retryAfterSeconds.join('/')} s, first 503 ${x.first503Ms.join('/')} ms after the kill, publishing again after ${x.recoveryMs.join('/')} ms, slowest answer while down ${x.slowestPublishDuringOutageMs} ms; queries ${JSON.stringify(x.query)}, ${x.queryFailuresDuringOutage} of ${x.queriesDuringOutage} failed during the outages; all ${n(x.verdict.checked)} acknowledged documents queryable ${Math.round(x.verdict.settleMs / 1000)} s after the last kill (work in flight at the kill is redelivered after the ack wait).`,
+          `- ${x.mode}: ${x.kills} kills; publish statuses ${JSON.stringify(x.publish)}, Retry-After ${x.retryAfterSeconds.join('/')} s, first 503 ${x.first503Ms.join('/')} ms after the kill, publishing again after ${x.recoveryMs.join('/')} ms, slowest answer while down ${x.slowestPublishDuringOutageMs} ms; queries ${JSON.stringify(x.query)}, ${x.queryFailuresDuringOutage} of ${x.queriesDuringOutage} failed during the outages; all ${n(x.verdict.checked)} acknowledged documents queryable${x.verdict.appliedMs !== undefined ? `, everything applied ${(x.verdict.appliedMs / 1000).toFixed(1)} s after the end of the run (work in flight at a kill is redelivered after the ack wait)` : ''}${x.crashedProcesses !== undefined ? `; ${x.crashedProcesses} spanda processes exited` : ''}.`,
       )
       .join('\n');
   }

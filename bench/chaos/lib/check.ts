@@ -70,7 +70,7 @@ export async function checkDocuments(base: string, ledger: Ledger, concurrency =
  * Waits until the node has applied everything (a read-your-writes query on the last sequence, then /readyz caught up),
  * then checks; a check with problems is repeated a few times in case the last vectors were still on their way.
  */
-export async function settleAndCheck(base: string, ledger: Ledger, options: { timeoutMs?: number } = {}): Promise<Verdict & { settleMs: number }> {
+export async function settleAndCheck(base: string, ledger: Ledger, options: { timeoutMs?: number } = {}): Promise<Verdict & { appliedMs: number; settleMs: number }> {
   const started = Date.now();
   const deadline = started + (options.timeoutMs ?? 180_000);
   while (Date.now() < deadline) {
@@ -83,14 +83,15 @@ export async function settleAndCheck(base: string, ledger: Ledger, options: { ti
     if ((ready.body as { projection?: { caughtUp?: boolean } } | undefined)?.projection?.caughtUp) break;
     await sleep(500);
   }
-  note(`applied up to DOCUMENTS ${ledger.maxSeq} after ${Date.now() - started} ms; checking ${ledger.finals().size} documents`);
+  const appliedMs = Date.now() - started;
+  note(`applied up to DOCUMENTS ${ledger.maxSeq} after ${appliedMs} ms; checking ${ledger.finals().size} documents`);
   let verdict = await checkDocuments(base, ledger);
   while (verdict.lost + verdict.duplicated + verdict.resurrected > 0 && Date.now() < deadline) {
     note(`check: ${verdict.lost} lost, ${verdict.duplicated} duplicated, ${verdict.resurrected} resurrected (${verdict.examples.slice(0, 2).join('; ')}); checking again`);
     await sleep(3000);
     verdict = await checkDocuments(base, ledger);
   }
-  return { ...verdict, settleMs: Date.now() - started };
+  return { ...verdict, appliedMs, settleMs: Date.now() - started };
 }
 
 export interface StreamCounts {
