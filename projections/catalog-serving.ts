@@ -4,13 +4,10 @@ import { ValidationError } from '../lib/errors.ts';
 import { lockFile } from '../lib/data-dir-lock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { SpandaMetrics } from '../lib/metrics.ts';
-import { decodeEvent } from '../streams/codec.ts';
-import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
-import { originCheckFor } from '../streams/origin.ts';
-import { readSlice } from '../streams/read.ts';
 import { generationId, type GenerationRecord, type Generations, type GenerationSpec } from './generations.ts';
 import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
+import { foldLog } from './log-digest.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
 import type { GenerationOpener } from './serving.ts';
 import type { CatalogStore } from './catalog.ts';
@@ -86,22 +83,7 @@ export async function catalogLogDigest(handle: NatsHandle, checkpoints: Readonly
   const projection = indexingProjection();
   const store = new SqliteCatalogStore(':memory:');
   try {
-    for (const source of projection.sources) {
-      await readSlice(handle, { stream: source.stream, filterSubject: source.filterSubject, upTo: checkpoints[source.key] ?? 0 }, async (messages) => {
-        const decoded: StoredEvent<SpandaEvent>[] = [];
-        for (const msg of messages) {
-          try {
-            const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
-            if (projection.canHandle.includes(event.type)) decoded.push(event);
-          } catch {
-            // refused by decoding: the projector dead-letters these
-          }
-        }
-        // The same origin check as the projector, so events it refused are left out here too.
-        const verdicts = await originCheckFor(handle).check(decoded);
-        for (const [i, event] of decoded.entries()) if (!verdicts[i]) await store.apply({ ops: projection.project(event), checkpoints: {} });
-      });
-    }
+    await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }));
     return await store.digest();
   } finally {
     await store.close();
