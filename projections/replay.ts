@@ -172,7 +172,8 @@ export async function storeSnapshot(
   const target = { role: record.spec.role, generation: record.id, config: runtime.storeConfig };
   const model = { id: record.spec.model.id, dims: record.spec.model.dims };
   if (record.spec.store.kind === 'sqlite') {
-    const store = SqliteInferenceStore.open({ path: sqliteStorePath(target), model });
+    // Read for its digest only: no search, so no keyword index to build (seconds at 100k chunks).
+    const store = SqliteInferenceStore.open({ path: sqliteStorePath(target), model, keywordIndex: false });
     try {
       const snap = store.snapshot();
       return { digest: snap.digest, checkpoints: snap.checkpoints, documents: snap.documents };
