@@ -23,7 +23,9 @@ import { GenerationRouter, inferenceOpener } from '../projections/serving.ts';
 import type { InferenceStore } from '../projections/store.ts';
 import { loadConnectors, startConnectors } from '../connectors/registry.ts';
 import { fusionProfileFor } from '../processors/embedder/models.ts';
-import { createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from './inference-runtime.ts';
+import { chunkerSettings, createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from './inference-runtime.ts';
+import { chunkerFingerprint } from '../streams/events/index.ts';
+import { activeRecord } from '../projections/generations.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
 import { provision } from '../streams/provision.ts';
 import { isPortOpen, stopLeftoverNatsServer, superviseNatsServer } from '../streams/server.ts';
@@ -139,16 +141,30 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
 
     // One metrics registry per node, passed to every part (two nodes in one process never mix their series).
     const metrics = createMetrics();
-    const chunker = createChunker({ size: config.chunkSize, overlap: config.chunkOverlap });
+    const runtime = generationRuntime(handle, provisioned.kv, config, providers, logger);
+    // The configured chunker, plus the serving generation's own when its settings differ (changed chunk settings
+    // re-chunk every document on a consumer of their own, while the serving generation keeps getting new documents
+    // until `spanda replay` moves it to the new settings).
+    const chunkers = [createChunker({ size: config.chunkSize, overlap: config.chunkOverlap })];
+    if (roles.has('chunker')) {
+      const active = yield* attempt(() => activeRecord(runtime.generations, INFERENCE_ROLE));
+      const settings = active?.chunkerSettings;
+      if (settings && chunkerFingerprint(settings) !== chunkerFingerprint(chunkerSettings(config))) {
+        logger.warn('chunk settings differ from the serving generation: chunking with both until `spanda replay` moves it to the new ones', {
+          serving: `${settings.size}/${settings.overlap}`,
+          configured: `${config.chunkSize}/${config.chunkOverlap}`,
+        });
+        chunkers.push(createChunker({ size: settings.size, overlap: settings.overlap }));
+      }
+    }
     const processors: RunningProcessor[] = [];
     // One embedder per configured model: a model added later backfills EMBEDDINGS from CHUNKS (its consumer starts at 1).
-    const wanted = [...(roles.has('chunker') ? [chunker] : []), ...(roles.has('embedder') ? providers.map((p) => createEmbedder(instrumentEmbedder(p, metrics))) : [])];
+    const wanted = [...(roles.has('chunker') ? chunkers : []), ...(roles.has('embedder') ? providers.map((p) => createEmbedder(instrumentEmbedder(p, metrics))) : [])];
     for (const processor of wanted) {
       processors.push(yield* resource(processor.name, logger, async () => runProcessor(handle, processor, { logger, metrics }), (p) => p.stop()));
     }
 
     // The API serves the role's active generation and follows its alias; a new node creates the first one.
-    const runtime = generationRuntime(handle, provisioned.kv, config, providers, logger);
     // An API process without the projector role still projects a local SQLite replica itself; a remote store
     // (Weaviate, Qdrant) is written by the projector processes and only read here.
     const project = roles.has('projector') || config.store === 'sqlite';
@@ -167,6 +183,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
             const router = new GenerationRouter(withOverride, INFERENCE_ROLE, inferenceOpener(withOverride, { project }));
             await router.start({
               spec: await inferenceSpec(config, initialModel),
+              chunkerSettings: chunkerSettings(config),
               vectorWeight: config.vectorWeight ?? provider?.fusion.vectorWeight ?? fusionProfileFor(initialModel.id)?.vectorWeight ?? 0.5,
             });
             return router;

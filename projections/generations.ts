@@ -30,6 +30,8 @@ export interface GenerationRecord {
   readonly digest?: string;
   /** Who built it (host and pid), for `spanda projections list`. */
   readonly builtBy?: string;
+  /** The chunker settings behind `spec.chunker`, so a node can keep chunking for this generation while it serves. */
+  readonly chunkerSettings?: { readonly name: string; readonly version: number; readonly size: number; readonly overlap: number };
 }
 
 export interface AliasRecord {
@@ -80,11 +82,26 @@ export class Generations {
   }
 
   /** Creates the record, or returns the existing one for the same spec (a generation id names its content). */
-  async ensure(spec: GenerationSpec, vectorWeight: number, builtBy?: string, id = generationId(spec)): Promise<GenerationRecord> {
+  async ensure(
+    spec: GenerationSpec,
+    vectorWeight: number,
+    builtBy?: string,
+    id = generationId(spec),
+    chunkerSettings?: GenerationRecord['chunkerSettings'],
+  ): Promise<GenerationRecord> {
     const held = await this.get(spec.role, id);
     if (held) return held;
     const now = new Date().toISOString();
-    const record: GenerationRecord = { id, spec, state: 'building', vectorWeight, createdAt: now, updatedAt: now, ...(builtBy ? { builtBy } : {}) };
+    const record: GenerationRecord = {
+      id,
+      spec,
+      state: 'building',
+      vectorWeight,
+      createdAt: now,
+      updatedAt: now,
+      ...(builtBy ? { builtBy } : {}),
+      ...(chunkerSettings ? { chunkerSettings } : {}),
+    };
     try {
       await this.kv.create(generationKey(spec.role, id), encode(record));
       return record;
@@ -180,4 +197,10 @@ export class Generations {
       iterator?.stop();
     };
   }
+}
+
+/** The record of the role's active generation, or undefined when the role has none yet. */
+export async function activeRecord(generations: Generations, role: string): Promise<GenerationRecord | undefined> {
+  const { alias } = await generations.alias(role);
+  return alias ? generations.get(role, alias.generation) : undefined;
 }

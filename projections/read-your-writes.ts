@@ -4,9 +4,9 @@ import { GatewayTimeoutError, ValidationError } from '../lib/errors.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { subjects } from '../streams/subjects.ts';
+import { chunkerConsumerName, chunkerFingerprint, DEFAULT_CHUNKER_SETTINGS } from '../streams/events/index.ts';
 import type { ServedGeneration } from './serving.ts';
 
-export const CHUNKER_CONSUMER = 'chunker';
 export const embedderConsumer = (modelId: string): string => `embedder-${modelId}`;
 
 /** Whether a processor's durable consumer has acknowledged every message up to `seq` (all its outputs are stored). */
@@ -39,6 +39,8 @@ export async function waitForApplied(handle: NatsHandle, served: ServedGeneratio
   const projector = served.projector;
   if (!projector) return;
   const model = served.embedder.info.id;
+  // The chunker whose chunks this generation serves (its settings' fingerprint names its consumer).
+  const chunker = chunkerConsumerName(served.record?.spec.chunker ?? chunkerFingerprint(DEFAULT_CHUNKER_SETTINGS));
   const chunksKey = STREAMS.CHUNKS;
   const embeddingsKey = `${STREAMS.EMBEDDINGS}:${model}`;
   const applied = (key: string) => projector.positions().find((p) => p.key === key)?.applied ?? 0;
@@ -48,8 +50,8 @@ export async function waitForApplied(handle: NatsHandle, served: ServedGeneratio
   let embeddingsHead: number | undefined;
   for (;;) {
     if (chunksHead === undefined) {
-      if (await processedUpTo(handle, STREAMS.DOCUMENTS, CHUNKER_CONSUMER, seq)) chunksHead = await lastSeq(handle, STREAMS.CHUNKS);
-      else stage = `the chunker has not processed DOCUMENTS ${seq} yet`;
+      if (await processedUpTo(handle, STREAMS.DOCUMENTS, chunker, seq)) chunksHead = await lastSeq(handle, STREAMS.CHUNKS);
+      else stage = `the chunker (${chunker}) has not processed DOCUMENTS ${seq} yet`;
     }
     if (chunksHead !== undefined && embeddingsHead === undefined) {
       if (await processedUpTo(handle, STREAMS.CHUNKS, embedderConsumer(model), chunksHead)) {

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ValidationError } from '../lib/errors.ts';
 import { lockFile } from '../lib/data-dir-lock.ts';
+import { chunkerConsumerName } from '../streams/events/index.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { generationId, type GenerationRecord, type GenerationSpec } from './generations.ts';
 import { logDigest } from './log-digest.ts';
@@ -38,6 +39,8 @@ export interface ReplayOptions {
   readonly onProgress?: (progress: ReplayProgress) => void;
   /** How long the model's embedder may take to backfill before the replay gives up (default 1 h). */
   readonly backfillTimeoutMs?: number;
+  /** The chunker settings behind spec.chunker, kept on the record so nodes can keep chunking for the generation. */
+  readonly chunkerSettings?: GenerationRecord['chunkerSettings'];
 }
 
 export class DigestMismatchError extends ValidationError {
@@ -70,7 +73,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
   const held = await generations.get(role, id);
   // The same content spec as a kept generation is a rebuild: it gets an id of its own so the kept one stays intact.
   if (held && held.state !== 'building') id = `${id}-r${Date.now().toString(36)}`;
-  const record: GenerationRecord = await generations.ensure(spec, options.vectorWeight, `${process.pid}`, id);
+  const record: GenerationRecord = await generations.ensure(spec, options.vectorWeight, `${process.pid}`, id, options.chunkerSettings);
   const factory = await storeFactory(spec.store.kind);
   const target = { role, generation: id, config: runtime.storeConfig };
   if (factory.kind === 'sqlite') await mkdir(path.dirname(sqliteStorePath(target)), { recursive: true });
@@ -86,8 +89,23 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
         const start = Object.fromEntries(projection.sources.map((s) => [s.key, Math.max(0, (options.fromSeq as number) - 1)]));
         await store.apply({ ops: [], checkpoints: start });
       }
-      // The model's embedder must have embedded every chunk first (a new model backfills from CHUNKS).
+      // The chunker with the generation's settings must have chunked every document, then the model's embedder must
+      // have embedded every chunk (new settings re-chunk, a new model backfills from CHUNKS).
       const backfillDeadline = Date.now() + (options.backfillTimeoutMs ?? 60 * 60_000);
+      const chunker = chunkerConsumerName(spec.chunker);
+      for (;;) {
+        const documentsHead = await lastSeq(handle, STREAMS.DOCUMENTS);
+        const info = await handle.jsm.consumers.info(STREAMS.DOCUMENTS, chunker).catch(() => undefined);
+        if (!info) {
+          throw new ConfigError(
+            `no chunker runs with these chunk settings (${chunker}): start a node with the same SPANDA_CHUNK_SIZE / SPANDA_CHUNK_OVERLAP (it re-chunks every document), then replay`,
+          );
+        }
+        progress({ phase: 'backfill', applied: info.ack_floor.stream_seq, total: documentsHead });
+        if (await processedUpTo(handle, STREAMS.DOCUMENTS, chunker, documentsHead)) break;
+        if (Date.now() > backfillDeadline) throw new ConfigError(`the chunker ${chunker} has not caught up with DOCUMENTS ${documentsHead}; try again later`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
       for (;;) {
         const chunksHead = await lastSeq(handle, STREAMS.CHUNKS);
         const info = await handle.jsm.consumers.info(STREAMS.CHUNKS, embedderConsumer(model.id)).catch(() => undefined);

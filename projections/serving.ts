@@ -186,11 +186,11 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
    * Serves the alias's generation, or — when the role has none yet — creates `initial` and makes it active. Then
    * follows the alias.
    */
-  async start(initial: { spec: GenerationSpec; vectorWeight: number }): Promise<void> {
+  async start(initial: { spec: GenerationSpec; vectorWeight: number; chunkerSettings?: GenerationRecord['chunkerSettings'] }): Promise<void> {
     const { generations } = this.runtime;
     let { alias, revision } = await generations.alias(this.role);
     if (!alias) {
-      const record = await generations.ensure(initial.spec, initial.vectorWeight, `${process.pid}`);
+      const record = await generations.ensure(initial.spec, initial.vectorWeight, `${process.pid}`, undefined, initial.chunkerSettings);
       try {
         alias = await generations.switchAlias(this.role, record.id, revision);
       } catch {

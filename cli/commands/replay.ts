@@ -5,7 +5,7 @@ import { replayGeneration } from '../../projections/replay.ts';
 import { fusionProfileFor } from '../../processors/embedder/models.ts';
 import { provision } from '../../streams/provision.ts';
 import { configFrom, connectFrom, stringFlag } from '../env.ts';
-import { generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from '../inference-runtime.ts';
+import { chunkerSettings, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from '../inference-runtime.ts';
 import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
 import { progressBar } from '../progress.ts';
@@ -59,6 +59,7 @@ export const replayCommand: Command = {
       const vectorWeight = config.vectorWeight ?? fusionProfileFor(model.id)?.vectorWeight ?? 0.5;
       const result = await replayGeneration(runtime, spec, {
         vectorWeight,
+        chunkerSettings: chunkerSettings(config),
         verify: ctx.values['no-verify'] !== true,
         ...(fromSeq !== undefined ? { fromSeq } : {}),
         onProgress: (p) => bar.update(p.phase, p.applied, p.total),

@@ -3,6 +3,7 @@ import { ValidationError } from '../../lib/errors.ts';
 import type { Block, NormalizedText } from './blocks.ts';
 import { forEachSentence, hardCut, overlapStart } from './boundaries.ts';
 import { estimateTokens } from './tokens.ts';
+import { DEFAULT_CHUNKER_SETTINGS } from '../../streams/events/index.ts';
 
 export interface ChunkOptions {
   /** Most characters (UTF-16 code units) in one chunk, overlap included. */
@@ -23,7 +24,7 @@ export interface TextChunk {
 }
 
 /** Recorded in every document.chunked event; bump `version` whenever the same input would chunk differently. */
-export const DEFAULT_CHUNKER = { name: 'structure', version: 1, size: 800, overlap: 120 } as const;
+export const DEFAULT_CHUNKER = DEFAULT_CHUNKER_SETTINGS;
 
 export const MIN_CHUNK_SIZE = 100;
 

@@ -3,6 +3,7 @@ import { setImmediate } from 'node:timers/promises';
 import { PermanentEventError } from '../../lib/errors.ts';
 import { eventMetadata } from '../../streams/codec.ts';
 import {
+  chunkerConsumerName,
   chunkerFingerprint,
   type Chunk,
   type ChunkerInfo,
@@ -30,7 +31,7 @@ export function createChunker(options: { size?: number; overlap?: number } = {})
   const { size, overlap } = chunkOptions(options);
   const chunker: ChunkerInfo = { name: DEFAULT_CHUNKER.name, version: DEFAULT_CHUNKER.version, size, overlap };
   return {
-    name: NAME,
+    name: chunkerConsumerName(chunkerFingerprint(chunker)),
     version: VERSION,
     stream: 'DOCUMENTS',
     filterSubjects: ['docs.>'],

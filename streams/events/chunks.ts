@@ -36,6 +36,18 @@ export function chunkerFingerprint(chunker: Pick<ChunkerInfo, 'name' | 'version'
     .slice(0, 8);
 }
 
+/** The chunker settings a node uses unless configured otherwise (processors/chunker/chunk.ts DEFAULT_CHUNKER). */
+export const DEFAULT_CHUNKER_SETTINGS = { name: 'structure', version: 1, size: 800, overlap: 120 } as const;
+
+/**
+ * The durable consumer (and DLQ stage) of the chunker with these settings: `chunker` for the default settings,
+ * `chunker-<fingerprint>` for others. A consumer of its own starts at the first DOCUMENTS message, so new settings
+ * re-chunk every document beside the old ones (never mixed: chunk ids carry the fingerprint), ready for a replay.
+ */
+export function chunkerConsumerName(fingerprint: string): string {
+  return fingerprint === chunkerFingerprint(DEFAULT_CHUNKER_SETTINGS) ? 'chunker' : `chunker-${fingerprint}`;
+}
+
 export const documentInfoSchema = z.object({
   title: z.string().optional(),
   url: z.string().optional(),
