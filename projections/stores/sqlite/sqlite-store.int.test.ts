@@ -73,6 +73,16 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     await rm(dir, { recursive: true, force: true });
   });
 
+  it("reopens a store whose text needs SQLite's own tokenizer (non-ASCII) and finds it by keyword", async () => {
+    const first = await open();
+    const texts = Array.from({ length: 5000 }, (_, i) => `Crème brûlée naïve café ${i} über Zürich`);
+    await first.apply({ ops: texts.flatMap((t, i) => doc(`d${i}`, i + 1, t, unit(i % 8))), checkpoints: { CHUNKS: 5000 } });
+    await first.close();
+    const again = await open();
+    const hits = await search(again, { tenant: 'acme', mode: 'keyword', text: 'creme brulee 4321', k: 3, vectorWeight: 0 });
+    expect(hits[0]?.docId).toBe('d4321');
+  });
+
   it('refuses a file built for another model and says to rebuild', async () => {
     const store = await open();
     await store.apply({ ops: doc('a', 1, 'hello world', unit(0)), checkpoints: { CHUNKS: 1 } });

@@ -81,18 +81,20 @@ export class SqliteInferenceStore {
   private rebuildKeywords(): void {
     const keywords = this.keywords;
     if (!keywords) return;
-    const rows = this.db
-      .prepare<[], { tenant: string; chunk: number; doc: number; source: string; doc_id: string; chunk_id: string; text: string; title: string | null; heading: string | null }>(
-        `SELECT d.tenant, c.id AS chunk, c.doc, d.source, d.doc_id, c.chunk_id, c.text, d.title, c.heading
-         FROM chunks c JOIN documents d ON d.id = c.doc`,
-      )
-      .iterate();
-    const batch: KeywordChange[] = [];
-    for (const r of rows) {
-      batch.push({ kind: 'add', tenant: r.tenant, chunk: r.chunk, doc: r.doc, key: chunkKey(r.source, r.doc_id, r.chunk_id), text: r.text, title: r.title, heading: r.heading });
-      if (batch.length === 4096) keywords.apply(batch.splice(0));
+    // Read in pages (keyset on the chunk rowid), never through an open iterator: applying a page may tokenize
+    // non-ASCII text with SQLite itself on this connection, which better-sqlite3 refuses while an iterator is open.
+    const page = this.db.prepare<[bigint], { tenant: string; chunk: number; doc: number; source: string; doc_id: string; chunk_id: string; text: string; title: string | null; heading: string | null }>(
+      `SELECT d.tenant, c.id AS chunk, c.doc, d.source, d.doc_id, c.chunk_id, c.text, d.title, c.heading
+       FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id > ? ORDER BY c.id LIMIT 4096`,
+    );
+    for (let after = 0n; ; ) {
+      const rows = page.all(after);
+      if (rows.length === 0) break;
+      keywords.apply(
+        rows.map((r): KeywordChange => ({ kind: 'add', tenant: r.tenant, chunk: r.chunk, doc: r.doc, key: chunkKey(r.source, r.doc_id, r.chunk_id), text: r.text, title: r.title, heading: r.heading })),
+      );
+      after = BigInt((rows[rows.length - 1] as { chunk: number }).chunk);
     }
-    keywords.apply(batch);
     // FTS5 keeps deleted rows in its totals; start from the totals it stored so scores equal its bm25().
     for (const { id, name } of this.db.prepare<[], { id: number; name: string }>('SELECT id, name FROM tenants').all()) {
       const totals = ftsTotals(this.db, id);
