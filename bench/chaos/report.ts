@@ -79,7 +79,8 @@ function details(r: ChaosResultFile): string {
       'A series has levelled off when its second-half slope is under 5 MB/min (50 messages/min for lag) or under half the',
       "first half's, or when its last quarter's mean is within 5% of its second quarter's (a collected heap saws up and",
       'down between samples, which tilts a slope while the level stays put). Lag is sampled from the durable consumers',
-      "(pending + unacknowledged) and from the serving projection's /readyz positions.",
+      "(pending + unacknowledged) and from the serving projection's /readyz positions. nats-server's RSS follows the",
+      'streams it holds (the log only grows); the spanda processes hold a fixed set of documents, so theirs should not.',
     ].join('\n');
   }
   return '';
