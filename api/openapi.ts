@@ -122,6 +122,7 @@ const PROBLEM_TEXT: Record<number, string> = {
   429: 'Over the rate limit of the key (see Retry-After)',
   503: 'NATS unreachable (see Retry-After)',
   504: 'after_seq not applied in time',
+  507: 'A stream is at its storage limit (the detail names it); nothing more is stored until an operator raises it',
 };
 
 /** What each route does. A route registered without an entry here still appears (and a test fails until it is described). */
@@ -135,7 +136,7 @@ export const OPERATIONS: readonly Operation[] = [
     body: { 'application/json': [S.documentInput, S.documentBatch], [NDJSON_CONTENT_TYPE]: [S.documentInput] },
     responses: {
       '202': { description: 'Stored in the log (NDJSON in: one result line per input line out)', schema: S.accepted, alsoAs: NDJSON_CONTENT_TYPE },
-      ...problems(400, 401, 403, 413, 415, 429, 503),
+      ...problems(400, 401, 403, 413, 415, 429, 503, 507),
     },
   },
   {
@@ -143,7 +144,7 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/v1/documents/:source/:id',
     tag: 'documents',
     summary: 'Delete a document (publishes document.deleted)',
-    responses: { '202': { description: 'Deletion stored in the log', schema: S.deleted }, ...problems(400, 401, 403, 429, 503) },
+    responses: { '202': { description: 'Deletion stored in the log', schema: S.deleted }, ...problems(400, 401, 403, 429, 503, 507) },
   },
   {
     method: 'GET',
