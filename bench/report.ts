@@ -783,13 +783,15 @@ Load average (1 min, start → end) while these ran on the 2 cores: ${['query', 
     .map((name) => `${name} ${load(results.get(name) as Common)}`)
     .join('; ')}.
 
-**Reading the misses.** Latency: the store answers hybrid at 100k × 512-d in a few ms (store section: p50 ~3 ms, and
-its common-word queries 3–4× faster than FTS5 alone in the same run); over HTTP the route and the client add ~3 ms,
-and with the machine's load near 10 a thread hop waits for a time slice, which is what the p99 figures measure.
+**Reading them.** Latency: the store answers hybrid at 100k × 512-d in a few ms (store section: p50 ~3 ms, and its
+common-word queries 3–4× faster than FTS5 alone in the same run); over HTTP the route and the client add ~3 ms. When
+the machine is loaded by other work (load near 10 while earlier runs took ~11 ms p50 and ~45 ms p99) every thread hop
+waits for a time slice, which is what the p99 figures then measure.
 Ingest, POST and freshness share one limit: chunker, embedder, projector decoding and the API all run on one Node
-main thread, at ~2 ms of CPU per document, on 2 cores other work also used; the scaling runs show that moving the
-embedder to its own process does not help the hash pipeline (the chunker+projector process is the limit) and that more
-offline embedder processes only help when the first does not get both cores. Replay: the replayed rows go through the
+main thread, at ~2 ms of CPU per document; the scaling runs show that moving the embedder to its own process does not
+help the hash pipeline (the chunker+projector process is the limit) and that a second offline embedder process does not
+help either once the first one's two model threads have both cores (it oversubscribes them; on a machine loaded by
+other work it won a larger share of the CPU: ×1.5 in a run at load ~10). Replay: the replayed rows go through the
 store's transactional apply (FTS5, unique indexes, vectors, the in-memory indexes), ~2k chunks/s, against a raw insert
 of the same rows into two index-free tables; a bulk path (FTS5 and indexes built after the rows) is what would close
 that gap.
