@@ -2,6 +2,7 @@
 // Run: npm run bench:report   (also the last step of npm run bench)
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { updateBenchmarksMd as writeReliabilitySection } from './chaos/report.ts';
 import { fromRoot, readJson, RESULTS_DIR } from './lib/common.ts';
 import type { Deliveries } from './lib/node.ts';
 import type { PipelineRun } from './pipeline.bench.ts';
@@ -915,7 +916,8 @@ const SECTIONS: Record<string, (r: never) => string> = {
   memory: memory as (r: never) => string,
 };
 
-const files = (await readdir(RESULTS_DIR)).filter((file) => file.endsWith('.json')).sort();
+// chaos-*.json belong to the Reliability section, which bench/chaos/report.ts writes (below).
+const files = (await readdir(RESULTS_DIR)).filter((file) => file.endsWith('.json') && !file.startsWith('chaos-')).sort();
 const results = new Map<string, Common>();
 for (const file of files) results.set(path.basename(file, '.json'), await readJson<Common>(path.join(RESULTS_DIR, file)));
 const order = [...Object.keys(SECTIONS).filter((name) => results.has(name)), ...[...results.keys()].filter((name) => !(name in SECTIONS))];
@@ -930,4 +932,5 @@ const text = `${header(new Map(order.map((name) => [name, results.get(name) as C
 ${targets(results)}
 ${missing.length > 0 ? `Not run yet (no result file): ${missing.join(', ')}.\n\n` : ''}${sections.join('\n')}`;
 await writeFile(fromRoot('BENCHMARKS.md'), text);
+await writeReliabilitySection();
 console.log(`wrote BENCHMARKS.md from ${files.length} result file(s): ${order.join(', ')}`);
