@@ -42,39 +42,29 @@ export function indexingProjection(): Projection<CatalogOp> {
     ],
     canHandle: ['document.upserted', 'document.deleted', 'document.chunked', 'document.removed', 'document.embedded'],
     project(event: StoredEvent<SpandaEvent>): CatalogOp[] {
-      const at = event.metadata.time;
+      // Every fact names its document version, when the stage produced it and where its event sits in the log.
+      const at = (d: { tenant: string; source: string; id: string }, docSeq: number): Address => ({
+        tenant: d.tenant,
+        source: d.source,
+        docId: d.id,
+        docSeq,
+        at: event.metadata.time,
+        seq: event.position.seq,
+      });
       const seq = event.position.seq;
       switch (event.type) {
         case 'document.upserted': {
           const d = event.data;
-          return [
-            {
-              kind: 'published',
-              tenant: d.tenant,
-              source: d.source,
-              docId: d.id,
-              docSeq: seq,
-              at,
-              seq,
-              deleted: false,
-              contentHash: d.contentHash,
-              ...(d.title !== undefined ? { title: d.title } : {}),
-            },
-          ];
+          return [{ kind: 'published', ...at(d, seq), deleted: false, contentHash: d.contentHash, ...(d.title !== undefined ? { title: d.title } : {}) }];
         }
         case 'document.deleted':
-          return [{ kind: 'published', tenant: event.data.tenant, source: event.data.source, docId: event.data.id, docSeq: seq, at, seq, deleted: true }];
+          return [{ kind: 'published', ...at(event.data, seq), deleted: true }];
         case 'document.chunked': {
           const d = event.data;
           return [
             {
               kind: 'chunked',
-              tenant: d.tenant,
-              source: d.source,
-              docId: d.id,
-              docSeq: d.docSeq,
-              at,
-              seq,
+              ...at(d, d.docSeq),
               chunker: chunkerFingerprint(d.chunker),
               part: d.part.index,
               parts: d.part.count,
@@ -84,26 +74,10 @@ export function indexingProjection(): Projection<CatalogOp> {
           ];
         }
         case 'document.removed':
-          return [
-            { kind: 'removed', tenant: event.data.tenant, source: event.data.source, docId: event.data.id, docSeq: event.data.docSeq, at, seq, by: event.metadata.source },
-          ];
+          return [{ kind: 'removed', ...at(event.data, event.data.docSeq), by: event.metadata.source }];
         case 'document.embedded': {
           const d = event.data;
-          return [
-            {
-              kind: 'embedded',
-              tenant: d.tenant,
-              source: d.source,
-              docId: d.id,
-              docSeq: d.docSeq,
-              at,
-              seq,
-              model: d.model.id,
-              part: d.part.index,
-              parts: d.part.count,
-              vectors: d.vectors.length,
-            },
-          ];
+          return [{ kind: 'embedded', ...at(d, d.docSeq), model: d.model.id, part: d.part.index, parts: d.part.count, vectors: d.vectors.length }];
         }
         default:
           return [];
