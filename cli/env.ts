@@ -23,3 +23,19 @@ export function stringFlag(ctx: CommandContext, name: string): string | undefine
   const value = ctx.values[name];
   return typeof value === 'string' ? value : undefined;
 }
+
+/** Options every command that runs node parts takes (`spanda up`, `spanda run`): where, which models and store, auth. */
+export const NODE_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  embedder: { type: 'string' },
+  models: { type: 'string' },
+  store: { type: 'string' },
+  'vector-weight': { type: 'string' },
+  'embed-workers': { type: 'string' },
+  config: { type: 'string' },
+  'api-keys': { type: 'string' },
+  'allow-open': { type: 'boolean' },
+  'cors-origins': { type: 'string' },
+} as const;

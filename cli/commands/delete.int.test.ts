@@ -1,24 +1,12 @@
 // `spanda delete` as a user runs it (the real bin against a private nats-server): the deletion lands in DOCUMENTS at the printed seq.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent } from '../../streams/codec.ts';
 import { documentInputSchema, publishDocument } from '../../streams/document-log.ts';
 import { freePort } from '../../streams/server.ts';
 import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
+import { runCli } from '../../test/helpers/cli.ts';
 
-const BIN = path.resolve('bin/spanda.js');
 
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 let nats: TestNats;
 

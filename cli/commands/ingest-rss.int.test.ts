@@ -1,5 +1,4 @@
 // `spanda ingest rss` as a user runs it (the real bin, a local feed server, a private nats-server): per-feed results and exit codes.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,20 +6,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
 import { parseDuration } from './ingest-rss.ts';
+import { runCli } from '../../test/helpers/cli.ts';
 
-const BIN = path.resolve('bin/spanda.js');
 const fixture = (name: string) => readFileSync(path.resolve('connectors/rss/fixtures', name), 'utf8');
 
-function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 let nats: TestNats;
 let server: Server;

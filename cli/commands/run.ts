@@ -3,7 +3,7 @@ import path from 'node:path';
 import { runUntilSignal } from '../../lib/lifecycle.ts';
 import { createLogger, redactUrl } from '../../lib/log.ts';
 import { assertOpenBindAllowed } from '../../api/auth.ts';
-import { configFrom } from '../env.ts';
+import { configFrom, NODE_OPTIONS } from '../env.ts';
 import type { Command } from '../main.ts';
 import { UsageError } from '../output.ts';
 import { ROLES, spandaSystem, type Role } from '../system.ts';
@@ -21,19 +21,8 @@ export const runCommand: Command = {
     `spanda run <role…> [--nats-url URL] [--data-dir DIR] [--port N] [--host H] [--json]\n\nroles:\n` +
     ROLES.map((r) => `  ${r.padEnd(11)} ${ROLE_HELP[r]}`).join('\n') +
     '\n\nUnlike `spanda up`, it starts no nats-server and loads no sample corpus: point it at a running NATS.',
-  options: {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'data-dir': { type: 'string' },
-    embedder: { type: 'string' },
-    models: { type: 'string' },
-    store: { type: 'string' },
-    'embed-workers': { type: 'string' },
-    config: { type: 'string' },
-    'api-keys': { type: 'string' },
-    'allow-open': { type: 'boolean' },
-    'cors-origins': { type: 'string' },
-  },
+  options: NODE_OPTIONS,
+
   async run(ctx) {
     if (ctx.args.length === 0) throw new UsageError(`name at least one role\nusage: ${this.usage}`);
     const unknown = ctx.args.filter((r) => !(ROLES as readonly string[]).includes(r));

@@ -5,7 +5,7 @@ import { assertOpenBindAllowed, loadApiKeysFile } from '../../api/auth.ts';
 import { runUntilSignal } from '../../lib/lifecycle.ts';
 import { createLogger, redactUrl, type Logger } from '../../lib/log.ts';
 import { publishFrom } from '../../connectors/files/publish.ts';
-import { configFrom } from '../env.ts';
+import { configFrom, NODE_OPTIONS } from '../env.ts';
 import type { Command } from '../main.ts';
 import { spandaSystem, type SpandaSystem } from '../system.ts';
 
@@ -29,21 +29,8 @@ export const upCommand: Command = {
   usage:
     'spanda up [--port 8080] [--host 127.0.0.1] [--data-dir .spanda] [--nats-url URL] [--embedder offline|hash] [--models M,…] [--store sqlite|weaviate|qdrant] [--no-sample]\n' +
     '          [--config FILE] [--api-keys FILE] [--allow-open] [--cors-origins LIST]',
-  options: {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'data-dir': { type: 'string' },
-    embedder: { type: 'string' },
-    models: { type: 'string' },
-    store: { type: 'string' },
-    'vector-weight': { type: 'string' },
-    'embed-workers': { type: 'string' },
-    'no-sample': { type: 'boolean' },
-    config: { type: 'string' },
-    'api-keys': { type: 'string' },
-    'allow-open': { type: 'boolean' },
-    'cors-origins': { type: 'string' },
-  },
+  options: { ...NODE_OPTIONS, 'no-sample': { type: 'boolean' } },
+
   async run(ctx) {
     const config = configFrom(ctx);
     const logger = createLogger('spanda', config.logLevel, undefined, { format: config.logFormat });
