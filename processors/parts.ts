@@ -10,6 +10,14 @@ export const ENVELOPE_ALLOWANCE_BYTES = 16 * 1024;
  */
 export function splitIntoParts<T>(items: readonly T[], maxBytes: number): T[][] {
   const budget = maxBytes - ENVELOPE_ALLOWANCE_BYTES;
+  // Nearly every document fits in one message: when even a generous bound on the items' JSON fits, the exact size
+  // (a JSON.stringify of every item, all thrown away) is not needed.
+  let bound = 0;
+  for (const item of items) {
+    bound += jsonBytesBound(item, 0) + 1;
+    if (bound > budget) break;
+  }
+  if (bound <= budget) return [items.slice()];
   const parts: T[][] = [];
   let current: T[] = [];
   let size = 0;
@@ -28,4 +36,36 @@ export function splitIntoParts<T>(items: readonly T[], maxBytes: number): T[][] 
   }
   parts.push(current);
   return parts;
+}
+
+/**
+ * An upper bound on the UTF-8 bytes of JSON.stringify(value): a string costs at most 6 bytes per UTF-16 unit (a
+ * \\u escape) plus quotes, a number at most 24 characters. Infinity for what it does not know (and deep nesting),
+ * so callers fall back to measuring.
+ */
+function jsonBytesBound(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length * 6 + 2;
+    case 'number':
+      return 24;
+    case 'boolean':
+      return 5;
+    case 'undefined':
+      return 0;
+    case 'object': {
+      if (value === null) return 4;
+      if (depth > 8) return Number.POSITIVE_INFINITY;
+      let bytes = 2;
+      if (Array.isArray(value)) {
+        for (const v of value) bytes += jsonBytesBound(v, depth + 1) + 1;
+        return bytes;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return Number.POSITIVE_INFINITY;
+      for (const key in value) bytes += key.length * 6 + 3 + jsonBytesBound((value as Record<string, unknown>)[key], depth + 1) + 1;
+      return bytes;
+    }
+    default:
+      return Number.POSITIVE_INFINITY;
+  }
 }

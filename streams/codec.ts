@@ -1,5 +1,5 @@
 // Codec: CloudEvents binary-mode headers (ce-*) plus a readable JSON payload, both ways, validating on read.
-import { headers as createHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import { MsgHdrsImpl, type MsgHdrs } from '@nats-io/transport-node';
 import { ValidationError } from '../lib/errors.ts';
 import {
   currentSchemaVersion,
@@ -65,20 +65,45 @@ export function parseCausation(value: string): Causation | undefined {
 
 /** Encodes an event as CloudEvents binary mode: attributes in ce-* headers, data as JSON. */
 export function encodeEvent(event: SpandaEvent, msgId?: string): EncodedMessage {
-  const h = createHeaders();
   const m = event.metadata;
-  h.set(HEADER.specversion, '1.0');
-  h.set(HEADER.id, m.id);
-  h.set(HEADER.type, event.type);
-  h.set(HEADER.source, m.source);
-  h.set(HEADER.time, m.time);
-  if (m.subject !== undefined) h.set(HEADER.subject, encodeHeaderValue(m.subject));
-  h.set(HEADER.contentType, 'application/json');
-  h.set(HEADER.schemaVersion, String(m.schemaVersion));
-  if (m.traceparent) h.set(HEADER.traceparent, m.traceparent);
-  if (m.causation) h.set(HEADER.causation, formatCausation(m.causation));
-  if (msgId !== undefined) h.set(HEADER.msgId, msgId);
-  return { headers: h, data: encoder.encode(JSON.stringify(event.data)) };
+  const entries: Array<[string, string]> = [
+    [HEADER.specversion, '1.0'],
+    [HEADER.id, m.id],
+    [HEADER.type, event.type],
+    [HEADER.source, m.source],
+    [HEADER.time, m.time],
+  ];
+  if (m.subject !== undefined) entries.push([HEADER.subject, encodeHeaderValue(m.subject)]);
+  entries.push([HEADER.contentType, 'application/json'], [HEADER.schemaVersion, String(m.schemaVersion)]);
+  if (m.traceparent) entries.push([HEADER.traceparent, m.traceparent]);
+  if (m.causation) entries.push([HEADER.causation, formatCausation(m.causation)]);
+  if (msgId !== undefined) entries.push([HEADER.msgId, msgId]);
+  return { headers: buildHeaders(entries), data: encoder.encode(JSON.stringify(event.data)) };
+}
+
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * The client's MsgHdrs.set() lists and filters every key on each call (the headers of a publish cost more than its
+ * payload's JSON); the keys here are fixed and distinct, so they go straight into the map. A value with a line
+ * break takes the client's own path, which refuses it as it always did; values are trimmed as the client trims them.
+ */
+function buildHeaders(entries: ReadonlyArray<readonly [string, string]>): MsgHdrs {
+  const h = new MsgHdrsImpl();
+  for (const [key, value] of entries) {
+    if (LINE_BREAK.test(value)) h.set(key, value);
+    else h.headers.set(key, [value.trim()]);
+  }
+  return h;
+}
+
+/**
+ * One header's first value ('' when absent), as MsgHdrs.get() with exact matching answers, without the client's
+ * per-call list of every key (a decoded message's headers are read about ten times).
+ */
+function headerValue(h: MsgHdrs, key: string): string {
+  if (h instanceof MsgHdrsImpl) return h.headers.get(key)?.[0] ?? '';
+  return h.get(key);
 }
 
 // Header values must stay on one line; CloudEvents' HTTP binding percent-encodes, and so do we for non-ASCII.
@@ -105,16 +130,16 @@ export interface RawMessage {
 export function decodeEvent(msg: RawMessage, position: Omit<LogPosition, 'subject'>): StoredEvent<SpandaEvent> {
   const h = msg.headers;
   if (!h) throw new ValidationError('message has no headers: a Spanda event needs CloudEvents ce-* headers', ['headers: missing']);
-  const type = h.get(HEADER.type);
+  const type = headerValue(h, HEADER.type);
   if (!type) throw new ValidationError('message has no ce-type header', ['ce-type: missing']);
   if (!isEventType(type)) throw new ValidationError(`unknown event type ${JSON.stringify(type)}`, [`ce-type: unknown ${type}`]);
-  const specversion = h.get(HEADER.specversion);
+  const specversion = headerValue(h, HEADER.specversion);
   if (specversion !== '1.0') throw new ValidationError(`unsupported ce-specversion ${JSON.stringify(specversion)} (expected 1.0)`, ['ce-specversion']);
-  const contentType = h.get(HEADER.contentType);
+  const contentType = headerValue(h, HEADER.contentType);
   if (contentType && !contentType.startsWith('application/json')) {
     throw new ValidationError(`unsupported content-type ${JSON.stringify(contentType)} (expected application/json)`, ['content-type']);
   }
-  const versionHeader = h.get(HEADER.schemaVersion);
+  const versionHeader = headerValue(h, HEADER.schemaVersion);
   const schemaVersion = versionHeader ? Number(versionHeader) : 1;
   let raw: unknown;
   try {
@@ -124,14 +149,14 @@ export function decodeEvent(msg: RawMessage, position: Omit<LogPosition, 'subjec
   }
   const data = parseEventData(type, schemaVersion, raw);
   checkAddress(type, data, msg.subject);
-  const causationHeader = h.get(HEADER.causation);
+  const causationHeader = headerValue(h, HEADER.causation);
   const causation = causationHeader ? parseCausation(causationHeader) : undefined;
-  const subjectHeader = h.get(HEADER.subject);
-  const traceparent = h.get(HEADER.traceparent);
+  const subjectHeader = headerValue(h, HEADER.subject);
+  const traceparent = headerValue(h, HEADER.traceparent);
   const metadata: EventMetadata = {
-    id: h.get(HEADER.id) || `${position.stream}:${position.seq}`,
-    source: h.get(HEADER.source) || 'unknown',
-    time: h.get(HEADER.time) || new Date(0).toISOString(),
+    id: headerValue(h, HEADER.id) || `${position.stream}:${position.seq}`,
+    source: headerValue(h, HEADER.source) || 'unknown',
+    time: headerValue(h, HEADER.time) || new Date(0).toISOString(),
     schemaVersion: currentSchemaVersion(type),
     ...(subjectHeader ? { subject: decodeHeaderValue(subjectHeader) } : {}),
     ...(traceparent ? { traceparent } : {}),

@@ -42,11 +42,8 @@ export async function publishEvent(handle: NatsHandle, subject: string, event: S
     throw new UnavailableError(`NATS at ${handle.url} is not connected; the event was not stored, retry shortly`, RETRY_WHILE_DISCONNECTED_S);
   }
   try {
-    const publishing = handle.js.publish(subject, data, {
-      headers,
-      timeout: options.timeoutMs ?? 10_000,
-      ...(options.msgId !== undefined ? { msgID: options.msgId } : {}),
-    });
+    // The message id is already among the headers (encodeEvent): passing it as msgID too would only set it again.
+    const publishing = handle.js.publish(subject, data, { headers, timeout: options.timeoutMs ?? 10_000 });
     // The abandoned publish still settles (stored after the reconnect, or timed out): nothing may be left unhandled.
     publishing.catch(() => undefined);
     const ack = await unlessConnectionLost(

@@ -32,6 +32,12 @@ function embeddedVector(w: PendingWindow, vector: Float32Array): EmbeddedVector 
   return { chunkId: w.chunkId, window: w.window, vector: encodeVector(vector) };
 }
 
+// A plain loop: TypedArray.some boxes every component it passes to its callback.
+function hasNonFinite(vector: Float32Array): boolean {
+  for (let i = 0; i < vector.length; i++) if (!Number.isFinite(vector[i] as number)) return true;
+  return false;
+}
+
 /** Errors about the provider's availability, not about the input: every input of the batch waits for it. */
 function isTransient(error: Error): boolean {
   return error instanceof TransientError || error instanceof UnavailableError;
@@ -105,7 +111,7 @@ export function createEmbedder(provider: EmbeddingProvider): Processor {
       const wrong = vectors.find((v) => v.length !== model.dims);
       if (wrong) throw new SpandaError('embedding-failed', `${model.id} returned a ${wrong.length}-d vector; the model declares ${model.dims}`);
       // The projection refuses non-finite vectors; publishing one would only move the failure downstream.
-      const broken = vectors.findIndex((v) => v.some((x) => !Number.isFinite(x)));
+      const broken = vectors.findIndex(hasNonFinite);
       if (broken >= 0) throw new PermanentEventError(`${model.id} returned a vector with a non-finite component for window ${windows[broken]?.window ?? '?'} of chunk ${windows[broken]?.chunkId ?? '?'}`);
       return vectors;
     } catch (error) {
