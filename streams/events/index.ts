@@ -4,6 +4,7 @@ import { ValidationError } from '../../lib/errors.ts';
 import { chunkEvents, type ChunkEvent } from './chunks.ts';
 import { documentEvents, type DocumentEvent } from './documents.ts';
 import { embeddingEvents, type DocumentEmbedded } from './embeddings.ts';
+import { FAST_VALIDATORS } from './fast-parse.ts';
 import { queryEvents, type QueryEvent } from './queries.ts';
 
 export * from './common.ts';
@@ -60,6 +61,10 @@ export function parseEventData<T extends EventType>(type: T, schemaVersion: numb
     if (!upcast) throw new ValidationError(`no upcaster from ${type} v${v} to v${v + 1}`);
     data = upcast(data);
   }
+  // The bulk events (chunks, vectors) are read by several stages each; a plain check of their exact shape spares
+  // zod's copy of every chunk and vector. Anything it is not sure of, zod decides.
+  const fast = FAST_VALIDATORS[`${type}@${definition.version}`]?.(data);
+  if (fast !== undefined) return fast as EventOfType<T>['data'];
   const schema = definition.schemas[definition.version];
   if (!schema) throw new ValidationError(`no schema for ${type} v${definition.version}`);
   const result = schema.safeParse(data);
