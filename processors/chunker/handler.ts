@@ -74,7 +74,8 @@ function outcome(input: StoredEvent<SpandaEvent>, chunker: ChunkerInfo, context:
 function chunked(input: StoredEvent<DocumentUpserted>, chunker: ChunkerInfo, context: ProcessorContext): Output[] {
   const { tenant, source, id, title, url, contentType, text, metadata, contentHash } = input.data;
   const docSeq = input.position.seq;
-  const chunks: Chunk[] = chunkText(normalizeText(text, contentType), chunker).map((chunk) => ({ chunkId: `${docSeq}:${chunkerFingerprint(chunker)}:${chunk.ordinal}`, ...chunk }));
+  const fingerprint = fingerprintOf(chunker);
+  const chunks: Chunk[] = chunkText(normalizeText(text, contentType), chunker).map((chunk) => ({ chunkId: `${docSeq}:${fingerprint}:${chunk.ordinal}`, ...chunk }));
   const base: Omit<DocumentChunkedData, 'part' | 'chunks'> = {
     tenant,
     source,
@@ -88,6 +89,17 @@ function chunked(input: StoredEvent<DocumentUpserted>, chunker: ChunkerInfo, con
   return parts.map((partChunks, index) =>
     output(input, chunker, 'document.chunked', index, { ...base, part: { index, count: parts.length }, chunks: partChunks }),
   );
+}
+
+// A SHA-256 per chunk otherwise: the settings of a chunker never change.
+const fingerprints = new WeakMap<ChunkerInfo, string>();
+function fingerprintOf(chunker: ChunkerInfo): string {
+  let fingerprint = fingerprints.get(chunker);
+  if (fingerprint === undefined) {
+    fingerprint = chunkerFingerprint(chunker);
+    fingerprints.set(chunker, fingerprint);
+  }
+  return fingerprint;
 }
 
 // Every part repeats the document info; with a large title, url or metadata that repetition is what must fit first.
