@@ -165,6 +165,8 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
         await settle(msg, err instanceof Error ? err : new ValidationError(String(err)));
       }
     }
+    // What this batch read from DOCUMENTS is what the stages after it check their events against (same process).
+    origin.learn(decoded.map((d) => d.event));
     // Derived events (chunks, vectors) must point at a real version of their document. When DOCUMENTS cannot be read
     // the inputs are retried (an UnavailableError is never dead-lettered).
     let verdicts: Array<ValidationError | undefined>;

@@ -26,6 +26,11 @@ export interface OriginCheck {
    * cannot be right. Events that carry no docSeq always pass. Throws UnavailableError when DOCUMENTS cannot be read.
    */
   check(events: readonly StoredEvent<SpandaEvent>[]): Promise<Array<ValidationError | undefined>>;
+  /**
+   * Remembers the DOCUMENTS messages among these events (read from the log by this process, e.g. by the chunker): what
+   * a sequence holds never changes, so the events derived from them are checked without asking JetStream again.
+   */
+  learn(events: readonly StoredEvent<SpandaEvent>[]): void;
 }
 
 export interface OriginCheckOptions {
@@ -107,6 +112,15 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
   }
 
   return {
+    learn(events) {
+      for (const event of events) {
+        const { stream, seq, subject } = event.position;
+        if (stream !== STREAMS.DOCUMENTS) continue;
+        remember(seq, { subject, type: event.type });
+        // A message read at this sequence: the stream reaches at least this far.
+        if (bounds && seq > bounds.last) bounds = { first: bounds.first, last: seq };
+      }
+    },
     async check(events) {
       const addressed = events.filter(isAddressed);
       if (addressed.length === 0) return events.map(() => undefined);
