@@ -1,5 +1,5 @@
 // Writing document changes to the DOCUMENTS stream: the shared input schema, content hashing and idempotent re-publish.
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type StoredMsg } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/jetstream';
 import { SpandaError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { z } from 'zod';
 import { CONTENT_TYPES, metadataSchema, newDocIdSchema, nameSchema, type DocumentDeleted, type DocumentUpserted } from './events/index.ts';
@@ -64,12 +64,13 @@ async function publishIdempotent(
   subject: string,
   event: DocumentUpserted | DocumentDeleted,
   msgId: string,
+  expected: { expectedLastSubjectSequence?: number } = {},
 ): Promise<Published> {
-  const first = await publishEvent(handle, subject, event, { msgId });
+  const first = await publishEvent(handle, subject, event, { msgId, ...expected });
   if (!first.duplicate) return first;
   const latest = (await lastMessageOf(handle, subject))?.seq;
   if (latest === undefined || latest === first.seq) return first;
-  return publishEvent(handle, subject, event, { msgId: `${msgId}@${latest}` });
+  return publishEvent(handle, subject, event, { msgId: `${msgId}@${latest}`, ...expected });
 }
 
 export interface PublishDocumentOptions {
@@ -126,22 +127,6 @@ export async function currentVersion(handle: NatsHandle, address: DocumentAddres
   return { seq: last.seq, deleted, ...(typeof hash === 'string' ? { contentHash: hash } : {}) };
 }
 
-// publishEvent (streams/publisher.ts) has no per-publish expectations; rather than fork its error mapping and
-// connection handling, the expectation rides on a client whose publish adds it.
-function expectingClient(js: JetStreamClient, lastSubjectSequence: number): JetStreamClient {
-  return new Proxy(js, {
-    get(target, prop) {
-      if (prop === 'publish') {
-        const publish: JetStreamClient['publish'] = (subject, payload, opts) =>
-          target.publish(subject, payload, { ...opts, expect: { ...opts?.expect, lastSubjectSequence } });
-        return publish;
-      }
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
-
 function isWrongLastSequence(err: unknown): boolean {
   const cause = err instanceof UnavailableError ? err.cause : err;
   return (
@@ -162,7 +147,7 @@ async function publishExpecting(
     throw new ValidationError(`expectedLastSeq must be a DOCUMENTS sequence (an integer ≥ 0), got ${expectedLastSeq}`);
   }
   try {
-    return await publishIdempotent({ ...handle, js: expectingClient(handle.js, expectedLastSeq) }, subject, event, msgId);
+    return await publishIdempotent(handle, subject, event, msgId, { expectedLastSubjectSequence: expectedLastSeq });
   } catch (err) {
     if (!isWrongLastSequence(err)) throw err;
     const actual = await lastMessageOf(handle, subject).then((m) => m?.seq ?? 0, () => undefined);

@@ -4,7 +4,8 @@ import { InvalidArgumentError } from '@nats-io/transport-node';
 import { StorageLimitError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { encodeEvent } from './codec.ts';
 import type { SpandaEvent } from './events/index.ts';
-import { RETRY_WHILE_DISCONNECTED_S, unlessConnectionLost, type NatsHandle } from './nats.ts';
+import { publishAcked } from './acks.ts';
+import { RETRY_WHILE_DISCONNECTED_S, type NatsHandle } from './nats.ts';
 
 /**
  * JetStream's answers when a stream cannot take a message: 10077 "stream store failed" carries the limit hit
@@ -13,6 +14,7 @@ import { RETRY_WHILE_DISCONNECTED_S, unlessConnectionLost, type NatsHandle } fro
  */
 const STORE_FAILED = 10077;
 const INSUFFICIENT_RESOURCES = 10023;
+const EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 
 export interface Published {
   readonly stream: string;
@@ -24,6 +26,11 @@ export interface Published {
 export interface PublishOptions {
   readonly msgId?: string;
   readonly timeoutMs?: number;
+  /**
+   * Optimistic concurrency: JetStream stores the event only if the last message on its subject has this sequence
+   * (0 = none); otherwise it refuses with JetStreamApiError StreamWrongLastSequence.
+   */
+  readonly expectedLastSubjectSequence?: number;
 }
 
 /**
@@ -41,14 +48,15 @@ export async function publishEvent(handle: NatsHandle, subject: string, event: S
   if (!handle.connected()) {
     throw new UnavailableError(`NATS at ${handle.url} is not connected; the event was not stored, retry shortly`, RETRY_WHILE_DISCONNECTED_S);
   }
+  if (options.expectedLastSubjectSequence !== undefined) headers.set(EXPECTED_LAST_SUBJECT_SEQUENCE, String(options.expectedLastSubjectSequence));
   try {
-    // The message id is already among the headers (encodeEvent): passing it as msgID too would only set it again.
-    const publishing = handle.js.publish(subject, data, { headers, timeout: options.timeoutMs ?? 10_000 });
-    // The abandoned publish still settles (stored after the reconnect, or timed out): nothing may be left unhandled.
-    publishing.catch(() => undefined);
-    const ack = await unlessConnectionLost(
+    // The message id is already among the headers (encodeEvent).
+    const ack = await publishAcked(
       handle,
-      publishing,
+      subject,
+      data,
+      headers,
+      options.timeoutMs ?? 10_000,
       `lost the connection to NATS at ${handle.url} while publishing to ${subject}; the event may not be stored, retry shortly (retries are deduplicated)`,
     );
     return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
