@@ -8,6 +8,7 @@ import { ConfigError, UnavailableError, ValidationError } from '../../../lib/err
 import type { InferenceStore, StoreOp } from '../../store.ts';
 import { CONFORMANCE_MODEL, describeInferenceStoreConformance } from '../conformance.ts';
 import { openSqliteStore, WorkerInferenceStore } from './index.ts';
+import { ftsTotals } from './schema.ts';
 import { search } from '../../search.ts';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'spanda-sqlite-'));
@@ -81,6 +82,27 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     const again = await open();
     const hits = await search(again, { tenant: 'acme', mode: 'keyword', text: 'creme brulee 4321', k: 3, vectorWeight: 0 });
     expect(hits[0]?.docId).toBe('d4321');
+  });
+
+  it('keeps full text in step when one batch writes, replaces and removes the same documents', async () => {
+    const store = await open();
+    // Both versions of "a" and the whole of "b" come and go inside one transaction (the full-text rows are written last).
+    await store.apply({
+      ops: [...doc('a', 1, 'walrus tusk', unit(0)), ...doc('b', 2, 'walrus whisker', unit(1)), ...doc('a', 3, 'narwhal horn', unit(2)), { kind: 'remove', tenant: 'acme', source: 'notes', docId: 'b', docSeq: 4 }],
+      checkpoints: { CHUNKS: 4 },
+    });
+    const keyword = async (text: string) => (await search(store, { tenant: 'acme', mode: 'keyword', text, k: 5, vectorWeight: 0 })).map((h) => h.text);
+    expect(await keyword('walrus')).toEqual([]);
+    expect(await keyword('narwhal')).toEqual(['narwhal horn']);
+    await store.close();
+    // FTS5 saw every insert and delete, as it would one op per batch: its totals (the basis of BM25) count all 3 rows.
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(ftsTotals(db, 1)).toEqual({ rows: 3, tokens: 6 });
+      expect(db.prepare('SELECT rowid FROM fts_1 WHERE fts_1 MATCH ?').pluck().all('walrus OR narwhal OR tusk')).toHaveLength(1);
+    } finally {
+      db.close();
+    }
   });
 
   it('refuses a file built for another model and says to rebuild', async () => {
