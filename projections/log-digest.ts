@@ -27,7 +27,8 @@ export async function logDigest(
   checkpoints: Readonly<Record<string, number>>,
   onProgress: (events: number) => void = () => undefined,
 ): Promise<LogDigest> {
-  const store = SqliteInferenceStore.open({ path: ':memory:', model });
+  // Digested only, never searched: no in-memory index to keep.
+  const store = SqliteInferenceStore.open({ path: ':memory:', model, mode: 'build' });
   try {
     // One event at a time: an event the projection or store refuses is skipped alone, as the projector isolates it.
     const events = await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }), onProgress);

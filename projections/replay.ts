@@ -82,7 +82,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
   try {
     const model = spec.model;
     const projection = runtime.projectionFor(spec);
-    const store = await factory.open({ ...target, model: { id: model.id, dims: model.dims } });
+    const store = await factory.open({ ...target, model: { id: model.id, dims: model.dims }, mode: 'build' });
     let checkpoints: Record<string, number>;
     try {
       if (options.fromSeq !== undefined && Object.keys(await store.checkpoints()).length === 0) {
@@ -190,8 +190,8 @@ export async function storeSnapshot(
   const target = { role: record.spec.role, generation: record.id, config: runtime.storeConfig };
   const model = { id: record.spec.model.id, dims: record.spec.model.dims };
   if (record.spec.store.kind === 'sqlite') {
-    // Read for its digest only: no search, so no keyword index to build (seconds at 100k chunks).
-    const store = SqliteInferenceStore.open({ path: sqliteStorePath(target), model, keywordIndex: false });
+    // Read for its digest only: no search, so no in-memory index to build (seconds at 100k chunks).
+    const store = SqliteInferenceStore.open({ path: sqliteStorePath(target), model, mode: 'build' });
     try {
       const snap = store.snapshot();
       return { digest: snap.digest, checkpoints: snap.checkpoints, documents: snap.documents };

@@ -20,6 +20,11 @@ export interface OpenStoreOptions {
   readonly generation: string;
   readonly model: { readonly id: string; readonly dims: number };
   readonly config: StoreConfig;
+  /**
+   * 'build': a replay writes the generation and nothing searches it until it is opened again to serve, so a store may
+   * skip its search-side derived state (SQLite's in-memory vector and keyword indexes). Default 'serve'.
+   */
+  readonly mode?: 'serve' | 'build';
 }
 
 /** One store kind: open a generation, point the role's native alias at one (where the store has aliases), drop one. */

@@ -100,6 +100,8 @@ export class BatchWriter {
   constructor(
     private readonly db: Database.Database,
     private readonly model: ModelSpec,
+    /** Whether to report index changes (false when no in-memory index follows the store: they would be thrown away). */
+    private readonly track = true,
   ) {
     this.s = prepareStatements(db);
   }
@@ -162,8 +164,10 @@ export class BatchWriter {
   /** Drops every chunk (and its vectors and index rows) of a document. */
   private clearChunks(ref: DocumentRef, docKey: number, changes: AppliedChanges): void {
     const key = int(docKey);
-    for (const { id } of this.s.vectorIdsOfDoc.all(key)) changes.vectors.push({ kind: 'remove', tenant: ref.tenant, vectorId: id });
-    for (const id of this.s.chunkIdsOfDoc.all(key)) changes.keywords.push({ kind: 'remove', tenant: ref.tenant, chunk: id });
+    if (this.track) {
+      for (const { id } of this.s.vectorIdsOfDoc.all(key)) changes.vectors.push({ kind: 'remove', tenant: ref.tenant, vectorId: id });
+      for (const id of this.s.chunkIdsOfDoc.all(key)) changes.keywords.push({ kind: 'remove', tenant: ref.tenant, chunk: id });
+    }
     this.s.deleteVectorsOfDoc.run(key);
     this.flushFts(); // rows of this document may be among them: insert before deleting, as FTS5 would have seen it
     this.tenant(ref.tenant).deleteFtsOfDoc.run(key);
@@ -192,6 +196,7 @@ export class BatchWriter {
       const inserted = this.s.insertChunk.get(int(docKey), c.chunkId, int(c.ordinal), c.text, int(c.start), int(c.end), int(c.tokens), c.heading ?? null);
       if (inserted) {
         this.ftsPending.push({ insert, rowid: int(inserted.id), text: c.text, title: op.title ?? null, heading: c.heading ?? null });
+        if (!this.track) continue;
         changes.keywords.push({
           kind: 'add',
           tenant: op.tenant,
@@ -214,7 +219,7 @@ export class BatchWriter {
       const chunk = this.s.chunkRowid.get(int(docKey), p.chunk_id);
       if (!chunk) continue; // its chunk is in a part still to come
       const { id } = this.s.upsertVector.get(int(chunk.id), int(p.window_index), p.vector) as { id: number };
-      changes.vectors.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: docKey, vector: p.vector });
+      if (this.track) changes.vectors.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: docKey, vector: p.vector });
       this.s.deletePending.run(op.tenant, op.source, op.docId, seq, p.chunk_id, int(p.window_index));
     }
   }
@@ -228,6 +233,7 @@ export class BatchWriter {
       const chunk = liveDoc === undefined ? undefined : this.s.chunkRowid.get(int(liveDoc), v.chunkId);
       if (chunk) {
         const { id } = this.s.upsertVector.get(int(chunk.id), int(v.window), blob(v.vector)) as { id: number };
+        if (!this.track) continue;
         const bytes = new Uint8Array(v.vector.buffer, v.vector.byteOffset, v.vector.byteLength);
         changes.vectors.push({ kind: 'upsert', tenant: op.tenant, vectorId: id, chunk: chunk.id, doc: liveDoc as number, vector: bytes });
       } else {

@@ -12,7 +12,7 @@ export function sqliteStorePath(options: Pick<OpenStoreOptions, 'role' | 'genera
 export const sqliteStoreFactory: StoreFactory = {
   kind: 'sqlite',
   schemaVersion: SCHEMA_VERSION,
-  open: (options) => openSqliteStore({ path: sqliteStorePath(options), model: options.model }),
+  open: (options) => openSqliteStore({ path: sqliteStorePath(options), model: options.model, ...(options.mode !== undefined ? { mode: options.mode } : {}) }),
   drop: async (options) => {
     const file = sqliteStorePath(options);
     await Promise.all(['', '-wal', '-shm'].map((suffix) => rm(`${file}${suffix}`, { force: true })));

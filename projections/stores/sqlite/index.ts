@@ -15,6 +15,8 @@ export interface OpenSqliteStoreOptions {
   readonly inWorker?: boolean;
   /** Rank keyword queries on the in-memory keyword index (default true; false: FTS5's bm25() alone, less memory). */
   readonly keywordIndex?: boolean;
+  /** 'build': written by a replay (or read whole), never searched while open, so no in-memory index (default 'serve'). */
+  readonly mode?: 'serve' | 'build';
 }
 
 export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<InferenceStore> {
@@ -22,6 +24,7 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
     path: options.path,
     model: { id: options.model.id, dims: options.model.dims },
     ...(options.keywordIndex !== undefined ? { keywordIndex: options.keywordIndex } : {}),
+    ...(options.mode !== undefined ? { mode: options.mode } : {}),
   };
   if (options.inWorker ?? true) return WorkerInferenceStore.open(config);
   return asInferenceStore(SqliteInferenceStore.open(config));

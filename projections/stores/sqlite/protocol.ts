@@ -15,6 +15,8 @@ export interface WorkerConfig {
   readonly model: { readonly id: string; readonly dims: number };
   /** See SqliteStoreOptions.keywordIndex (default true). */
   readonly keywordIndex?: boolean;
+  /** See SqliteStoreOptions.mode (default 'serve'). */
+  readonly mode?: 'serve' | 'build';
 }
 
 export type Method = 'apply' | 'checkpoints' | 'keywordCandidates' | 'vectorCandidates' | 'hydrate' | 'document' | 'stats' | 'digest' | 'memory' | 'close';

@@ -105,6 +105,19 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     }
   });
 
+  it('opened to build, writes without indexes and refuses search; opened to serve, finds what was written', async () => {
+    const building = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker, mode: 'build' });
+    stores.push(building);
+    await building.apply({ ops: [...doc('a', 1, 'otter den', unit(0)), ...doc('b', 2, 'beaver dam', unit(1))], checkpoints: { CHUNKS: 2 } });
+    await expect(search(building, { tenant: 'acme', mode: 'keyword', text: 'otter', k: 3, vectorWeight: 0 })).rejects.toThrow(ConfigError);
+    const digest = await building.digest();
+    await building.close();
+    const serving = await open();
+    expect(await serving.digest()).toBe(digest);
+    const hits = await search(serving, { tenant: 'acme', mode: 'hybrid', text: 'beaver', vector: unit(1), k: 1, vectorWeight: 0.5 });
+    expect(hits.map((h) => h.docId)).toEqual(['b']);
+  });
+
   it('refuses a file built for another model and says to rebuild', async () => {
     const store = await open();
     await store.apply({ ops: doc('a', 1, 'hello world', unit(0)), checkpoints: { CHUNKS: 1 } });

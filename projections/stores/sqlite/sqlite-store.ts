@@ -1,6 +1,6 @@
 // The synchronous SQLite inference store: one better-sqlite3 connection plus the in-memory vector index derived from it.
 import type Database from 'better-sqlite3';
-import { UnavailableError } from '../../../lib/errors.ts';
+import { ConfigError, UnavailableError } from '../../../lib/errors.ts';
 import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type DocumentRef, type DocumentState, type InferenceStore, type StoreBatch, type StoreStats } from '../../store.ts';
 import { BatchWriter, type AppliedChanges } from './apply.ts';
 import { computeDigest, documentHashes } from './digest.ts';
@@ -20,7 +20,15 @@ export interface SqliteStoreOptions {
    * tokens, exhaustive and ~20× cheaper per match than FTS5's bm25() callback; costs memory (see BENCHMARKS.md).
    */
   readonly keywordIndex?: boolean;
+  /**
+   * 'serve' (default) builds the derived in-memory indexes at open and keeps them current. 'build' is for a file that is
+   * only written (a replay building a generation) or read whole (its digest): no index is built or kept, and search
+   * throws; whoever opens the file to serve builds them from it then, as always.
+   */
+  readonly mode?: StoreMode;
 }
+
+export type StoreMode = 'serve' | 'build';
 
 /** Everything InferenceStore does, synchronously; run it in a worker (see worker-store.ts) to keep queries off the event loop. */
 export class SqliteInferenceStore {
@@ -28,6 +36,8 @@ export class SqliteInferenceStore {
   private readonly searcher: Searcher;
   private readonly index: VectorIndex;
   private readonly keywords: KeywordIndex | undefined;
+  /** False in build mode: the in-memory indexes are neither built nor kept. */
+  private readonly indexed: boolean;
   private readonly writeBatch: (batch: StoreBatch) => AppliedChanges;
   private closed = false;
 
@@ -35,13 +45,16 @@ export class SqliteInferenceStore {
     private readonly db: Database.Database,
     readonly model: ModelSpec,
     keywordIndex: boolean,
+    mode: StoreMode,
   ) {
+    this.indexed = mode === 'serve';
     this.index = new VectorIndex(model.dims);
     const tokenize = ftsTokenizer(db);
-    this.keywords = keywordIndex ? new KeywordIndex(tokenize) : undefined;
-    this.writer = new BatchWriter(db, model);
+    this.keywords = keywordIndex && this.indexed ? new KeywordIndex(tokenize) : undefined;
+    this.writer = new BatchWriter(db, model, this.indexed);
     this.searcher = new Searcher(db, this.index, this.keywords ? { index: this.keywords, tokenize } : undefined);
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
+    if (!this.indexed) return;
     this.rebuildIndex();
     this.rebuildKeywords();
   }
@@ -49,7 +62,7 @@ export class SqliteInferenceStore {
   static open(options: SqliteStoreOptions): SqliteInferenceStore {
     const db = openDatabase(options.path, options.model);
     try {
-      return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims }, options.keywordIndex ?? true);
+      return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims }, options.keywordIndex ?? true, options.mode ?? 'serve');
     } catch (err) {
       db.close();
       throw err;
@@ -111,6 +124,11 @@ export class SqliteInferenceStore {
     if (this.closed) throw new UnavailableError('the inference store is closed; open it again');
   }
 
+  private searchable(): void {
+    this.open();
+    if (!this.indexed) throw new ConfigError('this store was opened to build a generation, not to search it; open it to serve');
+  }
+
   /** Ops and checkpoints commit in one transaction; the in-memory index follows only after the commit. */
   apply(batch: StoreBatch): void {
     this.open();
@@ -122,6 +140,7 @@ export class SqliteInferenceStore {
       this.writer.forgetCache();
       throw err;
     }
+    if (!this.indexed) return;
     this.index.apply(changes.vectors);
     this.keywords?.apply(changes.keywords);
   }
@@ -133,17 +152,17 @@ export class SqliteInferenceStore {
   }
 
   keywordCandidates(request: CandidateRequest & { readonly text: string }): Candidate[] {
-    this.open();
+    this.searchable();
     return this.searcher.keywordCandidates(request);
   }
 
   vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Candidate[] {
-    this.open();
+    this.searchable();
     return this.searcher.vectorCandidates(request);
   }
 
   hydrate(tenant: string, keys: readonly string[]): ChunkContent[] {
-    this.open();
+    this.searchable();
     return this.searcher.hydrate(tenant, keys);
   }
 

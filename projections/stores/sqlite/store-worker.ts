@@ -41,6 +41,7 @@ try {
     path: config.path,
     model: config.model,
     ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
+    ...(config.mode !== undefined ? { mode: config.mode } : {}),
   });
   port.postMessage({ type: 'ready' } satisfies Hello);
 } catch (err) {

@@ -41,6 +41,7 @@ export class WorkerInferenceStore implements InferenceStore {
       path: config.path,
       model: { id: config.model.id, dims: config.model.dims },
       ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
+      ...(config.mode !== undefined ? { mode: config.mode } : {}),
     } satisfies WorkerConfig);
     const hello = await new Promise<Hello>((resolve, reject) => {
       const onMessage = (message: Hello) => {
