@@ -4,7 +4,7 @@ import { PermanentEventError, TransientError, UnavailableError, ValidationError,
 import { silentLogger, traceIdOf, type Logger } from '../lib/log.ts';
 import { defaultMetrics, PROCESSOR_OUTCOMES, type ProcessorOutcome, type SpandaMetrics } from '../lib/metrics.ts';
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
-import { decodeEvent } from '../streams/codec.ts';
+import { decodeEvent, headersOf } from '../streams/codec.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
@@ -157,7 +157,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     for (const msg of batch) {
       try {
         const event = decodeEvent(
-          { subject: msg.subject, data: msg.data, headers: msg.headers },
+          { subject: msg.subject, data: msg.data, headers: headersOf(msg) },
           { stream: msg.info.stream, seq: msg.seq, deliveryCount: msg.info.deliveryCount },
         );
         decoded.push({ msg, event });

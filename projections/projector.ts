@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../lib/log.ts';
 import { defaultMetrics, type SpandaMetrics } from '../lib/metrics.ts';
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { createFreshnessProbe } from '../lib/metrics-freshness.ts';
-import { decodeEvent } from '../streams/codec.ts';
+import { decodeEvent, headersOf } from '../streams/codec.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
@@ -158,7 +158,7 @@ export function runProjector<Op = StoreOp>(
     const decoded: Array<{ state: SourceState; msg: JsMsg; event: StoredEvent<SpandaEvent> | undefined }> = [];
     for (const { state, msg } of batch) {
       try {
-        const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
+        const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: headersOf(msg) }, { stream: msg.info.stream, seq: msg.seq });
         decoded.push({ state, msg, event: projection.canHandle.includes(event.type) ? event : undefined });
       } catch (err) {
         await deadLetter(msg, err);

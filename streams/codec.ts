@@ -119,6 +119,53 @@ function decodeHeaderValue(value: string): string {
   }
 }
 
+const headerDecoder = new TextDecoder();
+const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
+const STATUS_LINE = 'NATS/1.0';
+
+/**
+ * Parses a message's header block into the client's MsgHdrsImpl, as MsgHdrsImpl.decode does, without its per-line
+ * list of every key so far (for ~10 headers that was the largest allocation of a consumed message). Anything unusual
+ * (a status line with a code, a name the client would refuse, a stray line break) goes to the client's own decoder.
+ */
+export function decodeHeaderBlock(block: Uint8Array): MsgHdrsImpl {
+  const lines = headerDecoder.decode(block).split('\r\n');
+  if (lines[0] !== STATUS_LINE) return MsgHdrsImpl.decode(block);
+  const h = new MsgHdrsImpl();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (!line) continue;
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1).trim();
+    if (!HEADER_NAME.test(name) || LINE_BREAK.test(value)) return MsgHdrsImpl.decode(block);
+    const values = h.headers.get(name);
+    if (values) values.push(value);
+    else h.headers.set(name, [value]);
+  }
+  return h;
+}
+
+/** The fields of the client's message classes (nats-core 3.3) that hold a received message's raw header block. */
+interface ReceivedInternals {
+  _msg?: { hdr?: unknown };
+  _rdata?: unknown;
+  _headers?: unknown;
+}
+
+/**
+ * A received message's headers (`msg.headers`), decoded with decodeHeaderBlock when the client's message exposes its
+ * raw bytes as nats-core 3.3 does; the result is kept on the message, so `msg.headers` answers the same object later.
+ */
+export function headersOf(msg: { readonly headers: MsgHdrs | undefined }): MsgHdrs | undefined {
+  const inner = (msg as { msg?: ReceivedInternals }).msg;
+  if (inner && inner._headers === undefined && typeof inner._msg?.hdr === 'number' && inner._msg.hdr > 0 && inner._rdata instanceof Uint8Array) {
+    inner._headers = decodeHeaderBlock(inner._rdata.subarray(0, inner._msg.hdr));
+  }
+  return msg.headers;
+}
+
 /** The parts of a NATS message the codec reads (JsMsg, StoredMsg and core Msg all fit after a small adapter). */
 export interface RawMessage {
   readonly subject: string;
