@@ -97,6 +97,26 @@ describe('the projector', () => {
     expect(projector.health()).toMatchObject({ ok: true, consecutiveFailures: 0 });
   });
 
+  it('pipelined (the next batch projected while one applies): applies in order, isolates a refused event, retries a busy store', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => (i === 7 ? 'poison' : `ok-${i}`));
+    const chunkSeqs = await publishChunkedDocs(ids);
+    const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY', name: 'SqliteError' });
+    const committed: number[] = [];
+    const { store, applied, checkpoints } = scriptedStore((batch, call) => {
+      if (call === 2) return busy();
+      if (holds(batch, 'poison')) return new TypeError('Cannot read properties of undefined');
+      if (batch.checkpoints.CHUNKS !== undefined) committed.push(batch.checkpoints.CHUNKS);
+      return undefined;
+    });
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { batchSize: 2, pipeline: true });
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === chunkSeqs.at(-1), 10_000);
+    expect([...applied].sort()).toEqual(ids.filter((id) => id !== 'poison').sort());
+    expect(checkpoints.CHUNKS).toBe(chunkSeqs.at(-1));
+    expect(committed).toEqual([...committed].sort((a, b) => a - b));
+    const dlq = await readDlq(nats.handle);
+    expect(dlq.map((d) => d.seq)).toEqual([chunkSeqs[7]]);
+  });
+
   it('retries the whole batch while the store is busy and dead-letters nothing', async () => {
     const chunkSeqs = await publishChunkedDocs(['a', 'b', 'c']);
     const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY', name: 'SqliteError' });

@@ -24,6 +24,11 @@ export interface ProjectorOptions {
   readonly stallAfterMs?: number;
   /** The node's metrics (lib/metrics.ts); the process default when omitted. */
   readonly metrics?: SpandaMetrics;
+  /**
+   * Decode, origin-check and project the next batch while the store applies the current one (default false). Batches
+   * still apply one at a time and in order; a replay turns it on to keep both the event loop and the store busy.
+   */
+  readonly pipeline?: boolean;
 }
 
 /** Whether the projection advances, for /readyz: a stuck projection serves stale answers while looking alive. */
@@ -214,9 +219,26 @@ export function runProjector<Op = StoreOp>(
     }
   }
 
-  async function applyBatch(batch: Array<{ state: SourceState; msg: JsMsg }>): Promise<void> {
-    const projected = await project(batch);
-    await applyIsolating(projected);
+  /** A batch taken from the queue, its projection under way (errors surface when it is awaited). */
+  interface Taken {
+    readonly batch: Array<{ state: SourceState; msg: JsMsg }>;
+    readonly projected: Promise<Projected<Op>[]>;
+  }
+
+  function take(): Taken {
+    const batch = queue.splice(0, batchSize);
+    const projected = project(batch);
+    projected.catch(() => undefined); // a batch projected ahead is dropped unawaited when the one before it fails
+    return { batch, projected };
+  }
+
+  /** Applies `current`; with pipelining, projects the next queued batch meanwhile and returns it (not yet applied). */
+  async function applyBatch(current: Taken): Promise<Taken | undefined> {
+    const { batch } = current;
+    const projected = await current.projected;
+    const applying = applyIsolating(projected);
+    const ahead = options.pipeline && queue.length > 0 ? take() : undefined;
+    await applying;
     consecutiveFailures = 0;
     lastError = undefined;
     lastProgressAt = Date.now();
@@ -235,6 +257,7 @@ export function runProjector<Op = StoreOp>(
     live ||= states.every((s) => s.pending === 0);
     reportHealth();
     notify();
+    return ahead;
   }
 
   async function loop(): Promise<void> {
@@ -242,7 +265,12 @@ export function runProjector<Op = StoreOp>(
       try {
         await openSources();
         log.info('started', { from: Object.fromEntries(states.map((s) => [s.source.key, s.applied])) });
+        let ahead: Taken | undefined;
         while (!stopping) {
+          if (ahead) {
+            ahead = await applyBatch(ahead);
+            continue;
+          }
           if (queue.length === 0) {
             // Waiting with nothing queued is not a stall: progress is measured from the moment work arrives.
             lastProgressAt = Date.now();
@@ -253,7 +281,7 @@ export function runProjector<Op = StoreOp>(
             lastProgressAt = Date.now();
             continue;
           }
-          await applyBatch(queue.splice(0, batchSize));
+          ahead = await applyBatch(take());
         }
       } catch (err) {
         if (stopping) break;

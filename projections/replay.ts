@@ -122,7 +122,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
         for (const s of projection.sources) out[s.key] = await lastSeq(handle, s.stream, s.filterSubject);
         return out;
       };
-      const projector = runProjector(handle, projection, store, { logger: runtime.logger, batchSize: 1000 });
+      const projector = runProjector(handle, projection, store, { logger: runtime.logger, batchSize: 1000, pipeline: true });
       try {
         const target = await heads();
         const total = Object.values(target).reduce((a, b) => a + b, 0);
