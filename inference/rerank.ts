@@ -1,6 +1,8 @@
-// Optional reranking of retrieved chunks by a cross-encoder: a TEI /rerank endpoint (local or an HF Inference Endpoint).
-import { ConfigError } from '../lib/errors.ts';
-import { DEFAULT_RETRY, request, withRetries, type RetryPolicy } from './generators/http.ts';
+// Optional reranking of retrieved chunks by a cross-encoder: a TEI /rerank endpoint, or HF Inference through @huggingface/inference.
+import { InferenceClient, InferenceClientProviderApiError } from '@huggingface/inference';
+import { ConfigError, TransientError } from '../lib/errors.ts';
+import { mapLimit } from '../streams/publisher.ts';
+import { DEFAULT_RETRY, isRetryableStatus, request, retryAfterMs, withRetries, type RetryPolicy } from './generators/http.ts';
 
 export interface Reranker {
   readonly name: string;
@@ -39,8 +41,107 @@ export function teiReranker(options: TeiRerankerOptions): Reranker {
   };
 }
 
-export function createReranker(config: { rerank: 'none' | 'tei'; rerankUrl: string | undefined; rerankModel: string | undefined; hfToken: string | undefined; generatorTimeoutMs: number }): Reranker | undefined {
+export interface HfRerankerOptions {
+  /** A cross-encoder on HF Inference (e.g. cross-encoder/ms-marco-MiniLM-L-6-v2); with an endpoint URL, only a name. */
+  readonly model?: string;
+  /** An HF Inference Endpoint (or any server of the same text-classification API) running the cross-encoder. */
+  readonly endpointUrl?: string;
+  readonly token?: string;
+  /** The label whose score is relevance, for a cross-encoder with several labels (one label: its score). */
+  readonly label?: string;
+  readonly retry?: RetryPolicy;
+  /** Pairs scored at once (one request each: the client reads one result per call). */
+  readonly concurrency?: number;
+  /** Replaces fetch (tests route the HF router to a fake). */
+  readonly fetch?: typeof fetch;
+}
+
+const HF_SETTING = 'SPANDA_RERANK_MODEL, SPANDA_RERANK_URL or HF_TOKEN';
+
+/**
+ * A cross-encoder through @huggingface/inference text classification of a (query, passage) pair, as HF documents it
+ * for rerankers: inputs {text, text_pair} → [{label, score}]. One request per pair (the client keeps one result per
+ * call), several at once; 429/5xx retried honouring Retry-After.
+ */
+export function hfReranker(options: HfRerankerOptions): Reranker {
+  if (!options.model && !options.endpointUrl) throw new ConfigError('SPANDA_RERANK=hf needs SPANDA_RERANK_MODEL (a cross-encoder on HF Inference, e.g. cross-encoder/ms-marco-MiniLM-L-6-v2) or SPANDA_RERANK_URL (an Inference Endpoint running one)');
+  if (!options.endpointUrl && !options.token) throw new ConfigError('SPANDA_RERANK=hf with SPANDA_RERANK_MODEL calls HF Inference, which needs HF_TOKEN (a token from hf.co/settings/tokens)');
+  const retry = options.retry ?? { ...DEFAULT_RETRY, timeoutMs: 30_000 };
+  const where = options.endpointUrl ?? `HF Inference (${options.model})`;
+  const baseFetch = options.fetch ?? fetch;
+  const client = new InferenceClient(options.token, {
+    // Timeout per attempt; a retryable status is raised here, where Retry-After is still readable (the client's error drops headers).
+    fetch: async (url, init) => {
+      const timeout = AbortSignal.timeout(retry.timeoutMs);
+      const response = await baseFetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
+      if (isRetryableStatus(response.status)) {
+        throw new TransientError(`${where} answered ${response.status}: ${(await response.text()).slice(0, 200)}`, retryAfterMs(response.headers.get('retry-after')));
+      }
+      return response;
+    },
+    ...(options.endpointUrl ? { endpointUrl: options.endpointUrl } : {}),
+  });
+  const label = options.label ?? 'LABEL_1';
+  const scoreOf = (labels: ReadonlyArray<{ label: string; score: number }>): number => {
+    if (labels.length === 1) return (labels[0] as { score: number }).score;
+    const match = labels.find((l) => l.label === label);
+    if (!match) throw new ConfigError(`${where} answered labels ${labels.map((l) => l.label).join(', ')}, none named ${label}; set SPANDA_RERANK_LABEL to the relevance label`);
+    return match.score;
+  };
+  const one = async (query: string, text: string, signal?: AbortSignal): Promise<number> =>
+    withRetries(
+      `rerank at ${where}`,
+      retry,
+      async () => {
+        try {
+          const labels = await client.textClassification(
+            {
+              ...(options.model ? { model: options.model } : {}),
+              ...(options.endpointUrl ? {} : { provider: 'hf-inference' as const }),
+              // HF's documented pair input for cross-encoders; the client's type names only a string.
+              inputs: { text: query, text_pair: text } as unknown as string,
+            },
+            signal ? { signal } : {},
+          );
+          return scoreOf(labels);
+        } catch (err) {
+          if (err instanceof InferenceClientProviderApiError) {
+            const status = err.httpResponse.status;
+            if (isRetryableStatus(status)) throw new TransientError(`${where} answered ${status}: ${err.message}`);
+            if (status === 401 || status === 403 || status === 404) throw new ConfigError(`${where} answered ${status} (${err.message}); check ${HF_SETTING}`);
+          }
+          if (err instanceof TypeError || (err instanceof Error && err.name === 'TimeoutError')) throw new TransientError(`${where}: ${err.message}`);
+          throw err;
+        }
+      },
+      signal,
+    );
+  return {
+    name: `hf:${options.model ?? new URL(options.endpointUrl as string).host}`,
+    async rerank(query, texts, signal) {
+      return mapLimit(texts, options.concurrency ?? 8, (text) => one(query, text, signal));
+    },
+  };
+}
+
+export function createReranker(config: {
+  rerank: 'none' | 'tei' | 'hf';
+  rerankUrl: string | undefined;
+  rerankModel: string | undefined;
+  rerankLabel?: string | undefined;
+  hfToken: string | undefined;
+  generatorTimeoutMs: number;
+}): Reranker | undefined {
   if (config.rerank === 'none') return undefined;
+  if (config.rerank === 'hf') {
+    return hfReranker({
+      ...(config.rerankModel ? { model: config.rerankModel } : {}),
+      ...(config.rerankUrl ? { endpointUrl: config.rerankUrl } : {}),
+      ...(config.hfToken ? { token: config.hfToken } : {}),
+      ...(config.rerankLabel ? { label: config.rerankLabel } : {}),
+      retry: { ...DEFAULT_RETRY, timeoutMs: config.generatorTimeoutMs },
+    });
+  }
   if (!config.rerankUrl) throw new ConfigError('SPANDA_RERANK=tei needs SPANDA_RERANK_URL (a text-embeddings-inference server running a reranker, e.g. http://127.0.0.1:8081)');
   return teiReranker({
     url: config.rerankUrl,

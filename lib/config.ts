@@ -56,10 +56,12 @@ export interface SpandaConfig extends OperationsConfig {
   readonly prompt: string;
   /** Per-attempt timeout of a generator or reranker call. */
   readonly generatorTimeoutMs: number;
-  /** Optional reranking of retrieved chunks: none, tei (a TEI /rerank endpoint at SPANDA_RERANK_URL). */
-  readonly rerank: 'none' | 'tei';
+  /** Optional reranking of retrieved chunks: none, tei (a TEI /rerank endpoint at SPANDA_RERANK_URL), hf (a cross-encoder through @huggingface/inference). */
+  readonly rerank: 'none' | 'tei' | 'hf';
   readonly rerankUrl: string | undefined;
   readonly rerankModel: string | undefined;
+  /** The relevance label of a cross-encoder with several labels (SPANDA_RERANK=hf). */
+  readonly rerankLabel: string | undefined;
 }
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map((o) => (o._tag === 'Some' ? o.value : undefined)));
@@ -101,9 +103,10 @@ const spandaConfig = Config.all({
   hfProvider: optional(Config.string('SPANDA_HF_PROVIDER')),
   prompt: Config.string('SPANDA_PROMPT').pipe(Config.withDefault('grounded')),
   generatorTimeoutMs: Config.integer('SPANDA_GENERATOR_TIMEOUT_MS').pipe(Config.withDefault(60_000)),
-  rerank: Config.literal('none', 'tei')('SPANDA_RERANK').pipe(Config.withDefault<'none' | 'tei'>('none')),
+  rerank: Config.literal('none', 'tei', 'hf')('SPANDA_RERANK').pipe(Config.withDefault<'none' | 'tei' | 'hf'>('none')),
   rerankUrl: optional(Config.string('SPANDA_RERANK_URL')),
   rerankModel: optional(Config.string('SPANDA_RERANK_MODEL')),
+  rerankLabel: optional(Config.string('SPANDA_RERANK_LABEL')),
 });
 
 /** Security, logging and shutdown settings (issue 11). Secrets are Redacted: printing the config never shows them. */

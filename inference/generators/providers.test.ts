@@ -1,9 +1,9 @@
 // Each generator and the reranker against a local fake of its documented HTTP API: answers, streams, retries, clear config errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, UnavailableError } from '../../lib/errors.ts';
-import { fakeChatServer, fakeTeiServer, type FakeServer } from '../../test/fakes/llm.ts';
+import { fakeChatServer, fakeHfClassifierServer, fakeTeiServer, type FakeServer } from '../../test/fakes/llm.ts';
 import { renderPrompt, promptTemplate } from '../prompts/prompt.ts';
-import { teiReranker } from '../rerank.ts';
+import { createReranker, hfReranker, teiReranker } from '../rerank.ts';
 import { collect, type GenerationInput } from './generator.ts';
 import { hfGenerator } from './hf.ts';
 import { createGenerator } from './index.ts';
@@ -134,5 +134,61 @@ describe('TEI reranker', () => {
   it('retries a 503 from the reranker', async () => {
     tei.failures.push({ status: 503 });
     expect(await teiReranker({ url: tei.url, retry: fast }).rerank('a', ['a'])).toHaveLength(1);
+  });
+});
+
+describe('HF cross-encoder reranker (@huggingface/inference text classification)', () => {
+  let endpoint: FakeServer;
+  let twoLabels: FakeServer;
+  beforeAll(async () => {
+    endpoint = await fakeHfClassifierServer();
+    twoLabels = await fakeHfClassifierServer({ labels: 2, token: 'hf_test' });
+  });
+  afterAll(async () => {
+    await endpoint.close();
+    await twoLabels.close();
+  });
+
+  it('scores each (query, passage) pair at an Inference Endpoint, in input order', async () => {
+    const r = hfReranker({ endpointUrl: endpoint.url, retry: fast });
+    const scores = await r.rerank('cats eat fish', ['dogs bark', 'cats eat fish daily', 'fish swim']);
+    expect(scores[1]).toBeGreaterThan(scores[2] as number);
+    expect(scores[2]).toBeGreaterThan(scores[0] as number);
+    const bodies = endpoint.requests.slice(-3).map((q) => q.body);
+    expect(bodies).toContainEqual({ inputs: { text: 'cats eat fish', text_pair: 'dogs bark' } });
+    expect(await r.rerank('q', [])).toEqual([]);
+  });
+
+  it('calls the HF router for a model id with the token, reading the relevance label of a two-label model', async () => {
+    const seen: string[] = [];
+    // The router's address goes to the fake; the path and the bearer token are what the client sends to HF.
+    const routed: typeof fetch = (url, init) => {
+      const u = new URL(String(url));
+      seen.push(u.href);
+      return fetch(`${twoLabels.url}${u.pathname}`, init);
+    };
+    const r = hfReranker({ model: 'cross-encoder/ms-marco-MiniLM-L-6-v2', token: 'hf_test', retry: fast, fetch: routed });
+    const scores = await r.rerank('cats eat fish', ['dogs bark', 'cats eat fish daily']);
+    expect(scores[1]).toBeGreaterThan(scores[0] as number);
+    expect(seen.filter((u) => u.startsWith('https://huggingface.co/api/models/cross-encoder/ms-marco-MiniLM-L-6-v2?'))).not.toHaveLength(0);
+    expect(seen).toContain('https://router.huggingface.co/hf-inference/models/cross-encoder/ms-marco-MiniLM-L-6-v2');
+    const wrongLabel = hfReranker({ model: 'm/x', token: 'hf_test', label: 'relevant', retry: fast, fetch: routed });
+    await expect(wrongLabel.rerank('a', ['a'])).rejects.toThrow(/labels LABEL_\d, LABEL_\d, none named relevant.*SPANDA_RERANK_LABEL/);
+    const badToken = hfReranker({ model: 'm/x', token: 'hf_wrong', retry: fast, fetch: routed });
+    await expect(badToken.rerank('a', ['a'])).rejects.toThrow(/401.*SPANDA_RERANK_MODEL/);
+  });
+
+  it('retries a 429 honouring Retry-After, and a 503', async () => {
+    endpoint.failures.push({ status: 429, retryAfter: '0' }, { status: 503 });
+    const before = endpoint.requests.length;
+    expect(await hfReranker({ endpointUrl: endpoint.url, retry: fast, concurrency: 1 }).rerank('a b', ['a'])).toEqual([0.1]);
+    expect(endpoint.requests.length - before).toBe(3);
+  });
+
+  it('refuses a configuration that cannot work, naming the setting', () => {
+    const base = { rerankUrl: undefined, rerankModel: undefined, hfToken: undefined, generatorTimeoutMs: 1000 };
+    expect(() => createReranker({ ...base, rerank: 'hf' })).toThrow(/SPANDA_RERANK_MODEL.*SPANDA_RERANK_URL/);
+    expect(() => createReranker({ ...base, rerank: 'hf', rerankModel: 'cross-encoder/x' })).toThrow(/HF_TOKEN/);
+    expect(createReranker({ ...base, rerank: 'hf', rerankModel: 'cross-encoder/x', hfToken: 'hf_x' })?.name).toBe('hf:cross-encoder/x');
   });
 });

@@ -1,4 +1,4 @@
-// Fake model servers on 127.0.0.1 with documented HTTP shapes: OpenAI chat completions (TGI's Messages API is the same) and TEI /rerank.
+// Fake model servers on 127.0.0.1 with documented HTTP shapes: OpenAI chat completions (TGI's Messages API is the same), TEI /rerank, HF text classification.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -132,5 +132,44 @@ export function fakeTeiServer(): Promise<FakeServer> {
     scored.sort((a, b) => b.score - a.score);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(scored));
+  });
+}
+
+/** Words of `query` found in `text`, over 10: the fakes' stand-in for a cross-encoder's relevance. */
+const sharedWords = (query: string, text: string): number => {
+  const words = new Set(query.toLowerCase().match(/\w+/g) ?? []);
+  return (text.toLowerCase().match(/\w+/g) ?? []).filter((w) => words.has(w)).length / 10;
+};
+
+/**
+ * HF Inference text classification of a cross-encoder pair, as HF documents it for rerankers: POST {inputs: {text,
+ * text_pair}} to the endpoint (or the router's /hf-inference/models/<model>) → [[{label, score}]]; GET /api/models/<id> is
+ * the Hub's provider mapping the client reads first. `labels` 2 answers a
+ * two-label model (LABEL_0 irrelevant, LABEL_1 relevant).
+ */
+export function fakeHfClassifierServer(options: { labels?: 1 | 2; token?: string } = {}): Promise<FakeServer> {
+  return start((req, res) => {
+    if (options.token && req.headers.authorization !== `Bearer ${options.token}`) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'Invalid credentials in Authorization header' }));
+      return;
+    }
+    // The Hub's model info, which the client reads first to route a model id: hf-inference serves it as text classification.
+    if (req.method === 'GET' && req.path.startsWith('/api/models/')) {
+      const model = decodeURIComponent(req.path.slice('/api/models/'.length));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ id: model, inferenceProviderMapping: { 'hf-inference': { providerId: model, status: 'live', task: 'text-classification' } } }));
+      return;
+    }
+    const inputs = (req.body as { inputs?: { text?: unknown; text_pair?: unknown } } | undefined)?.inputs;
+    if (req.method !== 'POST' || typeof inputs?.text !== 'string' || typeof inputs.text_pair !== 'string') {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'inputs must be {text, text_pair}' }));
+      return;
+    }
+    const p = Math.min(1, sharedWords(inputs.text, inputs.text_pair));
+    const labels = options.labels === 2 ? [{ label: 'LABEL_1', score: p }, { label: 'LABEL_0', score: 1 - p }].sort((a, b) => b.score - a.score) : [{ label: 'LABEL_0', score: p }];
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify([labels]));
   });
 }
