@@ -32,7 +32,7 @@ export async function logDigest(
   try {
     // One event at a time: an event the projection or store refuses is skipped alone, as the projector isolates it.
     const events = await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }), onProgress);
-    return { digest: store.digest(), documents: store.documentHashes(), events };
+    return { ...store.digestWithDocuments(), events };
   } finally {
     store.close();
   }

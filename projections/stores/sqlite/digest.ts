@@ -26,19 +26,34 @@ interface ChunkRow {
   heading: string | null;
 }
 
-/** Every document (live and tombstones) with its chunks and attached vectors; pending vectors are not content. */
+interface ChunkRowOfDoc extends ChunkRow {
+  doc: number;
+}
+
+interface VectorRowOfDoc {
+  doc: number;
+  chunk_id: string;
+  window_index: number;
+  vector: Buffer;
+}
+
+/**
+ * Every document (live and tombstones) with its chunks and attached vectors; pending vectors are not content. Three
+ * scans in document order merged here (chunks and vectors through their (doc, …) indexes), not two queries per document.
+ */
 export function* digestDocuments(db: Database.Database): Generator<DigestDocument> {
   const docs = db
-    .prepare<[], DocRow>(`SELECT id, tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks FROM documents`)
-    .all();
-  const chunks = db.prepare<[bigint], ChunkRow>(
-    `SELECT chunk_id, ordinal, text, start_char, end_char, tokens, heading FROM chunks WHERE doc = ?`,
+    .prepare<[], DocRow>(`SELECT id, tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks FROM documents ORDER BY id`)
+    .iterate();
+  const chunks = rows(
+    db.prepare<[], ChunkRowOfDoc>(`SELECT doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading FROM chunks ORDER BY doc`).iterate(),
   );
-  const vectors = db.prepare<[bigint], { chunk_id: string; window_index: number; vector: Buffer }>(
-    `SELECT c.chunk_id, v.window_index, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.id WHERE c.doc = ?`,
+  const vectors = rows(
+    db
+      .prepare<[], VectorRowOfDoc>(`SELECT c.doc, c.chunk_id, v.window_index, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.id ORDER BY c.doc`)
+      .iterate(),
   );
   for (const d of docs) {
-    const key = BigInt(d.id);
     yield {
       tenant: d.tenant,
       source: d.source,
@@ -49,7 +64,7 @@ export function* digestDocuments(db: Database.Database): Generator<DigestDocumen
       url: d.url,
       metadata: JSON.parse(d.metadata) as Metadata,
       totalChunks: d.total_chunks,
-      chunks: chunks.all(key).map((c) => ({
+      chunks: chunks.of(d.id).map((c) => ({
         chunkId: c.chunk_id,
         ordinal: c.ordinal,
         text: c.text,
@@ -58,7 +73,7 @@ export function* digestDocuments(db: Database.Database): Generator<DigestDocumen
         tokens: c.tokens,
         heading: c.heading,
       })),
-      vectors: vectors.all(key).map((v) => ({
+      vectors: vectors.of(d.id).map((v) => ({
         chunkId: v.chunk_id,
         window: v.window_index,
         vector: new Float32Array(v.vector.buffer.slice(v.vector.byteOffset, v.vector.byteOffset + v.vector.byteLength)),
@@ -67,15 +82,32 @@ export function* digestDocuments(db: Database.Database): Generator<DigestDocumen
   }
 }
 
+/** Rows ordered by `doc`, taken one document at a time (documents are visited in increasing id). */
+function rows<R extends { doc: number }>(iterator: IterableIterator<R>): { of(doc: number): R[] } {
+  let next = iterator.next();
+  return {
+    of(doc) {
+      const out: R[] = [];
+      // Rows of a document id below the one asked for belong to no document (a foreign key forbids them): skip them.
+      while (!next.done && next.value.doc < doc) next = iterator.next();
+      while (!next.done && next.value.doc === doc) {
+        out.push(next.value);
+        next = iterator.next();
+      }
+      return out;
+    },
+  };
+}
+
+/** The digest and the per-document hashes (keyed by documentKey, to name the documents that differ) in one pass. */
+export function digestWithDocuments(db: Database.Database): { digest: string; documents: Record<string, string> } {
+  const builder = new DigestBuilder();
+  for (const doc of digestDocuments(db)) builder.add(doc);
+  return { digest: builder.digest(), documents: Object.fromEntries(builder.entries()) };
+}
+
 export function computeDigest(db: Database.Database): string {
   const builder = new DigestBuilder();
   for (const doc of digestDocuments(db)) builder.add(doc);
   return builder.digest();
-}
-
-/** Per-document hashes, keyed by documentKey, for naming the documents that differ from the log. */
-export function documentHashes(db: Database.Database): Record<string, string> {
-  const builder = new DigestBuilder();
-  for (const doc of digestDocuments(db)) builder.add(doc);
-  return Object.fromEntries(builder.entries());
 }

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { ConfigError, UnavailableError } from '../../../lib/errors.ts';
 import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type DocumentRef, type DocumentState, type InferenceStore, type StoreBatch, type StoreStats } from '../../store.ts';
 import { BatchWriter, type AppliedChanges } from './apply.ts';
-import { computeDigest, documentHashes } from './digest.ts';
+import { computeDigest, digestWithDocuments } from './digest.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
 import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
 import { ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
@@ -210,13 +210,13 @@ export class SqliteInferenceStore {
   /** Checkpoints, digest and per-document hashes read in one transaction: consistent while another process writes. */
   snapshot(): { checkpoints: Record<string, number>; digest: string; documents: Record<string, string> } {
     this.open();
-    return this.db.transaction(() => ({ checkpoints: this.checkpoints(), digest: computeDigest(this.db), documents: documentHashes(this.db) }))();
+    return this.db.transaction(() => ({ checkpoints: this.checkpoints(), ...digestWithDocuments(this.db) }))();
   }
 
-  /** Per-document content hashes (projections/digest.ts), for `spanda verify` to name what differs. */
-  documentHashes(): Record<string, string> {
+  /** The digest with per-document content hashes (projections/digest.ts), for `spanda verify` to name what differs. */
+  digestWithDocuments(): { digest: string; documents: Record<string, string> } {
     this.open();
-    return documentHashes(this.db);
+    return digestWithDocuments(this.db);
   }
 
   close(): void {
