@@ -195,21 +195,31 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
       const failure = err instanceof Error ? err : new Error(String(err));
       outcomes = decoded.map(() => failure);
     }
-    await Promise.all(
-      decoded.map(async ({ msg }, i) => {
+    // Every input's outputs are published at once; the inputs are then acked together, in one write to the server
+    // rather than one per arriving publish ack.
+    const published = await Promise.all(
+      decoded.map(async (_, i): Promise<Error | undefined> => {
         const outcome = outcomes[i] as Outcome;
-        if (outcome instanceof Error) return settle(msg, outcome);
+        if (outcome instanceof Error) return outcome;
         try {
           await publishOutputs(outcome);
-          msg.ack();
-          held.delete(msg);
-          outcomeLabel('ok').inc();
-          metrics.stageLatencySeconds.labels(processor.name).observe(Math.max(0, Date.now() - msg.info.timestampNanos / 1e6) / 1000);
+          return undefined;
         } catch (err) {
-          await settle(msg, err instanceof Error ? err : new Error(String(err)));
+          return err instanceof Error ? err : new Error(String(err));
         }
       }),
     );
+    const now = Date.now();
+    const failed: Array<{ msg: JsMsg; failure: Error }> = [];
+    decoded.forEach(({ msg }, i) => {
+      const failure = published[i];
+      if (failure) return void failed.push({ msg, failure });
+      msg.ack();
+      held.delete(msg);
+      outcomeLabel('ok').inc();
+      metrics.stageLatencySeconds.labels(processor.name).observe(Math.max(0, now - msg.info.timestampNanos / 1e6) / 1000);
+    });
+    await Promise.all(failed.map(({ msg, failure }) => settle(msg, failure)));
     end();
   }
 

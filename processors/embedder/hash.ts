@@ -174,6 +174,25 @@ export function hashVector(text: string, dims: number): Float32Array {
   return vector;
 }
 
+/**
+ * True when an ASCII text has at most WINDOW_WORDS whitespace-separated words: its one window would be its words
+ * joined by single spaces, which holds the same word tokens (and so hashes to the same vector) as the text itself.
+ * Counting spares the split and the join of nearly every chunk.
+ */
+function fitsOneWindow(text: string): boolean {
+  if (!ASCII.test(text)) return false;
+  let words = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // ASCII whitespace as \s matches it: tab, line feed, vertical tab, form feed, carriage return, space.
+    const space = c === 32 || (c >= 9 && c <= 13);
+    if (!space && !inWord && ++words > WINDOW_WORDS) return false;
+    inWord = !space;
+  }
+  return true;
+}
+
 export function createHashEmbedder(options: HashEmbedderOptions = {}): EmbeddingProvider {
   const dims = options.dims ?? 256;
   if (!Number.isInteger(dims) || dims < 1 || dims > 65536) {
@@ -182,7 +201,8 @@ export function createHashEmbedder(options: HashEmbedderOptions = {}): Embedding
   return {
     info: { id: `hash-${dims}`, dims, normalized: true, maxTokens: MAX_TOKENS },
     fusion: options.fusion ?? HASH_FUSION,
-    windows: (text) => windowWords(splitWords(text), { maxTokens: WINDOW_WORDS, overlapTokens: OVERLAP_WORDS, tokens: () => 1 }),
+    windows: (text) =>
+      fitsOneWindow(text) ? [text] : windowWords(splitWords(text), { maxTokens: WINDOW_WORDS, overlapTokens: OVERLAP_WORDS, tokens: () => 1 }),
     embed: async (texts) => texts.map((text) => hashVector(text, dims)),
     close: async () => {},
   };
