@@ -4,12 +4,12 @@ import { PermanentEventError, TransientError, UnavailableError, ValidationError,
 import { silentLogger, traceIdOf, type Logger } from '../lib/log.ts';
 import { defaultMetrics, PROCESSOR_OUTCOMES, type ProcessorOutcome, type SpandaMetrics } from '../lib/metrics.ts';
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
-import { decodeEvent, headersOf } from '../streams/codec.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import { publishEvent } from '../streams/publisher.ts';
+import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
 import type { Outcome, Output, Processor } from './processor.ts';
 
 // The DLQ lives in streams/dlq.ts (the projector writes it too); re-exported for the code that read it from here.
@@ -115,6 +115,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
   metrics.dlqEvents.labels(processor.name).inc(0);
   // Consumer lag (pending, ack-pending) and this stage's DLQ entries, polled by one collector per node.
   const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ stream: processor.stream, consumer: processor.name, dlqStage: processor.name });
+  const unregister = registerReader(processor.stream);
 
   async function deadLetter(msg: JsMsg, reason: string, attempts: number): Promise<void> {
     const { duplicate } = await sendToDlq(handle, processor.name, msg, reason, attempts);
@@ -156,10 +157,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     const decoded: Array<{ msg: JsMsg; event: StoredEvent<SpandaEvent> }> = [];
     for (const msg of batch) {
       try {
-        const event = decodeEvent(
-          { subject: msg.subject, data: msg.data, headers: headersOf(msg) },
-          { stream: msg.info.stream, seq: msg.seq, deliveryCount: msg.info.deliveryCount },
-        );
+        const event = decodeMessage(msg, msg.info.deliveryCount);
         decoded.push({ msg, event });
       } catch (err) {
         await settle(msg, err instanceof Error ? err : new ValidationError(String(err)));
@@ -285,6 +283,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
       await done;
       clearInterval(heartbeat);
       unwatch();
+      unregister();
       await processor.close?.();
       log.info('stopped');
     },

@@ -5,11 +5,11 @@ import { silentLogger, type Logger } from '../lib/log.ts';
 import { defaultMetrics, type SpandaMetrics } from '../lib/metrics.ts';
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { createFreshnessProbe } from '../lib/metrics-freshness.ts';
-import { decodeEvent, headersOf } from '../streams/codec.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
+import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
 import { STREAMS } from '../streams/provision.ts';
 import type { Projection, ProjectionSource } from './projection.ts';
 import type { ProjectionStore, StoreOp } from './store.ts';
@@ -96,6 +96,7 @@ export function runProjector<Op = StoreOp>(
   const metrics = options.metrics ?? defaultMetrics();
   metrics.dlqEvents.labels(dlqName).inc(0);
   const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ dlqStage: dlqName });
+  const unregister = projection.sources.map((source) => registerReader(source.stream));
   // Freshness counts only once the projector has reached the head of the log: the catch-up of a new generation (or a
   // replay) applies old events on purpose, and its progress shows in the pending gauge instead.
   let live = false;
@@ -163,7 +164,7 @@ export function runProjector<Op = StoreOp>(
     const decoded: Array<{ state: SourceState; msg: JsMsg; event: StoredEvent<SpandaEvent> | undefined }> = [];
     for (const { state, msg } of batch) {
       try {
-        const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: headersOf(msg) }, { stream: msg.info.stream, seq: msg.seq });
+        const event = decodeMessage(msg);
         decoded.push({ state, msg, event: projection.canHandle.includes(event.type) ? event : undefined });
       } catch (err) {
         await deadLetter(msg, err);
@@ -343,6 +344,7 @@ export function runProjector<Op = StoreOp>(
       await done;
       clearInterval(healthTimer);
       unwatch();
+      unregister.forEach((release) => release());
       log.info('stopped');
     },
   };

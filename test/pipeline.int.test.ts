@@ -153,7 +153,15 @@ describe('rebuilding the projection from the log', () => {
     await node.stop();
     await rm(path.join(dir, 'inference'), { recursive: true, force: true });
     node = await startTestSystem({ NATS_URL: node.config.natsUrl }, dir);
-    await eventually(async () => node.system.projector.caughtUp() && (await node.system.store.stats()).chunks === stats.chunks, (v) => v, 30_000);
+    // Chunks and vectors both: the vectors of the last documents may still be applying when the chunks are all in.
+    await eventually(
+      async () => {
+        const now = await node.system.store.stats();
+        return node.system.projector.caughtUp() && now.chunks === stats.chunks && now.vectors === stats.vectors;
+      },
+      (v) => v,
+      30_000,
+    );
     expect(await node.system.store.digest()).toBe(before);
     expect(hasDoc('volcano-guide')(await query('stratovolcanoes viscous magma', 'hybrid'))).toBe(true);
   });
