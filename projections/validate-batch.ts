@@ -21,7 +21,23 @@ function checkInt(value: unknown, min: number, what: string): void {
   }
 }
 
-function checkChunk(chunk: ChunkInput, where: string): void {
+const isCount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+// Item checks take their position as a function: naming it costs a string per chunk or vector, needed only to fail.
+function checkChunk(chunk: ChunkInput, at: () => string): void {
+  if (
+    typeof chunk.chunkId === 'string' &&
+    chunk.chunkId.length > 0 &&
+    typeof chunk.text === 'string' &&
+    (chunk.heading === undefined || typeof chunk.heading === 'string') &&
+    isCount(chunk.ordinal) &&
+    isCount(chunk.start) &&
+    isCount(chunk.end) &&
+    isCount(chunk.tokens)
+  ) {
+    return;
+  }
+  const where = at();
   if (typeof chunk.chunkId !== 'string' || chunk.chunkId.length === 0) fail(`${where}: chunkId must be a non-empty string`, `${where}.chunkId: empty`);
   if (typeof chunk.text !== 'string') fail(`${where}: text must be a string`, `${where}.text: not a string`);
   if (chunk.heading !== undefined && typeof chunk.heading !== 'string') fail(`${where}: heading must be a string`, `${where}.heading: not a string`);
@@ -31,7 +47,9 @@ function checkChunk(chunk: ChunkInput, where: string): void {
   checkInt(chunk.tokens, 0, `${where}.tokens`);
 }
 
-function checkVector(v: VectorInput, dims: number, where: string): void {
+function checkVector(v: VectorInput, dims: number, at: () => string): void {
+  if (typeof v.chunkId === 'string' && v.chunkId.length > 0 && isCount(v.window) && v.vector instanceof Float32Array && v.vector.length === dims && allFinite(v.vector)) return;
+  const where = at();
   if (typeof v.chunkId !== 'string' || v.chunkId.length === 0) fail(`${where}: chunkId must be a non-empty string`, `${where}.chunkId: empty`);
   checkInt(v.window, 0, `${where}.window`);
   if (!(v.vector instanceof Float32Array) || v.vector.length !== dims) {
@@ -39,6 +57,14 @@ function checkVector(v: VectorInput, dims: number, where: string): void {
     fail(`${where}: vector has ${got}, the store's model has ${dims}`, `${where}.vector: wrong dimensions`);
   }
   for (const x of v.vector) if (!Number.isFinite(x)) fail(`${where}: vector contains ${x}`, `${where}.vector: not finite`);
+}
+
+function allFinite(vector: Float32Array): boolean {
+  for (let i = 0; i < vector.length; i++) {
+    const x = vector[i] as number;
+    if (x - x !== 0) return false; // NaN and ±Infinity
+  }
+  return true;
 }
 
 /** Throws ValidationError naming the first bad op; nothing of the batch may be written after that. */
@@ -50,7 +76,7 @@ export function validateBatch(batch: StoreBatch, model: { readonly id: string; r
     checkInt(op.docSeq, 1, `${where}.docSeq`);
     if (op.kind === 'chunks') {
       if (!isList(op.chunks)) fail(`${where}.chunks must be an array`, `${where}.chunks: not an array`);
-      op.chunks.forEach((c, j) => checkChunk(c, `${where}.chunks[${j}]`));
+      op.chunks.forEach((c, j) => checkChunk(c, () => `${where}.chunks[${j}]`));
       checkInt(op.totalChunks, 0, `${where}.totalChunks`);
       if (op.metadata === null || typeof op.metadata !== 'object' || Array.isArray(op.metadata)) {
         fail(`${where}.metadata must be an object`, `${where}.metadata: not an object`);
@@ -63,7 +89,7 @@ export function validateBatch(batch: StoreBatch, model: { readonly id: string; r
         );
       }
       if (!isList(op.vectors)) fail(`${where}.vectors must be an array`, `${where}.vectors: not an array`);
-      op.vectors.forEach((v, j) => checkVector(v, model.dims, `${where}.vectors[${j}]`));
+      op.vectors.forEach((v, j) => checkVector(v, model.dims, () => `${where}.vectors[${j}]`));
     } else if ((op as { kind: unknown }).kind !== 'remove') {
       fail(`${where}: unknown op kind ${String((op as { kind: unknown }).kind)}`, `${where}.kind: unknown`);
     }
