@@ -112,6 +112,9 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
   const outcomeLabel = (o: ProcessorOutcome) => metrics.processorEvents.labels(processor.name, o);
   // Series exist from the start (0), so rates and alerts see them before the first failure.
   for (const o of PROCESSOR_OUTCOMES) outcomeLabel(o).inc(0);
+  // Resolved once: a labels() lookup per message hashes the label values every time.
+  const okEvents = outcomeLabel('ok');
+  const stageLatency = metrics.stageLatencySeconds.labels(processor.name);
   metrics.dlqEvents.labels(processor.name).inc(0);
   // Consumer lag (pending, ack-pending) and this stage's DLQ entries, polled by one collector per node.
   const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ stream: processor.stream, consumer: processor.name, dlqStage: processor.name });
@@ -164,7 +167,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
       }
     }
     // What this batch read from DOCUMENTS is what the stages after it check their events against (same process).
-    origin.learn(decoded.map((d) => d.event));
+    origin.learn(decoded.map(({ msg, event }) => ({ event, storedAtMs: msg.info.timestampNanos / 1e6 })));
     // Derived events (chunks, vectors) must point at a real version of their document. When DOCUMENTS cannot be read
     // the inputs are retried (an UnavailableError is never dead-lettered).
     let verdicts: Array<ValidationError | undefined>;
@@ -214,8 +217,8 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
       if (failure) return void failed.push({ msg, failure });
       msg.ack();
       held.delete(msg);
-      outcomeLabel('ok').inc();
-      metrics.stageLatencySeconds.labels(processor.name).observe(Math.max(0, now - msg.info.timestampNanos / 1e6) / 1000);
+      okEvents.inc();
+      stageLatency.observe(Math.max(0, now - msg.info.timestampNanos / 1e6) / 1000);
     });
     await Promise.all(failed.map(({ msg, failure }) => settle(msg, failure)));
     end();

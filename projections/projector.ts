@@ -101,6 +101,9 @@ export function runProjector<Op = StoreOp>(
   // replay) applies old events on purpose, and its progress shows in the pending gauge instead.
   let live = false;
   const freshness = createFreshnessProbe(metrics, async (seq) => {
+    // Known when this process read the document (its chunker) or looked it up for the origin check.
+    const known = origin.storedAt(seq);
+    if (known !== undefined) return known;
     const m = await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq }).catch(() => null);
     return m ? m.time.getTime() : undefined;
   });

@@ -1,5 +1,5 @@
 // The origin check: a CHUNKS or EMBEDDINGS event must point (docSeq) at a real DOCUMENTS version of the same document.
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { HEADER } from './codec.ts';
 import type { SpandaEvent, StoredEvent } from './events/index.ts';
@@ -41,6 +41,10 @@ export interface OriginCheckOptions {
 }
 
 const checks = new WeakMap<NatsHandle, OriginCheck>();
+
+/** Uncached sequences in one check from which they are read as a range, and how sparse that range may be. */
+const RANGE_MIN = 16;
+const RANGE_SPREAD = 4;
 
 /** The origin check of a connection, shared by every stage in the process so they share its cache. */
 export function originCheckFor(handle: NatsHandle): OriginCheck {
@@ -98,6 +102,46 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
     }
   }
 
+  /**
+   * Many sequences close together (a replay checks a thousand documents' chunks and vectors per batch) are read as one
+   * range of DOCUMENTS headers with an ordered consumer, not a getMessage each (a round trip that also carries the
+   * body). What the range does not deliver is looked up one by one after it, so a failure here only costs time.
+   */
+  async function readRange(seqs: readonly number[], found: Map<number, Origin | 'gone'>): Promise<void> {
+    if (seqs.length < RANGE_MIN) return;
+    const from = Math.min(...seqs);
+    const to = Math.max(...seqs);
+    if (to - from + 1 > seqs.length * RANGE_SPREAD) return;
+    const wanted = new Set(seqs);
+    try {
+      const consumer = await handle.js.consumers.get(STREAMS.DOCUMENTS, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, headers_only: true });
+      for (let next = from; next <= to; ) {
+        const messages = await consumer.fetch({ max_messages: Math.min(to - next + 1, 1000), expires: 2000 });
+        let got = 0;
+        let end = false;
+        for await (const m of messages) {
+          got++;
+          if (m.seq > to) {
+            end = true;
+            break;
+          }
+          const origin = { subject: m.subject, type: m.headers?.get(HEADER.type) ?? '', storedAtMs: m.time.getTime() };
+          remember(m.seq, origin);
+          if (wanted.has(m.seq)) found.set(m.seq, origin);
+          next = m.seq + 1;
+          // Stop the fetch at once rather than wait out its expiry for messages that will not come.
+          if (m.seq === to || m.info.pending === 0) {
+            end = true;
+            break;
+          }
+        }
+        if (end || got === 0) break;
+      }
+    } catch {
+      // the lookups after it ask for whatever is still missing (and say when DOCUMENTS cannot be read)
+    }
+  }
+
   async function lookupAll(seqs: readonly number[], found: Map<number, Origin | 'gone'>): Promise<void> {
     let next = 0;
     const worker = async () => {
@@ -139,7 +183,8 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
           found.set(seq, 'gone'); // removed by the stream's limits: nothing to ask for
         } else if (seq <= known.last) wanted.push(seq);
       }
-      await lookupAll(wanted, found);
+      await readRange(wanted, found);
+      await lookupAll(wanted.filter((seq) => !found.has(seq)), found);
       // A message missing at or after the cached first sequence may have been removed by limits since: look again.
       if ([...found.values()].includes('gone')) known = await refreshBounds();
       const now = known;

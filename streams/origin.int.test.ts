@@ -1,0 +1,52 @@
+// The origin check on a real JetStream: the same verdicts whether DOCUMENTS is read a message at a time or as a range of headers.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
+import { publishDeletion, publishDocument } from './document-log.ts';
+import type { SpandaEvent, StoredEvent } from './events/index.ts';
+import { createOriginCheck } from './origin.ts';
+import { STREAMS } from './provision.ts';
+
+let nats: TestNats;
+
+beforeEach(async () => {
+  nats = await startTestNats();
+});
+afterEach(async () => {
+  await nats.stop();
+});
+
+/** A document.removed event (the smallest event the check reads) claiming to come from DOCUMENTS `docSeq`. */
+function removal(id: string, docSeq: number, at: number): StoredEvent<SpandaEvent> {
+  return {
+    type: 'document.removed',
+    data: { tenant: 'acme', source: 'api', id, docSeq },
+    metadata: {},
+    position: { stream: STREAMS.CHUNKS, seq: at, subject: `chunks.acme.api.${id}` },
+  } as unknown as StoredEvent<SpandaEvent>;
+}
+
+describe('the origin check', () => {
+  it('gives each event the same verdict alone (a getMessage) as among many close together (one range of headers)', async () => {
+    const seqs: number[] = [];
+    for (let i = 0; i < 40; i++) seqs.push((await publishDocument(nats.handle, 'acme', { id: `d${i}`, source: 'api', text: `text ${i}`, metadata: {} })).seq);
+    const deleted = (await publishDeletion(nats.handle, { tenant: 'acme', source: 'api', id: 'd3' })).seq;
+    // A hole inside the range: the message at d7's sequence is gone from DOCUMENTS.
+    await nats.handle.jsm.streams.deleteMessage(STREAMS.DOCUMENTS, seqs[7] as number);
+    const events = [
+      ...seqs.map((seq, i) => removal(`d${i}`, seq, i + 1)),
+      removal('d3', deleted, 41), // a removal may come from a delete
+      removal('d5', seqs[6] as number, 42), // another document's version
+      removal('d9', deleted + 5, 43), // past the end of DOCUMENTS
+    ];
+    const together = await createOriginCheck(nats.handle).check(events);
+    const alone: Array<unknown> = [];
+    for (const event of events) alone.push((await createOriginCheck(nats.handle).check([event]))[0]);
+    const reasons = (verdicts: readonly unknown[]) => verdicts.map((v) => (v instanceof Error ? v.message : 'ok'));
+    expect(reasons(together)).toEqual(reasons(alone));
+    const rejected = reasons(together).flatMap((r, i) => (r === 'ok' ? [] : [i]));
+    expect(rejected).toEqual([7, 41, 42]);
+    expect(reasons(together)[7]).toMatch(/DOCUMENTS has no message there/);
+    expect(reasons(together)[41]).toMatch(/not on docs\.acme\.api\.d5/);
+    expect(reasons(together)[42]).toMatch(/past the end of DOCUMENTS/);
+  });
+});
