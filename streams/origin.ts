@@ -11,6 +11,8 @@ import { subjects } from './subjects.ts';
 interface Origin {
   readonly subject: string;
   readonly type: string;
+  /** When JetStream stored it (epoch ms), when known. */
+  readonly storedAtMs?: number;
 }
 
 /** The DOCUMENTS types each derived event may point at: chunks come from an upsert; a removal from a delete (or an upsert that left nothing to index). */
@@ -30,7 +32,9 @@ export interface OriginCheck {
    * Remembers the DOCUMENTS messages among these events (read from the log by this process, e.g. by the chunker): what
    * a sequence holds never changes, so the events derived from them are checked without asking JetStream again.
    */
-  learn(events: readonly StoredEvent<SpandaEvent>[]): void;
+  learn(read: ReadonlyArray<{ readonly event: StoredEvent<SpandaEvent>; readonly storedAtMs: number }>): void;
+  /** When JetStream stored this DOCUMENTS sequence (epoch ms), if this process has read or looked it up. */
+  storedAt(seq: number): number | undefined;
 }
 
 export interface OriginCheckOptions {
@@ -94,7 +98,7 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
       request.catch(() => undefined); // abandoned when the connection drops first
       const m = await unlessConnectionLost(handle, request, `NATS connection lost while reading DOCUMENTS message ${seq}`);
       if (!m) return 'gone';
-      return { subject: m.subject, type: m.header?.get(HEADER.type) ?? '' };
+      return { subject: m.subject, type: m.header?.get(HEADER.type) ?? '', storedAtMs: m.time.getTime() };
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return 'gone';
       if (err instanceof UnavailableError) throw err;
@@ -156,11 +160,15 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
   }
 
   return {
-    learn(events) {
-      for (const event of events) {
+    storedAt(seq) {
+      const origin = cache.get(seq);
+      return origin === undefined || origin === 'gone' ? undefined : origin.storedAtMs;
+    },
+    learn(read) {
+      for (const { event, storedAtMs } of read) {
         const { stream, seq, subject } = event.position;
         if (stream !== STREAMS.DOCUMENTS) continue;
-        remember(seq, { subject, type: event.type });
+        remember(seq, { subject, type: event.type, storedAtMs });
         // A message read at this sequence: the stream reaches at least this far.
         if (bounds && seq > bounds.last) bounds = { first: bounds.first, last: seq };
       }
