@@ -89,6 +89,15 @@ export function runProjector<Op = StoreOp>(
   const dlqName = `projection-${projection.name}`;
   const states: SourceState[] = projection.sources.map((source) => ({ source, applied: 0, pending: 0, messages: undefined }));
   const queue: Array<{ state: SourceState; msg: JsMsg }> = [];
+  // Messages read ahead of the store are bounded: a source waits for room, and the consumer sends its next pull only
+  // when its iterator is read again. Unbounded, a catch-up or replay held most of the log in memory (and paid in GC).
+  const maxQueued = 4 * batchSize;
+  let roomWaiters: Array<() => void> = [];
+  const freeRoom = () => {
+    const waiting = roomWaiters;
+    roomWaiters = [];
+    for (const resume of waiting) resume();
+  };
   const waiters = new Set<() => void>();
   let stopping = false;
   let wake: (() => void) | undefined;
@@ -139,6 +148,7 @@ export function runProjector<Op = StoreOp>(
           if (myGeneration !== generation) break;
           queue.push({ state, msg });
           wake?.();
+          if (queue.length >= maxQueued) await new Promise<void>((resume) => roomWaiters.push(resume));
         }
       })().catch((err) => log.error('source stopped', { source: state.source.key, error: errorMessage(err) }));
     }
@@ -148,8 +158,10 @@ export function runProjector<Op = StoreOp>(
 
   async function closeSources(): Promise<void> {
     generation++;
+    freeRoom(); // a source waiting for room sees the new generation and stops
     await Promise.all(states.map((s) => s.messages?.close().catch(() => undefined)));
     queue.length = 0;
+    freeRoom();
   }
 
   async function deadLetter(msg: JsMsg, err: unknown): Promise<void> {
@@ -231,6 +243,7 @@ export function runProjector<Op = StoreOp>(
 
   function take(): Taken {
     const batch = queue.splice(0, batchSize);
+    if (queue.length < maxQueued) freeRoom();
     const projected = project(batch);
     projected.catch(() => undefined); // a batch projected ahead is dropped unawaited when the one before it fails
     return { batch, projected };
