@@ -35,10 +35,14 @@ export interface DigestDocument {
  * server that re-normalises, a JSON round trip), and that is not a difference in content.
  */
 export function vectorFingerprint(vector: Float32Array): string {
-  const q = new Int32Array(vector.length);
+  // One scratch array reused (a digest fingerprints every vector of a store: 2 KB of garbage each at 512-d).
+  if (quantized.length !== vector.length) quantized = new Int32Array(vector.length);
+  const q = quantized;
   for (let i = 0; i < vector.length; i++) q[i] = Math.round((vector[i] as number) * 1e5);
   return createHash('sha256').update(new Uint8Array(q.buffer)).digest('hex').slice(0, 32);
 }
+
+let quantized = new Int32Array(0);
 
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

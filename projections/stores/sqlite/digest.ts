@@ -76,10 +76,16 @@ export function* digestDocuments(db: Database.Database): Generator<DigestDocumen
       vectors: vectors.of(d.id).map((v) => ({
         chunkId: v.chunk_id,
         window: v.window_index,
-        vector: new Float32Array(v.vector.buffer.slice(v.vector.byteOffset, v.vector.byteOffset + v.vector.byteLength)),
+        vector: floats(v.vector),
       })),
     };
   }
+}
+
+/** The blob as floats: a view when it is 4-byte aligned (it is read once, never kept), else a copy. */
+function floats(blob: Buffer): Float32Array {
+  if (blob.byteOffset % 4 === 0) return new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4);
+  return new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 }
 
 /** Rows ordered by `doc`, taken one document at a time (documents are visited in increasing id). */
