@@ -792,10 +792,13 @@ Ingest, POST and freshness share one limit: chunker, embedder, projector decodin
 main thread, at ~2 ms of CPU per document; the scaling runs show that moving the embedder to its own process does not
 help the hash pipeline (the chunker+projector process is the limit) and that a second offline embedder process does not
 help either once the first one's two model threads have both cores (it oversubscribes them; on a machine loaded by
-other work it won a larger share of the CPU: ×1.5 in a run at load ~10). Replay: the replayed rows go through the
-store's transactional apply (FTS5, unique indexes, vectors, the in-memory indexes), ~2k chunks/s, against a raw insert
-of the same rows into two index-free tables; a bulk path (FTS5 and indexes built after the rows) is what would close
-that gap.
+other work it won a larger share of the CPU: ×1.5 in a run at load ~10). Replay: the generation is written in build
+mode (no in-memory indexes until a node opens it to serve; FTS5 rows inserted at the end of each batch, which FTS5
+had been flushing to a new segment per chunk; the next batch decoded and origin-checked while the store applies; the
+origins read as ranges of DOCUMENTS headers; the WAL checkpointed every ~40 MB), each batch still committed with its
+checkpoint. What is left against a raw insert into two index-free tables is the store's own work per row (FTS5, the
+unique indexes, document and vector upserts: ~2.5-3× the raw insert's CPU in the store thread) and the digest read
+of the whole store at the end (~0.5 s per 20k chunks).
 
 **What changed for these figures (issue 12).** Query path, all below \`search()\` (projections/stores/sqlite/):
 keyword candidates come from an in-memory index derived from the chunk rows and scored exactly as FTS5's \`bm25()\`
