@@ -117,7 +117,7 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
     const to = Math.max(...seqs);
     if (to - from + 1 > seqs.length * RANGE_SPREAD) return;
     const wanted = new Set(seqs);
-    try {
+    const reading = (async () => {
       const consumer = await handle.js.consumers.get(STREAMS.DOCUMENTS, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, headers_only: true });
       for (let next = from; next <= to; ) {
         const messages = await consumer.fetch({ max_messages: Math.min(to - next + 1, 1000), expires: 2000 });
@@ -141,6 +141,10 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
         }
         if (end || got === 0) break;
       }
+    })();
+    reading.catch(() => undefined); // abandoned when the connection drops first
+    try {
+      await unlessConnectionLost(handle, reading, 'NATS connection lost while reading DOCUMENTS headers');
     } catch {
       // the lookups after it ask for whatever is still missing (and say when DOCUMENTS cannot be read)
     }
