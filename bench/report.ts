@@ -384,13 +384,15 @@ encoding per document cost about as much as the acked publish); while the node w
 side falls to ${(h.ratios.publishVsJetStreamPublish * 100).toFixed(1)}%.`
       : ''
   } The limit is CPU, not JetStream: ${Number.isFinite(natsShare) ? `nats-server uses ${(natsShare * 100).toFixed(0)}% of the CPU the pipeline burns and` : ''} the node the rest,
-${f(h.cpuMsPerDocument.node, 1)} ms per document across its threads. A CPU profile of this pipeline (\`node --cpu-prof\`, 4,000 documents, taken
-while writing this benchmark) shows the node's main thread ~85% busy, which is where every processor, the projector's
-decoding and the NATS client run: garbage collection ~16%, the processors' handle + publish ~28% (the hash embedder
-~8%, event encoding/decoding with schema validation ~7%), and ~5% in the NATS client building an \`Error\` (with a stack
-trace) for every request it sends. The SQLite store worker is ~60% busy, mostly in the chunk inserts (rows and FTS5). More
-throughput on this machine means less work per event on the main thread, or moving processors to their own threads
-or processes. With the offline model the model is the bottleneck by far: the pipeline embeds at ${o.rounds.map((x) => `${(x.windowsVsBarePool * 100).toFixed(0)}%`).join(' and ')}
+${f(h.cpuMsPerDocument.node, 1)} ms per document across its threads (2.0 ms before the main-thread work was cut: a hash embedder
+without per-word strings, headers set and parsed without the client's per-key lists, zod only where the plain shape
+check of chunks and vectors is unsure, one decode per message shared by the stages of a node, publishes acked on one
+reply subscription instead of a request each with its stack-captured \`Error\`, the indexing catalog in a worker thread
+and 32 MB young-generation semi-spaces). A CPU profile of the main thread now (2,000 documents, on a loaded machine):
+garbage collection ~15–20% (0.13–0.2 ms of pauses per document), encoding and publishing ~11%, decoding ~9%, the hash
+embedder ~6%, chunking ~5%, socket writes ~6%. The SQLite store worker is busy mostly in the chunk inserts (rows and
+FTS5). More throughput on this machine means still less work per event on the main thread, or moving processors to
+their own threads or processes. With the offline model the model is the bottleneck by far: the pipeline embeds at ${o.rounds.map((x) => `${(x.windowsVsBarePool * 100).toFixed(0)}%`).join(' and ')}
 of the bare pool's rate, i.e. it adds next to nothing around the model. A single document is keyword-searchable
 ~${f(t.hash.keywordVisibleMs.p50)} ms after its \`202\` (p95 ${f(t.hash.keywordVisibleMs.p95)} ms); with the offline model its vectors follow after ~${f(t.offline.vectorsAppliedMs.p50)} ms (p50), the
 time the model takes for one document's windows.
