@@ -5,7 +5,7 @@ import { startWorker } from '../../../lib/workers.ts';
 import type { CatalogStore, DocumentLineage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
-import { deserializeError, type Hello, type Reply } from '../sqlite/protocol.ts';
+import { awaitReady, deserializeError, type Reply } from '../sqlite/protocol.ts';
 
 export type CatalogMethod = 'apply' | 'checkpoints' | 'digest' | 'snapshot' | 'lineage' | 'close';
 
@@ -43,32 +43,7 @@ export class WorkerCatalogStore implements CatalogStore {
   /** Starts the worker and resolves once the catalog file is open (rejects with the open error). */
   static async open(path: string): Promise<WorkerCatalogStore> {
     const worker = startWorker(workerModule, { path });
-    const hello = await new Promise<Hello>((resolve, reject) => {
-      const cleanup = () => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      const onMessage = (message: Hello) => {
-        cleanup();
-        resolve(message);
-      };
-      const onError = (err: unknown) => {
-        cleanup();
-        reject(new UnavailableError(`the indexing catalog worker failed to start: ${errorMessage(err)}`, 5, { cause: err }));
-      };
-      const onExit = (code: number) => {
-        cleanup();
-        reject(new UnavailableError(`the indexing catalog worker exited during start (code ${code})`));
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
-    if (hello.type === 'failed') {
-      await worker.terminate();
-      throw deserializeError(hello.error);
-    }
+    await awaitReady(worker, 'indexing catalog');
     return new WorkerCatalogStore(worker);
   }
 

@@ -1,6 +1,8 @@
 // Messages between the store host and its worker thread: requests, replies, errors that keep their class, packed vectors.
+import type { Worker } from 'node:worker_threads';
 import {
   ConfigError,
+  errorMessage,
   NotFoundError,
   PermanentEventError,
   SpandaError,
@@ -149,4 +151,37 @@ export function unpackBatch(packed: PackedBatch): StoreBatch {
     };
   });
   return { ops, checkpoints: packed.checkpoints };
+}
+
+/**
+ * Waits for a store worker's first message: resolves when it says it is ready, rejects with its open error (thrown as
+ * the original error class) or an UnavailableError naming `what` when it fails to start or exits first.
+ */
+export async function awaitReady(worker: Worker, what: string): Promise<void> {
+  const hello = await new Promise<Hello>((resolve, reject) => {
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (message: Hello) => {
+      cleanup();
+      resolve(message);
+    };
+    const onError = (err: unknown) => {
+      cleanup();
+      reject(new UnavailableError(`the ${what} worker failed to start: ${errorMessage(err)}`, 5, { cause: err }));
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new UnavailableError(`the ${what} worker exited during start (code ${code})`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+  if (hello.type === 'failed') {
+    await worker.terminate();
+    throw deserializeError(hello.error);
+  }
 }

@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
 import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreStats } from '../../store.ts';
-import { deserializeError, packBatch, type Hello, type Method, type Reply, type StoreMemory, type WorkerConfig } from './protocol.ts';
+import { awaitReady, deserializeError, packBatch, type Method, type Reply, type StoreMemory, type WorkerConfig } from './protocol.ts';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -43,32 +43,7 @@ export class WorkerInferenceStore implements InferenceStore {
       ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
       ...(config.mode !== undefined ? { mode: config.mode } : {}),
     } satisfies WorkerConfig);
-    const hello = await new Promise<Hello>((resolve, reject) => {
-      const onMessage = (message: Hello) => {
-        cleanup();
-        resolve(message);
-      };
-      const onError = (err: unknown) => {
-        cleanup();
-        reject(new UnavailableError(`the inference store worker failed to start: ${errorMessage(err)}`, 5, { cause: err }));
-      };
-      const onExit = (code: number) => {
-        cleanup();
-        reject(new UnavailableError(`the inference store worker exited during start (code ${code})`));
-      };
-      const cleanup = () => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
-    if (hello.type === 'failed') {
-      await worker.terminate();
-      throw deserializeError(hello.error);
-    }
+    await awaitReady(worker, 'inference store');
     return new WorkerInferenceStore(worker, { id: config.model.id, dims: config.model.dims });
   }
 
