@@ -1,5 +1,6 @@
 // Optional reranking of retrieved chunks by a cross-encoder: a TEI /rerank endpoint, or HF Inference through @huggingface/inference.
-import { InferenceClient, InferenceClientProviderApiError } from '@huggingface/inference';
+import { InferenceClient } from '@huggingface/inference';
+import { mapHfError } from './generators/hf.ts';
 import { ConfigError, TransientError } from '../lib/errors.ts';
 import { mapLimit } from '../streams/publisher.ts';
 import { DEFAULT_RETRY, isRetryableStatus, request, retryAfterMs, withRetries, type RetryPolicy } from './generators/http.ts';
@@ -105,13 +106,7 @@ export function hfReranker(options: HfRerankerOptions): Reranker {
           );
           return scoreOf(labels);
         } catch (err) {
-          if (err instanceof InferenceClientProviderApiError) {
-            const status = err.httpResponse.status;
-            if (isRetryableStatus(status)) throw new TransientError(`${where} answered ${status}: ${err.message}`);
-            if (status === 401 || status === 403 || status === 404) throw new ConfigError(`${where} answered ${status} (${err.message}); check ${HF_SETTING}`);
-          }
-          if (err instanceof TypeError || (err instanceof Error && err.name === 'TimeoutError')) throw new TransientError(`${where}: ${err.message}`);
-          throw err;
+          throw mapHfError(err, where, HF_SETTING);
         }
       },
       signal,

@@ -19,12 +19,12 @@ export interface HfGeneratorOptions {
 
 const SETTING = 'HF_TOKEN, SPANDA_HF_MODEL or SPANDA_HF_ENDPOINT_URL';
 
-/** The HF client's errors keep the HTTP status; map 429/5xx to retryable, auth failures to configuration. */
-function mapError(err: unknown, where: string): unknown {
+/** The HF client's errors keep the HTTP status; map 429/5xx to retryable, auth failures to configuration naming `setting`. */
+export function mapHfError(err: unknown, where: string, setting: string): unknown {
   if (err instanceof InferenceClientProviderApiError) {
     const status = err.httpResponse.status;
     if (isRetryableStatus(status)) return new TransientError(`${where} answered ${status}: ${err.message}`);
-    if (status === 401 || status === 403 || status === 404) return new ConfigError(`${where} answered ${status} (${err.message}); check ${SETTING}`);
+    if (status === 401 || status === 403 || status === 404) return new ConfigError(`${where} answered ${status} (${err.message}); check ${setting}`);
   }
   if (err instanceof TypeError || (err instanceof Error && err.name === 'TimeoutError')) return new TransientError(`${where}: ${err.message}`);
   return err;
@@ -56,7 +56,7 @@ export function hfGenerator(options: HfGeneratorOptions): Generator {
     try {
       return await fn();
     } catch (err) {
-      const mapped = mapError(err, where);
+      const mapped = mapHfError(err, where, SETTING);
       throw mapped instanceof TransientError && lastRetryAfter !== undefined ? new TransientError(mapped.message, lastRetryAfter) : mapped;
     }
   };
@@ -91,7 +91,7 @@ export function hfGenerator(options: HfGeneratorOptions): Generator {
       let text = '';
       let reason: string | undefined;
       let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
-      for (let step = iterator.first; !step.done; step = await iterator.it.next().catch((err: unknown) => Promise.reject(mapError(err, where)))) {
+      for (let step = iterator.first; !step.done; step = await iterator.it.next().catch((err: unknown) => Promise.reject(mapHfError(err, where, SETTING)))) {
         const chunk = step.value;
         if (chunk.usage) usage = chunk.usage;
         const choice = chunk.choices[0];
