@@ -55,6 +55,8 @@ const HYBRID_SIZES = (process.env.BENCH_SCIFACT_HYBRID_SIZES ?? '')
   .filter((x) => x.trim() !== '')
   .map(Number)
   .filter((size) => size !== DEFAULT_CHUNKER.size);
+/** Chunk size of the main offline-model store (BENCH_SCIFACT_SIZE; the chunker's default otherwise). */
+const MAIN_SIZE = Number(process.env.BENCH_SCIFACT_SIZE ?? DEFAULT_CHUNKER.size);
 
 type Mapping = 'title-in-text' | 'title-field-only';
 /** How an abstract becomes a document. Part of the cache key: change the text and the store is rebuilt. */
@@ -285,7 +287,7 @@ await runBenchmark('scifact', async () => {
   const bySize = new Map<number, IndexedStore>();
   for (const size of CHUNK_SIZES) bySize.set(size, await indexedStore(corpus, corpusSha, 'hash', hash, size, 'title-in-text'));
   const titleFieldOnly = await indexedStore(corpus, corpusSha, 'hash', hash, DEFAULT_CHUNKER.size, 'title-field-only');
-  const main = await indexedStore(corpus, corpusSha, 'offline', offline, DEFAULT_CHUNKER.size, 'title-in-text');
+  const main = await indexedStore(corpus, corpusSha, 'offline', offline, MAIN_SIZE, 'title-in-text');
 
   // Query vectors: one call, as the API embeds each query (timed separately, it is a per-query cost in production).
   const queryEmbedding = await measured(() => offline.embed(evaluated.map((q) => q.text)));
@@ -412,7 +414,7 @@ await runBenchmark('scifact', async () => {
 
   // Hybrid quality at other chunk sizes, with the offline model (opt-in: see HYBRID_SIZES).
   const hybridBySize = [];
-  for (const size of HYBRID_SIZES) {
+  for (const size of HYBRID_SIZES.filter((s) => s !== MAIN_SIZE)) {
     const indexed = await indexedStore(corpus, corpusSha, 'offline', offline, size, 'title-in-text');
     const rowsAt = [];
     rowsAt.push({ name: 'keyword', ...summary((await evaluate(indexed.store, 'keyword', 'keyword', 0)).system) });
@@ -420,6 +422,7 @@ await runBenchmark('scifact', async () => {
     const hybridAt: System[] = [];
     for (const w of WEIGHTS.filter((x) => x > 0 && x < 1)) hybridAt.push((await evaluate(indexed.store, `hybrid w=${w}`, 'hybrid', w)).system);
     for (const h of hybridAt) rowsAt.push({ name: h.name, vectorWeight: h.vectorWeight, ...summary(h) });
+    for (const w of [0.25, 0.35]) rowsAt.push({ name: `hybrid per document w=${w}`, vectorWeight: w, ...summary((await evaluate(indexed.store, `hybrid per document w=${w}`, 'hybrid', w, true)).system) });
     const defaultAt = hybridAt.find((h) => h.vectorWeight === USE_LITE_FUSION.vectorWeight);
     const vs800 = defaultAt
       ? pairedBootstrap(
@@ -451,7 +454,7 @@ await runBenchmark('scifact', async () => {
     },
     setup: {
       mapping: MAPPINGS['title-in-text'],
-      chunker: { ...DEFAULT_CHUNKER },
+      chunker: { ...DEFAULT_CHUNKER, size: MAIN_SIZE },
       model: main.manifest.model,
       retrieval: `store.search k=${K_CHUNKS} chunks, hybrid candidates max(50, 5k) per side; chunk hits aggregated to documents by max score; cutoff ${CUTOFF}`,
       relevance: 'binary (qrels score > 0); nDCG with IDCG over min(relevant, 10)',
