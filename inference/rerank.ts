@@ -60,6 +60,12 @@ export interface HfRerankerOptions {
 const HF_SETTING = 'SPANDA_RERANK_MODEL, SPANDA_RERANK_URL or HF_TOKEN';
 
 /**
+ * Characters of a passage sent to an HF cross-encoder. HF's text classification does not truncate, and cross-encoders
+ * take ~512 tokens: a longer pair is refused (400) and would fail the query, so the passage's head is scored.
+ */
+export const HF_PASSAGE_CHARS = 1600;
+
+/**
  * A cross-encoder through @huggingface/inference text classification of a (query, passage) pair, as HF documents it
  * for rerankers: inputs {text, text_pair} → [{label, score}]. One request per pair (the client keeps one result per
  * call), several at once; 429/5xx retried honouring Retry-After.
@@ -100,7 +106,7 @@ export function hfReranker(options: HfRerankerOptions): Reranker {
               ...(options.model ? { model: options.model } : {}),
               ...(options.endpointUrl ? {} : { provider: 'hf-inference' as const }),
               // HF's documented pair input for cross-encoders; the client's type names only a string.
-              inputs: { text: query, text_pair: text } as unknown as string,
+              inputs: { text: query, text_pair: text.slice(0, HF_PASSAGE_CHARS) } as unknown as string,
             },
             signal ? { signal } : {},
           );

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, UnavailableError } from '../../lib/errors.ts';
 import { fakeChatServer, fakeHfClassifierServer, fakeTeiServer, type FakeServer } from '../../test/fakes/llm.ts';
 import { renderPrompt, promptTemplate } from '../prompts/prompt.ts';
-import { createReranker, hfReranker, teiReranker } from '../rerank.ts';
+import { createReranker, HF_PASSAGE_CHARS, hfReranker, teiReranker } from '../rerank.ts';
 import { collect, type GenerationInput } from './generator.ts';
 import { hfGenerator } from './hf.ts';
 import { createGenerator } from './index.ts';
@@ -157,6 +157,9 @@ describe('HF cross-encoder reranker (@huggingface/inference text classification)
     const bodies = endpoint.requests.slice(-3).map((q) => q.body);
     expect(bodies).toContainEqual({ inputs: { text: 'cats eat fish', text_pair: 'dogs bark' } });
     expect(await r.rerank('q', [])).toEqual([]);
+    // A passage longer than a cross-encoder takes is scored by its head, not refused by the model.
+    await r.rerank('cats', ['cats '.repeat(5000)]);
+    expect((endpoint.requests.at(-1)?.body as { inputs: { text_pair: string } }).inputs.text_pair).toHaveLength(HF_PASSAGE_CHARS);
   });
 
   it('calls the HF router for a model id with the token, reading the relevance label of a two-label model', async () => {
