@@ -13,10 +13,12 @@ import type { Logger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { instrumentEmbedder } from '../lib/metrics-embedder.ts';
 import { startMetricsServer } from '../lib/metrics-server.ts';
-import { createChunker } from '../processors/chunker/handler.ts';
+import { chunkOptions } from '../processors/chunker/chunk.ts';
 import { createEmbedder } from '../processors/embedder/handler.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
+import type { AnyProcessor } from '../processors/processor.ts';
 import { runProcessor, type RunningProcessor } from '../processors/runner.ts';
+import { threadedEmbedderSpec, threadedProcessor } from '../processors/threaded/threaded.ts';
 import type { RunningProjector } from '../projections/projector.ts';
 import { catalogOpener, indexingSpec, INDEXING_ROLE, type ServedCatalog } from '../projections/catalog-serving.ts';
 import { GenerationRouter, inferenceOpener } from '../projections/serving.ts';
@@ -145,7 +147,8 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
     // The configured chunker, plus the serving generation's own when its settings differ (changed chunk settings
     // re-chunk every document on a consumer of their own, while the serving generation keeps getting new documents
     // until `spanda replay` moves it to the new settings).
-    const chunkers = [createChunker({ size: config.chunkSize, overlap: config.chunkOverlap })];
+    // Validated now, so settings that cannot work stop the node before anything starts.
+    const chunkers = [chunkOptions({ size: config.chunkSize, overlap: config.chunkOverlap })];
     if (roles.has('chunker')) {
       const active = yield* attempt(() => activeRecord(runtime.generations, INFERENCE_ROLE));
       const settings = active?.chunkerSettings;
@@ -154,14 +157,33 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
           serving: `${settings.size}/${settings.overlap}`,
           configured: `${config.chunkSize}/${config.chunkOverlap}`,
         });
-        chunkers.push(createChunker({ size: settings.size, overlap: settings.overlap }));
+        chunkers.push({ size: settings.size, overlap: settings.overlap });
       }
     }
     const processors: RunningProcessor[] = [];
-    // One embedder per configured model: a model added later backfills EMBEDDINGS from CHUNKS (its consumer starts at 1).
-    const wanted = [...(roles.has('chunker') ? chunkers : []), ...(roles.has('embedder') ? providers.map((p) => createEmbedder(instrumentEmbedder(p, metrics))) : [])];
-    for (const processor of wanted) {
-      processors.push(yield* resource(processor.name, logger, async () => runProcessor(handle, processor, { logger, metrics }), (p) => p.stop()));
+    // Chunking and hash embedding are CPU work: they run in worker threads (processors/threaded/), so this thread only
+    // decodes, publishes and acks, and the node's other parts (API, projector) keep the event loop. Models with their
+    // own threads or servers are called from here. One embedder per configured model: a model added later backfills
+    // EMBEDDINGS from CHUNKS (its consumer starts at 1).
+    const wanted: Array<() => AnyProcessor> = [
+      ...(roles.has('chunker') ? chunkers.map((c) => () => threadedProcessor({ kind: 'chunker', ...c })) : []),
+      ...(roles.has('embedder')
+        ? providers.map((p) => {
+            const threaded = threadedEmbedderSpec(p);
+            return () => (threaded ? threadedProcessor(threaded, { metrics }) : createEmbedder(instrumentEmbedder(p, metrics)));
+          })
+        : []),
+    ];
+    for (const create of wanted) {
+      const processor = create();
+      processors.push(
+        yield* resource(
+          processor.name,
+          logger,
+          async () => runProcessor(handle, processor, { logger, metrics }),
+          (p) => p.stop(),
+        ),
+      );
     }
 
     // The API serves the role's active generation and follows its alias; a new node creates the first one.

@@ -1,5 +1,6 @@
 // The processor contract: a named, versioned, stateless step that turns a batch of input events into output events.
-import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
+import type { EncodedMessage } from '../streams/codec.ts';
+import type { EventType, SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { StreamName } from '../streams/provision.ts';
 
 /** One event to publish. `msgId` must derive from the input (see derivedMsgId) so redelivery publishes nothing new. */
@@ -10,17 +11,28 @@ export interface Output {
 }
 
 /**
+ * An output already encoded (by a processor running in a worker thread, processors/threaded/): the headers and
+ * payload encodeEvent gives for its event and msgId, which the runner publishes as they are.
+ */
+export interface EncodedOutput {
+  readonly subject: string;
+  readonly type: EventType;
+  readonly msgId: string;
+  readonly encoded: EncodedMessage;
+}
+
+/**
  * What became of one input: the outputs to publish (maybe none), or an error.
  * A PermanentEventError (or ValidationError) sends the input to the DLQ; any other error is retried with backoff.
  */
-export type Outcome = readonly Output[] | Error;
+export type Outcome<O extends Output | EncodedOutput = Output> = readonly O[] | Error;
 
 export interface ProcessorContext {
   /** Largest message the server accepts: split outputs into parts below it. */
   readonly maxPayloadBytes: number;
 }
 
-export interface Processor {
+export interface Processor<O extends Output | EncodedOutput = Output> {
   /** Durable consumer name and DLQ subject token, e.g. "chunker", "embedder-use-lite-512". */
   readonly name: string;
   /** Bumped when the output for the same input changes; part of every output message id. */
@@ -36,6 +48,9 @@ export interface Processor {
    */
   readonly maxInFlight?: number;
   /** Returns one outcome per input, in input order. */
-  handle(inputs: readonly StoredEvent<SpandaEvent>[], context: ProcessorContext): Promise<readonly Outcome[]>;
+  handle(inputs: readonly StoredEvent<SpandaEvent>[], context: ProcessorContext): Promise<readonly Outcome<O>[]>;
   close?(): Promise<void>;
 }
+
+/** A processor whose outputs may be events or already encoded (what the runner runs). */
+export type AnyProcessor = Processor<Output | EncodedOutput>;

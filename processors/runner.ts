@@ -8,9 +8,9 @@ import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
-import { publishEvent } from '../streams/publisher.ts';
+import { publishEncoded, publishEvent } from '../streams/publisher.ts';
 import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
-import type { Outcome, Output, Processor } from './processor.ts';
+import type { AnyProcessor, EncodedOutput, Outcome, Output } from './processor.ts';
 
 // The DLQ lives in streams/dlq.ts (the projector writes it too); re-exported for the code that read it from here.
 export { DLQ_HEADER } from '../streams/dlq.ts';
@@ -50,12 +50,12 @@ function isPermanent(err: Error): boolean {
 }
 
 /** The consumer's max_ack_pending: how many unacked messages one processor's consumer may hold. */
-export function maxInFlight(processor: Processor): number {
+export function maxInFlight(processor: AnyProcessor): number {
   return processor.maxInFlight ?? processor.batchSize * 4;
 }
 
 /** Creates the durable consumer, or updates its filter if the processor's changed. Safe to call from every worker. */
-export async function ensureConsumer(handle: NatsHandle, processor: Processor, ackWaitMs: number): Promise<void> {
+export async function ensureConsumer(handle: NatsHandle, processor: AnyProcessor, ackWaitMs: number): Promise<void> {
   const filter = processor.filterSubjects[0];
   if (processor.filterSubjects.length !== 1 || filter === undefined) {
     throw new Error(`processor ${processor.name} must have exactly one filter subject (NATS 2.9 consumers take one)`);
@@ -91,7 +91,7 @@ export async function ensureConsumer(handle: NatsHandle, processor: Processor, a
  * Runs a processor until stopped. Messages are taken as they arrive and handled in batches of what is already
  * waiting (up to batchSize), so one document is handled at once and a backlog is handled in large batches.
  */
-export function runProcessor(handle: NatsHandle, processor: Processor, options: RunnerOptions = {}): RunningProcessor {
+export function runProcessor(handle: NatsHandle, processor: AnyProcessor, options: RunnerOptions = {}): RunningProcessor {
   const log = (options.logger ?? silentLogger).child(processor.name);
   const maxAttempts = options.maxAttempts ?? 8;
   const backoffBaseMs = options.backoffBaseMs ?? 1000;
@@ -149,8 +149,8 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     retry(msg, failure);
   }
 
-  async function publishOutputs(outputs: readonly Output[]): Promise<void> {
-    await Promise.all(outputs.map((o) => publishEvent(handle, o.subject, o.event, { msgId: o.msgId })));
+  async function publishOutputs(outputs: ReadonlyArray<Output | EncodedOutput>): Promise<void> {
+    await Promise.all(outputs.map((o) => ('event' in o ? publishEvent(handle, o.subject, o.event, { msgId: o.msgId }) : publishEncoded(handle, o.subject, o.type, o.encoded))));
     metrics.processorOutputs.labels(processor.name).inc(outputs.length);
   }
 
@@ -185,7 +185,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     for (const { msg, verdict } of refused) await settle(msg, verdict);
     if (refused.length > 0) decoded.splice(0, decoded.length, ...decoded.filter((_, i) => verdicts[i] === undefined));
     if (decoded.length === 0) return void end();
-    let outcomes: readonly Outcome[];
+    let outcomes: ReadonlyArray<Outcome<Output | EncodedOutput>>;
     try {
       outcomes = await processor.handle(
         decoded.map((d) => d.event),
@@ -200,7 +200,7 @@ export function runProcessor(handle: NatsHandle, processor: Processor, options: 
     // rather than one per arriving publish ack.
     const published = await Promise.all(
       decoded.map(async (_, i): Promise<Error | undefined> => {
-        const outcome = outcomes[i] as Outcome;
+        const outcome = outcomes[i] as Outcome<Output | EncodedOutput>;
         if (outcome instanceof Error) return outcome;
         try {
           await publishOutputs(outcome);

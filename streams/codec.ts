@@ -65,6 +65,16 @@ export function parseCausation(value: string): Causation | undefined {
 
 /** Encodes an event as CloudEvents binary mode: attributes in ce-* headers, data as JSON. */
 export function encodeEvent(event: SpandaEvent, msgId?: string): EncodedMessage {
+  return { headers: headersFrom(eventHeaderEntries(event, msgId)), data: eventPayload(event) };
+}
+
+/** An event's payload: its data as UTF-8 JSON. */
+export function eventPayload(event: SpandaEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(event.data));
+}
+
+/** The headers encodeEvent sets for an event, as plain pairs (they cross to another thread; headersFrom rebuilds them). */
+export function eventHeaderEntries(event: SpandaEvent, msgId?: string): Array<[string, string]> {
   const m = event.metadata;
   const entries: Array<[string, string]> = [
     [HEADER.specversion, '1.0'],
@@ -78,7 +88,7 @@ export function encodeEvent(event: SpandaEvent, msgId?: string): EncodedMessage 
   if (m.traceparent) entries.push([HEADER.traceparent, m.traceparent]);
   if (m.causation) entries.push([HEADER.causation, formatCausation(m.causation)]);
   if (msgId !== undefined) entries.push([HEADER.msgId, msgId]);
-  return { headers: buildHeaders(entries), data: encoder.encode(JSON.stringify(event.data)) };
+  return entries;
 }
 
 const LINE_BREAK = /[\r\n]/;
@@ -88,7 +98,7 @@ const LINE_BREAK = /[\r\n]/;
  * payload's JSON); the keys here are fixed and distinct, so they go straight into the map. A value with a line
  * break takes the client's own path, which refuses it as it always did; values are trimmed as the client trims them.
  */
-function buildHeaders(entries: ReadonlyArray<readonly [string, string]>): MsgHdrs {
+export function headersFrom(entries: ReadonlyArray<readonly [string, string]>): MsgHdrs {
   const h = new MsgHdrsImpl();
   for (const [key, value] of entries) {
     if (LINE_BREAK.test(value)) h.set(key, value);

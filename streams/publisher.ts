@@ -2,8 +2,8 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { InvalidArgumentError } from '@nats-io/transport-node';
 import { StorageLimitError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
-import { encodeEvent } from './codec.ts';
-import type { SpandaEvent } from './events/index.ts';
+import { encodeEvent, type EncodedMessage } from './codec.ts';
+import type { EventType, SpandaEvent } from './events/index.ts';
 import { publishAcked } from './acks.ts';
 import { RETRY_WHILE_DISCONNECTED_S, type NatsHandle } from './nats.ts';
 
@@ -38,10 +38,24 @@ export interface PublishOptions {
  * at once while the connection is down or when it drops mid-publish, not after the publish timeout.
  */
 export async function publishEvent(handle: NatsHandle, subject: string, event: SpandaEvent, options: PublishOptions = {}): Promise<Published> {
-  const { headers, data } = encodeEvent(event, options.msgId);
+  return publishEncoded(handle, subject, event.type, encodeEvent(event, options.msgId), options);
+}
+
+/**
+ * publishEvent for an event already encoded (encodeEvent, e.g. in a worker thread): `encoded` carries the message id
+ * among its headers; the headers are changed only by expectedLastSubjectSequence.
+ */
+export async function publishEncoded(
+  handle: NatsHandle,
+  subject: string,
+  type: EventType,
+  encoded: EncodedMessage,
+  options: Omit<PublishOptions, 'msgId'> = {},
+): Promise<Published> {
+  const { headers, data } = encoded;
   if (data.byteLength > handle.maxPayload()) {
     throw new ValidationError(
-      `${event.type} is ${data.byteLength} bytes, over the server's max_payload of ${handle.maxPayload()} bytes; send a smaller document or raise max_payload`,
+      `${type} is ${data.byteLength} bytes, over the server's max_payload of ${handle.maxPayload()} bytes; send a smaller document or raise max_payload`,
       ['payload: too large'],
     );
   }

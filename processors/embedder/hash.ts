@@ -205,5 +205,6 @@ export function createHashEmbedder(options: HashEmbedderOptions = {}): Embedding
       fitsOneWindow(text) ? [text] : windowWords(splitWords(text), { maxTokens: WINDOW_WORDS, overlapTokens: OVERLAP_WORDS, tokens: () => 1 }),
     embed: async (texts) => texts.map((text) => hashVector(text, dims)),
     close: async () => {},
+    threadable: { kind: 'hash', dims },
   };
 }

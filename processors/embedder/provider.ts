@@ -6,6 +6,12 @@ export interface FusionProfile {
   readonly vectorWeight: number;
 }
 
+/** What a worker thread needs to build the same provider (processors/threaded/): only pure, synchronous ones have one. */
+export interface ThreadableProvider {
+  readonly kind: 'hash';
+  readonly dims: number;
+}
+
 export interface EmbeddingProvider {
   /** Model id (a subject token), dims, whether vectors are unit length, and the tokens it reads of one input. */
   readonly info: ModelInfo;
@@ -19,4 +25,9 @@ export interface EmbeddingProvider {
   /** Embeds each text (already windowed); one vector of info.dims per text, in input order. */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
   close(): Promise<void>;
+  /**
+   * Present when embedding is CPU work on the calling thread's event loop (the hash embedder) that another thread could
+   * do as well: the node then runs this model's embedder in a worker thread built from it.
+   */
+  readonly threadable?: ThreadableProvider;
 }
