@@ -10,6 +10,7 @@ import { logDigest } from './log-digest.ts';
 import { embedderConsumer, lastSeq, processedUpTo } from './read-your-writes.ts';
 import { runProjector } from './projector.ts';
 import type { GenerationRuntime } from './serving.ts';
+import type { StoreSnapshot } from './store.ts';
 import { storeFactory } from './stores/registry.ts';
 import { SqliteInferenceStore } from './stores/sqlite/sqlite-store.ts';
 import { sqliteStorePath } from './stores/sqlite/factory.ts';
@@ -84,6 +85,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     const projection = runtime.projectionFor(spec);
     const store = await factory.open({ ...target, model: { id: model.id, dims: model.dims }, mode: 'build' });
     let checkpoints: Record<string, number>;
+    let built: StoreSnapshot | undefined;
     try {
       if (options.fromSeq !== undefined && Object.keys(await store.checkpoints()).length === 0) {
         const start = Object.fromEntries(projection.sources.map((s) => [s.key, Math.max(0, (options.fromSeq as number) - 1)]));
@@ -138,13 +140,15 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
       } finally {
         await projector.stop();
       }
-      checkpoints = await store.checkpoints();
+      progress({ phase: 'verify', applied: 0, total: 1 });
+      // Digested while the build still has the store open: SQLite's worker digests half of the documents meanwhile.
+      built = await store.snapshot?.();
+      checkpoints = built?.checkpoints ?? (await store.checkpoints());
     } finally {
       await store.close();
     }
 
-    progress({ phase: 'verify', applied: 0, total: 1 });
-    const { digest, documents } = await storeSnapshot(runtime, record);
+    const { digest, documents } = built ?? (await storeSnapshot(runtime, record));
     let verified = false;
     if (options.verify ?? true) {
       const expected = await logDigest(handle, runtime.projectionFor(spec), spec.model, checkpoints);

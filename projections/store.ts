@@ -136,6 +136,13 @@ export interface StoreStats {
   readonly tenants: number;
 }
 
+/** A store's checkpoints with its digest and per-document hashes (documentKey → hash), read consistently. */
+export interface StoreSnapshot {
+  readonly checkpoints: Record<string, number>;
+  readonly digest: string;
+  readonly documents: Record<string, string>;
+}
+
 /** What every projection store does, whatever it serves: apply batches under the docSeq guard with their checkpoints. */
 export interface ProjectionStore<Op = StoreOp> {
   /** Ops and checkpoints commit atomically, or (stores without transactions) idempotently with the checkpoint written last. */
@@ -165,4 +172,6 @@ export interface Retriever {
 export interface InferenceStore extends ProjectionStore, Retriever {
   document(ref: DocumentRef): Promise<DocumentState | undefined>;
   stats(): Promise<StoreStats>;
+  /** Checkpoints, digest and per-document hashes in one consistent read, where a store can give them (SQLite). */
+  snapshot?(): Promise<StoreSnapshot>;
 }

@@ -1,6 +1,6 @@
 // The SQLite store's content as canonical digest documents (projections/digest.ts), read in one pass per table.
 import type Database from 'better-sqlite3';
-import { DigestBuilder, type DigestDocument } from '../../digest.ts';
+import { DigestBuilder, documentHash, documentKey, type DigestDocument } from '../../digest.ts';
 import type { Metadata } from '../../../streams/events/index.ts';
 
 interface DocRow {
@@ -37,21 +37,39 @@ interface VectorRowOfDoc {
   vector: Buffer;
 }
 
+/** Documents whose integer key lies in [from, to]: a share of the digest work (see digestRanges). */
+export interface DocRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+const ALL: DocRange = { from: Number.MIN_SAFE_INTEGER, to: Number.MAX_SAFE_INTEGER };
+
 /**
  * Every document (live and tombstones) with its chunks and attached vectors; pending vectors are not content. Three
  * scans in document order merged here (chunks and vectors through their (doc, …) indexes), not two queries per document.
+ * `range` limits them to a range of document keys, so two threads can each digest a share of one file.
  */
-export function* digestDocuments(db: Database.Database): Generator<DigestDocument> {
+export function* digestDocuments(db: Database.Database, range: DocRange = ALL): Generator<DigestDocument> {
+  const bounds = [BigInt(range.from), BigInt(range.to)] as const;
   const docs = db
-    .prepare<[], DocRow>(`SELECT id, tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks FROM documents ORDER BY id`)
-    .iterate();
+    .prepare<[bigint, bigint], DocRow>(
+      `SELECT id, tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks FROM documents WHERE id BETWEEN ? AND ? ORDER BY id`,
+    )
+    .iterate(...bounds);
   const chunks = rows(
-    db.prepare<[], ChunkRowOfDoc>(`SELECT doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading FROM chunks ORDER BY doc`).iterate(),
+    db
+      .prepare<[bigint, bigint], ChunkRowOfDoc>(
+        `SELECT doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading FROM chunks WHERE doc BETWEEN ? AND ? ORDER BY doc`,
+      )
+      .iterate(...bounds),
   );
   const vectors = rows(
     db
-      .prepare<[], VectorRowOfDoc>(`SELECT c.doc, c.chunk_id, v.window_index, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.id ORDER BY c.doc`)
-      .iterate(),
+      .prepare<[bigint, bigint], VectorRowOfDoc>(
+        `SELECT c.doc, c.chunk_id, v.window_index, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.id WHERE c.doc BETWEEN ? AND ? ORDER BY c.doc`,
+      )
+      .iterate(...bounds),
   );
   for (const d of docs) {
     yield {
@@ -116,4 +134,27 @@ export function computeDigest(db: Database.Database): string {
   const builder = new DigestBuilder();
   for (const doc of digestDocuments(db)) builder.add(doc);
   return builder.digest();
+}
+
+/** Per-document hashes (documentKey, hash) of the documents in `range`, for a DigestBuilder that merges the shares. */
+export function documentHashes(db: Database.Database, range: DocRange): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const doc of digestDocuments(db, range)) out.push([documentKey(doc), documentHash(doc)]);
+  return out;
+}
+
+/** Splits the documents into `parts` ranges of about as many documents each (fewer when there are fewer documents). */
+export function digestRanges(db: Database.Database, parts: number): DocRange[] {
+  const count = db.prepare<[], number>('SELECT count(*) FROM documents').pluck().get() ?? 0;
+  const at = db.prepare<[bigint], number>('SELECT id FROM documents ORDER BY id LIMIT 1 OFFSET ?').pluck();
+  const ranges: DocRange[] = [];
+  let from = ALL.from;
+  for (let i = 1; i < parts && count > 0; i++) {
+    const split = at.get(BigInt(Math.floor((count * i) / parts)));
+    if (split === undefined || split <= from) continue;
+    ranges.push({ from, to: split - 1 });
+    from = split;
+  }
+  ranges.push({ from, to: ALL.to });
+  return ranges;
 }

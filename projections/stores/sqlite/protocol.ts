@@ -21,7 +21,19 @@ export interface WorkerConfig {
   readonly mode?: 'serve' | 'build';
 }
 
-export type Method = 'apply' | 'checkpoints' | 'keywordCandidates' | 'vectorCandidates' | 'hydrate' | 'document' | 'stats' | 'digest' | 'memory' | 'close';
+export type Method =
+  | 'apply'
+  | 'checkpoints'
+  | 'keywordCandidates'
+  | 'vectorCandidates'
+  | 'hydrate'
+  | 'document'
+  | 'stats'
+  | 'digest'
+  | 'snapshot'
+  | 'snapshotShare'
+  | 'memory'
+  | 'close';
 
 /** Memory held by a store: its derived in-memory indexes and the JS heap of the thread it runs in. */
 export interface StoreMemory {

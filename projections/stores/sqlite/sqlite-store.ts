@@ -1,12 +1,13 @@
 // The synchronous SQLite inference store: one better-sqlite3 connection plus the in-memory vector index derived from it.
 import type Database from 'better-sqlite3';
 import { ConfigError, UnavailableError } from '../../../lib/errors.ts';
-import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type DocumentRef, type DocumentState, type InferenceStore, type StoreBatch, type StoreStats } from '../../store.ts';
+import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type DocumentRef, type DocumentState, type InferenceStore, type StoreBatch, type StoreSnapshot, type StoreStats } from '../../store.ts';
 import { BatchWriter, type AppliedChanges } from './apply.ts';
-import { computeDigest, digestWithDocuments } from './digest.ts';
+import { computeDigest, digestWithDocuments, type DocRange } from './digest.ts';
+import { readCheckpoints, snapshotShare, type SnapshotShare } from './snapshot.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
 import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
-import { ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
+import { BUILD_PAGE_SIZE, BUSY_TIMEOUT_MS, ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
 import type { StoreMemory } from './protocol.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
@@ -40,6 +41,8 @@ export class SqliteInferenceStore {
   private readonly indexed: boolean;
   private readonly writeBatch: (batch: StoreBatch) => AppliedChanges;
   private closed = false;
+  /** Whether a build has switched the file to its rollback journal (see enterBuildJournal). */
+  private buildJournal = false;
 
   private constructor(
     private readonly db: Database.Database,
@@ -55,8 +58,7 @@ export class SqliteInferenceStore {
     this.searcher = new Searcher(db, this.index, this.keywords ? { index: this.keywords, tokenize } : undefined);
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
     if (!this.indexed) {
-      // A build writes the whole file in large batches: checkpoint the WAL into it every ~40 MB instead of every 4 MB
-      // (each checkpoint syncs twice). Commits stay durable in the WAL as before, so a killed build resumes the same way.
+      // Should a build keep the WAL (see enterBuildJournal), checkpoint it every ~40 MB instead of every 4 MB.
       db.pragma('wal_autocheckpoint = 10000');
       return;
     }
@@ -65,7 +67,7 @@ export class SqliteInferenceStore {
   }
 
   static open(options: SqliteStoreOptions): SqliteInferenceStore {
-    const db = openDatabase(options.path, options.model);
+    const db = openDatabase(options.path, options.model, options.mode === 'build' ? BUILD_PAGE_SIZE : undefined);
     try {
       return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims }, options.keywordIndex ?? true, options.mode ?? 'serve');
     } catch (err) {
@@ -134,9 +136,29 @@ export class SqliteInferenceStore {
     if (!this.indexed) throw new ConfigError('this store was opened to build a generation, not to search it; open it to serve');
   }
 
+  /**
+   * A build writes the file through a rollback journal instead of the WAL: its pages are new, so SQLite journals almost
+   * nothing and writes each page once, where WAL wrote every page twice (into the WAL, then the file at each checkpoint
+   * and at close). Each commit stays atomic and durable (synchronous FULL syncs the journal before the file changes),
+   * so a killed build resumes from its checkpoints as before. Switched at the first write, so opening a file only to
+   * read it (a digest) changes nothing; left in WAL when another connection has the file open.
+   */
+  private enterBuildJournal(): void {
+    this.buildJournal = true;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      if (this.db.pragma('journal_mode = TRUNCATE', { simple: true }) === 'truncate') this.db.pragma('synchronous = FULL');
+    } catch {
+      // another connection holds the file: keep the WAL
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
   /** Ops and checkpoints commit in one transaction; the in-memory index follows only after the commit. */
   apply(batch: StoreBatch): void {
     this.open();
+    if (!this.indexed && !this.buildJournal) this.enterBuildJournal();
     this.writer.validate(batch);
     let changes: AppliedChanges;
     try {
@@ -152,8 +174,7 @@ export class SqliteInferenceStore {
 
   checkpoints(): Record<string, number> {
     this.open();
-    const rows = this.db.prepare<[], { key: string; seq: number }>('SELECT key, seq FROM checkpoints ORDER BY key').all();
-    return Object.fromEntries(rows.map((r) => [r.key, r.seq]));
+    return readCheckpoints(this.db);
   }
 
   keywordCandidates(request: CandidateRequest & { readonly text: string }): Candidate[] {
@@ -213,9 +234,15 @@ export class SqliteInferenceStore {
   }
 
   /** Checkpoints, digest and per-document hashes read in one transaction: consistent while another process writes. */
-  snapshot(): { checkpoints: Record<string, number>; digest: string; documents: Record<string, string> } {
+  snapshot(): StoreSnapshot {
     this.open();
     return this.db.transaction(() => ({ checkpoints: this.checkpoints(), ...digestWithDocuments(this.db) }))();
+  }
+
+  /** The checkpoints and the hashes of the documents in `range`, in one transaction (a share of a snapshot). */
+  snapshotShare(range: DocRange): SnapshotShare {
+    this.open();
+    return snapshotShare(this.db, range);
   }
 
   /** The digest with per-document content hashes (projections/digest.ts), for `spanda verify` to name what differs. */
@@ -227,7 +254,12 @@ export class SqliteInferenceStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.db.close();
+    try {
+      // Leave a built file in WAL mode, as every other store file is (readers open it while a node writes).
+      if (this.buildJournal) this.db.pragma('journal_mode = WAL');
+    } finally {
+      this.db.close();
+    }
   }
 }
 
@@ -250,6 +282,7 @@ export function asInferenceStore(core: SqliteInferenceStore): InferenceStore {
     document: (ref) => run(() => core.document(ref)),
     stats: () => run(() => core.stats()),
     digest: () => run(() => core.digest()),
+    snapshot: () => run(() => core.snapshot()),
     close: () => run(() => core.close()),
   };
 }

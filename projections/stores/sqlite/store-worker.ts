@@ -2,6 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CandidateRequest, DocumentRef } from '../../store.ts';
 import { serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig } from './protocol.ts';
+import type { DocRange } from './digest.ts';
 import { SqliteInferenceStore } from './sqlite-store.ts';
 
 const port = parentPort;
@@ -28,6 +29,10 @@ function handle(store: SqliteInferenceStore, request: Request): unknown {
       return store.stats();
     case 'digest':
       return store.digest();
+    case 'snapshot':
+      return store.snapshot();
+    case 'snapshotShare':
+      return store.snapshotShare(request.args as DocRange);
     case 'memory':
       return store.memory();
     case 'close':

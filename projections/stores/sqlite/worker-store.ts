@@ -2,7 +2,8 @@
 import type { Worker } from 'node:worker_threads';
 import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
-import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreStats } from '../../store.ts';
+import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreSnapshot, StoreStats } from '../../store.ts';
+import { sharedSnapshot, type SnapshotShare } from './snapshot.ts';
 import { awaitReady, deserializeError, packBatch, type Method, type Reply, type StoreMemory, type WorkerConfig } from './protocol.ts';
 
 interface Pending {
@@ -23,6 +24,7 @@ export class WorkerInferenceStore implements InferenceStore {
   private constructor(
     private readonly worker: Worker,
     readonly model: { readonly id: string; readonly dims: number },
+    private readonly path: string,
   ) {
     worker.on('message', (reply: Reply) => this.settle(reply));
     worker.on('error', (err: unknown) =>
@@ -44,7 +46,7 @@ export class WorkerInferenceStore implements InferenceStore {
       ...(config.mode !== undefined ? { mode: config.mode } : {}),
     } satisfies WorkerConfig);
     await awaitReady(worker, 'inference store');
-    return new WorkerInferenceStore(worker, { id: config.model.id, dims: config.model.dims });
+    return new WorkerInferenceStore(worker, { id: config.model.id, dims: config.model.dims }, config.path);
   }
 
   private settle(reply: Reply): void {
@@ -114,6 +116,15 @@ export class WorkerInferenceStore implements InferenceStore {
 
   digest(): Promise<string> {
     return this.call('digest');
+  }
+
+  /** The snapshot, the worker digesting half of the documents while this thread digests the other half (snapshot.ts). */
+  snapshot(): Promise<StoreSnapshot> {
+    return sharedSnapshot(
+      this.path,
+      (range) => this.call<SnapshotShare>('snapshotShare', range),
+      () => this.call<StoreSnapshot>('snapshot'),
+    );
   }
 
   /** Bytes of the worker's in-memory indexes and JS heap (the benchmarks report them). */
