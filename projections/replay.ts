@@ -9,8 +9,9 @@ import { generationId, type GenerationRecord, type GenerationSpec } from './gene
 import { logDigest } from './log-digest.ts';
 import { embedderConsumer, lastSeq, processedUpTo } from './read-your-writes.ts';
 import { runProjector } from './projector.ts';
+import type { NatsHandle } from '../streams/nats.ts';
 import type { GenerationRuntime } from './serving.ts';
-import type { StoreSnapshot } from './store.ts';
+import type { InferenceStore, StoreSnapshot } from './store.ts';
 import { storeFactory } from './stores/registry.ts';
 import { SqliteInferenceStore } from './stores/sqlite/sqlite-store.ts';
 import { sqliteStorePath } from './stores/sqlite/factory.ts';
@@ -83,41 +84,23 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
   try {
     const model = spec.model;
     const projection = runtime.projectionFor(spec);
-    const store = await factory.open({ ...target, model: { id: model.id, dims: model.dims }, mode: 'build' });
+    // The store (a worker thread to start, for SQLite) opens while the log is checked for backfill.
+    const opening = factory.open({ ...target, model: { id: model.id, dims: model.dims }, mode: 'build' });
+    const giveUp = new AbortController();
+    let store: InferenceStore;
+    try {
+      [store] = await Promise.all([opening, awaitBackfill(handle, spec, options.backfillTimeoutMs ?? 60 * 60_000, progress, giveUp.signal)]);
+    } catch (err) {
+      giveUp.abort(); // a store that failed to open stops the backfill wait
+      await opening.then((s) => s.close()).catch(() => undefined);
+      throw err;
+    }
     let checkpoints: Record<string, number>;
     let built: StoreSnapshot | undefined;
     try {
       if (options.fromSeq !== undefined && Object.keys(await store.checkpoints()).length === 0) {
         const start = Object.fromEntries(projection.sources.map((s) => [s.key, Math.max(0, (options.fromSeq as number) - 1)]));
         await store.apply({ ops: [], checkpoints: start });
-      }
-      // The chunker with the generation's settings must have chunked every document, then the model's embedder must
-      // have embedded every chunk (new settings re-chunk, a new model backfills from CHUNKS).
-      const backfillDeadline = Date.now() + (options.backfillTimeoutMs ?? 60 * 60_000);
-      const chunker = chunkerConsumerName(spec.chunker);
-      for (;;) {
-        const documentsHead = await lastSeq(handle, STREAMS.DOCUMENTS);
-        const info = await handle.jsm.consumers.info(STREAMS.DOCUMENTS, chunker).catch(() => undefined);
-        if (!info) {
-          throw new ConfigError(
-            `no chunker runs with these chunk settings (${chunker}): start a node with the same SPANDA_CHUNK_SIZE / SPANDA_CHUNK_OVERLAP (it re-chunks every document), then replay`,
-          );
-        }
-        progress({ phase: 'backfill', applied: info.ack_floor.stream_seq, total: documentsHead });
-        if (await processedUpTo(handle, STREAMS.DOCUMENTS, chunker, documentsHead)) break;
-        if (Date.now() > backfillDeadline) throw new ConfigError(`the chunker ${chunker} has not caught up with DOCUMENTS ${documentsHead}; try again later`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      for (;;) {
-        const chunksHead = await lastSeq(handle, STREAMS.CHUNKS);
-        const info = await handle.jsm.consumers.info(STREAMS.CHUNKS, embedderConsumer(model.id)).catch(() => undefined);
-        if (!info) {
-          throw new ConfigError(`no embedder runs for model ${model.id}: add it to SPANDA_MODELS of a running node (it backfills EMBEDDINGS from CHUNKS), then replay`);
-        }
-        progress({ phase: 'backfill', applied: info.ack_floor.stream_seq, total: chunksHead });
-        if (await processedUpTo(handle, STREAMS.CHUNKS, embedderConsumer(model.id), chunksHead)) break;
-        if (Date.now() > backfillDeadline) throw new ConfigError(`the ${model.id} embedder has not caught up with CHUNKS ${chunksHead}; try again later`);
-        await new Promise((r) => setTimeout(r, 200));
       }
       const heads = async (): Promise<Record<string, number>> => {
         const out: Record<string, number> = {};
@@ -179,6 +162,49 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     };
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * Waits until the chunker with the generation's settings has chunked every document, then the model's embedder has
+ * embedded every chunk (new settings re-chunk, a new model backfills from CHUNKS); ConfigError when either is not
+ * running or does not catch up within `timeoutMs`.
+ */
+async function awaitBackfill(
+  handle: NatsHandle,
+  spec: GenerationSpec,
+  timeoutMs: number,
+  progress: (p: ReplayProgress) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const backfillDeadline = Date.now() + timeoutMs;
+  const chunker = chunkerConsumerName(spec.chunker);
+  const model = spec.model;
+  for (;;) {
+    const documentsHead = await lastSeq(handle, STREAMS.DOCUMENTS);
+    const info = await handle.jsm.consumers.info(STREAMS.DOCUMENTS, chunker).catch(() => undefined);
+    if (!info) {
+      throw new ConfigError(
+        `no chunker runs with these chunk settings (${chunker}): start a node with the same SPANDA_CHUNK_SIZE / SPANDA_CHUNK_OVERLAP (it re-chunks every document), then replay`,
+      );
+    }
+    progress({ phase: 'backfill', applied: info.ack_floor.stream_seq, total: documentsHead });
+    if (await processedUpTo(handle, STREAMS.DOCUMENTS, chunker, documentsHead)) break;
+    if (Date.now() > backfillDeadline) throw new ConfigError(`the chunker ${chunker} has not caught up with DOCUMENTS ${documentsHead}; try again later`);
+    await new Promise((r) => setTimeout(r, 200));
+    signal.throwIfAborted();
+  }
+  for (;;) {
+    const chunksHead = await lastSeq(handle, STREAMS.CHUNKS);
+    const info = await handle.jsm.consumers.info(STREAMS.CHUNKS, embedderConsumer(model.id)).catch(() => undefined);
+    if (!info) {
+      throw new ConfigError(`no embedder runs for model ${model.id}: add it to SPANDA_MODELS of a running node (it backfills EMBEDDINGS from CHUNKS), then replay`);
+    }
+    progress({ phase: 'backfill', applied: info.ack_floor.stream_seq, total: chunksHead });
+    if (await processedUpTo(handle, STREAMS.CHUNKS, embedderConsumer(model.id), chunksHead)) break;
+    if (Date.now() > backfillDeadline) throw new ConfigError(`the ${model.id} embedder has not caught up with CHUNKS ${chunksHead}; try again later`);
+    await new Promise((r) => setTimeout(r, 200));
+    signal.throwIfAborted();
   }
 }
 
