@@ -129,11 +129,28 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
     log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason, trace_id: traceIdOf(msg.headers?.get('traceparent')) });
   }
 
+  // Naks due while NATS is down: the client drops what it buffered when it reconnects, so a nak sent now would be lost
+  // and the input wait out ack_wait; they are sent once the connection is back.
+  const parked = new Map<JsMsg, number>();
+  let unpark: ReturnType<typeof setInterval> | undefined;
+  function nakWhenConnected(msg: JsMsg, delay: number): void {
+    parked.set(msg, delay);
+    unpark ??= setInterval(() => {
+      if (!handle.connected() && !stopping) return;
+      clearInterval(unpark);
+      unpark = undefined;
+      for (const [m, d] of parked) m.nak(d);
+      parked.clear();
+    }, 250);
+    unpark.unref();
+  }
+
   function retry(msg: JsMsg, err: Error): void {
     const attempt = msg.info.deliveryCount;
     const hinted = err instanceof TransientError ? err.retryAfterMs : undefined;
     const delay = hinted ?? retryDelayMs(attempt, backoffBaseMs, backoffMaxMs);
-    msg.nak(delay);
+    if (handle.connected()) msg.nak(delay);
+    else nakWhenConnected(msg, delay);
     held.delete(msg);
     outcomeLabel('retried').inc();
     log.warn('event will be retried', { stream: msg.info.stream, seq: msg.seq, attempt, delayMs: delay, error: err.message, trace_id: traceIdOf(msg.headers?.get('traceparent')) });
