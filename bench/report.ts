@@ -857,6 +857,15 @@ reading the same slices raw from JetStream and inserting the same rows raw into 
 server; re-ingest with the offline model is extrapolated from its measured rate on a sample (digest verification timed
 apart).
 
+The build writes its file through a rollback journal (each new page written once; WAL wrote it twice) with 16 KB pages
+(a 512-d vector row had a 4 KB page to itself: the file is about a third smaller, and opening it to serve is faster),
+and its digest is taken in two shares, by the store's worker and the main thread, before the store closes. Where the time
+goes (22,790 chunks, CPU per thread from /proc, load 8-12 on the 2 cores): main thread ~2.8 s (reading and decoding the
+messages and their base64 vectors, origin check, packing batches for the worker, half the digest), store worker ~2.0 s
+(inserts, FTS5, commits, the other half of the digest, and loading its modules from TypeScript source), V8's GC helper
+threads ~1.6 s; the raw insert baseline uses 0.5-0.7 s of CPU on one thread. At that load every thread waits about twice
+its CPU time for a core, so the ratio follows CPU time more than parallelism.
+
 ${mdTable(
   ['chunks', 'raw read/s', 'raw insert/s', 'replay/s', 'replay ÷ slower', 'replay s', 'verify s', 'offline re-ingest s (extrap.)', 're-ingest ÷ replay'],
   r.sizes.map((x) => [
