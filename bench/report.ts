@@ -388,11 +388,14 @@ ${f(h.cpuMsPerDocument.node, 1)} ms per document across its threads (2.0 ms befo
 without per-word strings, headers set and parsed without the client's per-key lists, zod only where the plain shape
 check of chunks and vectors is unsure, one decode per message shared by the stages of a node, publishes acked on one
 reply subscription instead of a request each with its stack-captured \`Error\`, the indexing catalog in a worker thread
-and 32 MB young-generation semi-spaces). A CPU profile of the main thread now (2,000 documents, on a loaded machine):
-garbage collection ~15–20% (0.13–0.2 ms of pauses per document), encoding and publishing ~11%, decoding ~9%, the hash
-embedder ~6%, chunking ~5%, socket writes ~6%. The SQLite store worker is busy mostly in the chunk inserts (rows and
-FTS5). More throughput on this machine means still less work per event on the main thread, or moving processors to
-their own threads or processes. With the offline model the model is the bottleneck by far: the pipeline embeds at ${o.rounds.map((x) => `${(x.windowsVsBarePool * 100).toFixed(0)}%`).join(' and ')}
+and 32 MB young-generation semi-spaces). The chunker and the hash embedder now run in worker threads of their own
+(\`processors/threaded/\`): the main thread decodes, publishes and acks, and gets each batch's outputs back encoded in one
+buffer. CPU per document by thread (2,000 documents, scratch runs at load 9–10, so every figure is inflated by the
+contention): main thread 0.93 ms (1.31 ms with the processors on it), SQLite store worker ~0.7 ms (chunk rows and
+FTS5), V8's garbage-collection helper threads ~0.75 ms together, chunker and embedder workers ~0.2 ms each, catalog
+worker ~0.1 ms; the whole process costs about what it did, but the publish side is no longer starved (2,000
+documents published in 1.2–2.9 s instead of 5.2–7.0 s). More throughput here now means less CPU per event in total:
+the store worker's inserts and garbage collection are the largest parts left. With the offline model the model is the bottleneck by far: the pipeline embeds at ${o.rounds.map((x) => `${(x.windowsVsBarePool * 100).toFixed(0)}%`).join(' and ')}
 of the bare pool's rate, i.e. it adds next to nothing around the model. A single document is keyword-searchable
 ~${f(t.hash.keywordVisibleMs.p50)} ms after its \`202\` (p95 ${f(t.hash.keywordVisibleMs.p95)} ms); with the offline model its vectors follow after ~${f(t.offline.vectorsAppliedMs.p50)} ms (p50), the
 time the model takes for one document's windows.
