@@ -15,7 +15,7 @@ import { EMBEDDER_VERSION } from '../processors/embedder/handler.ts';
 import { createEmbeddingProvider, type EmbeddingProviderKind } from '../processors/embedder/models.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
 import { INFERENCE_PROJECTION_VERSION } from '../projections/inference.ts';
-import type { InferenceStore, SearchHit } from '../projections/store.ts';
+import type { InferenceStore, KeywordExpansion, SearchHit } from '../projections/store.ts';
 import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
 import { SCHEMA_VERSION } from '../projections/stores/sqlite/schema.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
@@ -295,7 +295,14 @@ await runBenchmark('scifact', async () => {
   note(`embedded ${evaluated.length} queries in ${Math.round(queryEmbedding.ms)} ms`);
 
   type Run = { ranking: string[]; chunkKeys: string[]; chunkHits: SearchHit[]; short: boolean };
-  const runQuery = async (store: InferenceStore, i: number, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number, perDocument = false): Promise<Run> => {
+  const runQuery = async (
+    store: InferenceStore,
+    i: number,
+    mode: 'keyword' | 'vector' | 'hybrid',
+    vectorWeight: number,
+    perDocument = false,
+    keywordExpansion: KeywordExpansion = 'none',
+  ): Promise<Run> => {
     const q = evaluated[i] as Query;
     // Per document, search returns documents (one chunk each), so the cutoff's worth is asked for.
     const hits = await search(
@@ -308,16 +315,23 @@ await runBenchmark('scifact', async () => {
         vectorWeight,
         ...(mode === 'keyword' ? {} : { vector: queryVectors[i] as Float32Array }),
       },
-      { perDocument },
+      { perDocument, keywordExpansion },
     );
     const ranking = documentsByMaxScore(hits.map((h) => ({ docId: h.docId, score: h.score })));
     return { ranking, chunkKeys: hits.map((h) => `${h.docId}\u0000${h.chunkId}`), chunkHits: hits, short: hits.length === K_CHUNKS && ranking.length < CUTOFF };
   };
   const relevantOf = (i: number) => qrels.get((evaluated[i] as Query)._id) as Set<string>;
 
-  async function evaluate(store: InferenceStore, name: string, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number, perDocument = false): Promise<{ system: System; runs: Run[] }> {
+  async function evaluate(
+    store: InferenceStore,
+    name: string,
+    mode: 'keyword' | 'vector' | 'hybrid',
+    vectorWeight: number,
+    perDocument = false,
+    keywordExpansion: KeywordExpansion = 'none',
+  ): Promise<{ system: System; runs: Run[] }> {
     const runs: Run[] = [];
-    for (let i = 0; i < evaluated.length; i++) runs.push(await runQuery(store, i, mode, vectorWeight, perDocument));
+    for (let i = 0; i < evaluated.length; i++) runs.push(await runQuery(store, i, mode, vectorWeight, perDocument, keywordExpansion));
     const perQuery = runs.map((r, i) => scoreRanking(r.ranking, relevantOf(i), CUTOFF));
     return { system: { name, mode, ...(mode === 'hybrid' ? { vectorWeight } : {}), perQuery, shortRankings: runs.filter((r) => r.short).length }, runs };
   }
@@ -331,6 +345,10 @@ await runBenchmark('scifact', async () => {
   // candidate is scored on the vector side too.
   const perDocumentHybrids: System[] = [];
   for (const w of [0.25, 0.35, 0.4]) perDocumentHybrids.push((await evaluate(main.store, `hybrid per document w=${w}`, 'hybrid', w, true)).system);
+  // RM3 keyword expansion (SPANDA_KEYWORD_EXPANSION=rm3): the keyword side alone, fused by chunk and by document.
+  const expanded: System[] = [(await evaluate(main.store, 'keyword rm3', 'keyword', 0, false, 'rm3')).system];
+  for (const w of [0.2, 0.25, 0.3, 0.35, 0.4]) expanded.push((await evaluate(main.store, `hybrid rm3 w=${w}`, 'hybrid', w, false, 'rm3')).system);
+  for (const w of [0.25, 0.35, 0.4]) expanded.push((await evaluate(main.store, `hybrid rm3 per document w=${w}`, 'hybrid', w, true, 'rm3')).system);
   // RRF, equal weights: over the two document rankings, and over the two chunk lists (then max per document).
   const rrfDocs: System = {
     name: `RRF k=${RRF_K} (document rankings)`,
@@ -362,7 +380,7 @@ await runBenchmark('scifact', async () => {
     );
     return { delta: round(c.delta, 4), ci95: [round(c.ci95[0], 4), round(c.ci95[1], 4)], wins: c.wins, ties: c.ties, losses: c.losses };
   };
-  const systems = [keyword.system, vector.system, ...hybrids, ...perDocumentHybrids, rrfDocs, rrfChunks];
+  const systems = [keyword.system, vector.system, ...hybrids, ...perDocumentHybrids, ...expanded, rrfDocs, rrfChunks];
   const rows = systems.map((s) => ({
     name: s.name,
     mode: s.mode,
@@ -496,7 +514,8 @@ await runBenchmark('scifact', async () => {
     },
     totalSeconds: round((performance.now() - started) / 1000, 1),
   };
-  const written = await writeResult('scifact', startLoad, figures);
+  // A run at another main chunk size is a separate result (scifact-1600.json), beside the default size's.
+  const written = await writeResult(MAIN_SIZE === DEFAULT_CHUNKER.size ? 'scifact' : `scifact-${MAIN_SIZE}`, startLoad, figures);
 
   const f4 = (x: number) => x.toFixed(4);
   console.log(`\nSciFact train: ${evaluated.length} queries over ${corpus.length} abstracts; ${figures.setup.retrieval}\n`);

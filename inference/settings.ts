@@ -1,5 +1,6 @@
 // The inference settings a node runs with, from configuration: generator, prompt template, reranker, search options.
 import { loadConfig, type SpandaConfig } from '../lib/config.ts';
+import { ConfigError } from '../lib/errors.ts';
 import type { SearchOptions } from '../projections/search.ts';
 import { createGenerator } from './generators/index.ts';
 import type { Generator } from './generators/generator.ts';
@@ -24,8 +25,19 @@ export function inferenceSettings(config: SpandaConfig = loadConfig()): Inferenc
     generator: createGenerator(config),
     promptTemplate: promptTemplate(config.prompt),
     ...(reranker ? { reranker } : {}),
-    search: DEFAULT_SEARCH_OPTIONS,
+    search: searchOptions(config),
   };
+}
+
+/** Search options from configuration; keyword expansion is refused at start by a store that cannot do it. */
+export function searchOptions(config: Pick<SpandaConfig, 'keywordExpansion' | 'store'>): SearchOptions {
+  if (config.keywordExpansion === 'none') return DEFAULT_SEARCH_OPTIONS;
+  if (config.store !== 'sqlite') {
+    throw new ConfigError(
+      `SPANDA_KEYWORD_EXPANSION=${config.keywordExpansion} is implemented by the sqlite store only (SPANDA_STORE is ${config.store}): unset it or serve from sqlite`,
+    );
+  }
+  return { ...DEFAULT_SEARCH_OPTIONS, keywordExpansion: config.keywordExpansion };
 }
 
 /** What a caller may already hold; anything left unset comes from the environment (read once, when called). */

@@ -62,6 +62,8 @@ export interface SpandaConfig extends OperationsConfig {
   readonly rerankModel: string | undefined;
   /** The relevance label of a cross-encoder with several labels (SPANDA_RERANK=hf). */
   readonly rerankLabel: string | undefined;
+  /** Keyword query expansion: none, or rm3 (pseudo-relevance feedback in the SQLite store). */
+  readonly keywordExpansion: 'none' | 'rm3';
 }
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map((o) => (o._tag === 'Some' ? o.value : undefined)));
@@ -107,6 +109,7 @@ const spandaConfig = Config.all({
   rerankUrl: optional(Config.string('SPANDA_RERANK_URL')),
   rerankModel: optional(Config.string('SPANDA_RERANK_MODEL')),
   rerankLabel: optional(Config.string('SPANDA_RERANK_LABEL')),
+  keywordExpansion: Config.literal('none', 'rm3')('SPANDA_KEYWORD_EXPANSION').pipe(Config.withDefault<'none' | 'rm3'>('none')),
 });
 
 /** Security, logging and shutdown settings (issue 11). Secrets are Redacted: printing the config never shows them. */
@@ -208,6 +211,7 @@ export const FLAG_TO_ENV: Readonly<Record<string, string>> = {
   store: 'SPANDA_STORE',
   generator: 'SPANDA_GENERATOR',
   prompt: 'SPANDA_PROMPT',
+  'keyword-expansion': 'SPANDA_KEYWORD_EXPANSION',
   config: 'SPANDA_CONFIG',
   'api-keys': 'SPANDA_API_KEYS_FILE',
   'cors-origins': 'SPANDA_CORS_ORIGINS',

@@ -1,4 +1,5 @@
 // The inference store contract every adapter (sqlite, weaviate, qdrant) implements; one conformance suite checks them all.
+import { ConfigError } from '../lib/errors.ts';
 import type { Metadata, Part, SearchMode } from '../streams/events/index.ts';
 
 export interface DocumentRef {
@@ -89,6 +90,26 @@ export interface CandidateRequest {
   readonly filter?: SearchFilter;
 }
 
+/** Keyword query expansion: none, or RM3 pseudo-relevance feedback (projections/stores/sqlite/expansion.ts). */
+export const KEYWORD_EXPANSIONS = ['none', 'rm3'] as const;
+export type KeywordExpansion = (typeof KEYWORD_EXPANSIONS)[number];
+
+/** For stores that rank keywords remotely and cannot expand a query: refuses a request for expansion, naming the fix. */
+export function refuseExpansion(store: string, request: KeywordRequest): void {
+  if (request.expansion !== undefined && request.expansion !== 'none') {
+    throw new ConfigError(
+      `keyword expansion '${request.expansion}' is implemented by the sqlite store only, not ${store}: unset SPANDA_KEYWORD_EXPANSION or serve from SPANDA_STORE=sqlite`,
+    );
+  }
+}
+
+/** The keyword side's request: the query text, optionally expanded by the store before ranking. */
+export interface KeywordRequest extends CandidateRequest {
+  readonly text: string;
+  /** 'rm3': the store ranks once, adds the best hits' terms to the query and ranks again (stores without it refuse). */
+  readonly expansion?: KeywordExpansion;
+}
+
 /**
  * One chunk found by one side. `key` is content-based (see chunkKey) so fusion breaks ties the same way in every store
  * and after every rebuild; `score` is that side's raw score (BM25-like for keyword, cosine of the best window for vector).
@@ -161,7 +182,7 @@ export interface ProjectionStore<Op = StoreOp> {
 export interface Retriever {
   /** The embedding model whose vectors this store holds (one model per store generation). */
   readonly model: { readonly id: string; readonly dims: number };
-  keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]>;
+  keywordCandidates(request: KeywordRequest): Promise<Candidate[]>;
   /** `vector` has the model's dimensions and unit length. A chunk with several windows scores its best window. */
   vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Promise<Candidate[]>;
   /** The content of the chunks named by candidate keys (missing keys, e.g. deleted meanwhile, are left out). */

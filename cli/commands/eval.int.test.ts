@@ -44,6 +44,13 @@ describe('spanda eval', () => {
 
     const hybrid = await run(['eval', ...set, '--embedder', 'hash', '--mode', 'hybrid', '--data-dir', dir, '--json']);
     expect((JSON.parse(hybrid.out) as { 'ndcg@10': number })['ndcg@10']).toBeGreaterThan(0.8);
+
+    // RM3 expansion on the same kept index: the run says so, and the expanded keyword side still ranks the answers.
+    const expanded = await run(['eval', ...set, '--embedder', 'hash', '--mode', 'keyword', '--expansion', 'rm3', '--data-dir', dir, '--json']);
+    expect(expanded.code, expanded.err).toBe(0);
+    expect(JSON.parse(expanded.out)).toMatchObject({ expansion: 'rm3', mode: 'keyword' });
+    expect((JSON.parse(expanded.out) as { 'ndcg@10': number })['ndcg@10']).toBeGreaterThan(0.8);
+    expect(result).toMatchObject({ expansion: 'none' });
   });
 
   it('names the missing flag or file', async () => {
@@ -52,6 +59,9 @@ describe('spanda eval', () => {
     expect(missing.err).toMatch(/--queries and --qrels are required/);
     const absent = await run(['eval', '--corpus', 'nope.jsonl', '--queries', 'test/data/beir-mini/queries.jsonl', '--qrels', 'test/data/beir-mini/qrels.tsv']);
     expect(absent.err).toMatch(/cannot read nope\.jsonl: no such file/);
+    const expansion = await run(['eval', ...set, '--expansion', 'bogus']);
+    expect(expansion.code).not.toBe(0);
+    expect(expansion.err).toMatch(/--expansion must be one of none, rm3/);
   });
 });
 

@@ -9,9 +9,11 @@ import { createLogger } from '../../lib/log.ts';
 import { readBeir, type BeirSet } from '../../inference/eval/beir.ts';
 import { documentsByMaxScore, mean, percentile, scoreRanking, type QueryScores } from '../../inference/eval/metrics.ts';
 import { retrieve } from '../../inference/retrieve.ts';
-import { DEFAULT_SEARCH_OPTIONS } from '../../inference/settings.ts';
+import { searchOptions } from '../../inference/settings.ts';
+import type { SearchOptions } from '../../projections/search.ts';
 import { embedderConsumer, lastSeq, waitForApplied } from '../../projections/read-your-writes.ts';
 import { SEARCH_MODES, type SearchMode } from '../../streams/events/index.ts';
+import { KEYWORD_EXPANSIONS, type KeywordExpansion } from '../../projections/store.ts';
 import { documentInputSchema, publishDocument } from '../../streams/document-log.ts';
 import { STREAMS } from '../../streams/provision.ts';
 import { mapLimit } from '../../streams/publisher.ts';
@@ -37,6 +39,8 @@ export interface EvalResult {
   readonly mode: SearchMode;
   readonly model: string;
   readonly k: number;
+  /** Keyword query expansion the queries ran with (--expansion). */
+  readonly expansion: string;
   readonly index_seconds: number;
   readonly generation: string;
 }
@@ -84,8 +88,8 @@ async function ingest(system: SpandaSystem, set: BeirSet, quiet: boolean): Promi
   bar.finish();
 }
 
-async function runQueries(system: SpandaSystem, set: BeirSet, mode: SearchMode, k: number) {
-  const perDocument = DEFAULT_SEARCH_OPTIONS.perDocument === true;
+async function runQueries(system: SpandaSystem, set: BeirSet, mode: SearchMode, k: number, search: SearchOptions) {
+  const perDocument = search.perDocument === true;
   const perQuery: QueryScores[] = [];
   const latencies: number[] = [];
   let generation = '';
@@ -94,7 +98,7 @@ async function runQueries(system: SpandaSystem, set: BeirSet, mode: SearchMode, 
     const started = performance.now();
     // Chunk-level retrieval needs more chunks than k to fill k documents; document-level retrieval returns documents.
     const found = await retrieve(
-      { serving: system.serving, search: DEFAULT_SEARCH_OPTIONS },
+      { serving: system.serving, search },
       { tenant: TENANT, query: q.text, k: perDocument ? k : Math.min(1000, k * 10), mode },
     );
     latencies.push(performance.now() - started);
@@ -108,7 +112,7 @@ async function runQueries(system: SpandaSystem, set: BeirSet, mode: SearchMode, 
 
 export const evalCommand: Command = {
   usage:
-    'spanda eval --corpus F --queries F --qrels F [--mode hybrid|vector|keyword] [--embedder offline|hash] [--k 10] [--data-dir DIR (keep the index and reuse it)] [--json]',
+    'spanda eval --corpus F --queries F --qrels F [--mode hybrid|vector|keyword] [--embedder offline|hash] [--k 10] [--expansion none|rm3] [--data-dir DIR (keep the index and reuse it)] [--json]',
   options: {
     corpus: { type: 'string' },
     queries: { type: 'string' },
@@ -116,6 +120,7 @@ export const evalCommand: Command = {
     mode: { type: 'string' },
     embedder: { type: 'string' },
     k: { type: 'string' },
+    expansion: { type: 'string' },
     'data-dir': { type: 'string' },
   },
   async run(ctx) {
@@ -126,6 +131,10 @@ export const evalCommand: Command = {
     const embedder = stringFlag(ctx, 'embedder') ?? 'offline';
     if (embedder !== 'offline' && embedder !== 'hash') throw new UsageError('--embedder must be offline or hash');
     const k = positiveInt(stringFlag(ctx, 'k'), 'k', 10);
+    const expansion = stringFlag(ctx, 'expansion');
+    if (expansion !== undefined && !KEYWORD_EXPANSIONS.includes(expansion as KeywordExpansion)) {
+      throw new UsageError(`--expansion must be one of ${KEYWORD_EXPANSIONS.join(', ')}, got ${JSON.stringify(expansion)}`);
+    }
     const json = ctx.values.json === true;
     const set = await readBeir({ corpus: files.corpus, queries: files.queries, qrels: files.qrels });
 
@@ -142,9 +151,11 @@ export const evalCommand: Command = {
         SPANDA_SAMPLE: 'false',
         SPANDA_STORE: 'sqlite',
         SPANDA_ALLOW_OPEN: 'true',
+        ...(expansion !== undefined ? { SPANDA_KEYWORD_EXPANSION: expansion } : {}),
       },
       process.env,
     );
+    const search = searchOptions(config);
     const key = manifestKey(set, embedder, config.chunkSize, config.chunkOverlap);
     const manifestFile = path.join(dataDir, MANIFEST);
     const reuse = kept !== undefined && existsSync(manifestFile) && (await readFile(manifestFile, 'utf8')) === JSON.stringify(key);
@@ -161,7 +172,7 @@ export const evalCommand: Command = {
         await waitForApplied(node.value.nats, node.value.serving.current(), await lastSeq(node.value.nats, STREAMS.DOCUMENTS), 24 * 60 * 60_000);
       }
       const indexSeconds = (performance.now() - indexStarted) / 1000;
-      const { perQuery, latencies, generation, model } = await runQueries(node.value, set, mode, k);
+      const { perQuery, latencies, generation, model } = await runQueries(node.value, set, mode, k, search);
       const result: EvalResult = {
         'ndcg@10': round(mean(perQuery.map((q) => q.ndcg))),
         'recall@10': round(mean(perQuery.map((q) => q.recall))),
@@ -173,6 +184,7 @@ export const evalCommand: Command = {
         mode,
         model,
         k,
+        expansion: search.keywordExpansion ?? 'none',
         index_seconds: round(indexSeconds, 1),
         generation,
       };

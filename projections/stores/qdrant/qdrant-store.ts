@@ -4,6 +4,7 @@ import { ConfigError, UnavailableError } from '../../../lib/errors.ts';
 import type {
   Candidate,
   CandidateRequest,
+  KeywordRequest,
   ChunkContent,
   DocumentRef,
   DocumentState,
@@ -163,7 +164,7 @@ export class QdrantInferenceStore implements InferenceStore {
     return Object.fromEntries((await digestBuilder(this.client, this.collection)).entries());
   }
 
-  keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]> {
+  keywordCandidates(request: KeywordRequest): Promise<Candidate[]> {
     this.open();
     return this.retriever.keywordCandidates(request);
   }

@@ -1,6 +1,6 @@
 // The retriever side in Qdrant: sparse BM25 and dense cosine candidates (ties at the cut included), and hydration by point id.
 import type { QdrantClient, Schemas } from '@qdrant/js-client-rest';
-import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent } from '../../store.ts';
+import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type KeywordRequest, refuseExpansion } from '../../store.ts';
 import { call } from './client.ts';
 import { searchFilter } from './filter.ts';
 import { DENSE, readChunk, SPARSE } from './layout.ts';
@@ -57,7 +57,8 @@ export class QdrantRetriever {
   }
 
   /** BM25 over chunks: the query's terms (weight 1) against the chunks' sparse vectors, IDF applied by Qdrant. */
-  async keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]> {
+  async keywordCandidates(request: KeywordRequest): Promise<Candidate[]> {
+    refuseExpansion('qdrant', request);
     const sparse = queryVector(request.text);
     if (!sparse || request.limit < 1) return [];
     const filter = searchFilter(request.tenant, 'chunk', request.filter);

@@ -43,6 +43,12 @@ export interface KeywordScore {
 const K1 = 1.2;
 const B = 0.75;
 
+/** fts5Bm25Function's IDF: log((N − n + 0.5) / (n + 0.5)), floored at 1e-6 for terms in more than half the rows. */
+function bm25Idf(nRow: number, nHit: number): number {
+  const idf = Math.log((nRow - nHit + 0.5) / (nHit + 0.5));
+  return idf <= 0.0 ? 1e-6 : idf;
+}
+
 // Per-posting column counts packed in 32 bits; a count that does not fit goes to the tenant's overflow map.
 const TEXT_MAX = 0xffff;
 const SMALL_MAX = 0xff;
@@ -295,6 +301,14 @@ export class TenantKeywords {
     this.totalTokens = tokens;
   }
 
+  /** FTS5's IDF of an index token in this tenant (0 for a token no live row holds). */
+  idf(token: string): number {
+    const id = this.terms.get(token);
+    if (id === undefined) return 0;
+    const nHit = this.documentFrequency(this.postings[id] as Posting);
+    return nHit === 0 ? 0 : bm25Idf(this.totalRows, nHit);
+  }
+
   /** nHit: live rows holding the token. */
   private documentFrequency(p: Posting): number {
     if (this.dead === 0) return p.length;
@@ -308,7 +322,13 @@ export class TenantKeywords {
    * tied with the last, scored exactly as FTS5's bm25() with these column weights. `allow` keeps to the documents a
    * filter admits (statistics stay the whole table's, as in FTS5).
    */
-  search(phrases: readonly string[], weights: ColumnWeights, limit: number, allow?: (doc: number) => boolean): KeywordScore[] {
+  search(
+    phrases: readonly string[],
+    weights: ColumnWeights,
+    limit: number,
+    allow?: (doc: number) => boolean,
+    phraseWeights?: readonly number[],
+  ): KeywordScore[] {
     if (this.rows === 0 || limit <= 0) return [];
     if (this.acc.length < this.slots) {
       this.acc = new Float64Array(this.chunkOf.length);
@@ -321,14 +341,15 @@ export class TenantKeywords {
     const w0 = weights.text;
     const w1 = weights.title;
     const w2 = weights.heading;
-    for (const token of phrases) {
-      const id = this.terms.get(token);
+    for (let q = 0; q < phrases.length; q++) {
+      const id = this.terms.get(phrases[q] as string);
       if (id === undefined) continue; // nHit = 0: the phrase scores 0 in every row
       const p = this.postings[id] as Posting;
       const nHit = this.documentFrequency(p);
       if (nHit === 0) continue;
-      let idf = Math.log((nRow - nHit + 0.5) / (nHit + 0.5));
-      if (idf <= 0.0) idf = 1e-6;
+      // A weighted phrase (query expansion) scales its IDF; unweighted, the product is FTS5's own.
+      const idf = bm25Idf(nRow, nHit) * (phraseWeights ? (phraseWeights[q] ?? 0) : 1);
+      if (idf === 0) continue;
       const data = p.data;
       for (let i = 0; i < p.length; i++) {
         const slot = data[2 * i] as number;

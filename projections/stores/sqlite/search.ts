@@ -1,11 +1,13 @@
 // The SQLite retriever: keyword candidates (FTS5 BM25), vector candidates (in-memory matrix) and hydration, scoped by tenant.
 import type Database from 'better-sqlite3';
 import type { Metadata } from '../../../streams/events/index.ts';
-import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent } from '../../store.ts';
+import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type KeywordRequest } from '../../store.ts';
+import { expandQuery, RM3_SETTINGS, type FeedbackChunk } from './expansion.ts';
 import { ftsMatchExpression, queryTerms } from './fts-query.ts';
-import type { KeywordIndex, Tokenizer } from './keyword-index.ts';
+import type { KeywordIndex, KeywordScore, Tokenizer } from './keyword-index.ts';
 import { BM25_WEIGHTS, ftsTable } from './schema.ts';
 import { filterCondition, type SqlCondition } from './sql-filter.ts';
+import { isSimpleText, simpleTokens } from './tokenizer.ts';
 import { normalisedCopy, type ChunkScore, type VectorIndex } from './vector-index.ts';
 
 interface KeyRow {
@@ -13,6 +15,13 @@ interface KeyRow {
   source: string;
   doc_id: string;
   chunk_id: string;
+}
+
+interface FeedbackRow {
+  id: number;
+  text: string;
+  heading: string | null;
+  title: string | null;
 }
 
 interface ContentRow {
@@ -45,6 +54,7 @@ const STATEMENT_CACHE = 64;
 export class Searcher {
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
   private readonly tenantId: Database.Statement<[string], number>;
+  private readonly feedbackRows: Database.Statement<[string], FeedbackRow>;
   private readonly keysOf: Database.Statement<[string], KeyRow>;
   private readonly contentByKey: Database.Statement<[string, string], ContentRow>;
 
@@ -54,6 +64,9 @@ export class Searcher {
     private readonly keywords?: { readonly index: KeywordIndex; readonly tokenize: Tokenizer },
   ) {
     this.tenantId = db.prepare<[string], number>('SELECT id FROM tenants WHERE name = ?').pluck();
+    this.feedbackRows = db.prepare<[string], FeedbackRow>(
+      `SELECT c.id, c.text, c.heading, d.title FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id IN (SELECT value FROM json_each(?))`,
+    );
     this.keysOf = db.prepare<[string], KeyRow>(
       `SELECT c.id, d.source, d.doc_id, c.chunk_id FROM chunks c JOIN documents d ON d.id = c.doc
        WHERE c.id IN (SELECT value FROM json_each(?))`,
@@ -85,9 +98,9 @@ export class Searcher {
   }
 
   /** The tenant's best `limit` chunks by BM25 (FTS5, field weights in schema.ts), ties at the cut included. */
-  keywordCandidates(request: CandidateRequest & { readonly text: string }): Candidate[] {
+  keywordCandidates(request: KeywordRequest): Candidate[] {
     const filter = request.filter ? filterCondition(request.filter) : undefined;
-    return this.keyword(request.tenant, request.text, filter, request.limit);
+    return this.keyword(request.tenant, request.text, filter, request.limit, request.expansion === 'rm3');
   }
 
   /** The tenant's best `limit` chunks by cosine of their best window. */
@@ -138,15 +151,21 @@ export class Searcher {
    * the index is read alone and re-read with a larger limit while a tie straddles the cut; filtered, the join to the
    * documents is needed anyway and the SQL sort is total.
    */
-  private keyword(tenantName: string, text: string, filter: SqlCondition | undefined, limit: number): Candidate[] {
+  private keyword(tenantName: string, text: string, filter: SqlCondition | undefined, limit: number, expand = false): Candidate[] {
     const phrases = this.keywords ? this.singleTokenPhrases(text) : undefined;
     if (phrases && this.keywords) {
-      // The in-memory index scores exactly what the FTS5 query below would (same tokens, weights, formula).
+      // The in-memory index scores exactly what the FTS5 query below would (same tokens, weights, formula). It alone
+      // expands queries: a query FTS5 must answer (a term of several tokens, or no in-memory index) is ranked unexpanded.
       const index = this.keywords.index.tenant(tenantName);
       if (!index || phrases.length === 0) return [];
       const allow = filter ? this.allowedDocuments(tenantName, filter) : undefined;
       if (allow && allow.size === 0) return [];
-      const scored = index.search(phrases, BM25_WEIGHTS, limit, allow ? (doc) => allow.has(doc) : undefined);
+      const admit = allow ? (doc: number) => allow.has(doc) : undefined;
+      let scored = index.search(phrases, BM25_WEIGHTS, expand ? Math.max(limit, RM3_SETTINGS.feedbackChunks) : limit, admit);
+      if (expand && scored.length > 0) {
+        const expanded = expandQuery(phrases, this.feedback(scored.slice(0, RM3_SETTINGS.feedbackChunks)), (t) => index.idf(t));
+        scored = index.search(expanded.tokens, BM25_WEIGHTS, limit, admit, expanded.weights);
+      }
       return this.candidates(scored.map((s) => ({ id: s.chunk, score: s.score }))).sort(byScoreThenKey);
     }
     const tenant = this.tenantId.get(tenantName);
@@ -191,6 +210,26 @@ export class Searcher {
     const tokens = this.keywords?.tokenize(terms) ?? [];
     if (tokens.some((t) => t.length !== 1)) return undefined;
     return tokens.map((t) => t[0] as string);
+  }
+
+  /** The indexed tokens (all columns) of first-pass hits, for query expansion, best first. */
+  private feedback(hits: readonly KeywordScore[]): FeedbackChunk[] {
+    const rows = new Map(this.feedbackRows.all(JSON.stringify(hits.map((h) => h.chunk))).map((r) => [r.id, r]));
+    const tokenize = this.keywords?.tokenize;
+    const tokensOf = (s: string | null, out: string[]) => {
+      if (s === null || s.length === 0) return;
+      if (isSimpleText(s)) simpleTokens(s, out);
+      else if (tokenize) out.push(...(tokenize([s])[0] ?? []));
+    };
+    return hits.flatMap((h) => {
+      const row = rows.get(h.chunk);
+      if (!row) return [];
+      const tokens: string[] = [];
+      tokensOf(row.text, tokens);
+      tokensOf(row.title, tokens);
+      tokensOf(row.heading, tokens);
+      return [{ score: h.score, tokens }];
+    });
   }
 
   /** Row ids of the tenant's live documents a filter admits. */

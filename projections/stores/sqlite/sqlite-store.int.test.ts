@@ -84,6 +84,21 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     expect(hits[0]?.docId).toBe('d4321');
   });
 
+  it('with RM3 expansion, finds a document that shares the best hit\'s vocabulary but not the query\'s word', async () => {
+    const store = await open();
+    const texts = ['walrus tusk ivory arctic', 'ivory tusk carving arctic', 'banana bread recipe', 'garden hose repair', 'tax return deadline',
+      'violin string tension', 'mountain bike gears', 'coffee grinder burr', 'window frame paint'];
+    await store.apply({ ops: texts.flatMap((t, i) => doc(`d${i}`, i + 1, t, unit(i % 8))), checkpoints: { CHUNKS: texts.length } });
+    const query = { tenant: 'acme', mode: 'keyword', text: 'walrus', k: 5, vectorWeight: 0 } as const;
+    expect((await search(store, query)).map((h) => h.docId)).toEqual(['d0']);
+    const expanded = await search(store, query, { keywordExpansion: 'rm3' });
+    expect(expanded.map((h) => h.docId)).toEqual(['d0', 'd1']);
+    // Hybrid takes the expanded keyword side too; 'none' is the plain ranking.
+    const hybrid = await search(store, { ...query, mode: 'hybrid', vector: unit(5), vectorWeight: 0.25 }, { keywordExpansion: 'rm3' });
+    expect(hybrid.map((h) => h.docId)).toContain('d1');
+    expect((await search(store, query, { keywordExpansion: 'none' })).map((h) => h.docId)).toEqual(['d0']);
+  });
+
   it('keeps full text in step when one batch writes, replaces and removes the same documents', async () => {
     const store = await open();
     // Both versions of "a" and the whole of "b" come and go inside one transaction (the full-text rows are written last).

@@ -1,7 +1,7 @@
 // The synchronous SQLite inference store: one better-sqlite3 connection plus the in-memory vector index derived from it.
 import type Database from 'better-sqlite3';
 import { ConfigError, UnavailableError } from '../../../lib/errors.ts';
-import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type DocumentRef, type DocumentState, type InferenceStore, type StoreBatch, type StoreSnapshot, type StoreStats } from '../../store.ts';
+import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type KeywordRequest, type DocumentRef, type DocumentState, type InferenceStore, type StoreBatch, type StoreSnapshot, type StoreStats } from '../../store.ts';
 import { BatchWriter, type AppliedChanges } from './apply.ts';
 import { computeDigest, digestWithDocuments, type DocRange } from './digest.ts';
 import { readCheckpoints, snapshotShare, type SnapshotShare } from './snapshot.ts';
@@ -177,7 +177,7 @@ export class SqliteInferenceStore {
     return readCheckpoints(this.db);
   }
 
-  keywordCandidates(request: CandidateRequest & { readonly text: string }): Candidate[] {
+  keywordCandidates(request: KeywordRequest): Candidate[] {
     this.searchable();
     return this.searcher.keywordCandidates(request);
   }

@@ -1,6 +1,6 @@
 // Worker thread entry: owns the SQLite store and answers the host's requests one at a time, in arrival order.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { CandidateRequest, DocumentRef } from '../../store.ts';
+import type { CandidateRequest, DocumentRef, KeywordRequest } from '../../store.ts';
 import { serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig } from './protocol.ts';
 import type { DocRange } from './digest.ts';
 import { SqliteInferenceStore } from './sqlite-store.ts';
@@ -16,7 +16,7 @@ function handle(store: SqliteInferenceStore, request: Request): unknown {
     case 'checkpoints':
       return store.checkpoints();
     case 'keywordCandidates':
-      return store.keywordCandidates(request.args as CandidateRequest & { text: string });
+      return store.keywordCandidates(request.args as KeywordRequest);
     case 'vectorCandidates':
       return store.vectorCandidates(request.args as CandidateRequest & { vector: Float32Array });
     case 'hydrate': {

@@ -2,7 +2,7 @@
 import type { Worker } from 'node:worker_threads';
 import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
-import type { Candidate, CandidateRequest, ChunkContent, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreSnapshot, StoreStats } from '../../store.ts';
+import type { Candidate, CandidateRequest, ChunkContent, KeywordRequest, DocumentRef, DocumentState, InferenceStore, StoreBatch, StoreSnapshot, StoreStats } from '../../store.ts';
 import { sharedSnapshot, type SnapshotShare } from './snapshot.ts';
 import { awaitReady, deserializeError, packBatch, type Method, type Reply, type StoreMemory, type WorkerConfig } from './protocol.ts';
 
@@ -92,7 +92,7 @@ export class WorkerInferenceStore implements InferenceStore {
     return this.call('checkpoints');
   }
 
-  keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]> {
+  keywordCandidates(request: KeywordRequest): Promise<Candidate[]> {
     return this.call('keywordCandidates', request);
   }
 

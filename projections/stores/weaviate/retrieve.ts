@@ -1,6 +1,6 @@
 // The retriever over Weaviate: BM25 on the stemmed properties, nearVector on window objects, hydrate by object id.
 import type { WeaviateClient } from 'weaviate-client';
-import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type SearchFilter } from '../../store.ts';
+import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type KeywordRequest, refuseExpansion, type SearchFilter } from '../../store.ts';
 import { queryStems } from './analyze.ts';
 import { and, collection, QUERY_MAXIMUM_RESULTS, type AnyCollection, type Filter } from './io.ts';
 import { metaToken } from './meta.ts';
@@ -60,7 +60,8 @@ export class WeaviateRetriever {
     return collection(this.client, this.names.chunks, weaviateTenant(tenant));
   }
 
-  async keywordCandidates(request: CandidateRequest & { readonly text: string }, tenantExists: boolean): Promise<Candidate[]> {
+  async keywordCandidates(request: KeywordRequest, tenantExists: boolean): Promise<Candidate[]> {
+    refuseExpansion('weaviate', request);
     const stems = queryStems(request.text);
     if (stems.length === 0 || !tenantExists || request.limit < 1) return [];
     const coll = this.chunks(request.tenant);

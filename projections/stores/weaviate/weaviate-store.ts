@@ -5,6 +5,7 @@ import { DigestBuilder, type DigestDocument } from '../../digest.ts';
 import type {
   Candidate,
   CandidateRequest,
+  KeywordRequest,
   ChunkContent,
   DocumentRef,
   DocumentState,
@@ -266,7 +267,7 @@ class WeaviateStore implements InferenceStore {
     return { ...stats, tenants: liveTenants.size };
   }
 
-  async keywordCandidates(request: CandidateRequest & { readonly text: string }): Promise<Candidate[]> {
+  async keywordCandidates(request: KeywordRequest): Promise<Candidate[]> {
     this.check();
     return this.retriever.keywordCandidates(request, await this.has(request.tenant));
   }
