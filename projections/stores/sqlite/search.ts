@@ -163,7 +163,11 @@ export class Searcher {
       const admit = allow ? (doc: number) => allow.has(doc) : undefined;
       let scored = index.search(phrases, BM25_WEIGHTS, expand ? Math.max(limit, RM3_SETTINGS.feedbackChunks) : limit, admit);
       if (expand && scored.length > 0) {
-        const expanded = expandQuery(phrases, this.feedback(scored.slice(0, RM3_SETTINGS.feedbackChunks)), (t) => index.idf(t));
+        // The index returns its best in no particular order: feedback is the best few, ties by content key (the same in
+        // every rebuild of the store, unlike row ids).
+        const keyOf = (chunk: number) => this.keywords?.index.keyOf(chunk) ?? '';
+        const best = [...scored].sort((a, b) => b.score - a.score || (keyOf(a.chunk) < keyOf(b.chunk) ? -1 : 1)).slice(0, RM3_SETTINGS.feedbackChunks);
+        const expanded = expandQuery(phrases, this.feedback(best), (t) => index.idf(t));
         scored = index.search(expanded.tokens, BM25_WEIGHTS, limit, admit, expanded.weights);
       }
       return this.candidates(scored.map((s) => ({ id: s.chunk, score: s.score }))).sort(byScoreThenKey);

@@ -99,6 +99,18 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     expect((await search(store, query, { keywordExpansion: 'none' })).map((h) => h.docId)).toEqual(['d0']);
   });
 
+  it('with RM3 expansion, takes its feedback from the best hits, whatever order they were written in', async () => {
+    const store = await open();
+    const fillers = Array.from({ length: 6 }, (_, i) => `walrus filler${i}a filler${i}b filler${i}c filler${i}d`);
+    const unrelated = Array.from({ length: 10 }, (_, i) => `unrelated${i} topic${i} words${i}`);
+    // The best hit for "walrus" is written after five weaker ones; the target shares its vocabulary, not the query word.
+    const texts = [...fillers, ...unrelated, 'walrus walrus walrus tusk ivory', 'tusk ivory carving'];
+    await store.apply({ ops: texts.flatMap((t, i) => doc(`d${i}`, i + 1, t, unit(i % 8))), checkpoints: { CHUNKS: texts.length } });
+    const hits = await search(store, { tenant: 'acme', mode: 'keyword', text: 'walrus', k: 10, vectorWeight: 0 }, { keywordExpansion: 'rm3' });
+    expect(hits[0]?.docId).toBe('d16');
+    expect(hits.map((h) => h.docId)).toContain('d17');
+  });
+
   it('keeps full text in step when one batch writes, replaces and removes the same documents', async () => {
     const store = await open();
     // Both versions of "a" and the whole of "b" come and go inside one transaction (the full-text rows are written last).
