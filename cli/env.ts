@@ -33,6 +33,7 @@ export const NODE_OPTIONS = {
   models: { type: 'string' },
   store: { type: 'string' },
   'vector-weight': { type: 'string' },
+  'keyword-expansion': { type: 'string' },
   'embed-workers': { type: 'string' },
   config: { type: 'string' },
   'api-keys': { type: 'string' },
