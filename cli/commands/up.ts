@@ -14,9 +14,17 @@ export const SAMPLE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url))
 function reportProgress(system: SpandaSystem, logger: Logger): NodeJS.Timeout {
   let wasCaughtUp = true;
   const timer = setInterval(() => {
-    const caughtUp = system.projector.caughtUp();
+    // No generation is served while the node stops (or between a swap's close and open): skip the tick. Thrown from a
+    // timer, the error would end the process with exit code 1 in the middle of a clean shutdown.
+    let projector: SpandaSystem['projector'];
+    try {
+      projector = system.projector;
+    } catch {
+      return;
+    }
+    const caughtUp = projector.caughtUp();
     if (!caughtUp || !wasCaughtUp) {
-      const positions = system.projector.positions().map((p) => `${p.key} at ${p.applied} (${p.pending} to go)`);
+      const positions = projector.positions().map((p) => `${p.key} at ${p.applied} (${p.pending} to go)`);
       logger.info(caughtUp ? 'indexing caught up' : 'indexing', { positions: positions.join(', ') });
     }
     wasCaughtUp = caughtUp;
