@@ -223,7 +223,7 @@ export class Searcher {
     const tokensOf = (s: string | null, out: string[]) => {
       if (s === null || s.length === 0) return;
       if (isSimpleText(s)) simpleTokens(s, out);
-      else if (tokenize) out.push(...(tokenize([s])[0] ?? []));
+      else if (tokenize) for (const t of tokenize([s])[0] ?? []) out.push(t); // no spread: a long chunk has many tokens
     };
     return hits.flatMap((h) => {
       const row = rows.get(h.chunk);
