@@ -15,7 +15,7 @@ import { EMBEDDER_VERSION } from '../processors/embedder/handler.ts';
 import { createEmbeddingProvider, type EmbeddingProviderKind } from '../processors/embedder/models.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
 import { INFERENCE_PROJECTION_VERSION } from '../projections/inference.ts';
-import type { InferenceStore, KeywordExpansion, SearchHit } from '../projections/store.ts';
+import type { InferenceStore, SearchHit } from '../projections/store.ts';
 import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
 import { SCHEMA_VERSION } from '../projections/stores/sqlite/schema.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
@@ -25,7 +25,7 @@ import { fromRoot, loadAverage, measured, note, onCleanup, readJson, relativeToR
 import { streamSizes } from './lib/jetstream.ts';
 import { processorDeliveries, startNode, startPrivateNats, waitForIndex, type Deliveries, type IndexProgress } from './lib/node.ts';
 import { documentsByMaxScore, mean, pairedBootstrap, reciprocalRankFusion, scoreRanking, type QueryScores } from './lib/retrieval-metrics.ts';
-import { search } from '../projections/search.ts';
+import { search, type SearchOptions } from '../projections/search.ts';
 
 const DATA_DIR = '../shared/evals/scifact-train';
 const CACHE_DIR = 'bench/.cache/scifact';
@@ -295,15 +295,9 @@ await runBenchmark('scifact', async () => {
   note(`embedded ${evaluated.length} queries in ${Math.round(queryEmbedding.ms)} ms`);
 
   type Run = { ranking: string[]; chunkKeys: string[]; chunkHits: SearchHit[]; short: boolean };
-  const runQuery = async (
-    store: InferenceStore,
-    i: number,
-    mode: 'keyword' | 'vector' | 'hybrid',
-    vectorWeight: number,
-    perDocument = false,
-    keywordExpansion: KeywordExpansion = 'none',
-  ): Promise<Run> => {
+  const runQuery = async (store: InferenceStore, i: number, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number, options: SearchOptions): Promise<Run> => {
     const q = evaluated[i] as Query;
+    const perDocument = options.perDocument === true;
     // Per document, search returns documents (one chunk each), so the cutoff's worth is asked for.
     const hits = await search(
       store,
@@ -315,23 +309,17 @@ await runBenchmark('scifact', async () => {
         vectorWeight,
         ...(mode === 'keyword' ? {} : { vector: queryVectors[i] as Float32Array }),
       },
-      { perDocument, keywordExpansion },
+      options,
     );
     const ranking = documentsByMaxScore(hits.map((h) => ({ docId: h.docId, score: h.score })));
     return { ranking, chunkKeys: hits.map((h) => `${h.docId}\u0000${h.chunkId}`), chunkHits: hits, short: hits.length === K_CHUNKS && ranking.length < CUTOFF };
   };
   const relevantOf = (i: number) => qrels.get((evaluated[i] as Query)._id) as Set<string>;
 
-  async function evaluate(
-    store: InferenceStore,
-    name: string,
-    mode: 'keyword' | 'vector' | 'hybrid',
-    vectorWeight: number,
-    perDocument = false,
-    keywordExpansion: KeywordExpansion = 'none',
-  ): Promise<{ system: System; runs: Run[] }> {
+  /** One system over every query; `options` as the API's search takes them (per document, keyword expansion). */
+  async function evaluate(store: InferenceStore, name: string, mode: 'keyword' | 'vector' | 'hybrid', vectorWeight: number, options: SearchOptions = {}): Promise<{ system: System; runs: Run[] }> {
     const runs: Run[] = [];
-    for (let i = 0; i < evaluated.length; i++) runs.push(await runQuery(store, i, mode, vectorWeight, perDocument, keywordExpansion));
+    for (let i = 0; i < evaluated.length; i++) runs.push(await runQuery(store, i, mode, vectorWeight, options));
     const perQuery = runs.map((r, i) => scoreRanking(r.ranking, relevantOf(i), CUTOFF));
     return { system: { name, mode, ...(mode === 'hybrid' ? { vectorWeight } : {}), perQuery, shortRankings: runs.filter((r) => r.short).length }, runs };
   }
@@ -344,11 +332,11 @@ await runBenchmark('scifact', async () => {
   // Per-document hybrid (projections/search.ts perDocument): chunks collapse to documents before fusion and every keyword
   // candidate is scored on the vector side too.
   const perDocumentHybrids: System[] = [];
-  for (const w of [0.25, 0.35, 0.4]) perDocumentHybrids.push((await evaluate(main.store, `hybrid per document w=${w}`, 'hybrid', w, true)).system);
+  for (const w of [0.25, 0.35, 0.4]) perDocumentHybrids.push((await evaluate(main.store, `hybrid per document w=${w}`, 'hybrid', w, { perDocument: true })).system);
   // RM3 keyword expansion (SPANDA_KEYWORD_EXPANSION=rm3): the keyword side alone, fused by chunk and by document.
-  const expanded: System[] = [(await evaluate(main.store, 'keyword rm3', 'keyword', 0, false, 'rm3')).system];
-  for (const w of [0.2, 0.25, 0.3, 0.35, 0.4]) expanded.push((await evaluate(main.store, `hybrid rm3 w=${w}`, 'hybrid', w, false, 'rm3')).system);
-  for (const w of [0.25, 0.35, 0.4]) expanded.push((await evaluate(main.store, `hybrid rm3 per document w=${w}`, 'hybrid', w, true, 'rm3')).system);
+  const expanded: System[] = [(await evaluate(main.store, 'keyword rm3', 'keyword', 0, { keywordExpansion: 'rm3' })).system];
+  for (const w of [0.2, 0.25, 0.3, 0.35, 0.4]) expanded.push((await evaluate(main.store, `hybrid rm3 w=${w}`, 'hybrid', w, { keywordExpansion: 'rm3' })).system);
+  for (const w of [0.25, 0.35, 0.4]) expanded.push((await evaluate(main.store, `hybrid rm3 per document w=${w}`, 'hybrid', w, { perDocument: true, keywordExpansion: 'rm3' })).system);
   // RRF, equal weights: over the two document rankings, and over the two chunk lists (then max per document).
   const rrfDocs: System = {
     name: `RRF k=${RRF_K} (document rankings)`,
@@ -441,7 +429,7 @@ await runBenchmark('scifact', async () => {
     const hybridAt: System[] = [];
     for (const w of WEIGHTS.filter((x) => x > 0 && x < 1)) hybridAt.push((await evaluate(indexed.store, `hybrid w=${w}`, 'hybrid', w)).system);
     for (const h of hybridAt) rowsAt.push({ name: h.name, vectorWeight: h.vectorWeight, ...summary(h) });
-    for (const w of [0.25, 0.35]) rowsAt.push({ name: `hybrid per document w=${w}`, vectorWeight: w, ...summary((await evaluate(indexed.store, `hybrid per document w=${w}`, 'hybrid', w, true)).system) });
+    for (const w of [0.25, 0.35]) rowsAt.push({ name: `hybrid per document w=${w}`, vectorWeight: w, ...summary((await evaluate(indexed.store, `hybrid per document w=${w}`, 'hybrid', w, { perDocument: true })).system) });
     const defaultAt = hybridAt.find((h) => h.vectorWeight === USE_LITE_FUSION.vectorWeight);
     const vs800 = defaultAt
       ? pairedBootstrap(
