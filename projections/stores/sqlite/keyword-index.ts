@@ -317,10 +317,36 @@ export class TenantKeywords {
     return n;
   }
 
+  /** The weighted term frequency (f in BM25) of a posting, summed in FTS5's order: text, then title, then heading. */
+  private frequency(packed: number, slot: number, id: number, weights: ColumnWeights): number {
+    let t: number;
+    let ti: number;
+    let h: number;
+    if (packed === OVERFLOW) {
+      [t, ti, h] = this.overflow.get(`${slot}:${id}`) as [number, number, number];
+    } else {
+      t = packed & 0xffff;
+      ti = (packed >>> 16) & 0xff;
+      h = packed >>> 24;
+    }
+    // FTS5 adds each instance's column weight in position order (text, then title, then heading).
+    let f = 0.0;
+    for (let k = 0; k < t; k++) f += weights.text;
+    for (let k = 0; k < ti; k++) f += weights.title;
+    for (let k = 0; k < h; k++) f += weights.heading;
+    return f;
+  }
+
   /**
    * The best `limit` chunks for an OR of single-token phrases (in query order; a token may repeat), plus every chunk
    * tied with the last, scored exactly as FTS5's bm25() with these column weights. `allow` keeps to the documents a
    * filter admits (statistics stay the whole table's, as in FTS5).
+   *
+   * Phrases are read best bound first (a phrase adds at most idf·(k1+1) to a row). Once the phrases left could not lift
+   * a row that none of the read ones matched up to the current `limit`-th best, they are not scanned: only the rows
+   * that could still reach the cut look them up (posting lists are in slot order). A query word found in most rows
+   * (idf floored at 1e-6) then costs a few lookups instead of a pass over most of the tenant. The survivors are scored
+   * again in query order, so every score is still exactly bm25()'s.
    */
   search(
     phrases: readonly string[],
@@ -337,10 +363,8 @@ export class TenantKeywords {
     const { acc, seen, alive, lengthOf, docOf } = this;
     const nRow = this.totalRows;
     const avgdl = this.totalTokens / nRow;
-    const touched: number[] = [];
-    const w0 = weights.text;
-    const w1 = weights.title;
-    const w2 = weights.heading;
+    // The phrases that can score, in query order: posting list, term id and idf (scaled by its weight, if any).
+    const terms: Array<{ readonly p: Posting; readonly id: number; readonly idf: number }> = [];
     for (let q = 0; q < phrases.length; q++) {
       const id = this.terms.get(phrases[q] as string);
       if (id === undefined) continue; // nHit = 0: the phrase scores 0 in every row
@@ -350,27 +374,32 @@ export class TenantKeywords {
       // A weighted phrase (query expansion) scales its IDF; unweighted, the product is FTS5's own.
       const idf = bm25Idf(nRow, nHit) * (phraseWeights ? (phraseWeights[q] ?? 0) : 1);
       if (idf === 0) continue;
+      terms.push({ p, id, idf });
+    }
+    // Read order: largest bound first. Pruning assumes no phrase lowers a score, so a negative weight turns it off.
+    const prunable = terms.every((t) => t.idf > 0);
+    const order = terms.map((_, i) => i);
+    if (prunable) order.sort((a, b) => (terms[b]?.idf as number) - (terms[a]?.idf as number) || a - b);
+    const bound = (i: number) => (terms[order[i] as number]?.idf as number) * (K1 + 1.0);
+    const touched: number[] = [];
+    let read = 0;
+    let rest = 0;
+    for (let i = 0; i < order.length; i++) rest += bound(i);
+    let cut = -Infinity;
+    for (; read < order.length; read++) {
+      if (prunable && read > 0 && touched.length >= limit) {
+        cut = kthLargest(acc, touched, limit);
+        // What the unread phrases add, at most, stays below the cut (with room for the summation-order rounding).
+        if (rest < cut * (1 - 1e-9)) break;
+      }
+      rest -= bound(read);
+      const { p, id, idf } = terms[order[read] as number] as (typeof terms)[number];
       const data = p.data;
       for (let i = 0; i < p.length; i++) {
         const slot = data[2 * i] as number;
         if (!alive[slot]) continue;
         if (allow && !allow(docOf[slot] as number)) continue;
-        const packed = data[2 * i + 1] as number;
-        let t: number;
-        let ti: number;
-        let h: number;
-        if (packed === OVERFLOW) {
-          [t, ti, h] = this.overflow.get(`${slot}:${id}`) as [number, number, number];
-        } else {
-          t = packed & 0xffff;
-          ti = (packed >>> 16) & 0xff;
-          h = packed >>> 24;
-        }
-        // FTS5 adds each instance's column weight in position order (text, then title, then heading).
-        let f = 0.0;
-        for (let k = 0; k < t; k++) f += w0;
-        for (let k = 0; k < ti; k++) f += w1;
-        for (let k = 0; k < h; k++) f += w2;
+        const f = this.frequency(data[2 * i + 1] as number, slot, id, weights);
         const D = lengthOf[slot] as number;
         const contribution = idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + (B * D) / avgdl)));
         if (!seen[slot]) {
@@ -380,17 +409,85 @@ export class TenantKeywords {
         acc[slot] = (acc[slot] as number) + contribution;
       }
     }
-    const count = touched.length;
-    const slots = Int32Array.from(touched);
-    const scores = new Float64Array(count);
-    for (let i = 0; i < count; i++) {
-      const slot = slots[i] as number;
-      scores[i] = acc[slot] as number;
+    const pruned = read < order.length;
+    if (!pruned) {
+      rest = 0;
+      cut = touched.length > limit ? kthLargest(acc, touched, limit) : -Infinity;
+    }
+    // Scores are summed again, in query order, unless every phrase was read and in that order.
+    const exactAgain = pruned || order.some((q, i) => q !== i);
+    // Rows that may reach the cut: within the unread phrases' bound of it (a margin covers the summation order).
+    const floor = exactAgain || pruned ? cut * (1 - 1e-9) - rest : -Infinity;
+    const slots: number[] = [];
+    const scores: number[] = [];
+    for (const slot of touched) {
+      const partial = acc[slot] as number;
       acc[slot] = 0;
       seen[slot] = 0;
+      if (partial < floor) continue;
+      slots.push(slot);
+      scores.push(exactAgain ? 0 : partial);
     }
-    return topWithTies(scores, count, limit).map((i) => ({ chunk: this.chunkOf[slots[i] as number] as number, score: scores[i] as number }));
+    if (exactAgain) {
+      // FTS5 sums a row's phrases in query order; the read order above may round differently in the last bit.
+      for (const { p, id, idf } of terms) {
+        for (let s = 0; s < slots.length; s++) {
+          const slot = slots[s] as number;
+          const at = findSlot(p, slot);
+          if (at < 0) continue;
+          const f = this.frequency(p.data[2 * at + 1] as number, slot, id, weights);
+          const D = lengthOf[slot] as number;
+          scores[s] = (scores[s] as number) + idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + (B * D) / avgdl)));
+        }
+      }
+    }
+    const scoreArray = Float64Array.from(scores);
+    return topWithTies(scoreArray, scoreArray.length, limit).map((i) => ({ chunk: this.chunkOf[slots[i] as number] as number, score: scoreArray[i] as number }));
   }
+}
+
+/** Index of `slot` in a posting list (entries are in ascending slot order), or −1. */
+function findSlot(p: Posting, slot: number): number {
+  let lo = 0;
+  let hi = p.length - 1;
+  const data = p.data;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = data[2 * mid] as number;
+    if (at === slot) return mid;
+    if (at < slot) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** The k-th largest accumulator among the touched slots (k ≤ touched.length), by quickselect on a copy. */
+function kthLargest(acc: Float64Array, touched: readonly number[], k: number): number {
+  const values = new Float64Array(touched.length);
+  for (let i = 0; i < touched.length; i++) values[i] = acc[touched[i] as number] as number;
+  let lo = 0;
+  let hi = values.length - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >>> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((values[i] as number) > pivot) i++;
+      while ((values[j] as number) < pivot) j--;
+      if (i <= j) {
+        const t = values[i] as number;
+        values[i] = values[j] as number;
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return values[target] as number;
 }
 
 /** Every tenant's keyword index; rebuilt from SQLite on open and kept in step with committed batches. */
