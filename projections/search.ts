@@ -3,7 +3,9 @@ import { ValidationError } from '../lib/errors.ts';
 import { SEARCH_MODES } from '../streams/events/index.ts';
 import { matchesNothing, validateFilter } from './filter.ts';
 import { fuse, type RankedCandidate } from './fusion.ts';
-import { chunkKey, type Candidate, type ChunkContent, type KeywordExpansion, type Retriever, type SearchFilter, type SearchHit, type SearchQuery } from './store.ts';
+import { chunkKey, type Candidate, type ChunkContent, type Retriever, type SearchFilter, type SearchHit, type SearchOptions, type SearchQuery } from './store.ts';
+
+export type { SearchOptions } from './store.ts';
 
 /** Upper bound on k: hits are hydrated and sent whole, so a runaway k is refused rather than served slowly. */
 export const MAX_K = 10_000;
@@ -54,26 +56,6 @@ export function rankCandidates(candidates: readonly Candidate[]): Candidate[] {
   return [...best].map(([key, score]) => ({ key, score })).sort(byScoreThenKey);
 }
 
-/**
- * Runs a search against any retriever. Keyword and vector modes rank one side by its raw score; hybrid asks both sides
- * at once (a side whose weight is 0 cannot change the ranking and is not asked) and fuses them with the model's weight.
- */
-export interface SearchOptions {
-  /**
-   * Rank documents, not chunks: each side's chunk candidates collapse to the best chunk per document before fusion, so a
-   * document's keyword and vector evidence meet even when they come from different chunks, and k hits are k documents.
-   */
-  readonly perDocument?: boolean;
-  /**
-   * Documents (per-document hybrid only) each side reads before fusion; default max(100, 10k). Every keyword candidate
-   * document is also scored on the vector side (a second vector call restricted to those documents), so fusion weighs
-   * both scores of every candidate instead of a 0 for "not in the vector side's top list".
-   */
-  readonly documentCandidates?: number;
-  /** Keyword query expansion (default none); 'rm3' measured on SciFact in BENCHMARKS.md. */
-  readonly keywordExpansion?: KeywordExpansion;
-}
-
 /** The document part of a chunk key (source and doc id). */
 const documentOf = (key: string): string => key.slice(0, key.lastIndexOf('\u0000'));
 
@@ -116,7 +98,12 @@ async function vectorScoresOf(
   return found.filter((c) => wanted.has(documentOf(c.key)));
 }
 
+/**
+ * Runs a search against any retriever. Keyword and vector modes rank one side by its raw score; hybrid asks both sides
+ * at once (a side whose weight is 0 cannot change the ranking and is not asked) and fuses them with the model's weight.
+ */
 export async function search(retriever: Retriever, query: SearchQuery, options: SearchOptions = {}): Promise<SearchHit[]> {
+  if (retriever.search) return retriever.search(query, options);
   validateQuery(query);
   const filter: SearchFilter | undefined = query.filter ? validateFilter(query.filter) : undefined;
   const unit = query.mode === 'keyword' ? undefined : unitQueryVector(retriever.model, query);

@@ -187,6 +187,28 @@ export interface Retriever {
   vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Promise<Candidate[]>;
   /** The content of the chunks named by candidate keys (missing keys, e.g. deleted meanwhile, are left out). */
   hydrate(tenant: string, keys: readonly string[]): Promise<ChunkContent[]>;
+  /**
+   * The whole of projections/search.ts's search() run next to the data, in one round trip, with the same results: a
+   * store in a worker thread answers there instead of making three calls across the thread boundary per query.
+   */
+  search?(query: SearchQuery, options: SearchOptions): Promise<SearchHit[]>;
+}
+
+/** How projections/search.ts ranks (the node's settings; inference/settings.ts). */
+export interface SearchOptions {
+  /**
+   * Rank documents, not chunks: each side's chunk candidates collapse to the best chunk per document before fusion, so a
+   * document's keyword and vector evidence meet even when they come from different chunks, and k hits are k documents.
+   */
+  readonly perDocument?: boolean;
+  /**
+   * Documents (per-document hybrid only) each side reads before fusion; default max(100, 10k). Every keyword candidate
+   * document is also scored on the vector side (a second vector call restricted to those documents), so fusion weighs
+   * both scores of every candidate instead of a 0 for "not in the vector side's top list".
+   */
+  readonly documentCandidates?: number;
+  /** Keyword query expansion (default none); 'rm3' measured on SciFact in BENCHMARKS.md. */
+  readonly keywordExpansion?: KeywordExpansion;
 }
 
 /** The inference (serving) store: a projection store with a retriever and per-document state. */

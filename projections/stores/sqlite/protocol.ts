@@ -27,6 +27,7 @@ export type Method =
   | 'keywordCandidates'
   | 'vectorCandidates'
   | 'hydrate'
+  | 'search'
   | 'document'
   | 'stats'
   | 'digest'

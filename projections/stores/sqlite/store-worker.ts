@@ -1,9 +1,10 @@
 // Worker thread entry: owns the SQLite store and answers the host's requests one at a time, in arrival order.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { CandidateRequest, DocumentRef, KeywordRequest } from '../../store.ts';
+import { search } from '../../search.ts';
+import type { CandidateRequest, DocumentRef, InferenceStore, KeywordRequest, SearchOptions, SearchQuery } from '../../store.ts';
 import { serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig } from './protocol.ts';
 import type { DocRange } from './digest.ts';
-import { SqliteInferenceStore } from './sqlite-store.ts';
+import { asInferenceStore, SqliteInferenceStore } from './sqlite-store.ts';
 
 const port = parentPort;
 if (!port) throw new Error('store-worker must run in a worker thread (start it with startWorker)');
@@ -11,6 +12,11 @@ const config = (workerData as { data: WorkerConfig }).data;
 
 function handle(store: SqliteInferenceStore, request: Request): unknown {
   switch (request.method) {
+    case 'search': {
+      // Runs to the end before the next message is handled: every store call it awaits is synchronous here.
+      const { query, options } = request.args as { query: SearchQuery; options: SearchOptions };
+      return search(retriever(store), query, options);
+    }
     case 'apply':
       return store.apply(unpackBatch(request.args as PackedBatch));
     case 'checkpoints':
@@ -53,12 +59,26 @@ try {
   port.postMessage({ type: 'failed', error: serializeError(err) } satisfies Hello);
 }
 
+let inThread: InferenceStore | undefined;
+/** The store as search() reads it in this thread (no `search` of its own, so search() runs here). */
+function retriever(store: SqliteInferenceStore): InferenceStore {
+  return (inThread ??= asInferenceStore(store));
+}
+
 if (store) {
   const opened = store;
   port.on('message', (request: Request) => {
     let reply: Reply;
     try {
-      reply = { id: request.id, ok: true, value: handle(opened, request) };
+      const value = handle(opened, request);
+      if (value instanceof Promise) {
+        value.then(
+          (settled: unknown) => port.postMessage({ id: request.id, ok: true, value: settled } satisfies Reply),
+          (err: unknown) => port.postMessage({ id: request.id, ok: false, error: serializeError(err) } satisfies Reply),
+        );
+        return;
+      }
+      reply = { id: request.id, ok: true, value };
     } catch (err) {
       reply = { id: request.id, ok: false, error: serializeError(err) };
     }
