@@ -8,7 +8,8 @@ export const STOPWORDS: ReadonlySet<string> = new Set([
 ]);
 
 // The same notion of a word as FTS5's unicode61 tokenizer: runs of letters, digits and combining marks.
-const WORD = /[\p{L}\p{N}\p{M}]+/gu;
+export const WORD_SOURCE = '[\\p{L}\\p{N}\\p{M}]+';
+const WORD = new RegExp(WORD_SOURCE, 'gu');
 
 /** Lowercased word tokens (letters, digits, combining marks; unicode-aware), in order. */
 export function words(text: string): string[] {

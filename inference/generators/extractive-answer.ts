@@ -1,5 +1,5 @@
 // Extractive answers: the sentences of the retrieved chunks that best match the question, each with a citation marker.
-import { contentTerms, sentences, words } from '../../lib/text.ts';
+import { contentTerms, sentences, WORD_SOURCE } from '../../lib/text.ts';
 
 export interface AnswerSource {
   readonly text: string;
@@ -19,6 +19,34 @@ function stem(word: string): string {
   return word.replace(/(ies|es|s|ing|ed)$/u, '').slice(0, 12) || word;
 }
 
+const WORD = new RegExp(WORD_SOURCE, 'gu');
+
+/**
+ * The query stems among a sentence's words (lib/text.ts `words`, stemmed). Only those are ever looked up, so the
+ * other words are not kept: a stem is a prefix of its word, so a word whose first character starts no query stem is
+ * skipped unstemmed. This was a quarter of what the API thread allocates per query (measured: 116 of 434 KB).
+ */
+function queryStemsIn(sentence: string, queryStems: ReadonlySet<string>): Set<string> {
+  const found = new Set<string>();
+  if (queryStems.size === 0) return found;
+  const text = sentence.normalize('NFKC').toLowerCase();
+  const re = WORD;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const word = m[0];
+    if (!startsAQueryStem(word, queryStems)) continue;
+    const s = stem(word);
+    if (queryStems.has(s)) found.add(s);
+  }
+  return found;
+}
+
+function startsAQueryStem(word: string, queryStems: ReadonlySet<string>): boolean {
+  const first = word.charCodeAt(0);
+  for (const s of queryStems) if (s.charCodeAt(0) === first) return true;
+  return false;
+}
+
 /**
  * Picks up to three sentences from the top results that share the most (rarer) words with the question,
  * preferring higher-ranked results, and cites each as [n]. With no overlap at all it quotes the best result's opening.
@@ -30,7 +58,7 @@ export function extractiveAnswer(question: string, results: readonly AnswerSourc
   results.slice(0, 5).forEach((r, result) => {
     sentences(r.text).forEach((sentence, order) => {
       if (sentence.length < 20) return;
-      candidates.push({ sentence, result, order, stems: new Set(words(sentence).map(stem)) });
+      candidates.push({ sentence, result, order, stems: queryStemsIn(sentence, queryStems) });
     });
   });
   const df = new Map<string, number>();
