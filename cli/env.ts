@@ -34,6 +34,8 @@ export const NODE_OPTIONS = {
   store: { type: 'string' },
   'vector-weight': { type: 'string' },
   'keyword-expansion': { type: 'string' },
+  generator: { type: 'string' },
+  prompt: { type: 'string' },
   'embed-workers': { type: 'string' },
   config: { type: 'string' },
   'api-keys': { type: 'string' },

@@ -36,6 +36,7 @@ function reportProgress(system: SpandaSystem, logger: Logger): NodeJS.Timeout {
 export const upCommand: Command = {
   usage:
     'spanda up [--port 8080] [--host 127.0.0.1] [--data-dir .spanda] [--nats-url URL] [--embedder offline|hash] [--models M,…] [--store sqlite|weaviate|qdrant] [--no-sample]\n' +
+    '          [--generator extractive|openai|hf] [--prompt NAME[@VERSION]] [--keyword-expansion none|rm3]\n' +
     '          [--config FILE] [--api-keys FILE] [--allow-open] [--cors-origins LIST]',
   options: { ...NODE_OPTIONS, 'no-sample': { type: 'boolean' } },
 
