@@ -10,7 +10,8 @@ import { createEmbeddingProvider } from '../processors/embedder/models.ts';
 import type { SearchMode } from '../streams/events/index.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
 import { mapLimit } from '../streams/publisher.ts';
-import { loadAverage, measured, note, round, runBenchmark, summarize, table, writeResult, type Summary } from './lib/common.ts';
+import { spawn } from 'node:child_process';
+import { fromRoot, loadAverage, measured, note, round, runBenchmark, summarize, table, writeResult, type Summary } from './lib/common.ts';
 import { startNode, startPrivateNats, waitForIndex, type BenchNode } from './lib/node.ts';
 import { proseDocument, proseQueries } from './lib/prose.ts';
 import { prng } from '../lib/prng.ts';
@@ -60,6 +61,44 @@ async function concurrentClients(apiUrl: string, queries: readonly string[]): Pr
   );
   const seconds = (performance.now() - started) / 1000;
   return { clients: CLIENTS, queries: times.length, seconds: round(seconds, 2), queriesPerSecond: round(times.length / seconds, 1), latencyMs: summarize(times) };
+}
+
+const CLIENT_SCRIPT = fromRoot('bench/lib/query-client.mjs');
+
+/** What the client in its own process measured: one client back to back, and CLIENTS at once. */
+interface SeparateClient {
+  readonly hybridMs: Summary;
+  readonly concurrent: Concurrent;
+}
+
+/** Runs bench/lib/query-client.mjs in a child process (plain Node) and returns what it printed. */
+async function childClient(input: Record<string, unknown>): Promise<{ times: number[]; seconds?: number }> {
+  const child = spawn(process.execPath, [CLIENT_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const out: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code ?? 1));
+  });
+  child.stdin.end(JSON.stringify(input));
+  const code = await exited;
+  if (code !== 0) throw new Error(`the query client process exited with code ${code}`);
+  return JSON.parse(Buffer.concat(out).toString('utf8')) as { times: number[]; seconds?: number };
+}
+
+/**
+ * Hybrid queries from a client in a process of its own, as a deployment's clients are: the in-process figures above
+ * also carry the client's own work (fetch, parsing, its garbage) on the server's event loop.
+ */
+async function separateClient(apiUrl: string, queries: readonly string[]): Promise<SeparateClient> {
+  const base = { url: apiUrl, mode: 'hybrid', k: K, warmup: WARMUP };
+  const one = await childClient({ ...base, queries: queries.slice(WARMUP), clients: 1 });
+  const many = await childClient({ ...base, queries, clients: CLIENTS, perClient: CLIENT_QUERIES });
+  const seconds = many.seconds ?? Number.NaN;
+  return {
+    hybridMs: summarize(one.times),
+    concurrent: { clients: CLIENTS, queries: many.times.length, seconds: round(seconds, 2), queriesPerSecond: round(many.times.length / seconds, 1), latencyMs: summarize(many.times) },
+  };
 }
 
 /** The process's RSS and, when the store runs in a worker, what its in-memory indexes hold. */
@@ -175,7 +214,9 @@ await runBenchmark('query', async () => {
     note(`${stats.chunks} chunks: ${CLIENTS} concurrent clients`);
     const concurrent = await concurrentClients(system.apiUrl, queries);
     note(`${stats.chunks} chunks, ${CLIENTS} clients: ${concurrent.queriesPerSecond} queries/s, p99 ${concurrent.latencyMs.p99} ms`);
-    sizes.push({ chunks: stats.chunks, documents: stats.documents, vectors: stats.vectors, healthzMs: healthz, modes, concurrent, memory: await memoryOf(system.store) });
+    const separate = await separateClient(system.apiUrl, queries);
+    note(`${stats.chunks} chunks, client in its own process: hybrid p50 ${separate.hybridMs.p50} / p99 ${separate.hybridMs.p99} ms; ${CLIENTS} clients ${separate.concurrent.queriesPerSecond} queries/s, p99 ${separate.concurrent.latencyMs.p99} ms`);
+    sizes.push({ chunks: stats.chunks, documents: stats.documents, vectors: stats.vectors, healthzMs: healthz, modes, concurrent, separate, memory: await memoryOf(system.store) });
   }
 
   // A real deployment embeds every vector or hybrid query with its model: the offline model's cost per query, alone.
@@ -215,6 +256,7 @@ await runBenchmark('query', async () => {
       warmup: WARMUP,
       queryTexts: 'English-like keyword strings and questions about the corpus topics, some naming a rare proper noun (bench/lib/prose.ts)',
       http: 'sequential fetch on a kept-alive connection, client and server in this process (both share the 2 cores); the API also publishes query.received/answered to QUERIES after answering; healthzMs = GET /healthz round trips, the floor of any request',
+      separate: `bench/lib/query-client.mjs in a child process (plain Node): ${QUERIES} hybrid queries back to back after ${WARMUP} warm-up ones, then ${CLIENTS} clients × ${CLIENT_QUERIES} at once; the same queries`,
     },
     loads,
     sizes,
@@ -242,6 +284,7 @@ await runBenchmark('query', async () => {
     }
   }
   console.log(table(['chunks, mode', 'HTTP', 'server took_ms', 'store.search', 'HTTP − store p50'], rows));
+  for (const s of sizes) console.log(`${s.chunks} chunks, client in its own process: hybrid p50 ${s.separate.hybridMs.p50} / p99 ${s.separate.hybridMs.p99} ms; ${CLIENTS} clients ${s.separate.concurrent.queriesPerSecond} queries/s, p50 ${s.separate.concurrent.latencyMs.p50} / p99 ${s.separate.concurrent.latencyMs.p99} ms`);
   for (const s of sizes) console.log(`${s.chunks} chunks, ${CLIENTS} clients: ${s.concurrent.queriesPerSecond} hybrid queries/s, p50 ${s.concurrent.latencyMs.p50} ms, p99 ${s.concurrent.latencyMs.p99} ms; memory ${JSON.stringify(s.memory)}`);
   console.log(`GET /healthz round trip p50: ${sizes.map((s) => `${s.healthzMs.p50} ms at ${s.chunks} chunks`).join(', ')}`);
   console.log(`\nquery embedding, offline model: p50 ${offlineEmbed.p50} ms, p99 ${offlineEmbed.p99} ms (hash: p50 ${hashEmbed.p50} ms)`);

@@ -77,6 +77,12 @@ interface ModeFigures {
   readonly storeMs: Summary;
   readonly meanHits: number;
 }
+interface Concurrency {
+  readonly clients: number;
+  readonly queries: number;
+  readonly queriesPerSecond: number;
+  readonly latencyMs: Summary;
+}
 interface QueryResult extends Common {
   readonly setup: { readonly loading: string; readonly vectors: string; readonly hybridVectorWeight: number; readonly k: number; readonly queries: number; readonly warmup: number };
   readonly loads: ReadonlyArray<{ readonly documents: number; readonly chunks: number; readonly seconds: number; readonly chunksPerSecond: number }>;
@@ -85,7 +91,9 @@ interface QueryResult extends Common {
     readonly documents: number;
     readonly healthzMs?: Summary;
     readonly modes: Record<string, ModeFigures>;
-    readonly concurrent?: { readonly clients: number; readonly queries: number; readonly queriesPerSecond: number; readonly latencyMs: Summary };
+    readonly concurrent?: Concurrency;
+    /** A client in a process of its own (bench/lib/query-client.mjs): hybrid back to back, then concurrent clients. */
+    readonly separate?: { readonly hybridMs: Summary; readonly concurrent: Concurrency };
     readonly memory?: Record<string, number>;
   }>;
   readonly queryEmbedding: { readonly offlineMs: Summary; readonly hashMs: Summary };
@@ -460,6 +468,28 @@ ${mdTable(
 )}
 `
     : ''
+}${
+  r.sizes.some((s) => s.separate)
+    ? `
+The same hybrid queries from a client in a process of its own (\`bench/lib/query-client.mjs\`, plain Node), as a
+deployment's clients are: above, the client's own work (fetch, parsing, its garbage collections) runs on the server's
+event loop.
+
+${mdTable(
+  ['chunks', 'one client p50 / p99 ms', 'clients at once', 'queries/s', 'p50 / p99 ms'],
+  r.sizes.flatMap((s) =>
+    s.separate
+      ? [[f(s.chunks), `${s.separate.hybridMs.p50} / ${s.separate.hybridMs.p99}`, String(s.separate.concurrent.clients), String(s.separate.concurrent.queriesPerSecond), `${s.separate.concurrent.latencyMs.p50} / ${s.separate.concurrent.latencyMs.p99}`]]
+      : [],
+  ),
+)}
+${(() => {
+  const last = r.sizes[r.sizes.length - 1];
+  const inProcess = last?.modes.hybrid?.httpMs;
+  if (!last?.separate || !inProcess) return '';
+  return `\nAt ${f(last.chunks)} chunks the client's own process moves the median by ${f(last.separate.hybridMs.p50 - inProcess.p50, 2)} ms and the p99 by ${f(last.separate.hybridMs.p99 - inProcess.p99, 2)} ms against the in-process client: on 2 cores its work only moves to the core the store thread and nats-server share.\n`;
+})()}`
+    : ''
 }
 Embedding the query (one at a time, as the API does for every vector and hybrid query): offline model p50
 ${e.offlineMs.p50} ms, p99 ${e.offlineMs.p99} ms; hash embedder p50 ${e.hashMs.p50} ms.
@@ -749,17 +779,22 @@ function targets(results: ReadonlyMap<string, Common>): string {
   const big = q?.sizes[q.sizes.length - 1];
   const hybrid = big?.modes.hybrid;
   if (big && hybrid) {
+    // Judged on the client in a process of its own, as a deployment's clients are; the in-process client is shown too.
+    const judged = big.separate?.hybridMs ?? hybrid.httpMs;
     rows.push([
       `hybrid query over HTTP, ${f(big.chunks)} chunks, one client: p50 ≤ 10 ms, p99 ≤ 25 ms`,
-      `p50 ${hybrid.httpMs.p50} ms, p99 ${hybrid.httpMs.p99} ms`,
+      big.separate
+        ? `client in its own process: p50 ${big.separate.hybridMs.p50} ms, p99 ${big.separate.hybridMs.p99} ms (client in the node's process: p50 ${hybrid.httpMs.p50}, p99 ${hybrid.httpMs.p99} ms)`
+        : `p50 ${hybrid.httpMs.p50} ms, p99 ${hybrid.httpMs.p99} ms`,
       `store.search alone p50 ${hybrid.storeMs.p50} / p99 ${hybrid.storeMs.p99} ms; GET /healthz p50 ${big.healthzMs?.p50 ?? '?'} ms`,
-      status(hybrid.httpMs.p50 <= 10 && hybrid.httpMs.p99 <= 25),
+      status(judged.p50 <= 10 && judged.p99 <= 25),
     ]);
-    if (big.concurrent) {
+    const many = big.separate?.concurrent ?? big.concurrent;
+    if (many) {
       rows.push([
-        `hybrid, ${big.concurrent.clients} concurrent clients (queries/s and p99)`,
-        `${big.concurrent.queriesPerSecond} queries/s, p99 ${big.concurrent.latencyMs.p99} ms`,
-        `one client: ${hybrid.httpMs.mean > 0 ? f(1000 / hybrid.httpMs.mean, 0) : '?'} queries/s`,
+        `hybrid, ${many.clients} concurrent clients (queries/s and p99)`,
+        `${many.queriesPerSecond} queries/s, p99 ${many.latencyMs.p99} ms${big.separate && big.concurrent ? ` (in the node's process: ${big.concurrent.queriesPerSecond} queries/s, p99 ${big.concurrent.latencyMs.p99} ms)` : ''}`,
+        `one client: ${judged.mean > 0 ? f(1000 / judged.mean, 0) : '?'} queries/s`,
         '–',
       ]);
     }
