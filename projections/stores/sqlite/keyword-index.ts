@@ -399,9 +399,7 @@ export class TenantKeywords {
         const slot = data[2 * i] as number;
         if (!alive[slot]) continue;
         if (allow && !allow(docOf[slot] as number)) continue;
-        const f = this.frequency(data[2 * i + 1] as number, slot, id, weights);
-        const D = lengthOf[slot] as number;
-        const contribution = idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + (B * D) / avgdl)));
+        const contribution = bm25Term(idf, this.frequency(data[2 * i + 1] as number, slot, id, weights), lengthOf[slot] as number, avgdl);
         if (!seen[slot]) {
           seen[slot] = 1;
           touched.push(slot);
@@ -417,7 +415,7 @@ export class TenantKeywords {
     // Scores are summed again, in query order, unless every phrase was read and in that order.
     const exactAgain = pruned || order.some((q, i) => q !== i);
     // Rows that may reach the cut: within the unread phrases' bound of it (a margin covers the summation order).
-    const floor = exactAgain || pruned ? cut * (1 - 1e-9) - rest : -Infinity;
+    const floor = exactAgain ? cut * (1 - 1e-9) - rest : -Infinity;
     const slots: number[] = [];
     const scores: number[] = [];
     for (const slot of touched) {
@@ -435,15 +433,18 @@ export class TenantKeywords {
           const slot = slots[s] as number;
           const at = findSlot(p, slot);
           if (at < 0) continue;
-          const f = this.frequency(p.data[2 * at + 1] as number, slot, id, weights);
-          const D = lengthOf[slot] as number;
-          scores[s] = (scores[s] as number) + idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + (B * D) / avgdl)));
+          scores[s] = (scores[s] as number) + bm25Term(idf, this.frequency(p.data[2 * at + 1] as number, slot, id, weights), lengthOf[slot] as number, avgdl);
         }
       }
     }
     const scoreArray = Float64Array.from(scores);
     return topWithTies(scoreArray, scoreArray.length, limit).map((i) => ({ chunk: this.chunkOf[slots[i] as number] as number, score: scoreArray[i] as number }));
   }
+}
+
+/** One phrase's BM25 term in a row: fts5Bm25Function's formula, for weighted frequency f and row length D (tokens). */
+function bm25Term(idf: number, f: number, D: number, avgdl: number): number {
+  return idf * ((f * (K1 + 1.0)) / (f + K1 * (1 - B + (B * D) / avgdl)));
 }
 
 /** Index of `slot` in a posting list (entries are in ascending slot order), or −1. */
