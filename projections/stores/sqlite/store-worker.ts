@@ -10,12 +10,13 @@ const port = parentPort;
 if (!port) throw new Error('store-worker must run in a worker thread (start it with startWorker)');
 const config = (workerData as { data: WorkerConfig }).data;
 
-function handle(store: SqliteInferenceStore, request: Request): unknown {
+/** `local` is the store as search() reads it in this thread: it has no `search` of its own, so search() runs here. */
+function handle(store: SqliteInferenceStore, local: InferenceStore, request: Request): unknown {
   switch (request.method) {
     case 'search': {
       // Runs to the end before the next message is handled: every store call it awaits is synchronous here.
       const { query, options } = request.args as { query: SearchQuery; options: SearchOptions };
-      return search(retriever(store), query, options);
+      return search(local, query, options);
     }
     case 'apply':
       return store.apply(unpackBatch(request.args as PackedBatch));
@@ -59,31 +60,29 @@ try {
   port.postMessage({ type: 'failed', error: serializeError(err) } satisfies Hello);
 }
 
-let inThread: InferenceStore | undefined;
-/** The store as search() reads it in this thread (no `search` of its own, so search() runs here). */
-function retriever(store: SqliteInferenceStore): InferenceStore {
-  return (inThread ??= asInferenceStore(store));
-}
-
 if (store) {
   const opened = store;
-  port.on('message', (request: Request) => {
-    let reply: Reply;
-    try {
-      const value = handle(opened, request);
-      if (value instanceof Promise) {
-        value.then(
-          (settled: unknown) => port.postMessage({ id: request.id, ok: true, value: settled } satisfies Reply),
-          (err: unknown) => port.postMessage({ id: request.id, ok: false, error: serializeError(err) } satisfies Reply),
-        );
-        return;
-      }
-      reply = { id: request.id, ok: true, value };
-    } catch (err) {
-      reply = { id: request.id, ok: false, error: serializeError(err) };
-    }
+  const local = asInferenceStore(opened);
+  const send = (request: Request, reply: Reply) => {
     port.postMessage(reply);
     // Closing the port lets the thread end once the reply is out.
     if (request.method === 'close') port.close();
+  };
+  const failed = (request: Request, err: unknown): Reply => ({ id: request.id, ok: false, error: serializeError(err) });
+  port.on('message', (request: Request) => {
+    let value: unknown;
+    try {
+      value = handle(opened, local, request);
+    } catch (err) {
+      return send(request, failed(request, err));
+    }
+    if (value instanceof Promise) {
+      value.then(
+        (settled: unknown) => send(request, { id: request.id, ok: true, value: settled }),
+        (err: unknown) => send(request, failed(request, err)),
+      );
+    } else {
+      send(request, { id: request.id, ok: true, value });
+    }
   });
 }
