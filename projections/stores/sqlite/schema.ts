@@ -123,11 +123,13 @@ export interface ModelSpec {
 }
 
 /**
- * Page size of a file created to build a generation. A vector row of 512 floats (2 KB) takes a 4 KB page to itself (two
- * do not fit), so half of such a file was empty pages; 16 KB pages hold 7. Measured on a 22,790-chunk replay: about
- * 15% less CPU to apply. Only a new file takes it (SQLite ignores the setting once a file has content).
+ * Page size of every store file created (SQLite ignores it once a file has content, so older 4 KB files keep theirs). A
+ * vector row of 512 floats (2 KB) takes a 4 KB page to itself (two do not fit), so half of such a file was empty pages;
+ * 16 KB pages hold 7, and a commit writes a quarter as many WAL frames. Measured: a replay's build on 22,790 chunks about
+ * 15% less CPU to apply; a serving store applying batches of 100 documents (23,575 chunks × 512-d, alternating runs)
+ * median 2.94 s against 3.43 s, system time −25%.
  */
-export const BUILD_PAGE_SIZE = 16384;
+export const STORE_PAGE_SIZE = 16384;
 
 /** How long a connection waits for another's lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -136,7 +138,7 @@ export const BUSY_TIMEOUT_MS = 5000;
  * Opens (creating if needed) a store file for `model`; throws ConfigError when the file belongs to another model.
  * `pageSize` applies to a file created now.
  */
-export function openDatabase(path: string, model: ModelSpec, pageSize?: number): Database.Database {
+export function openDatabase(path: string, model: ModelSpec, pageSize = STORE_PAGE_SIZE): Database.Database {
   if (!Number.isInteger(model.dims) || model.dims < 1) {
     throw new ConfigError(`model ${model.id} declares ${model.dims} dimensions; a positive integer is required`);
   }
@@ -144,7 +146,7 @@ export function openDatabase(path: string, model: ModelSpec, pageSize?: number):
   const db = new Database(path);
   try {
     // Before WAL: a file's page size is fixed once it is in WAL mode or has content.
-    if (pageSize !== undefined) db.pragma(`page_size = ${Math.trunc(pageSize)}`);
+    db.pragma(`page_size = ${Math.trunc(pageSize)}`);
     db.pragma('journal_mode = WAL');
     // WAL + NORMAL survives a process crash; a power loss may drop the last commits, which replay from the log restores
     // because data and checkpoints commit together.

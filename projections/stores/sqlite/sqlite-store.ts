@@ -7,7 +7,7 @@ import { computeDigest, digestWithDocuments, type DocRange } from './digest.ts';
 import { readCheckpoints, snapshotShare, type SnapshotShare } from './snapshot.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
 import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
-import { BUILD_PAGE_SIZE, BUSY_TIMEOUT_MS, ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
+import { BUSY_TIMEOUT_MS, ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
 import type { StoreMemory } from './protocol.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
@@ -67,7 +67,7 @@ export class SqliteInferenceStore {
   }
 
   static open(options: SqliteStoreOptions): SqliteInferenceStore {
-    const db = openDatabase(options.path, options.model, options.mode === 'build' ? BUILD_PAGE_SIZE : undefined);
+    const db = openDatabase(options.path, options.model);
     try {
       return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims }, options.keywordIndex ?? true, options.mode ?? 'serve');
     } catch (err) {
