@@ -131,6 +131,22 @@ describe('VectorIndex', () => {
     expect(index.tenant('c')).toBeUndefined();
     expect(index.size).toBe(1);
   });
+
+  it('grows and searches the matrices of more tenants than address space is reserved for', () => {
+    // 2,100 tenants are 4,200 row arrays: past the 4,096 resizable ones a thread reserves, the rest are plain arrays.
+    const index = new VectorIndex(DIMS);
+    const tenants = 2_100;
+    for (let t = 0; t < tenants; t++) index.apply([{ kind: 'upsert', tenant: `t${t}`, vectorId: 1, chunk: 1, doc: 1, vector: bytes(1, 0, 0, 0) }]);
+    for (const t of [0, tenants - 1]) {
+      const changes = Array.from({ length: 3_000 }, (_, i) => ({ kind: 'upsert' as const, tenant: `t${t}`, vectorId: i + 2, chunk: i + 2, doc: 1, vector: i === 2_999 ? bytes(0, 0, 0, 1) : bytes(0, 1, 0, 0) }));
+      index.apply(changes);
+      const matrix = index.tenant(`t${t}`) as TenantMatrix;
+      expect(matrix.size).toBe(3_001);
+      expect(sorted(matrix.search(q(1, 0, 0, 0), 1))).toEqual([[1, 1]]);
+      expect(sorted(matrix.search(q(0, 0, 0, 1), 1))).toEqual([[3_001, 1]]);
+    }
+    expect(index.size).toBe(tenants + 2 * 3_000);
+  });
 });
 
 describe('TenantMatrix memory', () => {

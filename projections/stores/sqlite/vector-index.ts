@@ -25,6 +25,15 @@ const INITIAL_ROWS = 1024;
 
 /** The largest resizable ArrayBuffer this V8 allows (Node 20: 4 GiB, 2M rows of 512 floats). */
 const MAX_RESIZABLE_BYTES = 2 ** 32;
+/**
+ * Address space all resizable matrices of this thread may reserve: 16 TiB of the 128 TiB a process can address, i.e.
+ * 4,096 buffers (a tenant's matrix and its int8 copy are two). Tenants beyond it get plain arrays, grown by copying.
+ */
+const RESERVATION_BUDGET = 16 * 2 ** 40;
+let reserved = 0;
+const released = new FinalizationRegistry<number>((bytes) => {
+  reserved -= bytes;
+});
 
 type RowArray = Float32Array | Int8Array;
 interface RowArrayKind<T extends RowArray> {
@@ -34,14 +43,25 @@ interface RowArrayKind<T extends RowArray> {
 }
 
 /**
- * An array of `length` elements on a resizable buffer (up to MAX_RESIZABLE_BYTES): it grows in place (growRows), so a
- * growing matrix is never copied. Copying doubled the matrix in one go on the store's thread, and the copy's first-touch
- * page faults stalled queries and writes alike: ~0.5 s at 65k × 512-d, ~1 s at 131k (measured here). In place, the new
- * pages are faulted in a row at a time as rows are written. Beyond the limit, a plain array (grown by copying).
+ * An array of `length` elements on a resizable buffer that reserves MAX_RESIZABLE_BYTES of address space (no memory):
+ * it grows in place (growRows), so a growing matrix is never copied. Copying doubled the matrix in one go on the
+ * store's thread, and the copy's first-touch page faults stalled queries and writes alike: ~0.5 s at 65k × 512-d, ~1 s
+ * at 131k (measured here). In place, the new pages are faulted in a row at a time as rows are written. Beyond 4 GiB,
+ * past the reservation budget, or when the address space cannot be reserved: a plain array, grown by copying.
  */
 function rowArray<T extends RowArray>(Kind: RowArrayKind<T>, length: number): T {
   const bytes = length * Kind.BYTES_PER_ELEMENT;
-  return bytes <= MAX_RESIZABLE_BYTES ? new Kind(new ArrayBuffer(bytes, { maxByteLength: MAX_RESIZABLE_BYTES }), 0, length) : new Kind(length);
+  if (bytes <= MAX_RESIZABLE_BYTES && reserved + MAX_RESIZABLE_BYTES <= RESERVATION_BUDGET) {
+    try {
+      const buffer = new ArrayBuffer(bytes, { maxByteLength: MAX_RESIZABLE_BYTES });
+      reserved += MAX_RESIZABLE_BYTES;
+      released.register(buffer, MAX_RESIZABLE_BYTES);
+      return new Kind(buffer, 0, length);
+    } catch {
+      // no address space left to reserve: a plain array works the same, it only grows by copying
+    }
+  }
+  return new Kind(length);
 }
 
 /** A copy of the first `length` elements of `array` in a buffer of their size (the larger one is then freed). */
