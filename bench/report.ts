@@ -913,7 +913,12 @@ common-word queries 3–4× faster than FTS5 alone in the same run); over HTTP t
 the machine is loaded by other work (load near 10 while earlier runs took ~11 ms p50 and ~45 ms p99) every thread hop
 waits for a time slice, which is what the p99 figures then measure.
 Ingest, POST and freshness share one limit: chunker, embedder, projector decoding and the API all run on one Node
-main thread, at ~2 ms of CPU per document; the scaling runs show that moving the embedder to its own process does not
+main thread, at ~2 ms of CPU per document (with nats-server ~0.5-0.7 ms more: past ~900 documents/s of 1-4 KB both
+cores are busy). Under a steady 375 documents/s (node metrics, histogram deltas over 12 s, a scratch run) a version
+spends ~10 ms in the chunker stage (from its DOCUMENTS timestamp to its chunks acknowledged), ~10 ms in the embedder
+stage and ~6 ms more until the projector has applied its vectors (mean 26 ms end to end, 88% under 50 ms): each stage
+waits for the batch in hand (a few documents, ~4.5 ms each including the worker-thread round trip and the acked
+publishes) and then takes its own; the freshness probes add their HTTP polling on top; the scaling runs show that moving the embedder to its own process does not
 help the hash pipeline (the chunker+projector process is the limit) and that a second offline embedder process does not
 help either once the first one's two model threads have both cores (it oversubscribes them; on a machine loaded by
 other work it won a larger share of the CPU: ×1.5 in a run at load ~10). Replay: the generation is written in build
