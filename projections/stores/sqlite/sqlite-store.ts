@@ -58,7 +58,7 @@ export class SqliteInferenceStore {
     this.searcher = new Searcher(db, this.index, this.keywords ? { index: this.keywords, tokenize } : undefined);
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
     if (!this.indexed) {
-      // Should a build keep the WAL (see enterBuildJournal), checkpoint it every ~40 MB instead of every 4 MB.
+      // Should a build keep the WAL (see enterBuildJournal), checkpoint it every 10,000 pages (~160 MB) instead of 1,000.
       db.pragma('wal_autocheckpoint = 10000');
       return;
     }
