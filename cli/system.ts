@@ -202,6 +202,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
               projectorOptions: { metrics },
               requireEmbedder: roles.has('api'),
               ...(config.vectorWeight !== undefined ? { vectorWeightOverride: config.vectorWeight } : {}),
+              ...(roles.has('api') ? { keywordExpansion: config.keywordExpansion } : {}),
             };
             const router = new GenerationRouter(withOverride, INFERENCE_ROLE, inferenceOpener(withOverride, { project }));
             await router.start({

@@ -2,6 +2,7 @@
 import { loadConfig, type SpandaConfig } from '../lib/config.ts';
 import { ConfigError } from '../lib/errors.ts';
 import type { SearchOptions } from '../projections/search.ts';
+import { STORES_WITH_EXPANSION } from '../projections/store.ts';
 import { createGenerator } from './generators/index.ts';
 import type { Generator } from './generators/generator.ts';
 import { promptTemplate, type PromptTemplate } from './prompts/prompt.ts';
@@ -32,7 +33,7 @@ export function inferenceSettings(config: SpandaConfig = loadConfig()): Inferenc
 /** Search options from configuration; keyword expansion is refused at start by a store that cannot do it. */
 export function searchOptions(config: Pick<SpandaConfig, 'keywordExpansion' | 'store'>): SearchOptions {
   if (config.keywordExpansion === 'none') return DEFAULT_SEARCH_OPTIONS;
-  if (config.store !== 'sqlite') {
+  if (!STORES_WITH_EXPANSION.includes(config.store)) {
     throw new ConfigError(
       `SPANDA_KEYWORD_EXPANSION=${config.keywordExpansion} is implemented by the sqlite store only (SPANDA_STORE is ${config.store}): unset it or serve from sqlite`,
     );

@@ -8,7 +8,7 @@ import type { ModelInfo } from '../streams/events/index.ts';
 import type { GenerationRecord, Generations, GenerationSpec } from './generations.ts';
 import type { Projection } from './projection.ts';
 import { runProjector, type ProjectorOptions, type RunningProjector } from './projector.ts';
-import type { InferenceStore } from './store.ts';
+import { STORES_WITH_EXPANSION, type InferenceStore, type KeywordExpansion } from './store.ts';
 import { storeFactory, type StoreConfig } from './stores/registry.ts';
 
 /** Turns query text into vectors of one model. */
@@ -56,6 +56,8 @@ export interface GenerationRuntime {
   readonly requireEmbedder?: boolean;
   /** Fusion weight that wins over each generation's own (SPANDA_VECTOR_WEIGHT). */
   readonly vectorWeightOverride?: number;
+  /** The keyword expansion this node's queries ask every generation's store for (SPANDA_KEYWORD_EXPANSION). */
+  readonly keywordExpansion?: KeywordExpansion;
 }
 
 /** What a router serves of a generation: at least its id and the projector that keeps it current. */
@@ -99,7 +101,16 @@ export async function openGeneration(runtime: GenerationRuntime, record: Generat
       `generation ${record.id} serves model ${record.spec.model.id}, which this node does not run; add it to SPANDA_MODELS (or --models) and restart`,
     );
   }
-  const factory = await storeFactory(record.spec.store.kind);
+  const kind = record.spec.store.kind;
+  if (runtime.keywordExpansion !== undefined && runtime.keywordExpansion !== 'none' && !STORES_WITH_EXPANSION.includes(kind)) {
+    // Refused here, where a node starts or follows the alias (it keeps serving the generation it has), rather than on
+    // every keyword and hybrid query the generation would then fail.
+    throw new ConfigError(
+      `generation ${record.id} is a ${kind} store, which cannot expand keyword queries, and this node serves SPANDA_KEYWORD_EXPANSION=${runtime.keywordExpansion} ` +
+        `(${STORES_WITH_EXPANSION.join(', ')} only): unset it and restart the node, or point the alias back (\`spanda projections rollback\`)`,
+    );
+  }
+  const factory = await storeFactory(kind);
   const target = { role: record.spec.role, generation: record.id, config: runtime.storeConfig };
   const lock =
     project && factory.kind === 'sqlite'

@@ -94,6 +94,9 @@ export interface CandidateRequest {
 export const KEYWORD_EXPANSIONS = ['none', 'rm3'] as const;
 export type KeywordExpansion = (typeof KEYWORD_EXPANSIONS)[number];
 
+/** Store kinds that implement keyword expansion; the others rank keywords remotely and refuse it (refuseExpansion). */
+export const STORES_WITH_EXPANSION: readonly string[] = ['sqlite'];
+
 /** For stores that rank keywords remotely and cannot expand a query: refuses a request for expansion, naming the fix. */
 export function refuseExpansion(store: string, request: KeywordRequest): void {
   if (request.expansion !== undefined && request.expansion !== 'none') {
