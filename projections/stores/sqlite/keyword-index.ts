@@ -337,6 +337,21 @@ export class TenantKeywords {
     return f;
   }
 
+  /** The slots whose running sum is at least `floor`; the others leave the accumulator (acc and seen cleared). */
+  private keepAbove(slots: readonly number[], floor: number): number[] {
+    const { acc, seen } = this;
+    const kept: number[] = [];
+    for (const slot of slots) {
+      if ((acc[slot] as number) >= floor) {
+        kept.push(slot);
+      } else {
+        acc[slot] = 0;
+        seen[slot] = 0;
+      }
+    }
+    return kept;
+  }
+
   /**
    * The best `limit` chunks for an OR of single-token phrases (in query order; a token may repeat), plus every chunk
    * tied with the last, scored exactly as FTS5's bm25() with these column weights. `allow` keeps to the documents a
@@ -344,9 +359,10 @@ export class TenantKeywords {
    *
    * Phrases are read best bound first (a phrase adds at most idf·(k1+1) to a row). Once the phrases left could not lift
    * a row that none of the read ones matched up to the current `limit`-th best, they are not scanned: only the rows
-   * that could still reach the cut look them up (posting lists are in slot order). A query word found in most rows
-   * (idf floored at 1e-6) then costs a few lookups instead of a pass over most of the tenant. The survivors are scored
-   * again in query order, so every score is still exactly bm25()'s.
+   * that could still reach the cut complete their sums with them (posting lists are in slot order), the cut rising
+   * and the candidates thinning after each. A query word found in most rows (idf floored at 1e-6) then costs a few
+   * lookups instead of a pass over most of the tenant. The rows left at the cut are scored again in query order, so
+   * every score is still exactly bm25()'s.
    */
   search(
     phrases: readonly string[],
@@ -408,23 +424,52 @@ export class TenantKeywords {
       }
     }
     const pruned = read < order.length;
-    if (!pruned) {
+    // Rows that may still reach the cut: within the unread phrases' bound of it (a margin covers the summation order).
+    let candidates = touched;
+    if (pruned) {
+      candidates = this.keepAbove(touched, cut * (1 - 1e-9) - rest);
+      // The unread phrases complete the candidates' sums, best bound first; after each, the cut rises and the bound of
+      // what is left falls, so fewer rows stay candidates for the next. A long list is read through once (rows not
+      // among the candidates skipped), a short one is looked up per candidate, whichever visits fewer entries.
+      for (let j = read; j < order.length; j++) {
+        rest -= bound(j);
+        const { p, id, idf } = terms[order[j] as number] as (typeof terms)[number];
+        const data = p.data;
+        if (p.length <= candidates.length * Math.log2(p.length + 1)) {
+          for (let i = 0; i < p.length; i++) {
+            const slot = data[2 * i] as number;
+            if (!seen[slot]) continue;
+            acc[slot] = (acc[slot] as number) + bm25Term(idf, this.frequency(data[2 * i + 1] as number, slot, id, weights), lengthOf[slot] as number, avgdl);
+          }
+        } else {
+          for (const slot of candidates) {
+            const at = findSlot(p, slot);
+            if (at < 0) continue;
+            acc[slot] = (acc[slot] as number) + bm25Term(idf, this.frequency(data[2 * at + 1] as number, slot, id, weights), lengthOf[slot] as number, avgdl);
+          }
+        }
+        if (candidates.length > limit) {
+          cut = kthLargest(acc, candidates, limit);
+          candidates = this.keepAbove(candidates, cut * (1 - 1e-9) - rest);
+        }
+      }
       rest = 0;
+    } else {
       cut = touched.length > limit ? kthLargest(acc, touched, limit) : -Infinity;
     }
     // Scores are summed again, in query order, unless every phrase was read and in that order.
     const exactAgain = pruned || order.some((q, i) => q !== i);
-    // Rows that may reach the cut: within the unread phrases' bound of it (a margin covers the summation order).
-    const floor = exactAgain ? cut * (1 - 1e-9) - rest : -Infinity;
+    // Every sum is complete now: only rows at the cut (or tied within rounding) can be among the best.
+    const floor = exactAgain ? cut * (1 - 1e-9) : -Infinity;
     const slots: number[] = [];
     const scores: number[] = [];
-    for (const slot of touched) {
-      const partial = acc[slot] as number;
+    for (const slot of candidates) {
+      const sum = acc[slot] as number;
       acc[slot] = 0;
       seen[slot] = 0;
-      if (partial < floor) continue;
+      if (sum < floor) continue;
       slots.push(slot);
-      scores.push(exactAgain ? 0 : partial);
+      scores.push(exactAgain ? 0 : sum);
     }
     if (exactAgain) {
       // FTS5 sums a row's phrases in query order; the read order above may round differently in the last bit.
