@@ -10,6 +10,7 @@ import type { SearchOptions } from '../projections/search.ts';
 import type { Generator } from '../inference/generators/generator.ts';
 import type { PromptTemplate } from '../inference/prompts/prompt.ts';
 import type { Reranker } from '../inference/rerank.ts';
+import type { QueryRecorder } from '../inference/record.ts';
 
 export type { QueryEmbedder } from '../projections/serving.ts';
 
@@ -25,6 +26,8 @@ export interface ApiDeps {
   readonly logger: Logger;
   /** Publish query.received / query.answered events (default true). */
   readonly recordQueries?: boolean;
+  /** Publishes them in batches; whoever passes it flushes it when the API stops. Absent: each query's on its own. */
+  readonly queryRecorder?: QueryRecorder;
   /**
    * Show store counts (documents, chunks, vectors) in /readyz (default false: readiness probes are unauthenticated and
    * the counts are data about the tenants). A per-request admin check can take its place once API keys exist.

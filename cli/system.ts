@@ -4,6 +4,7 @@ import type * as Scope from 'effect/Scope';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createApp } from '../api/app.ts';
+import { QueryRecorder } from '../inference/record.ts';
 import { searchOptions } from '../inference/settings.ts';
 import { apiAuthFor, authorizeHeader } from '../api/auth.ts';
 import { startApiServer, type ApiServer } from '../api/main.ts';
@@ -253,8 +254,14 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
     let server: ApiServer | undefined;
     if (roles.has('api') && serving && catalog) {
       const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());
-      const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: logger.child('api'), metrics, auth, corsOrigins: config.corsOrigins, search: searchOptions(config) });
-      server = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port, graceMs: config.shutdownGraceMs }), (s) => s.close());
+      const apiLogger = logger.child('api');
+      const queryRecorder = new QueryRecorder(apiLogger);
+      const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: apiLogger, metrics, auth, corsOrigins: config.corsOrigins, search: searchOptions(config), queryRecorder });
+      // Once the last request is answered, the queries' events still waiting are published before NATS drains.
+      server = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port, graceMs: config.shutdownGraceMs }), async (s) => {
+        await s.close();
+        await queryRecorder.flush();
+      });
     } else {
       // Without the API, a process still answers probes and scrapes on PORT: /healthz, /readyz, /metrics (admin scope).
       const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());

@@ -8,7 +8,7 @@ import type { Serving } from '../projections/serving.ts';
 import type { SearchFilter, SearchHit } from '../projections/store.ts';
 import type { GenerationResult, Generator, TokenUsage } from './generators/generator.ts';
 import { citedMarkers, renderPrompt, type ChatMessage, type PromptTemplate, type RenderedPrompt } from './prompts/prompt.ts';
-import { answeredEvent, publishAnswered, publishReceived, receivedEvent, recordInBackground } from './record.ts';
+import { answeredEvent, publishAnswered, publishReceived, receivedEvent, recordInBackground, type QueryRecorder } from './record.ts';
 import type { Reranker } from './rerank.ts';
 import { retrieve, type Retrieval } from './retrieve.ts';
 
@@ -22,6 +22,8 @@ export interface Inference {
   readonly logger: Logger;
   /** Publish query.received / query.answered (default true). */
   readonly record?: boolean;
+  /** Publishes them in batches (record.ts); without one, each query's events go out on their own. */
+  readonly recorder?: QueryRecorder;
 }
 
 export interface QueryRequest {
@@ -160,16 +162,16 @@ function finishAnswer(
       usage: answer.usage,
       ...(retrieval.reranker ? { reranker: retrieval.reranker } : {}),
     };
-    // After the response is written: encoding both events and writing them to NATS (~0.6 ms of this thread, measured
-    // at 100k chunks) are no part of the answer's latency. One connection keeps their order on the stream.
-    setImmediate(() => {
-      void recordInBackground(inference.logger, queryId, async () => {
-        await Promise.all([
-          publishReceived(inference.nats, receivedEvent(received, req.traceparent)),
-          publishAnswered(inference.nats, answeredEvent(data, req.traceparent)),
-        ]);
-      });
-    });
+    // After the response is written, with other queries' events: encoding both events and writing them to NATS are no
+    // part of the answer's latency. One connection keeps their order on the stream.
+    const publish = async () => {
+      await Promise.all([
+        publishReceived(inference.nats, receivedEvent(received, req.traceparent)),
+        publishAnswered(inference.nats, answeredEvent(data, req.traceparent)),
+      ]);
+    };
+    if (inference.recorder) inference.recorder.record(queryId, publish);
+    else setImmediate(() => void recordInBackground(inference.logger, queryId, publish));
   }
   return answer;
 }

@@ -7,6 +7,7 @@ import { createGenerator } from './generators/index.ts';
 import type { Generator } from './generators/generator.ts';
 import { promptTemplate, type PromptTemplate } from './prompts/prompt.ts';
 import type { Inference } from './query.ts';
+import type { QueryRecorder } from './record.ts';
 import { createReranker, type Reranker } from './rerank.ts';
 
 export interface InferenceSettings {
@@ -52,6 +53,7 @@ export interface InferenceParts {
   readonly reranker?: Reranker | null;
   readonly search?: SearchOptions;
   readonly recordQueries?: boolean;
+  readonly queryRecorder?: QueryRecorder;
 }
 
 export function inferenceOf(parts: InferenceParts): Inference {
@@ -70,5 +72,6 @@ export function inferenceOf(parts: InferenceParts): Inference {
     ...(reranker ? { reranker } : {}),
     search: parts.search ?? env?.search ?? DEFAULT_SEARCH_OPTIONS,
     record: parts.recordQueries !== false,
+    ...(parts.queryRecorder ? { recorder: parts.queryRecorder } : {}),
   };
 }
