@@ -459,8 +459,10 @@ export class TenantKeywords {
     }
     // Scores are summed again, in query order, unless every phrase was read and in that order.
     const exactAgain = pruned || order.some((q, i) => q !== i);
-    // Every sum is complete now: only rows at the cut (or tied within rounding) can be among the best.
-    const floor = exactAgain ? cut * (1 - 1e-9) : -Infinity;
+    // Every sum is complete now: only rows at the cut can be among the best (tied within rounding, when the sums are
+    // redone in query order; exactly, when they are already FTS5's). A topical word's thousands of other matches stop
+    // here instead of going through the final sort.
+    const floor = exactAgain ? cut * (1 - 1e-9) : cut;
     const slots: number[] = [];
     const scores: number[] = [];
     for (const slot of candidates) {
