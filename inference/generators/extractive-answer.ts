@@ -30,6 +30,16 @@ function queryStemsIn(sentence: string, queryStems: ReadonlySet<string>): Set<st
   const found = new Set<string>();
   if (queryStems.size === 0) return found;
   const text = sentence.normalize('NFKC').toLowerCase();
+  // A stem is a prefix of its word, so a sentence that holds no query stem as a substring holds none as a word: most
+  // sentences are passed over here without a match array per word.
+  let any = false;
+  for (const s of queryStems) {
+    if (text.includes(s)) {
+      any = true;
+      break;
+    }
+  }
+  if (!any) return found;
   const re = WORD;
   re.lastIndex = 0;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {

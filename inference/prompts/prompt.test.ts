@@ -32,6 +32,16 @@ describe('prompt templates', () => {
     expect(p.template).toEqual({ name: 'grounded', version: 1 });
   });
 
+  it('shows passage text verbatim, and a passage without a title as "[n]" on its own line', () => {
+    const text = 'See the table [2] \nbelow, then [3] \nafter it.';
+    const p = renderPrompt(promptTemplate('grounded'), 'q?', [
+      { chunkId: 'a', title: 'Titled', text },
+      { chunkId: 'b', text },
+    ]);
+    const user = p.messages.at(-1)?.content ?? '';
+    expect(user).toContain(`[1] Titled\n${text}\n\n[2]\n${text}\n\nQuestion: q?`);
+  });
+
   it('cuts at a sentence end when one is in reach', () => {
     expect(truncateToTokens('One two three. Four five six seven eight nine.', 5)).toEqual({ text: 'One two three. …', truncated: true });
     expect(truncateToTokens('short', 5)).toEqual({ text: 'short', truncated: false });

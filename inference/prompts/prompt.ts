@@ -94,7 +94,29 @@ export function truncateToTokens(text: string, tokens: number): { text: string; 
   return { text: `${cut.slice(0, end).trimEnd()} …`, truncated: true };
 }
 
-const fill = (template: string, values: Record<string, string>): string => template.replace(/\{(\w+)\}/g, (m, key: string) => values[key] ?? m);
+/**
+ * The template with {key} replaced by values[key] (unknown keys stay as written). Built by concatenation, which V8 keeps
+ * as a rope: the passages' text is not copied into each passage, the context and the user turn (a prompt is flattened
+ * once, when a generator sends it; the extractive one only measures it).
+ */
+function fill(template: string, values: Record<string, string>): string {
+  let out = '';
+  let at = 0;
+  for (const m of template.matchAll(/\{(\w+)\}/g)) {
+    out += template.slice(at, m.index) + (values[m[1] as string] ?? m[0]);
+    at = m.index + m[0].length;
+  }
+  return out + template.slice(at);
+}
+
+/**
+ * One passage. Without a title, the space the template puts before the title is left out when the title ends its line
+ * ("[1]" alone on its line rather than "[1] "); this is done on the template, so the passage text is never rewritten.
+ */
+function renderPassage(template: string, p: Passage): string {
+  const title = p.title ?? '';
+  return fill(title === '' ? template.replace(/ \{title\}(?=\n)/, '{title}') : template, { n: String(p.n), title, text: p.text });
+}
 
 /**
  * Renders the prompt. Passages keep their rank as marker ([1] is the best hit) and are taken in rank order: each is cut
@@ -114,9 +136,8 @@ export function renderPrompt(template: PromptTemplate, question: string, sources
     passages.push({ n: i + 1, chunkId: source.chunkId, ...(source.title !== undefined ? { title: source.title } : {}), text, truncated });
     used += Math.ceil((header.length + text.length) / CHARS_PER_TOKEN);
   }
-  const context = passages
-    .map((p) => fill(template.passage, { n: String(p.n), title: p.title ?? '', text: p.text }).replace(/\] \n/, ']\n'))
-    .join('\n\n');
+  let context = '';
+  for (const p of passages) context += `${context === '' ? '' : '\n\n'}${renderPassage(template.passage, p)}`;
   const user = fill(template.user, { context: context || '(no passages matched)', question });
   return {
     messages: [{ role: 'system', content: template.system }, ...history, { role: 'user', content: user }],
