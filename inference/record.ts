@@ -4,7 +4,7 @@ import { NotFoundError, ValidationError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { decodeEvent, eventMetadata } from '../streams/codec.ts';
 import type { FeedbackGiven, QueryAnswered, QueryReceived, StoredEvent } from '../streams/events/index.ts';
-import type { NatsHandle } from '../streams/nats.ts';
+import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { publishEvent } from '../streams/publisher.ts';
 
@@ -125,7 +125,7 @@ export async function* readQueryLog(
   const consumer = await nats.js.consumers.get(STREAMS.QUERIES, { filter_subjects: options.subject ?? 'queries.>', deliver_policy: DeliverPolicy.All });
   const pending = (await consumer.info()).num_pending;
   if (pending === 0) return;
-  const messages = await consumer.consume({ max_messages: 256 });
+  const messages = await consumer.consume(consumeOptions(256));
   let seen = 0;
   try {
     for await (const msg of messages) {

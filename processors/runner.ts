@@ -6,7 +6,7 @@ import { defaultMetrics, PROCESSOR_OUTCOMES, type ProcessorOutcome, type SpandaM
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
-import type { NatsHandle } from '../streams/nats.ts';
+import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import { publishEncoded, publishEvent } from '../streams/publisher.ts';
 import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
@@ -246,7 +246,7 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
       try {
         await ensureConsumer(handle, processor, ackWaitMs);
         const consumer = await handle.js.consumers.get(processor.stream, processor.name);
-        messages = await consumer.consume({ max_messages: Math.max(processor.batchSize * 2, 64) });
+        messages = await consumer.consume(consumeOptions(Math.max(processor.batchSize * 2, 64)));
         for await (const msg of messages) {
           held.add(msg);
           queue.push(msg);

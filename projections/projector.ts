@@ -7,7 +7,7 @@ import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { createFreshnessProbe } from '../lib/metrics-freshness.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
-import type { NatsHandle } from '../streams/nats.ts';
+import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
 import { STREAMS } from '../streams/provision.ts';
@@ -141,7 +141,7 @@ export function runProjector<Op = StoreOp>(
       state.pending = info?.num_pending ?? 0;
       metrics.projectionPending.labels(projection.name, state.source.key).set(state.pending);
       metrics.projectionCheckpoint.labels(projection.name, state.source.key).set(state.applied);
-      const messages = await consumer.consume({ max_messages: batchSize });
+      const messages = await consumer.consume(consumeOptions(batchSize));
       state.messages = messages;
       void (async () => {
         for await (const msg of messages) {

@@ -2,7 +2,7 @@
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '../../lib/errors.ts';
 import { decodeEvent } from '../../streams/codec.ts';
-import type { NatsHandle } from '../../streams/nats.ts';
+import { consumeOptions, type NatsHandle } from '../../streams/nats.ts';
 import { DLQ_HEADER } from '../../processors/runner.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import type { Command, CommandContext } from '../main.ts';
@@ -131,7 +131,7 @@ export async function readEvents(handle: NatsHandle, subject: string, options: {
   if (wanted === 0) return [];
   const consumer = await handle.js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from) });
   const events: InspectedEvent[] = [];
-  const messages = await consumer.consume({ max_messages: Math.min(wanted, 256) });
+  const messages = await consumer.consume(consumeOptions(Math.min(wanted, 256)));
   for await (const msg of messages) {
     events.push(inspected(msg, options.full === true));
     if (events.length >= wanted) break;

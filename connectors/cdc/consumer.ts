@@ -4,7 +4,7 @@ import { PermanentEventError, UnavailableError, ValidationError, errorMessage } 
 import type { Logger } from '../../lib/log.ts';
 import { sendToDlq } from '../../streams/dlq.ts';
 import { publishDeletion, publishDocument } from '../../streams/document-log.ts';
-import type { NatsHandle } from '../../streams/nats.ts';
+import { consumeOptions, type NatsHandle } from '../../streams/nats.ts';
 import type { Connector, ConnectorContext, ConnectorOutcome, ConnectorState, ConnectorStatus, RunningConnector } from '../connector.ts';
 import { decodeChange } from './envelope.ts';
 import { mapChange, tableOf, type DocumentAction } from './map-change.ts';
@@ -212,7 +212,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
         while (!stopping) {
           try {
             const consumer = await handle.js.consumers.get(stream, durable);
-            messages = await consumer.consume({ max_messages: 256 });
+            messages = await consumer.consume(consumeOptions(256));
             for await (const msg of messages) {
               if (stopping) break;
               if (handledSeqs.has(msg.seq)) {

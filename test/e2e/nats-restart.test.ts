@@ -3,6 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../lib/processes.ts';
+import { connectNats } from '../../streams/nats.ts';
 import { freePort } from '../../streams/server.ts';
 import { startUp as startSpandaUp, type Up } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/nats.ts';
@@ -50,12 +51,13 @@ async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean,
 const docIds = async (api: string, query: string) => ((await (await post(api, '/v1/query', { query, mode: 'keyword', k: 20 })).json()) as QueryResult).results.map((r) => r.docId);
 
 let dataDir: string;
+let natsUrl: string;
 let up: Up | undefined;
 const natsPid = async () => Number((await readFile(path.join(dataDir, 'nats', 'nats-server.pid'), 'utf8')).trim());
 
 beforeAll(async () => {
   dataDir = await tempDir('spanda-e2e-restart-');
-  const natsUrl = `nats://127.0.0.1:${await freePort()}`;
+  natsUrl = `nats://127.0.0.1:${await freePort()}`;
   up = await startUp(['--port', String(await freePort()), '--nats-url', natsUrl, '--data-dir', dataDir, '--embedder', 'hash', '--no-sample']);
 });
 
@@ -71,7 +73,20 @@ afterAll(async () => {
 });
 
 describe('spanda up when its nats-server child dies', () => {
-  it('answers 503 with Retry-After at once, restarts the child on the same store, and indexes again', async () => {
+  it('answers 503 with Retry-After at once, restarts the child on the same store, and indexes again', async ({ onTestFailed }) => {
+    // A failure here has been timing-dependent: the node's log and each consumer's state (delivered, pending, waiting
+    // pulls) tell which stage stood still.
+    onTestFailed(async () => {
+      process.stderr.write(`[e2e] spanda up output:\n${up!.output().slice(-20_000)}\n`);
+      const handle = await connectNats({ url: natsUrl });
+      for await (const stream of handle.jsm.streams.list()) {
+        process.stderr.write(`[e2e] stream ${stream.config.name}: ${JSON.stringify(stream.state)}\n`);
+        for await (const c of handle.jsm.consumers.list(stream.config.name)) {
+          process.stderr.write(`[e2e]   consumer ${c.name}: delivered ${JSON.stringify(c.delivered)} ack_floor ${JSON.stringify(c.ack_floor)} pending ${c.num_pending} ack_pending ${c.num_ack_pending} waiting ${c.num_waiting} redelivered ${c.num_redelivered}\n`);
+        }
+      }
+      await handle.drain();
+    });
     const api = up!.api;
     expect((await post(api, '/v1/documents', { id: 'before', text: 'The axolotl regrows its limbs in Mexican lakes.' })).status).toBe(202);
     await eventually(() => docIds(api, 'axolotl regrows limbs'), (ids) => ids.includes('before'), 20_000);
