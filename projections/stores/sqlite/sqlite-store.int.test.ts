@@ -1,5 +1,5 @@
 // The SQLite store against the shared conformance suite (in-thread and worker-hosted), plus what only SQLite promises.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -262,6 +262,36 @@ describe('worker-hosted sqlite store', () => {
       await search(store, { tenant: 'acme', mode: 'vector', text: '', vector, k: 1, vectorWeight: 1 });
       expect(vector.length).toBe(CONFORMANCE_MODEL.dims);
       expect(vector[2]).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('checkpoints its WAL from another thread: applied rows reach the database file within a second', async () => {
+    const path = join(dir, 'inference.db');
+    const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL });
+    try {
+      for (let i = 1; i <= 50; i++) await store.apply({ ops: doc(`d${i}`, i, `note number ${i}`, unit(i % 8)), checkpoints: { DOCUMENTS: i } });
+      // A few hundred KB of WAL: the writer's own automatic checkpoint (1,000 pages) would not have run, so rows in the
+      // file alone (copied without its WAL) were put there by the checkpointer.
+      const rowsInFile = async () => {
+        const copy = join(dir, `copy-${Date.now()}.db`);
+        await copyFile(path, copy);
+        const db = new Database(copy, { readonly: true });
+        try {
+          return db.prepare('SELECT count(*) FROM chunks').pluck().get() as number;
+        } finally {
+          db.close();
+        }
+      };
+      const deadline = Date.now() + 5000;
+      let rows = await rowsInFile().catch(() => 0);
+      while (rows < 50 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        rows = await rowsInFile().catch(() => 0);
+      }
+      expect(rows).toBe(50);
+      expect(await store.stats()).toMatchObject({ documents: 50, chunks: 50, vectors: 50 });
     } finally {
       await store.close();
     }

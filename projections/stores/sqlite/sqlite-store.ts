@@ -11,6 +11,7 @@ import { BUSY_TIMEOUT_MS, ftsTotals, openDatabase, type ModelSpec } from './sche
 import type { StoreMemory } from './protocol.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, DEFAULT_AUTOCHECKPOINT_PAGES } from './wal-checkpointer.ts';
 
 export interface SqliteStoreOptions {
   /** File path of the store (one generation), or ':memory:'. */
@@ -170,6 +171,16 @@ export class SqliteInferenceStore {
     if (!this.indexed) return;
     this.index.apply(changes.vectors);
     this.keywords?.apply(changes.keywords);
+  }
+
+  /**
+   * Whether another connection checkpoints the WAL (see wal-checkpointer.ts): the writer's own automatic checkpoint
+   * then only backstops it; when it does not (or no longer), the writer checkpoints every 1,000 pages again.
+   */
+  checkpointElsewhere(elsewhere: boolean): void {
+    this.open();
+    if (!this.indexed) return; // a build keeps its own journal settings
+    this.db.pragma(`wal_autocheckpoint = ${elsewhere ? BACKSTOP_AUTOCHECKPOINT_PAGES : DEFAULT_AUTOCHECKPOINT_PAGES}`);
   }
 
   checkpoints(): Record<string, number> {

@@ -5,10 +5,13 @@ import type { CandidateRequest, DocumentRef, InferenceStore, KeywordRequest, Sea
 import { serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig } from './protocol.ts';
 import type { DocRange } from './digest.ts';
 import { asInferenceStore, SqliteInferenceStore } from './sqlite-store.ts';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.ts';
 
 const port = parentPort;
 if (!port) throw new Error('store-worker must run in a worker thread (start it with startWorker)');
 const config = (workerData as { data: WorkerConfig }).data;
+
+let checkpointer: WalCheckpointer | undefined;
 
 /** `local` is the store as search() reads it in this thread: it has no `search` of its own, so search() runs here. */
 function handle(store: SqliteInferenceStore, local: InferenceStore, request: Request): unknown {
@@ -43,7 +46,8 @@ function handle(store: SqliteInferenceStore, local: InferenceStore, request: Req
     case 'memory':
       return store.memory();
     case 'close':
-      return store.close();
+      // The checkpointer's connection closes first: the writer's close, the last one, checkpoints what is left.
+      return (checkpointer?.stop() ?? Promise.resolve()).then(() => store.close());
   }
 }
 
@@ -55,6 +59,21 @@ try {
     ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
     ...(config.mode !== undefined ? { mode: config.mode } : {}),
   });
+  const serving = (config.mode ?? 'serve') === 'serve';
+  if (serving && config.path !== ':memory:' && !config.path.startsWith('file:')) {
+    const opened = store;
+    checkpointer = startWalCheckpointer(config.path, (error, ended) => {
+      if (!ended) return; // a failed checkpoint is tried again on the next tick
+      checkpointer = undefined;
+      try {
+        opened.checkpointElsewhere(false);
+      } catch {
+        return; // the store has closed meanwhile
+      }
+      process.emitWarning(`the WAL checkpointer of ${config.path} stopped (${error}); the store checkpoints its WAL itself again`);
+    });
+    store.checkpointElsewhere(true);
+  }
   port.postMessage({ type: 'ready' } satisfies Hello);
 } catch (err) {
   port.postMessage({ type: 'failed', error: serializeError(err) } satisfies Hello);
