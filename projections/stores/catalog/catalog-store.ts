@@ -86,6 +86,12 @@ export class SqliteCatalogStore implements CatalogStore {
     return lineageOf(ref, facts);
   }
 
+  /** The writer's automatic WAL checkpoint, in pages (see sqlite/wal-checkpointer.ts, which checkpoints from another thread). */
+  setAutoCheckpoint(pages: number): void {
+    this.open();
+    this.db.pragma(`wal_autocheckpoint = ${pages}`);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -3,12 +3,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
 import { serializeError, type Hello, type Reply } from '../sqlite/protocol.ts';
+import { checkpointInBackground, type WalCheckpointer } from '../sqlite/wal-checkpointer.ts';
 import { SqliteCatalogStore } from './catalog-store.ts';
 import type { CatalogMethod, CatalogRequest } from './worker-catalog-store.ts';
 
 const port = parentPort;
 if (!port) throw new Error('catalog-worker must run in a worker thread (start it with startWorker)');
 const { path } = (workerData as { data: { path: string } }).data;
+
+let checkpointer: WalCheckpointer | undefined;
 
 function handle(store: SqliteCatalogStore, method: CatalogMethod, args: unknown): Promise<unknown> {
   switch (method) {
@@ -23,13 +26,16 @@ function handle(store: SqliteCatalogStore, method: CatalogMethod, args: unknown)
     case 'lineage':
       return store.lineage(args as DocumentRef);
     case 'close':
-      return store.close();
+      // The checkpointer's connection closes first: the writer's close, the last one, checkpoints what is left.
+      return (checkpointer?.stop() ?? Promise.resolve()).then(() => store.close());
   }
 }
 
 let store: SqliteCatalogStore | undefined;
 try {
   store = new SqliteCatalogStore(path);
+  const opened = store;
+  checkpointer = checkpointInBackground(path, (pages) => opened.setAutoCheckpoint(pages));
   port.postMessage({ type: 'ready' } satisfies Hello);
 } catch (err) {
   port.postMessage({ type: 'failed', error: serializeError(err) } satisfies Hello);

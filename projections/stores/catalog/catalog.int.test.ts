@@ -1,6 +1,8 @@
 // Catalog stores against the conformance suite: SQLite, Weaviate on the fake Weaviate (always) and on a real one (WEAVIATE_URL).
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { copyFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../../lib/errors.ts';
@@ -15,6 +17,7 @@ import { CONFORMANCE_BATCHES, describeCatalogStoreConformance, expectedDigest, t
 import { catalogSchemaVersion, catalogStoreFactory } from './registry.ts';
 import { catalogCollections } from './weaviate-catalog-schema.ts';
 import { openWeaviateCatalogStore } from './weaviate-catalog-store.ts';
+import { WorkerCatalogStore } from './worker-catalog-store.ts';
 
 const ROLE = 'indexing';
 
@@ -37,6 +40,42 @@ describeCatalogStoreConformance(
   'sqlite',
   opener('sqlite', async () => ({ dataDir: await tempDir('spanda-catalog-') }), (config) => rm(config.dataDir, { recursive: true, force: true })),
 );
+
+describe('sqlite catalog in its worker', () => {
+  it('checkpoints its WAL from another thread: applied facts reach the database file within a second', async () => {
+    const dir = await tempDir('spanda-catalog-wal-');
+    const path = join(dir, 'catalog.sqlite');
+    const store = await WorkerCatalogStore.open(path);
+    try {
+      for (let i = 1; i <= 50; i++) {
+        const op = { tenant: 'acme', source: 'notes', docId: `d${i}`, docSeq: i, seq: i, at: new Date(0).toISOString(), kind: 'published' as const, deleted: false };
+        await store.apply({ ops: [op], checkpoints: { DOCUMENTS: i } });
+      }
+      // Far below the writer's own automatic checkpoint: facts in the file alone (copied without its WAL) were put there
+      // by the checkpointer.
+      const factsInFile = async () => {
+        const copy = join(dir, `copy-${Date.now()}.sqlite`);
+        await copyFile(path, copy);
+        const db = new Database(copy, { readonly: true });
+        try {
+          return db.prepare('SELECT count(*) FROM facts').pluck().get() as number;
+        } finally {
+          db.close();
+        }
+      };
+      const deadline = Date.now() + 5000;
+      let facts = await factsInFile().catch(() => 0);
+      while (facts < 50 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        facts = await factsInFile().catch(() => 0);
+      }
+      expect(facts).toBe(50);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('catalog store registry', () => {
   it('names the kind in the generation spec; sqlite keeps the ids it always had', async () => {

@@ -11,7 +11,6 @@ import { BUSY_TIMEOUT_MS, ftsTotals, openDatabase, type ModelSpec } from './sche
 import type { StoreMemory } from './protocol.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
-import { BACKSTOP_AUTOCHECKPOINT_PAGES, DEFAULT_AUTOCHECKPOINT_PAGES } from './wal-checkpointer.ts';
 
 export interface SqliteStoreOptions {
   /** File path of the store (one generation), or ':memory:'. */
@@ -173,14 +172,10 @@ export class SqliteInferenceStore {
     this.keywords?.apply(changes.keywords);
   }
 
-  /**
-   * Whether another connection checkpoints the WAL (see wal-checkpointer.ts): the writer's own automatic checkpoint
-   * then only backstops it; when it does not (or no longer), the writer checkpoints every 1,000 pages again.
-   */
-  checkpointElsewhere(elsewhere: boolean): void {
+  /** The writer's automatic WAL checkpoint, in pages (see wal-checkpointer.ts, which checkpoints from another thread). */
+  setAutoCheckpoint(pages: number): void {
     this.open();
-    if (!this.indexed) return; // a build keeps its own journal settings
-    this.db.pragma(`wal_autocheckpoint = ${elsewhere ? BACKSTOP_AUTOCHECKPOINT_PAGES : DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    this.db.pragma(`wal_autocheckpoint = ${pages}`);
   }
 
   checkpoints(): Record<string, number> {

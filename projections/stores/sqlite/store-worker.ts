@@ -5,7 +5,7 @@ import type { CandidateRequest, DocumentRef, InferenceStore, KeywordRequest, Sea
 import { serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig } from './protocol.ts';
 import type { DocRange } from './digest.ts';
 import { asInferenceStore, SqliteInferenceStore } from './sqlite-store.ts';
-import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.ts';
+import { checkpointInBackground, type WalCheckpointer } from './wal-checkpointer.ts';
 
 const port = parentPort;
 if (!port) throw new Error('store-worker must run in a worker thread (start it with startWorker)');
@@ -59,20 +59,10 @@ try {
     ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
     ...(config.mode !== undefined ? { mode: config.mode } : {}),
   });
-  const serving = (config.mode ?? 'serve') === 'serve';
-  if (serving && config.path !== ':memory:' && !config.path.startsWith('file:')) {
+  // A build keeps its own journal settings; a serving store's commits must not wait for checkpoints.
+  if ((config.mode ?? 'serve') === 'serve') {
     const opened = store;
-    checkpointer = startWalCheckpointer(config.path, (error, ended) => {
-      if (!ended) return; // a failed checkpoint is tried again on the next tick
-      checkpointer = undefined;
-      try {
-        opened.checkpointElsewhere(false);
-      } catch {
-        return; // the store has closed meanwhile
-      }
-      process.emitWarning(`the WAL checkpointer of ${config.path} stopped (${error}); the store checkpoints its WAL itself again`);
-    });
-    store.checkpointElsewhere(true);
+    checkpointer = checkpointInBackground(config.path, (pages) => opened.setAutoCheckpoint(pages));
   }
   port.postMessage({ type: 'ready' } satisfies Hello);
 } catch (err) {

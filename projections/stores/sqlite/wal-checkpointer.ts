@@ -27,6 +27,33 @@ export interface WalCheckpointer {
 const workerModule = new URL(import.meta.url.endsWith('.ts') ? './wal-checkpointer-worker.ts' : './wal-checkpointer-worker.js', import.meta.url);
 
 /**
+ * Hands the WAL checkpoints of the SQLite file at `path` (open in WAL mode by the caller's connection) to a thread of
+ * their own; nothing for an in-memory database. `setAutoCheckpoint` sets the writer's own automatic checkpoint, in
+ * pages: a backstop while the thread runs, SQLite's default again should the thread die.
+ */
+export function checkpointInBackground(path: string, setAutoCheckpoint: (pages: number) => void): WalCheckpointer | undefined {
+  if (path === ':memory:' || path.startsWith('file:')) return undefined;
+  let running = true;
+  const checkpointer = startWalCheckpointer(path, (error, ended) => {
+    if (!ended || !running) return; // a failed checkpoint is tried again on the next tick
+    running = false;
+    try {
+      setAutoCheckpoint(DEFAULT_AUTOCHECKPOINT_PAGES);
+    } catch {
+      return; // the writer has closed meanwhile
+    }
+    process.emitWarning(`the WAL checkpointer of ${path} stopped (${error}); the writer checkpoints its WAL itself again`);
+  });
+  setAutoCheckpoint(BACKSTOP_AUTOCHECKPOINT_PAGES);
+  return {
+    stop: () => {
+      running = false;
+      return checkpointer.stop();
+    },
+  };
+}
+
+/**
  * Starts checkpointing the WAL of the SQLite file at `path` (which must exist, in WAL mode). `onFailure` hears about
  * every failed checkpoint and about the thread dying (`ended` true): the writer should then checkpoint itself again.
  */
