@@ -960,7 +960,9 @@ one message and then stood still until two 15 s heartbeats were missed (now ~8 s
 offline model up before it measures the capacity, and counts the probes' own load in the half (the table shows the
 offered load). Absolute rates moved with the machine: on 2026-12-02 from 06:35 its raw JetStream rates were 1.3–2.6×
 those of the night before, so pipeline and POST rose in documents/s while their ratios to the same-run baselines
-stayed where they were (POST 0.261) or fell (pipeline 0.254 of the ceiling, against 0.312). Method: the pipeline, POST and freshness benchmarks measure a node
+stayed where they were (POST 0.261) or fell (pipeline 0.254 and, in the run shown, 0.248 of the ceiling, against
+0.312; the WAL checkpointers did not change ingest throughput in alternating A/B runs, except the catalog's: +7–22%).
+Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
 threads compile their hot code (batches of 3,000 documents through one node: 2,832, then 3,915, then 4,268 chunks/s),
 and that figure is reported beside the warm one. The figures were taken on a machine shared with other work (load averages in each section), so
