@@ -1,12 +1,12 @@
 // Catalog stores against the conformance suite: SQLite, Weaviate on the fake Weaviate (always) and on a real one (WEAVIATE_URL).
 import { randomUUID } from 'node:crypto';
-import { copyFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../../lib/errors.ts';
 import { tempDir } from '../../../test/helpers/nats.ts';
+import { waitForRowsInFileAlone } from '../../../test/helpers/sqlite-file.ts';
 import { startFakeWeaviate, type FakeWeaviate } from '../../../test/fakes/weaviate/server.ts';
 import { indexingSpec } from '../../catalog-serving.ts';
 import { generationId } from '../../generations.ts';
@@ -53,23 +53,7 @@ describe('sqlite catalog in its worker', () => {
       }
       // Far below the writer's own automatic checkpoint: facts in the file alone (copied without its WAL) were put there
       // by the checkpointer.
-      const factsInFile = async () => {
-        const copy = join(dir, `copy-${Date.now()}.sqlite`);
-        await copyFile(path, copy);
-        const db = new Database(copy, { readonly: true });
-        try {
-          return db.prepare('SELECT count(*) FROM facts').pluck().get() as number;
-        } finally {
-          db.close();
-        }
-      };
-      const deadline = Date.now() + 5000;
-      let facts = await factsInFile().catch(() => 0);
-      while (facts < 50 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        facts = await factsInFile().catch(() => 0);
-      }
-      expect(facts).toBe(50);
+      expect(await waitForRowsInFileAlone(path, 'facts', 50)).toBe(50);
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });

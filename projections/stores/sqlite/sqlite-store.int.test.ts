@@ -1,5 +1,5 @@
 // The SQLite store against the shared conformance suite (in-thread and worker-hosted), plus what only SQLite promises.
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -10,6 +10,7 @@ import { CONFORMANCE_MODEL, describeInferenceStoreConformance } from '../conform
 import { openSqliteStore, WorkerInferenceStore } from './index.ts';
 import { ftsTotals } from './schema.ts';
 import { search } from '../../search.ts';
+import { waitForRowsInFileAlone } from '../../../test/helpers/sqlite-file.ts';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'spanda-sqlite-'));
 
@@ -274,23 +275,7 @@ describe('worker-hosted sqlite store', () => {
       for (let i = 1; i <= 50; i++) await store.apply({ ops: doc(`d${i}`, i, `note number ${i}`, unit(i % 8)), checkpoints: { DOCUMENTS: i } });
       // A few hundred KB of WAL: the writer's own automatic checkpoint (1,000 pages) would not have run, so rows in the
       // file alone (copied without its WAL) were put there by the checkpointer.
-      const rowsInFile = async () => {
-        const copy = join(dir, `copy-${Date.now()}.db`);
-        await copyFile(path, copy);
-        const db = new Database(copy, { readonly: true });
-        try {
-          return db.prepare('SELECT count(*) FROM chunks').pluck().get() as number;
-        } finally {
-          db.close();
-        }
-      };
-      const deadline = Date.now() + 5000;
-      let rows = await rowsInFile().catch(() => 0);
-      while (rows < 50 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        rows = await rowsInFile().catch(() => 0);
-      }
-      expect(rows).toBe(50);
+      expect(await waitForRowsInFileAlone(path, 'chunks', 50)).toBe(50);
       expect(await store.stats()).toMatchObject({ documents: 50, chunks: 50, vectors: 50 });
     } finally {
       await store.close();

@@ -7,8 +7,8 @@ export interface CheckpointerConfig {
   readonly intervalMs: number;
 }
 
-/** What the thread tells its host: each failure (it keeps trying), and that it has stopped. */
-export type CheckpointerMessage = { readonly type: 'failed'; readonly error: string } | { readonly type: 'stopped' };
+/** What the thread tells its host: each failed checkpoint (it keeps trying). Its exit says it has stopped. */
+export type CheckpointerMessage = { readonly type: 'failed'; readonly error: string };
 
 const port = parentPort;
 if (!port) throw new Error('wal-checkpointer-worker must run in a worker thread');
@@ -29,6 +29,5 @@ port.on('message', (message: unknown) => {
   if (message !== 'stop') return;
   clearInterval(timer);
   db.close();
-  port.postMessage({ type: 'stopped' } satisfies CheckpointerMessage);
   port.close();
 });

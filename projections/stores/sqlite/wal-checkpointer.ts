@@ -16,6 +16,12 @@ export const CHECKPOINT_INTERVAL_MS = 500;
  */
 export const BACKSTOP_AUTOCHECKPOINT_PAGES = 65_536;
 
+/**
+ * How long stop() waits for the thread to close its connection and exit before terminating it: a checkpoint in progress
+ * finishes first (SQLite keeps the file consistent either way), but a stuck one must not hold up a node's shutdown.
+ */
+export const STOP_GRACE_MS = 2000;
+
 /** SQLite's default automatic checkpoint, which a writer without a checkpointer keeps. */
 export const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
@@ -75,6 +81,9 @@ export function startWalCheckpointer(path: string, onFailure: (error: string, en
       if (!stopping) {
         stopping = true;
         worker.postMessage('stop');
+        const grace = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
+        grace.unref();
+        void exited.then(() => clearTimeout(grace));
       }
       await exited;
     },
