@@ -101,6 +101,7 @@ export function runProjector<Op = StoreOp>(
   const waiters = new Set<() => void>();
   let stopping = false;
   let wake: (() => void) | undefined;
+  let reopenRequested = false;
   let generation = 0;
   const metrics = options.metrics ?? defaultMetrics();
   metrics.dlqEvents.labels(dlqName).inc(0);
@@ -143,6 +144,7 @@ export function runProjector<Op = StoreOp>(
       metrics.projectionCheckpoint.labels(projection.name, state.source.key).set(state.applied);
       const messages = await consumer.consume(consumeOptions(batchSize));
       state.messages = messages;
+      watchForRecreation(messages, myGeneration);
       void (async () => {
         for await (const msg of messages) {
           if (myGeneration !== generation) break;
@@ -154,6 +156,25 @@ export function runProjector<Op = StoreOp>(
     }
     live ||= states.every((s) => s.pending === 0);
     notify();
+  }
+
+  /**
+   * After a broker restart the client recreates each ordered consumer where it left off, but (@nats-io/jetstream 3.3-3.4)
+   * without forgetting the pull it had outstanding: its first pull asks for one message and the next waits until two
+   * heartbeats are missed, ~8 s with consumeOptions' expiry. The loop reopens every source from the store's checkpoints
+   * instead, as it does after a failed batch: the same position, a fresh pull.
+   */
+  function watchForRecreation(messages: ConsumerMessages, myGeneration: number): void {
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (myGeneration !== generation || stopping) return;
+        if (status.type === 'ordered_consumer_recreated') {
+          reopenRequested = true;
+          wake?.();
+          return;
+        }
+      }
+    })().catch(() => undefined);
   }
 
   async function closeSources(): Promise<void> {
@@ -284,6 +305,16 @@ export function runProjector<Op = StoreOp>(
         log.info('started', { from: Object.fromEntries(states.map((s) => [s.source.key, s.applied])) });
         let ahead: Taken | undefined;
         while (!stopping) {
+          if (reopenRequested) {
+            // Between batches: everything applied is checkpointed, and a batch projected ahead is read again.
+            reopenRequested = false;
+            ahead = undefined;
+            log.info('the broker recreated a consumer; reopening the sources from the store\'s checkpoints');
+            await closeSources();
+            if (stopping) break;
+            await openSources();
+            continue;
+          }
           if (ahead) {
             ahead = await applyBatch(ahead);
             continue;
