@@ -7,6 +7,7 @@ import { documentInputSchema, publishDeletion, publishDocument } from './documen
 import { DLQ_DUPLICATE_WINDOW_MS, STREAMS, provision } from './provision.ts';
 import { readDlq, sendToDlq } from './dlq.ts';
 import { subjects } from './subjects.ts';
+import { OUTBOUND_FLUSH_BYTES } from './nats.ts';
 
 let nats: TestNats;
 beforeAll(async () => {
@@ -17,6 +18,14 @@ afterAll(async () => {
 });
 
 const doc = (id: string, text: string) => documentInputSchema.parse({ id, text, title: 'T' });
+
+describe('the connection', () => {
+  it('gathers a burst of publishes up to OUTBOUND_FLUSH_BYTES before writing (an option the client reads but does not type)', () => {
+    // A client upgrade that dropped the option would bring back socket writes every 32 KB without failing anything else.
+    const protocol = (nats.handle.nc as unknown as { protocol?: { pendingLimit?: unknown } }).protocol;
+    expect(protocol?.pendingLimit).toBe(OUTBOUND_FLUSH_BYTES);
+  });
+});
 
 describe('provisioning', () => {
   it('creates every stream and the config bucket, and a second run changes nothing', async () => {
