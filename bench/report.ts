@@ -960,7 +960,14 @@ one message and then stood still until two 15 s heartbeats were missed (~8 s wit
 reopens its sources from its checkpoints when the client recreates one: the nats-restart e2e under 4 busy loops,
 8 runs each, 1/8 took 8.2 s without, 8/8 under 1 s with). The freshness benchmark warms the
 offline model up before it measures the capacity, and counts the probes' own load in the half (the table shows the
-offered load). Absolute rates moved with the machine: on 2026-12-02 from 06:35 its raw JetStream rates were 1.3–2.6×
+offered load). The NATS client now gathers 256 KB (its default: 32 KB) before a socket write in the middle of a
+burst: socket writes were ~20% of the hash pipeline's main thread; alternating runs, 2,000 documents each, medians 827
+against 728 documents/s under node's default young generation, no difference beyond noise with the 32 MB semi-spaces
+the benchmarks use (593 against 588) — and the \`spanda\` executable now starts node with those semi-spaces itself, so
+\`npx spanda up\` gets them too. Where a replay's time goes (20k chunks, a scratch profile, 3 replays of one log): the
+store's thread opening (~0.5 s: a worker thread, tsx, the imports), the projection (2.1–2.4 s, bound by the store's
+thread: chunk inserts, FTS5 rows, vector upserts, commits; no vector waits for its chunk), the digest (~0.5 s).
+Commits without fsync and projector batches of 300 or 4,000 instead of 1,000 measured the same or slower. Absolute rates moved with the machine: on 2026-12-02 from 06:35 its raw JetStream rates were 1.3–2.6×
 those of the night before, so pipeline and POST rose in documents/s while their ratios to the same-run baselines
 stayed where they were (POST 0.261) or fell (pipeline 0.254 and, in the run shown, 0.248 of the ceiling, against
 0.312; the WAL checkpointers did not change ingest throughput in alternating A/B runs, except the catalog's: +7–22%).
