@@ -48,6 +48,21 @@ describe('QueryRecorder', () => {
     for (const id of ['q-timer-1', 'q-timer-2']) expect((await readAnswer(nats.handle, 'acme', id)).data.answer).toBe('an answer');
   });
 
+  it('logs one warning for many failed recordings in a row, and the count once recording works again', async () => {
+    const records: Array<Record<string, unknown>> = [];
+    const logger = createLogger('test', 'info', (line) => records.push(JSON.parse(line) as Record<string, unknown>), { format: 'json' });
+    const recorder = new QueryRecorder(logger, 60_000);
+    for (let i = 0; i < 50; i++) recorder.record(`q-down-${i}`, () => Promise.reject(new Error('NATS is not connected')));
+    await recorder.flush();
+    recorder.record('q-back', () => publishAnswered(nats.handle, answered('q-back')).then(() => undefined));
+    await recorder.flush();
+    expect(records.map((r) => [r.level, r.message, r.queryId, r.notRecordedSinceLastWarning])).toEqual([
+      ['warn', 'query events not recorded', 'q-down-0', undefined],
+      ['info', 'query events recorded again', undefined, 49],
+    ]);
+    expect((await readAnswer(nats.handle, 'acme', 'q-back')).data.query).toBe('question q-back');
+  });
+
   it('a node that stops right after answering still records the query', async () => {
     const node = await startTestSystem({ NATS_URL: nats.server.url });
     let queryId: string;

@@ -37,9 +37,39 @@ export async function publishAnswered(nats: NatsHandle, event: QueryAnswered): P
   await publishEvent(nats, querySubject(event.data.tenant, event.data.queryId, 'answered'), event, { msgId: `${event.data.queryId}:answered` });
 }
 
+/**
+ * While NATS is down every query fails to record; one warning per query buried the node's log (a 2 s outage under a
+ * steady client wrote ~80 of them). The first failure of each window is logged with its query and error, the others
+ * are counted, and the count is logged with the next warning or when recording works again.
+ */
+export const NOT_RECORDED_WARN_WINDOW_MS = 10_000;
+const notRecorded = new WeakMap<Logger, { until: number; suppressed: number }>();
+
+function warnNotRecorded(logger: Logger, queryId: string, err: unknown): void {
+  const now = Date.now();
+  const window = notRecorded.get(logger);
+  if (window && now < window.until) {
+    window.suppressed += 1;
+    return;
+  }
+  const earlier = window?.suppressed ?? 0;
+  notRecorded.set(logger, { until: now + NOT_RECORDED_WARN_WINDOW_MS, suppressed: 0 });
+  logger.warn('query events not recorded', { queryId, error: errorMessage(err), ...(earlier > 0 ? { alsoNotRecordedBefore: earlier } : {}) });
+}
+
+function recordedAgain(logger: Logger): void {
+  const window = notRecorded.get(logger);
+  if (!window) return;
+  notRecorded.delete(logger);
+  if (window.suppressed > 0) logger.info('query events recorded again', { notRecordedSinceLastWarning: window.suppressed });
+}
+
 /** Fire-and-forget: the answer goes out first; a query must not fail because the log is briefly unreachable. */
 export function recordInBackground(logger: Logger, queryId: string, work: () => Promise<void>): Promise<void> {
-  return work().catch((err: unknown) => logger.warn('query events not recorded', { queryId, error: errorMessage(err) }));
+  return work().then(
+    () => recordedAgain(logger),
+    (err: unknown) => warnNotRecorded(logger, queryId, err),
+  );
 }
 
 /** How long a query's events may wait for others' to be published with them. */
