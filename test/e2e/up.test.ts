@@ -137,7 +137,7 @@ describe('spanda up on embedded defaults', () => {
       (r) => new Set((r.json as QueryResult).results.map((h) => h.docId).filter((id) => id.startsWith('batch-'))).size === 40,
       120_000,
     );
-    // Inputs the killed node held come back after the consumers' ack wait (30 s), well inside this test's wait.
+    // Inputs the killed node held come back after the consumers' ack wait (DEFAULT_ACK_WAIT_MS, 10 s), well inside this test's wait.
     process.stdout.write(`[e2e] everything accepted before SIGKILL queryable ${Date.now() - restarted} ms after restart\n`);
     const hits = (all.json as QueryResult).results.filter((h) => h.docId.startsWith('batch-'));
     expect(new Set(hits.map((h) => h.chunkId)).size).toBe(hits.length); // nothing applied twice
