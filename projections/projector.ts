@@ -12,6 +12,7 @@ import { originCheckFor } from '../streams/origin.ts';
 import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
 import { STREAMS } from '../streams/provision.ts';
 import type { Projection, ProjectionSource } from './projection.ts';
+import { lastSeq } from './read-your-writes.ts';
 import type { ProjectionStore, StoreOp } from './store.ts';
 
 export interface ProjectorOptions {
@@ -64,6 +65,9 @@ export interface RunningProjector {
   stop(): Promise<void>;
   readonly done: Promise<void>;
 }
+
+/** How long an idle projector waits for messages its sources still count as pending before asking the stream. */
+export const PENDING_RECHECK_MS = 2000;
 
 interface SourceState {
   readonly source: ProjectionSource;
@@ -175,6 +179,31 @@ export function runProjector<Op = StoreOp>(
         }
       }
     })().catch(() => undefined);
+  }
+
+  /**
+   * A source's pending count is the one its last message carried, as the server counted it at delivery. Messages
+   * deleted from the stream after that count (limits, a purge) never arrive to correct it, and a nats-server 2.9
+   * restarted after SIGKILL was seen to keep counting 11 that were not there: the projection had applied the last
+   * EMBEDDINGS message yet reported "applying", then not ready ("no batch applied for 181 s while events are
+   * pending"). When nothing has arrived for PENDING_RECHECK_MS, the stream's last sequence on the source's subjects
+   * decides: at or below what is applied, nothing is pending.
+   */
+  async function reconcilePending(): Promise<void> {
+    let changed = false;
+    for (const state of states) {
+      if (state.pending === 0) continue;
+      const head = await lastSeq(handle, state.source.stream, state.source.filterSubject).catch(() => undefined);
+      if (head === undefined || state.applied < head) continue;
+      log.info('nothing left to read although the last message counted some pending; caught up', { source: state.source.key, applied: state.applied, counted: state.pending });
+      state.pending = 0;
+      metrics.projectionPending.labels(projection.name, state.source.key).set(0);
+      changed = true;
+    }
+    if (!changed) return;
+    live ||= states.every((s) => s.pending === 0);
+    reportHealth();
+    notify();
   }
 
   async function closeSources(): Promise<void> {
@@ -322,10 +351,15 @@ export function runProjector<Op = StoreOp>(
           if (queue.length === 0) {
             // Waiting with nothing queued is not a stall: progress is measured from the moment work arrives.
             lastProgressAt = Date.now();
+            const expecting = states.some((s) => s.pending > 0);
+            let recheck: ReturnType<typeof setTimeout> | undefined;
             await new Promise<void>((resolve) => {
               wake = resolve;
+              if (expecting) recheck = setTimeout(resolve, PENDING_RECHECK_MS);
             });
+            clearTimeout(recheck);
             wake = undefined;
+            if (expecting && queue.length === 0 && !stopping && !reopenRequested) await reconcilePending();
             lastProgressAt = Date.now();
             continue;
           }
