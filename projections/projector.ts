@@ -333,6 +333,7 @@ export function runProjector<Op = StoreOp>(
         await openSources();
         log.info('started', { from: Object.fromEntries(states.map((s) => [s.source.key, s.applied])) });
         let ahead: Taken | undefined;
+        let stillExpecting = false;
         while (!stopping) {
           if (reopenRequested) {
             // Between batches: everything applied is checkpointed, and a batch projected ahead is read again.
@@ -349,8 +350,10 @@ export function runProjector<Op = StoreOp>(
             continue;
           }
           if (queue.length === 0) {
-            // Waiting with nothing queued is not a stall: progress is measured from the moment work arrives.
-            lastProgressAt = Date.now();
+            // Waiting with nothing queued is not a stall: progress is measured from the moment work arrives. A wait
+            // that goes on past a recheck with messages still pending keeps its clock, so a source that stopped
+            // delivering still shows as stalled in health().
+            if (!stillExpecting) lastProgressAt = Date.now();
             const expecting = states.some((s) => s.pending > 0);
             let recheck: ReturnType<typeof setTimeout> | undefined;
             await new Promise<void>((resolve) => {
@@ -359,10 +362,13 @@ export function runProjector<Op = StoreOp>(
             });
             clearTimeout(recheck);
             wake = undefined;
-            if (expecting && queue.length === 0 && !stopping && !reopenRequested) await reconcilePending();
-            lastProgressAt = Date.now();
+            const nothingCame = queue.length === 0 && !stopping && !reopenRequested;
+            if (expecting && nothingCame) await reconcilePending();
+            stillExpecting = nothingCame && states.some((s) => s.pending > 0);
+            if (!stillExpecting) lastProgressAt = Date.now();
             continue;
           }
+          stillExpecting = false;
           ahead = await applyBatch(take());
         }
       } catch (err) {

@@ -46,8 +46,8 @@ export const consumeOptions = (maxMessages: number) => ({ max_messages: maxMessa
  * Bytes the client gathers before it writes to the socket in the middle of a burst (it always writes at the end of the
  * current task). With its default, 32 KB, a processor publishing a batch of events wrote the socket every few events
  * (512-d vectors in them); a profile of the hash pipeline's main thread had ~20% in socket writes. Measured on a
- * warmed-up node, 2,000 documents a run, alternating: under node's default young generation (bin/spanda.js run
- * directly) 787-866 documents/s with 256 KB against 596-862 with 32 KB (7 pairs, medians 827 / 728); with
+ * warmed-up node, 2,000 documents a run, alternating: under node's default young generation (node
+ * without --max-semi-space-size) 787-866 documents/s with 256 KB against 596-862 with 32 KB (7 pairs, medians 827 / 728); with
  * --max-semi-space-size=32 (npm start, the benchmarks) no difference within this machine's noise (10 pairs, medians
  * 593 / 588).
  */
