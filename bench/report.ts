@@ -969,8 +969,11 @@ store's thread opening (~0.5 s: a worker thread, tsx, the imports), the projecti
 thread: chunk inserts, FTS5 rows, vector upserts, commits; no vector waits for its chunk), the digest (~0.5 s).
 Commits without fsync and projector batches of 300 or 4,000 instead of 1,000 measured the same or slower. Absolute rates moved with the machine: on 2026-12-02 from 06:35 its raw JetStream rates were 1.3–2.6×
 those of the night before, so pipeline and POST rose in documents/s while their ratios to the same-run baselines
-stayed where they were (POST 0.261) or fell (pipeline 0.254 and, in the run shown, 0.248 of the ceiling, against
-0.312; the WAL checkpointers did not change ingest throughput in alternating A/B runs, except the catalog's: +7–22%).
+stayed where they were (POST 0.261) or fell (pipeline 0.254 and 0.248 of the ceiling, against 0.312; the WAL
+checkpointers did not change ingest throughput in alternating A/B runs, except the catalog's: +7–22%). The runs shown
+(12:00, raw rates lower again) have pipeline 0.364 of its ceiling and POST 0.218 of raw publish; POST moves a lot from
+run to run here: six alternating runs right after it, 32 KB against 256 KB client buffers, gave 3,786 / 4,230 / 4,466
+against 4,977 / 5,238 / 3,208 documents/s.
 Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
 threads compile their hot code (batches of 3,000 documents through one node: 2,832, then 3,915, then 4,268 chunks/s),
