@@ -78,6 +78,21 @@ describe('codec', () => {
     expect(() => decodeVector(encodeVector(new Float32Array([1, Number.NaN])), 2)).toThrow(/non-finite/);
     expect(() => decodeVector(encodeVector(new Float32Array([1, Number.POSITIVE_INFINITY])), 2)).toThrow(/non-finite/);
     expect(() => decodeVector(encodeVector(new Float32Array([1, 0])), 3)).toThrow(/2 dimensions, the model declares 3/);
+    expect(() => decodeVector(encodeVector(new Float32Array([1, 0, 2])), 2)).toThrow(/3 dimensions, the model declares 2/);
+    expect(() => decodeVector(encodeVector(new Float32Array([0.5, -0, 2, Number.NEGATIVE_INFINITY])), 4)).toThrow(/non-finite component \(-Infinity at 3\)/);
+  });
+
+  it('decodes base64 that is not in its plain form as Buffer.from does, and refuses what does not decode to the dimensions', () => {
+    const vector = new Float32Array([0.25, -1.5, 3, 1e-7, 42]); // 20 bytes: padded base64
+    const plain = encodeVector(vector);
+    expect(plain.endsWith('=')).toBe(true);
+    expect(decodeVector(plain, 5)).toEqual(vector);
+    // Line breaks and spaces are skipped, and unpadded text decodes too.
+    expect(decodeVector(`${plain.slice(0, 10)}\n${plain.slice(10, 20)} ${plain.slice(20)}`, 5)).toEqual(vector);
+    expect(decodeVector(plain.replace(/=+$/, ''), 5)).toEqual(vector);
+    // A character outside base64 in place of one inside leaves the text short of the dimensions.
+    expect(() => decodeVector(`${plain.slice(0, 8)}*${plain.slice(9)}`, 5)).toThrow(/dimensions, the model declares 5/);
+    expect(() => decodeVector('', 5)).toThrow(/0 dimensions, the model declares 5/);
   });
 
   it('refuses schema versions newer than this build with an upgrade hint', () => {

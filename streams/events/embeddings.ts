@@ -44,6 +44,15 @@ export function encodeVector(vector: Float32Array): string {
 }
 
 export function decodeVector(base64: string, dims: number): Float32Array {
+  // Decoded straight into the aligned result: the usual case, where the text is exactly dims floats of plain base64.
+  const out = new Float32Array(dims);
+  const bytes = dims * 4;
+  if (Buffer.byteLength(base64, 'base64') !== bytes || Buffer.from(out.buffer).write(base64, 'base64') !== bytes) return decodeVectorLeniently(base64, dims);
+  return checked(out);
+}
+
+/** Any other text, decoded the way Buffer.from does (it skips characters outside base64, such as line breaks). */
+function decodeVectorLeniently(base64: string, dims: number): Float32Array {
   const bytes = Buffer.from(base64, 'base64');
   if (bytes.byteLength !== dims * 4) {
     throw new ValidationError(`vector has ${bytes.byteLength / 4} dimensions, the model declares ${dims}`, ['vector: wrong length']);
@@ -51,9 +60,13 @@ export function decodeVector(base64: string, dims: number): Float32Array {
   // Copy into an aligned buffer: Buffer slices may start at an offset that is not a multiple of 4.
   const out = new Float32Array(dims);
   new Uint8Array(out.buffer).set(bytes);
-  const problem = vectorProblem(out);
+  return checked(out);
+}
+
+function checked(vector: Float32Array): Float32Array {
+  const problem = vectorProblem(vector);
   if (problem !== undefined) throw new ValidationError(`vector ${problem}`, [`vector: ${problem}`]);
-  return out;
+  return vector;
 }
 
 /**
@@ -61,11 +74,15 @@ export function decodeVector(base64: string, dims: number): Float32Array {
  * vector has no direction (its cosine is 0/0): no model produces either for text, so such a vector was injected or broken.
  */
 export function vectorProblem(vector: Float32Array): string | undefined {
+  // One pass without branches per component: x * 0 is NaN exactly when x is ±Infinity or NaN.
+  let poison = 0;
   let nonZero = false;
   for (let i = 0; i < vector.length; i++) {
     const x = vector[i] as number;
-    if (!Number.isFinite(x)) return `has a non-finite component (${x} at ${i})`;
-    if (x !== 0) nonZero = true;
+    poison += x * 0;
+    nonZero ||= x !== 0;
   }
-  return nonZero ? undefined : 'is all zeros';
+  if (poison === 0) return nonZero ? undefined : 'is all zeros';
+  const at = vector.findIndex((x) => !Number.isFinite(x));
+  return `has a non-finite component (${vector[at]} at ${at})`;
 }
