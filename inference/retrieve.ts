@@ -5,6 +5,7 @@ import { waitForApplied } from '../projections/read-your-writes.ts';
 import { search, type SearchOptions } from '../projections/search.ts';
 import type { Serving } from '../projections/serving.ts';
 import type { SearchFilter, SearchHit } from '../projections/store.ts';
+import { QueryVectors } from './query-vectors.ts';
 import { reorder, type Reranker } from './rerank.ts';
 
 export interface RetrieveRequest {
@@ -42,7 +43,11 @@ export interface RetrieveContext {
   /** How many hits the reranker sees (it then keeps k); default max(20, 2k). */
   readonly rerankDepth?: number;
   readonly search?: SearchOptions;
+  /** Query vectors remembered by text (default: one cache for the process, per model). */
+  readonly queryVectors?: QueryVectors;
 }
+
+const processQueryVectors = new QueryVectors();
 
 const ms = (since: number) => Math.round((performance.now() - since) * 100) / 100;
 
@@ -58,7 +63,7 @@ export async function retrieve(ctx: RetrieveContext, req: RetrieveRequest): Prom
     }
     const waitMs = ms(t);
     t = performance.now();
-    const vector = req.mode === 'keyword' ? undefined : (await g.embedder.embed([req.query]))[0];
+    const vector = req.mode === 'keyword' ? undefined : await (ctx.queryVectors ?? processQueryVectors).vector(g.embedder, req.query);
     const embedMs = ms(t);
     t = performance.now();
     const hits = await search(
