@@ -70,6 +70,16 @@ describe('QueryVectors', () => {
     expect(m.calls).toEqual(['one', 'two', 'three', 'two']);
   });
 
+  it('does not remember texts longer than its limit (a chat message may be megabytes)', async () => {
+    const cache = new QueryVectors(10, 8);
+    const m = countingEmbedder();
+    await cache.vector(m, '12345678');
+    await cache.vector(m, '12345678');
+    await cache.vector(m, '123456789');
+    await cache.vector(m, '123456789');
+    expect(m.calls).toEqual(['12345678', '123456789', '123456789']);
+  });
+
   it('size 0 remembers nothing; a negative or fractional size is refused', async () => {
     const cache = new QueryVectors(0);
     const m = countingEmbedder();

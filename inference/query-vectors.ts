@@ -1,8 +1,14 @@
 // Query vectors by text for each embedding model in use: a question asked again skips the model (15-40 ms offline).
 import type { QueryEmbedder } from '../projections/serving.ts';
 
-/** Distinct query texts remembered per model: at most ~10 MB (2 KB a 512-d vector, 8 KB a 4,000-character query). */
+/** Distinct query texts remembered per model. */
 export const QUERY_VECTOR_CACHE_SIZE = 1000;
+
+/**
+ * Longer texts are embedded every time, never remembered (POST /v1/query takes at most 4,000 characters; a chat's last
+ * message may be far longer): the cache holds at most ~10 MB per model (8 KB of text and a 2 KB 512-d vector each).
+ */
+export const QUERY_VECTOR_MAX_TEXT = 4000;
 
 /**
  * The vector of one query text, embedded once per model while it stays among the most recently asked texts. Equal
@@ -13,12 +19,15 @@ export const QUERY_VECTOR_CACHE_SIZE = 1000;
 export class QueryVectors {
   private readonly byProvider = new WeakMap<QueryEmbedder, Map<string, Promise<Float32Array>>>();
 
-  constructor(private readonly size = QUERY_VECTOR_CACHE_SIZE) {
+  constructor(
+    private readonly size = QUERY_VECTOR_CACHE_SIZE,
+    private readonly maxText = QUERY_VECTOR_MAX_TEXT,
+  ) {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`query vector cache size must be a non-negative integer, got ${size}`);
   }
 
   async vector(embedder: QueryEmbedder, text: string): Promise<Float32Array> {
-    if (this.size === 0) return this.embed(embedder, text);
+    if (this.size === 0 || text.length > this.maxText) return this.embed(embedder, text);
     let cache = this.byProvider.get(embedder);
     if (!cache) this.byProvider.set(embedder, (cache = new Map()));
     let entry = cache.get(text);
