@@ -1,4 +1,4 @@
-// Query vectors by text for each embedding model in use: a question asked again skips the model (15-40 ms offline).
+// Query vectors by text for each embedding model in use: a question asked again skips the model (15-50 ms offline).
 import type { QueryEmbedder } from '../projections/serving.ts';
 
 /** Distinct query texts remembered per model. */
