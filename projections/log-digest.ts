@@ -27,15 +27,27 @@ export async function logDigest(
   checkpoints: Readonly<Record<string, number>>,
   onProgress: (events: number) => void = () => undefined,
 ): Promise<LogDigest> {
-  // Digested only, never searched: no in-memory index to keep.
-  const store = SqliteInferenceStore.open({ path: ':memory:', model, mode: 'build' });
+  // Digested only, never searched nor served: no in-memory index and no full-text rows to keep.
+  const store = SqliteInferenceStore.open({ path: ':memory:', model, mode: 'digest' });
   try {
-    // One event at a time: an event the projection or store refuses is skipped alone, as the projector isolates it.
-    const events = await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }), onProgress);
+    const events = await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }), {
+      onProgress,
+      // A batch of events in one transaction; one the store refuses rolls it back, and its events go one at a time.
+      applyAll: (ops) => store.apply({ ops, checkpoints: {} }),
+    });
     return { ...store.digestWithDocuments(), events };
   } finally {
     store.close();
   }
+}
+
+export interface FoldOptions<Op> {
+  readonly onProgress?: (events: number) => void;
+  /**
+   * Applies the ops of a whole batch of events at once, all or nothing (one transaction). When it throws, the batch's
+   * events are applied one at a time with `apply`, so a refused event is skipped alone. Without it, every event is.
+   */
+  readonly applyAll?: (ops: Op[]) => void | Promise<void>;
 }
 
 /**
@@ -48,7 +60,7 @@ export async function foldLog<Op>(
   projection: Projection<Op>,
   checkpoints: Readonly<Record<string, number>>,
   apply: (ops: Op[]) => void | Promise<void>,
-  onProgress: (events: number) => void = () => undefined,
+  options: FoldOptions<Op> = {},
 ): Promise<number> {
   const origin = originCheckFor(handle);
   let events = 0;
@@ -64,17 +76,42 @@ export async function foldLog<Op>(
         }
       }
       const verdicts = await origin.check(decoded);
+      const projected: Op[][] = [];
       for (const [i, event] of decoded.entries()) {
         if (verdicts[i]) continue;
         try {
-          await apply(projection.project(event));
+          projected.push(projection.project(event));
         } catch {
-          // refused by the projection or the store: dead-lettered by the projector
+          // refused by the projection: dead-lettered by the projector
         }
       }
+      await applyEvents(projected, apply, options.applyAll);
       events += messages.length;
-      onProgress(events);
+      options.onProgress?.(events);
     });
   }
   return events;
+}
+
+/**
+ * Applies the ops of a batch of events (one list per event, in log order): all at once with `applyAll` when given and it
+ * takes them, else one event at a time with `apply`, skipping the events it refuses (the projector dead-letters them).
+ * `applyAll` must be all or nothing, or a batch it refuses halfway would be applied twice.
+ */
+export async function applyEvents<Op>(projected: readonly Op[][], apply: (ops: Op[]) => void | Promise<void>, applyAll?: (ops: Op[]) => void | Promise<void>): Promise<void> {
+  if (applyAll) {
+    try {
+      await applyAll(projected.flat());
+      return;
+    } catch {
+      // an event of the batch is refused: find it by applying them one at a time
+    }
+  }
+  for (const ops of projected) {
+    try {
+      await apply(ops);
+    } catch {
+      // refused by the store: dead-lettered by the projector
+    }
+  }
 }

@@ -102,6 +102,8 @@ export class BatchWriter {
     private readonly model: ModelSpec,
     /** Whether to report index changes (false when no in-memory index follows the store: they would be thrown away). */
     private readonly track = true,
+    /** Whether to keep the FTS5 tables (false for a store that is only digested: the digest does not cover them). */
+    private readonly fullText = true,
   ) {
     this.s = prepareStatements(db);
   }
@@ -169,8 +171,10 @@ export class BatchWriter {
       for (const id of this.s.chunkIdsOfDoc.all(key)) changes.keywords.push({ kind: 'remove', tenant: ref.tenant, chunk: id });
     }
     this.s.deleteVectorsOfDoc.run(key);
-    this.flushFts(); // rows of this document may be among them: insert before deleting, as FTS5 would have seen it
-    this.tenant(ref.tenant).deleteFtsOfDoc.run(key);
+    if (this.fullText) {
+      this.flushFts(); // rows of this document may be among them: insert before deleting, as FTS5 would have seen it
+      this.tenant(ref.tenant).deleteFtsOfDoc.run(key);
+    }
     this.s.deleteChunksOfDoc.run(key);
   }
 
@@ -191,11 +195,11 @@ export class BatchWriter {
     }
     this.s.deletePendingBelow.run(op.tenant, op.source, op.docId, int(op.docSeq));
 
-    const insert = this.tenant(op.tenant).insertFts;
+    const insert = this.fullText ? this.tenant(op.tenant).insertFts : undefined;
     for (const c of op.chunks) {
       const inserted = this.s.insertChunk.get(int(docKey), c.chunkId, int(c.ordinal), c.text, int(c.start), int(c.end), int(c.tokens), c.heading ?? null);
       if (inserted) {
-        this.ftsPending.push({ insert, rowid: int(inserted.id), text: c.text, title: op.title ?? null, heading: c.heading ?? null });
+        if (insert) this.ftsPending.push({ insert, rowid: int(inserted.id), text: c.text, title: op.title ?? null, heading: c.heading ?? null });
         if (!this.track) continue;
         changes.keywords.push({
           kind: 'add',

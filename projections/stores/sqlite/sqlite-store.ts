@@ -24,12 +24,14 @@ export interface SqliteStoreOptions {
   /**
    * 'serve' (default) builds the derived in-memory indexes at open and keeps them current. 'build' is for a file that is
    * only written (a replay building a generation) or read whole (its digest): no index is built or kept, and search
-   * throws; whoever opens the file to serve builds them from it then, as always.
+   * throws; whoever opens the file to serve builds them from it then, as always. 'digest' is build mode for a throwaway
+   * store that is only digested (the log's digest, in memory: projections/log-digest.ts): no full-text rows either,
+   * which the digest does not cover, so such a file must never be served.
    */
   readonly mode?: StoreMode;
 }
 
-export type StoreMode = 'serve' | 'build';
+export type StoreMode = 'serve' | 'build' | 'digest';
 
 /** Everything InferenceStore does, synchronously; run it in a worker (see worker-store.ts) to keep queries off the event loop. */
 export class SqliteInferenceStore {
@@ -54,7 +56,7 @@ export class SqliteInferenceStore {
     this.index = new VectorIndex(model.dims);
     const tokenize = ftsTokenizer(db);
     this.keywords = keywordIndex && this.indexed ? new KeywordIndex(tokenize) : undefined;
-    this.writer = new BatchWriter(db, model, this.indexed);
+    this.writer = new BatchWriter(db, model, this.indexed, mode !== 'digest');
     this.searcher = new Searcher(db, this.index, this.keywords ? { index: this.keywords, tokenize } : undefined);
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
     if (!this.indexed) {
