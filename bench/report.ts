@@ -1010,7 +1010,14 @@ goes (22,790 chunks, CPU per thread from /proc, load 8-12 on the 2 cores): main 
 messages and their base64 vectors, origin check, packing batches for the worker, half the digest), store worker ~2.0 s
 (inserts, FTS5, commits, the other half of the digest, and loading its modules from TypeScript source), V8's GC helper
 threads ~1.6 s; the raw insert baseline uses 0.5-0.7 s of CPU on one thread. At that load every thread waits about twice
-its CPU time for a core, so the ratio follows CPU time more than parallelism.
+its CPU time for a core, so the ratio follows CPU time more than parallelism. At 150k chunks (a profile of every
+thread, 2026-12-02) the store thread spent ~4 s committing (mostly fsync), ~2.3 s on FTS5 rows, ~1.8 s each on chunk
+inserts and vector upserts, and the main thread ~2.2 s in GC; the process's threads and nats-server shared both cores
+for most of the run, so overlapping the store's opening with reading the log, a shorter read-ahead queue and commits
+without fsync measured within noise or a few percent. "verify s" is the digest of the log that \`spanda replay\` and
+\`spanda verify\` compare the store with: read again from JetStream and folded into a store in memory, each batch of
+500 events in one transaction and without full-text rows (21.9 s at 150k chunks before, when every event was its own
+transaction and each commit wrote an FTS5 segment the digest never reads).
 
 ${mdTable(
   ['chunks', 'raw read/s', 'raw insert/s', 'replay/s', 'replay ÷ slower', 'replay s', 'verify s', 'offline re-ingest s (extrap.)', 're-ingest ÷ replay'],
