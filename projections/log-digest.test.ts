@@ -60,37 +60,19 @@ describe('applyEvents', () => {
   });
 
   it('falls back to one event at a time only when the batch is refused, and uses the batch otherwise', async () => {
-    const calls: string[] = [];
-    const good = events.filter((_, i) => i !== 3);
-    await digestOf('digest', async (s) => {
-      await applyEvents(
-        good,
-        (ops) => {
-          calls.push('one');
+    const callsFor = async (batch: StoreOp[][]) => {
+      const calls: string[] = [];
+      await digestOf('digest', async (s) => {
+        const recording = (call: string) => (ops: StoreOp[]) => {
+          calls.push(call);
           s.apply({ ops, checkpoints: {} });
-        },
-        (ops) => {
-          calls.push('all');
-          s.apply({ ops, checkpoints: {} });
-        },
-      );
-    });
-    expect(calls).toEqual(['all']);
-    calls.length = 0;
-    await digestOf('digest', async (s) => {
-      await applyEvents(
-        events,
-        (ops) => {
-          calls.push('one');
-          s.apply({ ops, checkpoints: {} });
-        },
-        (ops) => {
-          calls.push('all');
-          s.apply({ ops, checkpoints: {} });
-        },
-      );
-    });
-    expect(calls).toEqual(['all', ...events.map(() => 'one')]);
+        };
+        await applyEvents(batch, recording('one'), recording('all'));
+      });
+      return calls;
+    };
+    expect(await callsFor(events.filter((_, i) => i !== 3))).toEqual(['all']);
+    expect(await callsFor(events)).toEqual(['all', ...events.map(() => 'one')]);
   });
 
   it('a digest-mode store keeps no full-text tables; a build keeps them', () => {
