@@ -52,8 +52,9 @@ export interface FoldOptions<Op> {
 
 /**
  * Feeds a projection's slices up to `checkpoints` through the projection (a batch of events at a time with
- * `options.applyAll`, else one event's ops at a time), skipping what the projector would dead-letter: events that do not decode, fail the origin check, or that the projection or `apply`
- * refuses. Returns how many messages were read. The basis of every digest computed straight from the log.
+ * `options.applyAll`, else one event's ops at a time), skipping what the projector would dead-letter: events that do
+ * not decode, fail the origin check, or that the projection or `apply` refuses. Returns how many messages were read.
+ * The basis of every digest computed straight from the log.
  */
 export async function foldLog<Op>(
   handle: NatsHandle,
