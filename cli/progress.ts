@@ -6,12 +6,20 @@ export interface ProgressBar {
 
 export function progressBar(enabled = process.stderr.isTTY === true): ProgressBar {
   if (!enabled) return { update: () => undefined, finish: () => undefined };
-  const started = Date.now();
+  let started = Date.now();
+  let current: string | undefined;
   let lastDraw = 0;
   let drawn = false;
   return {
     update(label, done, total) {
       const now = Date.now();
+      if (label !== current) {
+        // A new phase or slice: its rate and ETA count from here, on a line of its own.
+        if (drawn) process.stderr.write('\n');
+        current = label;
+        started = now;
+        lastDraw = 0;
+      }
       if (now - lastDraw < 100 && done < total) return;
       lastDraw = now;
       const fraction = total > 0 ? Math.min(1, done / total) : 1;

@@ -25,13 +25,13 @@ export async function logDigest(
   projection: Projection,
   model: { id: string; dims: number },
   checkpoints: Readonly<Record<string, number>>,
-  onProgress: (events: number) => void = () => undefined,
+  onProgress?: (progress: FoldProgress) => void,
 ): Promise<LogDigest> {
   // Digested only, never searched nor served: no in-memory index and no full-text rows to keep.
   const store = SqliteInferenceStore.open({ path: ':memory:', model, mode: 'digest' });
   try {
     const events = await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }), {
-      onProgress,
+      ...(onProgress ? { onProgress } : {}),
       // A batch of events in one transaction; one the store refuses rolls it back, and its events go one at a time.
       applyAll: (ops) => store.apply({ ops, checkpoints: {} }),
     });
@@ -41,8 +41,15 @@ export async function logDigest(
   }
 }
 
+/** How far the fold is in one slice: messages read, of about `total` (exact once the slice is done). */
+export interface FoldProgress {
+  readonly source: string;
+  readonly read: number;
+  readonly total: number;
+}
+
 export interface FoldOptions<Op> {
-  readonly onProgress?: (events: number) => void;
+  readonly onProgress?: (progress: FoldProgress) => void;
   /**
    * Applies the ops of a whole batch of events at once, all or nothing (one transaction). When it throws, the batch's
    * events are applied one at a time with `apply`, so a refused event is skipped alone. Without it, every event is.
@@ -65,8 +72,17 @@ export async function foldLog<Op>(
 ): Promise<number> {
   const origin = originCheckFor(handle);
   let events = 0;
+  const onProgress = options.onProgress;
   for (const source of projection.sources) {
-    await readSlice(handle, { stream: source.stream, filterSubject: source.filterSubject, upTo: checkpoints[source.key] ?? 0 }, async (messages) => {
+    let total = 0;
+    let read = 0;
+    const slice = {
+      stream: source.stream,
+      filterSubject: source.filterSubject,
+      upTo: checkpoints[source.key] ?? 0,
+      ...(onProgress ? { onSize: (n: number) => onProgress({ source: source.key, read: 0, total: (total = n) }) } : {}),
+    };
+    await readSlice(handle, slice, async (messages) => {
       const decoded: StoredEvent<SpandaEvent>[] = [];
       for (const msg of messages) {
         try {
@@ -88,8 +104,10 @@ export async function foldLog<Op>(
       }
       await applyEvents(projected, apply, options.applyAll);
       events += messages.length;
-      options.onProgress?.(events);
+      read += messages.length;
+      onProgress?.({ source: source.key, read, total: Math.max(total, read) });
     });
+    onProgress?.({ source: source.key, read, total: read });
   }
   return events;
 }

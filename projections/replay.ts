@@ -6,7 +6,7 @@ import { lockFile } from '../lib/data-dir-lock.ts';
 import { chunkerConsumerName } from '../streams/events/index.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { generationId, type GenerationRecord, type GenerationSpec } from './generations.ts';
-import { logDigest } from './log-digest.ts';
+import { logDigest, type FoldProgress } from './log-digest.ts';
 import { embedderConsumer, lastSeq, processedUpTo } from './read-your-writes.ts';
 import { runProjector } from './projector.ts';
 import type { NatsHandle } from '../streams/nats.ts';
@@ -134,7 +134,9 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     const { digest, documents } = built ?? (await storeSnapshot(runtime, record));
     let verified = false;
     if (options.verify ?? true) {
-      const expected = await logDigest(handle, runtime.projectionFor(spec), spec.model, checkpoints);
+      const expected = await logDigest(handle, runtime.projectionFor(spec), spec.model, checkpoints, (p) =>
+        progress({ phase: 'verify', applied: p.read, total: p.total }),
+      );
       if (expected.digest !== digest) {
         const differing = documents ? differingDocuments(documents, expected.documents) : [];
         throw new DigestMismatchError(
@@ -253,13 +255,19 @@ export interface VerifyResult {
 }
 
 /** Compares a generation (the active one by default) with a digest computed straight from the log at its checkpoints. */
-export async function verifyGeneration(runtime: GenerationRuntime, role: string, id?: string): Promise<VerifyResult> {
+export async function verifyGeneration(
+  runtime: GenerationRuntime,
+  role: string,
+  id?: string,
+  /** The log's digest is the long part (every message of the slices read again): how far it is, slice by slice. */
+  onProgress?: (progress: FoldProgress) => void,
+): Promise<VerifyResult> {
   const generation = id ?? (await runtime.generations.alias(role)).alias?.generation;
   if (generation === undefined) throw new ConfigError(`the ${role} projection has no active generation yet; start a node first`);
   const record = await runtime.generations.get(role, generation);
   if (!record) throw new ConfigError(`no generation ${generation} for the ${role} projection; see \`spanda projections list\``);
   const snapshot = await storeSnapshot(runtime, record);
-  const expected = await logDigest(runtime.handle, runtime.projectionFor(record.spec), record.spec.model, snapshot.checkpoints);
+  const expected = await logDigest(runtime.handle, runtime.projectionFor(record.spec), record.spec.model, snapshot.checkpoints, onProgress);
   const ok = expected.digest === snapshot.digest;
   return {
     generation,

@@ -9,6 +9,11 @@ export interface SliceOptions {
   /** Last sequence to read (inclusive); messages after it are not delivered to `onBatch`. */
   readonly upTo: number;
   readonly batchSize?: number;
+  /**
+   * Called once before the first batch with how many messages match the filter from the start of the stream (for a
+   * progress bar: it counts those published after `upTo` too).
+   */
+  readonly onSize?: (messages: number) => void;
 }
 
 /**
@@ -18,6 +23,7 @@ export interface SliceOptions {
 export async function readSlice(handle: NatsHandle, options: SliceOptions, onBatch: (messages: JsMsg[]) => Promise<void>): Promise<number> {
   if (options.upTo < 1) return 0;
   const consumer = await handle.js.consumers.get(options.stream, { filter_subjects: options.filterSubject, deliver_policy: DeliverPolicy.All });
+  if (options.onSize) options.onSize((await consumer.info(true).catch(() => undefined))?.num_pending ?? 0);
   const batchSize = options.batchSize ?? 500;
   let read = 0;
   for (;;) {

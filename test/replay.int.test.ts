@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/log.ts';
 import { generationRuntime, inferenceSpec, INFERENCE_ROLE, modelInfoOf } from '../cli/inference-runtime.ts';
 import { replayCatalog, verifyCatalog } from '../projections/catalog-serving.ts';
+import type { FoldProgress } from '../projections/log-digest.ts';
 import { replayGeneration, verifyGeneration, storeSnapshot } from '../projections/replay.ts';
 import { sqliteStorePath } from '../projections/stores/sqlite/factory.ts';
 import type { GenerationRuntime } from '../projections/serving.ts';
@@ -139,9 +140,22 @@ describe('replayable projections', () => {
   });
 
   it('verifies the serving generation against the log, and names the document a tampered store has wrong', async () => {
-    const ok = await verifyGeneration(runtime, INFERENCE_ROLE);
+    const seen: FoldProgress[] = [];
+    const ok = await verifyGeneration(runtime, INFERENCE_ROLE, undefined, (p) => seen.push(p));
     expect(ok.ok).toBe(true);
     expect(ok.digest).toBe(ok.logDigest);
+    // Progress slice by slice: announced with its size before the first message, finished with read = total.
+    const sources = Object.keys(ok.checkpoints);
+    expect([...new Set(seen.map((p) => p.source))]).toEqual(sources);
+    for (const source of sources) {
+      const of = seen.filter((p) => p.source === source);
+      const last = of.at(-1) as FoldProgress;
+      expect(of[0]).toEqual({ source, read: 0, total: of[0]?.total });
+      expect(last.read).toBeGreaterThan(0);
+      expect(last.total).toBe(last.read);
+      expect(of[0]?.total).toBeGreaterThanOrEqual(last.read);
+      expect(of.every((p, i) => p.read <= p.total && (i === 0 || p.read >= (of[i - 1] as FoldProgress).read))).toBe(true);
+    }
 
     const current = node.system.serving.current();
     const file = sqliteStorePath({ role: INFERENCE_ROLE, generation: current.id, config: runtime.storeConfig });

@@ -8,6 +8,7 @@ import { configFrom, connectFrom, stringFlag } from '../env.ts';
 import { generationRuntime, INFERENCE_ROLE, storeConfigOf } from '../inference-runtime.ts';
 import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
+import { progressBar } from '../progress.ts';
 
 export const verifyCommand: Command = {
   usage: 'spanda verify [--projection inference|indexing] [--generation ID] [--json] [--nats-url URL] [--data-dir DIR]',
@@ -27,7 +28,12 @@ export const verifyCommand: Command = {
         else process.stdout.write(`catalog generation ${catalog.generation} ${catalog.ok ? 'matches' : 'does NOT match'} the log (store ${catalog.digest}, log ${catalog.logDigest})\n`);
         return catalog.ok ? 0 : 1;
       }
-      const result = await verifyGeneration(generationRuntime(handle, kv, config, [], silentLogger), projection, stringFlag(ctx, 'generation'));
+      // Reading the log again is the long part: a bar per slice on a terminal (stderr), nothing with --json or piped.
+      const bar = progressBar(!ctx.values.json && process.stderr.isTTY === true);
+      const result = await verifyGeneration(generationRuntime(handle, kv, config, [], silentLogger), projection, stringFlag(ctx, 'generation'), (p) =>
+        bar.update(p.source, p.read, p.total),
+      );
+      bar.finish();
       if (ctx.values.json) printJson(result);
       else if (result.ok) process.stdout.write(`generation ${result.generation} matches the log (${result.digest}) at ${JSON.stringify(result.checkpoints)}\n`);
       else {
