@@ -7,7 +7,7 @@ import type { SpandaMetrics } from '../lib/metrics.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { generationId, type GenerationRecord, type Generations, type GenerationSpec } from './generations.ts';
 import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
-import { foldLog } from './log-digest.ts';
+import { foldLog, type FoldProgress } from './log-digest.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
 import type { GenerationOpener } from './serving.ts';
 import type { CatalogStore } from './catalog.ts';
@@ -79,11 +79,15 @@ export function catalogOpener(
 }
 
 /** The catalog digest computed straight from the log up to `checkpoints`, in a throwaway in-memory catalog. */
-export async function catalogLogDigest(handle: NatsHandle, checkpoints: Readonly<Record<string, number>>): Promise<string> {
+export async function catalogLogDigest(
+  handle: NatsHandle,
+  checkpoints: Readonly<Record<string, number>>,
+  onProgress?: (progress: FoldProgress) => void,
+): Promise<string> {
   const projection = indexingProjection();
   const store = new SqliteCatalogStore(':memory:');
   try {
-    await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }));
+    await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }), onProgress ? { onProgress } : {});
     return await store.digest();
   } finally {
     await store.close();
@@ -164,6 +168,7 @@ export async function verifyCatalog(
   handle: NatsHandle,
   generations: Generations,
   location: CatalogLocation,
+  onProgress?: (progress: FoldProgress) => void,
 ): Promise<{ generation: string; ok: boolean; digest: string; logDigest: string; checkpoints: Record<string, number> }> {
   const { alias } = await generations.alias(INDEXING_ROLE);
   if (!alias) throw new ValidationError('the indexing projection has no active generation yet; start a node first');
@@ -172,7 +177,7 @@ export async function verifyCatalog(
   const { store } = await openCatalog({ id: alias.generation, spec: record?.spec ?? indexingSpec() }, locationConfig(location));
   try {
     const { checkpoints, digest } = await store.snapshot();
-    const expected = await catalogLogDigest(handle, checkpoints);
+    const expected = await catalogLogDigest(handle, checkpoints, onProgress);
     return { generation: alias.generation, ok: expected === digest, digest, logDigest: expected, checkpoints };
   } finally {
     await store.close();

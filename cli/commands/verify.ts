@@ -2,6 +2,7 @@
 import { silentLogger } from '../../lib/log.ts';
 import { INDEXING_ROLE, verifyCatalog } from '../../projections/catalog-serving.ts';
 import { Generations } from '../../projections/generations.ts';
+import type { FoldProgress } from '../../projections/log-digest.ts';
 import { verifyGeneration } from '../../projections/replay.ts';
 import { provision } from '../../streams/provision.ts';
 import { configFrom, connectFrom, stringFlag } from '../env.ts';
@@ -22,17 +23,17 @@ export const verifyCommand: Command = {
     const handle = await connectFrom(ctx);
     try {
       const { kv } = await provision(handle);
+      // Reading the log again is the long part: a bar per slice on a terminal (stderr), nothing with --json or piped.
+      const bar = progressBar(!ctx.values.json && process.stderr.isTTY === true);
+      const onProgress = (p: FoldProgress) => bar.update(p.source, p.read, p.total);
       if (projection === INDEXING_ROLE) {
-        const catalog = await verifyCatalog(handle, new Generations(kv), storeConfigOf(config, INDEXING_ROLE));
+        const catalog = await verifyCatalog(handle, new Generations(kv), storeConfigOf(config, INDEXING_ROLE), onProgress);
+        bar.finish();
         if (ctx.values.json) printJson(catalog);
         else process.stdout.write(`catalog generation ${catalog.generation} ${catalog.ok ? 'matches' : 'does NOT match'} the log (store ${catalog.digest}, log ${catalog.logDigest})\n`);
         return catalog.ok ? 0 : 1;
       }
-      // Reading the log again is the long part: a bar per slice on a terminal (stderr), nothing with --json or piped.
-      const bar = progressBar(!ctx.values.json && process.stderr.isTTY === true);
-      const result = await verifyGeneration(generationRuntime(handle, kv, config, [], silentLogger), projection, stringFlag(ctx, 'generation'), (p) =>
-        bar.update(p.source, p.read, p.total),
-      );
+      const result = await verifyGeneration(generationRuntime(handle, kv, config, [], silentLogger), projection, stringFlag(ctx, 'generation'), onProgress);
       bar.finish();
       if (ctx.values.json) printJson(result);
       else if (result.ok) process.stdout.write(`generation ${result.generation} matches the log (${result.digest}) at ${JSON.stringify(result.checkpoints)}\n`);
