@@ -16,6 +16,7 @@ describe('progressBar', () => {
     bar.update('CHUNKS', 4, 4);
     bar.update('EMBEDDINGS', 2, 2);
     bar.finish();
+    bar.finish(); // a command finishes before its result and again on its way out: one newline
     const text = out.join('');
     const lines = text.split('\n');
     expect(lines).toHaveLength(3); // two phases, then the final newline

@@ -34,7 +34,10 @@ export function progressBar(enabled = process.stderr.isTTY === true): ProgressBa
       drawn = true;
     },
     finish() {
+      // Idempotent: a command finishes before printing its result and again on its way out (errors included).
       if (drawn) process.stderr.write('\n');
+      drawn = false;
+      current = undefined;
     },
   };
 }

@@ -18,6 +18,8 @@ import { sqliteStorePath } from './stores/sqlite/factory.ts';
 
 export interface ReplayProgress {
   readonly phase: 'backfill' | 'project' | 'verify' | 'swap';
+  /** The slice being read, while verify reads the log again (one slice after another, each with its own total). */
+  readonly slice?: string;
   readonly applied: number;
   readonly total: number;
 }
@@ -135,7 +137,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     let verified = false;
     if (options.verify ?? true) {
       const expected = await logDigest(handle, runtime.projectionFor(spec), spec.model, checkpoints, (p) =>
-        progress({ phase: 'verify', applied: p.read, total: p.total }),
+        progress({ phase: 'verify', slice: p.source, applied: p.read, total: p.total }),
       );
       if (expected.digest !== digest) {
         const differing = documents ? differingDocuments(documents, expected.documents) : [];

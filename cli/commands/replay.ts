@@ -62,7 +62,7 @@ export const replayCommand: Command = {
         chunkerSettings: chunkerSettings(config),
         verify: ctx.values['no-verify'] !== true,
         ...(fromSeq !== undefined ? { fromSeq } : {}),
-        onProgress: (p) => bar.update(p.phase, p.applied, p.total),
+        onProgress: (p) => bar.update(p.slice === undefined ? p.phase : `${p.phase} ${p.slice}`, p.applied, p.total),
       });
       bar.finish();
       if (ctx.values.json) printJson({ status: 'swapped', ...result });

@@ -21,10 +21,10 @@ export const verifyCommand: Command = {
     }
     const config = configFrom(ctx);
     const handle = await connectFrom(ctx);
+    // Reading the log again is the long part: a bar per slice on a terminal (stderr), nothing with --json or piped.
+    const bar = progressBar(!ctx.values.json && process.stderr.isTTY === true);
     try {
       const { kv } = await provision(handle);
-      // Reading the log again is the long part: a bar per slice on a terminal (stderr), nothing with --json or piped.
-      const bar = progressBar(!ctx.values.json && process.stderr.isTTY === true);
       const onProgress = (p: FoldProgress) => bar.update(p.source, p.read, p.total);
       if (projection === INDEXING_ROLE) {
         const catalog = await verifyCatalog(handle, new Generations(kv), storeConfigOf(config, INDEXING_ROLE), onProgress);
@@ -45,6 +45,7 @@ export const verifyCommand: Command = {
       }
       return result.ok ? 0 : 1;
     } finally {
+      bar.finish();
       await handle.drain();
     }
   },
