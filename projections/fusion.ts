@@ -1,4 +1,5 @@
 // Hybrid retrieval fusion: weighted min-max fusion of a vector and a keyword candidate list (pure).
+import { descending } from '../lib/compare.ts';
 import { ValidationError } from '../lib/errors.ts';
 
 /** One candidate from one side; `id` is unique per chunk and is the last tie-breaker, so make it content-based. */
@@ -92,7 +93,7 @@ export function fuse(
 
   const fused = [...entries.values()].map((e) => ({ entry: e, score: w * e.vNorm + (1 - w) * e.kNorm }));
   fused.sort((a, b) => {
-    if (a.score !== b.score) return b.score - a.score;
+    if (a.score !== b.score) return descending(a.score, b.score);
     const ka = a.entry.keyword ?? -Infinity;
     const kb = b.entry.keyword ?? -Infinity;
     if (ka !== kb) return kb - ka;

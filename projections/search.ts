@@ -1,4 +1,5 @@
 // Retrieval above every store: validate the query, ask the retriever for keyword and vector candidates, fuse once, hydrate.
+import { descending } from '../lib/compare.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { SEARCH_MODES } from '../streams/events/index.ts';
 import { matchesNothing, validateFilter } from './filter.ts';
@@ -43,7 +44,7 @@ export function validateQuery(query: SearchQuery): void {
   }
 }
 
-const byScoreThenKey = (a: Candidate, b: Candidate): number => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+const byScoreThenKey = (a: Candidate, b: Candidate): number => descending(a.score, b.score) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /** Best score per key (a store may list a chunk once per window), best first, ties by key: a total order. */
 export function rankCandidates(candidates: readonly Candidate[]): Candidate[] {

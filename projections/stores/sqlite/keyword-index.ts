@@ -135,6 +135,9 @@ export class TenantKeywords {
   // Scratch for scoring, reused across queries.
   private acc = new Float64Array(0);
   private seen = new Uint8Array(0);
+  /** The slots a query touched, then its candidates (filtered in place), and quickselect's copy of their sums. */
+  private touched = new Int32Array(0);
+  private sums = new Float64Array(0);
   private counts = new Int32Array(3 * 1024);
   private readonly scratchIds: number[] = [];
   private readonly wordIds = new Map<string, number>();
@@ -145,7 +148,8 @@ export class TenantKeywords {
 
   /** Approximate bytes held (typed arrays and posting lists), for the memory benchmark. */
   get bytes(): number {
-    let n = this.chunkOf.byteLength + this.docOf.byteLength + this.lengthOf.byteLength + this.alive.byteLength + this.acc.byteLength + this.seen.byteLength;
+    let n = this.chunkOf.byteLength + this.docOf.byteLength + this.lengthOf.byteLength + this.alive.byteLength;
+    n += this.acc.byteLength + this.seen.byteLength + this.touched.byteLength + this.sums.byteLength;
     for (const p of this.postings) n += p.data.byteLength;
     return n;
   }
@@ -293,6 +297,8 @@ export class TenantKeywords {
     if (capacity < this.chunkOf.length) this.growSlots(capacity);
     this.acc = new Float64Array(0);
     this.seen = new Uint8Array(0);
+    this.touched = new Int32Array(0);
+    this.sums = new Float64Array(0);
   }
 
   /** Sets the BM25 totals to FTS5's stored ones (after a rebuild from the live rows, which may be fewer). */
@@ -337,13 +343,17 @@ export class TenantKeywords {
     return f;
   }
 
-  /** The slots whose running sum is at least `floor`; the others leave the accumulator (acc and seen cleared). */
-  private keepAbove(slots: readonly number[], floor: number): number[] {
-    const { acc, seen } = this;
-    const kept: number[] = [];
-    for (const slot of slots) {
+  /**
+   * Keeps, in place at the front of `touched`, the first `count` slots whose running sum is at least `floor`, and
+   * returns how many; the others leave the accumulator (acc and seen cleared).
+   */
+  private keepAbove(count: number, floor: number): number {
+    const { acc, seen, touched } = this;
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const slot = touched[i] as number;
       if ((acc[slot] as number) >= floor) {
-        kept.push(slot);
+        touched[kept++] = slot;
       } else {
         acc[slot] = 0;
         seen[slot] = 0;
@@ -373,10 +383,14 @@ export class TenantKeywords {
   ): KeywordScore[] {
     if (this.rows === 0 || limit <= 0) return [];
     if (this.acc.length < this.slots) {
+      // Scratch for every query, sized to the slots: a query allocates no array per matching row. Those arrays were
+      // two fifths of what a hybrid query allocated at 100k chunks, and as many of the collections that paused queries.
       this.acc = new Float64Array(this.chunkOf.length);
       this.seen = new Uint8Array(this.chunkOf.length);
+      this.touched = new Int32Array(this.chunkOf.length);
+      this.sums = new Float64Array(this.chunkOf.length);
     }
-    const { acc, seen, alive, lengthOf, docOf } = this;
+    const { acc, seen, alive, lengthOf, docOf, touched, sums } = this;
     const nRow = this.totalRows;
     const avgdl = this.totalTokens / nRow;
     // The phrases that can score, in query order: posting list, term id and idf (scaled by its weight, if any).
@@ -397,14 +411,14 @@ export class TenantKeywords {
     const order = terms.map((_, i) => i);
     if (prunable) order.sort((a, b) => (terms[b]?.idf as number) - (terms[a]?.idf as number) || a - b);
     const bound = (i: number) => (terms[order[i] as number]?.idf as number) * (K1 + 1.0);
-    const touched: number[] = [];
+    let touchedCount = 0;
     let read = 0;
     let rest = 0;
     for (let i = 0; i < order.length; i++) rest += bound(i);
     let cut = -Infinity;
     for (; read < order.length; read++) {
-      if (prunable && read > 0 && touched.length >= limit) {
-        cut = kthLargest(acc, touched, limit);
+      if (prunable && read > 0 && touchedCount >= limit) {
+        cut = kthLargest(acc, touched, touchedCount, limit, sums);
         // What the unread phrases add, at most, stays below the cut (with room for the summation-order rounding).
         if (rest < cut * (1 - 1e-9)) break;
       }
@@ -418,16 +432,17 @@ export class TenantKeywords {
         const contribution = bm25Term(idf, this.frequency(data[2 * i + 1] as number, slot, id, weights), lengthOf[slot] as number, avgdl);
         if (!seen[slot]) {
           seen[slot] = 1;
-          touched.push(slot);
+          touched[touchedCount++] = slot;
         }
         acc[slot] = (acc[slot] as number) + contribution;
       }
     }
     const pruned = read < order.length;
     // Rows that may still reach the cut: within the unread phrases' bound of it (a margin covers the summation order).
-    let candidates = touched;
+    // The candidates are the first `candidates` entries of `touched`.
+    let candidates = touchedCount;
     if (pruned) {
-      candidates = this.keepAbove(touched, cut * (1 - 1e-9) - rest);
+      candidates = this.keepAbove(touchedCount, cut * (1 - 1e-9) - rest);
       // The unread phrases complete the candidates' sums, best bound first; after each, the cut rises and the bound of
       // what is left falls, so fewer rows stay candidates for the next. A long list is read through once (rows not
       // among the candidates skipped), a short one is looked up per candidate, whichever visits fewer entries.
@@ -435,27 +450,28 @@ export class TenantKeywords {
         rest -= bound(j);
         const { p, id, idf } = terms[order[j] as number] as (typeof terms)[number];
         const data = p.data;
-        if (p.length <= candidates.length * Math.log2(p.length + 1)) {
+        if (p.length <= candidates * Math.log2(p.length + 1)) {
           for (let i = 0; i < p.length; i++) {
             const slot = data[2 * i] as number;
             if (!seen[slot]) continue;
             acc[slot] = (acc[slot] as number) + bm25Term(idf, this.frequency(data[2 * i + 1] as number, slot, id, weights), lengthOf[slot] as number, avgdl);
           }
         } else {
-          for (const slot of candidates) {
+          for (let c = 0; c < candidates; c++) {
+            const slot = touched[c] as number;
             const at = findSlot(p, slot);
             if (at < 0) continue;
             acc[slot] = (acc[slot] as number) + bm25Term(idf, this.frequency(data[2 * at + 1] as number, slot, id, weights), lengthOf[slot] as number, avgdl);
           }
         }
-        if (candidates.length > limit) {
-          cut = kthLargest(acc, candidates, limit);
+        if (candidates > limit) {
+          cut = kthLargest(acc, touched, candidates, limit, sums);
           candidates = this.keepAbove(candidates, cut * (1 - 1e-9) - rest);
         }
       }
       rest = 0;
     } else {
-      cut = touched.length > limit ? kthLargest(acc, touched, limit) : -Infinity;
+      cut = touchedCount > limit ? kthLargest(acc, touched, touchedCount, limit, sums) : -Infinity;
     }
     // Scores are summed again, in query order, unless every phrase was read and in that order.
     const exactAgain = pruned || order.some((q, i) => q !== i);
@@ -465,7 +481,8 @@ export class TenantKeywords {
     const floor = exactAgain ? cut * (1 - 1e-9) : cut;
     const slots: number[] = [];
     const scores: number[] = [];
-    for (const slot of candidates) {
+    for (let c = 0; c < candidates; c++) {
+      const slot = touched[c] as number;
       const sum = acc[slot] as number;
       acc[slot] = 0;
       seen[slot] = 0;
@@ -509,12 +526,11 @@ function findSlot(p: Posting, slot: number): number {
   return -1;
 }
 
-/** The k-th largest accumulator among the touched slots (k ≤ touched.length), by quickselect on a copy. */
-function kthLargest(acc: Float64Array, touched: readonly number[], k: number): number {
-  const values = new Float64Array(touched.length);
-  for (let i = 0; i < touched.length; i++) values[i] = acc[touched[i] as number] as number;
+/** The k-th largest accumulator among the first `count` touched slots (k ≤ count), by quickselect on a copy in `values`. */
+function kthLargest(acc: Float64Array, touched: Int32Array, count: number, k: number, values: Float64Array): number {
+  for (let i = 0; i < count; i++) values[i] = acc[touched[i] as number] as number;
   let lo = 0;
-  let hi = values.length - 1;
+  let hi = count - 1;
   const target = k - 1;
   while (lo < hi) {
     const pivot = values[(lo + hi) >>> 1] as number;

@@ -1,5 +1,6 @@
 // The SQLite retriever: keyword candidates (FTS5 BM25), vector candidates (in-memory matrix) and hydration, scoped by tenant.
 import type Database from 'better-sqlite3';
+import { descending } from '../../../lib/compare.ts';
 import type { Metadata } from '../../../streams/events/index.ts';
 import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type KeywordRequest } from '../../store.ts';
 import { expandQuery, RM3_SETTINGS, type FeedbackChunk } from './expansion.ts';
@@ -37,11 +38,11 @@ interface ContentRow {
   metadata: string;
 }
 
-const byScoreThenKey = (a: Candidate, b: Candidate): number => b.score - a.score || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+const byScoreThenKey = (a: Candidate, b: Candidate): number => descending(a.score, b.score) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /** The best `want` scores plus everything tied with the last, so the cut never depends on arrival order. */
 function topWithTies(scores: ChunkScore[], want: number): ChunkScore[] {
-  scores.sort((a, b) => b.score - a.score);
+  scores.sort((a, b) => descending(a.score, b.score));
   if (scores.length <= want) return scores;
   const boundary = (scores[want - 1] as ChunkScore).score;
   let end = want;

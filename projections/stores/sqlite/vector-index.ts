@@ -106,6 +106,24 @@ function quantize(out: Int8Array, offset: number, row: Float32Array, rowOffset: 
   }
 }
 
+/**
+ * usearch's 64-bit keys (row slots) as 32-bit words: key i's slot is word 2·i + LOW_WORD (slots stay far below 2^32).
+ * Reading a BigUint64Array makes a BigInt per element, garbage that every query made hundreds of.
+ */
+function slotsOf(keys: BigUint64Array): Uint32Array {
+  return new Uint32Array(keys.buffer, keys.byteOffset, keys.length * 2);
+}
+
+/** The best score per chunk as a list (without the [chunk, score] pair per entry that spreading the Map makes). */
+function chunkScores(best: Map<number, number>): ChunkScore[] {
+  const out: ChunkScore[] = [];
+  best.forEach((score, chunk) => out.push({ chunk, score }));
+  return out;
+}
+
+/** Which 32-bit word of a 64-bit integer holds its low half on this machine (0 when little-endian). */
+const LOW_WORD = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
+
 /** Copies little-endian float32 bytes (any alignment) into `out` at `offset` and scales the row to unit length. */
 function writeNormalised(out: Float32Array, offset: number, dims: number, bytes: Uint8Array): void {
   new Uint8Array(out.buffer, out.byteOffset + offset * 4, dims * 4).set(bytes.subarray(0, dims * 4));
@@ -238,16 +256,17 @@ export class TenantMatrix {
     const q = new Int8Array(this.dims);
     quantize(q, 0, query, 0, this.dims);
     const { keys } = usearch.exactSearch(q8.subarray(0, this.rows * this.dims), q, this.dims, pool, usearch.MetricKind.IP, 1) as { keys: BigUint64Array };
+    const slots = slotsOf(keys);
     const best = new Map<number, number>();
     for (let i = 0; i < keys.length; i++) {
-      const slot = Number(keys[i]);
+      const slot = slots[2 * i + LOW_WORD] as number;
       const chunk = this.slotChunk[slot];
       if (chunk === undefined) continue;
       const score = dot(this.data, slot * this.dims, query, this.dims);
       const held = best.get(chunk);
       if (held === undefined || score > held) best.set(chunk, score);
     }
-    return [...best].map(([chunk, score]) => ({ chunk, score }));
+    return chunkScores(best);
   }
 
   /**
@@ -272,7 +291,7 @@ export class TenantMatrix {
       const held = best.get(chunk);
       if (held === undefined || score > held) best.set(chunk, score);
     }
-    return [...best].map(([chunk, score]) => ({ chunk, score }));
+    return chunkScores(best);
   }
 
   private scan(query: Float32Array, want: number, initialCount: number, accept: ((slot: number) => boolean) | undefined): ChunkScore[] {
@@ -286,10 +305,11 @@ export class TenantMatrix {
         distances: Float32Array;
       };
       // Matches come best first, so a chunk's first appearance is its best window.
+      const slots = slotsOf(keys);
       const firstDistance = new Map<number, number>();
       const order: number[] = [];
       for (let i = 0; i < keys.length; i++) {
-        const slot = Number(keys[i]);
+        const slot = slots[2 * i + LOW_WORD] as number;
         const chunk = this.slotChunk[slot];
         if (chunk === undefined || firstDistance.has(chunk) || (accept && !accept(slot))) continue;
         firstDistance.set(chunk, distances[i] as number);
@@ -301,7 +321,7 @@ export class TenantMatrix {
         const best = new Map<number, number>();
         for (let i = 0; i < keys.length; i++) {
           if ((distances[i] as number) > boundary) break;
-          const slot = Number(keys[i]);
+          const slot = slots[2 * i + LOW_WORD] as number;
           if (accept && !accept(slot)) continue;
           const chunk = this.slotChunk[slot] as number;
           // Exact JS dot product: the same score the direct path reports, whatever rounding the SIMD scan used.
@@ -309,7 +329,7 @@ export class TenantMatrix {
           const held = best.get(chunk);
           if (held === undefined || score > held) best.set(chunk, score);
         }
-        return [...best].map(([chunk, score]) => ({ chunk, score }));
+        return chunkScores(best);
       }
       count = Math.min(this.rows, count * 2);
     }
