@@ -14,6 +14,7 @@ import type { CatalogStore } from './catalog.ts';
 import { SqliteCatalogStore } from './stores/catalog/catalog-store.ts';
 import { catalogSchemaVersion, catalogStoreFactory, type CatalogStoreFactory } from './stores/catalog/registry.ts';
 import { sqliteCatalogPath } from './stores/catalog/sqlite-catalog-factory.ts';
+import { catchUpProgress } from './catch-up-progress.ts';
 import type { StoreConfig } from './stores/registry.ts';
 
 export const INDEXING_ROLE = 'indexing';
@@ -131,13 +132,14 @@ export async function replayCatalog(
     try {
       const target: Record<string, number> = {};
       for (const s of projection.sources) target[s.key] = (await handle.jsm.streams.info(s.stream)).state.last_seq;
-      const total = Object.values(target).reduce((a, b) => a + b, 0);
       const projector = runProjector(handle, projection, store, { logger: options.logger ?? silentLogger, batchSize: 1000 });
       try {
         for (;;) {
           const positions = projector.positions();
-          options.onProgress?.(positions.reduce((a, p) => a + Math.min(p.applied, target[p.key] ?? 0), 0), total);
-          if (positions.every((p) => p.applied >= (target[p.key] ?? 0))) break;
+          const caughtUp = positions.every((p) => p.applied >= (target[p.key] ?? 0));
+          const shown = catchUpProgress(positions, caughtUp);
+          if (shown) options.onProgress?.(shown.applied, shown.total);
+          if (caughtUp) break;
           await new Promise((r) => setTimeout(r, 100));
         }
       } finally {

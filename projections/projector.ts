@@ -52,6 +52,8 @@ export interface SourcePosition {
   readonly applied: number;
   /** Messages of this slice still in the stream after `applied` (as last reported by JetStream). */
   readonly pending: number;
+  /** Messages of this slice applied (or dead-lettered) since the projector started. */
+  readonly read: number;
 }
 
 export interface RunningProjector {
@@ -73,6 +75,7 @@ interface SourceState {
   readonly source: ProjectionSource;
   applied: number;
   pending: number;
+  read: number;
   messages: ConsumerMessages | undefined;
 }
 
@@ -91,7 +94,7 @@ export function runProjector<Op = StoreOp>(
   let lastError: string | undefined;
   let lastProgressAt = Date.now();
   const dlqName = `projection-${projection.name}`;
-  const states: SourceState[] = projection.sources.map((source) => ({ source, applied: 0, pending: 0, messages: undefined }));
+  const states: SourceState[] = projection.sources.map((source) => ({ source, applied: 0, pending: 0, read: 0, messages: undefined }));
   const queue: Array<{ state: SourceState; msg: JsMsg }> = [];
   // Messages read ahead of the store are bounded: a source waits for room, and the consumer sends its next pull only
   // when its iterator is read again. Unbounded, a catch-up or replay held most of the log in memory (and paid in GC).
@@ -129,7 +132,7 @@ export function runProjector<Op = StoreOp>(
   const healthTimer = setInterval(reportHealth, 5000);
   healthTimer.unref();
 
-  const positions = (): SourcePosition[] => states.map((s) => ({ key: s.source.key, applied: s.applied, pending: s.pending }));
+  const positions = (): SourcePosition[] => states.map((s) => ({ key: s.source.key, applied: s.applied, pending: s.pending, read: s.read }));
   const notify = () => waiters.forEach((w) => w());
 
   async function openSources(): Promise<void> {
@@ -312,6 +315,7 @@ export function runProjector<Op = StoreOp>(
     for (const { state, msg } of batch) {
       state.applied = Math.max(state.applied, msg.seq);
       state.pending = msg.info.pending;
+      state.read += 1;
     }
     for (const state of states) {
       metrics.projectionCheckpoint.labels(projection.name, state.source.key).set(state.applied);

@@ -14,6 +14,7 @@ import type { GenerationRuntime } from './serving.ts';
 import type { InferenceStore, StoreSnapshot } from './store.ts';
 import { storeFactory } from './stores/registry.ts';
 import { SqliteInferenceStore } from './stores/sqlite/sqlite-store.ts';
+import { catchUpProgress } from './catch-up-progress.ts';
 import { sqliteStorePath } from './stores/sqlite/factory.ts';
 
 export interface ReplayProgress {
@@ -112,12 +113,12 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
       const projector = runProjector(handle, projection, store, { logger: runtime.logger, batchSize: 1000, pipeline: true });
       try {
         const target = await heads();
-        const total = Object.values(target).reduce((a, b) => a + b, 0);
         for (;;) {
           const positions = projector.positions();
-          const applied = positions.reduce((a, p) => a + Math.min(p.applied, target[p.key] ?? 0), 0);
-          progress({ phase: 'project', applied, total });
-          if (positions.every((p) => p.applied >= (target[p.key] ?? 0))) break;
+          const caughtUp = positions.every((p) => p.applied >= (target[p.key] ?? 0));
+          const shown = catchUpProgress(positions, caughtUp);
+          if (shown) progress({ phase: 'project', ...shown });
+          if (caughtUp) break;
           const health = projector.health();
           if (!health.ok) throw new ConfigError(`the new generation is not advancing: ${health.detail}`);
           await new Promise((r) => setTimeout(r, 100));

@@ -122,8 +122,24 @@ describe('replayable projections', () => {
     const chunksBefore = (await node.system.nats.jsm.streams.info(STREAMS.CHUNKS)).state.messages;
     const load = queryLoad();
     const spec = await inferenceSpec(node.config, modelInfoOf('hash-128'));
-    const result = await replayGeneration(runtime, spec, { vectorWeight: 0.5 });
+    const projecting: Array<{ applied: number; total: number }> = [];
+    const result = await replayGeneration(runtime, spec, {
+      vectorWeight: 0.5,
+      onProgress: (p) => {
+        if (p.phase === 'project') projecting.push({ applied: p.applied, total: p.total });
+      },
+    });
     expect(result.model).toBe('hash-128');
+    // Progress counts the events the build applies: all of CHUNKS and this model's EMBEDDINGS, not the other model's
+    // messages that share the stream's sequences.
+    let events = 0;
+    for (const source of runtime.projectionFor(spec).sources) {
+      const slice = await node.system.nats.js.consumers.get(source.stream, { filter_subjects: source.filterSubject });
+      events += (await slice.info()).num_pending;
+    }
+    expect(events).toBeLessThan((await node.system.nats.jsm.streams.info(STREAMS.CHUNKS)).state.last_seq + (await node.system.nats.jsm.streams.info(STREAMS.EMBEDDINGS)).state.last_seq);
+    expect(projecting.at(-1)).toEqual({ applied: events, total: events });
+    expect(projecting.every((p, i) => p.applied <= p.total && (i === 0 || p.applied >= (projecting[i - 1] as { applied: number }).applied))).toBe(true);
     await until(() => node.system.serving.current().id === result.generation);
     await new Promise((r) => setTimeout(r, 200));
     await load.stop();
