@@ -14,7 +14,7 @@ import type { CatalogStore } from './catalog.ts';
 import { SqliteCatalogStore } from './stores/catalog/catalog-store.ts';
 import { catalogSchemaVersion, catalogStoreFactory, type CatalogStoreFactory } from './stores/catalog/registry.ts';
 import { sqliteCatalogPath } from './stores/catalog/sqlite-catalog-factory.ts';
-import { catchUpProgress } from './catch-up-progress.ts';
+import { awaitCatchUp } from './catch-up-progress.ts';
 import type { StoreConfig } from './stores/registry.ts';
 
 export const INDEXING_ROLE = 'indexing';
@@ -134,14 +134,7 @@ export async function replayCatalog(
       for (const s of projection.sources) target[s.key] = (await handle.jsm.streams.info(s.stream)).state.last_seq;
       const projector = runProjector(handle, projection, store, { logger: options.logger ?? silentLogger, batchSize: 1000 });
       try {
-        for (;;) {
-          const positions = projector.positions();
-          const caughtUp = positions.every((p) => p.applied >= (target[p.key] ?? 0));
-          const shown = catchUpProgress(positions, caughtUp);
-          if (shown) options.onProgress?.(shown.applied, shown.total);
-          if (caughtUp) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await awaitCatchUp(projector, target, (p) => options.onProgress?.(p.applied, p.total), 'the new catalog generation');
       } finally {
         await projector.stop();
       }

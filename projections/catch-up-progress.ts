@@ -1,5 +1,6 @@
-// A projector's progress towards the log's head in events applied by this run, for replay progress bars.
-import type { SourcePosition } from './projector.ts';
+// A rebuild's projector catching up with the log's head: its progress in events applied by this run, and the wait.
+import { ConfigError } from '../lib/errors.ts';
+import type { RunningProjector, SourcePosition } from './projector.ts';
 
 export interface CatchUp {
   readonly applied: number;
@@ -21,4 +22,22 @@ export function catchUpProgress(positions: readonly SourcePosition[], caughtUp: 
   }
   if (caughtUp) return { applied, total: applied };
   return applied + pending === 0 ? undefined : { applied, total: applied + pending };
+}
+
+/**
+ * Waits until every source of `projector` has applied up to its `target` sequence, reporting progress every 100 ms.
+ * Throws a ConfigError naming `what` when the projector's health says it is not advancing (batches keep failing, or
+ * pending events see no progress), instead of waiting forever.
+ */
+export async function awaitCatchUp(projector: RunningProjector, target: Readonly<Record<string, number>>, onProgress: (progress: CatchUp) => void, what: string): Promise<void> {
+  for (;;) {
+    const positions = projector.positions();
+    const caughtUp = positions.every((p) => p.applied >= (target[p.key] ?? 0));
+    const shown = catchUpProgress(positions, caughtUp);
+    if (shown) onProgress(shown);
+    if (caughtUp) return;
+    const health = projector.health();
+    if (!health.ok) throw new ConfigError(`${what} is not advancing: ${health.detail}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -14,7 +14,7 @@ import type { GenerationRuntime } from './serving.ts';
 import type { InferenceStore, StoreSnapshot } from './store.ts';
 import { storeFactory } from './stores/registry.ts';
 import { SqliteInferenceStore } from './stores/sqlite/sqlite-store.ts';
-import { catchUpProgress } from './catch-up-progress.ts';
+import { awaitCatchUp } from './catch-up-progress.ts';
 import { sqliteStorePath } from './stores/sqlite/factory.ts';
 
 export interface ReplayProgress {
@@ -112,17 +112,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
       };
       const projector = runProjector(handle, projection, store, { logger: runtime.logger, batchSize: 1000, pipeline: true });
       try {
-        const target = await heads();
-        for (;;) {
-          const positions = projector.positions();
-          const caughtUp = positions.every((p) => p.applied >= (target[p.key] ?? 0));
-          const shown = catchUpProgress(positions, caughtUp);
-          if (shown) progress({ phase: 'project', ...shown });
-          if (caughtUp) break;
-          const health = projector.health();
-          if (!health.ok) throw new ConfigError(`the new generation is not advancing: ${health.detail}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await awaitCatchUp(projector, await heads(), (p) => progress({ phase: 'project', ...p }), 'the new generation');
       } finally {
         await projector.stop();
       }
