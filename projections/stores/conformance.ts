@@ -292,6 +292,32 @@ export function describeInferenceStoreConformance(
       });
     });
 
+    it('filters by what documents hold now: added, changed and deleted since the last filtered query', async () => {
+      await withStore(async ({ store }) => {
+        await store.apply(batch(corpus()));
+        const filtered = async (filter: SearchFilter) => {
+          const seen: Record<string, string[]> = {};
+          for (const mode of MODES) {
+            seen[mode] = docsOf(await search(store, query({ mode, text: 'salmon rust ownership tomatoes compost garden', vector: vec(1, 1, 1, 1, 1, 1, 1, 1), filter, k: 50 })));
+          }
+          return seen;
+        };
+        const everyMode = (docs: string[]) => ({ keyword: docs, vector: docs, hybrid: docs });
+        const en = { metadata: { lang: 'en' } };
+        expect(await filtered(en)).toEqual(everyMode(['rust', 'salmon']));
+        // The garden document's new version is in English; the salmon document goes.
+        await store.apply(batch(docOps({ ...garden, docSeq: 20, metadata: { ...garden.metadata, lang: 'en' } })));
+        expect(await filtered(en)).toEqual(everyMode(['garden', 'rust', 'salmon']));
+        await store.apply(batch([removeOp(salmon, 21)]));
+        expect(await filtered(en)).toEqual(everyMode(['garden', 'rust']));
+        // Rust's next version leaves English: neither the filter nor another one asked before may still see it.
+        expect(await filtered({ metadata: { lang: 'fr' } })).toEqual(everyMode([]));
+        await store.apply(batch(docOps({ ...rust, docSeq: 22, metadata: { lang: 'fr' } })));
+        expect(await filtered(en)).toEqual(everyMode(['garden']));
+        expect(await filtered({ metadata: { lang: 'fr' } })).toEqual(everyMode(['rust']));
+      });
+    });
+
     it('rejects metadata filter keys that are not letters, digits, "_", "." or "-"', async () => {
       await withStore(async ({ store }) => {
         await store.apply(batch(corpus()));

@@ -170,6 +170,7 @@ export class SqliteInferenceStore {
       throw err;
     }
     if (!this.indexed) return;
+    if (batch.ops.length > 0) this.searcher.invalidate();
     this.index.apply(changes.vectors);
     this.keywords?.apply(changes.keywords);
   }

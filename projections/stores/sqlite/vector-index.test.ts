@@ -204,4 +204,44 @@ describe('TenantMatrix int8 preselection', () => {
     expect(m.size).toBeGreaterThanOrEqual(QUANTIZED_MIN_ROWS);
     check(10);
   });
+
+  it('finds the exact top 10 of the documents a filter allows above QUANTIZED_MIN_ROWS rows', () => {
+    const dims = 64;
+    const random = prng(5);
+    const rows = QUANTIZED_MIN_ROWS + 5_000;
+    const m = new TenantMatrix(dims);
+    const data: Float32Array[] = [];
+    const centres = Array.from({ length: 50 }, () => Float32Array.from({ length: dims }, () => random() - 0.5));
+    // 300 documents of ~83 windows; chunk = two windows; row i belongs to document i % 300.
+    const docOf = (i: number) => i % 300;
+    for (let i = 0; i < rows; i++) {
+      const c = centres[Math.floor(random() * centres.length)] as Float32Array;
+      const v = Float32Array.from(c, (x) => x + (random() - 0.5) * 0.4);
+      data.push(normalisedCopy(v));
+      m.upsert(i + 1, Math.floor(i / 2) * 300 + docOf(i) + 1, docOf(i), new Uint8Array(v.buffer));
+    }
+    // A third of the documents, and a tenth (still past the share where the direct loop is used).
+    for (const share of [3, 10]) {
+      const docs = new Set(Array.from({ length: 300 / share }, (_, d) => d * share));
+      for (let t = 0; t < 10; t++) {
+        const query = normalisedCopy(Float32Array.from(data[Math.floor(random() * rows)] as Float32Array, (x) => x + (random() - 0.5) * 0.05));
+        const exact = new Map<number, number>();
+        data.forEach((v, i) => {
+          if (!docs.has(docOf(i))) return;
+          let s = 0;
+          for (let j = 0; j < dims; j++) s += (v[j] as number) * (query[j] as number);
+          const chunk = Math.floor(i / 2) * 300 + docOf(i) + 1;
+          exact.set(chunk, Math.max(exact.get(chunk) ?? -Infinity, s));
+        });
+        const want = [...exact].sort((a, b) => b[1] - a[1]).slice(0, 10);
+        const got = m.searchDocuments(query, docs, 10).sort((a, b) => b.score - a.score).slice(0, 10);
+        expect(got.map((h) => h.chunk)).toEqual(want.map(([chunk]) => chunk));
+        got.forEach((h, i) => expect(h.score).toBeCloseTo((want[i] as [number, number])[1], 5));
+      }
+    }
+    // A document whose few rows the count's samples may miss is still found, exactly, by the direct loop.
+    const one = m.searchDocuments(normalisedCopy(data[7] as Float32Array), new Set([7]), 10);
+    expect(new Set(one.map((h) => h.chunk)).size).toBe(Math.ceil((rows - 7) / 300));
+    expect(one.every((h) => (h.chunk - 1) % 300 === 7)).toBe(true);
+  });
 });
