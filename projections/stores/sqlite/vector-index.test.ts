@@ -1,7 +1,7 @@
 // Unit tests of the per-tenant vector matrix: exact cosine ranking, best window per chunk, swap-remove, growth and ties.
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../../lib/prng.ts';
-import { normalisedCopy, QUANTIZED_MIN_ROWS, TenantMatrix, VectorIndex } from './vector-index.ts';
+import { normalisedCopy, QUANTIZED_MIN_ROWS, TenantMatrix, VectorIndex, type ChunkScore } from './vector-index.ts';
 
 const DIMS = 4;
 const bytes = (...xs: number[]) => new Uint8Array(new Float32Array(xs).buffer);
@@ -163,36 +163,47 @@ describe('TenantMatrix memory', () => {
 });
 
 describe('TenantMatrix int8 preselection', () => {
-  it('finds the exact top 10 with exact scores above QUANTIZED_MIN_ROWS rows', () => {
-    const dims = 64;
-    const random = prng(3);
-    const rows = QUANTIZED_MIN_ROWS + 5_000;
+  const dims = 64;
+  const rows = QUANTIZED_MIN_ROWS + 5_000;
+
+  /** Clustered rows (like embeddings of related texts) upserted as row i of `chunkOf(i)` in `docOf(i)`. */
+  function clustered(seed: number, chunkOf: (i: number) => number, docOf: (i: number) => number) {
+    const random = prng(seed);
     const m = new TenantMatrix(dims);
     const data: Float32Array[] = [];
-    // Clustered rows (like embeddings of related texts), each chunk with two windows.
     const centres = Array.from({ length: 50 }, () => Float32Array.from({ length: dims }, () => random() - 0.5));
     for (let i = 0; i < rows; i++) {
-      const c = centres[i % centres.length] as Float32Array;
+      const c = centres[Math.floor(random() * centres.length)] as Float32Array;
       const v = Float32Array.from(c, (x) => x + (random() - 0.5) * 0.4);
       data.push(normalisedCopy(v));
-      m.upsert(i + 1, Math.floor(i / 2) + 1, 1, new Uint8Array(v.buffer));
+      m.upsert(i + 1, chunkOf(i), docOf(i), new Uint8Array(v.buffer));
     }
+    const nearRow = () => normalisedCopy(Float32Array.from(data[Math.floor(random() * rows)] as Float32Array, (x) => x + (random() - 0.5) * 0.05));
+    /** `got` holds the exact 10 best chunks (best window each) among the rows `counts` lets in, with exact scores. */
+    const expectExactTop10 = (got: ChunkScore[], query: Float32Array, counts: (i: number) => boolean) => {
+      const exact = new Map<number, number>();
+      data.forEach((v, i) => {
+        if (!counts(i)) return;
+        let s = 0;
+        for (let j = 0; j < dims; j++) s += (v[j] as number) * (query[j] as number);
+        exact.set(chunkOf(i), Math.max(exact.get(chunkOf(i)) ?? -Infinity, s));
+      });
+      const want = [...exact].sort((a, b) => b[1] - a[1]).slice(0, 10);
+      const top = [...got].sort((a, b) => b.score - a.score).slice(0, 10);
+      expect(top.map((h) => h.chunk)).toEqual(want.map(([chunk]) => chunk));
+      top.forEach((h, i) => expect(h.score).toBeCloseTo((want[i] as [number, number])[1], 5));
+    };
+    return { m, data, nearRow, expectExactTop10 };
+  }
+
+  it('finds the exact top 10 with exact scores above QUANTIZED_MIN_ROWS rows', () => {
+    // Each chunk with two windows.
+    const { m, nearRow, expectExactTop10 } = clustered(3, (i) => Math.floor(i / 2) + 1, () => 1);
     const removed = new Set<number>();
     const check = (queries: number) => {
       for (let t = 0; t < queries; t++) {
-        const query = normalisedCopy(Float32Array.from(data[Math.floor(random() * rows)] as Float32Array, (x) => x + (random() - 0.5) * 0.05));
-        const exact = new Map<number, number>();
-        data.forEach((v, i) => {
-          if (removed.has(i + 1)) return;
-          let s = 0;
-          for (let j = 0; j < dims; j++) s += (v[j] as number) * (query[j] as number);
-          const chunk = Math.floor(i / 2) + 1;
-          exact.set(chunk, Math.max(exact.get(chunk) ?? -Infinity, s));
-        });
-        const want = [...exact].sort((a, b) => b[1] - a[1]).slice(0, 10);
-        const got = m.search(query, 10).sort((a, b) => b.score - a.score).slice(0, 10);
-        expect(got.map((h) => h.chunk)).toEqual(want.map(([chunk]) => chunk));
-        got.forEach((h, i) => expect(h.score).toBeCloseTo((want[i] as [number, number])[1], 5));
+        const query = nearRow();
+        expectExactTop10(m.search(query, 10), query, (i) => !removed.has(i + 1));
       }
     };
     check(20);
@@ -206,37 +217,15 @@ describe('TenantMatrix int8 preselection', () => {
   });
 
   it('finds the exact top 10 of the documents a filter allows above QUANTIZED_MIN_ROWS rows', () => {
-    const dims = 64;
-    const random = prng(5);
-    const rows = QUANTIZED_MIN_ROWS + 5_000;
-    const m = new TenantMatrix(dims);
-    const data: Float32Array[] = [];
-    const centres = Array.from({ length: 50 }, () => Float32Array.from({ length: dims }, () => random() - 0.5));
-    // 300 documents of ~83 windows; chunk = two windows; row i belongs to document i % 300.
+    // 300 documents of ~83 windows; row i belongs to document i % 300, its chunk to that document.
     const docOf = (i: number) => i % 300;
-    for (let i = 0; i < rows; i++) {
-      const c = centres[Math.floor(random() * centres.length)] as Float32Array;
-      const v = Float32Array.from(c, (x) => x + (random() - 0.5) * 0.4);
-      data.push(normalisedCopy(v));
-      m.upsert(i + 1, Math.floor(i / 2) * 300 + docOf(i) + 1, docOf(i), new Uint8Array(v.buffer));
-    }
+    const { m, data, nearRow, expectExactTop10 } = clustered(5, (i) => Math.floor(i / 2) * 300 + docOf(i) + 1, docOf);
     // A third of the documents, and a tenth (still past the share where the direct loop is used).
     for (const share of [3, 10]) {
       const docs = new Set(Array.from({ length: 300 / share }, (_, d) => d * share));
       for (let t = 0; t < 10; t++) {
-        const query = normalisedCopy(Float32Array.from(data[Math.floor(random() * rows)] as Float32Array, (x) => x + (random() - 0.5) * 0.05));
-        const exact = new Map<number, number>();
-        data.forEach((v, i) => {
-          if (!docs.has(docOf(i))) return;
-          let s = 0;
-          for (let j = 0; j < dims; j++) s += (v[j] as number) * (query[j] as number);
-          const chunk = Math.floor(i / 2) * 300 + docOf(i) + 1;
-          exact.set(chunk, Math.max(exact.get(chunk) ?? -Infinity, s));
-        });
-        const want = [...exact].sort((a, b) => b[1] - a[1]).slice(0, 10);
-        const got = m.searchDocuments(query, docs, 10).sort((a, b) => b.score - a.score).slice(0, 10);
-        expect(got.map((h) => h.chunk)).toEqual(want.map(([chunk]) => chunk));
-        got.forEach((h, i) => expect(h.score).toBeCloseTo((want[i] as [number, number])[1], 5));
+        const query = nearRow();
+        expectExactTop10(m.searchDocuments(query, docs, 10), query, (i) => docs.has(docOf(i)));
       }
     }
     // A document whose few rows the count's samples may miss is still found, exactly, by the direct loop.
