@@ -243,11 +243,10 @@ export class Searcher {
     });
   }
 
-  /** Row ids of the tenant's live documents a filter admits. */
   /**
-   * The documents a filter allows, remembered until the next write (invalidate): SQL evaluates a metadata filter on
-   * every document of the tenant, parsing its JSON (~6–8 ms for 5,000 documents in bench/store.bench.ts), which a hybrid
-   * query needs for both sides and an application tends to repeat with every query.
+   * Row ids of the tenant's live documents a filter admits, remembered until the next write (invalidate). SQL evaluates
+   * a metadata filter on every document of the tenant, parsing its JSON (~6–8 ms for 5,000 documents in
+   * bench/store.bench.ts), which a hybrid query needs for both sides and an application tends to repeat every query.
    */
   private allowedDocuments(tenant: string, filter: SqlCondition): ReadonlySet<number> {
     const key = `${tenant}\u0000${filter.sql}\u0000${JSON.stringify(filter.params)}`;
