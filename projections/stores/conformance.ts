@@ -305,7 +305,7 @@ export function describeInferenceStoreConformance(
         const everyMode = (docs: string[]) => ({ keyword: docs, vector: docs, hybrid: docs });
         const en = { metadata: { lang: 'en' } };
         expect(await filtered(en)).toEqual(everyMode(['rust', 'salmon']));
-        // The garden document's new version is in English; the salmon document goes.
+        // The garden document's new version is in English; then the salmon document is deleted.
         await store.apply(batch(docOps({ ...garden, docSeq: 20, metadata: { ...garden.metadata, lang: 'en' } })));
         expect(await filtered(en)).toEqual(everyMode(['garden', 'rust', 'salmon']));
         await store.apply(batch([removeOp(salmon, 21)]));
