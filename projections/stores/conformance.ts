@@ -305,6 +305,11 @@ export function describeInferenceStoreConformance(
         const everyMode = (docs: string[]) => ({ keyword: docs, vector: docs, hybrid: docs });
         const en = { metadata: { lang: 'en' } };
         expect(await filtered(en)).toEqual(everyMode(['rust', 'salmon']));
+        // The same filter in another tenant finds that tenant's documents only.
+        const blog = { source: ['blog'] };
+        expect(await filtered(blog)).toEqual(everyMode(['garden', 'salmon']));
+        const globex = await search(store, query({ tenant: 'globex', mode: 'hybrid', text: 'salmon tomatoes', vector: vec(1, 1, 1, 1, 1, 1, 1, 1), filter: blog, k: 50 }));
+        expect(globex.map((h) => `${h.tenant}/${h.docId}`)).toEqual(['globex/salmon']);
         // The garden document's new version is in English; then the salmon document is deleted.
         await store.apply(batch(docOps({ ...garden, docSeq: 20, metadata: { ...garden.metadata, lang: 'en' } })));
         expect(await filtered(en)).toEqual(everyMode(['garden', 'rust', 'salmon']));

@@ -249,7 +249,7 @@ export class Searcher {
    * bench/store.bench.ts), which a hybrid query needs for both sides and an application tends to repeat every query.
    */
   private allowedDocuments(tenant: string, filter: SqlCondition): ReadonlySet<number> {
-    const key = `${tenant}\u0000${filter.sql}\u0000${JSON.stringify(filter.params)}`;
+    const key = JSON.stringify([tenant, filter.sql, filter.params]);
     const cached = this.allowed.get(key);
     if (cached) {
       // Most recently used last (Map keeps insertion order).
