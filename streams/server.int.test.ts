@@ -138,3 +138,20 @@ describe('superviseNatsServer', () => {
     expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 });
+
+describe('freePort', () => {
+  it('gives ports that can be listened on, below the kernel ephemeral range where there is one', async () => {
+    const range = await import('node:fs').then((fs) => fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).catch(() => undefined);
+    const ephemeralStart = range === undefined ? undefined : Number(range.trim().split(/\s+/)[0]);
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    for (const port of ports) {
+      if (ephemeralStart !== undefined) expect(port).toBeLessThan(ephemeralStart);
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve());
+      });
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

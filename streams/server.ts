@@ -1,6 +1,6 @@
 // Runs a local nats-server child process with JetStream in a data dir; finds the binary, clears leftovers, restarts it if it dies.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -72,17 +72,49 @@ export function isPortOpen(host: string, port: number, timeoutMs = 500): Promise
   });
 }
 
-export function freePort(): Promise<number> {
+/** Listens on `port` of 127.0.0.1 (0: one the kernel picks) and closes again; the port it got, or undefined when taken. */
+function probePort(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err)));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const got = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(got));
     });
   });
+}
+
+/** The first port of the kernel's ephemeral range (Linux), which outgoing connections take their source ports from. */
+function ephemeralRangeStart(): number | undefined {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const LOWEST_PICKED_PORT = 10_000;
+
+/**
+ * A TCP port free on 127.0.0.1 now, for a server the caller starts next. It is free when picked, not when bound, so it
+ * is picked below the kernel's ephemeral range where it can: a port the kernel hands out (to listen(0) or as the source
+ * port of any outgoing connection) may be taken again in between, which failed a CI run with "port … is in use". Ports
+ * in use are skipped; elsewhere (no range known) the kernel picks one.
+ */
+export async function freePort(): Promise<number> {
+  const ephemeral = ephemeralRangeStart();
+  if (ephemeral !== undefined && ephemeral - LOWEST_PICKED_PORT >= 1000) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = await probePort(LOWEST_PICKED_PORT + Math.floor(Math.random() * (ephemeral - LOWEST_PICKED_PORT)));
+      if (port !== undefined) return port;
+    }
+  }
+  const port = await probePort(0);
+  if (port === undefined) throw new Error('no free TCP port on 127.0.0.1');
+  return port;
 }
 
 async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<boolean> {
