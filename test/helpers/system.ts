@@ -1,8 +1,7 @@
 // Test helper: a whole Spanda node in this process (own nats-server child, temp data dir, hash embedder, no sample).
 import { rm } from 'node:fs/promises';
 import { loadConfig, type SpandaConfig } from '../../lib/config.ts';
-import { ConfigError } from '../../lib/errors.ts';
-import { startScoped, type Started } from '../../lib/lifecycle.ts';
+import { startScoped } from '../../lib/lifecycle.ts';
 import { createLogger } from '../../lib/log.ts';
 import { spandaSystem, type SpandaSystem } from '../../cli/system.ts';
 import { freePort } from '../../streams/server.ts';
@@ -18,35 +17,21 @@ export interface TestSystem {
   destroy(): Promise<void>;
 }
 
-/** Ports picked by freePort are free when picked, not when bound: another test's connection may take one meanwhile. */
-const PORT_ATTEMPTS = 3;
-
 export async function startTestSystem(overrides: Record<string, string> = {}, dir?: string): Promise<TestSystem> {
   const dataDir = dir ?? (await tempDir('spanda-system-'));
+  const config = loadConfig(
+    {
+      SPANDA_DATA_DIR: dataDir,
+      NATS_URL: overrides.NATS_URL ?? `nats://127.0.0.1:${await freePort()}`,
+      PORT: String(await freePort()),
+      SPANDA_EMBEDDER: 'hash',
+      SPANDA_SAMPLE: 'false',
+      ...overrides,
+    },
+    {},
+  );
   const logger = createLogger('test', process.env.SPANDA_TEST_LOG === '1' ? 'debug' : 'silent');
-  let config: SpandaConfig;
-  let started: Started<SpandaSystem>;
-  for (let attempt = 1; ; attempt++) {
-    config = loadConfig(
-      {
-        SPANDA_DATA_DIR: dataDir,
-        NATS_URL: overrides.NATS_URL ?? `nats://127.0.0.1:${await freePort()}`,
-        PORT: String(await freePort()),
-        SPANDA_EMBEDDER: 'hash',
-        SPANDA_SAMPLE: 'false',
-        ...overrides,
-      },
-      {},
-    );
-    try {
-      started = await startScoped(spandaSystem(config, logger));
-      break;
-    } catch (err) {
-      // Only a port of our picking that was taken in between is retried, with new ports; anything else is the test's.
-      const taken = err instanceof ConfigError && err.message.includes('is in use') && overrides.PORT === undefined;
-      if (!taken || attempt >= PORT_ATTEMPTS) throw err;
-    }
-  }
+  const started = await startScoped(spandaSystem(config, logger));
   return {
     system: started.value,
     config,
