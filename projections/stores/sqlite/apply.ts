@@ -4,14 +4,17 @@ import type { Metadata } from '../../../streams/events/index.ts';
 import { canonicalJson } from '../../../streams/ids.ts';
 import { chunkKey, type DocumentRef, type StoreBatch, type StoreOp } from '../../store.ts';
 import { validateBatch } from '../../validate-batch.ts';
+import type { FullTextQueue } from './full-text-queue.ts';
 import { createFtsTable, ftsTable, type ModelSpec } from './schema.ts';
 import type { KeywordChange } from './keyword-index.ts';
 import type { IndexChange } from './vector-index.ts';
 
-/** What a committed batch changes in the derived in-memory indexes (vectors, keywords). */
+/** What a committed batch changes in the derived in-memory indexes (vectors, keywords) and in the full-text queue. */
 export interface AppliedChanges {
   readonly vectors: IndexChange[];
   readonly keywords: KeywordChange[];
+  /** Full-text rows the batch queued, and queued rows it wrote itself (its deletes write a document's queued rows first). */
+  readonly fullText: { queued: number; written: number };
 }
 
 type ChunksOp = Extract<StoreOp, { kind: 'chunks' }>;
@@ -71,6 +74,7 @@ function prepareStatements(db: Database.Database) {
 }
 
 interface TenantWriter {
+  readonly id: number;
   readonly insertFts: Database.Statement;
   readonly deleteFtsOfDoc: Database.Statement;
 }
@@ -93,7 +97,8 @@ export class BatchWriter {
    * new segment whenever a later statement of the transaction opens a statement journal (any INSERT that may fail on a
    * constraint does), so interleaving them with the chunk inserts wrote one tiny segment per chunk and merged them all
    * (most of the cost of applying a batch). Rows are still inserted before any full-text delete, so FTS5 sees the same
-   * inserts and deletes in the same order and keeps the same totals (BM25 scores do not change).
+   * inserts and deletes in the same order and keeps the same totals (BM25 scores do not change). With a queue (a serving
+   * store) rows are not held here at all: they are queued in the file and written in slices after the batch.
    */
   private ftsPending: FtsRow[] = [];
 
@@ -104,6 +109,11 @@ export class BatchWriter {
     private readonly track = true,
     /** Whether to keep the FTS5 tables (false for a store that is only digested: the digest does not cover them). */
     private readonly fullText = true,
+    /**
+     * Where a serving store queues its full-text rows instead of writing them in the batch (see full-text-queue.ts);
+     * without it each batch writes its own rows before it commits.
+     */
+    private readonly queue?: FullTextQueue,
   ) {
     this.s = prepareStatements(db);
   }
@@ -121,7 +131,7 @@ export class BatchWriter {
 
   /** Writes the batch (the caller holds the transaction) and returns the index changes to make once it commits. */
   write(batch: StoreBatch): AppliedChanges {
-    const changes: AppliedChanges = { vectors: [], keywords: [] };
+    const changes: AppliedChanges = { vectors: [], keywords: [], fullText: { queued: 0, written: 0 } };
     this.ftsPending = [];
     for (const op of batch.ops) {
       if (op.kind === 'chunks') this.chunks(op, changes);
@@ -151,6 +161,7 @@ export class BatchWriter {
       }
       const table = ftsTable(id);
       writer = {
+        id,
         insertFts: this.db.prepare(`INSERT INTO ${table} (rowid, text, title, heading) VALUES (?, ?, ?, ?)`),
         deleteFtsOfDoc: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT id FROM chunks WHERE doc = ?)`),
       };
@@ -172,8 +183,11 @@ export class BatchWriter {
     }
     this.s.deleteVectorsOfDoc.run(key);
     if (this.fullText) {
-      this.flushFts(); // rows of this document may be among them: insert before deleting, as FTS5 would have seen it
-      this.tenant(ref.tenant).deleteFtsOfDoc.run(key);
+      // Rows of this document may be waiting: insert them before deleting, as FTS5 would have seen it.
+      const tenant = this.tenant(ref.tenant);
+      if (this.queue) changes.fullText.written += this.queue.flushDocument(tenant.id, docKey);
+      else this.flushFts();
+      tenant.deleteFtsOfDoc.run(key);
     }
     this.s.deleteChunksOfDoc.run(key);
   }
@@ -195,11 +209,16 @@ export class BatchWriter {
     }
     this.s.deletePendingBelow.run(op.tenant, op.source, op.docId, int(op.docSeq));
 
-    const insert = this.fullText ? this.tenant(op.tenant).insertFts : undefined;
+    const tenant = this.fullText ? this.tenant(op.tenant) : undefined;
     for (const c of op.chunks) {
       const inserted = this.s.insertChunk.get(int(docKey), c.chunkId, int(c.ordinal), c.text, int(c.start), int(c.end), int(c.tokens), c.heading ?? null);
       if (inserted) {
-        if (insert) this.ftsPending.push({ insert, rowid: int(inserted.id), text: c.text, title: op.title ?? null, heading: c.heading ?? null });
+        if (tenant && this.queue) {
+          this.queue.add(inserted.id, tenant.id);
+          changes.fullText.queued++;
+        } else if (tenant) {
+          this.ftsPending.push({ insert: tenant.insertFts, rowid: int(inserted.id), text: c.text, title: op.title ?? null, heading: c.heading ?? null });
+        }
         if (!this.track) continue;
         changes.keywords.push({
           kind: 'add',

@@ -16,6 +16,7 @@ export const BM25_WEIGHTS = { text: 1.0, title: 1.5, heading: 1.0 } as const;
 // - vectors reference a chunk; a vector row exists only for a chunk of the same version.
 // - pending_vectors are keyed by the document address because their document version (or the document) may not exist yet.
 // - Full text lives in one FTS5 table per tenant (see ftsTable below), created when the tenant first appears.
+// - full_text_queue queues the chunks of a serving store whose full-text rows are still to be written (full-text-queue.ts).
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE IF NOT EXISTS tenants (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS pending_vectors (
   PRIMARY KEY (tenant, source, doc_id, doc_seq, chunk_id, window_index)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (key TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS full_text_queue (chunk INTEGER PRIMARY KEY, tenant INTEGER NOT NULL) STRICT;
 `;
 
 /** The FTS5 tokenizer of every tenant's table; the in-memory keyword index (keyword-index.ts) reproduces its tokens. */

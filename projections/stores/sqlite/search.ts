@@ -69,6 +69,8 @@ export class Searcher {
     private readonly db: Database.Database,
     private readonly index: VectorIndex,
     private readonly keywords?: { readonly index: KeywordIndex; readonly tokenize: Tokenizer },
+    /** Called before FTS5 is read, so it holds every committed chunk (a serving store queues its full-text rows). */
+    private readonly beforeFullText: () => void = () => undefined,
   ) {
     this.tenantId = db.prepare<[string], number>('SELECT id FROM tenants WHERE name = ?').pluck();
     this.feedbackRows = db.prepare<[string], FeedbackRow>(
@@ -183,6 +185,7 @@ export class Searcher {
     if (tenant === undefined) return [];
     const match = ftsMatchExpression(text);
     if (match === undefined) return [];
+    this.beforeFullText();
     const table = ftsTable(tenant);
     const { text: wText, title, heading } = BM25_WEIGHTS;
     const score = `-bm25(${table}, ${wText}, ${title}, ${heading})`;

@@ -1,4 +1,5 @@
 // The SQLite store against the shared conformance suite (in-thread and worker-hosted), plus what only SQLite promises.
+import { copyFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import type { InferenceStore, StoreOp } from '../../store.ts';
 import { CONFORMANCE_MODEL, describeInferenceStoreConformance } from '../conformance.ts';
 import { openSqliteStore, WorkerInferenceStore } from './index.ts';
 import { ftsTotals } from './schema.ts';
+import { FULL_TEXT_MAX_QUEUED, FULL_TEXT_SLICE_ROWS } from './full-text-queue.ts';
 import { search } from '../../search.ts';
 import { waitForRowsInFileAlone } from '../../../test/helpers/sqlite-file.ts';
 
@@ -133,6 +135,33 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     }
   });
 
+  // A word FTS5 splits where the query's words do not (U+0305, a combining overline): only FTS5 can match the phrase.
+  const PHRASE_ONLY_FTS5_ANSWERS = 'walrus\u0305tusk';
+
+  it('finds a phrase only FTS5 can answer as soon as its batch has applied, though its full-text row was only queued', async () => {
+    const store = await open();
+    await store.apply({ ops: doc('a', 1, 'a walrus tusk on the ice', unit(0)), checkpoints: { CHUNKS: 1 } });
+    // The queue writes its rows a while later (FULL_TEXT_DELAY_MS): FTS5 is brought up to date before it is read.
+    const hits = await search(store, { tenant: 'acme', mode: 'keyword', text: PHRASE_ONLY_FTS5_ANSWERS, k: 3, vectorWeight: 0 });
+    expect(hits.map((h) => h.docId)).toEqual(['a']);
+  });
+
+  it('writes queued full-text rows between requests, with nothing asking for them', async () => {
+    const store = await open();
+    const count = FULL_TEXT_SLICE_ROWS + 40;
+    await store.apply({ ops: Array.from({ length: count }, (_, i) => doc(`d${i}`, i + 1, `seal number ${i}`, unit(i % 8))).flat(), checkpoints: { CHUNKS: count } });
+    const db = new Database(path, { readonly: true });
+    try {
+      const queued = () => db.prepare('SELECT count(*) FROM full_text_queue').pluck().get() as number;
+      const deadline = Date.now() + 5000;
+      while (queued() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(queued()).toBe(0);
+      expect(ftsTotals(db, 1)?.rows).toBe(count);
+    } finally {
+      db.close();
+    }
+  });
+
   it('opened to build, writes without indexes and refuses search; opened to serve, finds what was written', async () => {
     const building = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker, mode: 'build' });
     stores.push(building);
@@ -227,6 +256,65 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     await store.apply({ ops: doc('f', 2, 'fresh tenant note', unit(3), 'fresh'), checkpoints: { CHUNKS: 2 } });
     expect((await search(store, { tenant: 'fresh', mode: 'keyword', text: 'note', k: 10, vectorWeight: 0 })).map((h) => h.docId)).toEqual(['f']);
     expect((await search(store, { tenant: 'fresh', mode: 'vector', text: '', vector: unit(3), k: 10, vectorWeight: 1 })).map((h) => h.docId)).toEqual(['f']);
+  });
+});
+
+// In this thread only: a worker's own timer could write the queue before the copy that stands for a crash, and
+// between two batches here no timer runs, so what a batch leaves queued is what it wrote itself.
+describe('sqlite store full-text queue (in this thread)', () => {
+  let dir: string;
+  let path: string;
+  const stores: InferenceStore[] = [];
+  beforeEach(async () => {
+    dir = await tempDir();
+    path = join(dir, 'inference.db');
+  });
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes the full-text rows a crash left queued when the file is next opened', async () => {
+    const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
+    stores.push(store);
+    await store.apply({ ops: [...doc('a', 1, 'walrus tusk', unit(0)), ...doc('b', 2, 'seal whisker', unit(1))], checkpoints: { CHUNKS: 2 } });
+    // The store's thread has not run its queue's timer yet: copying the file and its WAL now is what a crash leaves.
+    const crashed = join(dir, 'crashed.db');
+    copyFileSync(path, crashed);
+    copyFileSync(`${path}-wal`, `${crashed}-wal`);
+    const queuedIn = (file: string) => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return { queued: db.prepare('SELECT count(*) FROM full_text_queue').pluck().get(), totals: ftsTotals(db, 1) };
+      } finally {
+        db.close();
+      }
+    };
+    expect(queuedIn(crashed)).toEqual({ queued: 2, totals: undefined });
+    const reopened = await openSqliteStore({ path: crashed, model: CONFORMANCE_MODEL, inWorker: false });
+    stores.push(reopened);
+    // Written at open, before anything asks: the keyword index takes its BM25 totals from FTS5's.
+    expect(queuedIn(crashed)).toEqual({ queued: 0, totals: { rows: 2, tokens: 4 } });
+    const hits = await search(reopened, { tenant: 'acme', mode: 'keyword', text: 'whisker', k: 3, vectorWeight: 0 });
+    expect(hits.map((h) => [h.docId, h.scores.keyword])).toEqual([['b', expect.any(Number)]]);
+  });
+
+  it('keeps the queue bounded while batches come back to back (a catch-up): each batch writes what is over the bound', async () => {
+    const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
+    stores.push(store);
+    const db = new Database(path, { readonly: true });
+    try {
+      const queued: number[] = [];
+      for (let b = 0; b < 6; b++) {
+        const ops = Array.from({ length: 500 }, (_, i) => doc(`d${b}-${i}`, b * 500 + i + 1, `otter number ${i}`, unit(i % 8))).flat();
+        await store.apply({ ops, checkpoints: { CHUNKS: (b + 1) * 500 } });
+        queued.push(db.prepare('SELECT count(*) FROM full_text_queue').pluck().get() as number);
+      }
+      expect(Math.max(...queued)).toBeLessThan(FULL_TEXT_MAX_QUEUED);
+      expect(queued.every((n) => n > 0)).toBe(true);
+    } finally {
+      db.close();
+    }
   });
 });
 

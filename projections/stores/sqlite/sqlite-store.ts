@@ -6,6 +6,7 @@ import { BatchWriter, type AppliedChanges } from './apply.ts';
 import { computeDigest, digestWithDocuments, type DocRange } from './digest.ts';
 import { readCheckpoints, snapshotShare, type SnapshotShare } from './snapshot.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
+import { FULL_TEXT_DELAY_MS, FULL_TEXT_MAX_QUEUED, FULL_TEXT_SLICE_ROWS, FullTextQueue } from './full-text-queue.ts';
 import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
 import { BUSY_TIMEOUT_MS, ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
 import type { StoreMemory } from './protocol.ts';
@@ -45,6 +46,13 @@ export class SqliteInferenceStore {
   private closed = false;
   /** Whether a build has switched the file to its rollback journal (see enterBuildJournal). */
   private buildJournal = false;
+  /**
+   * A serving store with its keyword index queues full-text rows and writes them in slices between requests (see
+   * full-text-queue.ts): keyword search reads the in-memory index, and only phrases read FTS5 (flushing it first).
+   */
+  private readonly fullTextQueue: FullTextQueue | undefined;
+  private fullTextTimer: ReturnType<typeof setTimeout> | undefined;
+  private fullTextFailure: string | undefined;
 
   private constructor(
     private readonly db: Database.Database,
@@ -56,8 +64,9 @@ export class SqliteInferenceStore {
     this.index = new VectorIndex(model.dims);
     const tokenize = ftsTokenizer(db);
     this.keywords = keywordIndex && this.indexed ? new KeywordIndex(tokenize) : undefined;
-    this.writer = new BatchWriter(db, model, this.indexed, mode !== 'digest');
-    this.searcher = new Searcher(db, this.index, this.keywords ? { index: this.keywords, tokenize } : undefined);
+    this.fullTextQueue = this.keywords ? new FullTextQueue(db) : undefined;
+    this.writer = new BatchWriter(db, model, this.indexed, mode !== 'digest', this.fullTextQueue);
+    this.searcher = new Searcher(db, this.index, this.keywords ? { index: this.keywords, tokenize } : undefined, () => this.flushFullText());
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
     if (!this.indexed) {
       // Should a build keep the WAL (see enterBuildJournal), checkpoint it every 10,000 pages (~160 MB) instead of 1,000.
@@ -65,6 +74,8 @@ export class SqliteInferenceStore {
       return;
     }
     this.rebuildIndex();
+    // Rows a crash left queued first: the keyword index takes FTS5's totals, which count every row written.
+    this.fullTextQueue?.flushAll();
     this.rebuildKeywords();
   }
 
@@ -173,6 +184,48 @@ export class SqliteInferenceStore {
     if (batch.ops.length > 0) this.searcher.invalidate();
     this.index.apply(changes.vectors);
     this.keywords?.apply(changes.keywords);
+    if (this.fullTextQueue) {
+      this.fullTextQueue.committed(changes.fullText.queued, changes.fullText.written);
+      while (this.fullTextQueue.size >= FULL_TEXT_MAX_QUEUED && this.writeFullTextSlice());
+      this.scheduleFullText();
+    }
+  }
+
+  /** Writes one slice of the queue; false when it failed (the rows stay queued, the warning names the error once). */
+  private writeFullTextSlice(): boolean {
+    try {
+      this.fullTextQueue?.flush();
+      this.fullTextFailure = undefined;
+      return true;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.fullTextFailure !== message) process.emitWarning(`writing queued full-text rows failed (${message}); they stay queued and are tried again`);
+      this.fullTextFailure = message;
+      return false;
+    }
+  }
+
+  /** Writes every queued full-text row now (before FTS5 is read, and at close). */
+  flushFullText(): void {
+    this.fullTextQueue?.flushAll();
+  }
+
+  /**
+   * Writes the queue a slice at a time from a timer of this thread, so queries and batches that arrive meanwhile run
+   * between slices: at once while a whole slice is queued, else after FULL_TEXT_DELAY_MS. A slice that fails (the file
+   * busy, full) stays queued and is tried again after the delay.
+   */
+  private scheduleFullText(): void {
+    const queue = this.fullTextQueue;
+    if (!queue || this.fullTextTimer || this.closed || queue.size === 0) return;
+    const delay = queue.size >= FULL_TEXT_SLICE_ROWS && this.fullTextFailure === undefined ? 0 : FULL_TEXT_DELAY_MS;
+    this.fullTextTimer = setTimeout(() => {
+      this.fullTextTimer = undefined;
+      if (this.closed) return;
+      this.writeFullTextSlice();
+      this.scheduleFullText();
+    }, delay);
+    this.fullTextTimer.unref();
   }
 
   /** The writer's automatic WAL checkpoint, in pages (see wal-checkpointer.ts, which checkpoints from another thread). */
@@ -263,6 +316,13 @@ export class SqliteInferenceStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.fullTextTimer);
+    try {
+      // What is still queued is written at the next open otherwise (the queue is in the file).
+      this.fullTextQueue?.flushAll();
+    } catch {
+      // the file cannot be written now: the rows stay queued in it
+    }
     try {
       // Leave a built file in WAL mode, as every other store file is (readers open it while a node writes).
       if (this.buildJournal) this.db.pragma('journal_mode = WAL');
