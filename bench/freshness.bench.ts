@@ -19,6 +19,11 @@ const TENANT = 'default';
 const HASH_BURST = env('BENCH_FRESHNESS_BURST', 2000);
 const HASH_PROBES = env('BENCH_FRESHNESS_PROBES', 200);
 const OFFLINE_PROBES = env('BENCH_FRESHNESS_OFFLINE_PROBES', 20);
+/**
+ * Hash runs, each on a fresh server and node; the headline is the median by loaded p99. One run's p99 moved between 69
+ * and 297 ms with the same code on this machine (the 2nd slowest of 200 probes, at the mercy of a few pauses).
+ */
+const HASH_ROUNDS = env('BENCH_FRESHNESS_ROUNDS', 3);
 const PROBE_GAP_MS = 100;
 /**
  * Offline probes are ~0.6 s of model work each: 100 ms apart they would add more load than the background itself
@@ -205,7 +210,14 @@ async function offlineRun() {
 
 await runBenchmark('freshness', async () => {
   const startLoad = loadAverage();
-  const hash = await hashRun();
+  const rounds: Array<Awaited<ReturnType<typeof hashRun>> & { round: number; loadAtStart: number }> = [];
+  for (let round = 1; round <= HASH_ROUNDS; round++) {
+    const loadAtStart = loadAverage()[0] as number;
+    note(`hash round ${round} of ${HASH_ROUNDS}`);
+    rounds.push({ round, loadAtStart, ...(await hashRun()) });
+  }
+  const byP99 = [...rounds].sort((a, b) => a.loaded.fullyIndexedMs.p99 - b.loaded.fullyIndexedMs.p99);
+  const hash = byP99[Math.floor(byP99.length / 2)] as (typeof rounds)[number];
   const offline = process.env.BENCH_FRESHNESS_OFFLINE === '0' ? undefined : await offlineRun();
   const figures = {
     setup: {
@@ -213,8 +225,18 @@ await runBenchmark('freshness', async () => {
       hash: `capacity = end-to-end documents/s of a ${HASH_BURST}-document burst (1–4 KB) after a warm-up burst of as many other documents; background with 2.5 KB documents at half of it less the probes' own rate; probes of 1.5 KB`,
       offline: 'one-page documents (3,000 characters); capacity from a 12-document burst after a warm-up of 4; background at half of it less the probes\' own rate',
       targets: { hash: { p50_ms: 15, p99_ms: 50 }, offline: { p99_ms: 1000 } },
+      rounds: `${HASH_ROUNDS} hash runs, each on a fresh nats-server and node; "hash" is the median run by loaded fully-indexed p99`,
     },
     hash,
+    hashRounds: rounds.map((x) => ({
+      round: x.round,
+      loadAtStart: x.loadAtStart,
+      capacityDocsPerSecond: x.capacityDocsPerSecond,
+      backgroundDocsPerSecond: x.backgroundDocsPerSecond.achieved,
+      keywordVisibleMs: { p50: x.loaded.keywordVisibleMs.p50, p99: x.loaded.keywordVisibleMs.p99 },
+      fullyIndexedMs: { p50: x.loaded.fullyIndexedMs.p50, p99: x.loaded.fullyIndexedMs.p99 },
+    })),
+    hashMedianRound: hash.round,
     ...(offline ? { offline } : {}),
   };
   const file = await writeResult('freshness', startLoad, figures);
@@ -234,5 +256,6 @@ await runBenchmark('freshness', async () => {
       ],
     ),
   );
+  console.log(`\nhash rounds, loaded fully indexed p50 / p99 ms: ${rounds.map((x) => `${x.loaded.fullyIndexedMs.p50} / ${x.loaded.fullyIndexedMs.p99}`).join('; ')} (median round ${hash.round})`);
   console.log(`\nwritten to ${file}`);
 });
