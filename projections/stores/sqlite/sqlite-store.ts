@@ -205,9 +205,13 @@ export class SqliteInferenceStore {
     }
   }
 
-  /** Writes every queued full-text row now (before FTS5 is read, and at close). */
-  flushFullText(): void {
-    this.fullTextQueue?.flushAll();
+  /**
+   * Writes every queued full-text row before FTS5 is read. Should the file refuse the write, the query still gets an
+   * answer, from FTS5 as it stands (without the rows still queued), and the warning says why.
+   */
+  private flushFullText(): void {
+    const queue = this.fullTextQueue;
+    while (queue && queue.size > 0 && this.writeFullTextSlice());
   }
 
   /**
