@@ -1,7 +1,7 @@
 // Batched POST /v1/documents: documents/s accepted (202) by 4 clients sending batches of 500 documents of ~1 KB while the node indexes them, against raw JetStream publishing in the same run.
 // Run: npm run bench -- post   (writes bench/results/post.json; prints figures, never passes or fails)
-import { spawn } from 'node:child_process';
 import { fromRoot, loadAverage, note, round, runBenchmark, summarize, table, writeResult, type Summary } from './lib/common.ts';
+import { runChildClient } from './lib/child-client.ts';
 import { jetstreamBaseline } from './lib/jetstream.ts';
 import { startNode, startPrivateNats, waitForDrained } from './lib/node.ts';
 import { proseCorpus } from './lib/prose.ts';
@@ -35,19 +35,7 @@ interface Round extends Pass {
 const CLIENT_SCRIPT = fromRoot('bench/lib/post-client.mjs');
 
 /** Runs bench/lib/post-client.mjs in a child process (plain Node) and returns what it printed. */
-async function childClients(input: Record<string, unknown>): Promise<{ times: number[]; seconds: number }> {
-  const child = spawn(process.execPath, [CLIENT_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const out: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  const exited = new Promise<number>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? 1));
-  });
-  child.stdin.end(JSON.stringify(input));
-  const code = await exited;
-  if (code !== 0) throw new Error(`the POST client process exited with code ${code}`);
-  return JSON.parse(Buffer.concat(out).toString('utf8')) as { times: number[]; seconds: number };
-}
+const childClients = (input: Record<string, unknown>) => runChildClient<{ times: number[]; seconds: number }>(CLIENT_SCRIPT, input, 'POST client');
 
 type Doc = { id: string; source: string; title: string; text: string; contentType: string };
 const documentsOf = (count: number, seed: number, prefix: string): Doc[] =>

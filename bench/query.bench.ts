@@ -10,7 +10,7 @@ import { createEmbeddingProvider } from '../processors/embedder/models.ts';
 import type { SearchMode } from '../streams/events/index.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
 import { mapLimit } from '../streams/publisher.ts';
-import { spawn } from 'node:child_process';
+import { runChildClient } from './lib/child-client.ts';
 import { fromRoot, loadAverage, measured, note, round, runBenchmark, summarize, table, writeResult, type Summary } from './lib/common.ts';
 import { startNode, startPrivateNats, waitForIndex, type BenchNode } from './lib/node.ts';
 import { proseDocument, proseQueries } from './lib/prose.ts';
@@ -77,19 +77,7 @@ interface SeparateClient {
 }
 
 /** Runs bench/lib/query-client.mjs in a child process (plain Node) and returns what it printed. */
-async function childClient(input: Record<string, unknown>): Promise<{ times: number[]; seconds?: number }> {
-  const child = spawn(process.execPath, [CLIENT_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const out: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  const exited = new Promise<number>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => resolve(code ?? 1));
-  });
-  child.stdin.end(JSON.stringify(input));
-  const code = await exited;
-  if (code !== 0) throw new Error(`the query client process exited with code ${code}`);
-  return JSON.parse(Buffer.concat(out).toString('utf8')) as { times: number[]; seconds?: number };
-}
+const childClient = (input: Record<string, unknown>) => runChildClient<{ times: number[]; seconds?: number }>(CLIENT_SCRIPT, input, 'query client');
 
 /**
  * Hybrid queries from a client in a process of its own, as a deployment's clients are: the in-process figures above
