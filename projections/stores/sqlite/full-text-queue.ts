@@ -31,15 +31,17 @@ interface QueuedRow {
 /**
  * The queue lives in the store file (table full_text_queue) and is written in the batch's own transaction, so a batch's
  * chunks and the promise to index them commit together: a crash leaves them queued, and the next open flushes them.
- * Rows enter FTS5 in the order their chunks were inserted, and a queued row is written before any delete of it, so
- * FTS5 sees the same inserts and deletes as when each batch wrote its own rows: the same totals and bm25() scores.
+ * Rows enter FTS5 oldest first (a document's own rows ahead of the rest when it is replaced or deleted), and a queued
+ * row is written before any delete of it, so FTS5 sees the same inserts and deletes as when each batch wrote its own
+ * rows: the same totals and bm25() scores (neither depends on the order of inserts).
  */
 export class FullTextQueue {
   private readonly enqueue: Database.Statement<[bigint, bigint]>;
   private readonly slice: Database.Statement<[number], QueuedRow>;
   private readonly dequeueUpTo: Database.Statement<[bigint]>;
+  private readonly dequeueDocument: Database.Statement<[bigint]>;
   private readonly inserts = new Map<number, Database.Statement<[bigint, string, string | null, string | null]>>();
-  private readonly documentFlushes = new Map<number, { insert: Database.Statement<[bigint]>; dequeue: Database.Statement<[bigint]> }>();
+  private readonly documentInserts = new Map<number, Database.Statement<[bigint]>>();
   /** Rows queued and not yet written, as this connection counts them (the table's count at open, then kept). */
   private queued: number;
 
@@ -51,6 +53,7 @@ export class FullTextQueue {
        ORDER BY p.chunk LIMIT ?`,
     );
     this.dequeueUpTo = db.prepare('DELETE FROM full_text_queue WHERE chunk <= ?');
+    this.dequeueDocument = db.prepare('DELETE FROM full_text_queue WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?)');
     this.queued = db.prepare<[], number>('SELECT count(*) FROM full_text_queue').pluck().get() ?? 0;
   }
 
@@ -66,21 +69,18 @@ export class FullTextQueue {
 
   /** Writes the queued rows of one document (inside the caller's transaction), before its rows are deleted; returns how many. */
   flushDocument(tenant: number, doc: number): number {
-    let statements = this.documentFlushes.get(tenant);
-    if (!statements) {
+    let insert = this.documentInserts.get(tenant);
+    if (!insert) {
       const table = ftsTable(tenant);
-      statements = {
-        insert: this.db.prepare(
-          `INSERT INTO ${table} (rowid, text, title, heading)
-           SELECT c.id, c.text, d.title, c.heading FROM chunks c JOIN documents d ON d.id = c.doc
-           WHERE c.doc = ? AND c.id IN (SELECT chunk FROM full_text_queue) ORDER BY c.id`,
-        ),
-        dequeue: this.db.prepare('DELETE FROM full_text_queue WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?)'),
-      };
-      this.documentFlushes.set(tenant, statements);
+      insert = this.db.prepare(
+        `INSERT INTO ${table} (rowid, text, title, heading)
+         SELECT c.id, c.text, d.title, c.heading FROM chunks c JOIN documents d ON d.id = c.doc
+         WHERE c.doc = ? AND c.id IN (SELECT chunk FROM full_text_queue) ORDER BY c.id`,
+      );
+      this.documentInserts.set(tenant, insert);
     }
-    statements.insert.run(BigInt(doc));
-    return statements.dequeue.run(BigInt(doc)).changes;
+    insert.run(BigInt(doc));
+    return this.dequeueDocument.run(BigInt(doc)).changes;
   }
 
   /** Adjusts the count after a committed batch: `added` rows queued, `written` rows flushed by flushDocument. */
