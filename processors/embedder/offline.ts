@@ -5,7 +5,7 @@ import { startWorker } from '../../lib/workers.ts';
 import type { ModelInfo } from '../../streams/events/index.ts';
 import { planBatches } from './batches.ts';
 import { USE_LITE_FUSION } from './fusion.ts';
-import type { EmbedBatchRequest, EmbedBatchResult } from './offline-worker.ts';
+import type { EmbedBatchRequest, EmbedBatchResult, OfflineWorkerConfig } from './offline-worker.ts';
 import { createWorkerPool, PoolClosedError, WorkerTaskError, type WorkerPool } from './pool.ts';
 import type { EmbeddingProvider, FusionProfile } from './provider.ts';
 import { loadUseVocabulary, UseTokenCounter } from './use-tokens.ts';
@@ -24,6 +24,11 @@ export interface OfflineEmbedderOptions {
   readonly batchTokens?: number;
   /** Sort each call's texts by length before cutting batches. Default true (off only to measure what it brings). */
   readonly groupByLength?: boolean;
+  /**
+   * Run the model's attention products one matrix at a time on the WASM backend's fast path. Default true: ~1.4× the
+   * texts per second at full 128-token windows, same vectors to ~1e-7 (off only to measure what it brings).
+   */
+  readonly slicedAttention?: boolean;
   readonly fusion?: FusionProfile;
 }
 
@@ -43,13 +48,14 @@ export function createOfflineEmbedder(options: OfflineEmbedderOptions = {}): Emb
   const batchTokens = options.batchTokens ?? 512;
   if (!(batchTokens >= 1)) throw new RangeError(`${name}: batchTokens must be at least 1, got ${batchTokens}`);
   const groupByLength = options.groupByLength ?? true;
+  const workerConfig: OfflineWorkerConfig = { slicedAttention: options.slicedAttention ?? true };
 
   let pool: WorkerPool<EmbedBatchRequest, EmbedBatchResult> | undefined;
   let counter: UseTokenCounter | undefined;
   let closed = false;
 
   // Started on first use: a process that only windows text, or never embeds, pays for no threads and no model.
-  const thePool = () => (pool ??= createWorkerPool({ name, size: workers, start: () => startWorker(workerModule) }));
+  const thePool = () => (pool ??= createWorkerPool({ name, size: workers, start: () => startWorker(workerModule, workerConfig) }));
   const tokenCounter = () => (counter ??= new UseTokenCounter(loadUseVocabulary()));
 
   // Tokens the model will read of a text: it stops at maxTokens, and so does the count.
