@@ -32,3 +32,34 @@ export function planBatches(costs: readonly number[], limits: BatchLimits): numb
   if (batch.length > 0) batches.push(batch);
   return batches;
 }
+
+/**
+ * Re-cuts a small call's batches so that they fill whole rounds of `workers` model threads with equal work. One
+ * one-page document's 11 windows made three batches (4, 4, 3): two threads ran the first two, then one thread ran the
+ * third while the other idled, so the call took two batches' time. Dealt into four batches of about equal tokens
+ * (largest first, each to the lightest batch with room), each thread runs two of them, and the call takes about half
+ * as long. Calls of more than `maxRounds` rounds (a bulk load) keep their length-grouped batches: mixing lengths there
+ * would pad, and their last round is a small part of them.
+ */
+export function balanceBatches(costs: readonly number[], batches: readonly number[][], options: { workers: number; batchSize: number; maxRounds: number }): number[][] {
+  const { workers, batchSize, maxRounds } = options;
+  const rounds = Math.ceil(batches.length / workers);
+  if (workers < 2 || batches.length % workers === 0 || rounds > maxRounds) return batches.map((b) => [...b]);
+  const indices = batches.flat().sort((a, b) => (costs[b] as number) - (costs[a] as number) || a - b);
+  const count = Math.min(indices.length, rounds * workers);
+  // More batches than texts would leave some empty; a text may not be split, so there are at most as many as texts.
+  if (Math.ceil(indices.length / batchSize) > count) return batches.map((b) => [...b]);
+  const out: number[][] = Array.from({ length: count }, () => []);
+  const tokens = new Array<number>(count).fill(0);
+  for (const index of indices) {
+    let lightest = -1;
+    for (let b = 0; b < count; b++) {
+      if ((out[b] as number[]).length >= batchSize) continue;
+      if (lightest < 0 || (tokens[b] as number) < (tokens[lightest] as number)) lightest = b;
+    }
+    (out[lightest] as number[]).push(index);
+    tokens[lightest] = (tokens[lightest] as number) + (costs[index] as number);
+  }
+  // Heaviest first, as planBatches orders them: the slowest start first.
+  return out.map((batch, b) => ({ batch, t: tokens[b] as number })).sort((x, y) => y.t - x.t).map((x) => x.batch);
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { errorMessage, SpandaError } from '../../lib/errors.ts';
 import { startWorker } from '../../lib/workers.ts';
 import type { ModelInfo } from '../../streams/events/index.ts';
-import { planBatches } from './batches.ts';
+import { balanceBatches, planBatches } from './batches.ts';
 import { USE_LITE_FUSION } from './fusion.ts';
 import type { EmbedBatchRequest, EmbedBatchResult, OfflineWorkerConfig } from './offline-worker.ts';
 import { createWorkerPool, PoolClosedError, WorkerTaskError, type WorkerPool } from './pool.ts';
@@ -29,10 +29,18 @@ export interface OfflineEmbedderOptions {
    * texts per second at full 128-token windows, same vectors to ~1e-7 (off only to measure what it brings).
    */
   readonly slicedAttention?: boolean;
+  /**
+   * Deal a call of at most two rounds of batches into whole rounds of equal work across the workers. Default true: a
+   * one-page document's three batches became four, and both threads finish together (off only to measure it).
+   */
+  readonly balanceSmallCalls?: boolean;
   readonly fusion?: FusionProfile;
 }
 
 export const USE_LITE_INFO: ModelInfo = { id: 'use-lite-512', dims: 512, normalized: true, maxTokens: 128 };
+
+/** Calls of at most this many rounds of batches across the workers are dealt evenly (see balanceBatches). */
+const BALANCE_MAX_ROUNDS = 2;
 
 /** Tokens repeated between consecutive windows (15% of 128): a sentence cut at a border is still read whole once. */
 export const USE_LITE_OVERLAP_TOKENS = 19;
@@ -48,6 +56,7 @@ export function createOfflineEmbedder(options: OfflineEmbedderOptions = {}): Emb
   const batchTokens = options.batchTokens ?? 512;
   if (!(batchTokens >= 1)) throw new RangeError(`${name}: batchTokens must be at least 1, got ${batchTokens}`);
   const groupByLength = options.groupByLength ?? true;
+  const balance = options.balanceSmallCalls ?? true;
   const workerConfig: OfflineWorkerConfig = { slicedAttention: options.slicedAttention ?? true };
 
   let pool: WorkerPool<EmbedBatchRequest, EmbedBatchResult> | undefined;
@@ -110,10 +119,13 @@ export function createOfflineEmbedder(options: OfflineEmbedderOptions = {}): Emb
       // The model cannot embed empty text; it carries no meaning, so it gets the zero vector without a model call.
       const todo: number[] = [];
       texts.forEach((text, i) => (text.length === 0 ? (out[i] = new Float32Array(info.dims)) : todo.push(i)));
-      const plan = planBatches(todo.map((i) => modelTokens(texts[i] as string)), { batchSize, batchTokens, groupByLength });
-      const batches = plan.map((batch) => batch.map((k) => todo[k] as number));
+      const costs = todo.map((i) => modelTokens(texts[i] as string));
+      const plan = planBatches(costs, { batchSize, batchTokens, groupByLength });
       // A call that fits one batch (a query, a small document) goes ahead of a bulk load's queued batches.
-      const urgent = batches.length === 1;
+      const urgent = plan.length === 1;
+      // A small call (a document or two) is dealt into whole rounds of equal work, so no thread idles at its end.
+      const dealt = balance ? balanceBatches(costs, plan, { workers, batchSize, maxRounds: BALANCE_MAX_ROUNDS }) : plan;
+      const batches = dealt.map((batch) => batch.map((k) => todo[k] as number));
       await Promise.all(
         batches.map(async (batch) => {
           const vectors = await embedBatch(batch.map((i) => texts[i] as string), urgent);
