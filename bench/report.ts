@@ -279,7 +279,7 @@ const SCRIPTS: ReadonlyArray<readonly [string, string, string]> = [
   ['memory', 'npm run bench -- memory', 'the store at 100k chunks × 512-d: RSS and index sizes, after deleting 90%, re-adding, reopening (~3 min)'],
   ['scifact', 'npm run bench -- scifact', 'retrieval quality (nDCG@10, Recall@10, MRR@10) on SciFact train: keyword, vector, hybrid weights, RRF, chunk sizes (20+ min the first time, then ~2 min from bench/.cache)'],
   ['store', 'npm run bench -- store', 'the SQLite inference store alone: apply rate, open time, memory, search latency (rare and common words, filters) at 10k and 100k chunks × 512-d, against the same file ranked by FTS5 alone (~5 min)'],
-  ['embedder', 'npm run bench -- embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings (~10 min)'],
+  ['embedder', 'npm run bench -- embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings, attention sliced and batched (~13 min)'],
   ['chunker', 'npm run bench -- chunker', 'normalise + chunk 1 MB documents of each format (~1 min)'],
 ];
 
@@ -977,9 +977,13 @@ cores are busy). Freshness by stage (the stream timestamps of each probe's DOCUM
 200 probes at half the capacity, a scratch run): the chunker takes p50 4.4 / p99 44 ms, the embedder 5.7 / 30 ms, the
 projector until the vectors are applied 7.9 / 66 ms; idle, each stage takes 2–3 ms (worker-thread round trip, acked
 publish, delivery to the next stage). Each stage waits for the batch in hand before it takes its own, which about
-doubles each stage's time at half load. The offline model needs ~0.5–0.65 s of both its threads for a one-page
-document; at half load a probe that arrives while another document is embedded waits for it, so its p99 is close to
-twice that: the 1 s target needs a model about twice as fast on this CPU, not less work around it. The scaling runs show that moving the embedder to its own process does not
+doubles each stage's time at half load. The offline model needed ~0.5–0.65 s of both its threads for a one-page
+document, and at half load a probe that arrives while another document is embedded waits for it, so its p99 was
+close to twice that (1,349 ms on 2026-12-02). Two changes of 2026-12-03 made it faster, not the work around it: the
+model's attention runs on the WASM backend's XNNPACK path (one matrix at a time instead of its batched loop: ~1.25–1.5×
+the windows per second, see the embedder section), and a small call is dealt into whole rounds of equal work for the
+two model threads (a one-page document's three batches of 4, 4 and 2–4 windows left one thread idle for the last).
+The offline capacity went from 1.73 to 2.9–3.1 one-page documents/s and the idle p50 from 672 to 340–400 ms (two runs). The scaling runs show that moving the embedder to its own process does not
 help the hash pipeline (the chunker+projector process is the limit) and that a second offline embedder process does not
 help either once the first one's two model threads have both cores (it oversubscribes them; on a machine loaded by
 other work it won a larger share of the CPU: ×1.5 in a run at load ~10). Replay: the generation is written in build
@@ -1031,8 +1035,10 @@ checkpointers did not change ingest throughput in alternating A/B runs, except t
 evening, with nothing else on the machine (the load figures are these benchmarks' own) and raw JetStream rates 1.2–1.6×
 those of the morning, the same code gave pipeline 5,353 chunks/s (0.299 of its ceiling) and POST 5,970 documents/s
 (0.213): the absolute rates rose past the ingest, POST and query targets while the ratios stayed where they were. The
-runs shown (22:52, with the full-text queue below) have pipeline 0.292 and POST 0.259–0.346 of raw publish by round
-(0.213–0.318 in the 21:27 run): within what POST moves from run to run here, not a measured effect. Six alternating runs, 32 KB
+22:52 runs (with the full-text queue below) had pipeline 0.292 and POST 0.259–0.346 of raw publish by round (0.213–0.318
+in the 21:27 run): within what POST moves from run to run here, not a measured effect; the POST figures shown are
+that run's. The pipeline shown ran on 2026-12-03 at 01:16 to measure the faster offline model; its hash path is
+unchanged since 22:52 and reached 0.350 of its ceiling, another reading of the same code. Six alternating runs, 32 KB
 against 256 KB client buffers, gave 3,786 / 4,230 / 4,466 against 4,977 / 5,238 / 3,208 documents/s. Its clients now
 also run in a process of their own, as a deployment's do (the target row reads that figure).
 A serving store now queues its FTS5 rows in each batch's transaction and writes them in slices of 256 between
