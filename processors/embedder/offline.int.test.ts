@@ -63,8 +63,8 @@ describe('offline embedder (USE-lite on worker threads)', () => {
   });
 
   it('gives the vectors of the package’s own model call, whose attention runs on the backend’s batched kernel', async () => {
-    // Full 128-token windows, four to a call: the workers run attention one matrix at a time, the reference in this
-    // thread on the backend's own kernel.
+    // Full 128-token windows, several to a model call: the workers run attention one matrix at a time, the reference
+    // in this thread on the backend's own kernel.
     const sentences = [
       'Chronic inflammation contributes to atherosclerosis through endothelial dysfunction and recruitment of monocytes.',
       'Statins reduce both cholesterol and inflammatory markers in randomised trials of patients with coronary disease.',
