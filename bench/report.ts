@@ -277,7 +277,7 @@ const SCRIPTS: ReadonlyArray<readonly [string, string, string]> = [
   ['freshness', 'npm run bench -- freshness', 'publish → searchable under a steady background load at half the measured capacity, hash (3 runs) and offline (~7 min)'],
   ['scaling', 'npm run bench -- scaling', 'ingest with 1 and 2 `spanda run embedder` processes, hash and offline, CPU and RSS per process (~5 min)'],
   ['memory', 'npm run bench -- memory', 'the store at 100k chunks × 512-d: RSS and index sizes, after deleting 90%, re-adding, reopening (~3 min)'],
-  ['scifact', 'npm run bench -- scifact', 'retrieval quality (nDCG@10, Recall@10, MRR@10) on SciFact train: keyword, vector, hybrid weights, RRF, chunk sizes (20+ min the first time, then ~2 min from bench/.cache)'],
+  ['scifact', 'npm run bench -- scifact', 'retrieval quality (nDCG@10, Recall@10, MRR@10) on SciFact train: keyword, vector, hybrid weights, RRF, chunk sizes (~20 min the first time, then ~2 min from bench/.cache)'],
   ['store', 'npm run bench -- store', 'the SQLite inference store alone: apply rate, open time, memory, search latency (rare and common words, filters) at 10k and 100k chunks × 512-d, against the same file ranked by FTS5 alone (~5 min)'],
   ['embedder', 'npm run bench -- embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings, attention sliced and batched (~13 min)'],
   ['chunker', 'npm run bench -- chunker', 'normalise + chunk 1 MB documents of each format (~1 min)'],

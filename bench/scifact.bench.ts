@@ -48,7 +48,7 @@ const PUBLISH_CONCURRENCY = 64;
 const OFFLINE_WAVE = Number(process.env.BENCH_SCIFACT_WAVE ?? 0);
 /**
  * Chunk sizes besides the default to index with the offline model too, for hybrid quality by chunk size
- * (BENCH_SCIFACT_HYBRID_SIZES=1600; each size costs another ~18 min of embedding the first time, then comes from the cache).
+ * (BENCH_SCIFACT_HYBRID_SIZES=1600; each size costs another ~15 min of embedding the first time, then comes from the cache).
  */
 const HYBRID_SIZES = (process.env.BENCH_SCIFACT_HYBRID_SIZES ?? '')
   .split(',')
