@@ -25,13 +25,13 @@ export interface OfflineEmbedderOptions {
   /** Sort each call's texts by length before cutting batches. Default true (off only to measure what it brings). */
   readonly groupByLength?: boolean;
   /**
-   * Run the model's attention products one matrix at a time on the WASM backend's fast path. Default true: ~1.4× the
+   * Run the model's attention products one matrix at a time on the WASM backend's fast path. Default true: 1.25-1.5× the
    * texts per second at full 128-token windows, same vectors to ~1e-7 (off only to measure what it brings).
    */
   readonly slicedAttention?: boolean;
   /**
    * Deal a call of at most two rounds of batches into whole rounds of equal work across the workers. Default true: a
-   * one-page document's three batches became four, and both threads finish together (off only to measure it).
+   * one-page document's three batches became four that both threads share (p50 -10%; off only to measure it).
    */
   readonly balanceSmallCalls?: boolean;
   readonly fusion?: FusionProfile;

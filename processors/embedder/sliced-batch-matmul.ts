@@ -98,33 +98,44 @@ function slicedProduct(args: KernelArgs, base: Kernel, transpose: Kernel): Tenso
     perm[rank - 2] = rank - 1;
     return transpose({ inputs: { x }, backend, attrs: { perm } });
   };
-  const temporaries: TensorInfo[] = [];
-  const own = (x: TensorInfo) => (temporaries.push(x), x);
+  const dispose = (...infos: Array<TensorInfo | undefined>) => {
+    for (const info of infos) if (info) backend.disposeData(info.dataId);
+  };
+  let left: TensorInfo | undefined;
+  let right: TensorInfo | undefined;
+  let out: TensorInfo | undefined;
   try {
-    const left = transposeA ? own(swapLast(a)) : a;
-    const right = transposeB ? own(swapLast(b)) : b;
+    left = transposeA ? swapLast(a) : a;
+    right = transposeB ? swapLast(b) : b;
     const rows = left.shape[rank - 2] as number;
     const inner = left.shape[rank - 1] as number;
     const columns = right.shape[rank - 1] as number;
     if (right.shape[rank - 2] !== inner) return base(args); // the original kernel reports the mismatch
-    const out = own(backend.makeOutput([...a.shape.slice(0, -2), rows, columns], 'float32'));
+    out = backend.makeOutput([...a.shape.slice(0, -2), rows, columns], 'float32');
     const leftSize = rows * inner;
     const rightSize = inner * columns;
     const outSize = rows * columns;
     for (let i = 0; i < batch; i++) {
-      const leftSlice = own(backend.makeOutput([1, rows, inner], 'float32'));
-      const rightSlice = own(backend.makeOutput([1, inner, columns], 'float32'));
-      // Views are taken after every allocation: an allocation may grow the WASM memory and detach older ones.
-      backend.typedArrayFromHeap(leftSlice).set(backend.typedArrayFromHeap(left).subarray(i * leftSize, (i + 1) * leftSize));
-      backend.typedArrayFromHeap(rightSlice).set(backend.typedArrayFromHeap(right).subarray(i * rightSize, (i + 1) * rightSize));
-      const product = own(base({ inputs: { a: leftSlice, b: rightSlice }, backend, attrs: { transposeA: false, transposeB: false } }));
-      backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(product), i * outSize);
-      for (const t of temporaries.splice(temporaries.length - 3)) backend.disposeData(t.dataId);
+      let leftSlice: TensorInfo | undefined;
+      let rightSlice: TensorInfo | undefined;
+      let product: TensorInfo | undefined;
+      try {
+        leftSlice = backend.makeOutput([1, rows, inner], 'float32');
+        rightSlice = backend.makeOutput([1, inner, columns], 'float32');
+        // Views are taken after every allocation: an allocation may grow the WASM memory and detach older ones.
+        backend.typedArrayFromHeap(leftSlice).set(backend.typedArrayFromHeap(left).subarray(i * leftSize, (i + 1) * leftSize));
+        backend.typedArrayFromHeap(rightSlice).set(backend.typedArrayFromHeap(right).subarray(i * rightSize, (i + 1) * rightSize));
+        product = base({ inputs: { a: leftSlice, b: rightSlice }, backend, attrs: { transposeA: false, transposeB: false } });
+        backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(product), i * outSize);
+      } finally {
+        dispose(leftSlice, rightSlice, product);
+      }
     }
     slicedProducts++;
-    temporaries.splice(temporaries.indexOf(out), 1);
-    return out;
+    const result = out;
+    out = undefined; // handed to the caller
+    return result;
   } finally {
-    for (const t of temporaries) backend.disposeData(t.dataId);
+    dispose(left === a ? undefined : left, right === b ? undefined : right, out);
   }
 }
