@@ -1,0 +1,117 @@
+// Workers started from TypeScript modules: they run from a cached bundle that keeps each module's own URL and stack lines.
+import { once } from 'node:events';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startWorker, withoutTsxFlags } from './workers.ts';
+import { bundledWorker } from './worker-bundle.mjs';
+
+const fixture = new URL('./workers-fixture-worker.ts', import.meta.url);
+
+interface FixtureReply {
+  url: string;
+  schema: string;
+  stack: string;
+}
+
+async function reply(worker: Worker): Promise<FixtureReply> {
+  try {
+    const [message] = (await once(worker, 'message')) as [FixtureReply];
+    return message;
+  } finally {
+    await worker.terminate();
+  }
+}
+
+let cache: string;
+const previous = process.env.SPANDA_WORKER_CACHE;
+beforeEach(async () => {
+  cache = await mkdtemp(path.join(os.tmpdir(), 'spanda-worker-cache-'));
+  process.env.SPANDA_WORKER_CACHE = cache;
+});
+afterEach(async () => {
+  if (previous === undefined) delete process.env.SPANDA_WORKER_CACHE;
+  else process.env.SPANDA_WORKER_CACHE = previous;
+  await rm(cache, { recursive: true, force: true });
+});
+
+describe('startWorker with a TypeScript module', () => {
+  it('runs it from a bundle in the cache, with its own import.meta.url, packages and TypeScript stack lines', async () => {
+    const got = await reply(startWorker(fixture));
+    expect(got.url).toBe(fixture.href);
+    expect(got.schema).toBe('zod works');
+    expect(got.stack).toContain(`${path.join('lib', 'workers-fixture-worker.ts')}:6:`);
+    const files = await readdir(cache);
+    expect(files.filter((f) => f.endsWith('.mjs'))).toHaveLength(1);
+  });
+
+  it('reuses the bundle while the sources are unchanged', async () => {
+    await reply(startWorker(fixture));
+    const [bundle] = (await readdir(cache)).filter((f) => f.endsWith('.mjs'));
+    const first = await stat(path.join(cache, bundle as string));
+    await reply(startWorker(fixture));
+    const second = await stat(path.join(cache, bundle as string));
+    expect(second.mtimeMs).toBe(first.mtimeMs);
+  });
+
+  it('falls back to tsx when no bundle can be written', async () => {
+    const blocker = path.join(cache, 'a-file');
+    await writeFile(blocker, 'not a directory');
+    process.env.SPANDA_WORKER_CACHE = path.join(blocker, 'cache');
+    const worker = startWorker(fixture, undefined, { stderr: true });
+    let stderr = '';
+    worker.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const got = await reply(worker);
+    expect(got.url).toBe(fixture.href);
+    expect(got.schema).toBe('zod works');
+    expect(stderr).toContain('could not bundle the worker module');
+    expect(stderr).toContain('loading it through tsx instead');
+  });
+});
+
+describe('the worker cache', () => {
+  it('is refused when other users may write to it: a bundle placed there would run in this process', async () => {
+    const shared = path.join(cache, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    process.env.SPANDA_WORKER_CACHE = shared;
+    await expect(bundledWorker(fixture.href)).rejects.toThrow(/writable by others; set SPANDA_WORKER_CACHE/);
+    expect(await readdir(shared)).toEqual([]);
+  });
+});
+
+describe('bundledWorker', () => {
+  it('rebuilds the bundle when a module it imports changes', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'spanda-worker-src-'));
+    try {
+      const entry = path.join(dir, 'entry.ts');
+      const dep = path.join(dir, 'dep.ts');
+      await writeFile(entry, "import { parentPort } from 'node:worker_threads';\nimport { value } from './dep.ts';\nparentPort?.postMessage(value);\n");
+      await writeFile(dep, "export const value: string = 'first';\n");
+      const run = async () => {
+        const bundle = await bundledWorker(pathToFileURL(entry).href);
+        const worker = new Worker(new URL(bundle));
+        try {
+          return (await once(worker, 'message'))[0] as string;
+        } finally {
+          await worker.terminate();
+        }
+      };
+      expect(await run()).toBe('first');
+      await writeFile(dep, "export const value: string = 'second, a longer value';\n");
+      expect(await run()).toBe('second, a longer value');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('withoutTsxFlags', () => {
+  it('drops the flags the tsx CLI loads itself with and keeps every other flag', () => {
+    const argv = ['--max-semi-space-size=32', '--require', '/repo/node_modules/tsx/dist/preflight.cjs', '--import', 'file:///repo/node_modules/tsx/dist/loader.mjs', '--import=file:///repo/node_modules/tsx/dist/loader.mjs', '--import', './other.mjs'];
+    expect(withoutTsxFlags(argv)).toEqual(['--max-semi-space-size=32', '--import', './other.mjs']);
+  });
+});
