@@ -25,19 +25,22 @@ export function catchUpProgress(positions: readonly SourcePosition[], caughtUp: 
 }
 
 /**
- * Waits until every source of `projector` has applied up to its `target` sequence, reporting progress every 100 ms.
+ * Waits until every source of `projector` has applied up to its `target` sequence (returning as soon as the batch that
+ * reaches it applies), reporting progress every 100 ms.
  * Throws a ConfigError naming `what` when the projector's health says it is not advancing (batches keep failing, or
  * pending events see no progress), instead of waiting forever.
  */
 export async function awaitCatchUp(projector: RunningProjector, target: Readonly<Record<string, number>>, onProgress: (progress: CatchUp) => void, what: string): Promise<void> {
+  const reached = (positions: readonly SourcePosition[]) => positions.every((p) => p.applied >= (target[p.key] ?? 0));
   for (;;) {
     const positions = projector.positions();
-    const caughtUp = positions.every((p) => p.applied >= (target[p.key] ?? 0));
+    const caughtUp = reached(positions);
     const shown = catchUpProgress(positions, caughtUp);
     if (shown) onProgress(shown);
     if (caughtUp) return;
     const health = projector.health();
     if (!health.ok) throw new ConfigError(`${what} is not advancing: ${health.detail}`);
-    await new Promise((r) => setTimeout(r, 100));
+    // Up to 100 ms between progress reports, but no longer than the batch that reaches the target.
+    await projector.waitUntil(reached, 100).catch(() => undefined);
   }
 }
