@@ -5,11 +5,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startWorker, withoutTsxFlags } from './workers.ts';
 import { bundledWorker } from './worker-bundle.mjs';
 
 const fixture = new URL('./workers-fixture-worker.ts', import.meta.url);
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
 
 interface FixtureReply {
   url: string;
@@ -55,6 +60,16 @@ describe('startWorker with a TypeScript module', () => {
     await reply(startWorker(fixture));
     const second = await stat(path.join(cache, bundle as string));
     expect(second.mtimeMs).toBe(first.mtimeMs);
+  });
+
+  // Node refuses V8 options in a worker's execArgv (a worker inherits them all the same): the spanda executable runs
+  // node with --max-semi-space-size=32, and benchmarks add tsx's flags to it.
+  it.each([
+    ['as the spanda executable runs it (tsx registered in-process)', ['--max-semi-space-size=32', '-e', "import('tsx/esm/api').then((tsx) => { tsx.register(); return import('./lib/workers-fixture-main.ts'); })"]],
+    ['under the tsx CLI, with V8 options beside its flags', ['--max-semi-space-size=32', '--import', 'tsx', 'lib/workers-fixture-main.ts']],
+  ])('starts workers in a process started %s', async (_how, args) => {
+    const { stdout } = await run(process.execPath, args, { cwd: repoRoot, env: { ...process.env, SPANDA_WORKER_CACHE: cache } });
+    expect(stdout).toBe('zod works');
   });
 
   it('falls back to tsx when no bundle can be written', async () => {
@@ -111,7 +126,12 @@ describe('bundledWorker', () => {
 
 describe('withoutTsxFlags', () => {
   it('drops the flags the tsx CLI loads itself with and keeps every other flag', () => {
-    const argv = ['--max-semi-space-size=32', '--require', '/repo/node_modules/tsx/dist/preflight.cjs', '--import', 'file:///repo/node_modules/tsx/dist/loader.mjs', '--import=file:///repo/node_modules/tsx/dist/loader.mjs', '--import', './other.mjs'];
+    const argv = ['--max-semi-space-size=32', '--require', '/repo/node_modules/tsx/dist/preflight.cjs', '--import', 'file:///repo/node_modules/tsx/dist/loader.mjs', '--import=file:///repo/node_modules/tsx/dist/loader.mjs', '--import', 'tsx', '--import', './other.mjs'];
     expect(withoutTsxFlags(argv)).toEqual(['--max-semi-space-size=32', '--import', './other.mjs']);
+  });
+
+  it('leaves a process without tsx flags to its workers as it is', () => {
+    expect(withoutTsxFlags(['--max-semi-space-size=32', '--enable-source-maps'])).toBeUndefined();
+    expect(withoutTsxFlags([])).toBeUndefined();
   });
 });

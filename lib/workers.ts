@@ -9,22 +9,49 @@ const bootstrap = new URL('./worker-bootstrap.mjs', import.meta.url);
  * loads itself into a process: they would start a loader thread in every worker for nothing (~100 ms each).
  */
 export function startWorker(moduleUrl: URL, data?: unknown, options: Omit<WorkerOptions, 'workerData'> = {}): Worker {
-  const execArgv = options.execArgv ?? (moduleUrl.href.endsWith('.ts') ? withoutTsxFlags(process.execArgv) : undefined);
-  return new Worker(bootstrap, { ...options, ...(execArgv ? { execArgv } : {}), workerData: { module: moduleUrl.href, data } });
+  const start = (execArgv: string[] | undefined) =>
+    new Worker(bootstrap, { ...options, ...(execArgv ? { execArgv } : {}), workerData: { module: moduleUrl.href, data } });
+  if (options.execArgv !== undefined || !moduleUrl.href.endsWith('.ts')) return start(undefined);
+  workerArgv ??= { argv: withoutTsxFlags(process.execArgv) };
+  try {
+    return start(workerArgv.argv);
+  } catch (err) {
+    // A worker refuses V8 options (--max-semi-space-size …) passed to it, though it inherits them: they apply to the
+    // whole process anyway. Drop the ones it names and try again, or let it inherit everything as before.
+    if (!workerArgv.argv || (err as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    const refused = new Set(/flags: (.*)$/.exec((err as Error).message)?.[1]?.split(', ') ?? []);
+    const kept = workerArgv.argv.filter((flag) => !refused.has(flag));
+    workerArgv = { argv: refused.size > 0 && kept.length < workerArgv.argv.length ? kept : undefined };
+    try {
+      return start(workerArgv.argv);
+    } catch (again) {
+      if ((again as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw again;
+      workerArgv = { argv: undefined };
+      return start(undefined);
+    }
+  }
 }
 
-/** `argv` without the tsx CLI's `--require …/tsx/…` and `--import …/tsx/…` pairs (the bootstrap registers tsx when it needs it). */
-export function withoutTsxFlags(argv: readonly string[]): string[] {
+/** The execArgv given to workers of .ts modules (undefined: they inherit the process's), worked out at the first start. */
+let workerArgv: { argv: string[] | undefined } | undefined;
+
+/**
+ * `argv` without the tsx CLI's `--require …tsx…` and `--import …tsx…` flags (the bootstrap registers tsx when it
+ * needs it), or undefined when there are none: the worker then inherits the process's flags as it always did.
+ */
+export function withoutTsxFlags(argv: readonly string[]): string[] | undefined {
+  const isTsx = (value: string) => /^tsx(\/|$)|[/\\]tsx[/\\]/.test(value);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i] as string;
     const value = argv[i + 1];
-    if ((flag === '--require' || flag === '--import' || flag === '-r') && value !== undefined && /[/\\]tsx[/\\]/.test(value)) {
+    if ((flag === '--require' || flag === '--import' || flag === '-r') && value !== undefined && isTsx(value)) {
       i++;
       continue;
     }
-    if (/^--(require|import)=.*[/\\]tsx[/\\]/.test(flag)) continue;
+    const inline = /^--(?:require|import)=(.*)$/.exec(flag);
+    if (inline && isTsx(inline[1] as string)) continue;
     out.push(flag);
   }
-  return out;
+  return out.length === argv.length ? undefined : out;
 }
