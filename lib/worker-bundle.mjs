@@ -16,24 +16,40 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** Bumped when the bundle's shape changes, so bundles cached by an older version are rebuilt. */
 const FORMAT = 1;
 
-/** Where bundles are cached: SPANDA_WORKER_CACHE, else spanda/workers in the user's cache directory (XDG_CACHE_HOME or ~/.cache). */
-export function workerCacheDir() {
-  return process.env.SPANDA_WORKER_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'spanda', 'workers');
+/**
+ * Where bundles are cached, in order of preference: SPANDA_WORKER_CACHE alone when set, else spanda/workers in the
+ * user's cache directory (XDG_CACHE_HOME or ~/.cache), then spanda-workers-<uid> in the temp dir (a read-only home, as in
+ * a container with a read-only root file system).
+ */
+export function workerCacheDirs() {
+  if (process.env.SPANDA_WORKER_CACHE) return [process.env.SPANDA_WORKER_CACHE];
+  return [
+    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'spanda', 'workers'),
+    path.join(os.tmpdir(), `spanda-workers-${process.getuid?.() ?? 'user'}`),
+  ];
 }
 
 /**
- * Creates the cache directory (private to the user) if needed, and refuses one that another user could write to: a
- * bundle placed there would run as this process.
+ * The first cache directory that can be created (private to the user) and that no other user can write to: a bundle
+ * placed there by someone else would run in this process.
  */
 async function trustedCacheDir() {
-  const dir = workerCacheDir();
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const s = await stat(dir);
-  const uid = process.getuid?.();
-  if ((uid !== undefined && s.uid !== uid && s.uid !== 0) || (s.mode & 0o022) !== 0) {
-    throw new Error(`the worker cache ${dir} is owned by another user or writable by others; set SPANDA_WORKER_CACHE to a directory of your own`);
+  const problems = [];
+  for (const dir of workerCacheDirs()) {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const s = await stat(dir);
+      const uid = process.getuid?.();
+      if ((uid !== undefined && s.uid !== uid && s.uid !== 0) || (s.mode & 0o022) !== 0) {
+        problems.push(`${dir} is owned by another user or writable by others`);
+        continue;
+      }
+      return dir;
+    } catch (err) {
+      problems.push(`${dir}: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
-  return dir;
+  throw new Error(`no usable worker cache (${problems.join('; ')}); set SPANDA_WORKER_CACHE to a directory of your own`);
 }
 
 /**

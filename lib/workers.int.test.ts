@@ -93,8 +93,28 @@ describe('the worker cache', () => {
     await mkdir(shared);
     await chmod(shared, 0o777);
     process.env.SPANDA_WORKER_CACHE = shared;
-    await expect(bundledWorker(fixture.href)).rejects.toThrow(/writable by others; set SPANDA_WORKER_CACHE/);
+    await expect(bundledWorker(fixture.href)).rejects.toThrow(/writable by others\); set SPANDA_WORKER_CACHE/);
     expect(await readdir(shared)).toEqual([]);
+  });
+});
+
+describe('the default worker cache', () => {
+  const saved = { XDG_CACHE_HOME: process.env.XDG_CACHE_HOME, TMPDIR: process.env.TMPDIR };
+  afterEach(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it('is the temp dir when the user cache directory cannot be created (a read-only home)', async () => {
+    delete process.env.SPANDA_WORKER_CACHE;
+    const blocker = path.join(cache, 'a-file');
+    await writeFile(blocker, 'not a directory');
+    process.env.XDG_CACHE_HOME = path.join(blocker, 'cache');
+    process.env.TMPDIR = cache;
+    const bundle = await bundledWorker(fixture.href);
+    expect(path.dirname(new URL(bundle).pathname)).toBe(path.join(cache, `spanda-workers-${process.getuid?.() ?? 'user'}`));
   });
 });
 
