@@ -6,7 +6,7 @@
 // to (the bundle can live anywhere), and each module keeps its own import.meta.url (the URL of its source file), so
 // paths built from it (other workers, package files) are the same as when the module runs from source.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,22 +62,31 @@ export async function bundledWorker(moduleUrl) {
   const name = path.basename(fileURLToPath(moduleUrl), '.ts');
   const bundle = path.join(dir, `${name}-${key}.mjs`);
   const manifest = `${bundle}.json`;
-  if (await upToDate(manifest)) return pathToFileURL(bundle).href;
+  if (await upToDate(bundle, manifest)) return pathToFileURL(bundle).href;
   const { code, inputs } = await build(fileURLToPath(moduleUrl), bundle);
   // Written aside and renamed: a worker starting meanwhile reads the old files or the new ones, never half of one.
   const temp = `.${process.pid}-${threadId}.tmp`;
-  await writeFile(bundle + temp, code);
-  await rename(bundle + temp, bundle);
-  await writeFile(manifest + temp, JSON.stringify({ moduleUrl, inputs }));
-  await rename(manifest + temp, manifest);
+  try {
+    await writeFile(bundle + temp, code);
+    await rename(bundle + temp, bundle);
+    await writeFile(manifest + temp, JSON.stringify({ moduleUrl, inputs }));
+    await rename(manifest + temp, manifest);
+  } catch (err) {
+    await Promise.all([rm(bundle + temp, { force: true }), rm(manifest + temp, { force: true })]);
+    throw err;
+  }
   return pathToFileURL(bundle).href;
 }
 
-/** Whether every source file recorded for a bundle still has the size and modification time it was bundled with. */
-async function upToDate(manifest) {
+/**
+ * Whether the bundle is there and every source file recorded for it still has the size and modification time it was
+ * bundled with (a temp-dir cleaner may have taken the bundle and left its manifest).
+ */
+async function upToDate(bundle, manifest) {
   let recorded;
   try {
     recorded = JSON.parse(await readFile(manifest, 'utf8'));
+    await stat(bundle);
   } catch {
     return false;
   }

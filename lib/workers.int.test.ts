@@ -72,6 +72,14 @@ describe('startWorker with a TypeScript module', () => {
     expect(stdout).toBe('zod works');
   });
 
+  it('builds the bundle again when it is gone but its manifest is not (a temp-dir cleaner)', async () => {
+    await reply(startWorker(fixture));
+    const [bundle] = (await readdir(cache)).filter((f) => f.endsWith('.mjs'));
+    await rm(path.join(cache, bundle as string));
+    expect((await reply(startWorker(fixture))).schema).toBe('zod works');
+    expect(await readdir(cache)).toContain(bundle);
+  });
+
   it('falls back to tsx when no bundle can be written', async () => {
     const blocker = path.join(cache, 'a-file');
     await writeFile(blocker, 'not a directory');
