@@ -1107,16 +1107,16 @@ apart).
 
 The build writes its file through a rollback journal (each new page written once; WAL wrote it twice) with 16 KB pages
 (a 512-d vector row had a 4 KB page to itself: the file is about a third smaller, and opening it to serve is faster),
-and its digest is taken in two shares, by the store's worker and the main thread, before the store closes. Where the time
-goes (22,790 chunks, CPU per thread from /proc, load 8-12 on the 2 cores): main thread ~2.8 s (reading and decoding the
-messages and their base64 vectors, origin check, packing batches for the worker, half the digest), store worker ~2.0 s
-(inserts, FTS5, commits, the other half of the digest, and loading its modules from TypeScript source), V8's GC helper
-threads ~1.6 s; the raw insert baseline uses 0.5-0.7 s of CPU on one thread. At that load every thread waits about twice
-its CPU time for a core, so the ratio follows CPU time more than parallelism. At 150k chunks (a profile of every
-thread, 2026-12-02) the store thread spent ~4 s committing (mostly fsync), ~2.3 s on FTS5 rows, ~1.8 s each on chunk
-inserts and vector upserts, and the main thread ~2.2 s in GC; the process's threads and nats-server shared both cores
-for most of the run, so overlapping the store's opening with reading the log, a shorter read-ahead queue and commits
-without fsync measured within noise or a few percent. "verify s" is the digest of the log that \`spanda replay\` and
+and its digest is taken in two shares, by the store's worker and the main thread, before the store closes. The store's
+worker starts from a cached bundle (lib/worker-bundle.mjs) in ~0.15 s instead of ~0.6 s through tsx. Where the time
+goes at 150k chunks (scratch profiles of every thread and A/B runs, 2026-12-03): the process and nats-server used
+21-23 s of CPU in a 12-14 s replay on the 2 cores, ~85% of both. The store's thread spent ~11.5 s applying batches
+(transactions ~3.0 s, chunk inserts ~2.6 s, FTS5 rows ~2.5 s, vector upserts ~2.1 s) and the digest ~2.3 s of wall
+time on both threads; with the store's writes turned into no-ops the main thread alone still needed ~11 s for the
+projection (decoding ~3.9 s, waiting for each batch's origin check ~5.1 s, GC ~3 s). Both sides would have to halve
+to reach the target: commits without fsync (synchronous=OFF), no FTS5 rows at all (about −1.4 s), fewer FTS5 merges
+(automerge 0, 8 or 16) and projector batches of 300 or 4,000 instead of 1,000 all measured within noise or a few
+percent. "verify s" is the digest of the log that \`spanda replay\` and
 \`spanda verify\` compare the store with: read again from JetStream and folded into a store in memory, each batch of
 500 events in one transaction and without full-text rows (21.9 s at 150k chunks before, when every event was its own
 transaction and each commit wrote an FTS5 segment the digest never reads).
