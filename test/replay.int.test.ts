@@ -1,5 +1,9 @@
 // Replayable projections on a whole node: rebuild and rollback under query load, model migration, verify, read-your-writes.
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/log.ts';
 import { generationRuntime, inferenceSpec, INFERENCE_ROLE, modelInfoOf } from '../cli/inference-runtime.ts';
@@ -156,8 +160,24 @@ describe('replayable projections', () => {
   });
 
   it('verifies the serving generation against the log, and names the document a tampered store has wrong', async () => {
+    // The log's digest folds into a file in the temp dir: removed after, and those of dead processes removed before.
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'spanda-test-tmpdir-'));
+    const previousTmp = process.env.TMPDIR;
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const abandoned = path.join(tmp, `spanda-log-digest-${deadPid}-abc123`);
+    await mkdir(abandoned);
+    await writeFile(path.join(abandoned, 'digest.sqlite'), 'left by a killed verify');
     const seen: FoldProgress[] = [];
-    const ok = await verifyGeneration(runtime, INFERENCE_ROLE, undefined, (p) => seen.push(p));
+    let ok: Awaited<ReturnType<typeof verifyGeneration>>;
+    try {
+      process.env.TMPDIR = tmp;
+      ok = await verifyGeneration(runtime, INFERENCE_ROLE, undefined, (p) => seen.push(p));
+      expect(await readdir(tmp)).toEqual([]);
+    } finally {
+      if (previousTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = previousTmp;
+      await rm(tmp, { recursive: true, force: true });
+    }
     expect(ok.ok).toBe(true);
     expect(ok.digest).toBe(ok.logDigest);
     // Progress slice by slice: announced with its size before the first message, finished with read = total.

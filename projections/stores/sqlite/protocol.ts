@@ -18,7 +18,7 @@ export interface WorkerConfig {
   /** See SqliteStoreOptions.keywordIndex (default true). */
   readonly keywordIndex?: boolean;
   /** See SqliteStoreOptions.mode (default 'serve'). */
-  readonly mode?: 'serve' | 'build';
+  readonly mode?: 'serve' | 'build' | 'digest';
 }
 
 export type Method =

@@ -46,6 +46,8 @@ export class SqliteInferenceStore {
   private closed = false;
   /** Whether a build has switched the file to its rollback journal (see enterBuildJournal). */
   private buildJournal = false;
+  /** A 'digest' store: a throwaway file (or memory) whose commits need not survive a crash. */
+  private readonly throwaway: boolean;
   /**
    * A serving store with its keyword index queues full-text rows and writes them in slices between requests (see
    * full-text-queue.ts): keyword search reads the in-memory index, and only phrases read FTS5 (flushing it first).
@@ -61,6 +63,7 @@ export class SqliteInferenceStore {
     mode: StoreMode,
   ) {
     this.indexed = mode === 'serve';
+    this.throwaway = mode === 'digest';
     this.index = new VectorIndex(model.dims);
     const tokenize = ftsTokenizer(db);
     this.keywords = keywordIndex && this.indexed ? new KeywordIndex(tokenize) : undefined;
@@ -158,6 +161,12 @@ export class SqliteInferenceStore {
    */
   private enterBuildJournal(): void {
     this.buildJournal = true;
+    if (this.throwaway) {
+      // Nobody reopens a digest's file after a crash: a journal in memory (batches still roll back whole), no fsync.
+      this.db.pragma('journal_mode = MEMORY');
+      this.db.pragma('synchronous = OFF');
+      return;
+    }
     this.db.pragma('busy_timeout = 0');
     try {
       if (this.db.pragma('journal_mode = TRUNCATE', { simple: true }) === 'truncate') this.db.pragma('synchronous = FULL');
@@ -329,7 +338,7 @@ export class SqliteInferenceStore {
     }
     try {
       // Leave a built file in WAL mode, as every other store file is (readers open it while a node writes).
-      if (this.buildJournal) this.db.pragma('journal_mode = WAL');
+      if (this.buildJournal && !this.throwaway) this.db.pragma('journal_mode = WAL');
     } finally {
       this.db.close();
     }
