@@ -6,7 +6,7 @@
 // to (the bundle can live anywhere), and each module keeps its own import.meta.url (the URL of its source file), so
 // paths built from it (other workers, package files) are the same as when the module runs from source.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,7 +75,24 @@ export async function bundledWorker(moduleUrl) {
     await Promise.all([rm(bundle + temp, { force: true }), rm(manifest + temp, { force: true })]);
     throw err;
   }
+  await pruneStale(dir);
   return pathToFileURL(bundle).href;
+}
+
+/** Bundles last built this long ago are removed when another is built (moved checkouts leave theirs behind). */
+const STALE_MS = 30 * 24 * 3600 * 1000;
+
+/** Removes stale bundles and manifests (a worker reads its bundle only as it starts; a removed one is built again). */
+async function pruneStale(dir) {
+  const now = Date.now();
+  const names = await readdir(dir).catch(() => []);
+  await Promise.all(
+    names.map(async (name) => {
+      const file = path.join(dir, name);
+      const s = await stat(file).catch(() => undefined);
+      if (s?.isFile() && now - s.mtimeMs > STALE_MS) await rm(file, { force: true }).catch(() => undefined);
+    }),
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 // Workers started from TypeScript modules: they run from a cached bundle that keeps each module's own URL and stack lines.
 import { once } from 'node:events';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -70,6 +70,19 @@ describe('startWorker with a TypeScript module', () => {
   ])('starts workers in a process started %s', async (_how, args) => {
     const { stdout } = await run(process.execPath, args, { cwd: repoRoot, env: { ...process.env, SPANDA_WORKER_CACHE: cache } });
     expect(stdout).toBe('zod works');
+  });
+
+  it('removes bundles built more than 30 days ago when it builds one', async () => {
+    const stale = path.join(cache, 'gone-0123456789abcdef01234567.mjs');
+    const fresh = path.join(cache, 'kept-0123456789abcdef01234567.mjs');
+    await writeFile(stale, '');
+    await writeFile(fresh, '');
+    const old = new Date(Date.now() - 31 * 24 * 3600 * 1000);
+    await utimes(stale, old, old);
+    await reply(startWorker(fixture));
+    const files = await readdir(cache);
+    expect(files).not.toContain(path.basename(stale));
+    expect(files).toContain(path.basename(fresh));
   });
 
   it('builds the bundle again when it is gone but its manifest is not (a temp-dir cleaner)', async () => {
