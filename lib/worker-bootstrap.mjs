@@ -16,14 +16,25 @@ async function bundled() {
   }
 }
 
-const bundle = await bundled();
-if (bundle) {
-  process.setSourceMapsEnabled(true);
-  await import(bundle);
-} else {
+/** Runs the module through tsx (a .ts module) or as it is. */
+async function fromSource() {
   if (moduleUrl.endsWith('.ts')) {
     const { register } = await import('tsx/esm/api');
     register();
   }
   await import(moduleUrl);
+}
+
+const bundle = await bundled();
+if (bundle) {
+  process.setSourceMapsEnabled(true);
+  try {
+    await import(bundle);
+  } catch (err) {
+    // Removed between the check and the import (another process pruning the cache): nothing of it ran, so run the source.
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes(new URL(bundle).pathname)) throw err;
+    await fromSource();
+  }
+} else {
+  await fromSource();
 }

@@ -6,7 +6,7 @@
 // to (the bundle can live anywhere), and each module keeps its own import.meta.url (the URL of its source file), so
 // paths built from it (other workers, package files) are the same as when the module runs from source.
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,7 +62,12 @@ export async function bundledWorker(moduleUrl) {
   const name = path.basename(fileURLToPath(moduleUrl), '.ts');
   const bundle = path.join(dir, `${name}-${key}.mjs`);
   const manifest = `${bundle}.json`;
-  if (await upToDate(bundle, manifest)) return pathToFileURL(bundle).href;
+  if (await upToDate(bundle, manifest)) {
+    // Its time says when it was last used, so pruning (below) only takes bundles nothing has started for a month.
+    const now = new Date();
+    await utimes(bundle, now, now).catch(() => undefined);
+    return pathToFileURL(bundle).href;
+  }
   const { code, inputs } = await build(fileURLToPath(moduleUrl), bundle);
   // Written aside and renamed: a worker starting meanwhile reads the old files or the new ones, never half of one.
   const temp = `.${process.pid}-${threadId}.tmp`;
@@ -79,7 +84,7 @@ export async function bundledWorker(moduleUrl) {
   return pathToFileURL(bundle).href;
 }
 
-/** Bundles last built this long ago are removed when another is built (moved checkouts leave theirs behind). */
+/** Bundles nothing has started for this long are removed when another is built (moved checkouts leave theirs behind). */
 const STALE_MS = 30 * 24 * 3600 * 1000;
 
 /** Removes stale bundles and manifests (a worker reads its bundle only as it starts; a removed one is built again). */
