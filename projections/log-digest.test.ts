@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../lib/errors.ts';
 import type { StoreOp } from './store.ts';
 import { applyEvents } from './log-digest.ts';
 import { SqliteInferenceStore, type StoreMode } from './stores/sqlite/sqlite-store.ts';
@@ -73,6 +74,21 @@ describe('applyEvents', () => {
     };
     expect(await callsFor(events.filter((_, i) => i !== 3))).toEqual(['all']);
     expect(await callsFor(events)).toEqual(['all', ...events.map(() => 'one')]);
+  });
+
+  it('stops at a store that cannot write (disk full) instead of skipping every event as refused', async () => {
+    const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const skipped: string[] = [];
+    const failing = () => {
+      throw full;
+    };
+    await expect(applyEvents(events, failing, failing)).rejects.toBe(full);
+    const refusing = (ops: StoreOp[]) => {
+      skipped.push(ops[0]?.kind ?? '');
+      throw new ValidationError('refused');
+    };
+    await expect(applyEvents(events.slice(0, 2), refusing, refusing)).resolves.toBeUndefined();
+    expect(skipped).toEqual(['chunks', 'chunks', 'vectors']);
   });
 
   it('a digest-mode store keeps no full-text tables; a build keeps them', () => {

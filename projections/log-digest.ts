@@ -1,15 +1,17 @@
 // The digest a projection should have, computed straight from the log: its slices folded into a throwaway store.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { errorMessage, UnavailableError } from '../lib/errors.ts';
+import { isAlive } from '../lib/processes.ts';
 import { decodeEvent } from '../streams/codec.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { readSlice } from '../streams/read.ts';
 import type { Projection } from './projection.ts';
+import { isStoreUnavailable } from './projector.ts';
 import { WorkerInferenceStore } from './stores/sqlite/worker-store.ts';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { isAlive } from '../lib/processes.ts';
-import os from 'node:os';
-import path from 'node:path';
 
 export interface LogDigest {
   readonly digest: string;
@@ -20,8 +22,8 @@ export interface LogDigest {
 
 /**
  * Applies the projection's slices up to `checkpoints` (what the store under test says it applied) to a throwaway
- * SQLite store (a file in the temp dir, removed after) and digests it. Events the projection refuses are skipped exactly as the projector skips them (they are
- * in the DLQ). CHUNKS and EMBEDDINGS are read one after the other: the docSeq guard makes the order between slices
+ * SQLite store (a file in the temp dir, removed after) and digests it. Events the projection refuses are skipped
+ * exactly as the projector skips them (they are in the DLQ). CHUNKS and EMBEDDINGS are read one after the other: the docSeq guard makes the order between slices
  * irrelevant (the conformance suite checks that every store reaches the same digest whatever the interleaving).
  */
 export async function logDigest(
@@ -46,6 +48,13 @@ export async function logDigest(
       });
       const { digest, documents } = await store.snapshot();
       return { digest, documents, events };
+    } catch (err) {
+      if (!isStoreUnavailable(err)) throw err;
+      throw new UnavailableError(
+        `computing the log's digest needs a throwaway store about as large as the generation in ${os.tmpdir()}, which failed (${errorMessage(err)}): free space there or point TMPDIR at a larger disk`,
+        5,
+        { cause: err },
+      );
     } finally {
       await store.close();
     }
@@ -150,18 +159,21 @@ export async function foldLog<Op>(
  * `applyAll` must be all or nothing, or a batch it refuses halfway would be applied twice.
  */
 export async function applyEvents<Op>(projected: readonly Op[][], apply: (ops: Op[]) => void | Promise<void>, applyAll?: (ops: Op[]) => void | Promise<void>): Promise<void> {
+  // A store that cannot write (disk full, I/O, closed) refuses every event: that is an error, not events to skip.
   if (applyAll) {
     try {
       await applyAll(projected.flat());
       return;
-    } catch {
+    } catch (err) {
+      if (isStoreUnavailable(err)) throw err;
       // an event of the batch is refused: find it by applying them one at a time
     }
   }
   for (const ops of projected) {
     try {
       await apply(ops);
-    } catch {
+    } catch (err) {
+      if (isStoreUnavailable(err)) throw err;
       // refused by the store: dead-lettered by the projector
     }
   }
