@@ -12,22 +12,19 @@ export function startWorker(moduleUrl: URL, data?: unknown, options: Omit<Worker
   const start = (execArgv: string[] | undefined) =>
     new Worker(bootstrap, { ...options, ...(execArgv ? { execArgv } : {}), workerData: { module: moduleUrl.href, data } });
   if (options.execArgv !== undefined || !moduleUrl.href.endsWith('.ts')) return start(undefined);
-  workerArgv ??= { argv: withoutTsxFlags(process.execArgv) };
-  try {
-    return start(workerArgv.argv);
-  } catch (err) {
-    // A worker refuses V8 options (--max-semi-space-size …) passed to it, though it inherits them: they apply to the
-    // whole process anyway. Drop the ones it names and try again, or let it inherit everything as before.
-    if (!workerArgv.argv || (err as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
-    const refused = new Set(/flags: (.*)$/.exec((err as Error).message)?.[1]?.split(', ') ?? []);
-    const kept = workerArgv.argv.filter((flag) => !refused.has(flag));
-    workerArgv = { argv: refused.size > 0 && kept.length < workerArgv.argv.length ? kept : undefined };
+  // Each failed attempt shortens the flags or gives up on them, so this ends: at worst the worker inherits them all.
+  for (;;) {
+    workerArgv ??= { argv: withoutTsxFlags(process.execArgv) };
+    const argv = workerArgv.argv;
     try {
-      return start(workerArgv.argv);
-    } catch (again) {
-      if ((again as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw again;
-      workerArgv = { argv: undefined };
-      return start(undefined);
+      return start(argv);
+    } catch (err) {
+      // A worker refuses V8 options (--max-semi-space-size …) passed to it, though it inherits them: they apply to the
+      // whole process anyway. Drop the ones it names, or let it inherit everything as before.
+      if (!argv || (err as { code?: unknown }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+      const refused = new Set(/flags: (.*)$/.exec((err as Error).message)?.[1]?.split(', ') ?? []);
+      const kept = argv.filter((flag) => !refused.has(flag));
+      workerArgv = { argv: kept.length < argv.length ? kept : undefined };
     }
   }
 }
