@@ -3,21 +3,25 @@
 //
 // At each size a corpus goes through a whole node (hash embedders, fast) so the log holds CHUNKS and 512-d EMBEDDINGS
 // (model hash-512: the same vector size and message volume as the offline model's). Then, in the same run on the same
-// server: (1) raw JetStream read of the slices the replay reads, (2) raw SQLite insert of the same rows, (3) the replay
+// server: (1) raw JetStream read of the slices the replay reads, (2) raw SQLite insert of the same rows (with SQLite's
+// defaults and WAL, and with the build's file settings; the faster is the baseline), (2b) the store's own rows alone
+// (its tables, unique keys and FTS5, plain INSERTs: the SQLite work a replay cannot avoid), (3) the replay
 // itself (spanda replay's code path, digest verification timed apart), (4) re-ingest with the offline model,
 // extrapolated from its measured embedding rate on a sample (embedding 100k chunks offline takes about an hour here).
 import Database from 'better-sqlite3';
 import { DeliverPolicy } from '@nats-io/jetstream';
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { silentLogger } from '../lib/log.ts';
 import { generationRuntime, inferenceSpec } from '../cli/inference-runtime.ts';
-import { chunkText, DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
+import { chunkText, DEFAULT_CHUNKER, type TextChunk } from '../processors/chunker/chunk.ts';
 import { normalizeText } from '../processors/chunker/normalize.ts';
 import { createEmbeddingProvider } from '../processors/embedder/models.ts';
 import { logDigest } from '../projections/log-digest.ts';
 import { embedderConsumer, processedUpTo } from '../projections/read-your-writes.ts';
 import { replayGeneration } from '../projections/replay.ts';
+import { createFtsTable, ftsTable, openDatabase } from '../projections/stores/sqlite/schema.ts';
 import { documentInputSchema, publishDocument } from '../streams/document-log.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { STREAMS, provision } from '../streams/provision.ts';
@@ -65,11 +69,29 @@ async function rawRead(handle: NatsHandle): Promise<Slices & { ms: number }> {
   return { messages, bytes, ms: performance.now() - started };
 }
 
-/** Inserts `chunks` rows of text and as many 512-d vector blobs into a plain SQLite file (WAL, 1,000 rows a transaction). */
-function rawInsert(dir: string, texts: readonly string[]): number {
-  const db = new Database(path.join(dir, 'raw.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+/**
+ * How a raw insert sets up its file: SQLite's defaults with WAL (4 KB pages: a 2 KB vector row takes a page to itself,
+ * and every page is written twice, to the WAL and then the file), or the settings a replay's build writes with (16 KB
+ * pages, a rollback journal with fsync at each commit: schema.ts, sqlite-store.ts enterBuildJournal).
+ */
+type InsertSettings = 'wal-4k' | 'build';
+
+function setUp(db: Database.Database, settings: InsertSettings): void {
+  if (settings === 'build') {
+    db.pragma('page_size = 16384');
+    db.pragma('journal_mode = TRUNCATE');
+    db.pragma('synchronous = FULL');
+  } else {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+  }
+}
+
+/** Inserts `chunks` rows of text and as many 512-d vector blobs into a plain SQLite file (no index, 1,000 rows a transaction). */
+function rawInsert(dir: string, texts: readonly string[], settings: InsertSettings): number {
+  const file = path.join(dir, `raw-${settings}.sqlite`);
+  const db = new Database(file);
+  setUp(db, settings);
   db.exec('CREATE TABLE chunks (id INTEGER PRIMARY KEY, text TEXT NOT NULL); CREATE TABLE vectors (chunk INTEGER NOT NULL, vector BLOB NOT NULL)');
   const chunk = db.prepare('INSERT INTO chunks (id, text) VALUES (?, ?)');
   const vector = db.prepare('INSERT INTO vectors (chunk, vector) VALUES (?, ?)');
@@ -84,6 +106,57 @@ function rawInsert(dir: string, texts: readonly string[]): number {
   for (let i = 0; i < texts.length; i += 1000) insert(i, Math.min(texts.length, i + 1000));
   const ms = performance.now() - started;
   db.close();
+  rmSync(file, { force: true });
+  return ms;
+}
+
+interface CorpusDocument {
+  readonly id: string;
+  readonly title: string | undefined;
+  readonly chunks: readonly TextChunk[];
+}
+
+/**
+ * The SQLite work of the store's own rows with none of the replay's: plain INSERTs into the store's tables (schema.ts:
+ * documents, chunks and vectors with their unique keys, the tenant's FTS5 table with its tokenizer) with the build's
+ * file settings, each batch's full-text rows inserted at its end as a build does, ~2,000 chunks a transaction (a
+ * replay's batch of 1,000 messages). No reads, no guard, no decoding: what the replay's store could not avoid.
+ */
+function storeRowsInsert(dir: string, docs: readonly CorpusDocument[]): number {
+  const file = path.join(dir, 'store-rows.sqlite');
+  const db = openDatabase(file, MODEL);
+  db.pragma('journal_mode = TRUNCATE'); // a new file: its page size is already the store's
+  db.pragma('synchronous = FULL');
+  const tenant = (db.prepare("INSERT INTO tenants (name) VALUES ('default') RETURNING id").get() as { id: number }).id;
+  createFtsTable(db, tenant);
+  const insertDoc = db.prepare(
+    `INSERT INTO documents (tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks)
+     VALUES ('default', 'bench', ?, ?, 0, ?, NULL, '{}', ?) RETURNING id`,
+  );
+  const insertChunk = db.prepare(
+    'INSERT INTO chunks (doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+  );
+  const insertVector = db.prepare('INSERT INTO vectors (chunk, window_index, vector) VALUES (?, 0, ?)');
+  const insertFts = db.prepare(`INSERT INTO ${ftsTable(tenant)} (rowid, text, title, heading) VALUES (?, ?, ?, ?)`);
+  const blob = Buffer.alloc(MODEL.dims * 4, 7);
+  const insert = db.transaction((batch: readonly CorpusDocument[], firstSeq: number) => {
+    const fullText: Array<[bigint, string, string | null, string | null]> = [];
+    batch.forEach((doc, i) => {
+      const docKey = (insertDoc.get(doc.id, BigInt(firstSeq + i), doc.title ?? null, BigInt(doc.chunks.length)) as { id: number }).id;
+      for (const c of doc.chunks) {
+        const heading = c.heading ?? null;
+        const row = insertChunk.get(BigInt(docKey), `${c.ordinal}:0`, BigInt(c.ordinal), c.text, BigInt(c.start), BigInt(c.end), BigInt(c.tokens), heading) as { id: number };
+        insertVector.run(BigInt(row.id), blob);
+        fullText.push([BigInt(row.id), c.text, doc.title ?? null, heading]);
+      }
+    });
+    for (const row of fullText) insertFts.run(...row);
+  });
+  const started = performance.now();
+  for (let i = 0; i < docs.length; i += 500) insert(docs.slice(i, i + 500), i + 1);
+  const ms = performance.now() - started;
+  db.close();
+  rmSync(file, { force: true });
   return ms;
 }
 
@@ -109,7 +182,8 @@ async function run(size: number) {
     // ~2.6 chunks per document of 1–3 KB at the default chunker settings.
     const docs = proseCorpus(Math.ceil(size / 2.6), 1000, 3000, size);
     const inputs = docs.map((d) => documentInputSchema.parse({ id: d.id, source: 'bench', title: d.title, text: d.text, contentType: 'text/plain' }));
-    const texts = inputs.flatMap((d) => chunkText(normalizeText(d.text, d.contentType), DEFAULT_CHUNKER).map((c) => c.text));
+    const chunked: CorpusDocument[] = inputs.map((d) => ({ id: d.id, title: d.title, chunks: chunkText(normalizeText(d.text, d.contentType), DEFAULT_CHUNKER) }));
+    const texts = chunked.flatMap((d) => d.chunks.map((c) => c.text));
     note(`${size}: ${inputs.length} documents, ${texts.length} chunks; ingesting through a node (hash embedders)`);
     const node = await startNode(nats.url, { SPANDA_EMBEDDER: 'hash', SPANDA_MODELS: MODEL.id, SPANDA_EMBED_WORKERS: '1' });
     try {
@@ -128,8 +202,10 @@ async function run(size: number) {
 
     note(`${size}: raw JetStream read`);
     const read = await rawRead(nats.handle);
-    note(`${size}: raw SQLite insert`);
-    const insertMs = rawInsert(dir, texts);
+    note(`${size}: raw SQLite inserts (WAL with 4 KB pages; the build's file settings) and the store's rows alone`);
+    const walInsertMs = rawInsert(dir, texts, 'wal-4k');
+    const insertMs = rawInsert(dir, texts, 'build');
+    const storeRowsMs = storeRowsInsert(dir, chunked);
     note(`${size}: replay`);
     const spec = await inferenceSpec({ ...node.config, dataDir: dir }, MODEL, 'sqlite');
     const replayStarted = performance.now();
@@ -146,7 +222,9 @@ async function run(size: number) {
 
     const perSecond = (ms: number) => Math.round(texts.length / (ms / 1000));
     const readRate = perSecond(read.ms);
-    const insertRate = perSecond(insertMs);
+    // The raw insert is SQLite's best plain insert of these rows: the faster of the two file set-ups.
+    const insertRate = Math.max(perSecond(insertMs), perSecond(walInsertMs));
+    const storeRowsRate = perSecond(storeRowsMs);
     const replayRate = perSecond(replayMs);
     return {
       chunks: texts.length,
@@ -155,10 +233,14 @@ async function run(size: number) {
       mbRead: round(read.bytes / 1e6, 1),
       raw_read_chunks_per_s: readRate,
       raw_insert_chunks_per_s: insertRate,
+      raw_insert_wal_4k_chunks_per_s: perSecond(walInsertMs),
+      raw_insert_build_settings_chunks_per_s: perSecond(insertMs),
+      store_rows_chunks_per_s: storeRowsRate,
       replay_chunks_per_s: replayRate,
       replay_s: round(replayMs / 1000, 2),
       verify_s: round(verifyMs / 1000, 2),
       replay_vs_slower_baseline: round(replayRate / Math.min(readRate, insertRate), 3),
+      replay_vs_store_rows: round(replayRate / storeRowsRate, 3),
       offline_windows_per_s: round(offline.windowsPerSecond, 1),
       reingest_offline_s_extrapolated: Math.round(reingestSeconds),
       reingest_over_replay: round(reingestSeconds / (replayMs / 1000), 1),
@@ -176,13 +258,15 @@ await runBenchmark('replay', async () => {
   const file = await writeResult('replay', startLoad, { model: MODEL.id, sizes: results });
   console.log(
     table(
-      ['chunks', 'raw read/s', 'raw insert/s', 'replay/s', 'replay ÷ slower', 'replay s', 'verify s', 'offline re-ingest s (extrap.)', 're-ingest ÷ replay'],
+      ['chunks', 'raw read/s', 'raw insert/s (WAL 4 KB / build)', 'store rows/s', 'replay/s', 'replay ÷ slower', 'replay ÷ store rows', 'replay s', 'verify s', 'offline re-ingest s (extrap.)', 're-ingest ÷ replay'],
       results.map((r) => [
         String(r.chunks),
         String(r.raw_read_chunks_per_s),
-        String(r.raw_insert_chunks_per_s),
+        `${r.raw_insert_wal_4k_chunks_per_s} / ${r.raw_insert_build_settings_chunks_per_s}`,
+        String(r.store_rows_chunks_per_s),
         String(r.replay_chunks_per_s),
         r.replay_vs_slower_baseline.toFixed(2),
+        r.replay_vs_store_rows.toFixed(2),
         String(r.replay_s),
         String(r.verify_s),
         String(r.reingest_offline_s_extrapolated),
