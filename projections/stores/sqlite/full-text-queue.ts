@@ -3,11 +3,23 @@ import type Database from 'better-sqlite3';
 import { ftsTable } from './schema.ts';
 
 /**
- * Most rows one flush writes in its own transaction. FTS5 pays per commit (a new segment, then merges) about as much as
- * for 3 rows: measured here on prose chunks, 153 µs a row at 1 row per commit, 45 at 10, 25 at 50, 21 at 500. A slice
- * of 256 holds the store's thread ~6 ms, the longest any query or batch waits behind one.
+ * Most rows one flush writes in its own transaction. FTS5 pays per commit (a new segment) about as much as for 3 rows:
+ * measured here on prose chunks, 153 µs a row at 1 row per commit, 45 at 10, 25 at 50, 21 at 500. A slice of 256
+ * holds the store's thread ~3-5 ms once its merges are taken out of it (FULL_TEXT_MERGE_PAGES).
  */
 export const FULL_TEXT_SLICE_ROWS = 256;
+
+/**
+ * FTS5 merges its segments itself as it commits ('automerge'): for every 64 leaf pages written it merges 64 pages per
+ * level of the index at once, so one slice in five held the store's thread 20-50 ms (~100k prose chunks written in
+ * slices: 70 of 385 over 8 ms, the longest 49 ms), and a query or a batch that arrived meanwhile waited for it. A
+ * serving store turns that off and merges in steps of this many pages between requests instead, as many steps after each
+ * slice as FULL_TEXT_MERGE_STEPS or until FTS5 says nothing is left to merge: the same merge, split up (19 tasks over
+ * 8 ms, the longest 24 ms; 0-13% more time in all). In the freshness benchmark's loaded phases the store's thread ran
+ * 116 full-text tasks over 20 ms before, 2 after.
+ */
+export const FULL_TEXT_MERGE_PAGES = 32;
+export const FULL_TEXT_MERGE_STEPS = 8;
 
 /** How long queued rows may wait for a slice to fill before they are flushed anyway. */
 export const FULL_TEXT_DELAY_MS = 250;
@@ -42,6 +54,12 @@ export class FullTextQueue {
   private readonly dequeueDocument: Database.Statement<[bigint]>;
   private readonly inserts = new Map<number, Database.Statement<[bigint, string, string | null, string | null]>>();
   private readonly documentInserts = new Map<number, Database.Statement<[bigint]>>();
+  private readonly merges = new Map<number, Database.Statement<[number]>>();
+  private readonly totalChanges: Database.Statement<[], number>;
+  /** Merge steps owed per tenant's table for the rows written since (a hint: FTS5 decides what is left to merge). */
+  private readonly mergesOwed = new Map<number, number>();
+  /** Tenants whose table this connection has set to merge only when asked. */
+  private readonly configured = new Set<number>();
   /** Rows queued and not yet written, as this connection counts them (the table's count at open, then kept). */
   private queued: number;
 
@@ -55,6 +73,7 @@ export class FullTextQueue {
     this.dequeueUpTo = db.prepare('DELETE FROM full_text_queue WHERE chunk <= ?');
     this.dequeueDocument = db.prepare('DELETE FROM full_text_queue WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?)');
     this.queued = db.prepare<[], number>('SELECT count(*) FROM full_text_queue').pluck().get() ?? 0;
+    this.totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
   }
 
   /** Rows waiting to be written. */
@@ -69,9 +88,9 @@ export class FullTextQueue {
 
   /** Writes the queued rows of one document (inside the caller's transaction), before its rows are deleted; returns how many. */
   flushDocument(tenant: number, doc: number): number {
+    const table = this.configure(tenant);
     let insert = this.documentInserts.get(tenant);
     if (!insert) {
-      const table = ftsTable(tenant);
       insert = this.db.prepare(
         `INSERT INTO ${table} (rowid, text, title, heading)
          SELECT c.id, c.text, d.title, c.heading FROM chunks c JOIN documents d ON d.id = c.doc
@@ -79,7 +98,7 @@ export class FullTextQueue {
       );
       this.documentInserts.set(tenant, insert);
     }
-    insert.run(BigInt(doc));
+    if (insert.run(BigInt(doc)).changes > 0) this.owe(tenant, 1);
     return this.dequeueDocument.run(BigInt(doc)).changes;
   }
 
@@ -93,6 +112,7 @@ export class FullTextQueue {
     const written = this.db.transaction(() => {
       const rows = this.slice.all(limit);
       for (const r of rows) if (r.text !== null) this.insertOf(r.tenant).run(BigInt(r.chunk), r.text, r.title, r.heading);
+      for (const tenant of new Set(rows.flatMap((r) => (r.text !== null ? [r.tenant] : [])))) this.owe(tenant, FULL_TEXT_MERGE_STEPS);
       const last = rows[rows.length - 1];
       if (last) this.dequeueUpTo.run(BigInt(last.chunk));
       return rows.length;
@@ -106,10 +126,57 @@ export class FullTextQueue {
     while (this.flush() === FULL_TEXT_SLICE_ROWS);
   }
 
+  /** Whether merge steps are owed (mergeStep has work to try). */
+  get mergeOwed(): boolean {
+    return this.mergesOwed.size > 0;
+  }
+
+  /**
+   * One step of FTS5's incremental merge (about FULL_TEXT_MERGE_PAGES pages written) on a table owed one, in a
+   * transaction of its own. A step that finds nothing to merge settles that table's debt; FTS5 still merges at once,
+   * whatever is owed, a level that reaches its 'crisismerge' count of segments.
+   */
+  mergeStep(): void {
+    const next = this.mergesOwed.entries().next().value;
+    if (!next) return;
+    const [tenant, owed] = next;
+    const table = this.configure(tenant);
+    let merge = this.merges.get(tenant);
+    if (!merge) {
+      merge = this.db.prepare<[number]>(`INSERT INTO ${table} (${table}, rank) VALUES ('merge', ?)`);
+      this.merges.set(tenant, merge);
+    }
+    const before = this.totalChanges.get() ?? 0;
+    merge.run(FULL_TEXT_MERGE_PAGES);
+    // FTS5's documented test: a merge that wrote nothing changes fewer than 2 rows.
+    const merged = (this.totalChanges.get() ?? 0) - before >= 2;
+    if (merged && owed > 1) this.mergesOwed.set(tenant, owed - 1);
+    else this.mergesOwed.delete(tenant);
+  }
+
+  /** After a rollback: a tenant's automerge setting written by the failed batch is gone, so it is written again. */
+  forgetConfigured(): void {
+    this.configured.clear();
+  }
+
+  private owe(tenant: number, steps: number): void {
+    this.mergesOwed.set(tenant, Math.min(4 * FULL_TEXT_MERGE_STEPS, (this.mergesOwed.get(tenant) ?? 0) + steps));
+  }
+
+  /** A tenant's FTS5 table, its automatic merges turned off (once per connection; the setting is kept in the file). */
+  private configure(tenant: number): string {
+    const table = ftsTable(tenant);
+    if (!this.configured.has(tenant)) {
+      this.db.prepare(`INSERT INTO ${table} (${table}, rank) VALUES ('automerge', 0)`).run();
+      this.configured.add(tenant);
+    }
+    return table;
+  }
+
   private insertOf(tenant: number): Database.Statement<[bigint, string, string | null, string | null]> {
+    const table = this.configure(tenant);
     let insert = this.inserts.get(tenant);
     if (!insert) {
-      const table = ftsTable(tenant);
       insert = this.db.prepare(`INSERT INTO ${table} (rowid, text, title, heading) VALUES (?, ?, ?, ?)`);
       this.inserts.set(tenant, insert);
     }

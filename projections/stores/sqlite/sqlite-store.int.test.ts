@@ -13,6 +13,7 @@ import { ftsTotals } from './schema.ts';
 import { FULL_TEXT_MAX_QUEUED, FULL_TEXT_SLICE_ROWS } from './full-text-queue.ts';
 import { search } from '../../search.ts';
 import { waitForRowsInFileAlone } from '../../../test/helpers/sqlite-file.ts';
+import { ftsSegmentCount } from '../../../test/helpers/fts5-structure.ts';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'spanda-sqlite-'));
 
@@ -159,6 +160,38 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
       expect(ftsTotals(db, 1)?.rows).toBe(count);
     } finally {
       db.close();
+    }
+  });
+
+  it('merges its FTS5 segments in steps between requests, not inside the commits that write its rows', async () => {
+    const store = await open();
+    const slices = 12;
+    for (let b = 0; b < slices; b++) {
+      const ops = Array.from({ length: FULL_TEXT_SLICE_ROWS }, (_, i) => doc(`d${b}-${i}`, b * FULL_TEXT_SLICE_ROWS + i + 1, `seal number ${i} of ${b}`, unit(i % 8))).flat();
+      await store.apply({ ops, checkpoints: { CHUNKS: (b + 1) * FULL_TEXT_SLICE_ROWS } });
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      const queued = () => db.prepare('SELECT count(*) FROM full_text_queue').pluck().get() as number;
+      // Each slice commits a segment of its own, and FTS5 no longer merges them as it commits: the store's timer does.
+      const deadline = Date.now() + 10_000;
+      while ((queued() > 0 || ftsSegmentCount(db, 'fts_1') > slices / 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(db.prepare("SELECT v FROM fts_1_config WHERE k = 'automerge'").pluck().get()).toBe(0);
+      expect(queued()).toBe(0);
+      expect(ftsSegmentCount(db, 'fts_1')).toBeLessThanOrEqual(slices / 2);
+      expect(ftsTotals(db, 1)?.rows).toBe(slices * FULL_TEXT_SLICE_ROWS);
+    } finally {
+      db.close();
+    }
+    const hits = await search(store, { tenant: 'acme', mode: 'keyword', text: '"number 7 of 11"', k: 3, vectorWeight: 0 });
+    expect(hits.map((h) => h.docId)).toContain('d11-7');
+    await store.close();
+    const check = new Database(path);
+    try {
+      // FTS5's own check of the merged index against itself; it throws SQLITE_CORRUPT_VTAB when they disagree.
+      check.prepare("INSERT INTO fts_1 (fts_1) VALUES ('integrity-check')").run();
+    } finally {
+      check.close();
     }
   });
 

@@ -187,6 +187,7 @@ export class SqliteInferenceStore {
       changes = this.writeBatch(batch);
     } catch (err) {
       this.writer.forgetCache();
+      this.fullTextQueue?.forgetConfigured();
       throw err;
     }
     if (!this.indexed) return;
@@ -202,13 +203,20 @@ export class SqliteInferenceStore {
 
   /** Writes one slice of the queue; false when it failed (the rows stay queued, the warning names the error once). */
   private writeFullTextSlice(): boolean {
+    return this.fullTextWork((queue) => queue.flush(), 'writing queued full-text rows failed ({error}); they stay queued and are tried again');
+  }
+
+  /** Runs a piece of full-text work; false when it failed (the warning, `warning` with the error, is given once). */
+  private fullTextWork(work: (queue: FullTextQueue) => void, warning: string): boolean {
+    const queue = this.fullTextQueue;
+    if (!queue) return false;
     try {
-      this.fullTextQueue?.flush();
+      work(queue);
       this.fullTextFailure = undefined;
       return true;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (this.fullTextFailure !== message) process.emitWarning(`writing queued full-text rows failed (${message}); they stay queued and are tried again`);
+      if (this.fullTextFailure !== message) process.emitWarning(warning.replace('{error}', message));
       this.fullTextFailure = message;
       return false;
     }
@@ -225,17 +233,20 @@ export class SqliteInferenceStore {
 
   /**
    * Writes the queue a slice at a time from a timer of this thread, so queries and batches that arrive meanwhile run
-   * between slices: at once while a whole slice is queued, else after FULL_TEXT_DELAY_MS. A slice that fails (the file
-   * busy, full) stays queued and is tried again after the delay.
+   * between slices: at once while a whole slice is queued, else after FULL_TEXT_DELAY_MS. After each slice come the
+   * FTS5 merge steps it owes, one a turn, before the next slice (see FULL_TEXT_MERGE_PAGES). A slice or a step that
+   * fails (the file busy, full) is tried again after the delay; its rows stay queued.
    */
   private scheduleFullText(): void {
     const queue = this.fullTextQueue;
-    if (!queue || this.fullTextTimer || this.closed || queue.size === 0) return;
-    const delay = queue.size >= FULL_TEXT_SLICE_ROWS && this.fullTextFailure === undefined ? 0 : FULL_TEXT_DELAY_MS;
+    if (!queue || this.fullTextTimer || this.closed || (queue.size === 0 && !queue.mergeOwed)) return;
+    const ready = queue.mergeOwed || queue.size >= FULL_TEXT_SLICE_ROWS;
+    const delay = ready && this.fullTextFailure === undefined ? 0 : FULL_TEXT_DELAY_MS;
     this.fullTextTimer = setTimeout(() => {
       this.fullTextTimer = undefined;
       if (this.closed) return;
-      this.writeFullTextSlice();
+      if (queue.mergeOwed) this.fullTextWork((q) => q.mergeStep(), 'merging full-text segments failed ({error}); tried again later');
+      else this.writeFullTextSlice();
       this.scheduleFullText();
     }, delay);
     this.fullTextTimer.unref();

@@ -1,0 +1,27 @@
+// Reads an FTS5 table's structure record (its segments), as fts5_index.c writes it, for tests of how the store merges.
+import type Database from 'better-sqlite3';
+
+/** SQLite's varint (big-endian 7-bit groups, a 9th byte of 8 bits), as FTS5 writes its records. */
+function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
+  let value = 0;
+  for (let i = 0; i < 8; i++) {
+    const byte = bytes[at + i];
+    if (byte === undefined) throw new Error('truncated varint');
+    value = value * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) return [value, at + i + 1];
+  }
+  return [value * 256 + (bytes[at + 8] as number), at + 9];
+}
+
+/**
+ * How many segments (b-trees) the FTS5 table `table` holds: its structure record (%_data, id 10) is a 4-byte cookie,
+ * the 4-byte marker 0xFF000001 in its second version, then varints for the number of levels and of segments.
+ */
+export function ftsSegmentCount(db: Database.Database, table: string): number {
+  const block = db.prepare<[], Buffer>(`SELECT block FROM "${table.replaceAll('"', '""')}_data" WHERE id = 10`).pluck().get();
+  if (!block || block.length < 6) return 0;
+  let at = 4;
+  if (block[4] === 0xff && block[5] === 0 && block[6] === 0 && block[7] === 1) at = 8;
+  const [, afterLevels] = readVarint(block, at);
+  return readVarint(block, afterLevels)[0];
+}
