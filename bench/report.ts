@@ -1055,6 +1055,18 @@ costs ~150 µs a row committed alone, ~45 µs at 10 a commit, ~21 µs at 500), w
 none. Freshness at a fixed 480 documents/s of background, 5 alternating pairs: fully indexed p50 13.9 against 19.6
 ms and p99 85 against 121 ms (medians); ingest rates the same within noise. The freshness benchmark now takes the
 median of 3 hash runs: one run's p99 had moved between 69 and 297 ms with the same code.
+On 2026-12-03 FTS5's merges left those slices too. FTS5 merges as it commits ('automerge'): for every 64 leaf pages
+written it merges 64 pages per level of the index, all in the commit that crosses the mark, so about one slice in
+five still held the store's thread 20-50 ms. A serving store turns automerge off and runs FTS5's incremental 'merge'
+in steps of 32 pages between requests, up to 8 after each slice, until FTS5 reports nothing left to merge. Traced in the
+loaded phases of 3 hash runs each, before and after: full-text tasks over 20 ms on the store's thread 116 → 2 (over
+8 ms 337 → 222), batch applies over 20 ms 68 → 10 (a batch writes slices itself while over 1,024 rows are queued);
+fully indexed p99 of those runs 69.7 / 119.3 / 103.1 ms before, 98.1 / 85.1 / 82.2 after, no clearer than the spread
+between runs. What the tail probes then had in common was the main thread: each of the ten slowest of a traced run
+overlapped one to six event-loop stalls of 8-38 ms (the loop busy throughout them: synchronous work, or the thread
+descheduled on the 2 cores) and some a scavenge of 7-20 ms. The offline row's p99 is the slowest of 40 probes: 879 ms
+in the run before this change and 1,077 ms in the run shown (p95 690 and 911 ms), with the same offline path; the
+full-text work of 1-2 documents/s is a few rows a second.
 Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
 threads compile their hot code (batches of 3,000 documents through one node: 2,832, then 3,915, then 4,268 chunks/s),
