@@ -762,6 +762,12 @@ then keeps to the allowed rows: scored directly when they are few, else preselec
 unfiltered search, in a pool as much larger as the allowed rows are fewer. Opening a store rebuilds the in-memory vector matrix
 from SQLite: ${big ? `${f(big.openMs)} ms at ${f(big.chunks)} chunks` : '?'}, paid once at start.
 
+The apply rate is a serving store's, batches back to back: since 2026-12-03 it merges its FTS5 segments in steps
+between requests instead of inside its commits (full-text-queue.ts, FULL_TEXT_MERGE_PAGES), which removed the 20-50 ms
+commits that held its thread, at some cost in throughput: alternating runs at 100,000 chunks, 6,437 and 6,653
+chunks/s with FTS5 merging as it commits against 5,945 and 6,060 with the steps (−8%), hybrid p50 4.0 / 4.3 against
+4.5 / 5.0 ms (the steps still running after the last batch). The replay's build keeps FTS5's own merges (no queue).
+
 **Why a usearch matrix and not sqlite-vec.** Measured on this machine (DESIGN.md: 100k × 512-d, top 10, one thread,
 p50): sqlite-vec 0.1.9's \`vec0\` exact scan takes 80 ms (50 ms with mmap; the npm Linux build has no SIMD) and a
 metadata filter does not let it skip vector reads, while usearch's SIMD \`exactSearch\` over an in-memory Float32Array
