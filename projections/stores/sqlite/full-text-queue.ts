@@ -133,8 +133,8 @@ export class FullTextQueue {
 
   /**
    * One step of FTS5's incremental merge (about FULL_TEXT_MERGE_PAGES pages written) on a table owed one, in a
-   * transaction of its own. A step that finds nothing to merge settles that table's debt; FTS5 still merges at once,
-   * whatever is owed, a level that reaches its 'crisismerge' count of segments.
+   * transaction of its own. A step that finds nothing to merge, or fails, settles that table's debt; FTS5 still merges
+   * at once, whatever is owed, a level that reaches its 'crisismerge' count of segments.
    */
   mergeStep(): void {
     const next = this.mergesOwed.entries().next().value;
@@ -147,7 +147,13 @@ export class FullTextQueue {
       this.merges.set(tenant, merge);
     }
     const before = this.totalChanges.get() ?? 0;
-    merge.run(FULL_TEXT_MERGE_PAGES);
+    try {
+      merge.run(FULL_TEXT_MERGE_PAGES);
+    } catch (err) {
+      // Merging is optional work: a table that cannot merge now must not keep the queue's slices waiting behind it.
+      this.mergesOwed.delete(tenant);
+      throw err;
+    }
     // FTS5's documented test: a merge that wrote nothing changes fewer than 2 rows.
     const merged = (this.totalChanges.get() ?? 0) - before >= 2;
     if (merged && owed > 1) this.mergesOwed.set(tenant, owed - 1);

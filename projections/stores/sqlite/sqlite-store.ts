@@ -55,6 +55,7 @@ export class SqliteInferenceStore {
   private readonly fullTextQueue: FullTextQueue | undefined;
   private fullTextTimer: ReturnType<typeof setTimeout> | undefined;
   private fullTextFailure: string | undefined;
+  private mergeFailure: string | undefined;
 
   private constructor(
     private readonly db: Database.Database,
@@ -203,22 +204,29 @@ export class SqliteInferenceStore {
 
   /** Writes one slice of the queue; false when it failed (the rows stay queued, the warning names the error once). */
   private writeFullTextSlice(): boolean {
-    return this.fullTextWork((queue) => queue.flush(), 'writing queued full-text rows failed ({error}); they stay queued and are tried again');
-  }
-
-  /** Runs a piece of full-text work; false when it failed (the warning, `warning` with the error, is given once). */
-  private fullTextWork(work: (queue: FullTextQueue) => void, warning: string): boolean {
     const queue = this.fullTextQueue;
     if (!queue) return false;
     try {
-      work(queue);
+      queue.flush();
       this.fullTextFailure = undefined;
       return true;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (this.fullTextFailure !== message) process.emitWarning(warning.replace('{error}', message));
+      if (this.fullTextFailure !== message) process.emitWarning(`writing queued full-text rows failed (${message}); they stay queued and are tried again`);
       this.fullTextFailure = message;
       return false;
+    }
+  }
+
+  /** One FTS5 merge step; a failure drops the merges owed (see FullTextQueue.mergeStep) and is warned about once. */
+  private mergeFullText(): void {
+    try {
+      this.fullTextQueue?.mergeStep();
+      this.mergeFailure = undefined;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (this.mergeFailure !== message) process.emitWarning(`merging full-text segments failed (${message}); FTS5 merges them itself once a level holds too many`);
+      this.mergeFailure = message;
     }
   }
 
@@ -234,8 +242,9 @@ export class SqliteInferenceStore {
   /**
    * Writes the queue a slice at a time from a timer of this thread, so queries and batches that arrive meanwhile run
    * between slices: at once while a whole slice is queued, else after FULL_TEXT_DELAY_MS. After each slice come the
-   * FTS5 merge steps it owes, one a turn, before the next slice (see FULL_TEXT_MERGE_PAGES). A slice or a step that
-   * fails (the file busy, full) is tried again after the delay; its rows stay queued.
+   * FTS5 merge steps it owes, one a turn, before the next slice (see FULL_TEXT_MERGE_PAGES). A slice that fails (the
+   * file busy, full) stays queued and is tried again after the delay; a step that fails is not tried again until the
+   * next slice owes steps.
    */
   private scheduleFullText(): void {
     const queue = this.fullTextQueue;
@@ -245,7 +254,7 @@ export class SqliteInferenceStore {
     this.fullTextTimer = setTimeout(() => {
       this.fullTextTimer = undefined;
       if (this.closed) return;
-      if (queue.mergeOwed) this.fullTextWork((q) => q.mergeStep(), 'merging full-text segments failed ({error}); tried again later');
+      if (queue.mergeOwed) this.mergeFullText();
       else this.writeFullTextSlice();
       this.scheduleFullText();
     }, delay);
