@@ -1,17 +1,6 @@
 // Reads an FTS5 table's structure record (its segments), as fts5_index.c writes it, for tests of how the store merges.
 import type Database from 'better-sqlite3';
-
-/** SQLite's varint (big-endian 7-bit groups, a 9th byte of 8 bits), as FTS5 writes its records. */
-function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
-  let value = 0;
-  for (let i = 0; i < 8; i++) {
-    const byte = bytes[at + i];
-    if (byte === undefined) throw new Error('truncated varint');
-    value = value * 128 + (byte & 0x7f);
-    if ((byte & 0x80) === 0) return [value, at + i + 1];
-  }
-  return [value * 256 + (bytes[at + 8] as number), at + 9];
-}
+import { readVarint } from '../../projections/stores/sqlite/schema.ts';
 
 /**
  * How many segments (b-trees) the FTS5 table `table` holds: its structure record (%_data, id 10) is a 4-byte cookie,

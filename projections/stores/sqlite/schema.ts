@@ -90,7 +90,7 @@ export function createFtsTable(db: Database.Database, tenantId: number): void {
 }
 
 /** SQLite's varint (big-endian 7-bit groups, a 9th byte of 8 bits), as FTS5 writes its records. */
-function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
+export function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
   let value = 0;
   for (let i = 0; i < 8; i++) {
     const byte = bytes[at + i];
