@@ -5,6 +5,7 @@
 // FTS5 ~1 µs a row in its bm25() callback; here it is a tight loop over typed arrays. Scores are computed with the
 // formula, constants and summation order of SQLite's fts5Bm25Function, so they equal `-bm25(fts, weights…)`.
 
+import { IdMap } from './id-map.ts';
 import { isSimpleText, porterStem, SIMPLE_TOKEN_SOURCE } from './tokenizer.ts';
 
 /** A chunk row as it went into the tenant's FTS table: text, title and heading columns. */
@@ -117,7 +118,7 @@ export class TenantKeywords {
   private readonly terms = new Map<string, number>();
   private readonly postings: Posting[] = [];
   private readonly overflow = new Map<string, readonly [number, number, number]>();
-  private readonly slotOf = new Map<number, number>();
+  private readonly slotOf = new IdMap<number>();
   private chunkOf = new Float64Array(INITIAL_SLOTS);
   private docOf = new Float64Array(INITIAL_SLOTS);
   private lengthOf = new Int32Array(INITIAL_SLOTS);
@@ -558,7 +559,7 @@ function kthLargest(acc: Float64Array, touched: Int32Array, count: number, k: nu
 export class KeywordIndex {
   private readonly tenants = new Map<string, TenantKeywords>();
   /** Content key of every indexed chunk by row id (row ids are unique across tenants). */
-  private readonly keys = new Map<number, string>();
+  private readonly keys = new IdMap<string>();
 
   constructor(private readonly tokenize: Tokenizer) {}
 

@@ -1,5 +1,6 @@
 // The derived in-memory vector index: one growable matrix of normalised float32 rows per tenant, searched exactly.
 import usearch from 'usearch';
+import { IdMap } from './id-map.ts';
 
 export interface ChunkScore {
   /** Row id of the chunk in SQLite. */
@@ -176,7 +177,7 @@ export class TenantMatrix {
   private slotVector: number[] = [];
   private slotChunk: number[] = [];
   private slotDoc: number[] = [];
-  private readonly slotOf = new Map<number, number>();
+  private readonly slotOf = new IdMap<number>();
 
   constructor(readonly dims: number, capacity = INITIAL_ROWS) {
     this.data = rowArray(Float32Array, Math.max(1, capacity) * dims);
