@@ -152,15 +152,19 @@ interface FreshnessResult extends Common {
   readonly hash: FreshnessRun;
   readonly offline?: FreshnessRun;
   /** Every hash run when there were several (the headline `hash` is the median one by loaded p99). */
-  readonly hashRounds?: ReadonlyArray<{
-    readonly round: number;
-    readonly loadAtStart: number;
-    readonly capacityDocsPerSecond: number;
-    readonly backgroundDocsPerSecond: number;
-    readonly keywordVisibleMs: { readonly p50: number; readonly p99: number };
-    readonly fullyIndexedMs: { readonly p50: number; readonly p99: number };
-  }>;
+  readonly hashRounds?: readonly FreshnessRound[];
   readonly hashMedianRound?: number;
+  /** Every offline run (older results had one run only). */
+  readonly offlineRounds?: readonly FreshnessRound[];
+  readonly offlineMedianRound?: number;
+}
+interface FreshnessRound {
+  readonly round: number;
+  readonly loadAtStart: number;
+  readonly capacityDocsPerSecond: number;
+  readonly backgroundDocsPerSecond: number;
+  readonly keywordVisibleMs: { readonly p50: number; readonly p99: number };
+  readonly fullyIndexedMs: { readonly p50: number; readonly p99: number };
 }
 interface ScalingResult extends Common {
   readonly setup: { readonly processes: string; readonly timing: string; readonly offlineWorkers: string };
@@ -280,7 +284,7 @@ const SCRIPTS: ReadonlyArray<readonly [string, string, string]> = [
   ['post', 'npm run bench -- post', 'batched POST /v1/documents (4 clients × 500 documents of ~1 KB) while the node indexes, clients in their own process and in the node process, against raw JetStream publishing (~3 min)'],
   ['query', 'npm run bench -- query', 'POST /v1/query latency over a socket at 10k and 100k chunks × 512-d, next to store.search; 8 concurrent clients; node memory (~5 min)'],
   ['replay', 'npm run bench -- replay', 'rebuilding a generation from CHUNKS + EMBEDDINGS at 10k and 100k chunks against raw JetStream read and raw SQLite insert, and against re-ingesting with the offline model (~10 min)'],
-  ['freshness', 'npm run bench -- freshness', 'publish → searchable under a steady background load at half the measured capacity, hash (3 runs) and offline (~7 min)'],
+  ['freshness', 'npm run bench -- freshness', 'publish → searchable under a steady background load at half the measured capacity, hash and offline, 3 runs each (~15 min)'],
   ['scaling', 'npm run bench -- scaling', 'ingest with 1 and 2 `spanda run embedder` processes, hash and offline, CPU and RSS per process (~5 min)'],
   ['memory', 'npm run bench -- memory', 'the store at 100k chunks × 512-d: RSS and index sizes, after deleting 90%, re-adding, reopening (~3 min)'],
   ['scifact', 'npm run bench -- scifact', 'retrieval quality (nDCG@10, Recall@10, MRR@10) on SciFact train: keyword, vector, hybrid weights, RRF, chunk sizes (~20 min the first time, then ~2 min from bench/.cache)'],
@@ -914,7 +918,7 @@ function targets(results: ReadonlyMap<string, Common>): string {
     const l = fr.hash.loaded.fullyIndexedMs;
     rows.push([
       'freshness, hash embedder, background at half capacity: p50 ≤ 15 ms, p99 ≤ 50 ms',
-      `p50 ${l.p50} ms, p99 ${l.p99} ms (fully indexed)${fr.hashRounds && fr.hashRounds.length > 1 ? `, the median of ${fr.hashRounds.length} runs by p99 (p50 / p99 of each: ${fr.hashRounds.map((x) => `${x.fullyIndexedMs.p50} / ${x.fullyIndexedMs.p99}`).join('; ')})` : ''}`,
+      `p50 ${l.p50} ms, p99 ${l.p99} ms (fully indexed)${medianOfRounds(fr.hashRounds, (x) => `${x.p50} / ${x.p99}`, 'p50 / p99')}`,
       `idle: p50 ${fr.hash.idle.fullyIndexedMs.p50}, p99 ${fr.hash.idle.fullyIndexedMs.p99} ms; ${underLoad(fr.hash)}`,
       status(l.p50 <= 15 && l.p99 <= 50),
     ]);
@@ -922,7 +926,7 @@ function targets(results: ReadonlyMap<string, Common>): string {
       const o = fr.offline.loaded.fullyIndexedMs;
       rows.push([
         'freshness, offline model, one-page document: p99 ≤ 1 s',
-        `p99 ${f(o.p99)} ms (p50 ${f(o.p50)}); idle p50 ${f(fr.offline.idle.fullyIndexedMs.p50)}, p99 ${f(fr.offline.idle.fullyIndexedMs.p99)} ms`,
+        `p99 ${f(o.p99)} ms (p50 ${f(o.p50)})${medianOfRounds(fr.offlineRounds, (x) => f(x.p99), 'p99')}; idle p50 ${f(fr.offline.idle.fullyIndexedMs.p50)}, p99 ${f(fr.offline.idle.fullyIndexedMs.p99)} ms`,
         underLoad(fr.offline),
         status(o.p99 <= 1000),
       ]);
@@ -1070,9 +1074,19 @@ loaded phases of 3 hash runs each, before and after: full-text tasks over 20 ms 
 fully indexed p99 of those runs 69.7 / 119.3 / 103.1 ms before, 98.1 / 85.1 / 82.2 after, no clearer than the spread
 between runs. What the tail probes then had in common was the main thread: each of the ten slowest of a traced run
 overlapped one to six event-loop stalls of 8-38 ms (the loop busy throughout them: synchronous work, or the thread
-descheduled on the 2 cores) and some a scavenge of 7-20 ms. The offline row's p99 is the slowest of 40 probes: 879 ms
-in the run before this change and 1,077 ms in the run shown (p95 690 and 911 ms), with the same offline path; the
-full-text work of 1-2 documents/s is a few rows a second.
+descheduled on the 2 cores) and some a scavenge of 7-20 ms. The offline rows now take the median of 3 runs by p99 as
+well: one run's p99 (the slowest of its 40 probes) was 879 ms in one run and 1,077 ms in the next with the same offline
+path, and 660 ms in a scratch run of the same loop.
+Later on 2026-12-03 a trace of the store's thread in the loaded phase (its scheduler statistics,
+/proc/thread-self/schedstat, read around each apply) found its slow applies about half waiting for a core: an apply of
+58 ms had run 23 ms and waited 35 ms runnable; the longest that ran throughout (32 ms) was the keyword index crossing
+65,536 chunks, where three Maps keyed by row id rehashed their whole tables in the same batch. The in-memory indexes
+now map row ids with paged arrays (projections/stores/sqlite/id-map.ts): the keyword index's batch crossing 131,073
+chunks took 2.4-3.1 ms against 15.4-19.2 with Maps (two alternating runs). The freshness runs shown (08:15) met a
+slower machine than those before them, with the same offline code: hash capacity 758 documents/s against 1,129, the
+offline model's idle p50 462 against 378 ms; a scratch loop of the same probes (60-200 at half the capacity) had a
+fully indexed p50 of 12-13 ms at 08:00 and 21-32 ms from 08:28, with the Maps as with the paged arrays (2 alternating
+pairs: p99 65.7 / 108.3 ms with Maps, 91.7 / 93.1 with paged arrays, capacity 810-1,088 documents/s in all four).
 Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
 threads compile their hot code (batches of 3,000 documents through one node: 2,832, then 3,915, then 4,268 chunks/s),
@@ -1214,18 +1228,26 @@ ${mdTable(
     [`${name}, ${underLoad(x)}`, String(x.loaded.probes), ...row('', x.loaded).slice(1)],
   ]),
 )}
-${
-  r.hashRounds && r.hashRounds.length > 1
-    ? `
-Every hash run (the table above shows run ${r.hashMedianRound}):
+${everyRound('hash', r.hashRounds, r.hashMedianRound)}${everyRound('offline', r.offlineRounds, r.offlineMedianRound)}`;
+}
+
+/** ", the median of N runs by p99 (… of each: …)" when a kind of freshness run was repeated. */
+function medianOfRounds(rounds: readonly FreshnessRound[] | undefined, show: (x: FreshnessRound['fullyIndexedMs']) => string, what: string): string {
+  if (!rounds || rounds.length < 2) return '';
+  return `, the median of ${rounds.length} runs by p99 (${what} of each: ${rounds.map((x) => show(x.fullyIndexedMs)).join('; ')})`;
+}
+
+/** The table of every run of one kind (the section's main table shows the median one). */
+function everyRound(kind: string, rounds: readonly FreshnessRound[] | undefined, median: number | undefined): string {
+  if (!rounds || rounds.length < 2) return '';
+  return `
+Every ${kind} run (the table above shows run ${median}):
 
 ${mdTable(
   ['run', 'load at start', 'capacity, documents/s', 'background, documents/s', 'keyword-visible p50 / p99 ms', 'fully indexed p50 / p99 ms'],
-  r.hashRounds.map((x) => [`${x.round}${x.round === r.hashMedianRound ? ' (median)' : ''}`, String(x.loadAtStart), f(x.capacityDocsPerSecond, 1), f(x.backgroundDocsPerSecond, 1), `${x.keywordVisibleMs.p50} / ${x.keywordVisibleMs.p99}`, `${x.fullyIndexedMs.p50} / ${x.fullyIndexedMs.p99}`]),
+  rounds.map((x) => [`${x.round}${x.round === median ? ' (median)' : ''}`, String(x.loadAtStart), f(x.capacityDocsPerSecond, kind === 'hash' ? 1 : 2), f(x.backgroundDocsPerSecond, kind === 'hash' ? 1 : 2), `${x.keywordVisibleMs.p50} / ${x.keywordVisibleMs.p99}`, `${x.fullyIndexedMs.p50} / ${x.fullyIndexedMs.p99}`]),
 )}
-`
-    : ''
-}`;
+`;
 }
 
 function scaling(r: ScalingResult): string {
