@@ -2,7 +2,8 @@
 // Run: npm run bench -- freshness   (writes bench/results/freshness.json; prints figures, never passes or fails)
 //
 // Hash embedder: (1) capacity = end-to-end documents/s of a burst through a warmed-up node; (2) a background publisher
-// at half that rate less the probes' own; (3) probe documents published one at a time, each timed from its acknowledged
+// at half that rate less the probes' own (bursts and background come from a process of their own, as an upstream
+// system's would: in the node's process they had taken ~3-5% of its main thread); (3) probe documents published one at a time, each timed from its acknowledged
 // publish until the store holds its chunks (keyword-searchable) and its vectors (fully indexed). Offline model:
 // one-page probe documents (~3,000 characters) into an idle node and under a load at half its measured capacity.
 // Each kind runs 3 times on a fresh server and node; the median run by loaded p99 is the headline.
@@ -10,9 +11,9 @@ import { chunkText, DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
 import { normalizeText } from '../processors/chunker/normalize.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
-import { mapLimit } from '../streams/publisher.ts';
 import { loadAverage, note, round, runBenchmark, sleep, summarize, table, writeResult, type Summary } from './lib/common.ts';
-import { startNode, startPrivateNats, waitForIndex, type BenchNode } from './lib/node.ts';
+import { startLoadPublisher } from './lib/child-client.ts';
+import { startNode, startPrivateNats, waitForIndex, type BenchNode, type PrivateNats } from './lib/node.ts';
 import { proseCorpus, proseDocument } from './lib/prose.ts';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -56,45 +57,48 @@ function indexTarget(docs: readonly ValidDocumentInput[], provider: EmbeddingPro
   return { documents: docs.length, chunks, vectors };
 }
 
-/** End-to-end documents/s of a burst through the node (publish 64 in flight, until fully indexed). */
-async function capacity(node: BenchNode, docs: readonly ValidDocumentInput[]): Promise<number> {
+/** A prose corpus as the load publisher makes it (proseCorpus's arguments). */
+interface Corpus {
+  readonly count: number;
+  readonly minBytes: number;
+  readonly maxBytes: number;
+  readonly seed: number;
+  readonly prefix: string;
+}
+
+/**
+ * End-to-end documents/s of a burst through the node (published 64 in flight by a process of its own, as an upstream
+ * system would, until fully indexed). Timed from the moment the publisher, connected and with its documents made, starts.
+ */
+async function capacity(node: BenchNode, nats: PrivateNats, corpus: Corpus, source: string): Promise<number> {
+  const docs = proseCorpus(corpus.count, corpus.minBytes, corpus.maxBytes, corpus.seed, corpus.prefix).map((d) => input(d, source));
   const before = await node.system.store.stats();
   const target = indexTarget(docs, node.system.provider);
+  const publisher = await startLoadPublisher({ natsUrl: nats.url, tenant: TENANT, source, producer: '/bench/freshness', burst: corpus });
   const since = performance.now();
-  await mapLimit(docs, 64, (d) => publishDocument(node.system.nats, TENANT, d, { producer: '/bench/freshness' }));
+  publisher.go();
   const done = await waitForIndex(
     node.system,
     { documents: before.documents + target.documents, chunks: before.chunks + target.chunks, vectors: before.vectors + target.vectors },
     since,
     { pollMs: 50, progressEveryMs: 30_000, label: 'capacity' },
   );
+  const published = await publisher.done;
+  if (published.sent !== docs.length) throw new Error(`the load publisher published ${published.sent} of ${docs.length} documents`);
   return docs.length / (done.doneMs / 1000);
 }
 
-/** Publishes documents at `perSecond` until stopped (ticks of 20 ms; a tick that falls behind publishes the backlog). */
-function backgroundLoad(node: BenchNode, perSecond: number, bytes: number, source: string): { stop(): Promise<number> } {
-  let stopped = false;
-  let sent = 0;
-  const started = performance.now();
-  const loop = (async () => {
-    const inFlight = new Set<Promise<unknown>>();
-    while (!stopped) {
-      const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
-      while (sent < due && inFlight.size < 256) {
-        const d = proseDocument(5_000_000 + sent, bytes, `bg-${sent}`);
-        const p = publishDocument(node.system.nats, TENANT, input(d, source), { producer: '/bench/freshness/background' }).finally(() => inFlight.delete(p));
-        inFlight.add(p);
-        sent++;
-      }
-      await sleep(20);
-    }
-    await Promise.all(inFlight);
-  })();
+/**
+ * Publishes documents at `perSecond` from a process of its own until stopped (ticks of 20 ms; a tick that falls behind
+ * publishes the backlog). Resolves once publishing has started; stop() resolves with the rate achieved.
+ */
+async function backgroundLoad(nats: PrivateNats, perSecond: number, bytes: number, source: string): Promise<{ stop(): Promise<number> }> {
+  const publisher = await startLoadPublisher({ natsUrl: nats.url, tenant: TENANT, source, producer: '/bench/freshness/background', rate: { perSecond, bytes, seed: 5_000_000 } });
+  publisher.go();
   return {
     stop: async () => {
-      stopped = true;
-      await loop;
-      return sent / ((performance.now() - started) / 1000);
+      const { sent, seconds } = await publisher.stop();
+      return sent / seconds;
     },
   };
 }
@@ -161,17 +165,15 @@ async function hashRun() {
   try {
     // A just-started node runs its first thousands of documents well below its rate (its threads compile their hot
     // code): a warm-up burst first, so that capacity, and the half of it the background runs at, is the running node's.
-    const warm = proseCorpus(HASH_BURST, 1000, 4000, 37, 'warm').map((d) => input(d, 'warm'));
-    note(`hash: warm-up burst of ${warm.length} documents`);
-    const coldDocsPerSecond = await capacity(node, warm);
-    const burst = proseCorpus(HASH_BURST, 1000, 4000, 31, 'burst').map((d) => input(d, 'burst'));
-    note(`hash: warm-up ran at ${round(coldDocsPerSecond, 1)} documents/s; capacity burst of ${burst.length} documents`);
-    const docsPerSecond = await capacity(node, burst);
+    note(`hash: warm-up burst of ${HASH_BURST} documents`);
+    const coldDocsPerSecond = await capacity(node, nats, { count: HASH_BURST, minBytes: 1000, maxBytes: 4000, seed: 37, prefix: 'warm' }, 'warm');
+    note(`hash: warm-up ran at ${round(coldDocsPerSecond, 1)} documents/s; capacity burst of ${HASH_BURST} documents`);
+    const docsPerSecond = await capacity(node, nats, { count: HASH_BURST, minBytes: 1000, maxBytes: 4000, seed: 31, prefix: 'burst' }, 'burst');
     note(`hash: capacity ${round(docsPerSecond, 1)} documents/s; probes idle`);
     const idle = await probe(node, Math.min(50, HASH_PROBES), 1500, 'hash-idle');
     const rate = Math.max(1, Math.round(backgroundRate(docsPerSecond, PROBE_GAP_MS, idle)));
     note(`hash: probes under a background of ${rate} documents/s`);
-    const load = backgroundLoad(node, rate, 2500, 'background');
+    const load = await backgroundLoad(nats, rate, 2500, 'background');
     await sleep(2000); // let the pipeline settle into the steady load
     const loaded = await probe(node, HASH_PROBES, 1500, 'hash-loaded');
     const achieved = await load.stop();
@@ -188,18 +190,16 @@ async function offlineRun() {
   try {
     // Load the model and run its first inferences (the threads compile the model's code), then measure the capacity
     // on a small burst of one-page documents.
-    const warm = proseCorpus(4, 3000, 3000, 41, 'owarm').map((d) => input(d, 'warm'));
     note('offline: warm-up burst of 4 one-page documents');
-    await capacity(node, warm);
-    const burst = proseCorpus(12, 3000, 3000, 37, 'oburst').map((d) => input(d, 'burst'));
+    await capacity(node, nats, { count: 4, minBytes: 3000, maxBytes: 3000, seed: 41, prefix: 'owarm' }, 'warm');
     note('offline: capacity burst of 12 one-page documents');
-    const docsPerSecond = await capacity(node, burst);
+    const docsPerSecond = await capacity(node, nats, { count: 12, minBytes: 3000, maxBytes: 3000, seed: 37, prefix: 'oburst' }, 'burst');
     note(`offline: capacity ${round(docsPerSecond, 2)} documents/s; probes idle`);
     const idle = await probe(node, OFFLINE_PROBES, 3000, 'offline-idle');
     const rate = backgroundRate(docsPerSecond, OFFLINE_LOADED_GAP_MS, idle);
     note(`offline: probes ${OFFLINE_LOADED_GAP_MS} ms apart under a background of ${round(rate, 2)} documents/s`);
     // Fractional rates: the background publisher takes documents per second as a float.
-    const load = backgroundLoad(node, rate, 3000, 'background');
+    const load = await backgroundLoad(nats, rate, 3000, 'background');
     await sleep(3000);
     const loaded = await probe(node, OFFLINE_PROBES, 3000, 'offline-loaded', OFFLINE_LOADED_GAP_MS);
     const achieved = await load.stop();
@@ -253,7 +253,7 @@ await runBenchmark('freshness', async () => {
   const figures = {
     setup: {
       probe: `one document at a time, ${PROBE_GAP_MS} ms apart (offline under load: ${OFFLINE_LOADED_GAP_MS} ms), timed from publishDocument's acknowledgement; the store is polled every ${POLL_MS} ms (store.document: chunks = keyword-searchable, vectors = fully indexed)`,
-      hash: `capacity = end-to-end documents/s of a ${HASH_BURST}-document burst (1–4 KB) after a warm-up burst of as many other documents; background with 2.5 KB documents at half of it less the probes' own rate; probes of 1.5 KB`,
+      hash: `capacity = end-to-end documents/s of a ${HASH_BURST}-document burst (1–4 KB) after a warm-up burst of as many other documents; background with 2.5 KB documents at half of it less the probes' own rate; bursts and background published by a process of their own (an upstream system), probes by the benchmark in the node's process; probes of 1.5 KB`,
       offline: 'one-page documents (3,000 characters); capacity from a 12-document burst after a warm-up of 4; background at half of it less the probes\' own rate',
       targets: { hash: { p50_ms: 15, p99_ms: 50 }, offline: { p99_ms: 1000 } },
       rounds: `${HASH_ROUNDS} hash runs and ${offlineRounds.length} offline runs, each on a fresh nats-server and node; "hash" and "offline" are the median run of their kind by loaded fully-indexed p99`,
