@@ -1082,11 +1082,17 @@ Later on 2026-12-03 a trace of the store's thread in the loaded phase (its sched
 58 ms had run 23 ms and waited 35 ms runnable; the longest that ran throughout (32 ms) was the keyword index crossing
 65,536 chunks, where three Maps keyed by row id rehashed their whole tables in the same batch. The in-memory indexes
 now map row ids with paged arrays (projections/stores/sqlite/id-map.ts): the keyword index's batch crossing 131,073
-chunks took 2.4-3.1 ms against 15.4-19.2 with Maps (two alternating runs). The freshness runs shown (08:15) met a
-slower machine than those before them, with the same offline code: hash capacity 758 documents/s against 1,129, the
-offline model's idle p50 462 against 378 ms; a scratch loop of the same probes (60-200 at half the capacity) had a
-fully indexed p50 of 12-13 ms at 08:00 and 21-32 ms from 08:28, with the Maps as with the paged arrays (2 alternating
-pairs: p99 65.7 / 108.3 ms with Maps, 91.7 / 93.1 with paged arrays, capacity 810-1,088 documents/s in all four).
+chunks took 2.4-3.1 ms against 15.4-19.2 with Maps (two alternating runs). The bursts and the background load are now
+published by a process of their own, as an upstream system's are: in the node's process the generator (prose,
+validation, encoding, publishing) took ~3-5% of its main thread, which a profile of the loaded phase found busy 80-90%
+of the time (a third of it in postMessage to the worker threads and socket writes, where a thread that wakes another
+on 2 cores tends to lose its core). From 08:15 on 2026-12-03 the machine ran slower than before, with the same offline
+code: the offline model's idle p50 462-489 ms against 378, hash capacity 758-911 documents/s against 1,129; a scratch
+loop of the same probes (60-200 at half the capacity) had a fully indexed p50 of 12-13 ms at 08:00 and 21-32 ms from
+08:28, with the Maps as with the paged arrays (2 alternating pairs: p99 65.7 / 108.3 ms with Maps, 91.7 / 93.1 with
+paged arrays, capacity 810-1,088 documents/s in all four). The runs at 08:15, before the publisher moved out of the
+node's process: hash p99 111.8 ms (102.3-177.9 by run), offline p99 1,067 ms (994-1,179); the runs shown (08:36) are
+after it.
 Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
 threads compile their hot code (batches of 3,000 documents through one node: 2,832, then 3,915, then 4,268 chunks/s),
