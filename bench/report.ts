@@ -1091,7 +1091,7 @@ code: the offline model's idle p50 462-489 ms against 378, hash capacity 758-911
 loop of the same probes (60-200 at half the capacity) had a fully indexed p50 of 12-13 ms at 08:00 and 21-32 ms from
 08:28, with the Maps as with the paged arrays (2 alternating pairs: p99 65.7 / 108.3 ms with Maps, 91.7 / 93.1 with
 paged arrays, capacity 810-1,088 documents/s in all four). The runs at 08:15, before the publisher moved out of the
-node's process: hash p99 111.8 ms (102.3-177.9 by run), offline p99 1,067 ms (994-1,179); the runs shown (08:36) are
+node's process: hash p99 111.8 ms (102.3-177.9 by run), offline p99 1,067 ms (994-1,179); the runs shown are
 after it.
 Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
