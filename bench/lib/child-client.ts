@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fromRoot } from './common.ts';
+import type { LoadPublisherInput } from './load-publisher.ts';
 
 /** Runs `script` with `input` on stdin and parses what it printed; rejects when it exits with a failure. */
 export async function runChildClient<T>(script: string, input: Record<string, unknown>, what: string): Promise<T> {
@@ -16,16 +17,6 @@ export async function runChildClient<T>(script: string, input: Record<string, un
   const code = await exited;
   if (code !== 0) throw new Error(`the ${what} process exited with code ${code}`);
   return JSON.parse(Buffer.concat(out).toString('utf8')) as T;
-}
-
-/** What the load publisher was asked to do (see bench/lib/load-publisher.ts). */
-export interface LoadPublisherInput {
-  readonly natsUrl: string;
-  readonly tenant: string;
-  readonly source: string;
-  readonly producer: string;
-  readonly burst?: { readonly count: number; readonly minBytes: number; readonly maxBytes: number; readonly seed: number; readonly prefix: string };
-  readonly rate?: { readonly perSecond: number; readonly bytes: number; readonly seed: number };
 }
 
 export interface LoadPublisher {

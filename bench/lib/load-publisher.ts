@@ -13,7 +13,8 @@ import { connectNats } from '../../streams/nats.ts';
 import { mapLimit } from '../../streams/publisher.ts';
 import { proseCorpus, proseDocument } from './prose.ts';
 
-interface Input {
+/** What the load publisher is asked to do (its first line of input). */
+export interface LoadPublisherInput {
   readonly natsUrl: string;
   readonly tenant: string;
   readonly source: string;
@@ -31,7 +32,7 @@ const next = async (): Promise<string> => {
 const say = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const input = JSON.parse(await next()) as Input;
+const input = JSON.parse(await next()) as LoadPublisherInput;
 const handle = await connectNats({ url: input.natsUrl, name: 'bench-load-publisher', logger: silentLogger });
 const asInput = (d: { id: string; title: string; text: string }): ValidDocumentInput =>
   documentInputSchema.parse({ id: d.id, source: input.source, title: d.title, text: d.text, contentType: 'text/plain' });
