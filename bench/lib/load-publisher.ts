@@ -1,5 +1,5 @@
 // An upstream system in a process of its own for the freshness benchmark: publishes prose documents to DOCUMENTS as a burst or at a steady rate.
-// Run by startLoadPublisher (bench/lib/load-publisher-client.ts) with `node --import tsx`; talks JSON lines on stdin/stdout.
+// Run by startLoadPublisher (bench/lib/child-client.ts) with `node --import tsx`; talks JSON lines on stdin/stdout.
 //
 // Input, one JSON line: { natsUrl, tenant, source, producer } and either { burst: { count, minBytes, maxBytes, seed,
 // prefix } } (a corpus as proseCorpus makes it, published 64 at a time) or { rate: { perSecond, bytes, seed } } (one
@@ -11,6 +11,7 @@ import { silentLogger } from '../../lib/log.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../../streams/document-log.ts';
 import { connectNats } from '../../streams/nats.ts';
 import { mapLimit } from '../../streams/publisher.ts';
+import { sleep } from './common.ts';
 import { proseCorpus, proseDocument } from './prose.ts';
 
 /** What the load publisher is asked to do (its first line of input). */
@@ -30,7 +31,6 @@ const next = async (): Promise<string> => {
   return line.value;
 };
 const say = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const input = JSON.parse(await next()) as LoadPublisherInput;
 const handle = await connectNats({ url: input.natsUrl, name: 'bench-load-publisher', logger: silentLogger });

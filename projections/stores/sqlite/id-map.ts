@@ -25,7 +25,7 @@ export class IdMap<V> {
 
   get(id: number): V | undefined {
     if (!isRowId(id)) return this.other.get(id);
-    return this.pages[Math.floor(id / PAGE)]?.[id % PAGE];
+    return this.pages[id >>> PAGE_BITS]?.[id & (PAGE - 1)];
   }
 
   has(id: number): boolean {
@@ -38,7 +38,7 @@ export class IdMap<V> {
       this.other.set(id, value);
       return;
     }
-    const p = Math.floor(id / PAGE);
+    const p = id >>> PAGE_BITS;
     let page = this.pages[p];
     if (!page) {
       while (this.pages.length < p) {
@@ -49,7 +49,7 @@ export class IdMap<V> {
       this.pages[p] = page;
       this.counts[p] = 0;
     }
-    const i = id % PAGE;
+    const i = id & (PAGE - 1);
     if (page[i] === undefined) {
       this.counts[p] = (this.counts[p] ?? 0) + 1;
       this.entries++;
@@ -59,9 +59,9 @@ export class IdMap<V> {
 
   delete(id: number): boolean {
     if (!isRowId(id)) return this.other.delete(id);
-    const p = Math.floor(id / PAGE);
+    const p = id >>> PAGE_BITS;
     const page = this.pages[p];
-    const i = id % PAGE;
+    const i = id & (PAGE - 1);
     if (!page || page[i] === undefined) return false;
     page[i] = undefined;
     this.entries--;
@@ -72,6 +72,6 @@ export class IdMap<V> {
   }
 }
 
-/** Ids this map pages: SQLite's row ids below 2^31 (a page table of at most 524,288 slots); larger ones go to the Map. */
+/** Ids this map pages: SQLite's row ids below 2^31 (a page table of at most 524,288 slots, and bit operations stay exact); larger ones go to the Map. */
 const MAX_PAGED_ID = 2 ** 31;
 const isRowId = (id: number): boolean => Number.isInteger(id) && id >= 0 && id < MAX_PAGED_ID;
