@@ -39,13 +39,9 @@ export async function startLoadPublisher(input: LoadPublisherInput): Promise<Loa
     child.on('error', reject);
     child.on('exit', (code) => resolve(code ?? 1));
   });
-  const failed = exited.then((code) => {
-    throw new Error(`the load publisher exited with code ${code} before it finished`);
-  });
-  failed.catch(() => undefined);
   const read = async <T>(): Promise<T> => {
-    const line = await Promise.race([lines.next(), failed]);
-    if (line.done) throw new Error('the load publisher closed its output early');
+    const line = await lines.next();
+    if (line.done) throw new Error(`the load publisher exited with code ${await exited} before it finished (its error is printed above)`);
     return JSON.parse(line.value) as T;
   };
   child.stdin.write(`${JSON.stringify(input)}\n`);
