@@ -53,6 +53,13 @@ async function openCatalog(record: Pick<GenerationRecord, 'id' | 'spec'>, config
 }
 
 /**
+ * How long the serving catalog's projector waits to fill a batch once caught up. Nothing answers a query from the
+ * catalog, and a status lookup a tenth of a second behind is as good as one at once; batches of ~100 events instead of
+ * a few leave the node's main thread and cores to the inference projection, whose freshness is what users wait on.
+ */
+export const CATALOG_LINGER_MS = 100;
+
+/**
  * The indexing role's opener: the generation's store (of the kind its record names) and, where this process writes it,
  * its projector. A local (SQLite) catalog is projected by every process that serves it, each into its own file; a
  * remote one (Weaviate) only where `projectRemote` (processes with the projector role), the others read it.
@@ -70,7 +77,8 @@ export function catalogOpener(
       const { factory, store } = await openCatalog(record, config);
       const project = factory.local || (options.projectRemote ?? true);
       if (!project) return { id: record.id, store };
-      return { id: record.id, store, projector: runProjector(handle, indexingProjection(), store, { logger, ...(metrics ? { metrics } : {}) }) };
+      const projector = runProjector(handle, indexingProjection(), store, { logger, lingerMs: CATALOG_LINGER_MS, ...(metrics ? { metrics } : {}) });
+      return { id: record.id, store, projector };
     },
     close: async (served) => {
       await served.projector?.stop().catch(() => undefined);

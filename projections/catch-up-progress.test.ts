@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { catchUpProgress } from './catch-up-progress.ts';
 
-const at = (key: string, applied: number, pending: number, read: number) => ({ key, applied, pending, read });
+const at = (key: string, applied: number, pending: number, read: number) => ({ key, stream: key.split(':')[0] as string, applied, pending, read });
 
 describe('catchUpProgress', () => {
   it('shows nothing until a source has counted its slice', () => {

@@ -117,6 +117,43 @@ describe('the projector', () => {
     expect(dlq.map((d) => d.seq)).toEqual([chunkSeqs[7]]);
   });
 
+  it('with lingerMs, gathers a trickle of events into few batches once caught up, and still applies a lone event', async () => {
+    const sizes: number[] = [];
+    const { store, applied } = scriptedStore((batch) => {
+      if (batch.ops.length > 0) sizes.push(batch.ops.length);
+      return undefined;
+    });
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { batchSize: 500, lingerMs: 1500 });
+    // Caught up once its first event is applied (the projector lingers only then, never while catching up).
+    const [first] = await publishChunkedDocs(['first']);
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === first, 10_000);
+    sizes.length = 0;
+    const trickle = Array.from({ length: 10 }, (_, i) => `t-${i}`);
+    const seqs = await publishChunkedDocs(trickle); // one at a time, each waiting for its acknowledgements
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === seqs.at(-1), 10_000);
+    expect([...applied].sort()).toEqual(['first', ...trickle].sort());
+    // Without lingering each document arrives alone and is applied alone (10 batches of 1).
+    expect(sizes.length).toBeLessThanOrEqual(3);
+    const [lone] = await publishChunkedDocs(['lone']);
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === lone, 10_000);
+    expect(applied.has('lone')).toBe(true);
+    expect(sizes.at(-1)).toBe(1);
+  });
+
+  it('stops lingering for someone who waits on a position', async () => {
+    const { store, applied } = scriptedStore(() => undefined);
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { batchSize: 500, lingerMs: 60_000 });
+    // Caught up (and so lingering) once a first event has applied: it arrived while nothing was applied yet.
+    const [first] = await publishChunkedDocs(['first']);
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === first, 5_000);
+    const [seq] = await publishChunkedDocs(['waited-for']);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // delivered, and lingering, before anyone waits
+    expect(applied.has('waited-for')).toBe(false);
+    // Lingering alone would hold the event for a minute; the waiter gets it applied now.
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === seq, 5_000);
+    expect(applied.has('waited-for')).toBe(true);
+  });
+
   it('retries the whole batch while the store is busy and dead-letters nothing', async () => {
     const chunkSeqs = await publishChunkedDocs(['a', 'b', 'c']);
     const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY', name: 'SqliteError' });

@@ -5,6 +5,8 @@ import { NotFoundError, StorageLimitError, UnavailableError, ValidationError, er
 import { documentInputSchema, publishDeletion, publishDocument, type PublishedDocument } from '../../streams/document-log.ts';
 import { mapLimit } from '../../streams/publisher.ts';
 import { assertName } from '../../streams/subjects.ts';
+import type { SourcePosition } from '../../projections/projector.ts';
+import { STREAMS } from '../../streams/provision.ts';
 import type { ApiDeps } from '../deps.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
@@ -80,8 +82,21 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const source = assertName('source', c.req.param('source'));
     const docId = c.req.param('id');
     const ref = { tenant, source, docId };
-    const served = await deps.serving.use(async (g) => ({ generation: g.id, model: g.embedder.info.id, state: await g.store.document(ref) }));
-    const lineage = deps.catalog ? await deps.catalog.use((catalog) => catalog.store.lineage(ref)) : undefined;
+    const served = await deps.serving.use(async (g) => ({
+      generation: g.id,
+      model: g.embedder.info.id,
+      state: await g.store.document(ref),
+      positions: g.projector?.positions() ?? [],
+    }));
+    const lineage = deps.catalog
+      ? await deps.catalog.use(async (catalog) => {
+          // The catalog applies in larger, later batches than the serving store (CATALOG_LINGER_MS); waiting makes it
+          // apply what it holds, so the story told covers what the serving store already shows.
+          const docSeq = served.state?.docSeq ?? 0;
+          await catalog.projector?.waitUntil((ps) => coversServing(ps, served.positions, docSeq), CATALOG_CATCH_UP_MS).catch(() => undefined);
+          return catalog.store.lineage(ref);
+        })
+      : undefined;
     const { state } = served;
     if (!state && !lineage) {
       throw new NotFoundError(`no document ${JSON.stringify(docId)} from source ${source} is known for tenant ${tenant} yet (it may still be processing)`);
@@ -109,4 +124,13 @@ export function documentRoutes(deps: ApiDeps): Hono {
   });
 
   return app;
+}
+
+/** How long a document lookup waits for the catalog to catch up with the serving store before it answers anyway. */
+const CATALOG_CATCH_UP_MS = 2000;
+
+/** Whether the catalog has applied each stream at least as far as the serving store has, and DOCUMENTS up to `docSeq`. */
+function coversServing(catalog: readonly SourcePosition[], serving: readonly SourcePosition[], docSeq: number): boolean {
+  const applied = (stream: string) => catalog.find((p) => p.stream === stream)?.applied ?? 0;
+  return applied(STREAMS.DOCUMENTS) >= docSeq && serving.every((p) => applied(p.stream) >= p.applied);
 }
