@@ -1090,9 +1090,14 @@ on 2 cores tends to lose its core). From 08:15 on 2026-12-03 the machine ran slo
 code: the offline model's idle p50 462-489 ms against 378, hash capacity 758-911 documents/s against 1,129; a scratch
 loop of the same probes (60-200 at half the capacity) had a fully indexed p50 of 12-13 ms at 08:00 and 21-32 ms from
 08:28, with the Maps as with the paged arrays (2 alternating pairs: p99 65.7 / 108.3 ms with Maps, 91.7 / 93.1 with
-paged arrays, capacity 810-1,088 documents/s in all four). The runs at 08:15, before the publisher moved out of the
-node's process: hash p99 111.8 ms (102.3-177.9 by run), offline p99 1,067 ms (994-1,179); the runs shown are
-after it.
+paged arrays, capacity 810-1,088 documents/s in all four). The serving catalog's projector now lingers up to 100 ms
+for a fuller batch once caught up (nobody queries the catalog; a document lookup makes it apply at once): at a steady
+400 documents/s the node spent 2.52-2.59 ms of CPU per document against 2.73-2.78 without (two alternating pairs,
+all threads of the node's process). Runs of the same benchmark that day: at 08:15 (load generator still in the node's
+process) hash p99 111.8 ms (102.3-177.9 by run) and offline 1,067 ms (994-1,179); at 08:36 (the publisher in its own
+process) hash 99.2 (63.2-152.3) and offline 1,086 (865-1,121); the runs shown (with the lingering catalog) had the
+offline model's capacity at 1.99-2.27 one-page documents/s against 2.9-3.1 the day before, and its idle p50 at 503 ms
+against 378.
 Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
 threads compile their hot code (batches of 3,000 documents through one node: 2,832, then 3,915, then 4,268 chunks/s),
