@@ -2,11 +2,11 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError, StorageLimitError, UnavailableError, ValidationError, errorMessage } from '../../lib/errors.ts';
+import type { SourcePosition } from '../../projections/projector.ts';
 import { documentInputSchema, publishDeletion, publishDocument, type PublishedDocument } from '../../streams/document-log.ts';
 import { mapLimit } from '../../streams/publisher.ts';
-import { assertName } from '../../streams/subjects.ts';
-import type { SourcePosition } from '../../projections/projector.ts';
 import { STREAMS } from '../../streams/provision.ts';
+import { assertName } from '../../streams/subjects.ts';
 import type { ApiDeps } from '../deps.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
