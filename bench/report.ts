@@ -1054,8 +1054,11 @@ those of the morning, the same code gave pipeline 5,353 chunks/s (0.299 of its c
 (0.213): the absolute rates rose past the ingest, POST and query targets while the ratios stayed where they were. The
 22:52 runs (with the full-text queue below) had pipeline 0.292 and POST 0.259–0.346 of raw publish by round (0.213–0.318
 in the 21:27 run): within what POST moves from run to run here, not a measured effect; the POST figures shown are
-that run's. The pipeline shown ran on 2026-12-03 at 01:16 to measure the faster offline model; its hash path is
-unchanged since 22:52 and reached 0.350 of its ceiling, another reading of the same code. Six alternating runs, 32 KB
+that run's. The pipeline ran on 2026-12-03 at 01:16 to measure the faster offline model (its hash path unchanged
+since 22:52: 0.350 of its ceiling), at 07:20 after the FTS5 merge steps (5,148 chunks/s, 0.309 of a ceiling of 3,420
+documents/s), and, shown, at 09:44 with the paged row-id maps and the lingering catalog: 0.322 of its ceiling, while
+the ceiling itself fell to 2,964 documents/s on a machine slower than that morning, which took the absolute rate below
+the target (4,642 chunks/s). Six alternating runs, 32 KB
 against 256 KB client buffers, gave 3,786 / 4,230 / 4,466 against 4,977 / 5,238 / 3,208 documents/s. Its clients now
 also run in a process of their own, as a deployment's do (the target row reads that figure).
 A serving store now queues its FTS5 rows in each batch's transaction and writes them in slices of 256 between
