@@ -342,6 +342,17 @@ export function runProjector<Op = StoreOp>(
     return ahead;
   }
 
+  /** Resolves at the next wake() (a message queued, a stop, a reopen, a waiter while lingering) or after `ms`. */
+  async function woken(ms: number | undefined): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      if (ms !== undefined) timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    wake = undefined;
+  }
+
   /**
    * Waits until a whole batch is queued, lingerMs have passed, someone waits on a position (waitUntil), or the projector
    * stops or must reopen its sources.
@@ -353,13 +364,7 @@ export function runProjector<Op = StoreOp>(
       while (queue.length < batchSize && waiters.size === 0 && !stopping && !reopenRequested) {
         const left = deadline - performance.now();
         if (left <= 0) return;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, left);
-        });
-        clearTimeout(timer);
-        wake = undefined;
+        await woken(left);
       }
     } finally {
       lingering = false;
@@ -394,13 +399,7 @@ export function runProjector<Op = StoreOp>(
             // delivering still shows as stalled in health().
             if (!stillExpecting) lastProgressAt = Date.now();
             const expecting = states.some((s) => s.pending > 0);
-            let recheck: ReturnType<typeof setTimeout> | undefined;
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              if (expecting) recheck = setTimeout(resolve, PENDING_RECHECK_MS);
-            });
-            clearTimeout(recheck);
-            wake = undefined;
+            await woken(expecting ? PENDING_RECHECK_MS : undefined);
             const nothingCame = queue.length === 0 && !stopping && !reopenRequested;
             if (expecting && nothingCame) await reconcilePending();
             stillExpecting = nothingCame && states.some((s) => s.pending > 0);
