@@ -97,7 +97,6 @@ export const subjects = {
   chunks: (a: DocumentAddress) => `chunks.${a.tenant}.${a.source}.${encodeIdToken(a.id)}`,
   embeddings: (model: string, a: DocumentAddress) => `embeddings.${model}.${a.tenant}.${a.source}.${encodeIdToken(a.id)}`,
   embeddingsOfModel: (model: string) => `embeddings.${model}.>`,
-  queries: (tenant: string) => `queries.${tenant}`,
   dlq: (processor: string) => `dlq.${processor}`,
 } as const;
 
