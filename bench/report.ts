@@ -987,13 +987,21 @@ alone at 100k chunks, each of 300 queries asked 4 times, a query's slowest repea
 busy (its helper threads wait too); queries allocate half as much since the keyword and vector sides reuse their
 scratch arrays (711 → 350 MB over 1,200 hybrid queries, 44 → 20 collections), which took about a tenth off the HTTP p99
 in alternating runs and nothing off the p50.
-Ingest, POST and freshness share one limit: chunker, embedder, projector decoding and the API all run on one Node
-main thread, at ~2 ms of CPU per document (with nats-server ~0.5-0.7 ms more: past ~900 documents/s of 1-4 KB both
-cores are busy). Freshness by stage (the stream timestamps of each probe's DOCUMENTS, CHUNKS and EMBEDDINGS messages,
+Ingest, POST and freshness share one limit, the two cores, not one thread: in a burst of 6,000 documents past the
+warm-up (a scratch run of 2026-12-03, 887 documents/s) the node's main thread was 44% busy, the store's thread 46%, the
+chunker's 15%, the hash embedder's 10% and V8's garbage-collection helpers ~20% together, 1.7 ms of the node's CPU per
+document, with nats-server's on top (past ~900 documents/s of 1-4 KB both cores are busy). Freshness by stage (the stream timestamps of each probe's DOCUMENTS, CHUNKS and EMBEDDINGS messages,
 200 probes at half the capacity, a scratch run): the chunker takes p50 4.4 / p99 44 ms, the embedder 5.7 / 30 ms, the
 projector until the vectors are applied 7.9 / 66 ms; idle, each stage takes 2–3 ms (worker-thread round trip, acked
 publish, delivery to the next stage). Each stage waits for the batch in hand before it takes its own, which about
-doubles each stage's time at half load. The offline model needed ~0.5–0.65 s of both its threads for a one-page
+doubles each stage's time at half load. The load's shape matters as much as its rate: the same 450 documents/s
+published every 2 ms instead of in ticks of 20 ms (one document per batch at every stage) took p50 42–63 / p99 152–199
+ms against 15–17 / 77–94 (scratch, two alternating pairs), because a batch of one costs more per document (the node's
+CPU at 300 documents/s: 3.35 against 2.93 ms). Two changes tried in alternating scratch runs did not help: letting each
+processor start a second batch while the first waits for its publish acknowledgements (p50 25–35 against 13–18 ms:
+smaller batches, more CPU), and running the chunker and the hash embedder on the main thread instead of worker
+threads (at a steady 400 documents/s 2.13 and 2.07 ms of CPU per document against 2.48 and 2.08; bursts of 6,000
+at 851 and 1,073 documents/s against 879 and 1,179; no clear change in freshness). The offline model needed ~0.5–0.65 s of both its threads for a one-page
 document, and at half load a probe that arrives while another document is embedded waits for it, so its p99 was
 close to twice that (1,349 ms on 2026-12-02). Two changes of 2026-12-03 made it faster, not the work around it: the
 model's attention runs on the WASM backend's XNNPACK path (one matrix at a time instead of its batched loop: ~1.25–1.5×
@@ -1007,9 +1015,14 @@ mode (no in-memory indexes until a node opens it to serve; FTS5 rows inserted at
 had been flushing to a new segment per chunk; the next batch decoded and origin-checked while the store applies; the
 origins read as ranges of DOCUMENTS headers; the file written through a rollback journal with 16 KB pages), each batch
 still committed with its checkpoint. What is left against a raw insert into two index-free tables is the store's own
-work per row (FTS5 above all, the unique indexes, document and vector upserts: the store's rows alone, inserted plainly,
-take 3-4× as long as the raw insert with the same file settings) and the digest read
-of the whole store at the end (~0.5 s per 20k chunks).
+work per row (FTS5, the unique indexes, document and vector upserts: the store's rows alone, inserted plainly,
+take 3-4× as long as the raw insert with the same file settings), the decoding of every event, and the digest read
+of the whole store at the end (~0.5 s per 20k chunks). FTS5 is not what bounds the pipelined build: a build that wrote
+no FTS5 rows at all was not measurably faster (scratch, one log of 150,676 chunks replayed alternately: 12.0 and 17.8
+s with FTS5, 13.8 and 15.0 s without). The build keeps both cores busy: in one 15 s replay the main thread used ~9 s of
+CPU (a fifth of it garbage collection, the rest reading, decoding and its share of the digest), V8's collection
+helpers ~4.5 s, the store's thread ~9.5 s, nats-server more on top; the same replay's process CPU ranged from 18 to 26
+s between runs on this machine.
 
 **What changed for these figures (issue 12).** Query path, all below \`search()\` (projections/stores/sqlite/):
 keyword candidates come from an in-memory index derived from the chunk rows and scored exactly as FTS5's \`bm25()\`
