@@ -1,5 +1,5 @@
-// Acked JetStream publishes over one reply subscription per connection: pipelined, with one sweep timer for timeouts.
-import { JetStreamApiError, type ApiError, type PubAck } from '@nats-io/jetstream';
+// Acked JetStream publishes and confirmed acks over one reply subscription per connection: pipelined, one sweep timer for timeouts.
+import { JetStreamApiError, type ApiError, type JsMsg, type PubAck } from '@nats-io/jetstream';
 import { createInbox, type Msg, type MsgHdrs, type Subscription } from '@nats-io/transport-node';
 import { RETRY_WHILE_DISCONNECTED_S, type NatsHandle } from './nats.ts';
 import { UnavailableError } from '../lib/errors.ts';
@@ -11,7 +11,9 @@ import { UnavailableError } from '../lib/errors.ts';
  * by its token.
  */
 interface Pending {
-  readonly resolve: (ack: PubAck) => void;
+  readonly resolve: (answer: never) => void;
+  /** Reads the answer; throws when it is an error. */
+  readonly parse: (msg: Msg) => unknown;
   readonly reject: (err: Error) => void;
   readonly deadline: number;
   readonly subject: string;
@@ -41,16 +43,21 @@ class AckInbox {
   constructor(private readonly handle: NatsHandle) {}
 
   publish(subject: string, data: Uint8Array, headers: MsgHdrs, timeoutMs: number, lostMessage: string): Promise<PubAck> {
+    return this.request(subject, data, headers, timeoutMs, lostMessage, parseAck);
+  }
+
+  /** Publishes `data` with a reply subject on this inbox and resolves with `parse` of the answer. */
+  request<T>(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, lostMessage: string, parse: (msg: Msg) => T): Promise<T> {
     const signal = this.handle.lostSignal();
     if (signal.aborted) return Promise.reject(new UnavailableError(lostMessage, RETRY_WHILE_DISCONNECTED_S));
     this.watch(signal);
     this.subscription ??= this.handle.nc.subscribe(`${this.prefix}.*`, { callback: (err, msg) => (err ? this.failAll(err) : this.answer(msg)) });
     this.sweeper ??= this.startSweeper();
     const token = (this.next++).toString(36);
-    return new Promise<PubAck>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       // Throws synchronously on a bad subject or an oversized payload (InvalidArgumentError): nothing is pending then.
-      this.handle.nc.publish(subject, data, { headers, reply: `${this.prefix}.${token}` });
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs, subject, timeoutMs, lostMessage });
+      this.handle.nc.publish(subject, data, { ...(headers ? { headers } : {}), reply: `${this.prefix}.${token}` });
+      this.pending.set(token, { resolve: resolve as (answer: never) => void, parse, reject, deadline: Date.now() + timeoutMs, subject, timeoutMs, lostMessage });
     });
   }
 
@@ -60,7 +67,7 @@ class AckInbox {
     if (!pending) return; // timed out or failed over already
     this.pending.delete(token);
     try {
-      pending.resolve(parseAck(msg));
+      pending.resolve(pending.parse(msg) as never);
     } catch (err) {
       pending.reject(err instanceof Error ? err : new Error(String(err)));
     }
@@ -119,16 +126,41 @@ function parseAck(msg: Msg): PubAck {
 
 const inboxes = new WeakMap<NatsHandle, AckInbox>();
 
+function inboxOf(handle: NatsHandle): AckInbox {
+  let inbox = inboxes.get(handle);
+  if (!inbox) {
+    inbox = new AckInbox(handle);
+    inboxes.set(handle, inbox);
+  }
+  return inbox;
+}
+
 /**
  * Publishes to a stream and resolves with JetStream's ack. Rejects with UnavailableError(`lostMessage`) when the
  * connection is down or drops before the ack, PublishTimeoutError after `timeoutMs`, JetStreamApiError when the stream
  * refuses the message, and InvalidArgumentError (synchronously thrown by the client) for a bad subject or size.
  */
 export function publishAcked(handle: NatsHandle, subject: string, data: Uint8Array, headers: MsgHdrs, timeoutMs: number, lostMessage: string): Promise<PubAck> {
-  let inbox = inboxes.get(handle);
-  if (!inbox) {
-    inbox = new AckInbox(handle);
-    inboxes.set(handle, inbox);
-  }
-  return inbox.publish(subject, data, headers, timeoutMs, lostMessage);
+  return inboxOf(handle).publish(subject, data, headers, timeoutMs, lostMessage);
+}
+
+const ACK = new TextEncoder().encode('+ACK');
+
+/**
+ * Acks a JetStream message and resolves once the server has confirmed the ack (what msg.ackAck() does, over this
+ * connection's one reply subscription: the client's ackAck builds an Error with a stack trace for each message). Rejects
+ * like publishAcked: UnavailableError when the connection drops first, PublishTimeoutError after `timeoutMs`. A
+ * message without a reply subject (not from a consumer that takes acks) resolves false, as ackAck does.
+ */
+export function confirmedAck(handle: NatsHandle, msg: JsMsg, timeoutMs: number): Promise<boolean> {
+  // The client keeps the ack subject on the message but does not declare it on the JsMsg interface.
+  const reply = (msg as unknown as { readonly reply?: unknown }).reply;
+  if (typeof reply !== 'string' || reply === '') return msg.ackAck({ timeout: timeoutMs });
+  return inboxOf(handle).request(reply, ACK, undefined, timeoutMs, `the connection to NATS dropped before the ack of a message on ${msg.subject} was confirmed`, ackConfirmed);
+}
+
+/** The server's answer to an ack with a reply subject: an empty message, or a 503 status when no consumer takes it. */
+function ackConfirmed(answer: Msg): true {
+  if (answer.headers?.code === 503) throw new Error('no responders: no consumer takes this ack (deleted, or not this server\'s)');
+  return true;
 }

@@ -4,6 +4,7 @@ import { PermanentEventError, UnavailableError, ValidationError, errorMessage } 
 import type { Logger } from '../../lib/log.ts';
 import { sendToDlq } from '../../streams/dlq.ts';
 import { publishDeletion, publishDocument } from '../../streams/document-log.ts';
+import { confirmedAck } from '../../streams/acks.ts';
 import { consumeOptions, type NatsHandle } from '../../streams/nats.ts';
 import type { Connector, ConnectorContext, ConnectorOutcome, ConnectorState, ConnectorStatus, RunningConnector } from '../connector.ts';
 import { decodeChange } from './envelope.ts';
@@ -12,6 +13,9 @@ import { canonicalJson } from '../../streams/ids.ts';
 import type { Mapping } from './mapping.ts';
 import { ensureCdcStream } from './stream.ts';
 import { deleteAllOfSource } from './truncate.ts';
+
+/** How long the server may take to confirm an ack (the client's own default for ackAck). */
+const ACK_CONFIRM_TIMEOUT_MS = 5000;
 
 /** ce-source of the document events this connector writes. */
 export const CDC_PRODUCER = '/connectors/cdc';
@@ -231,7 +235,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
                   ackBroken = true;
                   return { confirmed: Promise.resolve() };
                 }
-                return { confirmed: msg.ackAck().then(() => undefined, () => undefined) };
+                return { confirmed: confirmedAck(handle, msg, ACK_CONFIRM_TIMEOUT_MS).then(() => undefined, () => undefined) };
               });
               ackChain = ackSent.then(() => undefined);
               const confirmed = ackSent.then((a) => a.confirmed).then(() => {
