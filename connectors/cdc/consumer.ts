@@ -35,7 +35,14 @@ export interface DebeziumConsumerConfig {
   readonly storage?: 'file' | 'memory';
   /** Attempts for an unexpected error before the change goes to the DLQ (NATS outages are retried forever). */
   readonly maxAttempts?: number;
+  /** How long JetStream waits for a change's ack before delivering it again (default DEFAULT_CDC_ACK_WAIT_MS). */
+  readonly ackWaitMs?: number;
+  /** How long one ack may wait for the server's confirmation before it is sent again (default 5 s). */
+  readonly ackConfirmTimeoutMs?: number;
 }
+
+/** The durable consumer's ack_wait: a change whose ack the server never got comes back after this long. */
+export const DEFAULT_CDC_ACK_WAIT_MS = 30_000;
 
 export interface RunningDebeziumConsumer extends RunningConnector {
   /** True when every change event stored so far has been handled and acknowledged. */
@@ -49,12 +56,12 @@ export function durableNameFor(subjects: string): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function durableConfig(durable: string, filter: string) {
+function durableConfig(durable: string, filter: string, ackWaitMs: number) {
   return {
     durable_name: durable,
     ack_policy: AckPolicy.Explicit,
     filter_subject: filter,
-    ack_wait: 30_000 * 1_000_000,
+    ack_wait: ackWaitMs * 1_000_000,
     max_ack_pending: 1024,
     max_deliver: -1,
     description: `Spanda CDC: Debezium change events on ${filter} → DOCUMENTS`,
@@ -66,8 +73,8 @@ function durableConfig(durable: string, filter: string) {
  * would come back only after ack_wait, behind newer ones: out of order for the same row. So the consumer is recreated
  * at its ack floor and everything after it is delivered again, in order. One runner per subject filter.
  */
-async function ensureDurable(handle: NatsHandle, stream: string, durable: string, filter: string, takeOver: boolean): Promise<{ redeliveredUpTo: number }> {
-  const config = durableConfig(durable, filter);
+async function ensureDurable(handle: NatsHandle, stream: string, durable: string, filter: string, takeOver: boolean, ackWaitMs: number): Promise<{ redeliveredUpTo: number }> {
+  const config = durableConfig(durable, filter, ackWaitMs);
   try {
     const info = await handle.jsm.consumers.info(stream, durable);
     if (takeOver && info.num_ack_pending > 0) {
@@ -76,7 +83,9 @@ async function ensureDurable(handle: NatsHandle, stream: string, durable: string
       // Delivered again as new messages: the caller treats them as redeliveries.
       return { redeliveredUpTo: info.delivered.stream_seq };
     }
-    if (info.config.filter_subject !== filter) await handle.jsm.consumers.update(stream, durable, { filter_subject: filter });
+    if (info.config.filter_subject !== filter || info.config.ack_wait !== config.ack_wait) {
+      await handle.jsm.consumers.update(stream, durable, { filter_subject: filter, ack_wait: config.ack_wait });
+    }
     return { redeliveredUpTo: 0 };
   } catch (err) {
     if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound)) throw err;
@@ -113,6 +122,8 @@ export interface DebeziumConnector extends Connector {
 
 export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConnector {
   const durable = config.durable ?? durableNameFor(config.subjects);
+  const ackWaitMs = config.ackWaitMs ?? DEFAULT_CDC_ACK_WAIT_MS;
+  const ackConfirmTimeoutMs = config.ackConfirmTimeoutMs ?? ACK_CONFIRM_TIMEOUT_MS;
   const name = `cdc:${config.subjects}`;
   return {
     name,
@@ -124,7 +135,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
         ...(config.createStream !== undefined ? { create: config.createStream } : {}),
         ...(config.storage !== undefined ? { storage: config.storage } : {}),
       });
-      const { redeliveredUpTo } = await ensureDurable(handle, stream, durable, config.subjects, true);
+      const { redeliveredUpTo } = await ensureDurable(handle, stream, durable, config.subjects, true, ackWaitMs);
       log.info('consuming Debezium change events', { stream, created, durable, subjects: config.subjects });
 
       let state: ConnectorState = 'running';
@@ -213,6 +224,28 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
         const inflight = new Set<Promise<void>>();
         let ackChain: Promise<void> = Promise.resolve();
         let ackBroken = false;
+
+        /**
+         * Acks a change and waits until the server confirms it, sending the ack again while the confirmation fails (an
+         * ack written just before the connection dropped is lost with it). Only then may the row's next change be
+         * applied: were this change redelivered after a newer one of its row, it would publish the older content again.
+         * Stopping first, nothing after it is acked, so the next run gets them all again, in order.
+         */
+        async function confirm(msg: JsMsg): Promise<void> {
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await confirmedAck(handle, msg, ackConfirmTimeoutMs);
+              return;
+            } catch (err) {
+              if (stopping) {
+                ackBroken = true;
+                return;
+              }
+              lastError = `the ack of ${msg.subject} #${msg.seq} is not confirmed yet: ${errorMessage(err)} (sending it again)`;
+              await sleep(Math.min(200 * 2 ** Math.min(attempt, 5), 5000));
+            }
+          }
+        }
         while (!stopping) {
           try {
             const consumer = await handle.js.consumers.get(stream, durable);
@@ -235,7 +268,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
                   ackBroken = true;
                   return { confirmed: Promise.resolve() };
                 }
-                return { confirmed: confirmedAck(handle, msg, ACK_CONFIRM_TIMEOUT_MS).then(() => undefined, () => undefined) };
+                return { confirmed: confirm(msg) };
               });
               ackChain = ackSent.then(() => undefined);
               const confirmed = ackSent.then((a) => a.confirmed).then(() => {
@@ -257,7 +290,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
             lastError = `consumer failed: ${errorMessage(err)}`;
             log.error('consumer failed; retrying in 1s', { error: errorMessage(err) });
             await sleep(1000);
-            await ensureDurable(handle, stream, durable, config.subjects, false).catch(() => undefined);
+            await ensureDurable(handle, stream, durable, config.subjects, false, ackWaitMs).catch(() => undefined);
           }
         }
         await Promise.all(inflight);
