@@ -1023,7 +1023,10 @@ CPU at 300 documents/s: 3.35 against 2.93 ms). Two changes tried in alternating 
 processor start a second batch while the first waits for its publish acknowledgements (p50 25–35 against 13–18 ms:
 smaller batches, more CPU), and running the chunker and the hash embedder on the main thread instead of worker
 threads (at a steady 400 documents/s 2.13 and 2.07 ms of CPU per document against 2.48 and 2.08; bursts of 6,000
-at 851 and 1,073 documents/s against 879 and 1,179; no clear change in freshness). The offline model needed ~0.5–0.65 s of both its threads for a one-page
+at 851 and 1,073 documents/s against 879 and 1,179; no clear change in freshness). Letting the serving projector wait 3 ms
+for more events once caught up (as the catalog's does, 100 ms) halved the store's transactions (0.25 against 0.51 per
+document) and took ~5% off the node's CPU at 400 documents/s, but added that wait to every document: fully indexed p50
+16.7–19.8 against 10.1–12.3 ms, so it was not kept. The offline model needed ~0.5–0.65 s of both its threads for a one-page
 document, and at half load a probe that arrives while another document is embedded waits for it, so its p99 was
 close to twice that (1,349 ms on 2026-12-02). Two changes of 2026-12-03 made it faster, not the work around it: the
 model's attention runs on the WASM backend's XNNPACK path (one matrix at a time instead of its batched loop: ~1.25–1.5×
