@@ -55,7 +55,8 @@ await runBenchmark('cdc', async () => {
     return res.ok && ((await res.json()) as { results: Array<{ docId: string }> }).results.some((r) => r.docId === id);
   };
 
-  async function phase(label: string, write: () => Promise<void>, marker: { word: string; id: string }) {
+  /** Times one phase; without a marker (no node running) it ends when the documents are stored. */
+  async function phase(label: string, write: () => Promise<void>, marker?: { word: string; id: string }) {
     const cdc0 = await lastSeq('DebeziumStream');
     const docs0 = await lastSeq('DOCUMENTS');
     const t0 = performance.now();
@@ -63,17 +64,16 @@ await runBenchmark('cdc', async () => {
     const written = performance.now();
     const toNats = await until(async () => (await lastSeq('DebeziumStream')) >= cdc0 + ROWS);
     const toDocuments = await until(async () => (await lastSeq('DOCUMENTS')) >= docs0 + ROWS);
-    const toQueryable = await until(() => queryable(marker.word, marker.id));
+    const toQueryable = marker ? await until(() => queryable(marker.word, marker.id)) : undefined;
     const s = (t: number) => (t - t0) / 1000;
     const result = {
       rows: ROWS,
       postgresWriteSeconds: round(s(written), 3),
       changeEventsStoredSeconds: round(s(toNats), 3),
       documentsStoredSeconds: round(s(toDocuments), 3),
-      queryableSeconds: round(s(toQueryable), 3),
       changeEventsPerSecond: Math.round(ROWS / s(toNats)),
       documentsPerSecond: Math.round(ROWS / s(toDocuments)),
-      queryablePerSecond: Math.round(ROWS / s(toQueryable)),
+      ...(toQueryable !== undefined ? { queryableSeconds: round(s(toQueryable), 3), queryablePerSecond: Math.round(ROWS / s(toQueryable)) } : {}),
     };
     note(`${label}: ${JSON.stringify(result)}`);
     return result;
@@ -101,14 +101,33 @@ await runBenchmark('cdc', async () => {
     { word: `updatemark${ROWS - 1}`, id: String(ROWS - 1) },
   );
 
+  // The same changes again with no node indexing next to the source and the consumer: what the CDC path alone does.
+  await node.stop();
+  const insertRows = (from: number) => async () => {
+    for (let at = from; at < from + ROWS; at += TX_ROWS) {
+      await db.query(
+        `INSERT INTO items (id, title, body, tag) SELECT g, 'Item ' || g, 'first version of item ' || g, 'bench' FROM generate_series($1::int, $2::int) g`,
+        [at, Math.min(at + TX_ROWS, from + ROWS) - 1],
+      );
+    }
+  };
+  const updateRows = (from: number) => async () => {
+    for (let at = from; at < from + ROWS; at += TX_ROWS) {
+      await db.query(`UPDATE items SET body = 'second version of item ' || id WHERE id BETWEEN $1 AND $2`, [at, Math.min(at + TX_ROWS, from + ROWS) - 1]);
+    }
+  };
+  const alone = { insert: await phase('insert, no node', insertRows(ROWS)), update: await phase('update, no node', updateRows(ROWS)) };
+
   // The raw JetStream rate for change events of the same size, on the same server, in the same run.
   const sample = (await db.query<Record<string, unknown>>('SELECT * FROM items LIMIT 1')).rows[0] ?? {};
   const envelope = encodeChange(changeEvent('u', { serverName: 'cdc', db: 'postgres', schema: 'public', table: 'items', tsMs: Date.now(), lsn: 1n }, null, jsonRow(sample)));
   const baseline = await jetstreamBaseline(handle, Array.from({ length: ROWS }, () => envelope), 'cdc', 64);
 
   const rows = [
-    ['insert (100 rows/tx)', String(inserts.changeEventsPerSecond), String(inserts.documentsPerSecond), String(inserts.queryablePerSecond)],
-    ['update (100 rows/tx)', String(updates.changeEventsPerSecond), String(updates.documentsPerSecond), String(updates.queryablePerSecond)],
+    ['insert (100 rows/tx)', String(inserts.changeEventsPerSecond), String(inserts.documentsPerSecond), String(inserts.queryablePerSecond ?? '')],
+    ['update (100 rows/tx)', String(updates.changeEventsPerSecond), String(updates.documentsPerSecond), String(updates.queryablePerSecond ?? '')],
+    ['insert, no node', String(alone.insert.changeEventsPerSecond), String(alone.insert.documentsPerSecond), ''],
+    ['update, no node', String(alone.update.changeEventsPerSecond), String(alone.update.documentsPerSecond), ''],
     ['raw JetStream publish', String(baseline.publish.perSecond), '', ''],
   ];
   console.log(table(['row changes/s', 'change events stored', 'documents stored', 'queryable'], rows));
@@ -119,6 +138,7 @@ await runBenchmark('cdc', async () => {
     embedder: 'hash',
     insert: inserts,
     update: updates,
+    withoutNode: alone,
     jetstreamBaseline: baseline,
     consumer: consumer.status().details,
     source: source.status().details,

@@ -270,10 +270,11 @@ interface CdcPhase {
   readonly postgresWriteSeconds: number;
   readonly changeEventsStoredSeconds: number;
   readonly documentsStoredSeconds: number;
-  readonly queryableSeconds: number;
+  /** Absent for the phases run without a node (nothing makes them queryable). */
+  readonly queryableSeconds?: number;
   readonly changeEventsPerSecond: number;
   readonly documentsPerSecond: number;
-  readonly queryablePerSecond: number;
+  readonly queryablePerSecond?: number;
 }
 interface CdcResult extends Common {
   readonly rows: number;
@@ -282,6 +283,8 @@ interface CdcResult extends Common {
   readonly embedder: string;
   readonly insert: CdcPhase;
   readonly update: CdcPhase;
+  /** The same changes again after the node has stopped: the source and the consumer alone. */
+  readonly withoutNode?: { readonly insert: CdcPhase; readonly update: CdcPhase };
   readonly jetstreamBaseline: { readonly publish: { readonly perSecond: number }; readonly consume: { readonly perSecond: number } };
   readonly consumer: { readonly published?: number; readonly deadLettered?: number; readonly skipped?: number };
 }
@@ -1343,7 +1346,15 @@ the store is not always returned to the OS at once.
 
 function cdc(r: CdcResult): string {
   const raw = r.jetstreamBaseline.publish.perSecond;
-  const row = (label: string, p: CdcPhase) => [label, f(p.changeEventsPerSecond), f(p.documentsPerSecond), f(p.queryablePerSecond), (p.documentsPerSecond / raw).toFixed(3), `${p.queryableSeconds} s`];
+  const row = (label: string, p: CdcPhase) => [
+    label,
+    f(p.changeEventsPerSecond),
+    f(p.documentsPerSecond),
+    p.queryablePerSecond !== undefined ? f(p.queryablePerSecond) : '–',
+    (p.documentsPerSecond / raw).toFixed(3),
+    p.queryableSeconds !== undefined ? `${p.queryableSeconds} s` : '–',
+  ];
+  const alone = r.withoutNode;
   return `## Change data capture from Postgres (\`bench/cdc.bench.ts\`)
 
 ${f(r.rows)} rows of a table written in transactions of ${r.rowsPerTransaction} rows into a private Postgres (\`wal_level=logical\`),
@@ -1354,17 +1365,17 @@ last row's change event is stored, until its last document is stored, and until 
 
 ${mdTable(
   ['phase', 'change events stored/s', 'documents stored/s', 'queryable/s', 'documents ÷ raw publish', 'last row queryable after'],
-  [row('insert', r.insert), row('update', r.update)],
+  [row('insert', r.insert), row('update', r.update), ...(alone ? [row('insert, node stopped', alone.insert), row('update, node stopped', alone.update)] : [])],
 )}
 
 Baseline in the same run: raw JetStream publish of ${f(r.rows)} envelopes of the same size ${f(raw)}/s (consume ${f(r.jetstreamBaseline.consume.perSecond)}/s).
 Consumer: ${f(r.consumer.published ?? 0)} documents published, ${f(r.consumer.skipped ?? 0)} skipped, ${f(r.consumer.deadLettered ?? 0)} dead-lettered. **Reading
 it.** The source, the consumer and the node run in one process on the same two cores while the node indexes what the
-consumer publishes. Without the node (a scratch run of 2026-12-03, four runs), the consumer stored 1,303–1,411
-documents/s from inserts and 1,601–2,126 from updates, and letting it apply 256 changes at a time instead of 64 did not
-change that: the source and the consumer are bound by CPU, not by waiting. An insert is slower than an update because
-a change without a \`before\` image is first compared with the document's current version on DOCUMENTS (one more
-round trip), so that a replayed change publishes nothing new.
+consumer publishes; the last two rows repeat the phases (on new rows) once the node has stopped, so the source and the
+consumer have the cores to themselves. Letting the consumer apply 256 changes at a time instead of 64 did not change
+its rate (scratch runs of 2026-12-03): the source and the consumer are bound by CPU, not by waiting. A change without a
+\`before\` image (an insert) is first compared with the document's current version on DOCUMENTS (one more round trip),
+so that a replayed change publishes nothing new.
 `;
 }
 
