@@ -34,6 +34,14 @@ const OFFLINE_ROUNDS = env('BENCH_FRESHNESS_OFFLINE_ROUNDS', 3);
  */
 const HASH_ROUNDS = env('BENCH_FRESHNESS_ROUNDS', 3);
 const PROBE_GAP_MS = 100;
+/** The background publishes what is due every 20 ms: a few documents at a time, which the stages take as one batch. */
+const LOAD_TICK_MS = 20;
+/**
+ * The same background rate published every 2 ms (about one document at a time, as many independent producers would),
+ * with this many probes, after the main loaded phase: a batch of one costs each stage more per document.
+ */
+const SMOOTH_TICK_MS = 2;
+const SMOOTH_PROBES = env('BENCH_FRESHNESS_SMOOTH_PROBES', 100);
 /**
  * Offline probes are ~0.3 s of both model threads each: 100 ms apart they would add more load than the background
  * itself (about 1.3 documents/s against a capacity of ~3), so under load they are spaced out and their own rate is taken off
@@ -92,8 +100,8 @@ async function capacity(node: BenchNode, nats: PrivateNats, corpus: Corpus, sour
  * Publishes documents at `perSecond` from a process of its own until stopped (ticks of 20 ms; a tick that falls behind
  * publishes the backlog). Resolves once publishing has started; stop() resolves with the rate achieved.
  */
-async function backgroundLoad(nats: PrivateNats, perSecond: number, bytes: number, source: string): Promise<{ stop(): Promise<number> }> {
-  const publisher = await startLoadPublisher({ natsUrl: nats.url, tenant: TENANT, source, producer: '/bench/freshness/background', rate: { perSecond, bytes, seed: 5_000_000 } });
+async function backgroundLoad(nats: PrivateNats, perSecond: number, bytes: number, source: string, tickMs = LOAD_TICK_MS): Promise<{ stop(): Promise<number> }> {
+  const publisher = await startLoadPublisher({ natsUrl: nats.url, tenant: TENANT, source, producer: '/bench/freshness/background', rate: { perSecond, bytes, seed: 5_000_000, tickMs } });
   publisher.go();
   return {
     stop: async () => {
@@ -177,7 +185,20 @@ async function hashRun() {
     await sleep(2000); // let the pipeline settle into the steady load
     const loaded = await probe(node, HASH_PROBES, 1500, 'hash-loaded');
     const achieved = await load.stop();
-    return { warmupDocsPerSecond: round(coldDocsPerSecond, 1), capacityDocsPerSecond: round(docsPerSecond, 1), backgroundDocsPerSecond: { target: rate, achieved: round(achieved, 1) }, offeredLoad: offered(docsPerSecond, achieved, loaded), idle, loaded };
+    note(`hash: ${SMOOTH_PROBES} probes under the same background published every ${SMOOTH_TICK_MS} ms`);
+    const smoothLoad = await backgroundLoad(nats, rate, 2500, 'background-smooth', SMOOTH_TICK_MS);
+    await sleep(2000);
+    const loadedSmooth = await probe(node, SMOOTH_PROBES, 1500, 'hash-smooth');
+    const smoothAchieved = await smoothLoad.stop();
+    return {
+      warmupDocsPerSecond: round(coldDocsPerSecond, 1),
+      capacityDocsPerSecond: round(docsPerSecond, 1),
+      backgroundDocsPerSecond: { target: rate, achieved: round(achieved, 1) },
+      offeredLoad: offered(docsPerSecond, achieved, loaded),
+      idle,
+      loaded,
+      smooth: { tickMs: SMOOTH_TICK_MS, backgroundDocsPerSecond: round(smoothAchieved, 1), loaded: loadedSmooth },
+    };
   } finally {
     await node.stop();
     await nats.stop();
@@ -223,8 +244,9 @@ function medianByP99<T extends { loaded: Probes }>(runs: readonly T[]): T {
 }
 
 /** One run's row for the report's table of runs. */
-function roundSummary(x: { round: number; loadAtStart: number; capacityDocsPerSecond: number; backgroundDocsPerSecond: { achieved: number }; loaded: Probes }) {
+function roundSummary(x: { round: number; loadAtStart: number; capacityDocsPerSecond: number; backgroundDocsPerSecond: { achieved: number }; loaded: Probes; smooth?: { loaded: Probes } }) {
   return {
+    ...(x.smooth ? { smoothFullyIndexedMs: { p50: x.smooth.loaded.fullyIndexedMs.p50, p99: x.smooth.loaded.fullyIndexedMs.p99 } } : {}),
     round: x.round,
     loadAtStart: x.loadAtStart,
     capacityDocsPerSecond: x.capacityDocsPerSecond,
@@ -253,7 +275,7 @@ await runBenchmark('freshness', async () => {
   const figures = {
     setup: {
       probe: `one document at a time, ${PROBE_GAP_MS} ms apart (offline under load: ${OFFLINE_LOADED_GAP_MS} ms), timed from publishDocument's acknowledgement; the store is polled every ${POLL_MS} ms (store.document: chunks = keyword-searchable, vectors = fully indexed)`,
-      hash: `capacity = end-to-end documents/s of a ${HASH_BURST}-document burst (1–4 KB) after a warm-up burst of as many other documents; background with 2.5 KB documents at half of it less the probes' own rate; bursts and background published by a process of their own (an upstream system), probes by the benchmark in the node's process; probes of 1.5 KB`,
+      hash: `capacity = end-to-end documents/s of a ${HASH_BURST}-document burst (1–4 KB) after a warm-up burst of as many other documents; background with 2.5 KB documents at half of it less the probes' own rate, what is due published every ${LOAD_TICK_MS} ms; bursts and background published by a process of their own (an upstream system), probes by the benchmark in the node's process; probes of 1.5 KB; then ${SMOOTH_PROBES} probes under the same background rate published every ${SMOOTH_TICK_MS} ms`,
       offline: 'one-page documents (3,000 characters); capacity from a 12-document burst after a warm-up of 4; background at half of it less the probes\' own rate',
       targets: { hash: { p50_ms: 15, p99_ms: 50 }, offline: { p99_ms: 1000 } },
       rounds: `${HASH_ROUNDS} hash runs and ${offlineRounds.length} offline runs, each on a fresh nats-server and node; "hash" and "offline" are the median run of their kind by loaded fully-indexed p99`,
@@ -276,6 +298,7 @@ await runBenchmark('freshness', async () => {
       [
         row('hash, idle', hash.idle),
         row(`hash, background ${hash.backgroundDocsPerSecond.achieved} docs/s (capacity ${hash.capacityDocsPerSecond})`, hash.loaded),
+        row(`hash, background ${hash.smooth.backgroundDocsPerSecond} docs/s published every ${hash.smooth.tickMs} ms`, hash.smooth.loaded),
         ...(offline ? [row('offline, idle', offline.idle), row(`offline, background ${offline.backgroundDocsPerSecond.achieved} docs/s (capacity ${offline.capacityDocsPerSecond})`, offline.loaded)] : []),
       ],
     ),

@@ -2,9 +2,9 @@
 // Run by startLoadPublisher (bench/lib/child-client.ts) with `node --import tsx`; talks JSON lines on stdin/stdout.
 //
 // Input, one JSON line: { natsUrl, tenant, source, producer } and either { burst: { count, minBytes, maxBytes, seed,
-// prefix } } (a corpus as proseCorpus makes it, published 64 at a time) or { rate: { perSecond, bytes, seed } } (one
-// document of `bytes` every 1/perSecond s, in ticks of 20 ms; a tick behind publishes the backlog, at most 256 in
-// flight). It prints {"ready":true} once connected and its documents are made, starts on the line "go", and for a rate
+// prefix } } (a corpus as proseCorpus makes it, published 64 at a time) or { rate: { perSecond, bytes, seed, tickMs? } }
+// (one document of `bytes` every 1/perSecond s, in ticks of tickMs, default 20 ms; a tick behind publishes the backlog,
+// at most 256 in flight). It prints {"ready":true} once connected and its documents are made, starts on the line "go", and for a rate
 // stops on the line "stop". Last it prints {"sent":N,"seconds":S} and exits.
 import { createInterface } from 'node:readline';
 import { silentLogger } from '../../lib/log.ts';
@@ -21,7 +21,8 @@ export interface LoadPublisherInput {
   readonly source: string;
   readonly producer: string;
   readonly burst?: { readonly count: number; readonly minBytes: number; readonly maxBytes: number; readonly seed: number; readonly prefix: string };
-  readonly rate?: { readonly perSecond: number; readonly bytes: number; readonly seed: number };
+  /** tickMs: how often due documents are published (default 20 ms: a few at a time; 2 ms: about one at a time). */
+  readonly rate?: { readonly perSecond: number; readonly bytes: number; readonly seed: number; readonly tickMs?: number };
 }
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -50,7 +51,7 @@ if (input.burst) {
   sent = docs.length;
   seconds = (performance.now() - started) / 1000;
 } else if (input.rate) {
-  const { perSecond, bytes, seed } = input.rate;
+  const { perSecond, bytes, seed, tickMs = 20 } = input.rate;
   say({ ready: true });
   if ((await next()) !== 'go') throw new Error('expected "go"');
   let stopped = false;
@@ -68,7 +69,7 @@ if (input.burst) {
       inFlight.add(p);
       sent++;
     }
-    await sleep(20);
+    await sleep(tickMs);
   }
   await stopping;
   await Promise.all(inFlight);
