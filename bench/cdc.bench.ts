@@ -79,44 +79,27 @@ await runBenchmark('cdc', async () => {
     return result;
   }
 
-  const inserts = await phase(
-    'insert',
-    async () => {
-      for (let from = 0; from < ROWS; from += TX_ROWS) {
-        await db.query(
-          `INSERT INTO items (id, title, body, tag) SELECT g, 'Item ' || g, 'first version of item ' || g || ' insertmark' || g, 'bench' FROM generate_series($1::int, $2::int) g`,
-          [from, Math.min(from + TX_ROWS, ROWS) - 1],
-        );
-      }
-    },
-    { word: `insertmark${ROWS - 1}`, id: String(ROWS - 1) },
-  );
-  const updates = await phase(
-    'update',
-    async () => {
-      for (let from = 0; from < ROWS; from += TX_ROWS) {
-        await db.query(`UPDATE items SET body = 'second version of item ' || id || ' updatemark' || id WHERE id BETWEEN $1 AND $2`, [from, Math.min(from + TX_ROWS, ROWS) - 1]);
-      }
-    },
-    { word: `updatemark${ROWS - 1}`, id: String(ROWS - 1) },
-  );
-
-  // The same changes again with no node indexing next to the source and the consumer: what the CDC path alone does.
-  await node.stop();
-  const insertRows = (from: number) => async () => {
+  // Rows from..from+ROWS-1: inserted, or updated, in transactions of TX_ROWS; each body carries `<mark><id>` to query by.
+  const insertRows = (from: number, mark: string) => async () => {
     for (let at = from; at < from + ROWS; at += TX_ROWS) {
       await db.query(
-        `INSERT INTO items (id, title, body, tag) SELECT g, 'Item ' || g, 'first version of item ' || g, 'bench' FROM generate_series($1::int, $2::int) g`,
+        `INSERT INTO items (id, title, body, tag) SELECT g, 'Item ' || g, 'first version of item ' || g || ' ${mark}' || g, 'bench' FROM generate_series($1::int, $2::int) g`,
         [at, Math.min(at + TX_ROWS, from + ROWS) - 1],
       );
     }
   };
-  const updateRows = (from: number) => async () => {
+  const updateRows = (from: number, mark: string) => async () => {
     for (let at = from; at < from + ROWS; at += TX_ROWS) {
-      await db.query(`UPDATE items SET body = 'second version of item ' || id WHERE id BETWEEN $1 AND $2`, [at, Math.min(at + TX_ROWS, from + ROWS) - 1]);
+      await db.query(`UPDATE items SET body = 'second version of item ' || id || ' ${mark}' || id WHERE id BETWEEN $1 AND $2`, [at, Math.min(at + TX_ROWS, from + ROWS) - 1]);
     }
   };
-  const alone = { insert: await phase('insert, no node', insertRows(ROWS)), update: await phase('update, no node', updateRows(ROWS)) };
+  const last = String(ROWS - 1);
+  const inserts = await phase('insert', insertRows(0, 'insertmark'), { word: `insertmark${last}`, id: last });
+  const updates = await phase('update', updateRows(0, 'updatemark'), { word: `updatemark${last}`, id: last });
+
+  // The same changes again on new rows with no node indexing next to the source and the consumer: the CDC path alone.
+  await node.stop();
+  const alone = { insert: await phase('insert, no node', insertRows(ROWS, 'insertmark')), update: await phase('update, no node', updateRows(ROWS, 'updatemark')) };
 
   // The raw JetStream rate for change events of the same size, on the same server, in the same run.
   const sample = (await db.query<Record<string, unknown>>('SELECT * FROM items LIMIT 1')).rows[0] ?? {};

@@ -97,8 +97,8 @@ async function capacity(node: BenchNode, nats: PrivateNats, corpus: Corpus, sour
 }
 
 /**
- * Publishes documents at `perSecond` from a process of its own until stopped (ticks of 20 ms; a tick that falls behind
- * publishes the backlog). Resolves once publishing has started; stop() resolves with the rate achieved.
+ * Publishes documents at `perSecond` from a process of its own until stopped, what is due every `tickMs` (a tick that
+ * falls behind publishes the backlog). Resolves once publishing has started; stop() resolves with the rate achieved.
  */
 async function backgroundLoad(nats: PrivateNats, perSecond: number, bytes: number, source: string, tickMs = LOAD_TICK_MS): Promise<{ stop(): Promise<number> }> {
   const publisher = await startLoadPublisher({ natsUrl: nats.url, tenant: TENANT, source, producer: '/bench/freshness/background', rate: { perSecond, bytes, seed: 5_000_000, tickMs } });

@@ -1,4 +1,5 @@
 // The Debezium consumer's acks against a real nats-server: a lost ack, a broker restart; every row ends at its last change.
+import type { NatsConnection } from '@nats-io/transport-node';
 import { rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/log.ts';
@@ -9,8 +10,7 @@ import { freePort, startNatsServer, type NatsServerProcess } from '../../streams
 import { tempDir } from '../../test/helpers/nats.ts';
 import { changeEvent, jsonRow } from '../postgres/envelope-builder.ts';
 import { openConnectorBucket } from '../connector.ts';
-import { debeziumConnector, type RunningDebeziumConsumer } from './consumer.ts';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { debeziumConnector } from './consumer.ts';
 import { encodeChange } from './envelope.ts';
 import { parseMapping } from './mapping.ts';
 import { debeziumSubject } from './stream.ts';
@@ -22,17 +22,28 @@ const subject = debeziumSubject('cdc', 'public', 'items');
 const origin = (lsn: number) => ({ serverName: 'cdc', db: 'postgres', schema: 'public', table: 'items', tsMs: Date.now(), lsn: BigInt(lsn) });
 const body = (row: number, round: number) => `item ${row} version ${round}`;
 
-let dir: string | undefined;
-let server: NatsServerProcess | undefined;
-let handle: NatsHandle | undefined;
-let consumer: RunningDebeziumConsumer | undefined;
-
+/** What each test started, stopped after all of them (in reverse order). */
+const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
-  await consumer?.stop().catch(() => undefined);
-  await handle?.drain().catch(() => undefined);
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
+
+/** A nats-server of its own (restartable on the same port and store) and a provisioned connection to it. */
+async function privateBroker(prefix: string) {
+  const dir = await tempDir(prefix);
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  let server: NatsServerProcess = await startNatsServer({ dataDir: dir, port });
+  cleanups.push(() => server.stop());
+  const handle = await connectNats({ url: server.url, name: prefix, connectTimeoutMs: 10_000 });
+  cleanups.push(() => handle.drain());
+  await provision(handle);
+  const restart = async () => {
+    await server.stop();
+    server = await startNatsServer({ dataDir: dir, port });
+  };
+  return { handle, restart, kv: await openConnectorBucket(handle) };
+}
 
 /** Publishes round `round` of `rows` rows: an update whose before image holds the previous round (an insert for round 0). */
 async function publishRound(h: NatsHandle, round: number, rows = ROWS): Promise<void> {
@@ -94,61 +105,35 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 60
 
 describe('debezium consumer acks', () => {
   it('sends a lost ack again before the row\'s next change: the older change never comes back over the newer', async () => {
-    dir = await tempDir('spanda-cdc-acks-');
-    server = await startNatsServer({ dataDir: dir, port: await freePort() });
-    handle = await connectNats({ url: server.url, name: 'cdc-acks-test', connectTimeoutMs: 10_000 });
-    await provision(handle);
+    const { handle, kv } = await privateBroker('spanda-cdc-acks-');
     const losing = losingFirstAck(handle);
-    const kv = await openConnectorBucket(handle);
     // JetStream delivers an unacked change again after 2 s; an unconfirmed ack is sent again after 300 ms.
     const running = await debeziumConnector({ subjects: subject, mapping, storage: 'memory', ackWaitMs: 2000, ackConfirmTimeoutMs: 300 }).start({ nats: losing.handle, kv, logger: silentLogger });
-    try {
-      // Two changes of one row: its insert (whose ack is lost), then an update.
-      await publishRound(handle, 0, 1);
-      await publishRound(handle, 1, 1);
-      await until('the consumer did not catch up', () => running.caughtUp());
-      expect(losing.lost()).toBe(1);
-      // Past the ack wait: a change the server never saw acked would have come back by now.
-      await new Promise((r) => setTimeout(r, 3000));
-      await until('the consumer did not catch up', () => running.caughtUp());
-      expect(await rowTexts(handle, 1)).toEqual({ '0': body(0, 1) });
-      expect(running.status().details).toMatchObject({ published: 2, deadLettered: 0 });
-    } finally {
-      await running.stop();
-      await handle.drain().catch(() => undefined);
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-      handle = undefined;
-      server = undefined;
-      dir = undefined;
-    }
+    cleanups.push(() => running.stop());
+    // Two changes of one row: its insert (whose ack is lost), then an update.
+    await publishRound(handle, 0, 1);
+    await publishRound(handle, 1, 1);
+    await until('the consumer did not catch up', () => running.caughtUp());
+    expect(losing.lost()).toBe(1);
+    // Past the ack wait: a change the server never saw acked would have come back by now.
+    await new Promise((r) => setTimeout(r, 3000));
+    await until('the consumer did not catch up', () => running.caughtUp());
+    expect(await rowTexts(handle, 1)).toEqual({ '0': body(0, 1) });
+    expect(running.status().details).toMatchObject({ published: 2, deadLettered: 0 });
   }, 60_000);
 
   it('through a broker restart mid-stream, applies every row up to its last change', async () => {
-    dir = await tempDir('spanda-cdc-restart-');
-    const port = await freePort();
-    server = await startNatsServer({ dataDir: dir, port });
-    handle = await connectNats({ url: server.url, name: 'cdc-restart-test', connectTimeoutMs: 10_000 });
-    await provision(handle);
-    const kv = await openConnectorBucket(handle);
-    consumer = await debeziumConnector({ subjects: subject, mapping, storage: 'file' }).start({ nats: handle, kv, logger: silentLogger });
-
+    const { handle, kv, restart } = await privateBroker('spanda-cdc-restart-');
+    const running = await debeziumConnector({ subjects: subject, mapping, storage: 'file' }).start({ nats: handle, kv, logger: silentLogger });
+    cleanups.push(() => running.stop());
     for (let round = 0; round < ROUNDS; round++) {
       await publishRound(handle, round);
-      if (round === 8 || round === 16) {
-        // Mid-stream, with changes in flight: the connection drops, acks on the wire are lost with it.
-        await server.stop();
-        server = await startNatsServer({ dataDir: dir, port });
-      }
+      // Mid-stream, with changes in flight: the connection drops, acks on the wire are lost with it.
+      if (round === 8 || round === 16) await restart();
     }
-    const deadline = Date.now() + 60_000;
-    while (!(await consumer.caughtUp().catch(() => false))) {
-      if (Date.now() > deadline) throw new Error(`the consumer did not catch up: ${JSON.stringify(consumer.status())}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-
+    await until('the consumer did not catch up', () => running.caughtUp());
     // What a reader sees: each row's current document holds its last change.
     expect(await rowTexts(handle, ROWS)).toEqual(Object.fromEntries(Array.from({ length: ROWS }, (_, row) => [String(row), body(row, ROUNDS - 1)])));
-    expect(consumer.status().details).toMatchObject({ deadLettered: 0 });
+    expect(running.status().details).toMatchObject({ deadLettered: 0 });
   }, 120_000);
 });
