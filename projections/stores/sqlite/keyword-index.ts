@@ -6,7 +6,8 @@
 // formula, constants and summation order of SQLite's fts5Bm25Function, so they equal `-bm25(fts, weights…)`.
 
 import { IdMap } from './id-map.ts';
-import { isSimpleText, porterStem, SIMPLE_TOKEN_SOURCE } from './tokenizer.ts';
+import { isSimpleText, porterStem } from './tokenizer.ts';
+import { WordTable } from './word-table.ts';
 
 /** A chunk row as it went into the tenant's FTS table: text, title and heading columns. */
 export interface KeywordRow {
@@ -57,7 +58,6 @@ const OVERFLOW = 0xffffffff;
 
 const INITIAL_SLOTS = 1024;
 const WORD_CACHE_MAX = 500_000;
-const SIMPLE_TOKEN = new RegExp(SIMPLE_TOKEN_SOURCE, 'g');
 
 /** A column as indexed: simple text (tokenized by the index itself), FTS5's tokens of other text, or empty. */
 type Column = string | readonly string[] | null;
@@ -141,7 +141,10 @@ export class TenantKeywords {
   private sums = new Float64Array(0);
   private counts = new Int32Array(3 * 1024);
   private readonly scratchIds: number[] = [];
-  private readonly wordIds = new Map<string, number>();
+  /** 3 × the term ids a row holds (their offsets in `counts`), in first-seen order. */
+  private readonly scratchTouched: number[] = [];
+  /** Term ids of raw ASCII words (before lower-casing and stemming): one lookup for the words seen before. */
+  private readonly wordIds = new WordTable(WORD_CACHE_MAX, (word) => this.termId(porterStem(word.toLowerCase())));
 
   get size(): number {
     return this.rows;
@@ -166,24 +169,11 @@ export class TenantKeywords {
     return id;
   }
 
-  /** Term id of a raw ASCII word (before lower-casing and stemming): one Map lookup for the words seen before. */
-  private wordId(word: string): number {
-    let id = this.wordIds.get(word);
-    if (id === undefined) {
-      id = this.termId(porterStem(word.toLowerCase()));
-      if (this.wordIds.size >= WORD_CACHE_MAX) this.wordIds.clear();
-      this.wordIds.set(word, id);
-    }
-    return id;
-  }
-
   /** Term ids of one column: simple text is tokenized here (tokenizer.ts rules), other text arrives as FTS5's tokens. */
   private columnIds(column: Column, out: number[]): void {
     if (column === null) return;
     if (typeof column === 'string') {
-      const re = SIMPLE_TOKEN;
-      re.lastIndex = 0;
-      for (let m = re.exec(column); m !== null; m = re.exec(column)) out.push(this.wordId(m[0]));
+      this.wordIds.idsOf(column, out);
     } else {
       for (const token of column) out.push(this.termId(token));
     }
@@ -198,32 +188,39 @@ export class TenantKeywords {
     this.docOf[slot] = row.doc;
     this.alive[slot] = 1;
     // Per-term column counts in reused scratch arrays indexed by term id (a Map per row costs more than the rest).
-    const touched: number[] = [];
+    const touched = this.scratchTouched;
+    touched.length = 0;
     let length = 0;
     const ids = this.scratchIds;
     for (let column = 0; column < 3; column++) {
       ids.length = 0;
       this.columnIds(columns[column] as Column, ids);
       length += ids.length;
-      for (const id of ids) {
-        if (id >= this.counts.length / 3) {
-          const next = new Int32Array(Math.max(3 * 1024, this.counts.length * 2));
-          next.set(this.counts);
-          this.counts = next;
-        }
-        if (this.counts[3 * id] === 0 && this.counts[3 * id + 1] === 0 && this.counts[3 * id + 2] === 0) touched.push(id);
-        this.counts[3 * id + column] = (this.counts[3 * id + column] as number) + 1;
+      // Term ids only grow: the counts cover every id once they cover the largest one so far.
+      if (3 * this.postings.length > this.counts.length) {
+        const next = new Int32Array(Math.max(3 * 1024, 6 * this.postings.length));
+        next.set(this.counts);
+        this.counts = next;
+      }
+      const counts = this.counts;
+      for (let i = 0; i < ids.length; i++) {
+        const at = 3 * (ids[i] as number);
+        if (counts[at] === 0 && counts[at + 1] === 0 && counts[at + 2] === 0) touched.push(at);
+        counts[at + column] = (counts[at + column] as number) + 1;
       }
     }
     this.lengthOf[slot] = length;
     this.rows++;
     this.totalRows++;
     this.totalTokens += length;
-    for (const id of touched) {
-      const t = this.counts[3 * id] as number;
-      const ti = this.counts[3 * id + 1] as number;
-      const h = this.counts[3 * id + 2] as number;
-      this.counts[3 * id] = this.counts[3 * id + 1] = this.counts[3 * id + 2] = 0;
+    const counts = this.counts;
+    for (let i = 0; i < touched.length; i++) {
+      const at = touched[i] as number;
+      const id = at / 3;
+      const t = counts[at] as number;
+      const ti = counts[at + 1] as number;
+      const h = counts[at + 2] as number;
+      counts[at] = counts[at + 1] = counts[at + 2] = 0;
       if (t > TEXT_MAX || ti > SMALL_MAX || h > SMALL_MAX) {
         this.overflow.set(`${slot}:${id}`, [t, ti, h]);
         (this.postings[id] as Posting).push(slot, OVERFLOW);
