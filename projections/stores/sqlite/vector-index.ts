@@ -178,8 +178,18 @@ export class TenantMatrix {
   private slotChunk: number[] = [];
   private slotDoc: number[] = [];
   private readonly slotOf = new IdMap<number>();
+  /**
+   * One row on a plain buffer, where JS reads and writes rows. Element access to a typed array on a resizable buffer
+   * takes V8 (Node 20) 2-4× as long as on a plain one (measured here, 512-d: a dot product 3.3 µs against 0.8, a
+   * normalisation 6-10 against 3.2), so a row is copied out (a memcpy) before its dot product, and normalised and
+   * quantized here before it is copied in.
+   */
+  private readonly row: Float32Array;
+  private readonly row8: Int8Array;
 
   constructor(readonly dims: number, capacity = INITIAL_ROWS) {
+    this.row = new Float32Array(dims);
+    this.row8 = new Int8Array(dims);
     this.data = rowArray(Float32Array, Math.max(1, capacity) * dims);
     this.q8 = rowArray(Int8Array, this.data.length);
   }
@@ -198,8 +208,17 @@ export class TenantMatrix {
     }
     this.slotChunk[slot] = chunk;
     this.slotDoc[slot] = doc;
-    writeNormalised(this.data, slot * this.dims, this.dims, vector);
-    quantize(this.q8, slot * this.dims, this.data, slot * this.dims, this.dims);
+    writeNormalised(this.row, 0, this.dims, vector);
+    quantize(this.row8, 0, this.row, 0, this.dims);
+    this.data.set(this.row, slot * this.dims);
+    this.q8.set(this.row8, slot * this.dims);
+  }
+
+  /** The dot product of a row with `query`, on a copy of the row (see `row`). */
+  private rowDot(slot: number, query: Float32Array): number {
+    const from = slot * this.dims;
+    this.row.set(this.data.subarray(from, from + this.dims));
+    return dot(this.row, 0, query, this.dims);
   }
 
   remove(vectorId: number): void {
@@ -268,7 +287,7 @@ export class TenantMatrix {
         const slot = slots[2 * i + LOW_WORD] as number;
         const chunk = this.slotChunk[slot];
         if (chunk === undefined || (accept && !accept(slot))) continue;
-        const score = dot(this.data, slot * this.dims, query, this.dims);
+        const score = this.rowDot(slot, query);
         const held = best.get(chunk);
         if (held === undefined || score > held) best.set(chunk, score);
       }
@@ -298,7 +317,7 @@ export class TenantMatrix {
     for (let slot = 0; slot < this.rows; slot++) {
       if (!docs.has(this.slotDoc[slot] as number)) continue;
       const chunk = this.slotChunk[slot] as number;
-      const score = dot(this.data, slot * this.dims, query, this.dims);
+      const score = this.rowDot(slot, query);
       const held = best.get(chunk);
       if (held === undefined || score > held) best.set(chunk, score);
     }
@@ -354,7 +373,7 @@ export class TenantMatrix {
           if (accept && !accept(slot)) continue;
           const chunk = this.slotChunk[slot] as number;
           // Exact JS dot product: the same score the direct path reports, whatever rounding the SIMD scan used.
-          const score = dot(this.data, slot * this.dims, query, this.dims);
+          const score = this.rowDot(slot, query);
           const held = best.get(chunk);
           if (held === undefined || score > held) best.set(chunk, score);
         }
