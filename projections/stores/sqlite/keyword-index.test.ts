@@ -9,6 +9,7 @@ import type { StoreOp } from '../../store.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
 import { FTS_TOKENIZE } from './schema.ts';
 import { SqliteInferenceStore } from './sqlite-store.ts';
+import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
 import { isSimpleText, simpleTokens } from './tokenizer.ts';
 
 const MODEL = { id: 'kw-test-4', dims: 4 } as const;
@@ -169,5 +170,29 @@ describe('the keyword index', () => {
     indexed.close();
     fts.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds the same postings whether rows arrive one per batch or many (postings are appended sorted by term per batch)', () => {
+    const random = prng(9);
+    const words = Array.from({ length: 2000 }, (_, i) => `w${i.toString(36)}x`);
+    const text = (n: number) => Array.from({ length: n }, () => words[Math.floor(random() * random() * words.length)] as string).join(' ');
+    // Adds, re-adds of a chunk (its old row dies) and removes, enough to compact (dead rows outnumber live ones).
+    const changes: KeywordChange[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const chunk = 1 + Math.floor(random() * 2500);
+      if (i > 3000 && random() < 0.6) changes.push({ kind: 'remove', tenant: 't', chunk });
+      else changes.push({ kind: 'add', tenant: 't', chunk, doc: chunk % 97, key: `k${chunk}`, text: text(5 + Math.floor(random() * 60)), title: random() < 0.5 ? text(3) : null, heading: null });
+    }
+    const one = new KeywordIndex(() => []);
+    for (const change of changes) one.apply([change]);
+    const many = new KeywordIndex(() => []);
+    for (let i = 0; i < changes.length; i += 700) many.apply(changes.slice(i, i + 700));
+    const weights = { text: 1, title: 2, heading: 1 };
+    for (let q = 0; q < 200; q++) {
+      const tokens = simpleTokens(text(1 + Math.floor(random() * 4)));
+      expect(many.tenant('t')?.search(tokens, weights, 20), tokens.join(' ')).toEqual(one.tenant('t')?.search(tokens, weights, 20));
+    }
+    expect(many.size).toBe(one.size);
+    expect(many.bytes).toBe(one.bytes);
   });
 });

@@ -77,6 +77,20 @@ class Posting {
     this.data[this.length * 2 + 1] = packed;
     this.length++;
   }
+
+  /** Appends `count` [slot, packed] pairs of `pairs` from pair `from` on. */
+  appendRun(pairs: Uint32Array, from: number, count: number): void {
+    const need = (this.length + count) * 2;
+    if (need > this.data.length) {
+      let size = this.data.length * 2;
+      while (size < need) size *= 2;
+      const next = new Uint32Array(size);
+      next.set(this.data.subarray(0, this.length * 2));
+      this.data = next;
+    }
+    this.data.set(pairs.subarray(from * 2, (from + count) * 2), this.length * 2);
+    this.length += count;
+  }
 }
 
 /** Keeps the `want` best (and every score tied with the last) of a stream of scores. */
@@ -141,6 +155,17 @@ export class TenantKeywords {
   private sums = new Float64Array(0);
   private counts = new Int32Array(3 * 1024);
   private readonly scratchIds: number[] = [];
+  /**
+   * Postings of the rows added since the last flush, in row order: term ids, and [slot, packed] pairs. Appending a
+   * row's postings one by one touched a posting list per (row, term), each a cache miss or three once the lists
+   * outgrow the cache; a flush sorts them by term (stably: slots stay in order) and appends each term's run at once.
+   */
+  private pendingTerms = new Int32Array(1024);
+  private pendingPairs = new Uint32Array(2048);
+  private pendingCount = 0;
+  /** Counting-sort scratch: a run start per term id, then the pairs in term order. */
+  private runStarts = new Int32Array(0);
+  private sortedPairs = new Uint32Array(0);
   /** 3 × the term ids a row holds (their offsets in `counts`), in first-seen order. */
   private readonly scratchTouched: number[] = [];
   /** Term ids of raw ASCII words (before lower-casing and stemming): one lookup for the words seen before. */
@@ -152,6 +177,7 @@ export class TenantKeywords {
 
   /** Approximate bytes held (typed arrays and posting lists), for the memory benchmark. */
   get bytes(): number {
+    this.flush();
     let n = this.chunkOf.byteLength + this.docOf.byteLength + this.lengthOf.byteLength + this.alive.byteLength;
     n += this.acc.byteLength + this.seen.byteLength + this.touched.byteLength + this.sums.byteLength;
     for (const p of this.postings) n += p.data.byteLength;
@@ -221,18 +247,77 @@ export class TenantKeywords {
       const ti = counts[at + 1] as number;
       const h = counts[at + 2] as number;
       counts[at] = counts[at + 1] = counts[at + 2] = 0;
+      let packed: number;
       if (t > TEXT_MAX || ti > SMALL_MAX || h > SMALL_MAX) {
         this.overflow.set(`${slot}:${id}`, [t, ti, h]);
-        (this.postings[id] as Posting).push(slot, OVERFLOW);
+        packed = OVERFLOW;
       } else {
-        (this.postings[id] as Posting).push(slot, (t | (ti << 16) | (h << 24)) >>> 0);
+        packed = (t | (ti << 16) | (h << 24)) >>> 0;
       }
+      this.pend(id, slot, packed);
+    }
+  }
+
+  private pend(id: number, slot: number, packed: number): void {
+    const at = this.pendingCount++;
+    if (at === this.pendingTerms.length) {
+      const terms = new Int32Array(at * 2);
+      terms.set(this.pendingTerms);
+      this.pendingTerms = terms;
+      const pairs = new Uint32Array(at * 4);
+      pairs.set(this.pendingPairs);
+      this.pendingPairs = pairs;
+    }
+    this.pendingTerms[at] = id;
+    this.pendingPairs[2 * at] = slot;
+    this.pendingPairs[2 * at + 1] = packed;
+  }
+
+  /** Appends the pending postings to their lists (see pendingTerms); the index reads no list before. */
+  flush(): void {
+    const n = this.pendingCount;
+    if (n === 0) return;
+    this.pendingCount = 0;
+    const ids = this.pendingTerms;
+    const pairs = this.pendingPairs;
+    const terms = this.postings.length;
+    // A few postings (one small document) go straight to their lists: sorting would visit every term.
+    if (n * 8 < terms) {
+      for (let i = 0; i < n; i++) (this.postings[ids[i] as number] as Posting).push(pairs[2 * i] as number, pairs[2 * i + 1] as number);
+      return;
+    }
+    if (this.runStarts.length < terms) this.runStarts = new Int32Array(terms * 2);
+    if (this.sortedPairs.length < 2 * n) this.sortedPairs = new Uint32Array(4 * n);
+    const starts = this.runStarts;
+    const sorted = this.sortedPairs;
+    starts.fill(0, 0, terms);
+    for (let i = 0; i < n; i++) starts[ids[i] as number] = (starts[ids[i] as number] as number) + 1;
+    let sum = 0;
+    for (let t = 0; t < terms; t++) {
+      const count = starts[t] as number;
+      starts[t] = sum;
+      sum += count;
+    }
+    for (let i = 0; i < n; i++) {
+      const at = starts[ids[i] as number] as number;
+      starts[ids[i] as number] = at + 1;
+      sorted[2 * at] = pairs[2 * i] as number;
+      sorted[2 * at + 1] = pairs[2 * i + 1] as number;
+    }
+    // Each start has moved to the end of its run, where the next term's run starts.
+    let from = 0;
+    for (let t = 0; t < terms; t++) {
+      const end = starts[t] as number;
+      if (end > from) (this.postings[t] as Posting).appendRun(sorted, from, end - from);
+      from = end;
     }
   }
 
   remove(chunk: number): void {
     const slot = this.slotOf.get(chunk);
     if (slot === undefined) return;
+    // A compaction renumbers slots: no pending posting may still name the old ones.
+    this.flush();
     this.slotOf.delete(chunk);
     this.alive[slot] = 0;
     this.rows--;
@@ -307,6 +392,7 @@ export class TenantKeywords {
 
   /** FTS5's IDF of an index token in this tenant (0 for a token no live row holds). */
   idf(token: string): number {
+    this.flush();
     const id = this.terms.get(token);
     if (id === undefined) return 0;
     const nHit = this.documentFrequency(this.postings[id] as Posting);
@@ -379,6 +465,7 @@ export class TenantKeywords {
     allow?: (doc: number) => boolean,
     phraseWeights?: readonly number[],
   ): KeywordScore[] {
+    this.flush();
     if (this.rows === 0 || limit <= 0) return [];
     if (this.acc.length < this.slots) {
       // Scratch for every query, sized to the slots: a query allocates no array per matching row. Those arrays were
@@ -607,6 +694,7 @@ export class KeywordIndex {
       const [t, ti, h] = refs[i] as Array<string | number | null>;
       index.add(change, [of(t ?? null), of(ti ?? null), of(h ?? null)]);
     });
+    for (const index of this.tenants.values()) index.flush();
   }
 
   get size(): number {
