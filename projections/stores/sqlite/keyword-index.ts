@@ -58,6 +58,8 @@ const OVERFLOW = 0xffffffff;
 
 const INITIAL_SLOTS = 1024;
 const WORD_CACHE_MAX = 500_000;
+/** Pending postings whose scratch arrays stay allocated between batches (an ingest batch of 500 chunks has ~50k). */
+const KEPT_PENDING = 1 << 16;
 
 /** A column as indexed: simple text (tokenized by the index itself), FTS5's tokens of other text, or empty. */
 type Column = string | readonly string[] | null;
@@ -311,6 +313,12 @@ export class TenantKeywords {
       if (end > from) (this.postings[t] as Posting).appendRun(sorted, from, end - from);
       from = end;
     }
+    // Scratch sized for a whole page of rows at open is not kept for the small batches that follow.
+    if (this.pendingTerms.length > KEPT_PENDING) {
+      this.pendingTerms = new Int32Array(1024);
+      this.pendingPairs = new Uint32Array(2048);
+    }
+    if (this.sortedPairs.length > 4 * KEPT_PENDING) this.sortedPairs = new Uint32Array(0);
   }
 
   remove(chunk: number): void {
