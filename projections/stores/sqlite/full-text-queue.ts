@@ -31,15 +31,6 @@ export const FULL_TEXT_DELAY_MS = 250;
  */
 export const FULL_TEXT_MAX_QUEUED = 4 * FULL_TEXT_SLICE_ROWS;
 
-interface QueuedRow {
-  chunk: number;
-  tenant: number;
-  /** Null when the chunk is gone: nothing to write (its document's deletes dequeue it, so this should not happen). */
-  text: string | null;
-  title: string | null;
-  heading: string | null;
-}
-
 /**
  * The queue lives in the store file (table full_text_queue) and is written in the batch's own transaction, so a batch's
  * chunks and the promise to index them commit together: a crash leaves them queued, and the next open flushes them.
@@ -49,10 +40,13 @@ interface QueuedRow {
  */
 export class FullTextQueue {
   private readonly enqueue: Database.Statement<[bigint, bigint]>;
-  private readonly slice: Database.Statement<[number], QueuedRow>;
+  /** How many rows the next slice of `limit` holds and its last chunk. */
+  private readonly sliceBound: Database.Statement<[number], { rows: number; last: number | null }>;
+  /** The tenants of the next slice's rows. */
+  private readonly sliceTenants: Database.Statement<[number], number>;
   private readonly dequeueUpTo: Database.Statement<[bigint]>;
   private readonly dequeueDocument: Database.Statement<[bigint]>;
-  private readonly inserts = new Map<number, Database.Statement<[bigint, string, string | null, string | null]>>();
+  private readonly sliceInserts = new Map<number, Database.Statement<[bigint, bigint]>>();
   private readonly documentInserts = new Map<number, Database.Statement<[bigint]>>();
   private readonly merges = new Map<number, Database.Statement<[number]>>();
   private readonly totalChanges: Database.Statement<[], number>;
@@ -65,11 +59,12 @@ export class FullTextQueue {
 
   constructor(private readonly db: Database.Database) {
     this.enqueue = db.prepare('INSERT INTO full_text_queue (chunk, tenant) VALUES (?, ?)');
-    this.slice = db.prepare<[number], QueuedRow>(
-      `SELECT p.chunk, p.tenant, c.text, d.title, c.heading
-       FROM full_text_queue p LEFT JOIN chunks c ON c.id = p.chunk LEFT JOIN documents d ON d.id = c.doc
-       ORDER BY p.chunk LIMIT ?`,
+    this.sliceBound = db.prepare<[number], { rows: number; last: number | null }>(
+      'SELECT count(*) AS rows, max(chunk) AS last FROM (SELECT chunk FROM full_text_queue ORDER BY chunk LIMIT ?)',
     );
+    this.sliceTenants = db
+      .prepare<[number], number>('SELECT DISTINCT tenant FROM (SELECT tenant FROM full_text_queue ORDER BY chunk LIMIT ?)')
+      .pluck();
     this.dequeueUpTo = db.prepare('DELETE FROM full_text_queue WHERE chunk <= ?');
     this.dequeueDocument = db.prepare('DELETE FROM full_text_queue WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?)');
     this.queued = db.prepare<[], number>('SELECT count(*) FROM full_text_queue').pluck().get() ?? 0;
@@ -107,15 +102,20 @@ export class FullTextQueue {
     this.queued = Math.max(0, this.queued + added - written);
   }
 
-  /** Writes up to `limit` queued rows, oldest first, in one transaction of its own; returns how many it wrote. */
+  /**
+   * Writes up to `limit` queued rows, oldest first, in one transaction of its own; returns how many it wrote. The rows
+   * go from the chunk rows into FTS5 in one INSERT … SELECT per tenant: their text never becomes a JS string.
+   */
   flush(limit = FULL_TEXT_SLICE_ROWS): number {
     const written = this.db.transaction(() => {
-      const rows = this.slice.all(limit);
-      for (const r of rows) if (r.text !== null) this.insertOf(r.tenant).run(BigInt(r.chunk), r.text, r.title, r.heading);
-      for (const tenant of new Set(rows.flatMap((r) => (r.text !== null ? [r.tenant] : [])))) this.owe(tenant, FULL_TEXT_MERGE_STEPS);
-      const last = rows[rows.length - 1];
-      if (last) this.dequeueUpTo.run(BigInt(last.chunk));
-      return rows.length;
+      const bound = this.sliceBound.get(limit);
+      if (!bound || bound.rows === 0 || bound.last === null) return 0;
+      const last = BigInt(bound.last);
+      for (const tenant of this.sliceTenants.all(limit)) {
+        if (this.sliceInsertOf(tenant).run(BigInt(tenant), last).changes > 0) this.owe(tenant, FULL_TEXT_MERGE_STEPS);
+      }
+      this.dequeueUpTo.run(last);
+      return bound.rows;
     }).immediate();
     this.queued = written < limit ? 0 : Math.max(0, this.queued - written);
     return written;
@@ -179,12 +179,17 @@ export class FullTextQueue {
     return table;
   }
 
-  private insertOf(tenant: number): Database.Statement<[bigint, string, string | null, string | null]> {
+  /** Inserts a tenant's queued rows up to a chunk, oldest first (a chunk gone meanwhile has no row to write). */
+  private sliceInsertOf(tenant: number): Database.Statement<[bigint, bigint]> {
     const table = this.configure(tenant);
-    let insert = this.inserts.get(tenant);
+    let insert = this.sliceInserts.get(tenant);
     if (!insert) {
-      insert = this.db.prepare(`INSERT INTO ${table} (rowid, text, title, heading) VALUES (?, ?, ?, ?)`);
-      this.inserts.set(tenant, insert);
+      insert = this.db.prepare<[bigint, bigint]>(
+        `INSERT INTO ${table} (rowid, text, title, heading)
+         SELECT c.id, c.text, d.title, c.heading FROM full_text_queue q JOIN chunks c ON c.id = q.chunk JOIN documents d ON d.id = c.doc
+         WHERE q.tenant = ? AND q.chunk <= ? ORDER BY q.chunk`,
+      );
+      this.sliceInserts.set(tenant, insert);
     }
     return insert;
   }
