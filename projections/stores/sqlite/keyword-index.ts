@@ -690,6 +690,8 @@ export class KeywordIndex {
     const refs = changes.map((c) => (c.kind === 'add' ? [column(c.text), column(c.title), column(c.heading)] : undefined));
     const tokens = hard.length > 0 ? this.tokenize(hard) : [];
     const of = (c: string | number | null): Column => (typeof c === 'number' ? (tokens[c] as string[]) : c);
+    // The tenants this batch added rows to: their pending postings are appended at the end (TenantKeywords.flush).
+    const added = new Set<TenantKeywords>();
     changes.forEach((change, i) => {
       let index = this.tenants.get(change.tenant);
       if (change.kind === 'remove') {
@@ -701,8 +703,9 @@ export class KeywordIndex {
       if (!index) this.tenants.set(change.tenant, (index = new TenantKeywords()));
       const [t, ti, h] = refs[i] as Array<string | number | null>;
       index.add(change, [of(t ?? null), of(ti ?? null), of(h ?? null)]);
+      added.add(index);
     });
-    for (const index of this.tenants.values()) index.flush();
+    for (const index of added) index.flush();
   }
 
   get size(): number {
