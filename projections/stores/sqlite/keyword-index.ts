@@ -60,6 +60,11 @@ const INITIAL_SLOTS = 1024;
 const WORD_CACHE_MAX = 500_000;
 /** Pending postings whose scratch arrays stay allocated between batches (an ingest batch of 500 chunks has ~50k). */
 const KEPT_PENDING = 1 << 16;
+/**
+ * The counting sort's scratch, shared by every tenant (flushes run one at a time on the store's thread): a run start
+ * per term id, then the pairs in term order. Per tenant it would hold up to a megabyte each.
+ */
+const sortScratch = { runStarts: new Int32Array(0), sortedPairs: new Uint32Array(0) };
 
 /** A column as indexed: simple text (tokenized by the index itself), FTS5's tokens of other text, or empty. */
 type Column = string | readonly string[] | null;
@@ -165,9 +170,6 @@ export class TenantKeywords {
   private pendingTerms = new Int32Array(1024);
   private pendingPairs = new Uint32Array(2048);
   private pendingCount = 0;
-  /** Counting-sort scratch: a run start per term id, then the pairs in term order. */
-  private runStarts = new Int32Array(0);
-  private sortedPairs = new Uint32Array(0);
   /** 3 × the term ids a row holds (their offsets in `counts`), in first-seen order. */
   private readonly scratchTouched: number[] = [];
   /** Term ids of raw ASCII words (before lower-casing and stemming): one lookup for the words seen before. */
@@ -288,10 +290,10 @@ export class TenantKeywords {
       for (let i = 0; i < n; i++) (this.postings[ids[i] as number] as Posting).push(pairs[2 * i] as number, pairs[2 * i + 1] as number);
       return;
     }
-    if (this.runStarts.length < terms) this.runStarts = new Int32Array(terms * 2);
-    if (this.sortedPairs.length < 2 * n) this.sortedPairs = new Uint32Array(4 * n);
-    const starts = this.runStarts;
-    const sorted = this.sortedPairs;
+    if (sortScratch.runStarts.length < terms) sortScratch.runStarts = new Int32Array(terms * 2);
+    if (sortScratch.sortedPairs.length < 2 * n) sortScratch.sortedPairs = new Uint32Array(4 * n);
+    const starts = sortScratch.runStarts;
+    const sorted = sortScratch.sortedPairs;
     starts.fill(0, 0, terms);
     for (let i = 0; i < n; i++) starts[ids[i] as number] = (starts[ids[i] as number] as number) + 1;
     let sum = 0;
@@ -318,7 +320,7 @@ export class TenantKeywords {
       this.pendingTerms = new Int32Array(1024);
       this.pendingPairs = new Uint32Array(2048);
     }
-    if (this.sortedPairs.length > 4 * KEPT_PENDING) this.sortedPairs = new Uint32Array(0);
+    if (sortScratch.sortedPairs.length > 4 * KEPT_PENDING) sortScratch.sortedPairs = new Uint32Array(0);
   }
 
   remove(chunk: number): void {

@@ -31,10 +31,6 @@ export class WordTable {
     private readonly miss: (word: string) => number,
   ) {}
 
-  get size(): number {
-    return this.entries;
-  }
-
   clear(): void {
     this.slots = new Int32Array(INITIAL_CAPACITY * SLOT);
     this.arena = new Uint8Array(INITIAL_CAPACITY * 8);
