@@ -1021,8 +1021,8 @@ keyword search over HTTP at 10k (4.21 against 2.5 ms), the bare offline model (2
 JetStream publishing (12,039 against 16,070 messages/s). The query target (met at 22:38 the evening before: p50 8.46
 ms in the node's process) and the offline freshness target (met at 12:33: p99 968 ms) read as missed in those runs.
 
-**Reading them.** Latency: the store answers hybrid at 100k × 512-d in a few ms (store section: p50 ~3 ms, and its
-common-word queries 3–4× faster than FTS5 alone in the same run); over HTTP the route and the client add ~3 ms. When
+**Reading them.** Latency: the store answers hybrid at 100k × 512-d in a few ms (store section: p50 ${sBig?.search['hybrid']?.p50 ?? '?'} ms, and its
+common-word queries ${common && sBig?.fts5Only?.search['hybrid common words'] ? f(sBig.fts5Only.search['hybrid common words'].p50 / common.p50, 1) : '?'}× faster than FTS5 alone in the same run); over HTTP the route and the client add ~3 ms. When
 the machine is loaded by other work (load near 10 while earlier runs took ~11 ms p50 and ~45 ms p99) every thread hop
 waits for a time slice, which is what the p99 figures then measure. The tail is not made of slow queries: on the store
 alone at 100k chunks, each of 300 queries asked 4 times, a query's slowest repeat took 9–28 ms where its fastest took
