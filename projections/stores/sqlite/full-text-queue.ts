@@ -40,10 +40,8 @@ export const FULL_TEXT_MAX_QUEUED = 4 * FULL_TEXT_SLICE_ROWS;
  */
 export class FullTextQueue {
   private readonly enqueue: Database.Statement<[bigint, bigint]>;
-  /** How many rows the next slice of `limit` holds and its last chunk. */
-  private readonly sliceBound: Database.Statement<[number], { rows: number; last: number | null }>;
-  /** The tenants of the next slice's rows. */
-  private readonly sliceTenants: Database.Statement<[number], number>;
+  /** The next slice of `limit` rows by tenant: how many rows and the last chunk of each. */
+  private readonly sliceByTenant: Database.Statement<[number], { tenant: number; rows: number; last: number }>;
   private readonly dequeueUpTo: Database.Statement<[bigint]>;
   private readonly dequeueDocument: Database.Statement<[bigint]>;
   private readonly sliceInserts = new Map<number, Database.Statement<[bigint, bigint]>>();
@@ -59,12 +57,9 @@ export class FullTextQueue {
 
   constructor(private readonly db: Database.Database) {
     this.enqueue = db.prepare('INSERT INTO full_text_queue (chunk, tenant) VALUES (?, ?)');
-    this.sliceBound = db.prepare<[number], { rows: number; last: number | null }>(
-      'SELECT count(*) AS rows, max(chunk) AS last FROM (SELECT chunk FROM full_text_queue ORDER BY chunk LIMIT ?)',
+    this.sliceByTenant = db.prepare<[number], { tenant: number; rows: number; last: number }>(
+      'SELECT tenant, count(*) AS rows, max(chunk) AS last FROM (SELECT chunk, tenant FROM full_text_queue ORDER BY chunk LIMIT ?) GROUP BY tenant',
     );
-    this.sliceTenants = db
-      .prepare<[number], number>('SELECT DISTINCT tenant FROM (SELECT tenant FROM full_text_queue ORDER BY chunk LIMIT ?)')
-      .pluck();
     this.dequeueUpTo = db.prepare('DELETE FROM full_text_queue WHERE chunk <= ?');
     this.dequeueDocument = db.prepare('DELETE FROM full_text_queue WHERE chunk IN (SELECT id FROM chunks WHERE doc = ?)');
     this.queued = db.prepare<[], number>('SELECT count(*) FROM full_text_queue').pluck().get() ?? 0;
@@ -108,14 +103,14 @@ export class FullTextQueue {
    */
   flush(limit = FULL_TEXT_SLICE_ROWS): number {
     const written = this.db.transaction(() => {
-      const bound = this.sliceBound.get(limit);
-      if (!bound || bound.rows === 0 || bound.last === null) return 0;
-      const last = BigInt(bound.last);
-      for (const tenant of this.sliceTenants.all(limit)) {
+      const tenants = this.sliceByTenant.all(limit);
+      if (tenants.length === 0) return 0;
+      const last = BigInt(Math.max(...tenants.map((t) => t.last)));
+      for (const { tenant } of tenants) {
         if (this.sliceInsertOf(tenant).run(BigInt(tenant), last).changes > 0) this.owe(tenant, FULL_TEXT_MERGE_STEPS);
       }
       this.dequeueUpTo.run(last);
-      return bound.rows;
+      return tenants.reduce((n, t) => n + t.rows, 0);
     }).immediate();
     this.queued = written < limit ? 0 : Math.max(0, this.queued - written);
     return written;
