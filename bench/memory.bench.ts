@@ -102,6 +102,7 @@ await runBenchmark('memory', async () => {
     await snap('50% re-added (new documents)');
     await store.close();
     store = (await openSqliteStore({ path, model: MODEL })) as WorkerInferenceStore;
+    await store.loadKeywords();
     await snap('reopened');
   } finally {
     await store.close();

@@ -16,7 +16,7 @@ import { createEmbeddingProvider, type EmbeddingProviderKind } from '../processo
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
 import { INFERENCE_PROJECTION_VERSION } from '../projections/inference.ts';
 import type { InferenceStore, SearchHit } from '../projections/store.ts';
-import { openSqliteStore } from '../projections/stores/sqlite/index.ts';
+import { openSqliteStore, WorkerInferenceStore } from '../projections/stores/sqlite/index.ts';
 import { SCHEMA_VERSION } from '../projections/stores/sqlite/schema.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
 import { sha256Hex } from '../streams/ids.ts';
@@ -150,6 +150,8 @@ async function indexedStore(
   const open = async (manifest: Manifest, reused: boolean): Promise<IndexedStore> => {
     const store = await openSqliteStore({ path: path.join(dir, manifest.store), model: manifest.model });
     onCleanup(() => store.close());
+    // Ranked by the keyword index from the first query, as the runs that built the store were (not by FTS5 while it loads).
+    if (store instanceof WorkerInferenceStore) await store.loadKeywords();
     return { store, manifest, reused, name };
   };
   if (existsSync(manifestFile)) {

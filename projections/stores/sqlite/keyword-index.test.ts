@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { prng } from '../../../lib/prng.ts';
 import type { StoreOp } from '../../store.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
@@ -97,44 +97,39 @@ function document(random: () => number, docId: string, docSeq: number, tenant: s
   };
 }
 
-describe('the keyword index', () => {
-  it('ranks and scores like FTS5 bm25 with the same weights, through updates, deletes and compaction', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
-    const path = join(dir, 'store.db');
-    let indexed = SqliteInferenceStore.open({ path, model: MODEL });
-    const fts = SqliteInferenceStore.open({ path: ':memory:', model: MODEL, keywordIndex: false });
-    const random = prng(42);
-    const seqs = new Map<string, number>();
-    let seq = 0;
-    const apply = (ops: StoreOp[]) => {
-      indexed.apply({ ops, checkpoints: {} });
-      fts.apply({ ops, checkpoints: {} });
-    };
-    const queries = [
-      'salmon', 'grilled salmon on cedar planks', 'connection running', 'café', 'naïve fish', 'Straße δέλτα', 'x-ray 2024',
-      'the of and', 'happiness generalization', 'fishing fisher fish', 'borrowing borrowed', 'unknownword', 'sea river relational',
-      // Words in most rows next to rare ones: the index skips scanning the common words' lists (pruning) and must still agree.
-      'salmon hopping', 'hopping fisher salmon salmons grilling', 'grilling fishing salmon salmon', 'salmon grilled connection hopping',
-    ];
-    const compare = () => {
-      for (const tenant of ['acme', 'other']) {
-        for (const text of queries) {
-          for (const limit of [1, 5, 50]) {
-            for (const filter of [undefined, { metadata: { lang: 'de' } }]) {
-              const request = { tenant, text, limit, ...(filter ? { filter } : {}) };
-              const a = indexed.keywordCandidates(request);
-              const b = fts.keywordCandidates(request);
-              // FTS5's filtered query cuts at exactly `limit` (ties by key); the index keeps the ties, sorted the same way.
-              const want = filter ? b.length : a.length;
-              expect(a.slice(0, want).map((c) => c.key), `${tenant} ${text} ${limit}`).toEqual(b.slice(0, want).map((c) => c.key));
-              expect(a.length).toBeGreaterThanOrEqual(b.length);
-              a.slice(0, want).forEach((c, i) => expect(Math.abs(c.score - (b[i]?.score ?? NaN))).toBeLessThanOrEqual(1e-12 * Math.abs(c.score)));
-            }
-          }
+const QUERIES = [
+  'salmon', 'grilled salmon on cedar planks', 'connection running', 'café', 'naïve fish', 'Straße δέλτα', 'x-ray 2024',
+  'the of and', 'happiness generalization', 'fishing fisher fish', 'borrowing borrowed', 'unknownword', 'sea river relational',
+  // Words in most rows next to rare ones: the index skips scanning the common words' lists (pruning) and must still agree.
+  'salmon hopping', 'hopping fisher salmon salmons grilling', 'grilling fishing salmon salmon', 'salmon grilled connection hopping',
+];
+
+/** Both stores rank every query alike, with the same scores, in both tenants, with and without a filter. */
+function expectSameRanking(indexed: SqliteInferenceStore, fts: SqliteInferenceStore): void {
+  for (const tenant of ['acme', 'other']) {
+    for (const text of QUERIES) {
+      for (const limit of [1, 5, 50]) {
+        for (const filter of [undefined, { metadata: { lang: 'de' } }]) {
+          const request = { tenant, text, limit, ...(filter ? { filter } : {}) };
+          const a = indexed.keywordCandidates(request);
+          const b = fts.keywordCandidates(request);
+          // FTS5's filtered query cuts at exactly `limit` (ties by key); the index keeps the ties, sorted the same way.
+          const want = filter ? b.length : a.length;
+          expect(a.slice(0, want).map((c) => c.key), `${tenant} ${text} ${limit}`).toEqual(b.slice(0, want).map((c) => c.key));
+          expect(a.length).toBeGreaterThanOrEqual(b.length);
+          a.slice(0, want).forEach((c, i) => expect(Math.abs(c.score - (b[i]?.score ?? NaN))).toBeLessThanOrEqual(1e-12 * Math.abs(c.score)));
         }
       }
-    };
-    const write = (count: number) => {
+    }
+  }
+}
+
+/** Random batches of new, replaced and removed documents over 1,500 ids in two tenants, applied with `apply`. */
+function randomWrites(random: () => number, apply: (ops: StoreOp[]) => void) {
+  const seqs = new Map<string, number>();
+  let seq = 0;
+  return {
+    write(count: number): void {
       const ops: StoreOp[] = [];
       for (let i = 0; i < count; i++) {
         const tenant = random() < 0.8 ? 'acme' : 'other';
@@ -150,25 +145,111 @@ describe('the keyword index', () => {
         }
       }
       apply(ops);
+    },
+    /** Removes this share of the live documents in one batch. */
+    removeMost(share: number): void {
+      const removals: StoreOp[] = [...seqs.keys()].slice(0, Math.floor(seqs.size * share)).map((key) => {
+        const [tenant, docId] = key.split('/') as [string, string];
+        seqs.delete(key);
+        return { kind: 'remove', tenant, source: 'test', docId, docSeq: ++seq };
+      });
+      apply(removals);
+    },
+  };
+}
+
+describe('the keyword index', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('ranks and scores like FTS5 bm25 with the same weights, through updates, deletes and compaction', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
+    const path = join(dir, 'store.db');
+    let indexed = SqliteInferenceStore.open({ path, model: MODEL });
+    // A new store opens with its (empty) index loaded: every comparison below reads the index, not FTS5.
+    expect(indexed.memory().keywordsLoading).toBe(false);
+    const fts = SqliteInferenceStore.open({ path: ':memory:', model: MODEL, keywordIndex: false });
+    const random = prng(42);
+    const apply = (ops: StoreOp[]) => {
+      indexed.apply({ ops, checkpoints: {} });
+      fts.apply({ ops, checkpoints: {} });
     };
+    const compare = () => expectSameRanking(indexed, fts);
+    const { write, removeMost } = randomWrites(random, apply);
     for (let round = 0; round < 6; round++) write(500);
     compare();
     // Delete nearly everything: the index compacts (dead rows outnumber the live ones) and must still agree.
-    const removals: StoreOp[] = [...seqs.keys()].slice(0, Math.floor(seqs.size * 0.9)).map((key) => {
-      const [tenant, docId] = key.split('/') as [string, string];
-      seqs.delete(key);
-      return { kind: 'remove', tenant, source: 'test', docId, docSeq: ++seq };
-    });
-    apply(removals);
+    removeMost(0.9);
     compare();
     write(300);
     compare();
-    // Reopened, the index is rebuilt from the rows and FTS5's stored totals.
+    // Reopened, the index is rebuilt from the rows and FTS5's stored totals: FTS5 answers while it loads, then the index.
     indexed.close();
     indexed = SqliteInferenceStore.open({ path, model: MODEL });
+    expect(indexed.memory().keywordsLoading).toBe(true);
+    compare();
+    indexed.loadKeywordsNow();
+    expect(indexed.memory().keywordsLoading).toBe(false);
     compare();
     indexed.close();
     fts.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads after open a page per timer turn while batches apply, answering from FTS5 meanwhile, and ends like a full load', () => {
+    vi.useFakeTimers();
+    const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
+    const path = join(dir, 'store.db');
+    let indexed = SqliteInferenceStore.open({ path, model: MODEL });
+    const fts = SqliteInferenceStore.open({ path: ':memory:', model: MODEL, keywordIndex: false });
+    const random = prng(5);
+    const { write, removeMost } = randomWrites(random, (ops) => {
+      indexed.apply({ ops, checkpoints: {} });
+      fts.apply({ ops, checkpoints: {} });
+    });
+    for (let round = 0; round < 8; round++) write(500);
+    removeMost(0.2);
+    indexed.close();
+    indexed = SqliteInferenceStore.open({ path, model: MODEL });
+    // Batches between the pages replace, remove and add rows on both sides of the load's position.
+    let turns = 0;
+    while (indexed.memory().keywordsLoading) {
+      expect(turns++).toBeLessThan(100);
+      write(60);
+      if (turns % 3 === 0) expectSameRanking(indexed, fts);
+      vi.advanceTimersToNextTimer();
+    }
+    expect(turns).toBeGreaterThan(3);
+    expectSameRanking(indexed, fts);
+    write(200);
+    removeMost(0.5);
+    expectSameRanking(indexed, fts);
+    // The same as an index loaded at once from the file as it is now.
+    const reopened = SqliteInferenceStore.open({ path, model: MODEL });
+    reopened.loadKeywordsNow();
+    expectSameRanking(reopened, indexed);
+    expect(reopened.memory().keywordsLoading).toBe(false);
+    for (const store of [reopened, indexed, fts]) store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ends the load at once for a query only the index answers (RM3 expansion)', () => {
+    vi.useFakeTimers();
+    const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
+    const path = join(dir, 'store.db');
+    let store = SqliteInferenceStore.open({ path, model: MODEL });
+    randomWrites(prng(3), (ops) => store.apply({ ops, checkpoints: {} })).write(2000);
+    const request = { tenant: 'acme', text: 'grilled salmon', limit: 10, expansion: 'rm3' as const };
+    const loadedAnswer = store.keywordCandidates(request);
+    // The expansion changes the answer (FTS5 alone would rank the query unexpanded).
+    expect(loadedAnswer.map((c) => c.key)).not.toEqual(store.keywordCandidates({ ...request, expansion: 'none' }).map((c) => c.key));
+    store.close();
+    store = SqliteInferenceStore.open({ path, model: MODEL });
+    expect(store.memory().keywordsLoading).toBe(true);
+    expect(store.keywordCandidates(request)).toEqual(loadedAnswer);
+    expect(store.memory().keywordsLoading).toBe(false);
+    store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

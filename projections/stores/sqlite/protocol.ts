@@ -34,12 +34,15 @@ export type Method =
   | 'snapshot'
   | 'snapshotShare'
   | 'memory'
+  | 'loadKeywords'
   | 'close';
 
 /** Memory held by a store: its derived in-memory indexes and the JS heap of the thread it runs in. */
 export interface StoreMemory {
   readonly vectorBytes: number;
   readonly keywordBytes: number;
+  /** Whether the keyword index is still loading after open (keyword queries are ranked by FTS5 meanwhile). */
+  readonly keywordsLoading: boolean;
   readonly heapUsedBytes: number;
 }
 

@@ -55,6 +55,16 @@ const STATEMENT_CACHE = 64;
 const ALLOWED_CACHE_ENTRIES = 16;
 const ALLOWED_CACHE_IDS = 1_000_000;
 
+/** The in-memory keyword index a store keeps, while it may still be loading after open. */
+export interface KeywordSide {
+  readonly index: KeywordIndex;
+  readonly tokenize: Tokenizer;
+  /** False while the index loads: keyword queries are ranked by FTS5 meanwhile (the same scores). */
+  loaded(): boolean;
+  /** Ends the load at once (a query only the index can answer). */
+  loadNow(): void;
+}
+
 export class Searcher {
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
   /** allowedDocuments by tenant and filter, least recently used first; `allowedIds` counts the ids they hold. */
@@ -68,7 +78,7 @@ export class Searcher {
   constructor(
     private readonly db: Database.Database,
     private readonly index: VectorIndex,
-    private readonly keywords?: { readonly index: KeywordIndex; readonly tokenize: Tokenizer },
+    private readonly keywords?: KeywordSide,
     /** Called before FTS5 is read, so it holds every committed chunk (a serving store queues its full-text rows). */
     private readonly beforeFullText: () => void = () => undefined,
   ) {
@@ -139,7 +149,7 @@ export class Searcher {
   /** Candidate keys of chunk rowids, in the order given (a rowid deleted meanwhile is left out). */
   private candidates(ranked: ReadonlyArray<{ id: number; score: number }>): Candidate[] {
     if (ranked.length === 0) return [];
-    const index = this.keywords?.index;
+    const index = this.keywords?.loaded() ? this.keywords.index : undefined;
     if (index) {
       // Every chunk row is in the keyword index with its key (a row deleted meanwhile is not).
       return ranked.flatMap((r) => {
@@ -161,7 +171,9 @@ export class Searcher {
    * documents is needed anyway and the SQL sort is total.
    */
   private keyword(tenantName: string, text: string, filter: SqlCondition | undefined, limit: number, expand = false): Candidate[] {
-    const phrases = this.keywords ? this.singleTokenPhrases(text) : undefined;
+    // Only the in-memory index expands queries: an expanded query ends its load rather than go unexpanded.
+    if (expand && this.keywords && !this.keywords.loaded()) this.keywords.loadNow();
+    const phrases = this.keywords?.loaded() ? this.singleTokenPhrases(text) : undefined;
     if (phrases && this.keywords) {
       // The in-memory index scores exactly what the FTS5 query below would (same tokens, weights, formula). It alone
       // expands queries: a query FTS5 must answer (a term of several tokens, or no in-memory index) is ranked unexpanded.

@@ -360,6 +360,37 @@ describe('worker-hosted sqlite store', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('loads its keyword index after open between requests, answering keyword queries the same meanwhile', async () => {
+    const path = join(dir, 'inference.db');
+    let store = (await openSqliteStore({ path, model: CONFORMANCE_MODEL })) as WorkerInferenceStore;
+    const count = 6000;
+    const words = ['seal', 'harbour', 'tide', 'kelp', 'gull', 'reef', 'shoal', 'dune'];
+    const text = (i: number) => Array.from({ length: 6 + (i % 7) }, (_, j) => words[(i * 7 + j * j) % words.length]).join(' ');
+    await store.apply({ ops: Array.from({ length: count }, (_, i) => doc(`d${i}`, i + 1, text(i), unit(i % 8))).flat(), checkpoints: { CHUNKS: count } });
+    const queries = ['seal', 'kelp gull', 'reef shoal dune', 'tide harbour seal'];
+    const ask = (s: InferenceStore) => Promise.all(queries.map((q) => s.keywordCandidates({ tenant: 'acme', text: q, limit: 20 })));
+    const loaded = await ask(store);
+    await store.close();
+    store = (await openSqliteStore({ path, model: CONFORMANCE_MODEL })) as WorkerInferenceStore;
+    try {
+      const meanwhile = await ask(store);
+      const deadline = Date.now() + 20_000;
+      while ((await store.memory()).keywordsLoading && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const memory = await store.memory();
+      expect(memory.keywordsLoading).toBe(false);
+      expect(memory.keywordBytes).toBeGreaterThan(0);
+      const after = await ask(store);
+      for (const [i, answer] of [meanwhile, after].entries()) {
+        answer.forEach((candidates, q) => {
+          expect(candidates.map((c) => c.key), `${i} ${queries[q]}`).toEqual(loaded[q]?.map((c) => c.key));
+          candidates.forEach((c, j) => expect(Math.abs(c.score - (loaded[q]?.[j]?.score ?? NaN))).toBeLessThanOrEqual(1e-9 * Math.abs(c.score)));
+        });
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('rejects pending and later calls when the worker dies instead of hanging', async () => {
     const store = await openSqliteStore({ path: join(dir, 'inference.db'), model: CONFORMANCE_MODEL });
     expect(store).toBeInstanceOf(WorkerInferenceStore);

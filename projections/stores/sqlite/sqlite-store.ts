@@ -19,7 +19,8 @@ export interface SqliteStoreOptions {
   readonly model: ModelSpec;
   /**
    * Rank keyword queries on an in-memory index derived from the chunks (default true): FTS5's BM25 over the same
-   * tokens, exhaustive and ~20× cheaper per match than FTS5's bm25() callback; costs memory (see BENCHMARKS.md).
+   * tokens, exhaustive and ~20× cheaper per match than FTS5's bm25() callback; costs memory (see BENCHMARKS.md). It loads
+   * after open, between requests (memory().keywordsLoading); FTS5 ranks keyword queries until it has, with the same scores.
    */
   readonly keywordIndex?: boolean;
   /**
@@ -33,6 +34,22 @@ export interface SqliteStoreOptions {
 }
 
 export type StoreMode = 'serve' | 'build' | 'digest';
+
+/** Chunk rows the keyword index takes per timer turn while it loads after open (~25 ms of work), and when it must load at once. */
+const KEYWORD_LOAD_PAGE_ROWS = 512;
+const KEYWORD_REBUILD_PAGE_ROWS = 4096;
+
+interface KeywordPageRow {
+  tenant: string;
+  chunk: number;
+  doc: number;
+  source: string;
+  doc_id: string;
+  chunk_id: string;
+  text: string;
+  title: string | null;
+  heading: string | null;
+}
 
 /** Everything InferenceStore does, synchronously; run it in a worker (see worker-store.ts) to keep queries off the event loop. */
 export class SqliteInferenceStore {
@@ -56,6 +73,14 @@ export class SqliteInferenceStore {
   private fullTextTimer: ReturnType<typeof setTimeout> | undefined;
   private fullTextFailure: string | undefined;
   private mergeFailure: string | undefined;
+  /**
+   * While the keyword index is being loaded after open: the chunk rows up to `after` are in it. Keyword queries are
+   * ranked by FTS5 meanwhile (the same scores), and a batch's keyword changes reach the index only for rows up to
+   * `after` (the rest are read later, as they are then). See loadKeywordPage.
+   */
+  private keywordLoad: { after: number; timer: ReturnType<typeof setTimeout> | undefined; failed: string | undefined } | undefined;
+  /** Chunk rows after a rowid, in rowid order, with what the keyword index takes of them. */
+  private keywordPage: Database.Statement<[bigint, bigint], KeywordPageRow> | undefined;
 
   private constructor(
     private readonly db: Database.Database,
@@ -70,7 +95,12 @@ export class SqliteInferenceStore {
     this.keywords = keywordIndex && this.indexed ? new KeywordIndex(tokenize) : undefined;
     this.fullTextQueue = this.keywords ? new FullTextQueue(db) : undefined;
     this.writer = new BatchWriter(db, model, this.indexed, mode !== 'digest', this.fullTextQueue);
-    this.searcher = new Searcher(db, this.index, this.keywords ? { index: this.keywords, tokenize } : undefined, () => this.flushFullText());
+    this.searcher = new Searcher(
+      db,
+      this.index,
+      this.keywords ? { index: this.keywords, tokenize, loaded: () => this.keywordLoad === undefined, loadNow: () => this.loadKeywordsNow() } : undefined,
+      () => this.flushFullText(),
+    );
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
     if (!this.indexed) {
       // Should a build keep the WAL (see enterBuildJournal), checkpoint it every 10,000 pages (~160 MB) instead of 1,000.
@@ -80,7 +110,11 @@ export class SqliteInferenceStore {
     this.rebuildIndex();
     // Rows a crash left queued first: the keyword index takes FTS5's totals, which count every row written.
     this.fullTextQueue?.flushAll();
-    this.rebuildKeywords();
+    if (this.keywords) {
+      // The first page at once: a new or small store opens with its index loaded.
+      this.keywordLoad = { after: 0, timer: undefined, failed: undefined };
+      if (this.loadKeywordPage(KEYWORD_LOAD_PAGE_ROWS)) this.scheduleKeywordLoad(0);
+    }
   }
 
   static open(options: SqliteStoreOptions): SqliteInferenceStore {
@@ -114,34 +148,78 @@ export class SqliteInferenceStore {
     this.index.apply(batch);
   }
 
-  /** Loads every chunk's columns into the keyword index, as they were written to FTS. */
-  private rebuildKeywords(): void {
+  /**
+   * Loads the next page of chunk rows (by rowid) into the keyword index; true while rows remain. Called from a timer
+   * between requests, so a store opens once its vectors are loaded (opening 100k chunks took ~6 s, two thirds of it
+   * this index) and answers keyword queries from FTS5 meanwhile. The page after the last one ends the load: every
+   * queued full-text row is written first, so FTS5's stored totals, which the index takes, count the same rows it
+   * holds. Should that write fail, the load ends on a later turn and FTS5 keeps answering.
+   */
+  private loadKeywordPage(rows: number): boolean {
+    const load = this.keywordLoad;
     const keywords = this.keywords;
-    if (!keywords) return;
-    // Read in pages (keyset on the chunk rowid), never through an open iterator: applying a page may tokenize
-    // non-ASCII text with SQLite itself on this connection, which better-sqlite3 refuses while an iterator is open.
-    const page = this.db.prepare<[bigint], { tenant: string; chunk: number; doc: number; source: string; doc_id: string; chunk_id: string; text: string; title: string | null; heading: string | null }>(
+    if (!load || !keywords) return false;
+    // A page at a time (keyset on the rowid), never through an open iterator: applying a page may tokenize non-ASCII
+    // text with SQLite itself on this connection, which better-sqlite3 refuses while an iterator is open.
+    this.keywordPage ??= this.db.prepare<[bigint, bigint], KeywordPageRow>(
       `SELECT d.tenant, c.id AS chunk, c.doc, d.source, d.doc_id, c.chunk_id, c.text, d.title, c.heading
-       FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id > ? ORDER BY c.id LIMIT 4096`,
+       FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id > ? ORDER BY c.id LIMIT ?`,
     );
-    for (let after = 0n; ; ) {
-      const rows = page.all(after);
-      if (rows.length === 0) break;
+    const page = this.keywordPage.all(BigInt(load.after), BigInt(rows));
+    if (page.length > 0) {
       keywords.apply(
-        rows.map((r): KeywordChange => ({ kind: 'add', tenant: r.tenant, chunk: r.chunk, doc: r.doc, key: chunkKey(r.source, r.doc_id, r.chunk_id), text: r.text, title: r.title, heading: r.heading })),
+        page.map((r): KeywordChange => ({ kind: 'add', tenant: r.tenant, chunk: r.chunk, doc: r.doc, key: chunkKey(r.source, r.doc_id, r.chunk_id), text: r.text, title: r.title, heading: r.heading })),
       );
-      after = BigInt((rows[rows.length - 1] as { chunk: number }).chunk);
+      load.after = (page[page.length - 1] as { chunk: number }).chunk;
+      if (page.length === rows) return true;
+    }
+    this.flushFullText();
+    if ((this.fullTextQueue?.size ?? 0) > 0) {
+      load.failed = this.fullTextFailure ?? 'full-text rows are still queued';
+      return true;
     }
     // FTS5 keeps deleted rows in its totals; start from the totals it stored so scores equal its bm25().
     for (const { id, name } of this.db.prepare<[], { id: number; name: string }>('SELECT id, name FROM tenants').all()) {
       const totals = ftsTotals(this.db, id);
       if (totals) keywords.setTotals(name, totals.rows, totals.tokens);
     }
+    this.keywordLoad = undefined;
+    return false;
+  }
+
+
+  private scheduleKeywordLoad(delayMs: number): void {
+    const load = this.keywordLoad;
+    if (!load || load.timer || this.closed) return;
+    load.timer = setTimeout(() => {
+      load.timer = undefined;
+      if (this.closed || this.keywordLoad !== load) return;
+      load.failed = undefined;
+      try {
+        if (!this.loadKeywordPage(KEYWORD_LOAD_PAGE_ROWS)) return;
+      } catch (err) {
+        load.failed = err instanceof Error ? err.message : String(err);
+      }
+      if (load.failed !== undefined) process.emitWarning(`loading the keyword index failed (${load.failed}); keyword queries are ranked by FTS5 until it is tried again`);
+      this.scheduleKeywordLoad(load.failed === undefined ? 0 : FULL_TEXT_DELAY_MS);
+    }, delayMs);
+    load.timer.unref();
+  }
+
+  /** Ends a keyword index load at once (a query only the index answers, such as rm3 expansion, or a caller that waits). */
+  loadKeywordsNow(): void {
+    const load = this.keywordLoad;
+    if (!load) return;
+    clearTimeout(load.timer);
+    load.timer = undefined;
+    load.failed = undefined;
+    while (this.keywordLoad === load && this.loadKeywordPage(KEYWORD_REBUILD_PAGE_ROWS) && load.failed === undefined);
+    this.scheduleKeywordLoad(FULL_TEXT_DELAY_MS);
   }
 
   /** Bytes held by the derived in-memory indexes (vector matrices, keyword postings). */
   memory(): StoreMemory {
-    return { vectorBytes: this.index.bytes, keywordBytes: this.keywords?.bytes ?? 0, heapUsedBytes: process.memoryUsage().heapUsed };
+    return { vectorBytes: this.index.bytes, keywordBytes: this.keywords?.bytes ?? 0, keywordsLoading: this.keywordLoad !== undefined, heapUsedBytes: process.memoryUsage().heapUsed };
   }
 
   private open(): void {
@@ -194,7 +272,9 @@ export class SqliteInferenceStore {
     if (!this.indexed) return;
     if (batch.ops.length > 0) this.searcher.invalidate();
     this.index.apply(changes.vectors);
-    this.keywords?.apply(changes.keywords);
+    const load = this.keywordLoad;
+    // While loading, only rows the load has passed: it reads the others later, as they are then.
+    this.keywords?.apply(load ? changes.keywords.filter((c) => c.chunk <= load.after) : changes.keywords);
     if (this.fullTextQueue) {
       this.fullTextQueue.committed(changes.fullText.queued, changes.fullText.written);
       while (this.fullTextQueue.size >= FULL_TEXT_MAX_QUEUED && this.writeFullTextSlice());
@@ -350,6 +430,7 @@ export class SqliteInferenceStore {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.fullTextTimer);
+    clearTimeout(this.keywordLoad?.timer);
     try {
       // What is still queued is written at the next open otherwise (the queue is in the file).
       this.fullTextQueue?.flushAll();

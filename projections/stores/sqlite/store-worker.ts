@@ -45,6 +45,8 @@ function handle(store: SqliteInferenceStore, local: InferenceStore, request: Req
       return store.snapshotShare(request.args as DocRange);
     case 'memory':
       return store.memory();
+    case 'loadKeywords':
+      return store.loadKeywordsNow();
     case 'close':
       // The checkpointer's connection closes first: the writer's close, the last one, checkpoints what is left.
       return (checkpointer?.stop() ?? Promise.resolve()).then(() => store.close());

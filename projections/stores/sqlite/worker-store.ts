@@ -141,6 +141,11 @@ export class WorkerInferenceStore implements InferenceStore {
     return this.call('memory');
   }
 
+  /** Ends the keyword index's load after open at once (it loads between requests otherwise): for measurements. */
+  loadKeywords(): Promise<void> {
+    return this.call('loadKeywords');
+  }
+
   /** Closes the database in the worker, then ends the thread. Idempotent; after a crash it just stops the thread. */
   async close(): Promise<void> {
     if (this.closing) return;
