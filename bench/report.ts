@@ -807,14 +807,16 @@ unfiltered search, in a pool as much larger as the allowed rows are fewer. Openi
 from SQLite before it answers: ${big ? `${f(big.openMs)} ms at ${f(big.chunks)} chunks` : '?'}, paid once at start. The keyword index loads after that, 512
 chunk rows per turn of the store's thread between requests${big?.keywordIndexLoadedMs !== undefined ? ` (loaded ${f(big.keywordIndexLoadedMs)} ms after open began, while the benchmark kept querying it)` : ''};
 until it has, keyword queries are ranked by FTS5 (the same scores, slower on common words), and a batch's changes reach
-the index only for the rows the load has passed (it reads the others later, as they are then). Before 2026-12-03 16:00
-the store loaded it inside open, which then took ~6 s at 100k chunks. Loading it is bound by cache misses on a
+the index only for the rows the load has passed (it reads the others later, as they are then). Until 2026-12-03 16:00
+the store loaded it inside open: alternating runs of this benchmark at 100k chunks that afternoon opened the file in
+5,267 and 4,781 ms with the index loaded inside open, against 2,293 and 2,268 ms with it loaded afterwards (the index
+then complete ~7 s after open began, ~100 queries answered meanwhile). Loading it is bound by cache misses on a
 vocabulary of 20k words: since 2026-12-03 13:54 its words are found from the
 text's characters in one table (word-table.ts) and each batch's postings are appended to their lists term by term (a
 stable counting sort), which took its rebuild on this file from 7.4-7.7 s to 3.9-5.5 s and a batch of 500 chunks from
 69-86 to 46-60 µs per chunk (alternating scratch runs); the vector rows are normalised and re-scored on a plain
 one-row buffer, because V8 (Node 20) reads and writes typed arrays on the matrix's resizable buffer 2-4× slower (a
-512-d dot product 3.3 µs against 0.8). The run of 07:14 that day opened this file in 10,903 ms.
+512-d dot product 3.3 µs against 0.8). The run of 07:14 that day, index loaded inside open, opened this file in 10,903 ms.
 
 The apply rate is a serving store's, batches back to back: since 2026-12-03 it merges its FTS5 segments in steps
 between requests instead of inside its commits (full-text-queue.ts, FULL_TEXT_MERGE_PAGES), which removed the 20-50 ms
@@ -1030,9 +1032,9 @@ Load average (1 min, start → end) while these ran on the 2 cores: ${['query', 
     .map((name) => `${name} ${load(results.get(name) as Common)}`)
     .join('; ')}.
 
-The machine's own speed moves these figures as much as the code does. The query, pipeline, store, memory and freshness
-runs of 2026-12-03 13:54-14:20 (after changes to the store's in-memory indexes) were taken while it ran 1.3-2× slower
-than that morning by the figures no change touched: the store's FTS5-only queries (p50 3.4 against 2.05 ms at 100k),
+The machine's own speed moves these figures as much as the code does. The query, pipeline, memory and freshness runs
+of 2026-12-03 14:00-14:20 (after changes to the store's in-memory indexes) were taken while it ran 1.3-2× slower than
+that morning by the figures no change touched: the store's FTS5-only queries (p50 3.4 against 2.05 ms at 100k in its run of 13:54),
 keyword search over HTTP at 10k (4.21 against 2.5 ms), the bare offline model (26.7 against 29.7 windows/s), raw
 JetStream publishing (12,039 against 16,070 messages/s). The query target (met at 22:38 the evening before: p50 8.46
 ms in the node's process) and the offline freshness target (met at 12:33: p99 968 ms) read as missed in those runs.
