@@ -1032,7 +1032,7 @@ Load average (1 min, start → end) while these ran on the 2 cores: ${['query', 
     .map((name) => `${name} ${load(results.get(name) as Common)}`)
     .join('; ')}.
 
-The machine's own speed moves these figures as much as the code does. The query, pipeline, memory and freshness runs
+The machine's own speed moves these figures as much as the code does. The query, pipeline and freshness runs
 of 2026-12-03 14:00-14:20 (after changes to the store's in-memory indexes) were taken while it ran 1.3-2× slower than
 that morning by the figures no change touched: the store's FTS5-only queries (p50 3.4 against 2.05 ms at 100k in its run of 13:54),
 keyword search over HTTP at 10k (4.21 against 2.5 ms), the bare offline model (26.7 against 29.7 windows/s), raw
