@@ -158,14 +158,19 @@ function randomWrites(random: () => number, apply: (ops: StoreOp[]) => void) {
   };
 }
 
+/** A store file's path in a new temp dir (remove the dir at the end). */
+function tempStorePath(): { dir: string; path: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
+  return { dir, path: join(dir, 'store.db') };
+}
+
 describe('the keyword index', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
 
   it('ranks and scores like FTS5 bm25 with the same weights, through updates, deletes and compaction', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
-    const path = join(dir, 'store.db');
+    const { dir, path } = tempStorePath();
     let indexed = SqliteInferenceStore.open({ path, model: MODEL });
     // A new store opens with its (empty) index loaded: every comparison below reads the index, not FTS5.
     expect(indexed.memory().keywordsLoading).toBe(false);
@@ -199,8 +204,7 @@ describe('the keyword index', () => {
 
   it('loads after open a page per timer turn while batches apply, answering from FTS5 meanwhile, and ends like a full load', () => {
     vi.useFakeTimers();
-    const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
-    const path = join(dir, 'store.db');
+    const { dir, path } = tempStorePath();
     let indexed = SqliteInferenceStore.open({ path, model: MODEL });
     const fts = SqliteInferenceStore.open({ path: ':memory:', model: MODEL, keywordIndex: false });
     const random = prng(5);
@@ -236,8 +240,7 @@ describe('the keyword index', () => {
 
   it('ends the load at once for a query only the index answers (RM3 expansion)', () => {
     vi.useFakeTimers();
-    const dir = mkdtempSync(join(tmpdir(), 'spanda-keywords-'));
-    const path = join(dir, 'store.db');
+    const { dir, path } = tempStorePath();
     let store = SqliteInferenceStore.open({ path, model: MODEL });
     randomWrites(prng(3), (ops) => store.apply({ ops, checkpoints: {} })).write(2000);
     const request = { tenant: 'acme', text: 'grilled salmon', limit: 10, expansion: 'rm3' as const };
