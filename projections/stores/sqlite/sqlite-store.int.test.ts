@@ -9,6 +9,7 @@ import { ConfigError, UnavailableError, ValidationError } from '../../../lib/err
 import type { InferenceStore, StoreOp } from '../../store.ts';
 import { CONFORMANCE_MODEL, describeInferenceStoreConformance } from '../conformance.ts';
 import { openSqliteStore, WorkerInferenceStore } from './index.ts';
+import { SqliteInferenceStore } from './sqlite-store.ts';
 import { ftsTotals } from './schema.ts';
 import { FULL_TEXT_MAX_QUEUED, FULL_TEXT_SLICE_ROWS } from './full-text-queue.ts';
 import { search } from '../../search.ts';
@@ -306,6 +307,38 @@ describe('sqlite store full-text queue (in this thread)', () => {
     for (const store of stores.splice(0)) await store.close();
     await rm(dir, { recursive: true, force: true });
   });
+
+  it('keeps ranking keyword queries by FTS5 while the file refuses the writes that end a keyword index load, then ends it', async () => {
+    const writer = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
+    const count = 1200;
+    await writer.apply({ ops: Array.from({ length: count }, (_, i) => doc(`d${i}`, i + 1, `seal number ${i}`, unit(i % 8))).flat(), checkpoints: { CHUNKS: count } });
+    await writer.close();
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const store = SqliteInferenceStore.open({ path, model: CONFORMANCE_MODEL });
+    const lock = new Database(path);
+    try {
+      // Rows queued for FTS5 after open: the load must write them before it takes FTS5's totals.
+      store.apply({ ops: doc('late', count + 1, 'seal late', unit(0)), checkpoints: { CHUNKS: count + 1 } });
+      expect(store.memory().keywordsLoading).toBe(true);
+      lock.exec('BEGIN IMMEDIATE');
+      const deadline = Date.now() + 20_000;
+      while (!warnings.some((w) => w.includes('loading the keyword index failed')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(warnings.filter((w) => w.includes('loading the keyword index failed'))).toHaveLength(1);
+      expect(store.memory().keywordsLoading).toBe(true);
+      lock.exec('ROLLBACK');
+      while (store.memory().keywordsLoading && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(store.memory().keywordsLoading).toBe(false);
+      const hits = store.keywordCandidates({ tenant: 'acme', text: 'late', limit: 5 });
+      expect(hits.map((h) => h.key)).toEqual([`notes\u0000late\u0000${count + 1}:0`]);
+      expect(store.keywordCandidates({ tenant: 'acme', text: 'seal', limit: 2000 })).toHaveLength(count + 1);
+    } finally {
+      process.off('warning', onWarning);
+      lock.close();
+      store.close();
+    }
+  }, 30_000);
 
   it('writes the full-text rows a crash left queued when the file is next opened', async () => {
     const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });

@@ -78,7 +78,7 @@ export class SqliteInferenceStore {
    * ranked by FTS5 meanwhile (the same scores), and a batch's keyword changes reach the index only for rows up to
    * `after` (the rest are read later, as they are then). See loadKeywordPage.
    */
-  private keywordLoad: { after: number; timer: ReturnType<typeof setTimeout> | undefined; failed: string | undefined } | undefined;
+  private keywordLoad: { after: number; timer: ReturnType<typeof setTimeout> | undefined; failed: string | undefined; warned?: string } | undefined;
   /** Chunk rows after a rowid, in rowid order, with what the keyword index takes of them. */
   private keywordPage: Database.Statement<[bigint, bigint], KeywordPageRow> | undefined;
 
@@ -187,7 +187,7 @@ export class SqliteInferenceStore {
     return false;
   }
 
-
+  /** The next page from a timer: at once while pages remain, after FULL_TEXT_DELAY_MS after a failure (warned once). */
   private scheduleKeywordLoad(delayMs: number): void {
     const load = this.keywordLoad;
     if (!load || load.timer || this.closed) return;
@@ -200,7 +200,10 @@ export class SqliteInferenceStore {
       } catch (err) {
         load.failed = err instanceof Error ? err.message : String(err);
       }
-      if (load.failed !== undefined) process.emitWarning(`loading the keyword index failed (${load.failed}); keyword queries are ranked by FTS5 until it is tried again`);
+      if (load.failed !== undefined && load.failed !== load.warned) {
+        process.emitWarning(`loading the keyword index failed (${load.failed}); keyword queries are ranked by FTS5 meanwhile, and it is tried again`);
+        load.warned = load.failed;
+      }
       this.scheduleKeywordLoad(load.failed === undefined ? 0 : FULL_TEXT_DELAY_MS);
     }, delayMs);
     load.timer.unref();
@@ -213,8 +216,12 @@ export class SqliteInferenceStore {
     clearTimeout(load.timer);
     load.timer = undefined;
     load.failed = undefined;
-    while (this.keywordLoad === load && this.loadKeywordPage(KEYWORD_REBUILD_PAGE_ROWS) && load.failed === undefined);
-    this.scheduleKeywordLoad(FULL_TEXT_DELAY_MS);
+    try {
+      while (this.keywordLoad === load && this.loadKeywordPage(KEYWORD_REBUILD_PAGE_ROWS) && load.failed === undefined);
+    } finally {
+      // Unless it ended: the timer takes it up again (a failure is the caller's to see).
+      this.scheduleKeywordLoad(FULL_TEXT_DELAY_MS);
+    }
   }
 
   /** Bytes held by the derived in-memory indexes (vector matrices, keyword postings). */
