@@ -158,6 +158,8 @@ export interface StoreStats {
   readonly chunks: number;
   readonly vectors: number;
   readonly tenants: number;
+  /** Present while the store still loads its keyword index after open (SQLite): chunks loaded so far. It answers meanwhile. */
+  readonly keywordIndexLoading?: { readonly chunks: number };
 }
 
 /** A store's checkpoints with its digest and per-document hashes (documentKey → hash), read consistently. */

@@ -24,7 +24,15 @@ export function healthRoutes(deps: ApiDeps): Hono {
       const stats = await deps.serving.use((g) => g.store.stats());
       // Counts describe the tenants' data, and /readyz answers anyone (probes carry no credentials): shown only when enabled.
       // An admin key sees them too.
-      checks.store = deps.readyzDetail || principalOf(c)?.scopes.has('admin') ? { ok: true, detail: `${stats.documents} documents, ${stats.chunks} chunks, ${stats.vectors} vectors` } : { ok: true };
+      const counted = deps.readyzDetail || principalOf(c)?.scopes.has('admin');
+      const loading = stats.keywordIndexLoading;
+      const details = [
+        ...(counted ? [`${stats.documents} documents, ${stats.chunks} chunks, ${stats.vectors} vectors`] : []),
+        ...(loading
+          ? [`keyword index loading${counted ? ` (${loading.chunks} of ${stats.chunks} chunks)` : ''}: keyword queries are ranked by FTS5 until it has (same scores, slower on common words)`]
+          : []),
+      ];
+      checks.store = details.length > 0 ? { ok: true, detail: details.join('; ') } : { ok: true };
     } catch (err) {
       checks.store = { ok: false, detail: errorMessage(err) };
     }

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/log.ts';
 import { startTestSystem, type TestSystem } from '../../test/helpers/system.ts';
+import { staticServing } from '../../projections/serving.ts';
 import { createApp } from '../app.ts';
 import type { ApiDeps } from '../deps.ts';
 
@@ -121,5 +122,22 @@ describe('/readyz', () => {
     const body = (await (await createApp({ ...deps, readyzDetail: true }).request('/readyz')).json()) as { checks: { store: { ok: boolean; detail?: string } } };
     expect(body.checks.store.ok).toBe(true);
     expect(body.checks.store.detail).toMatch(/^\d+ documents, \d+ chunks, \d+ vectors$/);
+  });
+
+  it('says while the store still loads its keyword index (ready: it answers meanwhile), with counts only where counts are shown', async () => {
+    const g = node.system.serving.current();
+    // The store's own stats while loading (sqlite-store.ts; keyword-index.test.ts checks the store reports it).
+    const loading = { ...g.store, stats: async () => ({ ...(await g.store.stats()), keywordIndexLoading: { chunks: 3 } }) };
+    const app = (detail: boolean) => createApp({ ...deps, readyzDetail: detail, serving: staticServing({ ...g, store: loading }) });
+    for (const detail of [false, true]) {
+      const response = await app(detail).request('/readyz');
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { status: string; checks: { store: { ok: boolean; detail?: string } } };
+      expect(body.status).toBe('ready');
+      expect(body.checks.store.ok).toBe(true);
+      expect(body.checks.store.detail).toContain('keyword queries are ranked by FTS5 until it has');
+      if (detail) expect(body.checks.store.detail).toMatch(/^\d+ documents, \d+ chunks, \d+ vectors; keyword index loading \(3 of \d+ chunks\)/);
+      else expect(body.checks.store.detail).not.toMatch(/\d+ (documents|chunks|vectors)|\d+ of \d+/);
+    }
   });
 });

@@ -219,12 +219,15 @@ describe('the keyword index', () => {
     // Batches between the pages replace, remove and add rows on both sides of the load's position.
     let turns = 0;
     while (indexed.memory().keywordsLoading) {
+      // Its stats say so, with the chunks loaded so far (/readyz shows it).
+      expect(indexed.stats().keywordIndexLoading?.chunks).toBeGreaterThanOrEqual(512 * Math.min(turns, 1));
       expect(turns++).toBeLessThan(100);
       write(60);
       if (turns % 3 === 0) expectSameRanking(indexed, fts);
       vi.advanceTimersToNextTimer();
     }
     expect(turns).toBeGreaterThan(3);
+    expect(indexed.stats().keywordIndexLoading).toBeUndefined();
     expectSameRanking(indexed, fts);
     write(200);
     removeMost(0.5);

@@ -398,7 +398,7 @@ export class SqliteInferenceStore {
 
   stats(): StoreStats {
     this.open();
-    return this.db
+    const counts = this.db
       .prepare<[], StoreStats>(
         `SELECT
            (SELECT count(*) FROM documents WHERE deleted = 0) AS documents,
@@ -408,6 +408,7 @@ export class SqliteInferenceStore {
            (SELECT count(DISTINCT tenant) FROM documents WHERE deleted = 0) AS tenants`,
       )
       .get() as StoreStats;
+    return this.keywordLoad && this.keywords ? { ...counts, keywordIndexLoading: { chunks: this.keywords.size } } : counts;
   }
 
   digest(): string {
