@@ -202,7 +202,7 @@ async function run(chunks: number) {
       ...(filter ? { filter } : {}),
     });
     const lang: SearchFilter = { metadata: { lang: 'de' } };
-    // The same documents allowed, under a filter never asked before (what a store remembers between writes cannot help).
+    // The same documents allowed, under a filter never asked before (a store that remembered answers could not use them).
     let fresh = 0;
     const newLang = (): SearchFilter => ({ metadata: { lang: ['de', `none-${fresh++}`] } });
     // The keyword index loads after open, between requests; keyword queries are ranked by FTS5 until it has. Queried
@@ -304,7 +304,7 @@ const result = {
   date: new Date().toISOString(),
   load: { start: startLoad, end: loadNow() },
   notes:
-    'worker-hosted store (openSqliteStore default); latency includes the message round trip; k=10, hybrid vectorWeight 0.3; filter = metadata lang (1/3 of documents), the same one every query (the store remembers what it allows until its next write) or, in the "new filter" rows, one never asked before (the same documents allowed)',
+    'worker-hosted store (openSqliteStore default); latency includes the message round trip; k=10, hybrid vectorWeight 0.3; filter = metadata lang (1/3 of documents), the same one every query or, in the "new filter" rows, one never asked before (the same documents allowed)',
   emptyOpenMs,
   runs,
 };

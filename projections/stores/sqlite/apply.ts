@@ -6,6 +6,7 @@ import { chunkKey, type DocumentRef, type StoreBatch, type StoreOp } from '../..
 import { validateBatch } from '../../validate-batch.ts';
 import type { FullTextQueue } from './full-text-queue.ts';
 import { createFtsTable, ftsTable, type ModelSpec } from './schema.ts';
+import type { DocumentChange } from './document-filter.ts';
 import type { KeywordChange } from './keyword-index.ts';
 import type { IndexChange } from './vector-index.ts';
 
@@ -13,6 +14,8 @@ import type { IndexChange } from './vector-index.ts';
 export interface AppliedChanges {
   readonly vectors: IndexChange[];
   readonly keywords: KeywordChange[];
+  /** Documents made live (a new version) or removed, for the filter index. */
+  readonly documents: DocumentChange[];
   /** Full-text rows the batch queued, and queued rows it wrote itself (its deletes write a document's queued rows first). */
   readonly fullText: { queued: number; written: number };
 }
@@ -131,7 +134,7 @@ export class BatchWriter {
 
   /** Writes the batch (the caller holds the transaction) and returns the index changes to make once it commits. */
   write(batch: StoreBatch): AppliedChanges {
-    const changes: AppliedChanges = { vectors: [], keywords: [], fullText: { queued: 0, written: 0 } };
+    const changes: AppliedChanges = { vectors: [], keywords: [], documents: [], fullText: { queued: 0, written: 0 } };
     this.ftsPending = [];
     for (const op of batch.ops) {
       if (op.kind === 'chunks') this.chunks(op, changes);
@@ -196,12 +199,15 @@ export class BatchWriter {
     const held = this.doc(op);
     let docKey: number;
     const info = [op.title ?? null, op.url ?? null, canonicalJson(op.metadata), int(op.totalChunks)] as const;
-    if (!held) {
-      docKey = (this.s.insertDoc.get(op.tenant, op.source, op.docId, int(op.docSeq), 0n, ...info) as { id: number }).id;
-    } else if (op.docSeq > held.doc_seq) {
-      docKey = held.id;
-      this.clearChunks(op, docKey, changes);
-      this.s.updateDoc.run(int(op.docSeq), 0n, ...info, int(docKey));
+    if (!held || op.docSeq > held.doc_seq) {
+      if (held) {
+        docKey = held.id;
+        this.clearChunks(op, docKey, changes);
+        this.s.updateDoc.run(int(op.docSeq), 0n, ...info, int(docKey));
+      } else {
+        docKey = (this.s.insertDoc.get(op.tenant, op.source, op.docId, int(op.docSeq), 0n, ...info) as { id: number }).id;
+      }
+      if (this.track) changes.documents.push({ kind: 'put', tenant: op.tenant, doc: docKey, source: op.source, docId: op.docId, metadata: op.metadata });
     } else if (op.docSeq === held.doc_seq && held.deleted === 0) {
       docKey = held.id; // another part (or a replay) of the version held: add what is new
     } else {
@@ -274,6 +280,7 @@ export class BatchWriter {
     if (held) {
       this.clearChunks(op, held.id, changes);
       this.s.updateDoc.run(...tombstone, int(held.id));
+      if (this.track) changes.documents.push({ kind: 'remove', tenant: op.tenant, doc: held.id });
     } else {
       this.s.insertDoc.get(op.tenant, op.source, op.docId, ...tombstone);
     }

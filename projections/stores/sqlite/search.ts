@@ -2,7 +2,8 @@
 import type Database from 'better-sqlite3';
 import { descending } from '../../../lib/compare.ts';
 import type { Metadata } from '../../../streams/events/index.ts';
-import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type KeywordRequest } from '../../store.ts';
+import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type KeywordRequest, type SearchFilter } from '../../store.ts';
+import type { DocumentFilterIndex } from './document-filter.ts';
 import { expandQuery, RM3_SETTINGS, type FeedbackChunk } from './expansion.ts';
 import { ftsMatchExpression, queryTerms } from './fts-query.ts';
 import type { KeywordIndex, KeywordScore, Tokenizer } from './keyword-index.ts';
@@ -51,9 +52,14 @@ function topWithTies(scores: ChunkScore[], want: number): ChunkScore[] {
 }
 
 const STATEMENT_CACHE = 64;
-/** Filters whose allowed documents are remembered between writes, and the most ids they may hold together (~40 MB). */
-const ALLOWED_CACHE_ENTRIES = 16;
-const ALLOWED_CACHE_IDS = 1_000_000;
+
+/** A validated filter, with its SQL form for the queries FTS5 answers. */
+interface Filter {
+  readonly search: SearchFilter;
+  readonly sql: SqlCondition;
+}
+
+const filterOf = (search: SearchFilter | undefined): Filter | undefined => (search ? { search, sql: filterCondition(search) } : undefined);
 
 /** The in-memory keyword index a store keeps, while it may still be loading after open. */
 export interface KeywordSide {
@@ -67,9 +73,6 @@ export interface KeywordSide {
 
 export class Searcher {
   private readonly statements = new Map<string, Database.Statement<unknown[], unknown>>();
-  /** allowedDocuments by tenant and filter, least recently used first; `allowedIds` counts the ids they hold. */
-  private readonly allowed = new Map<string, ReadonlySet<number>>();
-  private allowedIds = 0;
   private readonly tenantId: Database.Statement<[string], number>;
   private readonly feedbackRows: Database.Statement<[string], FeedbackRow>;
   private readonly keysOf: Database.Statement<[string], KeyRow>;
@@ -78,7 +81,9 @@ export class Searcher {
   constructor(
     private readonly db: Database.Database,
     private readonly index: VectorIndex,
-    private readonly keywords?: KeywordSide,
+    /** Which live documents of a tenant a filter allows. */
+    private readonly documents: DocumentFilterIndex,
+    private readonly keywords: KeywordSide | undefined,
     /** Called before FTS5 is read, so it holds every committed chunk (a serving store queues its full-text rows). */
     private readonly beforeFullText: () => void = () => undefined,
   ) {
@@ -118,14 +123,12 @@ export class Searcher {
 
   /** The tenant's best `limit` chunks by BM25 (FTS5, field weights in schema.ts), ties at the cut included. */
   keywordCandidates(request: KeywordRequest): Candidate[] {
-    const filter = request.filter ? filterCondition(request.filter) : undefined;
-    return this.keyword(request.tenant, request.text, filter, request.limit, request.expansion === 'rm3');
+    return this.keyword(request.tenant, request.text, filterOf(request.filter), request.limit, request.expansion === 'rm3');
   }
 
   /** The tenant's best `limit` chunks by cosine of their best window. */
   vectorCandidates(request: CandidateRequest & { readonly vector: Float32Array }): Candidate[] {
-    const filter = request.filter ? filterCondition(request.filter) : undefined;
-    return this.vector(request.tenant, filter, normalisedCopy(request.vector), request.limit);
+    return this.vector(request.tenant, filterOf(request.filter), normalisedCopy(request.vector), request.limit);
   }
 
   hydrate(tenant: string, keys: readonly string[]): ChunkContent[] {
@@ -170,7 +173,7 @@ export class Searcher {
    * the index is read alone and re-read with a larger limit while a tie straddles the cut; filtered, the join to the
    * documents is needed anyway and the SQL sort is total.
    */
-  private keyword(tenantName: string, text: string, filter: SqlCondition | undefined, limit: number, expand = false): Candidate[] {
+  private keyword(tenantName: string, text: string, filter: Filter | undefined, limit: number, expand = false): Candidate[] {
     // Only the in-memory index expands queries: an expanded query ends its load rather than go unexpanded.
     if (expand && this.keywords && !this.keywords.loaded()) this.keywords.loadNow();
     const phrases = this.keywords?.loaded() ? this.singleTokenPhrases(text) : undefined;
@@ -179,7 +182,7 @@ export class Searcher {
       // expands queries: a query FTS5 must answer (a term of several tokens, or no in-memory index) is ranked unexpanded.
       const index = this.keywords.index.tenant(tenantName);
       if (!index || phrases.length === 0) return [];
-      const allow = filter ? this.allowedDocuments(tenantName, filter) : undefined;
+      const allow = filter ? this.documents.tenant(tenantName).allowed(filter.search) : undefined;
       if (allow && allow.size === 0) return [];
       const admit = allow ? (doc: number) => allow.has(doc) : undefined;
       let scored = index.search(phrases, BM25_WEIGHTS, expand ? Math.max(limit, RM3_SETTINGS.feedbackChunks) : limit, admit);
@@ -205,9 +208,9 @@ export class Searcher {
     if (filter) {
       const sql = `SELECT c.id AS id, ${score} AS score
         FROM ${table} JOIN chunks c ON c.id = ${table}.rowid JOIN documents d ON d.id = c.doc
-        WHERE ${table} MATCH ? AND ${filter.sql}
+        WHERE ${table} MATCH ? AND ${filter.sql.sql}
         ORDER BY score DESC, d.source, d.doc_id, c.chunk_id LIMIT ?`;
-      ranked = this.statement<{ id: number; score: number }>(sql).all(match, ...filter.params, BigInt(limit));
+      ranked = this.statement<{ id: number; score: number }>(sql).all(match, ...filter.sql.params, BigInt(limit));
     } else {
       const stmt = this.statement<{ id: number; score: number }>(
         `SELECT rowid AS id, ${score} AS score FROM ${table} WHERE ${table} MATCH ? ORDER BY score DESC LIMIT ?`,
@@ -258,47 +261,14 @@ export class Searcher {
     });
   }
 
-  /**
-   * Row ids of the tenant's live documents a filter admits, remembered until the next write (invalidate). SQL evaluates
-   * a metadata filter on every document of the tenant, parsing its JSON (~6–8 ms for 5,000 documents in
-   * bench/store.bench.ts), which a hybrid query needs for both sides and an application tends to repeat every query.
-   */
-  private allowedDocuments(tenant: string, filter: SqlCondition): ReadonlySet<number> {
-    const key = JSON.stringify([tenant, filter.sql, filter.params]);
-    const cached = this.allowed.get(key);
-    if (cached) {
-      // Most recently used last (Map keeps insertion order).
-      this.allowed.delete(key);
-      this.allowed.set(key, cached);
-      return cached;
-    }
-    const sql = `SELECT d.id FROM documents d WHERE d.tenant = ? AND d.deleted = 0 AND ${filter.sql}`;
-    const docs = new Set(this.statement<number>(sql).pluck().all(tenant, ...filter.params));
-    if (docs.size > ALLOWED_CACHE_IDS) return docs;
-    this.allowed.set(key, docs);
-    this.allowedIds += docs.size;
-    for (const [oldest, set] of this.allowed) {
-      if (this.allowed.size <= ALLOWED_CACHE_ENTRIES && this.allowedIds <= ALLOWED_CACHE_IDS) break;
-      this.allowed.delete(oldest);
-      this.allowedIds -= set.size;
-    }
-    return docs;
-  }
-
-  /** Forgets what filters allowed: documents were written. */
-  invalidate(): void {
-    this.allowed.clear();
-    this.allowedIds = 0;
-  }
-
   /** Top `limit` chunks by cosine of their best window; with a filter only the vectors it allows are scored. */
-  private vector(tenant: string, filter: SqlCondition | undefined, unit: Float32Array, limit: number): Candidate[] {
+  private vector(tenant: string, filter: Filter | undefined, unit: Float32Array, limit: number): Candidate[] {
     const matrix = this.index.tenant(tenant);
     if (!matrix || matrix.size === 0) return [];
     let scores: ChunkScore[];
     if (filter) {
-      // Filters are per document, so SQL picks documents (cheap: one row each) and the matrix keeps to their rows.
-      scores = matrix.searchDocuments(unit, this.allowedDocuments(tenant, filter), limit);
+      // Filters are per document: the documents it allows, then the matrix keeps to their rows.
+      scores = matrix.searchDocuments(unit, this.documents.tenant(tenant).allowed(filter.search), limit);
     } else {
       scores = matrix.search(unit, limit);
     }

@@ -4,6 +4,7 @@ import { ConfigError, UnavailableError } from '../../../lib/errors.ts';
 import { chunkKey, type Candidate, type CandidateRequest, type ChunkContent, type KeywordRequest, type DocumentRef, type DocumentState, type InferenceStore, type StoreBatch, type StoreSnapshot, type StoreStats } from '../../store.ts';
 import { BatchWriter, type AppliedChanges } from './apply.ts';
 import { computeDigest, digestWithDocuments, type DocRange } from './digest.ts';
+import { DocumentFilterIndex } from './document-filter.ts';
 import { readCheckpoints, snapshotShare, type SnapshotShare } from './snapshot.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
 import { FULL_TEXT_DELAY_MS, FULL_TEXT_MAX_QUEUED, FULL_TEXT_SLICE_ROWS, FullTextQueue } from './full-text-queue.ts';
@@ -57,6 +58,8 @@ export class SqliteInferenceStore {
   private readonly searcher: Searcher;
   private readonly index: VectorIndex;
   private readonly keywords: KeywordIndex | undefined;
+  /** The live documents of the tenants asked with a filter, by source, id and metadata value. */
+  private readonly documents: DocumentFilterIndex;
   /** False in build mode: the in-memory indexes are neither built nor kept. */
   private readonly indexed: boolean;
   private readonly writeBatch: (batch: StoreBatch) => AppliedChanges;
@@ -95,9 +98,11 @@ export class SqliteInferenceStore {
     this.keywords = keywordIndex && this.indexed ? new KeywordIndex(tokenize) : undefined;
     this.fullTextQueue = this.keywords ? new FullTextQueue(db) : undefined;
     this.writer = new BatchWriter(db, model, this.indexed, mode !== 'digest', this.fullTextQueue);
+    this.documents = new DocumentFilterIndex(db);
     this.searcher = new Searcher(
       db,
       this.index,
+      this.documents,
       this.keywords ? { index: this.keywords, tokenize, loaded: () => this.keywordLoad === undefined, loadNow: () => this.loadKeywordsNow() } : undefined,
       () => this.flushFullText(),
     );
@@ -277,8 +282,8 @@ export class SqliteInferenceStore {
       throw err;
     }
     if (!this.indexed) return;
-    if (batch.ops.length > 0) this.searcher.invalidate();
     this.index.apply(changes.vectors);
+    this.documents.apply(changes.documents);
     const load = this.keywordLoad;
     // While loading, only rows the load has passed: it reads the others later, as they are then.
     this.keywords?.apply(load ? changes.keywords.filter((c) => c.chunk <= load.after) : changes.keywords);
