@@ -801,7 +801,7 @@ with \`keywordIndex: false\`. "Common words" queries take 2–4 of the 200 commo
 ${big.search.hybrid?.p50 ?? '?'} ms at the median (hybrid runs both sides with 50 candidates each, then fuses).` : ''} A filter is answered from an
 in-memory index of the tenant's live documents by source, id and metadata value (document-filter.ts; read from SQLite
 the first time the tenant is filtered, then kept current by every batch): a filter ${big ? `costs ${big.search['hybrid+filter']?.p50 ?? '?'} ms (hybrid) when the same one repeats and ${big.search['hybrid+filter, new filter each query']?.p50 ?? '?'} ms when each query asks another` : 'costs little'}.
-Until 2026-12-03 17:00 SQL evaluated it on every document of the tenant, parsing each one's metadata JSON${big ? ` (${f(Math.round(big.chunksPerTenant / 10))} documents per tenant here)` : ''}, and the
+Until 2026-12-03 16:45 SQL evaluated it on every document of the tenant, parsing each one's metadata JSON${big ? ` (${f(Math.round(big.chunksPerTenant / 10))} documents per tenant here)` : ''}, and the
 store remembered the answer only until its next write, so under ingest nearly every filtered query paid it: alternating
 runs at 100k chunks that afternoon gave a new filter each query p50 7.3 / 7.4 ms (vector) and 8.1 / 8.4 ms (hybrid)
 with SQL, against 2.5 / 2.7 and 2.8 / 3.3 ms with the index. The vector side
