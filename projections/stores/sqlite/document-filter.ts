@@ -1,7 +1,7 @@
 // Which live documents of a tenant a search filter allows, from an in-memory index of their sources, ids and metadata values.
 import type Database from 'better-sqlite3';
 import type { SearchFilter } from '../../store.ts';
-import { METADATA_KEY } from './sql-filter.ts';
+import { METADATA_KEY } from '../../filter.ts';
 
 /** A document row written by a committed batch: its current source, id and metadata, or its removal (a tombstone). */
 export type DocumentChange =

@@ -1,9 +1,7 @@
 // SearchFilter → a parameterised SQL condition over the documents row `d` (validated; values are always bound).
 import { ValidationError } from '../../../lib/errors.ts';
+import { METADATA_KEY } from '../../filter.ts';
 import type { FilterValue, SearchFilter } from '../../store.ts';
-
-// Same rule as the query API (streams/events/queries.ts), so a filter the API accepts is one the store accepts.
-export const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export interface SqlCondition {
   /** A boolean SQL expression (`1` when the filter is empty). */
