@@ -1037,10 +1037,13 @@ Load average (1 min, start → end) while these ran on the 2 cores: ${['query', 
 
 The machine's own speed moves these figures as much as the code does. The query, pipeline and freshness runs
 of 2026-12-03 14:00-14:20 (after changes to the store's in-memory indexes) were taken while it ran 1.3-2× slower than
-that morning by the figures no change touched: the store's FTS5-only queries (p50 3.4 against 2.05 ms at 100k in its run of 13:54),
-keyword search over HTTP at 10k (4.21 against 2.5 ms), the bare offline model (26.7 against 29.7 windows/s), raw
-JetStream publishing (12,039 against 16,070 messages/s). The query target (met at 22:38 the evening before: p50 8.46
-ms in the node's process) and the offline freshness target (met at 12:33: p99 968 ms) read as missed in those runs.
+that morning by the figures no change touched (the store's FTS5-only queries p50 3.4 against 2.05 ms at 100k, raw
+JetStream publishing 12,039 against 16,070 messages/s), and read: query p50 14.53 / p99 22.19 ms (client in its own
+process), ingest 3,404 chunks/s, hash freshness p50 16.5 / p99 82.7 ms, offline p99 1,196 ms. The runs shown, of
+18:00 (after the keyword index loads after open and filters read an in-memory document index; neither is on the
+ingest path beyond a few Map updates per batch), met a faster machine: raw JetStream publishing 12,839 / 20,396
+messages/s, the offline model's capacity 2.29-3.16 one-page documents/s against 1.71-1.73. Their ratios to the
+same-run baselines moved less than the absolute figures: ingest 0.337 of its ceiling against 0.298.
 
 **Reading them.** Latency: the store answers hybrid at 100k × 512-d in a few ms (store section: p50 ${sBig?.search['hybrid']?.p50 ?? '?'} ms, and its
 common-word queries ${common && sBig?.fts5Only?.search['hybrid common words'] ? f(sBig.fts5Only.search['hybrid common words'].p50 / common.p50, 1) : '?'}× faster than FTS5 alone in the same run); over HTTP the route and the client add ~3 ms. When
@@ -1136,9 +1139,10 @@ those of the morning, the same code gave pipeline 5,353 chunks/s (0.299 of its c
 in the 21:27 run): within what POST moves from run to run here, not a measured effect; the POST figures shown are
 that run's. The pipeline ran on 2026-12-03 at 01:16 to measure the faster offline model (its hash path unchanged
 since 22:52: 0.350 of its ceiling), at 07:20 after the FTS5 merge steps (5,148 chunks/s, 0.309 of a ceiling of 3,420
-documents/s), and, shown, at 09:44 with the paged row-id maps and the lingering catalog: 0.322 of its ceiling, while
+documents/s), at 09:44 with the paged row-id maps and the lingering catalog: 0.322 of its ceiling, while
 the ceiling itself fell to 2,964 documents/s on a machine slower than that morning, which took the absolute rate below
-the target (4,642 chunks/s). Six alternating runs, 32 KB
+the target (4,642 chunks/s), at 14:00 (0.298 of a ceiling of 2,351 documents/s, 3,404 chunks/s) and, shown, at 18:00
+(0.337 of 2,807 documents/s, 4,599 chunks/s). Six alternating runs, 32 KB
 against 256 KB client buffers, gave 3,786 / 4,230 / 4,466 against 4,977 / 5,238 / 3,208 documents/s. Its clients now
 also run in a process of their own, as a deployment's do (the target row reads that figure).
 A serving store now queues its FTS5 rows in each batch's transaction and writes them in slices of 256 between
@@ -1178,9 +1182,10 @@ for a fuller batch once caught up (nobody queries the catalog; a document lookup
 400 documents/s the node spent 2.52-2.59 ms of CPU per document against 2.73-2.78 without (two alternating pairs,
 all threads of the node's process). Runs of the same benchmark that day: at 08:15 (load generator still in the node's
 process) hash p99 111.8 ms (102.3-177.9 by run) and offline 1,067 ms (994-1,179); at 08:36 (the publisher in its own
-process) hash 99.2 (63.2-152.3) and offline 1,086 (865-1,121); the runs shown (with the lingering catalog) had the
+process) hash 99.2 (63.2-152.3) and offline 1,086 (865-1,121); the runs of 09:30 (with the lingering catalog) had the
 offline model's capacity at 1.99-2.27 one-page documents/s against 2.9-3.1 the day before, and its idle p50 at 503 ms
-against 378.
+against 378; those of 14:20 hash 82.7 (80-112) and offline 1,196 (1,185-1,695); those shown, of 18:10, hash 52.9
+(51.2-62) and offline 786 (680-853), with the offline capacity at 2.29-3.16.
 Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
 threads compile their hot code (batches of 3,000 documents through one node: 2,832, then 3,915, then 4,268 chunks/s),
