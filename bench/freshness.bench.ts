@@ -11,6 +11,9 @@ import { chunkText, DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
 import { normalizeText } from '../processors/chunker/normalize.ts';
 import type { EmbeddingProvider } from '../processors/embedder/provider.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../streams/document-log.ts';
+import type { NatsHandle } from '../streams/nats.ts';
+import { STREAMS } from '../streams/provision.ts';
+import { subjects } from '../streams/subjects.ts';
 import { loadAverage, note, round, runBenchmark, sleep, summarize, table, writeResult, type Summary } from './lib/common.ts';
 import { startLoadPublisher } from './lib/child-client.ts';
 import { startNode, startPrivateNats, waitForIndex, type BenchNode, type PrivateNats } from './lib/node.ts';
@@ -121,12 +124,38 @@ interface Probes {
   readonly keywordVisibleMs: Summary;
   /** From the acknowledgement until its vectors are applied too (vector and hybrid search find it). */
   readonly fullyIndexedMs: Summary;
+  /**
+   * Where the time went, from the times JetStream stored the probe's DOCUMENTS, CHUNKS and EMBEDDINGS messages:
+   * chunker = CHUNKS stored − DOCUMENTS stored, embedder = EMBEDDINGS − CHUNKS, apply = fully indexed (seen by the
+   * poll) − EMBEDDINGS stored. The three add up to the time from DOCUMENTS stored to fully indexed.
+   */
+  readonly stagesMs: Stages<Summary>;
+  /** The same stages' means over the slowest tenth of the probes by fully indexed (where the tail comes from). */
+  readonly slowestTenthMeanMs: Stages<number> & { readonly probes: number; readonly fullyIndexed: number };
+}
+
+interface Stages<T> {
+  readonly chunker: T;
+  readonly embedder: T;
+  readonly apply: T;
+}
+
+/** When JetStream stored the last message on `subject` (epoch ms, with the server's sub-millisecond digits). */
+async function storedAtMs(handle: NatsHandle, stream: string, subject: string): Promise<number> {
+  const m = await handle.jsm.streams.getMessage(stream, { last_by_subj: subject });
+  if (!m) throw new Error(`no message on ${subject} in ${stream}`);
+  const fraction = /\.(\d+)Z$/.exec(m.timestamp);
+  if (!fraction) return m.time.getTime();
+  return Date.parse(m.timestamp.replace(/\.\d+Z$/, 'Z')) + Number(`0.${fraction[1]}`) * 1000;
 }
 
 async function probe(node: BenchNode, count: number, bytes: number, label: string, gapMs = PROBE_GAP_MS): Promise<Probes> {
   const ack: number[] = [];
   const keyword: number[] = [];
   const full: number[] = [];
+  const stages: Array<Stages<number>> = [];
+  const handle = node.system.nats;
+  const model = node.system.provider.info.id;
   const since = performance.now();
   for (let i = 0; i < count; i++) {
     await sleep(gapMs);
@@ -148,8 +177,35 @@ async function probe(node: BenchNode, count: number, bytes: number, label: strin
       await sleep(POLL_MS);
     }
     keyword.push(seenChunks as number);
+    // Looked up after the probe is indexed, so the lookups never delay it.
+    const address = { tenant: TENANT, source: 'probe', id: d.id };
+    const documentAt = await storedAtMs(handle, STREAMS.DOCUMENTS, subjects.document(address));
+    const chunksAt = await storedAtMs(handle, STREAMS.CHUNKS, subjects.chunks(address));
+    const embeddingsAt = await storedAtMs(handle, STREAMS.EMBEDDINGS, subjects.embeddings(model, address));
+    const indexedAt = performance.timeOrigin + acked + (full[full.length - 1] as number);
+    stages.push({ chunker: chunksAt - documentAt, embedder: embeddingsAt - chunksAt, apply: indexedAt - embeddingsAt });
   }
-  return { probes: count, probesPerSecond: round(count / ((performance.now() - since) / 1000), 2), publishAckMs: summarize(ack, 1), keywordVisibleMs: summarize(keyword, 1), fullyIndexedMs: summarize(full, 1) };
+  const stage = (pick: (s: Stages<number>) => number) => summarize(stages.map(pick), 1);
+  const slowest = full
+    .map((ms, i) => ({ ms, stages: stages[i] as Stages<number> }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, Math.max(1, Math.round(count / 10)));
+  const mean = (pick: (x: (typeof slowest)[number]) => number) => round(slowest.reduce((sum, x) => sum + pick(x), 0) / slowest.length, 1);
+  return {
+    probes: count,
+    probesPerSecond: round(count / ((performance.now() - since) / 1000), 2),
+    publishAckMs: summarize(ack, 1),
+    keywordVisibleMs: summarize(keyword, 1),
+    fullyIndexedMs: summarize(full, 1),
+    stagesMs: { chunker: stage((x) => x.chunker), embedder: stage((x) => x.embedder), apply: stage((x) => x.apply) },
+    slowestTenthMeanMs: {
+      probes: slowest.length,
+      fullyIndexed: mean((x) => x.ms),
+      chunker: mean((x) => x.stages.chunker),
+      embedder: mean((x) => x.stages.embedder),
+      apply: mean((x) => x.stages.apply),
+    },
+  };
 }
 
 /**
@@ -275,6 +331,7 @@ await runBenchmark('freshness', async () => {
   const figures = {
     setup: {
       probe: `one document at a time, ${PROBE_GAP_MS} ms apart (offline under load: ${OFFLINE_LOADED_GAP_MS} ms), timed from publishDocument's acknowledgement; the store is polled every ${POLL_MS} ms (store.document: chunks = keyword-searchable, vectors = fully indexed)`,
+      stages: "each probe's time from its DOCUMENTS message stored to fully indexed, split at the times JetStream stored its CHUNKS and EMBEDDINGS messages: chunker (DOCUMENTS → CHUNKS stored), embedder (CHUNKS → EMBEDDINGS stored), apply (EMBEDDINGS stored → seen in the store)",
       hash: `capacity = end-to-end documents/s of a ${HASH_BURST}-document burst (1–4 KB) after a warm-up burst of as many other documents; background with 2.5 KB documents at half of it less the probes' own rate, what is due published every ${LOAD_TICK_MS} ms; bursts and background published by a process of their own (an upstream system), probes by the benchmark in the node's process; probes of 1.5 KB; then ${SMOOTH_PROBES} probes under the same background rate published every ${SMOOTH_TICK_MS} ms`,
       offline: 'one-page documents (3,000 characters); capacity from a 12-document burst after a warm-up of 4; background at half of it less the probes\' own rate',
       targets: { hash: { p50_ms: 15, p99_ms: 50 }, offline: { p99_ms: 1000 } },
@@ -303,6 +360,9 @@ await runBenchmark('freshness', async () => {
       ],
     ),
   );
+  const stagesLine = (label: string, p: Probes) =>
+    `${label}: chunker p50 ${p.stagesMs.chunker.p50} / p99 ${p.stagesMs.chunker.p99}, embedder ${p.stagesMs.embedder.p50} / ${p.stagesMs.embedder.p99}, apply ${p.stagesMs.apply.p50} / ${p.stagesMs.apply.p99} ms; slowest ${p.slowestTenthMeanMs.probes} (mean ${p.slowestTenthMeanMs.fullyIndexed} ms): chunker ${p.slowestTenthMeanMs.chunker}, embedder ${p.slowestTenthMeanMs.embedder}, apply ${p.slowestTenthMeanMs.apply}`;
+  console.log(`\nwhere the time goes\n${stagesLine('hash, loaded', hash.loaded)}${offline ? `\n${stagesLine('offline, loaded', offline.loaded)}` : ''}`);
   console.log(`\nhash rounds, loaded fully indexed p50 / p99 ms: ${rounds.map((x) => `${x.loaded.fullyIndexedMs.p50} / ${x.loaded.fullyIndexedMs.p99}`).join('; ')} (median round ${hash.round})`);
   if (offline) console.log(`offline rounds, loaded fully indexed p50 / p99 ms: ${offlineRounds.map((x) => `${x.loaded.fullyIndexedMs.p50} / ${x.loaded.fullyIndexedMs.p99}`).join('; ')} (median round ${offline.round})`);
   console.log(`\nwritten to ${file}`);

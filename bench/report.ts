@@ -133,11 +133,19 @@ interface ReplayResult extends Common {
     readonly reingest_over_replay: number;
   }>;
 }
+interface ProbeStages<T> {
+  readonly chunker: T;
+  readonly embedder: T;
+  readonly apply: T;
+}
 interface Probes {
   readonly probes: number;
   readonly publishAckMs: Summary;
   readonly keywordVisibleMs: Summary;
   readonly fullyIndexedMs: Summary;
+  /** From the stored times of the probe's messages (older results have none). */
+  readonly stagesMs?: ProbeStages<Summary>;
+  readonly slowestTenthMeanMs?: ProbeStages<number> & { readonly probes: number; readonly fullyIndexed: number };
 }
 interface FreshnessRun {
   readonly capacityDocsPerSecond: number;
@@ -150,7 +158,7 @@ interface FreshnessRun {
   readonly smooth?: { readonly tickMs: number; readonly backgroundDocsPerSecond: number; readonly loaded: Probes };
 }
 interface FreshnessResult extends Common {
-  readonly setup: { readonly probe: string; readonly hash: string; readonly offline: string; readonly rounds?: string };
+  readonly setup: { readonly probe: string; readonly stages?: string; readonly hash: string; readonly offline: string; readonly rounds?: string };
   readonly hash: FreshnessRun;
   readonly offline?: FreshnessRun;
   /** Every hash run when there were several (the headline `hash` is the median one by loaded p99). */
@@ -1328,7 +1336,31 @@ ${mdTable(
     ...(x.smooth ? [[`${name}, background ${f(x.smooth.backgroundDocsPerSecond, 1)} documents/s published every ${x.smooth.tickMs} ms`, String(x.smooth.loaded.probes), ...row('', x.smooth.loaded).slice(1)]] : []),
   ]),
 )}
-${everyRound('hash', r.hashRounds, r.hashMedianRound)}${everyRound('offline', r.offlineRounds, r.offlineMedianRound)}`;
+${stagesTable(r, runs)}${everyRound('hash', r.hashRounds, r.hashMedianRound)}${everyRound('offline', r.offlineRounds, r.offlineMedianRound)}`;
+}
+
+/** Where the probes' time went, by stage, for the runs that recorded it. */
+function stagesTable(r: FreshnessResult, runs: ReadonlyArray<[string, FreshnessRun]>): string {
+  const phases = runs.flatMap(([name, x]) => [
+    [`${name}, idle`, x.idle] as const,
+    [`${name}, ${underLoad(x)}`, x.loaded] as const,
+    ...(x.smooth ? [[`${name}, background published every ${x.smooth.tickMs} ms`, x.smooth.loaded] as const] : []),
+  ]);
+  const rows = phases.flatMap(([label, p]) => {
+    const s = p.stagesMs;
+    const slow = p.slowestTenthMeanMs;
+    if (!s || !slow) return [];
+    const ms = (x: Summary) => `${x.p50} / ${x.p99}`;
+    return [[label, ms(s.chunker), ms(s.embedder), ms(s.apply), `${slow.fullyIndexed} (${slow.chunker} + ${slow.embedder} + ${slow.apply})`]];
+  });
+  if (rows.length === 0) return '';
+  return `
+Where the time goes: ${r.setup.stages ?? 'by stage'}. The stages start when DOCUMENTS stored the probe, before its
+publisher had the acknowledgement the fully indexed figures start from. The last column: the slowest tenth of the probes
+by fully indexed, their mean fully indexed and, in brackets, their mean chunker, embedder and apply.
+
+${mdTable(['run', 'chunker p50 / p99 ms', 'embedder p50 / p99 ms', 'apply p50 / p99 ms', 'slowest tenth, mean ms: fully indexed (chunker + embedder + apply)'], rows)}
+`;
 }
 
 /** ", the median of N runs by p99 (… of each: …)" when a kind of freshness run was repeated. */
