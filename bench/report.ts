@@ -1048,7 +1048,7 @@ of 2026-12-03 14:00-14:20 (after changes to the store's in-memory indexes) were 
 that morning by the figures no change touched (the store's FTS5-only queries p50 3.4 against 2.05 ms at 100k, raw
 JetStream publishing 12,039 against 16,070 messages/s), and read: query p50 14.53 / p99 22.19 ms (client in its own
 process), ingest 3,404 chunks/s, hash freshness p50 16.5 / p99 82.7 ms, offline p99 1,196 ms. The runs shown, of
-18:00 (after the keyword index loads after open and filters read an in-memory document index; neither is on the
+18:00-18:45 (after the keyword index loads after open and filters read an in-memory document index; neither is on the
 ingest path beyond a few Map updates per batch), met a faster machine: raw JetStream publishing 12,839 / 20,396
 messages/s, the offline model's capacity 2.29-3.16 one-page documents/s against 1.71-1.73. Their ratios to the
 same-run baselines moved less than the absolute figures: ingest 0.337 of its ceiling against 0.298.
@@ -1192,8 +1192,11 @@ all threads of the node's process). Runs of the same benchmark that day: at 08:1
 process) hash p99 111.8 ms (102.3-177.9 by run) and offline 1,067 ms (994-1,179); at 08:36 (the publisher in its own
 process) hash 99.2 (63.2-152.3) and offline 1,086 (865-1,121); the runs of 09:30 (with the lingering catalog) had the
 offline model's capacity at 1.99-2.27 one-page documents/s against 2.9-3.1 the day before, and its idle p50 at 503 ms
-against 378; those of 14:20 hash 82.7 (80-112) and offline 1,196 (1,185-1,695); those shown, of 18:10, hash 52.9
-(51.2-62) and offline 786 (680-853), with the offline capacity at 2.29-3.16.
+against 378; those of 14:20 hash 82.7 (80-112) and offline 1,196 (1,185-1,695); those of 18:10 hash 52.9 (51.2-62) and offline 786
+(680-853), with the offline capacity at 2.29-3.16; those shown, of 18:33 (the same code, with the split by stage), hash
+75.7 (66-129.2, at a background of 374-447 documents/s from capacities of 768-914) and offline 791 (705-886). The split
+puts the tail in no one stage: the slowest tenth of the hash probes spent 14 ms in the chunker hop, 14 in the
+embedder's and 23 in the apply on average, where the median probe spent 3-3.5 in each.
 Method: the pipeline, POST and freshness benchmarks measure a node
 past a warm-up batch, as their JetStream baselines already were; a just-started node is much slower while its five
 threads compile their hot code (batches of 3,000 documents through one node: 2,832, then 3,915, then 4,268 chunks/s),
