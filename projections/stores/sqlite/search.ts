@@ -53,7 +53,10 @@ function topWithTies(scores: ChunkScore[], want: number): ChunkScore[] {
 
 const STATEMENT_CACHE = 64;
 
-/** A validated filter, with its SQL form for the queries FTS5 answers. */
+/**
+ * A filter with its SQL form for the queries FTS5 answers. Built for every filtered query, whichever index answers it:
+ * building it validates the filter, so a caller of the store gets the same ValidationError on every path.
+ */
 interface Filter {
   readonly search: SearchFilter;
   readonly sql: SqlCondition;
