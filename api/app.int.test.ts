@@ -5,6 +5,7 @@ import { connectNats } from '../streams/nats.ts';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
 import { createApp } from './app.ts';
 import type { ApiDeps } from './deps.ts';
+import { startApiServer, type ApiServer } from './main.ts';
 
 let node: TestSystem;
 let deps: ApiDeps;
@@ -110,5 +111,51 @@ describe('when NATS is unreachable', () => {
     await expectProblem(response, 503, /not stored|not connected/);
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await app.request('/readyz')).status).toBe(503);
+  });
+});
+
+describe('body limit on a real socket (judged from Content-Length, counted when chunked)', () => {
+  let server: ApiServer;
+  beforeAll(async () => {
+    server = await startApiServer(createApp(deps), { host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const document = (id: string, bytes: number) => {
+    const shell = JSON.stringify({ id, text: '' });
+    return JSON.stringify({ id, text: 'x'.repeat(bytes - shell.length) });
+  };
+  /** Sends `body` chunked (no Content-Length), in pieces of 1 KB. */
+  const chunked = (body: string) => {
+    const bytes = new TextEncoder().encode(body);
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 1024) controller.enqueue(bytes.slice(i, i + 1024));
+        controller.close();
+      },
+    });
+  };
+  const send = (body: string | ReadableStream<Uint8Array>) =>
+    fetch(`${server.url}/v1/documents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+
+  it('takes a body of exactly the limit, and refuses one byte more with 413 and how to fix it', async () => {
+    const fits = document('limit-exact', 4096);
+    expect(new TextEncoder().encode(fits).length).toBe(4096);
+    expect((await send(fits)).status).toBe(202);
+    await expectProblem(await send(document('limit-over', 4097)), 413, /4096-byte limit/);
+  });
+
+  it('counts a chunked body as it arrives: under the limit it is read, over it 413', async () => {
+    const accepted = await send(chunked(document('limit-chunked', 3000)));
+    expect(accepted.status).toBe(202);
+    expect(((await accepted.json()) as { accepted: Array<{ id: string }> }).accepted[0]?.id).toBe('limit-chunked');
+    await expectProblem(await send(chunked(document('limit-chunked-over', 9000))), 413, /4096-byte limit/);
+  });
+
+  it('answers bodyless requests and a malformed body as before', async () => {
+    expect((await fetch(`${server.url}/v1/projections`)).status).toBe(200);
+    await expectProblem(await send('{"id": "a", "text": '), 400, /not valid JSON/);
   });
 });

@@ -1,10 +1,10 @@
 // Builds the Hono app: routes, body limits, metrics, and one onError that turns every error into problem+json. No I/O at import.
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { defaultMetrics } from '../lib/metrics.ts';
 import { AuthError, authMiddleware } from './auth.ts';
+import { limitBodies } from './body-limit.ts';
 import type { ApiDeps } from './deps.ts';
 import { problem, problemFromError, sendProblem } from './problems.ts';
 import { documentRoutes } from './routes/documents.ts';
@@ -35,7 +35,7 @@ export function createApp(deps: ApiDeps): Hono {
     metrics.httpRequests.labels(c.req.method, route, String(c.res.status)).inc();
   });
   app.use('*', authMiddleware(deps.auth, deps.logger.child('auth')));
-  const limitBody = bodyLimit({ maxSize: deps.maxBodyBytes, onError: () => payloadTooLarge(deps.maxBodyBytes) });
+  const limitBody = limitBodies(deps.maxBodyBytes, () => payloadTooLarge(deps.maxBodyBytes));
   // An NDJSON upload is streamed and limited per line by its route; the whole-body limit would buffer all of it.
   app.use('/v1/*', (c, next) => (isNdjsonUpload(c.req.raw) ? next() : limitBody(c, next)));
 
