@@ -1047,11 +1047,18 @@ The machine's own speed moves these figures as much as the code does. The query,
 of 2026-12-03 14:00-14:20 (after changes to the store's in-memory indexes) were taken while it ran 1.3-2× slower than
 that morning by the figures no change touched (the store's FTS5-only queries p50 3.4 against 2.05 ms at 100k, raw
 JetStream publishing 12,039 against 16,070 messages/s), and read: query p50 14.53 / p99 22.19 ms (client in its own
-process), ingest 3,404 chunks/s, hash freshness p50 16.5 / p99 82.7 ms, offline p99 1,196 ms. The runs shown, of
-18:00-18:45 (after the keyword index loads after open and filters read an in-memory document index; neither is on the
+process), ingest 3,404 chunks/s, hash freshness p50 16.5 / p99 82.7 ms, offline p99 1,196 ms. The pipeline and
+freshness runs shown, of 18:00-18:45 (after the keyword index loads after open and filters read an in-memory document index; neither is on the
 ingest path beyond a few Map updates per batch), met a faster machine: raw JetStream publishing 12,839 / 20,396
 messages/s, the offline model's capacity 2.29-3.16 one-page documents/s against 1.71-1.73. Their ratios to the
-same-run baselines moved less than the absolute figures: ingest 0.337 of its ceiling against 0.298.
+same-run baselines moved less than the absolute figures: ingest 0.337 of its ceiling against 0.298. The query and
+POST runs shown are of 20:05, after the API stopped building a full web Request for every call (api/body-limit.ts: the
+body limit reads Content-Length from Node's request; the API thread's busy time per hybrid query fell from 1.75-2.52
+to 1.27-2.07 ms in alternating scratch runs at 20k chunks). POST read 4,637 documents/s, 0.187 of raw publish, against
+7,165 and 0.346 on 2026-12-02 22:58, and the target row turned to missed; the change is not why: four alternating
+runs at 20:00 gave 4,760 / 4,628 documents/s without it and 4,518 / 5,073 with it, and the code of 2026-12-03 morning
+(adc0f43, before the store changes of that day) against this one 4,502 / 4,794 and 3,977 / 4,676. POST moves more
+from run to run than any of those differences, and this machine is slower for it than that night.
 
 **Reading them.** Latency: the store answers hybrid at 100k × 512-d in a few ms (store section: p50 ${sBig?.search['hybrid']?.p50 ?? '?'} ms, and its
 common-word queries ${common && sBig?.fts5Only?.search['hybrid common words'] ? f(sBig.fts5Only.search['hybrid common words'].p50 / common.p50, 1) : '?'}× faster than FTS5 alone in the same run); over HTTP the route and the client add ~3 ms. When
