@@ -51,4 +51,21 @@ describe('createLogger', () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0] as string)).toMatchObject({ level: 'warn', component: 'api/auth', message: 'refused', trace_id: 'abc', status: 401, error: 'bad key' });
   });
+
+  it('takes SPANDA_LOG_FORMAT when created, and its request and component loggers keep that format', () => {
+    const lines: string[] = [];
+    const before = process.env.SPANDA_LOG_FORMAT;
+    process.env.SPANDA_LOG_FORMAT = 'json';
+    try {
+      const root = createLogger('node', 'info', (l) => lines.push(l));
+      process.env.SPANDA_LOG_FORMAT = 'text';
+      root.with({ trace_id: 't1' }).child('api').info('served', { status: 200 });
+      createLogger('other', 'info', (l) => lines.push(l)).info('plain');
+    } finally {
+      if (before === undefined) delete process.env.SPANDA_LOG_FORMAT;
+      else process.env.SPANDA_LOG_FORMAT = before;
+    }
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ component: 'node/api', message: 'served', trace_id: 't1', status: 200 });
+    expect(lines[1]).toMatch(/ info  other: plain\n$/);
+  });
 });

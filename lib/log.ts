@@ -46,7 +46,9 @@ export function createLogger(
   write: (line: string) => void = (l) => process.stderr.write(l),
   options: LoggerOptions = {},
 ): Logger {
-  const json = (options.format ?? envFormat()) === 'json';
+  // Read once: a request's logger (requestContext's with()) is built per call, and process.env is slow to read.
+  const format = options.format ?? envFormat();
+  const json = format === 'json';
   const bound = options.fields ?? {};
   const emit = (lvl: LogLevel, message: string, own: LogFields = {}) => {
     if (ORDER[lvl] < ORDER[level]) return;
@@ -68,8 +70,8 @@ export function createLogger(
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
-    child: (name) => createLogger(`${component}/${name}`, level, write, options),
-    with: (fields) => createLogger(component, level, write, { ...options, fields: { ...bound, ...fields } }),
+    child: (name) => createLogger(`${component}/${name}`, level, write, { ...options, format }),
+    with: (fields) => createLogger(component, level, write, { ...options, format, fields: { ...bound, ...fields } }),
   };
 }
 
