@@ -1,5 +1,5 @@
 // A small leveled logger (one line per event on stderr: text, or JSON objects), W3C trace context, and URL redaction.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-pool.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -109,7 +109,7 @@ export function formatTraceparent(t: TraceContext): string {
 
 /** This process's span in the trace: the caller's trace id (a new one when absent or malformed) and a new span id. */
 export function childTrace(parent: TraceContext | undefined): TraceContext {
-  return { traceId: parent?.traceId ?? randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex'), flags: parent?.flags ?? '01' };
+  return { traceId: parent?.traceId ?? randomHex(16), spanId: randomHex(8), flags: parent?.flags ?? '01' };
 }
 
 /** The trace id of a traceparent header value, for log lines. */

@@ -1,5 +1,6 @@
 // Identifiers: time-ordered event ids (ULID), content hashes and the message ids that make publishing idempotent.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { takeRandom } from '../lib/random-pool.ts';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -11,22 +12,11 @@ export function newEventId(now = Date.now()): string {
     time = CROCKFORD[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const bytes = randomChunk();
+  // randomBytes(16) per event was a tenth of publishing a document: the bytes come from a pool (lib/random-pool.ts).
+  const { bytes, offset } = takeRandom(16);
   let random = '';
-  for (let i = 0; i < 16; i++) random += CROCKFORD[(bytes[pool.offset + i] as number) % 32];
-  pool.offset += 16;
+  for (let i = 0; i < 16; i++) random += CROCKFORD[(bytes[offset + i] as number) % 32];
   return time + random;
-}
-
-// randomBytes(16) per event was a tenth of publishing a document: the bytes come from a pool filled 4 KiB at a time.
-const pool = { bytes: Buffer.alloc(0), offset: 0 };
-
-function randomChunk(): Buffer {
-  if (pool.offset + 16 > pool.bytes.length) {
-    pool.bytes = randomBytes(4096);
-    pool.offset = 0;
-  }
-  return pool.bytes;
 }
 
 export function sha256Hex(value: string | Uint8Array): string {
