@@ -2,7 +2,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { encodeEvent, eventMetadata } from './codec.ts';
-import { decodeMessage, registerReader } from './shared-decode.ts';
+import { decodeMessage, registerReader, SHARED_DECODE_LIMITS, sharedDecodeUsage } from './shared-decode.ts';
 
 function message(seq: number, timestampNanos: number, data?: Uint8Array): JsMsg {
   const event = {
@@ -17,6 +17,22 @@ function message(seq: number, timestampNanos: number, data?: Uint8Array): JsMsg 
     headers: encoded.headers,
     seq,
     info: { stream: 'SHARED_TEST', timestampNanos, deliveryCount: 1 },
+  } as unknown as JsMsg;
+}
+
+/** A document.upserted message of about `bytes` bytes (its text), on the shared test stream. */
+function upserted(seq: number, bytes: number): JsMsg {
+  const encoded = encodeEvent({
+    type: 'document.upserted' as const,
+    data: { tenant: 'acme', source: 'api', id: `doc-${seq}`, text: 'x'.repeat(bytes), metadata: {}, contentHash: `sha256:${'0'.repeat(64)}` },
+    metadata: eventMetadata('document.upserted', { source: '/test' }),
+  });
+  return {
+    subject: `docs.acme.api.doc-${seq}`,
+    data: encoded.data,
+    headers: encoded.headers,
+    seq,
+    info: { stream: 'SHARED_TEST', timestampNanos: 1, deliveryCount: 1 },
   } as unknown as JsMsg;
 }
 
@@ -47,6 +63,32 @@ describe('decodeMessage', () => {
     const bad = message(3, 1000, new TextEncoder().encode('{oops'));
     expect(() => decodeMessage(bad)).toThrow(/not valid UTF-8 JSON/);
     expect(() => decodeMessage(bad)).toThrow(/not valid UTF-8 JSON/);
+    release.forEach((r) => r());
+  });
+
+  it('shares a message with a reader 4,000 messages behind (a burst: the catalog reads DOCUMENTS after the chunker)', () => {
+    const release = [registerReader('SHARED_TEST'), registerReader('SHARED_TEST')];
+    const held = sharedDecodeUsage().entries;
+    const messages = Array.from({ length: 4000 }, (_, i) => upserted(10_000 + i, 4000));
+    const first = messages.map((m) => decodeMessage(m).data);
+    const second = messages.map((m) => decodeMessage(m).data);
+    expect(second.filter((data, i) => data === first[i])).toHaveLength(4000);
+    expect(sharedDecodeUsage().entries).toBe(held); // each taken by both readers, then let go
+    release.forEach((r) => r());
+  });
+
+  it('holds at most its byte budget of decoded events, forgetting the oldest first', () => {
+    const release = [registerReader('SHARED_TEST'), registerReader('SHARED_TEST')];
+    const size = 1024 * 1024;
+    const count = Math.ceil(SHARED_DECODE_LIMITS.bytes / size) + 8;
+    const messages = Array.from({ length: count }, (_, i) => upserted(20_000 + i, size));
+    const first = messages.map((m) => decodeMessage(m).data);
+    const usage = sharedDecodeUsage();
+    expect(usage.bytes).toBeLessThanOrEqual(SHARED_DECODE_LIMITS.bytes);
+    expect(usage.bytes).toBeGreaterThan(SHARED_DECODE_LIMITS.bytes - 2 * size);
+    // The newest is still shared; the oldest was forgotten and decodes again.
+    expect(decodeMessage(messages[count - 1] as JsMsg).data).toBe(first[count - 1]);
+    expect(decodeMessage(messages[0] as JsMsg).data).not.toBe(first[0]);
     release.forEach((r) => r());
   });
 });
