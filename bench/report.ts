@@ -1047,21 +1047,25 @@ The machine's own speed moves these figures as much as the code does. The query,
 of 2026-12-03 14:00-14:20 (after changes to the store's in-memory indexes) were taken while it ran 1.3-2× slower than
 that morning by the figures no change touched (the store's FTS5-only queries p50 3.4 against 2.05 ms at 100k, raw
 JetStream publishing 12,039 against 16,070 messages/s), and read: query p50 14.53 / p99 22.19 ms (client in its own
-process), ingest 3,404 chunks/s, hash freshness p50 16.5 / p99 82.7 ms, offline p99 1,196 ms. The pipeline and
-freshness runs shown, of 18:00-18:45 (after the keyword index loads after open and filters read an in-memory document index; neither is on the
-ingest path beyond a few Map updates per batch), met a faster machine: raw JetStream publishing 12,839 / 20,396
-messages/s, the offline model's capacity 2.29-3.16 one-page documents/s against 1.71-1.73. Their ratios to the
-same-run baselines moved less than the absolute figures: ingest 0.337 of its ceiling against 0.298. The POST run
-shown is of 20:05, after the API stopped building a full web Request for every call (api/body-limit.ts: the body limit
-reads Content-Length from Node's request; the API thread's busy time per hybrid query fell from 1.75-2.52 to 1.27-2.07
-ms in alternating scratch runs at 20k chunks). The query run shown is of 20:20, after trace ids also came from the
-random pool (two randomBytes() calls per request, ~12 µs, were gone); its p99 at 100k, 23.64 ms with the client in its
-own process, is the first under the 25 ms target, but the run of 20:05 had 27.59 and that of 18:00 26.22 ms: the
-target is met by this run, not by a margin wider than the run-to-run spread. POST read 4,637 documents/s, 0.187 of raw publish, against
-7,165 and 0.346 on 2026-12-02 22:58, and the target row turned to missed; the change is not why: four alternating
-runs at 20:00 gave 4,760 / 4,628 documents/s without it and 4,518 / 5,073 with it, and the code of 2026-12-03 morning
-(adc0f43, before the store changes of that day) against this one 4,502 / 4,794 and 3,977 / 4,676. POST moves more
-from run to run than any of those differences, and this machine is slower for it than that night.
+process), ingest 3,404 chunks/s, hash freshness p50 16.5 / p99 82.7 ms, offline p99 1,196 ms. The freshness
+run shown, of 18:44 (after the keyword index loads after open and filters read an in-memory document index; neither is
+on the ingest path beyond a few Map updates per batch), met a faster machine: the offline model's capacity 2.29-3.16
+one-page documents/s against 1.71-1.73. The query run shown is of 20:20, after the API stopped building a full web
+Request for every call (api/body-limit.ts: the API thread's busy time per hybrid query fell from 1.75-2.52 to 1.27-2.07
+ms in alternating scratch runs at 20k chunks) and trace ids came from the random pool (two randomBytes() calls per
+request, ~12 µs, were gone); its p99 at 100k, 23.64 ms with the client in its own process, is the first under the 25 ms
+target, but the run of 20:05 had 27.59 and that of 18:00 26.22 ms: the target is met by this run, not by a margin wider
+than the run-to-run spread. The pipeline and POST runs shown are of 22:08-22:13, after shared decoding kept up to 32 MB
+of decoded events instead of 2,048 of them (streams/shared-decode.ts): in a burst the chunker and the catalog read
+DOCUMENTS thousands of messages apart, and 94% of the DOCUMENTS messages and a quarter of the CHUNKS messages were
+decoded twice (three alternating scratch bursts of 4,000 documents after a warm-up: 5,463-5,948 against 5,089-5,237
+chunks/s, 1.19-1.25 against 1.30-1.35 ms of the node's CPU per document). Ingest read 5,267 chunks/s, 0.357 of its
+ceiling, against 4,599 and 0.337 at 18:05: over the target in this run. POST read 3,653 documents/s, 0.209 of raw
+publish, against 4,637 and 0.187 at 20:05 and 7,165 and 0.346 on 2026-12-02 22:58: its ratio rose while its rate fell
+with the machine's (raw publish 17,438 against 24,755 messages/s at 20:05; the load went from 2.2 to 4.05 during it).
+POST moves more from run to run than the changes measured on its path: four alternating runs at 20:00 gave 4,760 /
+4,628 documents/s without the body-limit change and 4,518 / 5,073 with it, and the code of 2026-12-03 morning (adc0f43,
+before the store changes of that day) against that of 20:00 4,502 / 4,794 and 3,977 / 4,676.
 
 **Reading them.** Latency: the store answers hybrid at 100k × 512-d in a few ms (store section: p50 ${sBig?.search['hybrid']?.p50 ?? '?'} ms, and its
 common-word queries ${common && sBig?.fts5Only?.search['hybrid common words'] ? f(sBig.fts5Only.search['hybrid common words'].p50 / common.p50, 1) : '?'}× faster than FTS5 alone in the same run); over HTTP the route and the client add ~3 ms. When
@@ -1159,8 +1163,9 @@ that run's. The pipeline ran on 2026-12-03 at 01:16 to measure the faster offlin
 since 22:52: 0.350 of its ceiling), at 07:20 after the FTS5 merge steps (5,148 chunks/s, 0.309 of a ceiling of 3,420
 documents/s), at 09:44 with the paged row-id maps and the lingering catalog: 0.322 of its ceiling, while
 the ceiling itself fell to 2,964 documents/s on a machine slower than that morning, which took the absolute rate below
-the target (4,642 chunks/s), at 14:00 (0.298 of a ceiling of 2,351 documents/s, 3,404 chunks/s) and, shown, at 18:00
-(0.337 of 2,807 documents/s, 4,599 chunks/s). Six alternating runs, 32 KB
+the target (4,642 chunks/s), at 14:00 (0.298 of a ceiling of 2,351 documents/s, 3,404 chunks/s), at 18:00
+(0.337 of 2,807 documents/s, 4,599 chunks/s) and, shown, at 22:08 after decoding was shared across bursts (0.357 of
+3,032 documents/s, 5,267 chunks/s). Six alternating runs, 32 KB
 against 256 KB client buffers, gave 3,786 / 4,230 / 4,466 against 4,977 / 5,238 / 3,208 documents/s. Its clients now
 also run in a process of their own, as a deployment's do (the target row reads that figure).
 A serving store now queues its FTS5 rows in each batch's transaction and writes them in slices of 256 between
