@@ -129,7 +129,7 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
   metrics.dlqEvents.labels(processor.name).inc(0);
   // Consumer lag (pending, ack-pending) and this stage's DLQ entries, polled by one collector per node.
   const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ stream: processor.stream, consumer: processor.name, dlqStage: processor.name });
-  const unregister = registerReader(processor.stream);
+  const unregister = registerReader(processor.stream, processor.filterSubjects);
 
   async function deadLetter(msg: JsMsg, reason: string, attempts: number): Promise<void> {
     const { duplicate } = await sendToDlq(handle, processor.name, msg, reason, attempts);

@@ -124,7 +124,7 @@ export function runProjector<Op = StoreOp>(
   const metrics = options.metrics ?? defaultMetrics();
   metrics.dlqEvents.labels(dlqName).inc(0);
   const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ dlqStage: dlqName });
-  const unregister = projection.sources.map((source) => registerReader(source.stream));
+  const unregister = projection.sources.map((source) => registerReader(source.stream, [source.filterSubject]));
   // Freshness counts only once the projector has reached the head of the log: the catch-up of a new generation (or a
   // replay) applies old events on purpose, and its progress shows in the pending gauge instead.
   let live = false;

@@ -91,4 +91,22 @@ describe('decodeMessage', () => {
     expect(decodeMessage(messages[0] as JsMsg).data).not.toBe(first[0]);
     release.forEach((r) => r());
   });
+
+  it('keeps an event only for readers whose subjects it is on (a second model\'s vectors are read by the catalog alone)', () => {
+    // Subjects of the helper: docs.acme.api.doc-<seq>. One reader of everything, one of this document only.
+    const release = [registerReader('SHARED_TEST', ['docs.>']), registerReader('SHARED_TEST', ['docs.*.api.doc-30001'])];
+    const held = sharedDecodeUsage().entries;
+    const other = upserted(30_000, 100);
+    decodeMessage(other);
+    expect(sharedDecodeUsage().entries).toBe(held); // nobody else reads it: not kept
+    const shared = upserted(30_001, 100);
+    const first = decodeMessage(shared).data;
+    expect(sharedDecodeUsage().entries).toBe(held + 1);
+    expect(decodeMessage(shared).data).toBe(first);
+    expect(sharedDecodeUsage().entries).toBe(held);
+    release.forEach((r) => r());
+    // Released readers count no more: with none left, nothing is kept.
+    decodeMessage(upserted(30_002, 100));
+    expect(sharedDecodeUsage().entries).toBe(held);
+  });
 });

@@ -34,23 +34,57 @@ function forget(key: string, entry: Entry): void {
   entries.delete(key);
   cachedBytes -= entry.bytes;
 }
-const readers = new Map<string, number>();
+/** A registered reader: the subjects it reads of its stream, as token lists ('*' one token, '>' the rest). */
+interface Reader {
+  readonly filters: ReadonlyArray<readonly string[]>;
+}
 
-/** Registers a reader of `stream` in this process (a processor, a projection source); call the result when it stops. */
+const readers = new Map<string, Set<Reader>>();
+
 /** What the cache holds now (for tests and diagnostics). */
 export function sharedDecodeUsage(): { entries: number; bytes: number } {
   return { entries: entries.size, bytes: cachedBytes };
 }
 
-export function registerReader(stream: string): () => void {
-  readers.set(stream, (readers.get(stream) ?? 0) + 1);
-  let registered = true;
+function subjectMatches(tokens: readonly string[], filter: readonly string[]): boolean {
+  for (let i = 0; i < filter.length; i++) {
+    const f = filter[i];
+    if (f === '>') return tokens.length > i;
+    if (i >= tokens.length || (f !== '*' && f !== tokens[i])) return false;
+  }
+  return tokens.length === filter.length;
+}
+
+/**
+ * How many registered readers of `stream` will read a message on `subject`. A node with two models has two embedders'
+ * EMBEDDINGS on one stream and serves one of them: counting every reader of the stream kept the other model's events
+ * until they were pushed out, as if a second reader were still to come.
+ */
+function readersOf(stream: string, subject: string): number {
+  const registered = readers.get(stream);
+  if (!registered) return 0;
+  let tokens: string[] | undefined;
+  let count = 0;
+  for (const reader of registered) {
+    if (reader.filters.length === 0) count++;
+    else if (reader.filters.some((f) => subjectMatches((tokens ??= subject.split('.')), f))) count++;
+  }
+  return count;
+}
+
+/**
+ * Registers a reader of `stream` in this process (a processor, a projection source) and the subjects it reads (none:
+ * all of them); call the result when it stops.
+ */
+export function registerReader(stream: string, filterSubjects: readonly string[] = []): () => void {
+  const reader: Reader = { filters: filterSubjects.map((f) => f.split('.')) };
+  let registered = readers.get(stream);
+  if (!registered) readers.set(stream, (registered = new Set()));
+  registered.add(reader);
   return () => {
-    if (!registered) return;
-    registered = false;
-    const left = (readers.get(stream) ?? 1) - 1;
-    if (left > 0) readers.set(stream, left);
-    else readers.delete(stream);
+    const held = readers.get(stream);
+    if (!held?.delete(reader)) return;
+    if (held.size === 0) readers.delete(stream);
   };
 }
 
@@ -66,11 +100,11 @@ export function decodeMessage(msg: JsMsg, deliveryCount?: number): StoredEvent<S
   const cached = entries.get(key);
   if (cached && cached.subject === msg.subject && cached.timestampNanos === timestampNanos) {
     cached.taken += 1;
-    if (cached.taken >= (readers.get(stream) ?? 0)) forget(key, cached);
+    if (cached.taken >= readersOf(stream, msg.subject)) forget(key, cached);
     return { ...cached.event, position };
   }
   const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: headersOf(msg) }, position);
-  if ((readers.get(stream) ?? 0) > 1) {
+  if (readersOf(stream, msg.subject) > 1) {
     if (cached) forget(key, cached); // another message at this sequence (a recreated stream)
     const entry: Entry = { subject: msg.subject, timestampNanos, event, bytes: msg.data.byteLength, taken: 1 };
     entries.set(key, entry);
