@@ -6,8 +6,9 @@ import type { SpandaEvent, StoredEvent } from './events/index.ts';
 /**
  * A node reads every CHUNKS message three times (embedder, inference and indexing projections), every DOCUMENTS and
  * EMBEDDINGS message twice; decoding (JSON, validation, headers) was a tenth of its main thread. A decoded event is
- * kept until each registered reader of its stream has taken it, or until newer ones push it out, so it lives for
- * milliseconds and the cache stays small. A message that fails to decode is not kept: each stage gets the error.
+ * kept until each registered reader whose subjects it is on has taken it, or until newer ones push it out: while the
+ * stages keep pace it lives for milliseconds; in a burst, for as long as the slowest reader lags (SHARED_DECODE_LIMITS).
+ * A message that fails to decode is not kept: each stage gets the error.
  */
 interface Entry {
   readonly subject: string;
@@ -34,6 +35,7 @@ function forget(key: string, entry: Entry): void {
   entries.delete(key);
   cachedBytes -= entry.bytes;
 }
+
 /** A registered reader: the subjects it reads of its stream, as token lists ('*' one token, '>' the rest). */
 interface Reader {
   readonly filters: ReadonlyArray<readonly string[]>;
