@@ -1,8 +1,8 @@
 // Shared decoding: the readers of one message in a process get one decoded event, each with its own position.
 import type { JsMsg } from '@nats-io/jetstream';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { encodeEvent, eventMetadata } from './codec.ts';
-import { decodeMessage, registerReader, SHARED_DECODE_LIMITS, sharedDecodeUsage } from './shared-decode.ts';
+import { clearSharedDecode, decodeMessage, registerReader, SHARED_DECODE_LIMITS, sharedDecodeUsage } from './shared-decode.ts';
 
 function message(seq: number, timestampNanos: number, data?: Uint8Array): JsMsg {
   const event = {
@@ -37,6 +37,8 @@ function upserted(seq: number, bytes: number): JsMsg {
 }
 
 describe('decodeMessage', () => {
+  beforeEach(clearSharedDecode);
+
   it('decodes a message once for its readers and gives each its own position', () => {
     const release = [registerReader('SHARED_TEST'), registerReader('SHARED_TEST')];
     const msg = message(1, 1000);
@@ -68,12 +70,11 @@ describe('decodeMessage', () => {
 
   it('shares a message with a reader 4,000 messages behind (a burst: the catalog reads DOCUMENTS after the chunker)', () => {
     const release = [registerReader('SHARED_TEST'), registerReader('SHARED_TEST')];
-    const held = sharedDecodeUsage().entries;
     const messages = Array.from({ length: 4000 }, (_, i) => upserted(10_000 + i, 4000));
     const first = messages.map((m) => decodeMessage(m).data);
     const second = messages.map((m) => decodeMessage(m).data);
     expect(second.filter((data, i) => data === first[i])).toHaveLength(4000);
-    expect(sharedDecodeUsage().entries).toBe(held); // each taken by both readers, then let go
+    expect(sharedDecodeUsage()).toEqual({ entries: 0, bytes: 0 }); // each taken by both readers, then let go
     release.forEach((r) => r());
   });
 
@@ -95,18 +96,16 @@ describe('decodeMessage', () => {
   it('keeps an event only for readers whose subjects it is on (a second model\'s vectors are read by the catalog alone)', () => {
     // Subjects of the helper: docs.acme.api.doc-<seq>. One reader of everything, one of this document only.
     const release = [registerReader('SHARED_TEST', ['docs.>']), registerReader('SHARED_TEST', ['docs.*.api.doc-30001'])];
-    const held = sharedDecodeUsage().entries;
-    const other = upserted(30_000, 100);
-    decodeMessage(other);
-    expect(sharedDecodeUsage().entries).toBe(held); // nobody else reads it: not kept
+    decodeMessage(upserted(30_000, 100));
+    expect(sharedDecodeUsage().entries).toBe(0); // nobody else reads it: not kept
     const shared = upserted(30_001, 100);
     const first = decodeMessage(shared).data;
-    expect(sharedDecodeUsage().entries).toBe(held + 1);
+    expect(sharedDecodeUsage().entries).toBe(1);
     expect(decodeMessage(shared).data).toBe(first);
-    expect(sharedDecodeUsage().entries).toBe(held);
+    expect(sharedDecodeUsage().entries).toBe(0);
     release.forEach((r) => r());
     // Released readers count no more: with none left, nothing is kept.
     decodeMessage(upserted(30_002, 100));
-    expect(sharedDecodeUsage().entries).toBe(held);
+    expect(sharedDecodeUsage().entries).toBe(0);
   });
 });

@@ -48,6 +48,12 @@ export function sharedDecodeUsage(): { entries: number; bytes: number } {
   return { entries: entries.size, bytes: cachedBytes };
 }
 
+/** Drops every kept event (tests start from an empty cache; readers stay registered). */
+export function clearSharedDecode(): void {
+  entries.clear();
+  cachedBytes = 0;
+}
+
 function subjectMatches(tokens: readonly string[], filter: readonly string[]): boolean {
   for (let i = 0; i < filter.length; i++) {
     const f = filter[i];
