@@ -31,16 +31,30 @@ export interface NatsHandle {
 export const RETRY_WHILE_DISCONNECTED_S = 1;
 
 /**
- * How long a pull request of a long-running consume() lives (idle heartbeats every half of it): 5 s instead of the
- * client's 30 s. After a server restart, @nats-io/jetstream (3.3 and 3.4) recreates an ordered consumer without
- * resetting its count of messages already asked for, so its first pull asks for one message and no more follow until
- * two heartbeats are missed: with the default, a projector stood still for 30 s after every broker restart, now for at
- * most 5 s. It also bounds the client's wait after a failed consumer lookup on reconnect (it backs off for `expires`).
+ * How long a pull request of a long-running consume() lives: 5 s instead of the client's 30 s. It bounds the client's
+ * wait after a failed consumer lookup on reconnect (it backs off for `expires`). After a server restart,
+ * @nats-io/jetstream (3.3 and 3.4) recreates an ordered consumer without resetting its count of messages already asked
+ * for, so its first pull asks for one message and no more follow until two heartbeats are missed: 30 s with the
+ * client's defaults, now about a second (PULL_IDLE_HEARTBEAT_MS).
  */
 export const PULL_EXPIRES_MS = 5000;
 
+/**
+ * How often the server confirms a pull request it still holds while it has nothing to deliver (the client's floor);
+ * the client re-pulls after two intervals without a word. By default that is half of `expires`, but nats-server before
+ * 2.9.16 (Debian's 2.9.10, the one `spanda up` finds there) can forget a pull request without telling the client: a
+ * message that arrives after the request expired but before the server's expiry timer ran drops the request silently
+ * (no 408; fixed upstream by "Fix Pull Consumer not sending request timeout"). The client still counts the request's
+ * messages as asked for and asks for no more, so the consumer stood still until two heartbeats were missed: 5-7.5 s
+ * with 2.5 s heartbeats. Caught in the offline freshness benchmark on a busy machine (a projector's EMBEDDINGS source
+ * silent for 4,981 ms, then "heartbeats_missed"), and reproduced by stopping the server across an expiry. With 500 ms,
+ * such a stall ends within about 1-1.5 s, and so does the stall after a broker restart (see PULL_EXPIRES_MS). The
+ * price: an idle consumer gets two small heartbeats a second.
+ */
+export const PULL_IDLE_HEARTBEAT_MS = 500;
+
 /** Options for a long-running consume() that asks for up to `maxMessages` at a time. */
-export const consumeOptions = (maxMessages: number) => ({ max_messages: maxMessages, expires: PULL_EXPIRES_MS });
+export const consumeOptions = (maxMessages: number) => ({ max_messages: maxMessages, expires: PULL_EXPIRES_MS, idle_heartbeat: PULL_IDLE_HEARTBEAT_MS });
 
 /**
  * Bytes the client gathers before it writes to the socket in the middle of a burst (it always writes at the end of the
