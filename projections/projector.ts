@@ -179,7 +179,7 @@ export function runProjector<Op = StoreOp>(
   /**
    * After a broker restart the client recreates each ordered consumer where it left off, but (@nats-io/jetstream 3.3-3.4)
    * without forgetting the pull it had outstanding: its first pull asks for one message and the next waits until two
-   * heartbeats are missed, ~1-1.5 s with consumeOptions' heartbeats. The loop reopens every source from the store's
+   * heartbeats are missed (two intervals of consumeOptions' heartbeats). The loop reopens every source from the store's
    * checkpoints instead, as it does after a failed batch: the same position, a fresh pull.
    */
   function watchForRecreation(messages: ConsumerMessages, myGeneration: number): void {

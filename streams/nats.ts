@@ -34,8 +34,8 @@ export const RETRY_WHILE_DISCONNECTED_S = 1;
  * How long a pull request of a long-running consume() lives: 5 s instead of the client's 30 s. It bounds the client's
  * wait after a failed consumer lookup on reconnect (it backs off for `expires`). After a server restart,
  * @nats-io/jetstream (3.3 and 3.4) recreates an ordered consumer without resetting its count of messages already asked
- * for, so its first pull asks for one message and no more follow until two heartbeats are missed: 30 s with the
- * client's defaults, now about a second (PULL_IDLE_HEARTBEAT_MS).
+ * for, so its first pull asks for one message and no more follow until two heartbeats are missed (30 s with the
+ * client's defaults; PULL_IDLE_HEARTBEAT_MS sets how soon). The projector reopens its sources when that happens.
  */
 export const PULL_EXPIRES_MS = 5000;
 
@@ -48,8 +48,7 @@ export const PULL_EXPIRES_MS = 5000;
  * messages as asked for and asks for no more, so the consumer stood still until two heartbeats were missed: 5-7.5 s
  * with 2.5 s heartbeats. Caught in the offline freshness benchmark on a busy machine (a projector's EMBEDDINGS source
  * silent for 4,981 ms, then "heartbeats_missed"), and reproduced by stopping the server across an expiry. With 500 ms,
- * such a stall ends within about 1-1.5 s, and so does the stall after a broker restart (see PULL_EXPIRES_MS). The
- * price: an idle consumer gets two small heartbeats a second.
+ * such a stall ends within about 0.5-1.5 s. The price: an idle consumer gets two small heartbeats a second.
  */
 export const PULL_IDLE_HEARTBEAT_MS = 500;
 
