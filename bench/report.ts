@@ -1210,11 +1210,18 @@ offline model's capacity at 1.99-2.27 one-page documents/s against 2.9-3.1 the d
 against 378; those of 14:20 hash 82.7 (80-112) and offline 1,196 (1,185-1,695); those of 18:10 hash 52.9 (51.2-62) and offline 786
 (680-853), with the offline capacity at 2.29-3.16; those of 18:33 (the same code, with the split by stage), hash
 75.7 (66-129.2, at a background of 374-447 documents/s from capacities of 768-914) and offline 791 (705-886); those
-shown, of 22:20 (after shared decoding kept more decoded events), hash 58.1 (53.6-68.4, at a background of 353-424
-documents/s from capacities of 726-868) and offline 772 (646-4,443). That hash figure lies within what the code before
-it measured from run to run (52.9 and 75.7), so the change is not shown to move it. In the offline run of 4,443 ms a
-stall of 2-4 s also reached the keyword-visible time (p99 1,939 ms, where the model is not on the path); no earlier
-run had one, and the median run is the one shown. The split puts the tail in no one stage: the slowest tenth of the
+of 22:20 (after shared decoding kept more decoded events), hash 58.1 (53.6-68.4, at a background of 353-424
+documents/s from capacities of 726-868) and offline 772 (646-4,443). In that offline run of 4,443 ms a stall of 2-4 s
+also reached the keyword-visible time, where the model is not on the path. Its cause was found on 2026-12-04:
+nats-server before 2.9.16 (this machine's is 2.9.10) can forget a pull request that expired just as a message arrived,
+without the 408 that tells the client, and the consumer then stood still until two heartbeats were missed, 5-7.5 s
+(instrumented offline rounds with a busy process competing for the cores: an EMBEDDINGS source of the serving
+projector silent for 4,981 ms, then the client's "heartbeats_missed"). Consumers now ask for heartbeats every 500 ms,
+which ends such a stall within 0.5-1.5 s (streams/nats.ts, PULL_IDLE_HEARTBEAT_MS). The runs shown, of 2026-12-04
+04:07 (after that change), read hash 80.6 ms (70.5-83.7, at a background of ~465 documents/s from capacities of about
+950, with the load at 2.6-3.4 when the hash rounds ran) and offline 642 ms (558-878), with no stall in the offline
+runs; the hash figure is within the spread of earlier runs (52.9-82.7), and the change touches consumers only when
+they wait. The split puts the tail in no one stage: the slowest tenth of the
 hash probes spent 14 ms in the chunker hop, 17 in the embedder's and 19 in the apply on average, where the median
 probe spent 3-3.5 in each.
 Method: the pipeline, POST and freshness benchmarks measure a node
