@@ -68,6 +68,12 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['stream', 'consumer'] as const,
       registers,
     }),
+    consumerStalls: new Counter({
+      name: 'spanda_consumer_stalls_total',
+      help: 'Times a consumer heard nothing from NATS on its open pull request for two heartbeats (~1 s) and asked again; nats-server before 2.9.16 forgets some expired pull requests',
+      labelNames: ['stream', 'consumer'] as const,
+      registers,
+    }),
     consumerAckPending: new Gauge({
       name: 'spanda_consumer_ack_pending_messages',
       help: 'Messages delivered to the consumer and not yet acknowledged (num_ack_pending)',

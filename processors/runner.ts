@@ -6,6 +6,7 @@ import { defaultMetrics, PROCESSOR_OUTCOMES, type ProcessorOutcome, type SpandaM
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
+import { CONSUMER_STALL_HINT, onConsumerStall } from '../streams/consumer-stalls.ts';
 import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import { publishEncoded, publishEvent } from '../streams/publisher.ts';
@@ -126,6 +127,8 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
   // Resolved once: a labels() lookup per message hashes the label values every time.
   const okEvents = outcomeLabel('ok');
   const stageLatency = metrics.stageLatencySeconds.labels(processor.name);
+  const stalls = metrics.consumerStalls.labels(processor.stream, processor.name);
+  stalls.inc(0);
   metrics.dlqEvents.labels(processor.name).inc(0);
   // Consumer lag (pending, ack-pending) and this stage's DLQ entries, polled by one collector per node.
   const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ stream: processor.stream, consumer: processor.name, dlqStage: processor.name });
@@ -258,6 +261,10 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
         await ensureConsumer(handle, processor, ackWaitMs);
         const consumer = await handle.js.consumers.get(processor.stream, processor.name);
         messages = await consumer.consume(consumeOptions(Math.max(processor.batchSize * 2, 64)));
+        onConsumerStall(messages, () => {
+          stalls.inc();
+          log.warn('no word from NATS on the open pull request for two heartbeats; asked again', { stream: processor.stream, hint: CONSUMER_STALL_HINT });
+        });
         for await (const msg of messages) {
           held.add(msg);
           queue.push(msg);
