@@ -1060,7 +1060,12 @@ of decoded events instead of 2,048 of them (streams/shared-decode.ts): in a burs
 DOCUMENTS thousands of messages apart, and 94% of the DOCUMENTS messages and a quarter of the CHUNKS messages were
 decoded twice (three alternating scratch bursts of 4,000 documents after a warm-up: 5,463-5,948 against 5,089-5,237
 chunks/s, 1.19-1.25 against 1.30-1.35 ms of the node's CPU per document). Ingest read 5,267 chunks/s, 0.357 of its
-ceiling, against 4,599 and 0.337 at 18:05: over the target in this run. POST read 3,653 documents/s, 0.209 of raw
+ceiling, against 4,599 and 0.337 at 18:05: over the target in that run. The pipeline run shown is of 2026-12-04 04:35,
+after consumers asked for heartbeats every 500 ms (streams/nats.ts): 4,779 chunks/s (rounds of 861-982 documents/s),
+0.351 of a ceiling of 2,801 documents/s, under the target by its rate with the same ratio as before. Hash-only runs
+minutes later, alternating without and with the heartbeats, read 1,135-1,293 and 1,050-1,267 documents/s (two pairs of
+three rounds; medians 1,203 and 1,207): the heartbeats cost nothing measurable, the machine's pace moves the rate.
+POST read 3,653 documents/s, 0.209 of raw
 publish, against 4,637 and 0.187 at 20:05 and 7,165 and 0.346 on 2026-12-02 22:58: its ratio rose while its rate fell
 with the machine's (raw publish 17,438 against 24,755 messages/s at 20:05; the load went from 2.2 to 4.05 during it).
 POST moves more from run to run than the changes measured on its path: four alternating runs at 20:00 gave 4,760 /
