@@ -6,7 +6,7 @@ import { defaultMetrics, PROCESSOR_OUTCOMES, type ProcessorOutcome, type SpandaM
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
-import { CONSUMER_STALL_HINT, onConsumerStall } from '../streams/consumer-stalls.ts';
+import { reportConsumerStalls } from '../streams/consumer-stalls.ts';
 import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import { publishEncoded, publishEvent } from '../streams/publisher.ts';
@@ -261,10 +261,7 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
         await ensureConsumer(handle, processor, ackWaitMs);
         const consumer = await handle.js.consumers.get(processor.stream, processor.name);
         messages = await consumer.consume(consumeOptions(Math.max(processor.batchSize * 2, 64)));
-        onConsumerStall(messages, () => {
-          stalls.inc();
-          log.warn('no word from NATS on the open pull request for two heartbeats; asked again', { stream: processor.stream, hint: CONSUMER_STALL_HINT });
-        });
+        reportConsumerStalls(messages, stalls, log, { stream: processor.stream });
         for await (const msg of messages) {
           held.add(msg);
           queue.push(msg);

@@ -7,7 +7,7 @@ import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { createFreshnessProbe } from '../lib/metrics-freshness.ts';
 import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
-import { CONSUMER_STALL_HINT, onConsumerStall } from '../streams/consumer-stalls.ts';
+import { reportConsumerStalls } from '../streams/consumer-stalls.ts';
 import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
@@ -164,10 +164,9 @@ export function runProjector<Op = StoreOp>(
       const messages = await consumer.consume(consumeOptions(batchSize));
       state.messages = messages;
       watchForRecreation(messages, myGeneration);
-      onConsumerStall(messages, () => {
-        metrics.consumerStalls.labels(state.source.stream, `${projection.name}/${state.source.key}`).inc();
-        log.warn('no word from NATS on the open pull request for two heartbeats; asked again', { source: state.source.key, hint: CONSUMER_STALL_HINT });
-      });
+      const stalls = metrics.consumerStalls.labels(state.source.stream, `${projection.name}/${state.source.key}`);
+      stalls.inc(0);
+      reportConsumerStalls(messages, stalls, log, { source: state.source.key });
       void (async () => {
         for await (const msg of messages) {
           if (myGeneration !== generation) break;

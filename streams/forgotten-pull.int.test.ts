@@ -6,7 +6,8 @@ import type { Processor } from '../processors/processor.ts';
 import { runProcessor, type RunningProcessor } from '../processors/runner.ts';
 import { startNatsProxy, type NatsProxy } from '../test/helpers/nats-proxy.ts';
 import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
-import { onConsumerStall } from './consumer-stalls.ts';
+import { silentLogger } from '../lib/log.ts';
+import { reportConsumerStalls } from './consumer-stalls.ts';
 import { documentInputSchema, publishDocument } from './document-log.ts';
 import type { DocumentRemoved } from './events/index.ts';
 import { eventMetadata } from './codec.ts';
@@ -47,7 +48,7 @@ describe('a consumer whose pull request the server forgot', () => {
     const messages = await consumer.consume(consumeOptions(100));
     const arrivals: Array<{ data: string; at: number }> = [];
     let stalls = 0;
-    onConsumerStall(messages, () => stalls++);
+    reportConsumerStalls(messages, { inc: () => stalls++ }, silentLogger, {});
     void (async () => {
       for await (const m of messages) arrivals.push({ data: m.string(), at: Date.now() });
     })();

@@ -6,7 +6,7 @@ import { defaultMetrics } from '../../lib/metrics.ts';
 import { sendToDlq } from '../../streams/dlq.ts';
 import { publishDeletion, publishDocument } from '../../streams/document-log.ts';
 import { confirmedAck } from '../../streams/acks.ts';
-import { CONSUMER_STALL_HINT, onConsumerStall } from '../../streams/consumer-stalls.ts';
+import { reportConsumerStalls } from '../../streams/consumer-stalls.ts';
 import { consumeOptions, type NatsHandle } from '../../streams/nats.ts';
 import type { Connector, ConnectorContext, ConnectorOutcome, ConnectorState, ConnectorStatus, RunningConnector } from '../connector.ts';
 import { decodeChange } from './envelope.ts';
@@ -252,10 +252,7 @@ export function debeziumConnector(config: DebeziumConsumerConfig): DebeziumConne
           try {
             const consumer = await handle.js.consumers.get(stream, durable);
             messages = await consumer.consume(consumeOptions(256));
-            onConsumerStall(messages, () => {
-              defaultMetrics().consumerStalls.labels(stream, durable).inc();
-              log.warn('no word from NATS on the open pull request for two heartbeats; asked again', { stream, durable, hint: CONSUMER_STALL_HINT });
-            });
+            reportConsumerStalls(messages, defaultMetrics().consumerStalls.labels(stream, durable), log, { stream, durable });
             for await (const msg of messages) {
               if (stopping) break;
               if (handledSeqs.has(msg.seq)) {
