@@ -1,9 +1,40 @@
-// Reports each time a long-running consume() heard nothing from the server for two heartbeats and had to ask again.
+// Consumer stalls: reports each silence a consume() had to ask past, and warns of servers known to cause them.
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import type { Logger } from '../lib/log.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
 
 /** The likely cause of a stall, and what to do about it. */
 const HINT = 'nats-server before 2.9.16 forgets some pull requests that expire as a message arrives; upgrade it if this repeats';
+
+/** The first nats-server release that answers every expired pull request ("Fix Pull Consumer not sending request timeout"). */
+const FIXED_IN = [2, 9, 16] as const;
+
+/**
+ * True for a nats-server version (as its INFO reports it, e.g. "2.9.10") that can forget an expired pull request
+ * without a word; false for later ones and for anything that does not parse.
+ */
+export function forgetsExpiredPulls(version: string | undefined): boolean {
+  const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version ?? '');
+  if (!match) return false;
+  const parts = match.slice(1, 4).map(Number);
+  for (let i = 0; i < FIXED_IN.length; i++) {
+    const [have, fixed] = [parts[i] as number, FIXED_IN[i] as number];
+    if (have !== fixed) return have < fixed;
+  }
+  return false;
+}
+
+const warnedVersions = new Set<string>();
+
+/**
+ * Warns once per process and server version when the server is one that forgets expired pull requests (a connection
+ * without a logger, such as a CLI command's, does not use up the warning).
+ */
+export function warnIfServerForgetsPulls(version: string | undefined, log: Logger): boolean {
+  if (log === silentLogger || !forgetsExpiredPulls(version) || warnedVersions.has(version as string)) return false;
+  warnedVersions.add(version as string);
+  log.warn(`nats-server ${version} forgets some pull requests that expire as a message arrives (fixed in 2.9.16): consumers notice within about a second and ask again, counted in spanda_consumer_stalls_total; upgrade nats-server for steady freshness`);
+  return true;
+}
 
 /**
  * Counts and logs a stall once per silence: when the client first reports two missed heartbeats (two

@@ -6,8 +6,8 @@ import type { Processor } from '../processors/processor.ts';
 import { runProcessor, type RunningProcessor } from '../processors/runner.ts';
 import { startNatsProxy, type NatsProxy } from '../test/helpers/nats-proxy.ts';
 import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
-import { silentLogger } from '../lib/log.ts';
-import { reportConsumerStalls } from './consumer-stalls.ts';
+import { createLogger, silentLogger } from '../lib/log.ts';
+import { forgetsExpiredPulls, reportConsumerStalls } from './consumer-stalls.ts';
 import { documentInputSchema, publishDocument } from './document-log.ts';
 import type { DocumentRemoved } from './events/index.ts';
 import { eventMetadata } from './codec.ts';
@@ -112,4 +112,13 @@ describe('a consumer whose pull request the server forgot', () => {
     expect(Date.now() - sent).toBeLessThan(3000);
     expect(await stallCount()).toBe(1);
   }, 30_000);
+
+  it('is announced when a node connects to a server that forgets them, with what to do', async () => {
+    nats = await startTestNats({ provisioned: false });
+    const lines: string[] = [];
+    viaProxy = await connectNats({ url: nats.server.url, name: 'forgotten-pull-version', logger: createLogger('test', 'warn', (line) => lines.push(line)) });
+    const version = viaProxy.nc.info?.version;
+    // This machine's Debian nats-server is 2.9.10, which does; a newer one must not be warned about.
+    expect(lines.some((line) => line.includes(`nats-server ${version} forgets`) && line.includes('upgrade nats-server'))).toBe(forgetsExpiredPulls(version));
+  });
 });

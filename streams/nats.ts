@@ -5,6 +5,7 @@ import { AuthorizationError, connect as natsConnect, credsAuthenticator, nkeyAut
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { ConfigError, UnavailableError, errorMessage } from '../lib/errors.ts';
 import { redactUrl, silentLogger, type Logger } from '../lib/log.ts';
+import { warnIfServerForgetsPulls } from './consumer-stalls.ts';
 
 export interface NatsHandle {
   readonly nc: NatsConnection;
@@ -202,6 +203,7 @@ async function wrap(nc: NatsConnection, url: string, log: Logger): Promise<NatsH
     }
   })().catch(() => undefined);
   void nc.closed().then(() => markLost('closed'));
+  warnIfServerForgetsPulls(nc.info?.version, log);
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   let draining: Promise<void> | undefined;
