@@ -16,11 +16,8 @@ export function forgetsExpiredPulls(version: string | undefined): boolean {
   const match = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version ?? '');
   if (!match) return false;
   const parts = match.slice(1, 4).map(Number);
-  for (let i = 0; i < FIXED_IN.length; i++) {
-    const [have, fixed] = [parts[i] as number, FIXED_IN[i] as number];
-    if (have !== fixed) return have < fixed;
-  }
-  return false;
+  const differs = parts.findIndex((part, i) => part !== FIXED_IN[i]);
+  return differs >= 0 && (parts[differs] as number) < FIXED_IN[differs as 0 | 1 | 2];
 }
 
 const warnedVersions = new Set<string>();
