@@ -154,6 +154,24 @@ describe('the projector', () => {
     expect(applied.has('waited-for')).toBe(true);
   });
 
+  it('stops lingering as soon as a whole batch is queued', async () => {
+    const sizes: number[] = [];
+    const { store, applied } = scriptedStore((batch) => {
+      if (batch.ops.length > 0) sizes.push(batch.ops.length);
+      return undefined;
+    });
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { batchSize: 3, lingerMs: 60_000 });
+    const [first] = await publishChunkedDocs(['first']);
+    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === first, 5_000);
+    sizes.length = 0;
+    // Nobody waits on a position: only the full batch can end a one-minute linger.
+    await publishChunkedDocs(['b1', 'b2', 'b3']);
+    const deadline = Date.now() + 5_000;
+    while (!applied.has('b3') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(['b1', 'b2', 'b3'].filter((id) => applied.has(id))).toEqual(['b1', 'b2', 'b3']);
+    expect(sizes).toEqual([3]);
+  });
+
   it('retries the whole batch while the store is busy and dead-letters nothing', async () => {
     const chunkSeqs = await publishChunkedDocs(['a', 'b', 'c']);
     const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY', name: 'SqliteError' });

@@ -171,7 +171,8 @@ export function runProjector<Op = StoreOp>(
         for await (const msg of messages) {
           if (myGeneration !== generation) break;
           queue.push({ state, msg });
-          wake?.();
+          // A lingering projector waits for a whole batch: waking it for each message re-armed its timer each time.
+          if (!lingering || queue.length >= batchSize) wake?.();
           if (queue.length >= maxQueued) await new Promise<void>((resume) => roomWaiters.push(resume));
         }
       })().catch((err) => log.error('source stopped', { source: state.source.key, error: errorMessage(err) }));
@@ -362,15 +363,17 @@ export function runProjector<Op = StoreOp>(
    * stops or must reopen its sources.
    */
   async function linger(): Promise<void> {
-    const deadline = performance.now() + lingerMs;
     lingering = true;
+    // One timer for the whole wait (a flag, not the clock: a timer may fire a fraction of a millisecond early).
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      wake?.();
+    }, lingerMs);
     try {
-      while (queue.length < batchSize && waiters.size === 0 && !stopping && !reopenRequested) {
-        const left = deadline - performance.now();
-        if (left <= 0) return;
-        await woken(left);
-      }
+      while (queue.length < batchSize && waiters.size === 0 && !stopping && !reopenRequested && !expired) await woken(undefined);
     } finally {
+      clearTimeout(timer);
       lingering = false;
     }
   }
