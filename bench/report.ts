@@ -1060,14 +1060,16 @@ of decoded events instead of 2,048 of them (streams/shared-decode.ts): in a burs
 DOCUMENTS thousands of messages apart, and 94% of the DOCUMENTS messages and a quarter of the CHUNKS messages were
 decoded twice (three alternating scratch bursts of 4,000 documents after a warm-up: 5,463-5,948 against 5,089-5,237
 chunks/s, 1.19-1.25 against 1.30-1.35 ms of the node's CPU per document). Ingest read 5,267 chunks/s, 0.357 of its
-ceiling, against 4,599 and 0.337 at 18:05: over the target in that run. The pipeline run shown is of 2026-12-04 04:35,
-after consumers asked for heartbeats every 500 ms (streams/nats.ts): 4,779 chunks/s (rounds of 861-982 documents/s),
-0.351 of a ceiling of 2,801 documents/s, under the target by its rate with the same ratio as before. Hash-only runs
-minutes later, alternating without and with the heartbeats, read 1,135-1,293 and 1,050-1,267 documents/s (two pairs of
-three rounds; medians 1,203 and 1,207): the heartbeats cost nothing measurable, the machine's pace moves the rate.
-POST read 3,653 documents/s, 0.209 of raw
-publish, against 4,637 and 0.187 at 20:05 and 7,165 and 0.346 on 2026-12-02 22:58: its ratio rose while its rate fell
-with the machine's (raw publish 17,438 against 24,755 messages/s at 20:05; the load went from 2.2 to 4.05 during it).
+ceiling, against 4,599 and 0.337 at 18:05: over the target in that run. The pipeline and POST runs shown are of 2026-12-04 12:15-12:20, on a quieter machine (load 1.6-2.4, raw publish
+19,150-25,363 messages/s): ingest 5,169 chunks/s, 0.319 of a ceiling of 3,334 documents/s, and POST 5,218 documents/s
+(median round; rounds 4,626-5,958), 0.272 of raw publish, both over their targets in this run. The runs before them read
+4,779 chunks/s, 0.351 of a ceiling of 2,801 (2026-12-04 04:35, after consumers asked for heartbeats every 500 ms,
+streams/nats.ts; hash-only runs minutes later, alternating without and with the heartbeats, read 1,135-1,293 and
+1,050-1,267 documents/s, medians 1,203 and 1,207: the heartbeats cost nothing measurable), and POST 3,653 documents/s,
+0.209 of raw publish (2026-12-03 22:13, raw publish 17,438 messages/s, the load rising from 2.2 to 4.05), 4,637 and
+0.187 at 20:05, 7,165 and 0.346 on 2026-12-02 22:58. The code on their path hardly changed between these runs (the
+pipeline run of 12:20 has the catalog's cheaper linger, 59c7327): the machine's pace moved them, and neither target is
+met by a margin wider than the run-to-run spread.
 POST moves more from run to run than the changes measured on its path: four alternating runs at 20:00 gave 4,760 /
 4,628 documents/s without the body-limit change and 4,518 / 5,073 with it, and the code of 2026-12-03 morning (adc0f43,
 before the store changes of that day) against that of 20:00 4,502 / 4,794 and 3,977 / 4,676.
