@@ -5,6 +5,7 @@ import type { Logger } from '../lib/log.ts';
 import { decodeEvent, eventMetadata } from '../streams/codec.ts';
 import type { FeedbackGiven, QueryAnswered, QueryReceived, StoredEvent } from '../streams/events/index.ts';
 import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
+import { releaseConsumer } from '../streams/ordered.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { publishEvent } from '../streams/publisher.ts';
 
@@ -154,7 +155,10 @@ export async function* readQueryLog(
   if (head === 0) return;
   const consumer = await nats.js.consumers.get(STREAMS.QUERIES, { filter_subjects: options.subject ?? 'queries.>', deliver_policy: DeliverPolicy.All });
   const pending = (await consumer.info()).num_pending;
-  if (pending === 0) return;
+  if (pending === 0) {
+    releaseConsumer(consumer);
+    return;
+  }
   const messages = await consumer.consume(consumeOptions(256));
   let seen = 0;
   try {
@@ -170,5 +174,6 @@ export async function* readQueryLog(
     }
   } finally {
     await messages.close().catch(() => undefined);
+    releaseConsumer(consumer);
   }
 }

@@ -9,8 +9,9 @@ import { publishDocument } from '../streams/document-log.ts';
 import { readDlq } from '../streams/dlq.ts';
 import type { SpandaEvent } from '../streams/events/index.ts';
 import { publishEvent } from '../streams/publisher.ts';
+import { STREAMS } from '../streams/provision.ts';
 import { subjects } from '../streams/subjects.ts';
-import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
+import { consumersAfterDeletes, startTestNats, type TestNats } from '../test/helpers/nats.ts';
 import { inferenceProjection } from './inference.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
 import { staticServing } from './serving.ts';
@@ -117,59 +118,67 @@ describe('the projector', () => {
     expect(dlq.map((d) => d.seq)).toEqual([chunkSeqs[7]]);
   });
 
-  it('with lingerMs, gathers a trickle of events into few batches once caught up, and still applies a lone event', async () => {
+  /** A lingering projector, caught up with one event ('first'): the sizes of the batches it applies from then on. */
+  async function caughtUpLingering(options: { batchSize: number; lingerMs: number }): Promise<{ running: RunningProjector; sizes: number[]; applied: Set<string> }> {
     const sizes: number[] = [];
     const { store, applied } = scriptedStore((batch) => {
       if (batch.ops.length > 0) sizes.push(batch.ops.length);
       return undefined;
     });
-    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { batchSize: 500, lingerMs: 1500 });
+    const running = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, options);
+    projector = running;
     // Caught up once its first event is applied (the projector lingers only then, never while catching up).
     const [first] = await publishChunkedDocs(['first']);
-    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === first, 10_000);
+    await running.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === first, 10_000);
     sizes.length = 0;
+    return { running, sizes, applied };
+  }
+
+  it('with lingerMs, gathers a trickle of events into few batches once caught up, and still applies a lone event', async () => {
+    const { running, sizes, applied } = await caughtUpLingering({ batchSize: 500, lingerMs: 1500 });
     const trickle = Array.from({ length: 10 }, (_, i) => `t-${i}`);
     const seqs = await publishChunkedDocs(trickle); // one at a time, each waiting for its acknowledgements
-    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === seqs.at(-1), 10_000);
+    await running.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === seqs.at(-1), 10_000);
     expect([...applied].sort()).toEqual(['first', ...trickle].sort());
     // Without lingering each document arrives alone and is applied alone (10 batches of 1).
     expect(sizes.length).toBeLessThanOrEqual(3);
     const [lone] = await publishChunkedDocs(['lone']);
-    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === lone, 10_000);
+    await running.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === lone, 10_000);
     expect(applied.has('lone')).toBe(true);
     expect(sizes.at(-1)).toBe(1);
   });
 
   it('stops lingering for someone who waits on a position', async () => {
-    const { store, applied } = scriptedStore(() => undefined);
-    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { batchSize: 500, lingerMs: 60_000 });
-    // Caught up (and so lingering) once a first event has applied: it arrived while nothing was applied yet.
-    const [first] = await publishChunkedDocs(['first']);
-    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === first, 5_000);
+    const { running, applied } = await caughtUpLingering({ batchSize: 500, lingerMs: 60_000 });
     const [seq] = await publishChunkedDocs(['waited-for']);
     await new Promise((resolve) => setTimeout(resolve, 300)); // delivered, and lingering, before anyone waits
     expect(applied.has('waited-for')).toBe(false);
     // Lingering alone would hold the event for a minute; the waiter gets it applied now.
-    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === seq, 5_000);
+    await running.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === seq, 5_000);
     expect(applied.has('waited-for')).toBe(true);
   });
 
   it('stops lingering as soon as a whole batch is queued', async () => {
-    const sizes: number[] = [];
-    const { store, applied } = scriptedStore((batch) => {
-      if (batch.ops.length > 0) sizes.push(batch.ops.length);
-      return undefined;
-    });
-    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { batchSize: 3, lingerMs: 60_000 });
-    const [first] = await publishChunkedDocs(['first']);
-    await projector.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === first, 5_000);
-    sizes.length = 0;
+    const { sizes, applied } = await caughtUpLingering({ batchSize: 3, lingerMs: 60_000 });
     // Nobody waits on a position: only the full batch can end a one-minute linger.
     await publishChunkedDocs(['b1', 'b2', 'b3']);
     const deadline = Date.now() + 5_000;
     while (!applied.has('b3') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(['b1', 'b2', 'b3'].filter((id) => applied.has(id))).toEqual(['b1', 'b2', 'b3']);
     expect(sizes).toEqual([3]);
+  });
+
+  it('leaves no consumer on its streams once stopped', async () => {
+    const { store, applied } = scriptedStore(() => undefined);
+    const running = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store);
+    projector = running;
+    const [seq] = await publishChunkedDocs(['one']);
+    await running.waitUntil((ps) => ps.find((p) => p.key === 'CHUNKS')?.applied === seq, 10_000);
+    expect(applied.has('one')).toBe(true);
+    await running.stop();
+    // Its ordered consumers would otherwise stay on the server for 5 minutes after each stop or reopen.
+    expect(await consumersAfterDeletes(nats, STREAMS.CHUNKS)).toEqual([]);
+    expect(await consumersAfterDeletes(nats, STREAMS.EMBEDDINGS)).toEqual([]);
   });
 
   it('retries the whole batch while the store is busy and dead-letters nothing', async () => {

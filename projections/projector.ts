@@ -1,5 +1,5 @@
 // The generic projector: reads a projection's log slices from the store's checkpoints and applies them in batches.
-import { DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { TransientError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { defaultMetrics, type SpandaMetrics } from '../lib/metrics.ts';
@@ -9,6 +9,7 @@ import { sendToDlq } from '../streams/dlq.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import { reportConsumerStalls } from '../streams/consumer-stalls.ts';
 import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
+import { releaseConsumer } from '../streams/ordered.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
 import { STREAMS } from '../streams/provision.ts';
@@ -87,6 +88,8 @@ interface SourceState {
   pending: number;
   read: number;
   messages: ConsumerMessages | undefined;
+  /** The ordered consumer the messages come from, deleted on the server when the source closes. */
+  consumer: Consumer | undefined;
 }
 
 export function runProjector<Op = StoreOp>(
@@ -106,7 +109,7 @@ export function runProjector<Op = StoreOp>(
   let lastError: string | undefined;
   let lastProgressAt = Date.now();
   const dlqName = `projection-${projection.name}`;
-  const states: SourceState[] = projection.sources.map((source) => ({ source, applied: 0, pending: 0, read: 0, messages: undefined }));
+  const states: SourceState[] = projection.sources.map((source) => ({ source, applied: 0, pending: 0, read: 0, messages: undefined, consumer: undefined }));
   const queue: Array<{ state: SourceState; msg: JsMsg }> = [];
   // Messages read ahead of the store are bounded: a source waits for room, and the consumer sends its next pull only
   // when its iterator is read again. Unbounded, a catch-up or replay held most of the log in memory (and paid in GC).
@@ -157,6 +160,7 @@ export function runProjector<Op = StoreOp>(
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: state.applied + 1,
       });
+      state.consumer = consumer;
       const info = await consumer.info(true).catch(() => undefined);
       state.pending = info?.num_pending ?? 0;
       metrics.projectionPending.labels(projection.name, state.source.key).set(state.pending);
@@ -229,6 +233,10 @@ export function runProjector<Op = StoreOp>(
     generation++;
     freeRoom(); // a source waiting for room sees the new generation and stops
     await Promise.all(states.map((s) => s.messages?.close().catch(() => undefined)));
+    for (const state of states) {
+      if (state.consumer) releaseConsumer(state.consumer);
+      state.consumer = undefined;
+    }
     queue.length = 0;
     freeRoom();
   }

@@ -1,6 +1,6 @@
 // The origin check on a real JetStream: the same verdicts whether DOCUMENTS is read a message at a time or as a range of headers.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
+import { consumersAfterDeletes, startTestNats, type TestNats } from '../test/helpers/nats.ts';
 import { publishDeletion, publishDocument } from './document-log.ts';
 import type { SpandaEvent, StoredEvent } from './events/index.ts';
 import { createOriginCheck } from './origin.ts';
@@ -48,5 +48,14 @@ describe('the origin check', () => {
     expect(reasons(together)[7]).toMatch(/DOCUMENTS has no message there/);
     expect(reasons(together)[41]).toMatch(/not on docs\.acme\.api\.d5/);
     expect(reasons(together)[42]).toMatch(/past the end of DOCUMENTS/);
+  });
+
+  it('leaves no consumer on DOCUMENTS after reading a range of headers', async () => {
+    const seqs: number[] = [];
+    for (let i = 0; i < 20; i++) seqs.push((await publishDocument(nats.handle, 'acme', { id: `r${i}`, source: 'api', text: `text ${i}`, metadata: {} })).seq);
+    const verdicts = await createOriginCheck(nats.handle).check(seqs.map((seq, i) => removal(`r${i}`, seq, i + 1)));
+    expect(verdicts.filter((v) => v !== undefined)).toEqual([]);
+    // The client would leave the range's ordered consumer on the server for 5 minutes; the check deletes it.
+    expect(await consumersAfterDeletes(nats, STREAMS.DOCUMENTS)).toEqual([]);
   });
 });

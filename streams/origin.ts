@@ -4,6 +4,7 @@ import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.t
 import { HEADER } from './codec.ts';
 import type { SpandaEvent, StoredEvent } from './events/index.ts';
 import { unlessConnectionLost, type NatsHandle } from './nats.ts';
+import { readOnce } from './ordered.ts';
 import { STREAMS } from './provision.ts';
 import { subjects } from './subjects.ts';
 
@@ -117,8 +118,7 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
     const to = Math.max(...seqs);
     if (to - from + 1 > seqs.length * RANGE_SPREAD) return;
     const wanted = new Set(seqs);
-    const reading = (async () => {
-      const consumer = await handle.js.consumers.get(STREAMS.DOCUMENTS, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, headers_only: true });
+    const reading = readOnce(handle, STREAMS.DOCUMENTS, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, headers_only: true }, async (consumer) => {
       for (let next = from; next <= to; ) {
         const messages = await consumer.fetch({ max_messages: Math.min(to - next + 1, 1000), expires: 2000 });
         let got = 0;
@@ -141,7 +141,7 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
         }
         if (end || got === 0) break;
       }
-    })();
+    });
     reading.catch(() => undefined); // abandoned when the connection drops first
     try {
       await unlessConnectionLost(handle, reading, 'NATS connection lost while reading DOCUMENTS headers');

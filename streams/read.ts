@@ -1,7 +1,8 @@
 // Reading a bounded slice of a stream in order (for digests computed straight from the log), with an ordered consumer.
 import { DeliverPolicy } from '@nats-io/jetstream';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './nats.ts';
+import { readOnce } from './ordered.ts';
 
 export interface SliceOptions {
   readonly stream: string;
@@ -22,7 +23,12 @@ export interface SliceOptions {
  */
 export async function readSlice(handle: NatsHandle, options: SliceOptions, onBatch: (messages: JsMsg[]) => Promise<void>): Promise<number> {
   if (options.upTo < 1) return 0;
-  const consumer = await handle.js.consumers.get(options.stream, { filter_subjects: options.filterSubject, deliver_policy: DeliverPolicy.All });
+  // onBatch may take its time (a digest folds each batch into a store): the client's own 5 minutes between pulls.
+  const ordered = { filter_subjects: options.filterSubject, deliver_policy: DeliverPolicy.All, inactive_threshold: 5 * 60_000 };
+  return readOnce(handle, options.stream, ordered, (consumer) => readWith(consumer, options, onBatch));
+}
+
+async function readWith(consumer: Consumer, options: SliceOptions, onBatch: (messages: JsMsg[]) => Promise<void>): Promise<number> {
   if (options.onSize) options.onSize((await consumer.info(true).catch(() => undefined))?.num_pending ?? 0);
   const batchSize = options.batchSize ?? 500;
   let read = 0;

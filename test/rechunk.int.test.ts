@@ -5,6 +5,7 @@ import { chunkerSettings, generationRuntime, inferenceSpec, INFERENCE_ROLE } fro
 import { silentLogger } from '../lib/log.ts';
 import { replayGeneration, verifyGeneration } from '../projections/replay.ts';
 import { chunkerConsumerName, chunkerFingerprint } from '../streams/events/index.ts';
+import { listConsumers } from '../streams/consumer-list.ts';
 import { provision } from '../streams/provision.ts';
 import { jsonApi } from './helpers/http.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
@@ -58,7 +59,7 @@ describe('changing the chunk settings', () => {
     expect((await verifyGeneration(runtime, INFERENCE_ROLE)).ok).toBe(true);
     // The new settings' chunker has a consumer of its own; the default one keeps its name.
     const consumers: string[] = [];
-    for await (const c of node.system.nats.jsm.consumers.list('DOCUMENTS')) consumers.push(c.name);
+    for (const c of await listConsumers(node.system.nats, 'DOCUMENTS')) consumers.push(c.name);
     expect(consumers).toEqual(expect.arrayContaining(['chunker', chunkerConsumerName(spec.chunker)]));
   });
 });

@@ -8,6 +8,7 @@ import { headers as createHeaders } from '@nats-io/transport-node';
 import { isAlive } from '../../lib/processes.ts';
 import { documentInputSchema } from '../../streams/document-log.ts';
 import { readDlq } from '../../streams/dlq.ts';
+import { listConsumers } from '../../streams/consumer-list.ts';
 import { connectNats, type NatsHandle } from '../../streams/nats.ts';
 import { STREAMS } from '../../streams/provision.ts';
 import { freePort } from '../../streams/server.ts';
@@ -239,7 +240,7 @@ async function quiet(handle: NatsHandle, api: string, timeoutMs: number): Promis
   while (Date.now() < deadline) {
     let pending = 0;
     for (const stream of [STREAMS.DOCUMENTS, STREAMS.CHUNKS, STREAMS.EMBEDDINGS]) {
-      for await (const c of handle.jsm.consumers.list(stream)) if (c.config.durable_name) pending += c.num_pending + c.num_ack_pending;
+      for (const c of await listConsumers(handle, stream)) if (c.config.durable_name) pending += c.num_pending + c.num_ack_pending;
     }
     const ready = await call(api, 'GET', '/readyz', { timeoutMs: 10_000 });
     if (pending === 0 && (ready.body as { projection?: { caughtUp?: boolean } } | undefined)?.projection?.caughtUp) return true;

@@ -3,6 +3,7 @@
 // acknowledged is lost, and once the limit is raised everything acknowledged becomes queryable without help.
 import { DiscardPolicy } from '@nats-io/jetstream';
 import { readDlq } from '../../streams/dlq.ts';
+import { listConsumers } from '../../streams/consumer-list.ts';
 import { connectNats, type NatsHandle } from '../../streams/nats.ts';
 import { STREAMS } from '../../streams/provision.ts';
 import { note, sleep } from '../lib/common.ts';
@@ -112,7 +113,7 @@ export async function limitsScenario(scale: Scale): Promise<ChaosResult> {
     await setLimits(handle, STREAMS.CHUNKS, { max_msgs: (await handle.jsm.streams.info(STREAMS.CHUNKS)).state.messages + 3 });
     for (let i = 0; i < size.downstream; i += 10) await publish('CHUNKS max_msgs (downstream)', Array.from({ length: 10 }, nextDoc));
     await sleep(scale.name === 'full' ? 15_000 : 4000);
-    for await (const c of handle.jsm.consumers.list(STREAMS.DOCUMENTS)) downstreamPendingWhileFull += c.num_pending + c.num_ack_pending;
+    for (const c of await listConsumers(handle, STREAMS.DOCUMENTS)) downstreamPendingWhileFull += c.num_pending + c.num_ack_pending;
     dlqEntries = (await readDlq(handle)).length;
     await setLimits(handle, STREAMS.CHUNKS, { max_msgs: -1 });
   } finally {

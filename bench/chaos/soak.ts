@@ -1,6 +1,7 @@
 // Soak: publishing (updates, deletes and re-creations over a fixed set of documents, so the data stays the same size) and
 // querying together for minutes, with each process's RSS and the consumers' lag sampled every few seconds; a series that
 // keeps growing in the second half as in the first has not levelled off.
+import { listConsumers } from '../../streams/consumer-list.ts';
 import type { NatsHandle } from '../../streams/nats.ts';
 import { connectNats } from '../../streams/nats.ts';
 import { STREAMS } from '../../streams/provision.ts';
@@ -31,7 +32,7 @@ interface Sample {
 async function processorLag(handle: NatsHandle): Promise<number> {
   let lag = 0;
   for (const stream of [STREAMS.DOCUMENTS, STREAMS.CHUNKS]) {
-    for await (const c of handle.jsm.consumers.list(stream)) if (c.config.durable_name) lag += c.num_pending + c.num_ack_pending;
+    for (const c of await listConsumers(handle, stream)) if (c.config.durable_name) lag += c.num_pending + c.num_ack_pending;
   }
   return lag;
 }

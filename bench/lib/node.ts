@@ -4,6 +4,7 @@ import { spandaSystem, type SpandaSystem } from '../../cli/system.ts';
 import { loadConfig, type SpandaConfig } from '../../lib/config.ts';
 import { startScoped, type Started } from '../../lib/lifecycle.ts';
 import { createLogger } from '../../lib/log.ts';
+import { listConsumers } from '../../streams/consumer-list.ts';
 import type { NatsHandle } from '../../streams/nats.ts';
 import { freePort, type NatsServerProcess } from '../../streams/server.ts';
 import { startTestNats, tempDir } from '../../test/helpers/nats.ts';
@@ -174,7 +175,7 @@ export async function processorDeliveries(handle: NatsHandle): Promise<Record<st
   for (const stream of ['DOCUMENTS', 'CHUNKS']) {
     const info = await handle.jsm.streams.info(stream).catch(() => undefined);
     if (!info) continue;
-    for await (const consumer of handle.jsm.consumers.list(stream)) {
+    for (const consumer of await listConsumers(handle, stream)) {
       if (!consumer.config.durable_name) continue;
       out[consumer.name] = {
         messages: info.state.messages,

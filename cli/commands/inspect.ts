@@ -2,7 +2,9 @@
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '../../lib/errors.ts';
 import { decodeEvent } from '../../streams/codec.ts';
+import { listConsumers } from '../../streams/consumer-list.ts';
 import { consumeOptions, type NatsHandle } from '../../streams/nats.ts';
+import { releaseConsumer } from '../../streams/ordered.ts';
 import { DLQ_HEADER } from '../../processors/runner.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import type { Command, CommandContext } from '../main.ts';
@@ -49,7 +51,7 @@ export async function consumerSummaries(handle: NatsHandle, stream?: string): Pr
   const streams = stream ? [stream] : (await streamSummaries(handle)).map((s) => s.name);
   const out: ConsumerSummary[] = [];
   for (const name of streams) {
-    for await (const c of handle.jsm.consumers.list(name)) {
+    for (const c of await listConsumers(handle, name)) {
       if (!c.config.durable_name) continue; // ordered consumers of running projectors are ephemeral
       out.push({
         stream: name,
@@ -137,6 +139,7 @@ export async function readEvents(handle: NatsHandle, subject: string, options: {
     if (events.length >= wanted) break;
   }
   await messages.close();
+  releaseConsumer(consumer);
   return options.fromSeq === undefined ? events.slice(-limit) : events;
 }
 

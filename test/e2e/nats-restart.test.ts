@@ -3,6 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../lib/processes.ts';
+import { listConsumers } from '../../streams/consumer-list.ts';
 import { connectNats } from '../../streams/nats.ts';
 import { freePort } from '../../streams/server.ts';
 import { startUp as startSpandaUp, type Up } from '../helpers/cli.ts';
@@ -81,7 +82,7 @@ describe('spanda up when its nats-server child dies', () => {
       const handle = await connectNats({ url: natsUrl });
       for await (const stream of handle.jsm.streams.list()) {
         process.stderr.write(`[e2e] stream ${stream.config.name}: ${JSON.stringify(stream.state)}\n`);
-        for await (const c of handle.jsm.consumers.list(stream.config.name)) {
+        for (const c of await listConsumers(handle, stream.config.name)) {
           process.stderr.write(`[e2e]   consumer ${c.name}: delivered ${JSON.stringify(c.delivered)} ack_floor ${JSON.stringify(c.ack_floor)} pending ${c.num_pending} ack_pending ${c.num_ack_pending} waiting ${c.num_waiting} redelivered ${c.num_redelivered}\n`);
         }
       }

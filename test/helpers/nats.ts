@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { listConsumers } from '../../streams/consumer-list.ts';
 import { connectNats, type NatsHandle } from '../../streams/nats.ts';
 import { provision } from '../../streams/provision.ts';
 import { freePort, startNatsServer, type NatsServerProcess } from '../../streams/server.ts';
@@ -53,4 +54,18 @@ export async function startTestNats(
         await rm(dir, { recursive: true, force: true });
       })()),
   };
+}
+
+/**
+ * The names of the consumers on `stream` once deletes sent without waiting (streams/ordered.ts) have reached the
+ * server: polled for up to 2 s until none are left, so a leftover consumer shows as a name.
+ */
+export async function consumersAfterDeletes(nats: TestNats, stream: string): Promise<string[]> {
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    const names: string[] = [];
+    for (const c of await listConsumers(nats.handle, stream)) names.push(c.name);
+    if (names.length === 0 || Date.now() > deadline) return names;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
