@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consumersAfterDeletes, startTestNats, type TestNats } from '../test/helpers/nats.ts';
 import { publishDeletion, publishDocument } from './document-log.ts';
 import type { SpandaEvent, StoredEvent } from './events/index.ts';
-import { createOriginCheck } from './origin.ts';
+import { RANGE_MIN, createOriginCheck } from './origin.ts';
 import { STREAMS } from './provision.ts';
 
 let nats: TestNats;
@@ -28,15 +28,15 @@ function removal(id: string, docSeq: number, at: number): StoredEvent<SpandaEven
 describe('the origin check', () => {
   it('gives each event the same verdict alone (a getMessage) as among many close together (one range of headers)', async () => {
     const seqs: number[] = [];
-    for (let i = 0; i < 40; i++) seqs.push((await publishDocument(nats.handle, 'acme', { id: `d${i}`, source: 'api', text: `text ${i}`, metadata: {} })).seq);
+    for (let i = 0; i < RANGE_MIN + 10; i++) seqs.push((await publishDocument(nats.handle, 'acme', { id: `d${i}`, source: 'api', text: `text ${i}`, metadata: {} })).seq);
     const deleted = (await publishDeletion(nats.handle, { tenant: 'acme', source: 'api', id: 'd3' })).seq;
     // A hole inside the range: the message at d7's sequence is gone from DOCUMENTS.
     await nats.handle.jsm.streams.deleteMessage(STREAMS.DOCUMENTS, seqs[7] as number);
     const events = [
       ...seqs.map((seq, i) => removal(`d${i}`, seq, i + 1)),
-      removal('d3', deleted, 41), // a removal may come from a delete
-      removal('d5', seqs[6] as number, 42), // another document's version
-      removal('d9', deleted + 5, 43), // past the end of DOCUMENTS
+      removal('d3', deleted, seqs.length + 1), // a removal may come from a delete
+      removal('d5', seqs[6] as number, seqs.length + 2), // another document's version
+      removal('d9', deleted + 5, seqs.length + 3), // past the end of DOCUMENTS
     ];
     const together = await createOriginCheck(nats.handle).check(events);
     const alone: Array<unknown> = [];
@@ -44,15 +44,16 @@ describe('the origin check', () => {
     const reasons = (verdicts: readonly unknown[]) => verdicts.map((v) => (v instanceof Error ? v.message : 'ok'));
     expect(reasons(together)).toEqual(reasons(alone));
     const rejected = reasons(together).flatMap((r, i) => (r === 'ok' ? [] : [i]));
-    expect(rejected).toEqual([7, 41, 42]);
+    const n = seqs.length;
+    expect(rejected).toEqual([7, n + 1, n + 2]);
     expect(reasons(together)[7]).toMatch(/DOCUMENTS has no message there/);
-    expect(reasons(together)[41]).toMatch(/not on docs\.acme\.api\.d5/);
-    expect(reasons(together)[42]).toMatch(/past the end of DOCUMENTS/);
+    expect(reasons(together)[n + 1]).toMatch(/not on docs\.acme\.api\.d5/);
+    expect(reasons(together)[n + 2]).toMatch(/past the end of DOCUMENTS/);
   });
 
   it('leaves no consumer on DOCUMENTS after reading a range of headers', async () => {
     const seqs: number[] = [];
-    for (let i = 0; i < 20; i++) seqs.push((await publishDocument(nats.handle, 'acme', { id: `r${i}`, source: 'api', text: `text ${i}`, metadata: {} })).seq);
+    for (let i = 0; i < RANGE_MIN; i++) seqs.push((await publishDocument(nats.handle, 'acme', { id: `r${i}`, source: 'api', text: `text ${i}`, metadata: {} })).seq);
     const verdicts = await createOriginCheck(nats.handle).check(seqs.map((seq, i) => removal(`r${i}`, seq, i + 1)));
     expect(verdicts.filter((v) => v !== undefined)).toEqual([]);
     // The client would leave the range's ordered consumer on the server for 5 minutes; the check deletes it.
