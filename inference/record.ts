@@ -1,5 +1,5 @@
 // Query events on QUERIES: one subject per query and kind, so an answer is read back by id (last_by_subj), tenant-scoped.
-import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages } from '@nats-io/jetstream';
 import { NotFoundError, ValidationError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { decodeEvent, eventMetadata } from '../streams/codec.ts';
@@ -154,14 +154,13 @@ export async function* readQueryLog(
   const head = (await nats.jsm.streams.info(STREAMS.QUERIES)).state.last_seq;
   if (head === 0) return;
   const consumer = await nats.js.consumers.get(STREAMS.QUERIES, { filter_subjects: options.subject ?? 'queries.>', deliver_policy: DeliverPolicy.All });
-  const pending = (await consumer.info()).num_pending;
-  if (pending === 0) {
-    releaseConsumer(consumer);
-    return;
-  }
-  const messages = await consumer.consume(consumeOptions(256));
-  let seen = 0;
+  let messages: ConsumerMessages | undefined;
   try {
+    // Counted before consuming: a consumer already pulling counts fewer pending.
+    const pending = (await consumer.info()).num_pending;
+    if (pending === 0) return;
+    messages = await consumer.consume(consumeOptions(256));
+    let seen = 0;
     for await (const msg of messages) {
       seen++;
       try {
@@ -173,7 +172,7 @@ export async function* readQueryLog(
       if (seen >= pending || msg.seq >= head) break;
     }
   } finally {
-    await messages.close().catch(() => undefined);
+    await messages?.close().catch(() => undefined);
     releaseConsumer(consumer);
   }
 }

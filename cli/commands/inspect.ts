@@ -107,7 +107,7 @@ function inspected(msg: JsMsg, full: boolean): InspectedEvent {
 async function matchingPending(handle: NatsHandle, stream: string, subject: string, fromSeq: number): Promise<number> {
   const consumer = await handle.js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq });
   const info = await consumer.info();
-  await consumer.delete().catch(() => undefined);
+  releaseConsumer(consumer);
   return info.num_pending;
 }
 
@@ -133,13 +133,16 @@ export async function readEvents(handle: NatsHandle, subject: string, options: {
   if (wanted === 0) return [];
   const consumer = await handle.js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from) });
   const events: InspectedEvent[] = [];
-  const messages = await consumer.consume(consumeOptions(Math.min(wanted, 256)));
-  for await (const msg of messages) {
-    events.push(inspected(msg, options.full === true));
-    if (events.length >= wanted) break;
+  try {
+    const messages = await consumer.consume(consumeOptions(Math.min(wanted, 256)));
+    for await (const msg of messages) {
+      events.push(inspected(msg, options.full === true));
+      if (events.length >= wanted) break;
+    }
+    await messages.close();
+  } finally {
+    releaseConsumer(consumer);
   }
-  await messages.close();
-  releaseConsumer(consumer);
   return options.fromSeq === undefined ? events.slice(-limit) : events;
 }
 
