@@ -1228,7 +1228,18 @@ which ends such a stall within 0.5-1.5 s (streams/nats.ts, PULL_IDLE_HEARTBEAT_M
 04:07 (after that change), read hash 80.6 ms (70.5-83.7, at a background of ~465 documents/s from capacities of about
 950, with the load at 2.6-3.4 when the hash rounds ran) and offline 642 ms (558-878), with no stall in the offline
 runs; the hash figure is within the spread of earlier runs (52.9-82.7), and the change touches consumers only when
-they wait. The split puts the tail in no one stage: the slowest tenth of the
+they wait. The runs shown now, of 15:00 (after ordered consumers were deleted when their read ends and the lingering
+catalog kept one timer), read hash 69.4 ms (63.5-82.4, at a background of 425-518 documents/s from capacities of
+870-1,055) and offline 995 ms (975-999) on a machine slower for the model: its capacity 2.39-3.17 one-page
+documents/s, its idle p50 427 ms against 290 at 04:07. Where a slow hash probe waits (scratch runs of one round at
+14:40, the main thread sampled every 250 µs and a 1 ms timer recording how late it fired): the main thread was busy
+only ~37% of the loaded phase (its CPU time from /proc), yet its event loop ran late by 4 ms or more for 16% of it,
+and in the iterations late by 10 ms or more half the samples found it idle: waiting for a core that nats-server (~60%
+of one), the store's thread (~31%), the node's other threads and the upstream publisher held. Garbage collection was
+a fifth of the late time (main-thread scavenges 7-12 ms on average, each copying the decoded events still in flight).
+The slowest probe of one round, 140 ms, spent 121 ms of it in late iterations. Scavenges without helper threads
+(13.8 against 8.6 ms on average) and decoding per stage instead of sharing decoded events (GC time 1.82 against 1.89 s)
+did not shorten them. The split puts the tail in no one stage: the slowest tenth of the
 hash probes spent 14 ms in the chunker hop, 17 in the embedder's and 19 in the apply on average, where the median
 probe spent 3-3.5 in each.
 Method: the pipeline, POST and freshness benchmarks measure a node
