@@ -1,4 +1,4 @@
-// A progress bar with rate and ETA on a terminal (stderr); silent when stderr is not a terminal or output is JSON.
+// Progress on stderr: a bar with rate and ETA on a terminal; plain lines now and then in a pipe or a log file.
 export interface ProgressBar {
   update(label: string, done: number, total: number): void;
   finish(): void;
@@ -39,5 +39,39 @@ export function progressBar(enabled = process.stderr.isTTY === true): ProgressBa
       drawn = false;
       current = undefined;
     },
+  };
+}
+
+/** How often a long command reports where it stands when stderr is not a terminal. */
+export const PROGRESS_LINE_EVERY_MS = 5000;
+
+/**
+ * Progress of a long command (replay, verify): the bar on a terminal; in a pipe or a log file a plain line when a
+ * phase starts and then at most every `everyMs` (a script or CI log shows that the command is alive and where it
+ * waits); nothing when `quiet` (--json).
+ */
+export function progressReporter(quiet: boolean, terminal = process.stderr.isTTY === true, everyMs = PROGRESS_LINE_EVERY_MS): ProgressBar {
+  if (quiet) return progressBar(false);
+  if (terminal) return progressBar(true);
+  let current: string | undefined;
+  let phaseStarted = 0;
+  let lastAt = 0;
+  let ended = false;
+  return {
+    update(label, done, total) {
+      const now = Date.now();
+      const end = done >= total;
+      if (label !== current) {
+        current = label;
+        phaseStarted = now;
+        ended = false;
+      } else if (end ? ended : now - lastAt < everyMs) return;
+      ended = end;
+      lastAt = now;
+      const percent = total > 0 ? Math.floor((Math.min(done, total) / total) * 100) : 100;
+      const seconds = Math.round((now - phaseStarted) / 1000);
+      process.stderr.write(`${label}: ${done}/${total} (${percent}%)${seconds > 0 ? `, ${seconds} s` : ''}\n`);
+    },
+    finish: () => undefined,
   };
 }

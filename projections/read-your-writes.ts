@@ -1,5 +1,5 @@
 // Read-your-writes: wait until the serving generation has applied everything up to a DOCUMENTS sequence, stage by stage.
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type ConsumerInfo } from '@nats-io/jetstream';
 import { GatewayTimeoutError, ValidationError } from '../lib/errors.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { STREAMS } from '../streams/provision.ts';
@@ -13,7 +13,12 @@ export const embedderConsumer = (modelId: string): string => `embedder-${modelId
 export async function processedUpTo(handle: NatsHandle, stream: string, consumer: string, seq: number): Promise<boolean> {
   if (seq <= 0) return true;
   const info = await handle.jsm.consumers.info(stream, consumer).catch(() => undefined);
-  if (!info) return false;
+  return info !== undefined && hasProcessed(info, seq);
+}
+
+/** Whether a consumer has processed (acknowledged) every message of its stream up to `seq`. */
+export function hasProcessed(info: ConsumerInfo, seq: number): boolean {
+  if (seq <= 0) return true;
   return info.ack_floor.stream_seq >= seq || (info.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq >= seq);
 }
 

@@ -3,11 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ValidationError } from '../lib/errors.ts';
 import { lockFile } from '../lib/data-dir-lock.ts';
-import { chunkerConsumerName } from '../streams/events/index.ts';
-import { STREAMS } from '../streams/provision.ts';
 import { generationId, type GenerationRecord, type GenerationSpec } from './generations.ts';
 import { logDigest, type FoldProgress } from './log-digest.ts';
-import { embedderConsumer, lastSeq, processedUpTo } from './read-your-writes.ts';
+import { awaitBackfill } from './backfill.ts';
+import { lastSeq } from './read-your-writes.ts';
 import { runProjector } from './projector.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import type { GenerationRuntime } from './serving.ts';
@@ -19,7 +18,10 @@ import { sqliteStorePath } from './stores/sqlite/factory.ts';
 
 export interface ReplayProgress {
   readonly phase: 'backfill' | 'project' | 'verify' | 'swap';
-  /** The slice being read, while verify reads the log again (one slice after another, each with its own total). */
+  /**
+   * During backfill, the stage waited for ("chunker", "embedder hash-256"); during verify, the slice of the log read
+   * again (one slice after another, each with its own total).
+   */
   readonly slice?: string;
   readonly applied: number;
   readonly total: number;
@@ -44,6 +46,8 @@ export interface ReplayOptions {
   readonly onProgress?: (progress: ReplayProgress) => void;
   /** How long the model's embedder may take to backfill before the replay gives up (default 1 h). */
   readonly backfillTimeoutMs?: number;
+  /** How long a stage may stand still with nobody pulling before the replay says no node runs it (BACKFILL_IDLE_MS). */
+  readonly backfillIdleMs?: number;
   /** The chunker settings behind spec.chunker, kept on the record so nodes can keep chunking for the generation. */
   readonly chunkerSettings?: GenerationRecord['chunkerSettings'];
 }
@@ -92,7 +96,13 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     const giveUp = new AbortController();
     let store: InferenceStore;
     try {
-      [store] = await Promise.all([opening, awaitBackfill(handle, spec, options.backfillTimeoutMs ?? 60 * 60_000, progress, giveUp.signal)]);
+      const backfill = awaitBackfill(handle, spec, {
+        timeoutMs: options.backfillTimeoutMs ?? 60 * 60_000,
+        ...(options.backfillIdleMs !== undefined ? { idleMs: options.backfillIdleMs } : {}),
+        onProgress: progress,
+        signal: giveUp.signal,
+      });
+      [store] = await Promise.all([opening, backfill]);
     } catch (err) {
       giveUp.abort(); // a store that failed to open stops the backfill wait
       await opening.then((s) => s.close()).catch(() => undefined);
@@ -157,49 +167,6 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     };
   } finally {
     await lock.release();
-  }
-}
-
-/**
- * Waits until the chunker with the generation's settings has chunked every document, then the model's embedder has
- * embedded every chunk (new settings re-chunk, a new model backfills from CHUNKS); ConfigError when either is not
- * running or does not catch up within `timeoutMs`.
- */
-async function awaitBackfill(
-  handle: NatsHandle,
-  spec: GenerationSpec,
-  timeoutMs: number,
-  progress: (p: ReplayProgress) => void,
-  signal: AbortSignal,
-): Promise<void> {
-  const backfillDeadline = Date.now() + timeoutMs;
-  const chunker = chunkerConsumerName(spec.chunker);
-  const model = spec.model;
-  for (;;) {
-    const documentsHead = await lastSeq(handle, STREAMS.DOCUMENTS);
-    const info = await handle.jsm.consumers.info(STREAMS.DOCUMENTS, chunker).catch(() => undefined);
-    if (!info) {
-      throw new ConfigError(
-        `no chunker runs with these chunk settings (${chunker}): start a node with the same SPANDA_CHUNK_SIZE / SPANDA_CHUNK_OVERLAP (it re-chunks every document), then replay`,
-      );
-    }
-    progress({ phase: 'backfill', applied: info.ack_floor.stream_seq, total: documentsHead });
-    if (await processedUpTo(handle, STREAMS.DOCUMENTS, chunker, documentsHead)) break;
-    if (Date.now() > backfillDeadline) throw new ConfigError(`the chunker ${chunker} has not caught up with DOCUMENTS ${documentsHead}; try again later`);
-    await new Promise((r) => setTimeout(r, 200));
-    signal.throwIfAborted();
-  }
-  for (;;) {
-    const chunksHead = await lastSeq(handle, STREAMS.CHUNKS);
-    const info = await handle.jsm.consumers.info(STREAMS.CHUNKS, embedderConsumer(model.id)).catch(() => undefined);
-    if (!info) {
-      throw new ConfigError(`no embedder runs for model ${model.id}: add it to SPANDA_MODELS of a running node (it backfills EMBEDDINGS from CHUNKS), then replay`);
-    }
-    progress({ phase: 'backfill', applied: info.ack_floor.stream_seq, total: chunksHead });
-    if (await processedUpTo(handle, STREAMS.CHUNKS, embedderConsumer(model.id), chunksHead)) break;
-    if (Date.now() > backfillDeadline) throw new ConfigError(`the ${model.id} embedder has not caught up with CHUNKS ${chunksHead}; try again later`);
-    await new Promise((r) => setTimeout(r, 200));
-    signal.throwIfAborted();
   }
 }
 

@@ -8,7 +8,7 @@ import { configFrom, connectFrom, stringFlag } from '../env.ts';
 import { chunkerSettings, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from '../inference-runtime.ts';
 import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
-import { progressBar } from '../progress.ts';
+import { progressReporter } from '../progress.ts';
 
 export const replayCommand: Command = {
   usage:
@@ -34,7 +34,7 @@ export const replayCommand: Command = {
     if (fromSeq !== undefined && (!Number.isSafeInteger(fromSeq) || fromSeq < 1)) throw new UsageError(`--from-seq must be a positive integer\nusage: ${this.usage}`);
     const config = configFrom(ctx);
     const handle = await connectFrom(ctx);
-    const bar = progressBar(!ctx.values.json && process.stderr.isTTY === true);
+    const bar = progressReporter(ctx.values.json === true);
     try {
       const { kv } = await provision(handle);
       const runtime = generationRuntime(handle, kv, config, [], silentLogger);

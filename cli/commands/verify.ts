@@ -9,7 +9,7 @@ import { configFrom, connectFrom, stringFlag } from '../env.ts';
 import { generationRuntime, INFERENCE_ROLE, storeConfigOf } from '../inference-runtime.ts';
 import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
-import { progressBar } from '../progress.ts';
+import { progressReporter } from '../progress.ts';
 
 export const verifyCommand: Command = {
   usage: 'spanda verify [--projection inference|indexing] [--generation ID] [--json] [--nats-url URL] [--data-dir DIR]',
@@ -21,8 +21,9 @@ export const verifyCommand: Command = {
     }
     const config = configFrom(ctx);
     const handle = await connectFrom(ctx);
-    // Reading the log again is the long part: a bar per slice on a terminal (stderr), nothing with --json or piped.
-    const bar = progressBar(!ctx.values.json && process.stderr.isTTY === true);
+    // Reading the log again is the long part: a bar per slice on a terminal (stderr), a line every few seconds in a
+    // pipe or a log, nothing with --json.
+    const bar = progressReporter(ctx.values.json === true);
     try {
       const { kv } = await provision(handle);
       const onProgress = (p: FoldProgress) => bar.update(p.source, p.read, p.total);
