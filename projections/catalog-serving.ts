@@ -13,7 +13,8 @@ import type { GenerationOpener } from './serving.ts';
 import type { CatalogStore } from './catalog.ts';
 import { SqliteCatalogStore } from './stores/catalog/catalog-store.ts';
 import { catalogSchemaVersion, catalogStoreFactory, type CatalogStoreFactory } from './stores/catalog/registry.ts';
-import { sqliteCatalogPath } from './stores/catalog/sqlite-catalog-factory.ts';
+import { sqliteCatalogFactory, sqliteCatalogPath } from './stores/catalog/sqlite-catalog-factory.ts';
+import { requireStoreFile } from './stores/existing-file.ts';
 import { awaitCatchUp } from './catch-up-progress.ts';
 import type { StoreConfig } from './stores/registry.ts';
 
@@ -177,7 +178,12 @@ export async function verifyCatalog(
   if (!alias) throw new ValidationError('the indexing projection has no active generation yet; start a node first');
   const record = await generations.get(INDEXING_ROLE, alias.generation);
   // Generations from before the catalog had kinds are SQLite files.
-  const { store } = await openCatalog({ id: alias.generation, spec: record?.spec ?? indexingSpec() }, locationConfig(location));
+  const spec = record?.spec ?? indexingSpec();
+  const config = locationConfig(location);
+  if (spec.store.kind === sqliteCatalogFactory.kind) {
+    requireStoreFile(sqliteCatalogPath({ role: INDEXING_ROLE, generation: alias.generation, config }), INDEXING_ROLE, alias.generation);
+  }
+  const { store } = await openCatalog({ id: alias.generation, spec }, config);
   try {
     const { checkpoints, digest } = await store.snapshot();
     const expected = await catalogLogDigest(handle, checkpoints, onProgress);

@@ -15,6 +15,7 @@ import { storeFactory } from './stores/registry.ts';
 import { SqliteInferenceStore } from './stores/sqlite/sqlite-store.ts';
 import { awaitCatchUp } from './catch-up-progress.ts';
 import { sqliteStorePath } from './stores/sqlite/factory.ts';
+import { requireStoreFile } from './stores/existing-file.ts';
 
 export interface ReplayProgress {
   readonly phase: 'backfill' | 'project' | 'verify' | 'swap';
@@ -183,7 +184,9 @@ export async function storeSnapshot(
   const model = { id: record.spec.model.id, dims: record.spec.model.dims };
   if (record.spec.store.kind === 'sqlite') {
     // Read for its digest only: no search, so no in-memory index to build (seconds at 100k chunks).
-    const store = SqliteInferenceStore.open({ path: sqliteStorePath(target), model, mode: 'build' });
+    const file = sqliteStorePath(target);
+    requireStoreFile(file, target.role, target.generation);
+    const store = SqliteInferenceStore.open({ path: file, model, mode: 'build' });
     try {
       const snap = store.snapshot();
       return { digest: snap.digest, checkpoints: snap.checkpoints, documents: snap.documents };

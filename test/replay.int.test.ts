@@ -252,4 +252,20 @@ describe('replayable projections', () => {
     expect(again.ok).toBe(true);
     expect((await api('GET', '/v1/documents/api/story')).json.versions).toHaveLength(3);
   });
+
+  it('refuses to verify from a data dir without the generation instead of comparing an empty store with nothing', async () => {
+    const elsewhere = await mkdtemp(path.join(os.tmpdir(), 'spanda-test-wrong-data-dir-'));
+    try {
+      const wrong = { ...runtime, storeConfig: { ...runtime.storeConfig, dataDir: elsewhere } };
+      const inference = node.system.serving.current().id;
+      await expect(verifyGeneration(wrong, INFERENCE_ROLE)).rejects.toThrow(
+        `the inference generation ${inference} has no store file at ${path.join(elsewhere, 'inference', `${inference}.sqlite`)}: pass the --data-dir`,
+      );
+      const catalog = node.system.catalog.current().id;
+      await expect(verifyCatalog(node.system.nats, runtime.generations, elsewhere)).rejects.toThrow(`the indexing generation ${catalog} has no store file`);
+      expect(await readdir(elsewhere)).toEqual([]); // nothing created there
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
+  });
 });
