@@ -72,7 +72,7 @@ export const ingestRss: IngestSubcommand = {
       const outcome = await running.done;
       if (everyMs === undefined) {
         if (json) printJson({ ok: outcome.ok, feeds: results });
-        else if (!outcome.ok && outcome.error) process.stderr.write(`spanda: ${outcome.error}; the other feeds were ingested\n`);
+        else if (!outcome.ok && outcome.error) process.stderr.write(`spanda: ${outcome.error}\n`);
         return outcome.ok ? 0 : 1;
       }
       return 0;

@@ -167,7 +167,10 @@ describe('RSS connector', () => {
       logger: silentLogger,
     });
     const outcome = await running.done;
-    expect(outcome).toEqual({ ok: false, error: '3 of 5 feeds failed' });
+    expect(outcome).toEqual({ ok: false, error: '3 of 5 feeds failed or were ingested only in part; the other feeds were ingested' });
+    // With no feed ingested, the outcome does not speak of others.
+    const alone = await rssConnector({ feeds: [missing], tenant: 'mixed', source: 'blogs' }).start({ nats: nats.handle, kv, logger: silentLogger });
+    expect(await alone.done).toEqual({ ok: false, error: '1 of 1 feeds failed or were ingested only in part' });
     const byUrl = new Map(results.map((r) => [r.url, r]));
     expect(byUrl.get(broken)).toMatchObject({ ok: false, status: 'failed', error: expect.stringMatching(new RegExp(`^feed ${broken}: malformed XML at line \\d+`)) });
     expect(byUrl.get(page)?.error).toBe(`feed ${page}: not an RSS or Atom feed: the server sent an HTML page (is this the site's address rather than its feed's?)`);

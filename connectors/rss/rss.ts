@@ -123,7 +123,10 @@ export function rssConnector(config: RssConfig): Connector {
             if (!stopping.signal.aborted) await pollOnce(t);
           });
           const failed = [...latest.values()].filter((r) => !r.ok);
-          return failed.length === 0 ? { ok: true } : { ok: false, error: `${failed.length} of ${targets.length} feeds failed` };
+          if (failed.length === 0) return { ok: true };
+          // A feed that is not ok failed outright or had items that could not be ingested (the rest of it was).
+          const others = failed.length < targets.length ? '; the other feeds were ingested' : '';
+          return { ok: false, error: `${failed.length} of ${targets.length} feeds failed or were ingested only in part${others}` };
         }
         const every = config.everyMs;
         const maxBackoff = config.maxBackoffMs ?? 6 * 60 * 60_000;
