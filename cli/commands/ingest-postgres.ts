@@ -65,13 +65,19 @@ export const ingestPostgres: IngestSubcommand = {
       const kv = await openConnectorBucket(handle);
       const connectorCtx = { nats: handle, kv, logger };
       const consumer = await debeziumConnector({ subjects, mapping }).start(connectorCtx);
+      // The consumer stops before the connection drains when the source cannot start (it would log the drain as a failure).
       const source = await postgresSource({
         url,
         tables: [qualified(table)],
         topicPrefix: EMBEDDED_TOPIC_PREFIX,
         slot: replicationName(`${table.schema}_${table.table}`),
         once,
-      }).start(connectorCtx);
+      })
+        .start(connectorCtx)
+        .catch(async (err: unknown) => {
+          await consumer.stop();
+          throw err;
+        });
       const stopAll = () => void source.stop().then(() => consumer.stop());
       process.once('SIGINT', stopAll);
       process.once('SIGTERM', stopAll);

@@ -2,6 +2,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/log.ts';
+import { runCli } from '../../test/helpers/cli.ts';
 import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../../test/helpers/postgres.ts';
 import { decodeChange, type ChangeEvent } from '../cdc/envelope.ts';
@@ -111,6 +112,11 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
       await expect(postgresSource({ url: replica.url, tables: ['public.posts'], topicPrefix: 'cdc2' }).start({ nats: nats.handle, kv, logger: silentLogger })).rejects.toThrow(
         /wal_level=replica; logical replication needs wal_level=logical/,
       );
+      // The command says the same and exits 1, without a "consumer failed" from its connection draining on the way out.
+      const cli = await runCli(['ingest', 'postgres', '--url', replica.url, '--table', 'public.posts', '--id-column', 'id', '--text-columns', 'title', '--once', '--nats-url', nats.server.url]);
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toMatch(/spanda: Postgres runs with wal_level=replica; logical replication needs wal_level=logical/);
+      expect(cli.stderr).not.toMatch(/consumer failed|error/i);
     } finally {
       await replica.stop();
     }
