@@ -1245,9 +1245,10 @@ the main thread's heap after a full collection held 41 MB, mostly code (a snapsh
 promoted dies soon after, so it is held past its use (old objects pointing at young ones are the likely way; the
 allocation site was not found). Three alternating pairs of single hash rounds at load 3-4, 32 against 64 MB
 semi-spaces: loaded p99 88.7 / 73.6, 94 / 57.5, 67.6 / 65 ms, half as many scavenges (77-114 against 41-49 in 30 s)
-of 15 instead of 10.5 ms each. The nodes keep 32 MB: 64 would cost each process 64 MB more young generation and
-longer pauses on the query path, whose p99 is at its target, and was not measured across the other benchmarks. The
-split puts the tail in no one stage: the slowest tenth of the
+of 15 instead of 10.5 ms each. The nodes keep 32 MB: in a query benchmark run each way (15:54), 64 MB semi-spaces
+left the hybrid p99 at 100k chunks, client in its own process, where it was (17.86 against 17.2 ms; in-process 19.75
+against 11.89) and raised the node's RSS at 100k chunks under 8 clients from 1,260 to 1,456 MB, every thread's
+isolate getting the larger young generation. The split puts the tail in no one stage: the slowest tenth of the
 hash probes spent 14 ms in the chunker hop, 17 in the embedder's and 19 in the apply on average, where the median
 probe spent 3-3.5 in each.
 Method: the pipeline, POST and freshness benchmarks measure a node
