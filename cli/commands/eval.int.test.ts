@@ -39,10 +39,12 @@ describe('spanda eval', () => {
 
     // The kept index is reused: same figures, nothing re-published.
     const again = await run(['eval', ...set, '--embedder', 'hash', '--mode', 'keyword', '--data-dir', dir, '--json']);
+    expect(again.code, again.err).toBe(0);
     expect(JSON.parse(again.out)).toMatchObject({ 'ndcg@10': result['ndcg@10'], 'mrr@10': result['mrr@10'] });
     expect((JSON.parse(again.out) as { index_seconds: number }).index_seconds).toBeLessThan(5);
 
     const hybrid = await run(['eval', ...set, '--embedder', 'hash', '--mode', 'hybrid', '--data-dir', dir, '--json']);
+    expect(hybrid.code, hybrid.err).toBe(0);
     expect((JSON.parse(hybrid.out) as { 'ndcg@10': number })['ndcg@10']).toBeGreaterThan(0.8);
 
     // RM3 expansion on the same kept index: the run says so, and the expanded keyword side still ranks the answers.
