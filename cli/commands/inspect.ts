@@ -4,7 +4,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { decodeEvent } from '../../streams/codec.ts';
 import { listConsumers } from '../../streams/consumer-list.ts';
 import { consumeOptions, type NatsHandle } from '../../streams/nats.ts';
-import { releaseConsumer } from '../../streams/ordered.ts';
+import { readOnce } from '../../streams/ordered.ts';
 import { DLQ_HEADER } from '../../processors/runner.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import type { Command, CommandContext } from '../main.ts';
@@ -104,11 +104,11 @@ function inspected(msg: JsMsg, full: boolean): InspectedEvent {
   }
 }
 
+/** Ordered-consumer options for the events on `subject` from `fromSeq` on. */
+const subjectFrom = (subject: string, fromSeq: number) => ({ filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq });
+
 async function matchingPending(handle: NatsHandle, stream: string, subject: string, fromSeq: number): Promise<number> {
-  const consumer = await handle.js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq });
-  const info = await consumer.info();
-  releaseConsumer(consumer);
-  return info.num_pending;
+  return readOnce(handle, stream, subjectFrom(subject, fromSeq), async (consumer) => (await consumer.info()).num_pending);
 }
 
 /** Reads the last `last` events on a subject (wildcards allowed), or those from `fromSeq` on, decoded. */
@@ -118,31 +118,29 @@ export async function readEvents(handle: NatsHandle, subject: string, options: {
   });
   const state = (await handle.jsm.streams.info(stream)).state;
   const limit = options.last ?? 10;
-  let from = options.fromSeq ?? 0;
+  let start = options.fromSeq ?? 0;
   if (options.fromSeq === undefined) {
     // Widen a window back from the head until it holds `limit` matching events, counting them without reading them.
     let window = Math.max(limit, 16);
     for (;;) {
-      from = Math.max(state.first_seq, state.last_seq - window + 1);
-      if (from <= state.first_seq || (await matchingPending(handle, stream, subject, from)) >= limit) break;
+      start = Math.max(state.first_seq, state.last_seq - window + 1);
+      if (start <= state.first_seq || (await matchingPending(handle, stream, subject, start)) >= limit) break;
       window *= 4;
     }
   }
-  const total = await matchingPending(handle, stream, subject, Math.max(1, from));
+  const total = await matchingPending(handle, stream, subject, Math.max(1, start));
   const wanted = options.fromSeq === undefined ? total : Math.min(total, limit);
   if (wanted === 0) return [];
-  const consumer = await handle.js.consumers.get(stream, { filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, from) });
-  const events: InspectedEvent[] = [];
-  try {
+  const events = await readOnce(handle, stream, subjectFrom(subject, Math.max(1, start)), async (consumer) => {
+    const read: InspectedEvent[] = [];
     const messages = await consumer.consume(consumeOptions(Math.min(wanted, 256)));
     for await (const msg of messages) {
-      events.push(inspected(msg, options.full === true));
-      if (events.length >= wanted) break;
+      read.push(inspected(msg, options.full === true));
+      if (read.length >= wanted) break;
     }
     await messages.close();
-  } finally {
-    releaseConsumer(consumer);
-  }
+    return read;
+  });
   return options.fromSeq === undefined ? events.slice(-limit) : events;
 }
 
