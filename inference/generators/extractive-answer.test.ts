@@ -27,4 +27,15 @@ describe('extractiveAnswer', () => {
     expect(answer).toBe('Tardigrades survive the vacuum of space for days. [1]');
     expect(cited).toEqual([1]);
   });
+
+  it('quotes a sentence once when overlapping chunks both hold it, whole or its end', () => {
+    const { answer, cited } = extractiveAnswer('sentence boundary near', [
+      { text: 'Chunks overlap by a few words. Splitting in the middle of a sentence is avoided whenever a sentence boundary is near.' },
+      { text: 'Splitting in the middle of a sentence is avoided whenever a sentence boundary is near. Then the next chunk goes on.' },
+      { text: 'is avoided whenever a sentence boundary is near. A third chunk.' },
+    ]);
+    expect(answer.match(/boundary is near/g)).toHaveLength(1);
+    expect(answer).toMatch(/^Splitting in the middle of a sentence is avoided whenever a sentence boundary is near\. \[1\]/);
+    expect(cited[0]).toBe(1);
+  });
 });

@@ -58,6 +58,22 @@ function startsAQueryStem(word: string, queryStems: ReadonlySet<string>): boolea
 }
 
 /**
+ * The first `max` candidates whose sentence neither holds nor is held in one already taken. Chunks overlap, so
+ * adjacent results repeat a sentence (or the end of one, where a chunk starts mid-sentence): quoting it twice, cited
+ * [1] and [2], says nothing new.
+ */
+function distinct<T extends { sentence: string }>(candidates: readonly T[], max: number): T[] {
+  const taken: T[] = [];
+  for (const c of candidates) {
+    if (taken.length === max) break;
+    const text = c.sentence.trim();
+    if (taken.some((t) => t.sentence.includes(text) || text.includes(t.sentence.trim()))) continue;
+    taken.push(c);
+  }
+  return taken;
+}
+
+/**
  * Picks up to three sentences from the top results that share the most (rarer) words with the question,
  * preferring higher-ranked results, and cites each as [n]. With no overlap at all it quotes the best result's opening.
  */
@@ -80,9 +96,8 @@ export function extractiveAnswer(question: string, results: readonly AnswerSourc
       return { ...c, score: score * (1 - 0.08 * c.result) };
     })
     .filter((c) => c.score > 0)
-    .sort((a, b) => b.score - a.score || a.result - b.result || a.order - b.order)
-    .slice(0, MAX_SENTENCES);
-  const picked = scored.length > 0 ? scored : candidates.filter((c) => c.result === 0).slice(0, 2).map((c) => ({ ...c, score: 0 }));
+    .sort((a, b) => b.score - a.score || a.result - b.result || a.order - b.order);
+  const picked = distinct(scored.length > 0 ? scored : candidates.filter((c) => c.result === 0), scored.length > 0 ? MAX_SENTENCES : 2);
   if (picked.length === 0) {
     const first = results[0]?.text.trim().slice(0, MAX_SENTENCE_CHARS) ?? '';
     return { answer: `${first} [1]`, cited: [1] };
