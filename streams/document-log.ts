@@ -190,11 +190,25 @@ export async function publishDocument(
   return { ...published, id: doc.id, source: doc.source };
 }
 
+/** A deletion's outcome; `neverPublished` when the log held no version of the document (the deletion is recorded anyway). */
+export interface PublishedDeletion extends PublishedDocument {
+  readonly neverPublished?: true;
+}
+
+/**
+ * Publishes document.deleted. A document whose latest version is already a deletion gets no second one (`duplicate`,
+ * at that deletion's sequence), however long ago it was deleted: JetStream's duplicate window only covers two minutes.
+ * Deleting an id the log never held still records the deletion (a fact about the id; an upsert still in flight from
+ * another producer lands after it) and says so, so a mistyped id is noticed.
+ */
 export async function publishDeletion(
   handle: NatsHandle,
   address: DocumentAddress,
   options: { producer?: string; traceparent?: string; expectedLastSeq?: number } = {},
-): Promise<PublishedDocument> {
+): Promise<PublishedDeletion> {
+  const current = options.expectedLastSeq === undefined ? await currentVersion(handle, address) : undefined;
+  if (current?.deleted) return { stream: STREAMS.DOCUMENTS, seq: current.seq, duplicate: true, id: address.id, source: address.source };
+  const neverPublished = options.expectedLastSeq === undefined ? current === undefined : options.expectedLastSeq === 0;
   const event: DocumentDeleted = {
     type: 'document.deleted',
     data: { tenant: address.tenant, source: address.source, id: address.id },
@@ -202,5 +216,5 @@ export async function publishDeletion(
   };
   const msgId = `${address.tenant}/${address.source}/${encodeIdToken(address.id)}/deleted`;
   const published = await publishExpecting(handle, subjects.document(address), event, msgId, options.expectedLastSeq);
-  return { ...published, id: address.id, source: address.source };
+  return { ...published, id: address.id, source: address.source, ...(neverPublished && !published.duplicate ? { neverPublished: true as const } : {}) };
 }

@@ -74,7 +74,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
     if (id === '') throw new ValidationError('the document id in the path is empty');
     const traceparent = c.req.header('traceparent');
     const published = await publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
-    return c.json({ seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}) }, 202);
+    return c.json({ seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}), ...(published.neverPublished ? { neverPublished: true } : {}) }, 202);
   });
 
   app.get('/:source/:id', async (c) => {

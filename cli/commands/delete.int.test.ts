@@ -1,12 +1,11 @@
 // `spanda delete` as a user runs it (the real bin against a private nats-server): the deletion lands in DOCUMENTS at the printed seq.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEvent } from '../../streams/codec.ts';
+import { decodeEvent, encodeEvent, eventMetadata } from '../../streams/codec.ts';
 import { documentInputSchema, publishDocument } from '../../streams/document-log.ts';
 import { freePort } from '../../streams/server.ts';
+import { subjects } from '../../streams/subjects.ts';
 import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
 import { runCli } from '../../test/helpers/cli.ts';
-
-
 
 let nats: TestNats;
 
@@ -46,6 +45,28 @@ describe('spanda delete', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toBe(`deleted handbook/${id} (tenant acme): DOCUMENTS sequence ${out.seq} (already deleted; nothing new stored)\n`);
     expect((await nats.handle.jsm.streams.info('DOCUMENTS')).state.last_seq).toBe(out.seq);
+  });
+
+  it('stores no second deletion of a document deleted outside the duplicate window, and names an id the log never held', async () => {
+    // A deletion published without a message id stands for one older than JetStream's two-minute duplicate window.
+    const address = { tenant: 'acme', source: 'handbook', id: 'old.md' };
+    await publishDocument(nats.handle, 'acme', documentInputSchema.parse({ id: 'old.md', source: 'handbook', text: 'gone long ago' }));
+    const { headers, data } = encodeEvent({
+      type: 'document.deleted',
+      data: address,
+      metadata: eventMetadata('document.deleted', { source: '/elsewhere', subject: 'old.md' }),
+    });
+    const earlier = await nats.handle.js.publish(subjects.document(address), data, { headers });
+    const again = await runCli(['delete', 'handbook', 'old.md', '--tenant', 'acme', '--nats-url', nats.server.url, '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({ ...address, seq: earlier.seq, duplicate: true });
+    expect((await nats.handle.jsm.streams.info('DOCUMENTS')).state.last_seq).toBe(earlier.seq);
+
+    const typo = await runCli(['delete', 'handbook', 'old.mdd', '--tenant', 'acme', '--nats-url', nats.server.url]);
+    expect(typo.code).toBe(0);
+    expect(typo.stdout).toMatch(/^deleted handbook\/old\.mdd \(tenant acme\): DOCUMENTS sequence \d+\nnote: the log held no version of handbook\/old\.mdd/);
+    const typoJson = await runCli(['delete', 'handbook', 'other.mdd', '--tenant', 'acme', '--nats-url', nats.server.url, '--json']);
+    expect(JSON.parse(typoJson.stdout)).toMatchObject({ id: 'other.mdd', neverPublished: true });
   });
 
   it('answers missing arguments, a bad source name or an over-long id with exit 2 and the usage, storing nothing', async () => {

@@ -33,13 +33,17 @@ export const deleteCommand: Command = {
     }
     const handle = await connectFrom(ctx);
     try {
-      // Deleting a document the log never held still records the deletion: it is a fact about the id, and idempotent.
+      // Deleting a document the log never held still records the deletion (a fact about the id), and says so.
       const published = await publishDeletion(handle, { tenant, source, id }, { producer: '/cli' });
-      if (ctx.values.json) printJson({ tenant, source, id, seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}) });
+      const { duplicate, neverPublished } = published;
+      if (ctx.values.json) printJson({ tenant, source, id, seq: published.seq, ...(duplicate ? { duplicate: true } : {}), ...(neverPublished ? { neverPublished: true } : {}) });
       else {
-        process.stdout.write(
-          `deleted ${source}/${id} (tenant ${tenant}): DOCUMENTS sequence ${published.seq}${published.duplicate ? ' (already deleted; nothing new stored)' : ''}\n`,
-        );
+        const remark = duplicate
+          ? ' (already deleted; nothing new stored)'
+          : neverPublished
+            ? `\nnote: the log held no version of ${source}/${id} for tenant ${tenant}; check the source and id (spanda inspect events 'docs.${tenant}.${source}.>')`
+            : '';
+        process.stdout.write(`deleted ${source}/${id} (tenant ${tenant}): DOCUMENTS sequence ${published.seq}${remark}\n`);
       }
       return 0;
     } finally {
