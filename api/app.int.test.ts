@@ -65,6 +65,23 @@ describe('bad requests', () => {
     await expectProblem(await post(app, '/v1/query', JSON.stringify({ query: 'x', mode: 'semantic' })), 400, /mode/);
     await expectProblem(await post(app, '/v1/query', JSON.stringify({ query: 'x', colour: 'red' })), 400, /colour/);
     await expectProblem(await app.request('/v2/nothing'), 404, /no route/);
+    await expectProblem(await app.request('/v1/documents/a/b/c'), 404, /no route/);
+  });
+
+  it('answers a known path asked with another method with 405 and the methods it answers in Allow', async () => {
+    const app = createApp(deps);
+    const cases: Array<[string, string, string]> = [
+      ['PUT', '/v1/query', 'POST'],
+      ['GET', '/v1/documents', 'POST'],
+      ['PATCH', '/v1/documents/handbook/a%2Fb.md', 'DELETE, GET, HEAD'],
+      ['POST', '/v1/projections', 'GET, HEAD'],
+      ['DELETE', '/v1/schemas/document.upserted.v1', 'GET, HEAD'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const response = await app.request(path, { method });
+      expect(response.headers.get('allow'), `${method} ${path}`).toBe(allow);
+      await expectProblem(response, 405, new RegExp(`answers ${allow}, not ${method}`));
+    }
   });
 
   it('rejects a batch that holds one bad document without publishing any of it', async () => {

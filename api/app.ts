@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { defaultMetrics } from '../lib/metrics.ts';
+import { allowedMethodsOf } from './allowed-methods.ts';
 import { AuthError, authMiddleware } from './auth.ts';
 import { limitBodies } from './body-limit.ts';
 import type { ApiDeps } from './deps.ts';
@@ -51,9 +52,16 @@ export function createApp(deps: ApiDeps): Hono {
   // Last: it describes the routes registered before it.
   app.route('/', openApiRoutes(app));
 
-  app.notFound((c) =>
-    sendProblem(problem(404, 'not-found', 'Not found', `no route ${c.req.method} ${new URL(c.req.url).pathname}; see the README for the API`)),
-  );
+  const allowedMethods = allowedMethodsOf(app);
+  app.notFound((c) => {
+    const pathname = new URL(c.req.url).pathname;
+    const allowed = allowedMethods(pathname);
+    if (allowed.length > 0) {
+      const detail = `${pathname} answers ${allowed.join(', ')}, not ${c.req.method}; see GET /openapi.json`;
+      return sendProblem(problem(405, 'method-not-allowed', 'Method not allowed', detail), { allow: allowed.join(', ') });
+    }
+    return sendProblem(problem(404, 'not-found', 'Not found', `no route ${c.req.method} ${pathname}; see the README for the API`));
+  });
   app.onError((err, c) => {
     if (err instanceof AuthError) return err.toResponse();
     if (err instanceof UnsupportedMediaTypeError) return sendProblem(problem(415, 'unsupported-media-type', 'Unsupported media type', err.message));
