@@ -1,5 +1,5 @@
 // Reading documents from files: text files become one document each, JSONL lines become records, bad lines are reported.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -38,6 +38,48 @@ describe('readDocuments', () => {
     ]);
     const problems = items.filter(isProblem);
     expect(problems).toEqual([{ origin: 'records.jsonl:3', error: expect.stringMatching(/not valid JSON/) }]);
+  });
+
+  it('reports text that is not UTF-8 (a file, a JSON file, one JSONL line) instead of publishing replacement characters', async () => {
+    const bad = await mkdtemp(path.join(os.tmpdir(), 'spanda-files-utf8-'));
+    try {
+      const latin1 = Buffer.from('caf\xe9 cr\xe8me', 'latin1');
+      await writeFile(path.join(bad, 'latin1.txt'), latin1);
+      await writeFile(path.join(bad, 'latin1.json'), Buffer.concat([Buffer.from('{"id":"j","text":"'), latin1, Buffer.from('"}')]));
+      // A byte-order mark, CRLF line ends, one line in Latin-1 among UTF-8 ones, no final line break.
+      const lines = Buffer.concat([
+        Buffer.from('\ufeff{"id":"a","text":"café"}\r\n{"id":"b","text":"'),
+        latin1,
+        Buffer.from('"}\r\n{"id":"c","text":"crème"}'),
+      ]);
+      await writeFile(path.join(bad, 'mixed.jsonl'), lines);
+      await writeFile(path.join(bad, 'good.md'), '# Gut\n\nÜber café.');
+      const items = await collect(readDocuments(bad, { source: 's' }));
+      expect(items.filter(isProblem)).toEqual([
+        { origin: 'latin1.json', error: expect.stringMatching(/not UTF-8 text/) },
+        { origin: 'latin1.txt', error: expect.stringMatching(/not UTF-8 text/) },
+        { origin: 'mixed.jsonl:2', error: expect.stringMatching(/not UTF-8 text/) },
+      ]);
+      const docs = items.filter((i) => !isProblem(i)).map((i) => ('raw' in i ? i.raw : undefined));
+      expect(docs).toEqual([expect.objectContaining({ id: 'good.md', text: '# Gut\n\nÜber café.' }), { id: 'a', text: 'café' }, { id: 'c', text: 'crème' }]);
+    } finally {
+      await rm(bad, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a link to a file in a directory and does not follow a link to a directory', async () => {
+    const linked = await mkdtemp(path.join(os.tmpdir(), 'spanda-files-links-'));
+    try {
+      await mkdir(path.join(linked, 'docs'));
+      await writeFile(path.join(linked, 'shared.md'), '# Shared');
+      await symlink(path.join(linked, 'shared.md'), path.join(linked, 'docs', 'shared-link.md'));
+      await symlink(linked, path.join(linked, 'docs', 'loop'));
+      await symlink(path.join(linked, 'missing.md'), path.join(linked, 'docs', 'dangling.md'));
+      const items = await collect(readDocuments(path.join(linked, 'docs'), { source: 's' }));
+      expect(items.map((i) => ('raw' in i ? (i.raw as { id: string }).id : i.error))).toEqual(['shared-link.md']);
+    } finally {
+      await rm(linked, { recursive: true, force: true });
+    }
   });
 
   it('reads JSONL from stdin and reports a missing path or an unsupported file', async () => {

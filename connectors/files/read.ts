@@ -48,10 +48,51 @@ export function titleOf(text: string, contentType: ContentType, fallback: string
   return fallback;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const NOT_UTF8 = 'not UTF-8 text (a binary file, or another encoding): convert it to UTF-8 or leave it out';
+
+/** The text of UTF-8 bytes (a leading byte-order mark dropped), or undefined when they are not UTF-8. */
+function utf8(bytes: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The lines of a byte stream, without their line break (\n or \r\n). Each line is decoded alone, so one bad line is
+ * one problem. The pieces of a line longer than a chunk are joined once, at its end.
+ */
+async function* byteLines(stream: Readable): AsyncGenerator<Buffer> {
+  let pieces: Buffer[] = [];
+  const line = (last: Buffer): Buffer => {
+    const whole = pieces.length > 0 ? Buffer.concat([...pieces, last]) : last;
+    pieces = [];
+    return whole.length > 0 && whole[whole.length - 1] === 13 ? whole.subarray(0, -1) : whole;
+  };
+  for await (const chunk of stream) {
+    // A stream set to an encoding (or made from strings) gives strings: their bytes are UTF-8 again.
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    let from = 0;
+    for (let nl = bytes.indexOf(10); nl !== -1; nl = bytes.indexOf(10, from)) {
+      yield line(bytes.subarray(from, nl));
+      from = nl + 1;
+    }
+    if (from < bytes.length) pieces.push(bytes.subarray(from));
+  }
+  if (pieces.length > 0) yield line(Buffer.alloc(0));
+}
+
 async function* readLines(stream: Readable, origin: string): AsyncGenerator<ReadItem> {
   let n = 0;
-  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+  for await (const bytes of byteLines(stream)) {
     n += 1;
+    const line = utf8(bytes);
+    if (line === undefined) {
+      yield { origin: `${origin}:${n}`, error: NOT_UTF8 };
+      continue;
+    }
     if (line.trim() === '') continue;
     try {
       yield { origin: `${origin}:${n}`, raw: JSON.parse(line) as unknown };
@@ -63,12 +104,17 @@ async function* readLines(stream: Readable, origin: string): AsyncGenerator<Read
 
 async function* readRecordsFile(file: string, origin: string): AsyncGenerator<ReadItem> {
   if (path.extname(file) !== '.json') {
-    yield* readLines(createReadStream(file, 'utf8'), origin);
+    yield* readLines(createReadStream(file), origin);
+    return;
+  }
+  const text = utf8(await readFile(file));
+  if (text === undefined) {
+    yield { origin, error: NOT_UTF8 };
     return;
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     yield { origin, error: `not valid JSON: ${(err as Error).message}` };
     return;
@@ -81,8 +127,9 @@ async function* readRecordsFile(file: string, origin: string): AsyncGenerator<Re
   for (const [i, raw] of list.entries()) yield { origin: `${origin}[${i}]`, raw };
 }
 
-async function textDocument(file: string, id: string, contentType: ContentType, source: string): Promise<SourcedDocument> {
-  const text = await readFile(file, 'utf8');
+async function textDocument(file: string, id: string, contentType: ContentType, source: string): Promise<ReadItem> {
+  const text = utf8(await readFile(file));
+  if (text === undefined) return { origin: id, error: NOT_UTF8 };
   return {
     origin: file,
     raw: { id, source, title: titleOf(text, contentType, path.basename(file)), text, contentType, metadata: { path: id } },
@@ -96,6 +143,8 @@ async function* walk(dir: string): AsyncGenerator<string> {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) yield* walk(full);
     else if (entry.isFile()) yield full;
+    // A link to a file is read; a link to a directory is not followed (it may lead back up, or anywhere).
+    else if (entry.isSymbolicLink() && (await stat(full).catch(() => undefined))?.isFile()) yield full;
   }
 }
 
