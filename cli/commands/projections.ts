@@ -57,7 +57,12 @@ export const projectionsCommand: Command = {
         }));
         if (ctx.values.json) printJson({ active: alias?.generation ?? null, previous: alias?.previous ?? null, generations: rows });
         else if (rows.length === 0) process.stdout.write(`no ${role} generations yet\n`);
-        else printTable(rows);
+        else {
+          // The record keeps the positions a replay completed the generation at; a generation a node built as it
+          // served has none. What a serving store has applied now is live state, not a record.
+          printTable(rows.map(({ checkpoints, ...row }) => ({ ...row, completed_at: Object.keys(checkpoints).length > 0 ? checkpoints : '–' })));
+          process.stdout.write('COMPLETED_AT: the stream positions a replay completed a generation at. What the serving generation has applied now: GET /v1/projections or `spanda verify`.\n');
+        }
         return 0;
       }
       // gc: retired generations beyond the `keep` newest go; the active one and the rollback target always stay.

@@ -81,6 +81,10 @@ describe('replay and verify from the command line', () => {
     const list = JSON.parse((await cli(['projections', 'list', '--json'])).stdout) as { active: string; generations: Array<{ generation: string; state: string }> };
     expect(list.active).toBe(summary.generation);
     expect(list.generations.find((g) => g.generation === before)?.state).toBe('retired');
+    // The table: the replayed generation shows the positions it was completed at, the one built while serving a dash.
+    const table = (await cli(['projections', 'list'])).stdout;
+    expect(table).toMatch(new RegExp(`^${summary.generation} +active .*\\{"CHUNKS":\\d+`, 'm'));
+    expect(table).toMatch(new RegExp(`^${before} +retired .* –$`, 'm'));
 
     const rollback = await cli(['projections', 'rollback', '--json']);
     expect(rollback.code).toBe(0);
