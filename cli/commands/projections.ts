@@ -1,5 +1,7 @@
 // spanda projections list|rollback|gc: the generations of a projection, switching back to a kept one, collecting retired ones.
-import { ConfigError } from '../../lib/errors.ts';
+import path from 'node:path';
+import { lockFile } from '../../lib/data-dir-lock.ts';
+import { ConfigError, errorMessage } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
 import type { Generations } from '../../projections/generations.ts';
 import { INDEXING_ROLE } from '../../projections/catalog-serving.ts';
@@ -24,8 +26,8 @@ async function rollback(generations: Generations, role: string, to: string | und
 }
 
 export const projectionsCommand: Command = {
-  usage: 'spanda projections list|rollback [--to ID]|gc [--keep 2] [--projection inference] [--json] [--nats-url URL] [--data-dir DIR]',
-  options: { projection: { type: 'string' }, to: { type: 'string' }, keep: { type: 'string' }, 'data-dir': { type: 'string' } },
+  usage: 'spanda projections list|rollback [--to ID]|gc [--keep 2] [--building] [--projection inference] [--json] [--nats-url URL] [--data-dir DIR]',
+  options: { projection: { type: 'string' }, to: { type: 'string' }, keep: { type: 'string' }, building: { type: 'boolean' }, 'data-dir': { type: 'string' } },
   async run(ctx) {
     const [action] = ctx.args;
     if (action !== 'list' && action !== 'rollback' && action !== 'gc') throw new UsageError(`give list, rollback or gc\nusage: ${this.usage}`);
@@ -65,18 +67,41 @@ export const projectionsCommand: Command = {
         }
         return 0;
       }
-      // gc: retired generations beyond the `keep` newest go; the active one and the rollback target always stay.
+      // gc: retired generations beyond the `keep` newest go; the active one and the rollback target always stay. With
+      // --building, so do generations a failed or stopped replay left unfinished (the next replay of the same spec would
+      // resume one), unless a process still holds it.
       const protectedIds = new Set([alias?.generation, alias?.previous].filter((x): x is string => x !== undefined));
       const retired = records.filter((r) => r.state === 'retired' && !protectedIds.has(r.id)).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
-      const doomed = retired.slice(keep);
-      for (const r of doomed) {
-        const factory = role === INDEXING_ROLE ? await catalogStoreFactory(r.spec.store.kind) : await storeFactory(r.spec.store.kind);
-        await factory.drop({ role, generation: r.id, config: storeConfigOf(config, role) });
-        await generations.remove(role, r.id);
+      const unfinished = ctx.values.building === true ? records.filter((r) => r.state === 'building' && !protectedIds.has(r.id)) : [];
+      const doomed: typeof records = [];
+      const busy: string[] = [];
+      for (const r of [...retired.slice(keep), ...unfinished]) {
+        // The lock a replay building it, or a node serving it, holds in this data dir (a store elsewhere is not seen).
+        const lock = await lockFile(path.join(config.dataDir, role, `${r.id}.lock`), `generation ${r.id}`).catch((err: unknown) => {
+          busy.push(`${r.id}: ${errorMessage(err)}`);
+          return undefined;
+        });
+        if (!lock) continue;
+        try {
+          const factory = role === INDEXING_ROLE ? await catalogStoreFactory(r.spec.store.kind) : await storeFactory(r.spec.store.kind);
+          await factory.drop({ role, generation: r.id, config: storeConfigOf(config, role) });
+          await generations.remove(role, r.id);
+          doomed.push(r);
+        } finally {
+          await lock.release();
+        }
       }
+      for (const line of busy) process.stderr.write(`spanda: kept ${line}\n`);
       if (ctx.values.json) printJson({ removed: doomed.map((r) => r.id), kept: records.length - doomed.length });
-      else process.stdout.write(`removed ${doomed.length} retired generation(s)${doomed.length ? `: ${doomed.map((r) => r.id).join(', ')}` : ''}\n`);
-      return 0;
+      else {
+        const left = ctx.values.building === true ? '' : records.filter((r) => r.state === 'building' && !protectedIds.has(r.id)).length;
+        process.stdout.write(
+          `removed ${doomed.length} generation(s)${doomed.length ? `: ${doomed.map((r) => r.id).join(', ')}` : ''}` +
+            (left ? `; ${left} unfinished (building) kept: a replay of the same settings resumes one, \`--building\` removes them` : '') +
+            '\n',
+        );
+      }
+      return busy.length > 0 ? 1 : 0;
     } finally {
       await handle.drain();
     }

@@ -1,0 +1,66 @@
+// `spanda projections gc --building` as a user runs it: generations a failed replay left unfinished go, unless a live process holds one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../lib/config.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { sqliteStorePath } from '../../projections/stores/sqlite/factory.ts';
+import { provision } from '../../streams/provision.ts';
+import { runCli } from '../../test/helpers/cli.ts';
+import { startTestNats, tempDir, type TestNats } from '../../test/helpers/nats.ts';
+import { generationRuntime, inferenceSpec } from '../inference-runtime.ts';
+
+let nats: TestNats;
+let dataDir: string;
+let holder: ChildProcess | undefined;
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  dataDir = await tempDir('spanda-gc-');
+});
+afterAll(async () => {
+  holder?.kill('SIGKILL');
+  await nats?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('spanda projections gc', () => {
+  it('keeps unfinished generations by default, removes them with --building, and never one a live process holds', async () => {
+    const config = loadConfig({ SPANDA_DATA_DIR: dataDir }, {});
+    const { kv } = await provision(nats.handle);
+    const { generations } = generationRuntime(nats.handle, kv, config, [], silentLogger);
+    const spec = await inferenceSpec(config, { id: 'hash-256', dims: 256 });
+    const storeConfig = { dataDir };
+    for (const id of ['left-behind', 'still-building']) {
+      await generations.ensure(spec, 0.5, '1', id);
+      const file = sqliteStorePath({ role: 'inference', generation: id, config: storeConfig });
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, 'a store file');
+    }
+    // A replay still building one: a live process whose command line names spanda holds its lock file.
+    holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)', 'spanda-replay'], { stdio: 'ignore' });
+    await writeFile(path.join(dataDir, 'inference', 'still-building.lock'), `${holder.pid}\n`);
+    const cli = (args: string[]) => runCli(['projections', 'gc', ...args, '--nats-url', nats.server.url, '--data-dir', dataDir]);
+
+    const plain = await cli([]);
+    expect(plain.stderr).toBe('');
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/^removed 0 generation\(s\); 2 unfinished \(building\) kept: .*--building/);
+
+    const building = await cli(['--building']);
+    expect(building.code).toBe(1);
+    expect(building.stdout).toMatch(/^removed 1 generation\(s\): left-behind\n$/);
+    expect(building.stderr).toMatch(new RegExp(`kept still-building: .*held by another spanda process \\(pid ${holder.pid}\\)`));
+    expect((await generations.list('inference')).map((r) => r.id)).toEqual(['still-building']);
+    expect(existsSync(sqliteStorePath({ role: 'inference', generation: 'left-behind', config: storeConfig }))).toBe(false);
+    expect(existsSync(sqliteStorePath({ role: 'inference', generation: 'still-building', config: storeConfig }))).toBe(true);
+
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder?.once('exit', resolve));
+    const after = await cli(['--building', '--json']);
+    expect(after.code).toBe(0);
+    expect(JSON.parse(after.stdout)).toEqual({ removed: ['still-building'], kept: 0 });
+  });
+});
