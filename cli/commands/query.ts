@@ -11,7 +11,7 @@ interface QueryResponse {
 }
 
 export const queryCommand: Command = {
-  usage: 'spanda query "question" [--k 5] [--mode hybrid|vector|keyword] [--tenant default] [--url http://127.0.0.1:8080] [--json]',
+  usage: 'spanda query "question" [--k 5] [--mode hybrid|vector|keyword] [--filter JSON] [--tenant default] [--url http://127.0.0.1:8080] [--json]',
   options: {
     k: { type: 'string' },
     mode: { type: 'string' },
@@ -24,8 +24,15 @@ export const queryCommand: Command = {
     const question = ctx.args.join(' ').trim();
     if (question === '') throw new UsageError(`give a question\nusage: ${this.usage}`);
     const base = stringFlag(ctx, 'url') ?? process.env.SPANDA_URL ?? `http://127.0.0.1:${configFrom(ctx).port}`;
-    const k = stringFlag(ctx, 'k');
+    const kText = stringFlag(ctx, 'k');
+    const k = kText === undefined ? undefined : Number(kText);
+    if (k !== undefined && (kText?.trim() === '' || !Number.isSafeInteger(k) || k < 1)) {
+      throw new UsageError(`--k must be a whole number ≥ 1 (results to return), got ${JSON.stringify(kText)}\nusage: ${this.usage}`);
+    }
     const mode = stringFlag(ctx, 'mode');
+    if (mode !== undefined && !['hybrid', 'vector', 'keyword'].includes(mode)) {
+      throw new UsageError(`--mode must be hybrid, vector or keyword, got ${JSON.stringify(mode)}\nusage: ${this.usage}`);
+    }
     const filterText = stringFlag(ctx, 'filter');
     let filter: unknown;
     if (filterText !== undefined) {
@@ -35,7 +42,7 @@ export const queryCommand: Command = {
         throw new UsageError(`--filter must be JSON, e.g. '{"source":"sample"}': ${(err as Error).message}`);
       }
     }
-    const body = { query: question, ...(k ? { k: Number(k) } : {}), ...(mode ? { mode } : {}), ...(filter !== undefined ? { filter } : {}) };
+    const body = { query: question, ...(k !== undefined ? { k } : {}), ...(mode ? { mode } : {}), ...(filter !== undefined ? { filter } : {}) };
     let response: Response;
     try {
       response = await fetch(new URL('/v1/query', base), {
