@@ -123,6 +123,15 @@ function natsConnection(config: SpandaConfig, logger: Logger, startNats: boolean
  * but the projections: chunker and embedder processes share their durable consumers (competing consumers), and a
  * process that projects keeps its SQLite generations in its own data dir.
  */
+/** The configured chunker settings, refused naming the settings when they cannot work together. */
+function configuredChunker(config: SpandaConfig): ReturnType<typeof chunkOptions> {
+  try {
+    return chunkOptions({ size: config.chunkSize, overlap: config.chunkOverlap });
+  } catch (err) {
+    throw new ConfigError(`SPANDA_CHUNK_SIZE=${config.chunkSize}, SPANDA_CHUNK_OVERLAP=${config.chunkOverlap}: ${errorMessage(err)}`);
+  }
+}
+
 export function spandaSystem(config: SpandaConfig, logger: Logger, options: SystemOptions = {}): Effect.Effect<SpandaSystem, Error, Scope.Scope> {
   return Effect.gen(function* () {
     const roles = options.roles ?? new Set<Role>(ROLES);
@@ -150,7 +159,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
     // re-chunk every document on a consumer of their own, while the serving generation keeps getting new documents
     // until `spanda replay` moves it to the new settings).
     // Validated now, so settings that cannot work stop the node before anything starts.
-    const chunkers = [chunkOptions({ size: config.chunkSize, overlap: config.chunkOverlap })];
+    const chunkers = [configuredChunker(config)];
     if (roles.has('chunker')) {
       const active = yield* attempt(() => activeRecord(runtime.generations, INFERENCE_ROLE));
       const settings = active?.chunkerSettings;

@@ -43,6 +43,12 @@ describe('loadConfig', () => {
     expect(message).toMatch(/SPANDA_CORS_ORIGINS \(from the environment\): must be "\*" or a comma-separated list of origins/);
     expect(failure(() => loadConfig({}, { SPANDA_LOG_FORMAT: 'yaml' }))).toMatch(/SPANDA_LOG_FORMAT.*text, json/);
     expect(failure(() => loadConfig({}, { SPANDA_SHUTDOWN_GRACE_MS: '0' }))).toMatch(/SPANDA_SHUTDOWN_GRACE_MS.*above 0/);
+    // Sizes a node could start with and then refuse every request or chunk with.
+    expect(failure(() => loadConfig({}, { SPANDA_MAX_BODY_BYTES: '-5' }))).toMatch(/SPANDA_MAX_BODY_BYTES \(from the environment\): must be a whole number ≥ 1024/);
+    expect(failure(() => loadConfig({}, { SPANDA_CHUNK_SIZE: '0' }))).toMatch(/SPANDA_CHUNK_SIZE .*≥ 100/);
+    expect(failure(() => loadConfig({}, { SPANDA_CHUNK_OVERLAP: '-1' }))).toMatch(/SPANDA_CHUNK_OVERLAP .*≥ 0/);
+    expect(failure(() => loadConfig({}, { SPANDA_EMBED_WORKERS: '0' }))).toMatch(/SPANDA_EMBED_WORKERS .*above 0/);
+    expect(failure(() => loadConfig({}, { SPANDA_GENERATOR_TIMEOUT_MS: '0' }))).toMatch(/SPANDA_GENERATOR_TIMEOUT_MS .*above 0/);
   });
 
   it('refuses a config file key that nothing reads (a typo), listing the known ones', () => {

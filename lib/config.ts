@@ -68,6 +68,11 @@ export interface SpandaConfig extends OperationsConfig {
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map((o) => (o._tag === 'Some' ? o.value : undefined)));
 
+const positive = (name: string) =>
+  Config.integer(name).pipe(Config.validate({ message: 'must be a whole number above 0', validation: (n) => n > 0 }));
+const atLeast = (name: string, min: number, what: string) =>
+  Config.integer(name).pipe(Config.validate({ message: `must be a whole number ≥ ${min} (${what})`, validation: (n) => n >= min }));
+
 const spandaConfig = Config.all({
   natsUrl: Config.string('NATS_URL').pipe(Config.withDefault('nats://127.0.0.1:4222')),
   host: Config.string('HOST').pipe(Config.withDefault('127.0.0.1')),
@@ -77,10 +82,10 @@ const spandaConfig = Config.all({
   vectorWeight: optional(
     Config.number('SPANDA_VECTOR_WEIGHT').pipe(Config.validate({ message: 'must be a number from 0 to 1', validation: (w) => w >= 0 && w <= 1 })),
   ),
-  maxBodyBytes: Config.integer('SPANDA_MAX_BODY_BYTES').pipe(Config.withDefault(8 * 1024 * 1024)),
-  chunkSize: Config.integer('SPANDA_CHUNK_SIZE').pipe(Config.withDefault(800)),
-  chunkOverlap: Config.integer('SPANDA_CHUNK_OVERLAP').pipe(Config.withDefault(120)),
-  embedWorkers: optional(Config.integer('SPANDA_EMBED_WORKERS')),
+  maxBodyBytes: atLeast('SPANDA_MAX_BODY_BYTES', 1024, 'bytes').pipe(Config.withDefault(8 * 1024 * 1024)),
+  chunkSize: atLeast('SPANDA_CHUNK_SIZE', 100, 'characters').pipe(Config.withDefault(800)),
+  chunkOverlap: atLeast('SPANDA_CHUNK_OVERLAP', 0, 'characters, less than half SPANDA_CHUNK_SIZE').pipe(Config.withDefault(120)),
+  embedWorkers: optional(positive('SPANDA_EMBED_WORKERS')),
   sample: Config.boolean('SPANDA_SAMPLE').pipe(Config.withDefault(true)),
   models: Config.array(Config.string(), 'SPANDA_MODELS').pipe(Config.withDefault<readonly string[]>([])),
   store: Config.literal('sqlite', 'weaviate', 'qdrant')('SPANDA_STORE').pipe(Config.withDefault<string>('sqlite')),
@@ -104,7 +109,7 @@ const spandaConfig = Config.all({
   hfEndpointUrl: optional(Config.string('SPANDA_HF_ENDPOINT_URL')),
   hfProvider: optional(Config.string('SPANDA_HF_PROVIDER')),
   prompt: Config.string('SPANDA_PROMPT').pipe(Config.withDefault('grounded')),
-  generatorTimeoutMs: Config.integer('SPANDA_GENERATOR_TIMEOUT_MS').pipe(Config.withDefault(60_000)),
+  generatorTimeoutMs: positive('SPANDA_GENERATOR_TIMEOUT_MS').pipe(Config.withDefault(60_000)),
   rerank: Config.literal('none', 'tei', 'hf')('SPANDA_RERANK').pipe(Config.withDefault<'none' | 'tei' | 'hf'>('none')),
   rerankUrl: optional(Config.string('SPANDA_RERANK_URL')),
   rerankModel: optional(Config.string('SPANDA_RERANK_MODEL')),
@@ -141,8 +146,6 @@ export interface OperationsConfig {
 
 const splitList = (raw: string): readonly string[] => raw.split(',').map((o) => o.trim()).filter((o) => o !== '');
 
-const positive = (name: string) =>
-  Config.integer(name).pipe(Config.validate({ message: 'must be a whole number above 0', validation: (n) => n > 0 }));
 
 const operationsConfig = Config.all({
   apiKeysFile: optional(Config.nonEmptyString('SPANDA_API_KEYS_FILE')),

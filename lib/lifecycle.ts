@@ -1,4 +1,5 @@
 // Resource lifetimes with Effect: acquire in order, release in reverse on shutdown or failure, and run until a signal.
+import * as Cause from 'effect/Cause';
 import * as Effect from 'effect/Effect';
 import * as Exit from 'effect/Exit';
 import * as Scope from 'effect/Scope';
@@ -38,8 +39,10 @@ export async function startScoped<A>(program: Effect.Effect<A, Error, Scope.Scop
   const exit = await Effect.runPromiseExit(Scope.extend(program, scope));
   if (Exit.isFailure(exit)) {
     await Effect.runPromise(Scope.close(scope, exit));
-    const failure = exit.cause._tag === 'Fail' ? exit.cause.error : new Error(String(exit.cause));
-    throw failure;
+    // The error itself, whether the program failed with it or threw it (a defect): its class decides how the CLI
+    // reports it, and a defect's rendering would carry its stack into the message.
+    const failure: unknown = Cause.squash(exit.cause);
+    throw failure instanceof Error ? failure : new Error(errorMessage(failure));
   }
   let closing: Promise<void> | undefined;
   return {

@@ -35,7 +35,7 @@ export function chunkOptions(options: { size?: number; overlap?: number } = {}):
   const issues: string[] = [];
   if (!Number.isSafeInteger(size) || size < MIN_CHUNK_SIZE) issues.push(`size: must be an integer ≥ ${MIN_CHUNK_SIZE}, got ${size}`);
   if (!Number.isSafeInteger(overlap) || overlap < 0 || overlap >= size / 2) {
-    issues.push(`overlap: must be an integer ≥ 0 and less than half the size (${size}), got ${overlap}`);
+    issues.push(`overlap: must be an integer ≥ 0 and less than half the size (${size} / 2 = ${size / 2}), got ${overlap}`);
   }
   if (issues.length > 0) throw new ValidationError(`invalid chunker options: ${issues.join('; ')}`, issues);
   return { size, overlap };
