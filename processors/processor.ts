@@ -47,6 +47,12 @@ export interface Processor<O extends Output | EncodedOutput = Output> {
    * second worker on the same consumer finds work to take.
    */
   readonly maxInFlight?: number;
+  /**
+   * Most batches handled at once (default 1). Past the first, another batch starts only while every running one has
+   * taken longer than SLOW_BATCH_MS (runner.ts): a document of thousands of chunks then no longer holds every later
+   * document back for the minutes a model takes over it, and a processor whose batches are quick stays sequential.
+   */
+  readonly concurrentBatches?: number;
   /** Returns one outcome per input, in input order. */
   handle(inputs: readonly StoredEvent<SpandaEvent>[], context: ProcessorContext): Promise<readonly Outcome<O>[]>;
   close?(): Promise<void>;

@@ -151,4 +151,86 @@ describe('runProcessor', () => {
       await run.stop();
     }
   });
+
+  it('with concurrentBatches, handles later inputs beside a batch that takes long instead of after it', async () => {
+    // One input takes 4 s (a document of thousands of chunks before a model); the others are quick.
+    const order = (lanes: number | undefined, tag: string) => {
+      const finished: string[] = [];
+      const processor: Processor = {
+        name: `lanes-${tag}`,
+        version: 1,
+        stream: STREAMS.DOCUMENTS,
+        filterSubjects: [`docs.${tag}.>`],
+        batchSize: 1,
+        ...(lanes !== undefined ? { concurrentBatches: lanes } : {}),
+        async handle(inputs) {
+          for (const input of inputs) {
+            if (input.type !== 'document.upserted') continue;
+            if (input.data.text === 'huge') await new Promise((r) => setTimeout(r, 4000));
+            finished.push(input.data.id);
+          }
+          return inputs.map(() => []);
+        },
+      };
+      return { processor, finished };
+    };
+    for (const [lanes, tag, expected] of [
+      [2, 'lanes', ['small-1', 'small-2', 'huge']],
+      [undefined, 'onelane', ['huge', 'small-1', 'small-2']],
+    ] as const) {
+      const { processor, finished } = order(lanes, tag);
+      const run = runProcessor(nats.handle, processor);
+      try {
+        await publishDocument(nats.handle, tag, documentInputSchema.parse({ id: 'huge', text: 'huge' }));
+        await publishDocument(nats.handle, tag, documentInputSchema.parse({ id: 'small-1', text: 'small' }));
+        await publishDocument(nats.handle, tag, documentInputSchema.parse({ id: 'small-2', text: 'small' }));
+        await waitFor(async () => (finished.length === 3 ? true : undefined));
+        expect(finished, `concurrentBatches ${lanes ?? 'default'}`).toEqual(expected);
+        const info = await nats.handle.jsm.consumers.info(STREAMS.DOCUMENTS, processor.name);
+        expect(info.num_ack_pending).toBe(0);
+        expect(info.ack_floor.stream_seq).toBe(info.delivered.stream_seq);
+      } finally {
+        await run.stop();
+      }
+    }
+  });
+
+  it('with concurrentBatches, stop waits for every running batch and releases the queued inputs to the next runner', async () => {
+    const started: string[] = [];
+    const finished: string[] = [];
+    let delayMs = 2500;
+    const processor: Processor = {
+      name: 'lanes-stop',
+      version: 1,
+      stream: STREAMS.DOCUMENTS,
+      filterSubjects: ['docs.lanestop.>'],
+      batchSize: 1,
+      concurrentBatches: 2,
+      async handle(inputs) {
+        for (const input of inputs) {
+          if (input.type !== 'document.upserted') continue;
+          started.push(input.data.id);
+          await new Promise((r) => setTimeout(r, delayMs));
+          finished.push(input.data.id);
+        }
+        return inputs.map(() => []);
+      },
+    };
+    const run = runProcessor(nats.handle, processor);
+    for (const id of ['a', 'b', 'c']) await publishDocument(nats.handle, 'lanestop', documentInputSchema.parse({ id, text: 'slow' }));
+    // Two lanes: a starts, b starts beside it a second later, c waits for a lane.
+    await waitFor(async () => (started.length === 2 ? true : undefined));
+    await run.stop();
+    expect(started).toEqual(['a', 'b']);
+    expect(finished).toEqual(['a', 'b']);
+    // The next runner gets c at once (released, not left to its ack wait) and nothing that was acked.
+    delayMs = 0;
+    const next = runProcessor(nats.handle, processor);
+    try {
+      await waitFor(async () => (finished.length === 3 ? true : undefined), 5000);
+      expect(finished).toEqual(['a', 'b', 'c']);
+    } finally {
+      await next.stop();
+    }
+  });
 });

@@ -66,6 +66,9 @@ export function maxInFlight(processor: AnyProcessor): number {
  */
 export const DEFAULT_ACK_WAIT_MS = 10_000;
 
+/** How long a batch runs before a processor with `concurrentBatches` > 1 starts the next one beside it. */
+export const SLOW_BATCH_MS = 1_000;
+
 /** Creates the durable consumer, or updates its filter if the processor's changed. Safe to call from every worker. */
 export async function ensureConsumer(handle: NatsHandle, processor: AnyProcessor, ackWaitMs: number): Promise<void> {
   const filter = processor.filterSubjects[0];
@@ -275,24 +278,50 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
     }
   }
 
+  async function runBatch(batch: JsMsg[]): Promise<void> {
+    try {
+      await handleBatch(batch);
+    } catch (err) {
+      // Publishing to the DLQ failed (NATS down): leave the messages unacked; JetStream redelivers them.
+      for (const msg of batch) held.delete(msg);
+      log.error('batch failed; its messages will be redelivered', { error: errorMessage(err) });
+    }
+  }
+
+  /**
+   * Takes batches off the queue. One at a time, except that with `concurrentBatches` > 1 the next batch starts beside
+   * running ones once the newest of them has run for SLOW_BATCH_MS: later inputs wait at most that long behind one
+   * huge input instead of for all of it. Outputs of different inputs may then be published out of input order, which
+   * every reader tolerates (versions are compared by docSeq); acks are per message.
+   */
   async function work(): Promise<void> {
+    const lanes = Math.max(1, processor.concurrentBatches ?? 1);
+    const running = new Set<Promise<void>>();
+    let newestStart = 0;
     for (;;) {
-      if (queue.length === 0) {
-        if (stopping) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
+      const sinceNewest = performance.now() - newestStart;
+      if (queue.length > 0 && (running.size === 0 || (running.size < lanes && sinceNewest >= SLOW_BATCH_MS))) {
+        const batch = queue.splice(0, processor.batchSize);
+        const run: Promise<void> = runBatch(batch).finally(() => {
+          running.delete(run);
+          wake?.();
         });
-        wake = undefined;
+        running.add(run);
+        newestStart = performance.now();
         continue;
       }
-      const batch = queue.splice(0, processor.batchSize);
-      try {
-        await handleBatch(batch);
-      } catch (err) {
-        // Publishing to the DLQ failed (NATS down): leave the messages unacked; JetStream redelivers them.
-        for (const msg of batch) held.delete(msg);
-        log.error('batch failed; its messages will be redelivered', { error: errorMessage(err) });
+      if (queue.length === 0 && stopping) {
+        await Promise.all(running);
+        return;
       }
+      // Until a message arrives, a batch ends, or (with work waiting and a lane free) the newest batch turns slow.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (queue.length > 0 && running.size > 0 && running.size < lanes) timer = setTimeout(resolve, Math.max(0, SLOW_BATCH_MS - sinceNewest));
+      });
+      clearTimeout(timer);
+      wake = undefined;
     }
   }
 

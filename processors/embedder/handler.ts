@@ -125,6 +125,8 @@ export function createEmbedder(provider: EmbeddingProvider): Processor {
     stream: 'CHUNKS',
     filterSubjects: ['chunks.>'],
     batchSize: 32,
+    // A document of thousands of chunks takes a model minutes: later documents go beside it after a second.
+    concurrentBatches: 2,
 
     async handle(inputs, context) {
       const outcomes: Array<Outcome | undefined> = inputs.map(() => undefined);
