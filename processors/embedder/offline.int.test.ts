@@ -82,6 +82,20 @@ describe('offline embedder (USE-lite on worker threads)', () => {
     });
   });
 
+  it('interleaves the batches of a second call with a long one started before it, instead of queueing them all behind', async () => {
+    // 60 texts in batches of 4 (15 batches) start first; a call of 12 texts (3 batches, so not one urgent batch) follows.
+    const long = Array.from({ length: 60 }, (_, i) => `Sentence number ${i} of the long call, about rivers and the sea.`);
+    const short = Array.from({ length: 12 }, (_, i) => `Sentence ${i} of the short call about mountains.`);
+    const done: string[] = [];
+    const first = provider.embed(long).then((v) => done.push('long') && v);
+    const second = provider.embed(short).then((v) => done.push('short') && v);
+    const [longVectors, shortVectors] = await Promise.all([first, second]);
+    expect(done).toEqual(['short', 'long']);
+    expect(longVectors).toHaveLength(60);
+    expect(shortVectors).toHaveLength(12);
+    expect(shortVectors.every((v) => v.length === 512)).toBe(true);
+  });
+
   it('gives empty text the zero vector without failing the batch', async () => {
     const [empty, text] = await provider.embed(['', 'not empty']);
     expect(dot(empty as Float32Array, empty as Float32Array)).toBe(0);

@@ -126,12 +126,24 @@ export function createOfflineEmbedder(options: OfflineEmbedderOptions = {}): Emb
       // A small call (a document or two) is dealt into whole rounds of equal work, so no thread idles at its end.
       const dealt = balance ? balanceBatches(costs, plan, { workers, batchSize, maxRounds: BALANCE_MAX_ROUNDS }) : plan;
       const batches = dealt.map((batch) => batch.map((k) => todo[k] as number));
-      await Promise.all(
-        batches.map(async (batch) => {
-          const vectors = await embedBatch(batch.map((i) => texts[i] as string), urgent);
-          batch.forEach((index, j) => (out[index] = vectors[j] as Float32Array));
-        }),
-      );
+      // At most one batch more than there are threads queued at a time: enough to keep every thread busy, and a
+      // second call (the embedder's next batch of documents, started beside a huge one) gets its batches between
+      // this call's instead of behind all of them.
+      let next = 0;
+      let failed = false;
+      const lane = async () => {
+        while (next < batches.length && !failed) {
+          const batch = batches[next++] as number[];
+          try {
+            const vectors = await embedBatch(batch.map((i) => texts[i] as string), urgent);
+            batch.forEach((index, j) => (out[index] = vectors[j] as Float32Array));
+          } catch (error) {
+            failed = true; // the call fails: its other batches are not worth the threads' time
+            throw error;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(batches.length, workers + 1) }, lane));
       return out;
     },
 
