@@ -53,6 +53,11 @@ export interface Processor<O extends Output | EncodedOutput = Output> {
    * document back for the minutes a model takes over it, and a processor whose batches are quick stays sequential.
    */
   readonly concurrentBatches?: number;
+  /**
+   * Most message bytes in one batch (default: no limit); a larger message is a batch of its own. With
+   * concurrentBatches, a huge input then runs alone and the small ones behind it go beside it, not in its batch.
+   */
+  readonly maxBatchBytes?: number;
   /** Returns one outcome per input, in input order. */
   handle(inputs: readonly StoredEvent<SpandaEvent>[], context: ProcessorContext): Promise<readonly Outcome<O>[]>;
   close?(): Promise<void>;

@@ -233,4 +233,35 @@ describe('runProcessor', () => {
       await next.stop();
     }
   });
+
+  it('with maxBatchBytes, puts a message larger than the limit in a batch of its own', async () => {
+    const batches: string[][] = [];
+    const processor: Processor = {
+      name: 'bytes',
+      version: 1,
+      stream: STREAMS.DOCUMENTS,
+      filterSubjects: ['docs.bytes.>'],
+      batchSize: 32,
+      maxBatchBytes: 64 * 1024,
+      async handle(inputs) {
+        const ids = inputs.map((input) => (input.type === 'document.upserted' ? input.data.id : '?'));
+        batches.push(ids);
+        // The first batch takes a while, so everything after it is waiting when the next batch is taken.
+        if (ids.includes('s1')) await new Promise((r) => setTimeout(r, 800));
+        return inputs.map(() => []);
+      },
+    };
+    const run = runProcessor(nats.handle, processor);
+    const publish = (id: string, text: string) => publishDocument(nats.handle, 'bytes', documentInputSchema.parse({ id, text }));
+    await publish('s1', 'small');
+    await waitFor(async () => (batches.length === 1 ? true : undefined));
+    // Published while s1's batch runs: all four are waiting when the next batch is taken.
+    for (const [id, text] of [['s2', 'small'], ['huge', 'word '.repeat(40_000)], ['s3', 'small'], ['s4', 'small']] as const) await publish(id, text);
+    try {
+      await waitFor(async () => (batches.flat().length === 5 ? true : undefined));
+      expect(batches).toEqual([['s1'], ['s2'], ['huge'], ['s3', 's4']]);
+    } finally {
+      await run.stop();
+    }
+  });
 });

@@ -278,6 +278,19 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
     }
   }
 
+  /** The next batch off the queue: up to batchSize messages and maxBatchBytes of data, at least one message. */
+  function takeBatch(): JsMsg[] {
+    const maxBytes = processor.maxBatchBytes ?? Infinity;
+    let count = 0;
+    let bytes = 0;
+    for (const msg of queue) {
+      if (count === processor.batchSize || (count > 0 && bytes + msg.data.length > maxBytes)) break;
+      count++;
+      bytes += msg.data.length;
+    }
+    return queue.splice(0, Math.max(1, count));
+  }
+
   async function runBatch(batch: JsMsg[]): Promise<void> {
     try {
       await handleBatch(batch);
@@ -301,7 +314,7 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
     for (;;) {
       const sinceNewest = performance.now() - newestStart;
       if (queue.length > 0 && (running.size === 0 || (running.size < lanes && sinceNewest >= SLOW_BATCH_MS))) {
-        const batch = queue.splice(0, processor.batchSize);
+        const batch = takeBatch();
         const run: Promise<void> = runBatch(batch).finally(() => {
           running.delete(run);
           wake?.();

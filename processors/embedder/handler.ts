@@ -125,8 +125,10 @@ export function createEmbedder(provider: EmbeddingProvider): Processor {
     stream: 'CHUNKS',
     filterSubjects: ['chunks.>'],
     batchSize: 32,
-    // A document of thousands of chunks takes a model minutes: later documents go beside it after a second.
+    // A document of thousands of chunks takes a model minutes: it runs in a batch of its own (32 one-page documents
+    // are ~150 KB of chunks), and later documents go beside it after a second.
     concurrentBatches: 2,
+    maxBatchBytes: 256 * 1024,
 
     async handle(inputs, context) {
       const outcomes: Array<Outcome | undefined> = inputs.map(() => undefined);

@@ -87,8 +87,14 @@ describe('offline embedder (USE-lite on worker threads)', () => {
     const long = Array.from({ length: 60 }, (_, i) => `Sentence number ${i} of the long call, about rivers and the sea.`);
     const short = Array.from({ length: 12 }, (_, i) => `Sentence ${i} of the short call about mountains.`);
     const done: string[] = [];
-    const first = provider.embed(long).then((v) => done.push('long') && v);
-    const second = provider.embed(short).then((v) => done.push('short') && v);
+    const first = provider.embed(long).then((v) => {
+      done.push('long');
+      return v;
+    });
+    const second = provider.embed(short).then((v) => {
+      done.push('short');
+      return v;
+    });
     const [longVectors, shortVectors] = await Promise.all([first, second]);
     expect(done).toEqual(['short', 'long']);
     expect(longVectors).toHaveLength(60);
