@@ -191,7 +191,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
         yield* resource(
           processor.name,
           logger,
-          async () => runProcessor(handle, processor, { logger, metrics }),
+          async () => runProcessor(handle, processor, { logger, metrics, stopGraceMs: config.shutdownGraceMs }),
           (p) => p.stop(),
         ),
       );

@@ -264,4 +264,38 @@ describe('runProcessor', () => {
       await run.stop();
     }
   });
+
+  it('stop releases a batch still running after the stop grace to the next runner at once', async () => {
+    const handled: string[] = [];
+    let slowMs = 4000;
+    const processor: Processor = {
+      name: 'grace',
+      version: 1,
+      stream: STREAMS.DOCUMENTS,
+      filterSubjects: ['docs.grace.>'],
+      batchSize: 1,
+      async handle(inputs) {
+        const ms = slowMs;
+        await new Promise((r) => setTimeout(r, ms));
+        for (const input of inputs) if (input.type === 'document.upserted') handled.push(`${input.data.id}@${ms}`);
+        return inputs.map(() => []);
+      },
+    };
+    // A 60 s ack wait: an input not released would come back only after it, far past the waits below.
+    const first = runProcessor(nats.handle, processor, { ackWaitMs: 60_000, stopGraceMs: 300 });
+    await publishDocument(nats.handle, 'grace', documentInputSchema.parse({ id: 'g1', text: 'takes long' }));
+    await waitFor(async () => ((await nats.handle.jsm.consumers.info(STREAMS.DOCUMENTS, 'grace')).num_ack_pending === 1 ? true : undefined));
+    await first.stop();
+    expect(handled).toEqual([]); // stop did not wait the 4 s
+    slowMs = 0;
+    const next = runProcessor(nats.handle, processor, { ackWaitMs: 60_000 });
+    try {
+      await waitFor(async () => (handled.length > 0 ? true : undefined), 3000);
+      expect(handled).toEqual(['g1@0']);
+      const info = await nats.handle.jsm.consumers.info(STREAMS.DOCUMENTS, 'grace');
+      expect(info.num_ack_pending + info.num_pending).toBe(0);
+    } finally {
+      await next.stop();
+    }
+  });
 });

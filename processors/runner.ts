@@ -32,11 +32,19 @@ export interface RunnerOptions {
   readonly ackWaitMs?: number;
   /** The node's metrics (lib/metrics.ts); the process default when omitted. */
   readonly metrics?: SpandaMetrics;
+  /**
+   * How long stop() waits for the batches in flight (default DEFAULT_STOP_GRACE_MS). A batch still running then (a
+   * model minutes into a huge document) is abandoned: its inputs are released for redelivery at once and whatever it
+   * produces later is dropped, so a stopping node does not hang on it.
+   */
+  readonly stopGraceMs?: number;
 }
+
+export const DEFAULT_STOP_GRACE_MS = 10_000;
 
 export interface RunningProcessor {
   readonly name: string;
-  /** Stops taking messages, finishes the batch in flight, then resolves. */
+  /** Stops taking messages, finishes the batches in flight (or releases them after the stop grace), then resolves. */
   stop(): Promise<void>;
   /** Resolves when the loop ends (after stop, or with an error it could not recover from). */
   readonly done: Promise<void>;
@@ -112,7 +120,10 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
   const backoffBaseMs = options.backoffBaseMs ?? 1000;
   const backoffMaxMs = options.backoffMaxMs ?? 60_000;
   const ackWaitMs = options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+  const stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
   let stopping = false;
+  // Set when stop() gave up waiting for the batches in flight: their inputs were released, their results are dropped.
+  let abandoned = false;
   let messages: ConsumerMessages | undefined;
   let wake: (() => void) | undefined;
   const queue: JsMsg[] = [];
@@ -230,6 +241,8 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
       const failure = err instanceof Error ? err : new Error(String(err));
       outcomes = decoded.map(() => failure);
     }
+    // Released by stop() meanwhile: another worker has them now.
+    if (abandoned) return void end();
     // Every input's outputs are published at once; the inputs are then acked together, in one write to the server
     // rather than one per arriving publish ack.
     const published = await Promise.all(
@@ -357,7 +370,19 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
         held.delete(msg);
       }
       wake?.();
-      await done;
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
+      const finished = await Promise.race([
+        done.then(() => true),
+        new Promise<false>((resolve) => (graceTimer = setTimeout(() => resolve(false), stopGraceMs))),
+      ]);
+      clearTimeout(graceTimer);
+      if (!finished) {
+        abandoned = true;
+        const inFlight = [...held];
+        for (const msg of inFlight) msg.nak();
+        held.clear();
+        log.warn('stopped with inputs still being handled; released them for redelivery', { inputs: inFlight.length, graceMs: stopGraceMs });
+      }
       clearInterval(heartbeat);
       unwatch();
       unregister();
