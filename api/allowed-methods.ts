@@ -1,18 +1,10 @@
 // The methods a path answers to, read from the app's own route table: a known path asked with another method gets 405 and Allow.
 import type { Hono } from 'hono';
+import { routePattern } from './route-pattern.ts';
 
 interface RoutePattern {
   readonly method: string;
   readonly pattern: RegExp;
-}
-
-/** Hono route path → anchored RegExp: `:name` is one path segment, `*` anything. */
-function patternOf(path: string): RegExp {
-  const source = path
-    .split('/')
-    .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('/');
-  return new RegExp(`^${source.replace(/\/$/, '') || '/'}/?$`);
 }
 
 /** Answers the methods registered for a path (with HEAD wherever GET is), or [] for a path no route has. */
@@ -20,7 +12,7 @@ export function allowedMethodsOf(app: Hono): (pathname: string) => string[] {
   let routes: RoutePattern[] | undefined;
   return (pathname) => {
     // Built on first use: every route is registered by then.
-    routes ??= app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, pattern: patternOf(r.path) }));
+    routes ??= app.routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, pattern: routePattern(r.path) }));
     const methods = new Set<string>();
     for (const r of routes) if (r.pattern.test(pathname)) methods.add(r.method);
     if (methods.has('GET')) methods.add('HEAD');

@@ -10,6 +10,7 @@ import type { Logger } from '../lib/log.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { NAME_PATTERN } from '../streams/subjects.ts';
 import { problem, sendProblem } from './problems.ts';
+import { routePattern } from './route-pattern.ts';
 
 export const SCOPES = ['publish', 'query', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -42,20 +43,17 @@ export const ROUTE_ACCESS: ReadonlyArray<{ readonly method: string; readonly pat
   { method: '*', path: '/v1/projections/*', access: 'admin' },
 ];
 
-function compile(path: string): RegExp {
-  const body = path
-    .split('/')
-    .map((segment) => (segment === '*' ? '.*' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('/');
-  // One trailing slash reaches the same handler (or none): it must not change what the route needs.
-  return new RegExp(`^${body}/?$`);
-}
-const COMPILED = ROUTE_ACCESS.map((r) => ({ ...r, pattern: compile(r.path) }));
+const COMPILED = ROUTE_ACCESS.map((r) => ({ ...r, pattern: routePattern(r.path) }));
 
 /** True when the table lists the route itself (rather than it falling to the `admin` default). */
 export function routeListed(method: string, path: string): boolean {
   const m = method.toUpperCase();
   return COMPILED.some((r) => (r.method === '*' || r.method === m) && r.pattern.test(path));
+}
+
+/** True when the table lists the path for some method: another method there reaches no handler (405), only the key is checked. */
+function pathListed(path: string): boolean {
+  return COMPILED.some((r) => r.pattern.test(path));
 }
 
 /** What a request to `method path` needs; unlisted routes need `admin`. HEAD is answered by GET routes. */
@@ -400,7 +398,9 @@ export function authMiddleware(auth: ApiAuth | undefined, logger: Logger): Middl
       logger.warn('unknown API key refused', { method: c.req.method, path: c.req.path.slice(0, 200) });
       throw unauthorized('the API key is not valid (unknown or revoked)', true);
     }
-    if (!principal.scopes.has(access)) throw forbidden(access, principal);
+    // A known path asked with a method it does not answer: nothing runs, the app answers 405 (to a valid key only).
+    const unanswered = access === 'admin' && !routeListed(c.req.method === 'HEAD' ? 'GET' : c.req.method, c.req.path) && pathListed(c.req.path);
+    if (!unanswered && !principal.scopes.has(access)) throw forbidden(access, principal);
     const limit = principal.rateLimit ?? auth?.rateLimit;
     if (limit) {
       const taken = buckets.take(principal.keyId, limit);
