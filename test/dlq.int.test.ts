@@ -156,6 +156,12 @@ describe('spanda dlq', () => {
     expect((await readDlq(nats.handle)).map((e) => e.stage)).toEqual(['projection-inference']);
     expect(JSON.parse((await spanda('dlq', 'purge', '--yes', '--json')).out)).toEqual({ purged: 1 });
     expect(await readDlq(nats.handle)).toEqual([]);
+    // A sequence that names no entry (gone already, or mistyped) is said, exit 1, for purge, redrive and show alike.
+    for (const action of ['purge', 'redrive', 'show']) {
+      const missing = await spanda('dlq', action, '99999');
+      expect(missing.code, action).toBe(1);
+      expect(missing.err).toMatch(/no DLQ entry 99999 matches/);
+    }
   });
 
   it('a re-drive repeated after a crash (entry not yet removed) publishes nothing new', async () => {

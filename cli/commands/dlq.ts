@@ -72,6 +72,12 @@ function detail(e: DlqEntry) {
   return { ...summary(e), headers, event };
 }
 
+/** A DLQ sequence named on the command line matched nothing: said on stderr, exit 1. */
+function noSuchEntry(dlqSeq: number | undefined): number {
+  process.stderr.write(`spanda: no DLQ entry ${dlqSeq} matches (it may have been re-driven or purged; \`spanda dlq list\` shows what is there)\n`);
+  return 1;
+}
+
 export const dlqCommand: Command = {
   usage: USAGE,
   options: {
@@ -109,8 +115,7 @@ export const dlqCommand: Command = {
       if (action === 'show') {
         const [entry] = await readDlq(handle, { filter, limit: 1 });
         if (!entry) {
-          process.stderr.write(`spanda: no DLQ entry ${dlqSeq} matches (it may have been re-driven or purged)\n`);
-          return 1;
+          return noSuchEntry(dlqSeq);
         }
         const shown = detail(entry);
         if (json) printJson(shown);
@@ -131,6 +136,7 @@ export const dlqCommand: Command = {
             ? { dlqSeq: r.entry.dlqSeq, processor: r.entry.stage, subject: r.entry.subject, result: r.duplicate ? 'already re-driven' : 'redriven', newSeq: r.seq }
             : { dlqSeq: r.entry.dlqSeq, processor: r.entry.stage, subject: r.entry.subject, result: `skipped: superseded by DOCUMENTS ${r.by} (--force to re-drive)`, newSeq: null },
         );
+        if (rows.length === 0 && dlqSeq !== undefined) return noSuchEntry(dlqSeq);
         if (json) printJson(rows);
         else if (rows.length === 0) process.stdout.write('the DLQ has no matching entries\n');
         else {
@@ -140,6 +146,7 @@ export const dlqCommand: Command = {
         return 0;
       }
       const removed = await purgeDlq(handle, filter);
+      if (removed === 0 && dlqSeq !== undefined) return noSuchEntry(dlqSeq);
       if (json) printJson({ purged: removed });
       else process.stdout.write(`${removed} DLQ entr${removed === 1 ? 'y' : 'ies'} removed\n`);
       return 0;
