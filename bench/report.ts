@@ -290,6 +290,15 @@ interface CdcPhase {
   readonly documentsPerSecond: number;
   readonly queryablePerSecond?: number;
 }
+interface HugeDocumentResult extends Common {
+  readonly setup: { readonly hugeBytes: number; readonly probe: string; readonly model: string; readonly stopGraceMs: number };
+  readonly idleMs: Summary;
+  readonly behindHugeMs: Summary | null;
+  readonly behindNotSearchableIn120s: number;
+  readonly hugeDocument: { readonly chunks: number; readonly vectorsWhenProbesEnded: number };
+  readonly stopWithHugeInFlightMs: number;
+}
+
 interface CdcResult extends Common {
   readonly rows: number;
   readonly rowsPerTransaction: number;
@@ -329,6 +338,7 @@ const SCRIPTS: ReadonlyArray<readonly [string, string, string]> = [
   ['store', 'npm run bench -- store', 'the SQLite inference store alone: apply rate, open time, memory, search latency (rare and common words, filters) at 10k and 100k chunks × 512-d, against the same file ranked by FTS5 alone (~5 min)'],
   ['embedder', 'npm run bench -- embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings, attention sliced and batched (~13 min)'],
   ['chunker', 'npm run bench -- chunker', 'normalise + chunk 1 MB documents of each format (~1 min)'],
+  ['huge-document', 'npm run bench -- huge-document', 'one-page documents published behind a 1.5 MB one with the offline model: time until searchable against the idle node, and the time a stop takes meanwhile (~2 min)'],
   ['cdc', 'npm run bench -- cdc', 'Postgres row changes through the embedded logical-replication source and the Debezium consumer until queryable, against raw JetStream publishing of the same envelopes; needs the Postgres server binaries (~1 min)'],
 ];
 
@@ -1487,6 +1497,33 @@ the store is not always returned to the OS at once.
 `;
 }
 
+function hugeDocument(r: HugeDocumentResult): string {
+  const mb = (r.setup.hugeBytes / 1e6).toFixed(2);
+  const behind = r.behindHugeMs;
+  return `## One huge document before the model (\`bench/huge-document.bench.ts\`)
+
+A node with the offline model (${r.setup.model}). ${r.setup.probe}: first on the idle node (the baseline, same run), then
+starting 2 s after a ${mb} MB document (${f(r.hugeDocument.chunks)} chunks, minutes of model time) was published.
+
+${mdTable(
+  ['probes', 'p50 ms', 'max ms', 'not searchable within 120 s'],
+  [
+    ['idle node', f(r.idleMs.p50, 1), f(r.idleMs.max, 1), '0'],
+    [`behind the ${mb} MB document`, behind ? f(behind.p50, 1) : '–', behind ? f(behind.max, 1) : '–', String(r.behindNotSearchableIn120s)],
+  ],
+)}
+
+When the probes ended the huge document had ${f(r.hugeDocument.vectorsWhenProbesEnded)} of its vectors applied; stopping the node
+then took ${f(r.stopWithHugeInFlightMs)} ms (the stop grace is ${f(r.setup.stopGraceMs)} ms: the batch still running is released for
+redelivery). **Reading it.** The embedder takes a message over 256 KB in a batch of its own and starts the next batch
+beside one that has run for a second (\`concurrentBatches\`, \`maxBatchBytes\` in processors/runner.ts), and the
+offline embedder queues at most one batch more than it has threads per call, so the probes' batches run between the
+huge document's. Before (the code of 2026-12-04 16:00, the same benchmark with 4 probes, 18:08): the first probe was
+not searchable within 120 s and the second took 88.9 s, both waiting for the whole huge document (3.5 minutes of
+model time; all its 5,309 vectors were applied before the probes ended), and the two after it 342 ms.
+`;
+}
+
 function cdc(r: CdcResult): string {
   const raw = r.jetstreamBaseline.publish.perSecond;
   const row = (label: string, p: CdcPhase) => [
@@ -1536,6 +1573,7 @@ const SECTIONS: Record<string, (r: never) => string> = {
   scaling: scaling as (r: never) => string,
   memory: memory as (r: never) => string,
   cdc: cdc as (r: never) => string,
+  'huge-document': hugeDocument as (r: never) => string,
 };
 
 // chaos-*.json belong to the Reliability section, which bench/chaos/report.ts writes (below).
