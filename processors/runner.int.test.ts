@@ -58,6 +58,24 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_00
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A processor of one tenant's documents that hands `record` the ids of each batch and publishes nothing. */
+function recorder(name: string, tenant: string, extra: Partial<Processor>, record: (ids: string[]) => Promise<void>): Processor {
+  return {
+    name,
+    version: 1,
+    stream: STREAMS.DOCUMENTS,
+    filterSubjects: [`docs.${tenant}.>`],
+    batchSize: 1,
+    ...extra,
+    async handle(inputs) {
+      await record(inputs.map((input) => (input.type === 'document.upserted' ? input.data.id : input.type)));
+      return inputs.map(() => []);
+    },
+  };
+}
+
 const countOf = async (stream: string) => (await nats.handle.jsm.streams.info(stream)).state.messages;
 const publish = (id: string, text: string) => publishDocument(nats.handle, 'acme', documentInputSchema.parse({ id, text }));
 
@@ -154,36 +172,18 @@ describe('runProcessor', () => {
 
   it('with concurrentBatches, handles later inputs beside a batch that takes long instead of after it', async () => {
     // One input takes 4 s (a document of thousands of chunks before a model); the others are quick.
-    const order = (lanes: number | undefined, tag: string) => {
-      const finished: string[] = [];
-      const processor: Processor = {
-        name: `lanes-${tag}`,
-        version: 1,
-        stream: STREAMS.DOCUMENTS,
-        filterSubjects: [`docs.${tag}.>`],
-        batchSize: 1,
-        ...(lanes !== undefined ? { concurrentBatches: lanes } : {}),
-        async handle(inputs) {
-          for (const input of inputs) {
-            if (input.type !== 'document.upserted') continue;
-            if (input.data.text === 'huge') await new Promise((r) => setTimeout(r, 4000));
-            finished.push(input.data.id);
-          }
-          return inputs.map(() => []);
-        },
-      };
-      return { processor, finished };
-    };
-    for (const [lanes, tag, expected] of [
+    for (const [lanes, tenant, expected] of [
       [2, 'lanes', ['small-1', 'small-2', 'huge']],
       [undefined, 'onelane', ['huge', 'small-1', 'small-2']],
     ] as const) {
-      const { processor, finished } = order(lanes, tag);
+      const finished: string[] = [];
+      const processor = recorder(`lanes-${tenant}`, tenant, lanes !== undefined ? { concurrentBatches: lanes } : {}, async (ids) => {
+        if (ids.includes('huge')) await sleep(4000);
+        finished.push(...ids);
+      });
       const run = runProcessor(nats.handle, processor);
       try {
-        await publishDocument(nats.handle, tag, documentInputSchema.parse({ id: 'huge', text: 'huge' }));
-        await publishDocument(nats.handle, tag, documentInputSchema.parse({ id: 'small-1', text: 'small' }));
-        await publishDocument(nats.handle, tag, documentInputSchema.parse({ id: 'small-2', text: 'small' }));
+        for (const id of ['huge', 'small-1', 'small-2']) await publishDocument(nats.handle, tenant, documentInputSchema.parse({ id, text: id }));
         await waitFor(async () => (finished.length === 3 ? true : undefined));
         expect(finished, `concurrentBatches ${lanes ?? 'default'}`).toEqual(expected);
         const info = await nats.handle.jsm.consumers.info(STREAMS.DOCUMENTS, processor.name);
@@ -199,23 +199,11 @@ describe('runProcessor', () => {
     const started: string[] = [];
     const finished: string[] = [];
     let delayMs = 2500;
-    const processor: Processor = {
-      name: 'lanes-stop',
-      version: 1,
-      stream: STREAMS.DOCUMENTS,
-      filterSubjects: ['docs.lanestop.>'],
-      batchSize: 1,
-      concurrentBatches: 2,
-      async handle(inputs) {
-        for (const input of inputs) {
-          if (input.type !== 'document.upserted') continue;
-          started.push(input.data.id);
-          await new Promise((r) => setTimeout(r, delayMs));
-          finished.push(input.data.id);
-        }
-        return inputs.map(() => []);
-      },
-    };
+    const processor = recorder('lanes-stop', 'lanestop', { concurrentBatches: 2 }, async (ids) => {
+      started.push(...ids);
+      await sleep(delayMs);
+      finished.push(...ids);
+    });
     const run = runProcessor(nats.handle, processor);
     for (const id of ['a', 'b', 'c']) await publishDocument(nats.handle, 'lanestop', documentInputSchema.parse({ id, text: 'slow' }));
     // Two lanes: a starts, b starts beside it a second later, c waits for a lane.
@@ -236,28 +224,18 @@ describe('runProcessor', () => {
 
   it('with maxBatchBytes, puts a message larger than the limit in a batch of its own', async () => {
     const batches: string[][] = [];
-    const processor: Processor = {
-      name: 'bytes',
-      version: 1,
-      stream: STREAMS.DOCUMENTS,
-      filterSubjects: ['docs.bytes.>'],
-      batchSize: 32,
-      maxBatchBytes: 64 * 1024,
-      async handle(inputs) {
-        const ids = inputs.map((input) => (input.type === 'document.upserted' ? input.data.id : '?'));
-        batches.push(ids);
-        // The first batch takes a while, so everything after it is waiting when the next batch is taken.
-        if (ids.includes('s1')) await new Promise((r) => setTimeout(r, 800));
-        return inputs.map(() => []);
-      },
-    };
+    const processor = recorder('bytes', 'bytes', { batchSize: 32, maxBatchBytes: 64 * 1024 }, async (ids) => {
+      batches.push(ids);
+      // The first batch takes a while, so everything after it is waiting when the next batch is taken.
+      if (ids.includes('s1')) await sleep(800);
+    });
     const run = runProcessor(nats.handle, processor);
     const publish = (id: string, text: string) => publishDocument(nats.handle, 'bytes', documentInputSchema.parse({ id, text }));
-    await publish('s1', 'small');
-    await waitFor(async () => (batches.length === 1 ? true : undefined));
-    // Published while s1's batch runs: all four are waiting when the next batch is taken.
-    for (const [id, text] of [['s2', 'small'], ['huge', 'word '.repeat(40_000)], ['s3', 'small'], ['s4', 'small']] as const) await publish(id, text);
     try {
+      await publish('s1', 'small');
+      await waitFor(async () => (batches.length === 1 ? true : undefined));
+      // Published while s1's batch runs: all four are waiting when the next batch is taken.
+      for (const [id, text] of [['s2', 'small'], ['huge', 'word '.repeat(40_000)], ['s3', 'small'], ['s4', 'small']] as const) await publish(id, text);
       await waitFor(async () => (batches.flat().length === 5 ? true : undefined));
       expect(batches).toEqual([['s1'], ['s2'], ['huge'], ['s3', 's4']]);
     } finally {
@@ -268,19 +246,11 @@ describe('runProcessor', () => {
   it('stop releases a batch still running after the stop grace to the next runner at once', async () => {
     const handled: string[] = [];
     let slowMs = 4000;
-    const processor: Processor = {
-      name: 'grace',
-      version: 1,
-      stream: STREAMS.DOCUMENTS,
-      filterSubjects: ['docs.grace.>'],
-      batchSize: 1,
-      async handle(inputs) {
-        const ms = slowMs;
-        await new Promise((r) => setTimeout(r, ms));
-        for (const input of inputs) if (input.type === 'document.upserted') handled.push(`${input.data.id}@${ms}`);
-        return inputs.map(() => []);
-      },
-    };
+    const processor = recorder('grace', 'grace', {}, async (ids) => {
+      const ms = slowMs;
+      await sleep(ms);
+      handled.push(...ids.map((id) => `${id}@${ms}`));
+    });
     // A 60 s ack wait: an input not released would come back only after it, far past the waits below.
     const first = runProcessor(nats.handle, processor, { ackWaitMs: 60_000, stopGraceMs: 300 });
     await publishDocument(nats.handle, 'grace', documentInputSchema.parse({ id: 'g1', text: 'takes long' }));
