@@ -2,7 +2,7 @@
 import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/jetstream';
 import { SpandaError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { z } from 'zod';
-import { CONTENT_TYPES, metadataSchema, newDocIdSchema, nameSchema, type DocumentDeleted, type DocumentUpserted } from './events/index.ts';
+import { CONTENT_TYPES, metadataSchema, newDocIdSchema, newDocumentUrlSchema, nameSchema, type DocumentDeleted, type DocumentUpserted } from './events/index.ts';
 import { canonicalJson, sha256Hex } from './ids.ts';
 import type { NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';
@@ -17,7 +17,7 @@ export const documentInputSchema = z
     source: nameSchema.default('api'),
     title: z.string().max(2000).optional(),
     text: z.string(),
-    url: z.string().max(8192).optional(),
+    url: newDocumentUrlSchema.optional(),
     contentType: z.enum(CONTENT_TYPES).optional(),
     metadata: metadataSchema.default({}),
   })

@@ -73,6 +73,20 @@ describe('document ids in the URL path', () => {
     expect(await documentsInLog()).toBe(before);
   });
 
+  it('refuses a url that would run script where a UI shows it as a link, and takes other schemes and relative paths', async () => {
+    const app = createApp(deps);
+    const before = await documentsInLog();
+    for (const url of ['javascript:alert(1)', 'JavaScript:alert(1)', ' java\tscript:alert(1)', 'vbscript:msgbox(1)', 'data:text/html,<script>alert(1)</script>']) {
+      const response = await post(app, '/v1/documents', { id: 'linked', text: 'a page', url });
+      expect(response.status, url).toBe(400);
+      expect(((await response.json()) as { detail: string }).detail).toMatch(/url: must not be a javascript:, vbscript: or data: URL/);
+    }
+    expect(await documentsInLog()).toBe(before);
+    for (const url of ['https://example.com/a?b=javascript:1', 's3://bucket/key.pdf', '/docs/intro.md', 'file:///srv/a.txt']) {
+      expect((await post(app, '/v1/documents', { id: `linked-${url.length}`, text: 'a page', url })).status, url).toBe(202);
+    }
+  });
+
   // "/" must arrive percent-encoded (a literal one would split the path); the id is decoded exactly once.
   it.each([['notes/2024/a b.md'], ['...'], ['.hidden'], ['100%25 literal %'], [' ']])('reads and deletes the id %j sent percent-encoded', async (id) => {
     const app = createApp(deps);

@@ -12,6 +12,19 @@ export const newDocIdSchema = docIdSchema.refine(
   (id) => id !== '.' && id !== '..',
   'must not be "." or "..": URLs resolve these as dot-segments, so the document could never be read or deleted at /v1/documents/<source>/<id>; choose another id',
 );
+/** Whether a URL would run in a browser rather than load: javascript:, vbscript: or data: (any case). */
+export function isScriptUrl(url: string): boolean {
+  // Browsers drop spaces and control characters before a URL, and tabs and line breaks anywhere in it.
+  return /^(javascript|vbscript|data):/.test(url.replace(/[\u0000-\u0020]+/g, '').toLowerCase());
+}
+/**
+ * The url a new document may give: results hand it back for a UI to show as a link, so a URL that runs script there
+ * is refused. Events already in the log keep a plain string, so old events stay readable.
+ */
+export const newDocumentUrlSchema = z
+  .string()
+  .max(8192)
+  .refine((url) => !isScriptUrl(url), 'must not be a javascript:, vbscript: or data: URL: results hand the url to UIs as a link; give the page address instead');
 /** Bounds on document metadata, checked before z.json() walks it (zod recurses, and SQLite's JSON reader stops at depth 1000). */
 export const METADATA_LIMITS = { maxDepth: 32, maxKeys: 1000, maxBytes: 64 * 1024 } as const;
 export const metadataSchema = z
