@@ -39,6 +39,7 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
     postgres = await startTestPostgres();
     nats = await startTestNats();
     db = new pg.Client(postgres.url);
+    db.on('error', () => undefined); // closed by the restart test
     await db.connect();
     await db.query('CREATE TABLE posts (id int PRIMARY KEY, title text, body text, n bigint)');
     await db.query("INSERT INTO posts VALUES (1, 'one', 'first', 10), (2, 'two', 'second', 20)");
@@ -104,6 +105,34 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
     expect(last?.after).toMatchObject({ id: 7, title: 'SEVEN', n: '70' });
     expect(last?.after?.body).toBe(big);
   });
+
+  it('keeps streaming after Postgres restarts, filling TOASTed values on a new connection', async () => {
+    const kv = await openConnectorBucket(nats.handle);
+    const source = await postgresSource({ url: postgres.url, tables: ['public.posts'], topicPrefix: 'cdc' }).start({ nats: nats.handle, kv, logger: silentLogger });
+    try {
+      await source.snapshotted;
+      await postgres.restart();
+      await db.end().catch(() => undefined);
+      db = new pg.Client(postgres.url);
+      await db.connect();
+      const big = Array.from({ length: 3000 }, (_, i) => ((i * 40503) % 65536).toString(36)).join(' ');
+      await db.query('INSERT INTO posts VALUES (8, $1, $2, 80)', ['eight', big]);
+      await db.query("UPDATE posts SET title = 'EIGHT' WHERE id = 8");
+      const deadline = Date.now() + 30_000;
+      let last: ChangeEvent | undefined;
+      while (Date.now() < deadline) {
+        last = (await envelopes()).at(-1);
+        if (last?.after?.title === 'EIGHT') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(last?.op).toBe('u');
+      expect(last?.after).toMatchObject({ id: 8, title: 'EIGHT', n: '80' });
+      expect(last?.after?.body).toBe(big);
+      expect(source.status().state).toBe('running');
+    } finally {
+      await source.stop();
+    }
+  }, 60_000);
 
   it('refuses a server without wal_level=logical, naming the fix', async () => {
     const replica = await startTestPostgres({ wal_level: 'replica' });

@@ -1,4 +1,5 @@
 // The embedded Postgres CDC source: consistent snapshot, then pgoutput logical replication, written as Debezium change events to JetStream; the slot advances only past what JetStream stored.
+import type pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import { z } from 'zod';
 import { errorMessage } from '../../lib/errors.ts';
@@ -134,7 +135,28 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
     async start({ nats: handle, kv, logger }) {
       const log: Logger = logger.child('postgres');
       const state = connectorState(kv, 'postgres');
-      const admin = await connectAdmin(config.url);
+      let admin = await connectAdmin(config.url);
+      // The server closes this connection when it restarts; replication resumes on a connection of its own, and the
+      // next query here (a TOASTed value to fill) reconnects instead of failing every session from then on.
+      let adminBroken = false;
+      const watchAdmin = (client: pg.Client) => {
+        const broken = () => {
+          if (admin === client) adminBroken = true;
+        };
+        client.on('error', broken);
+        client.on('end', broken);
+      };
+      watchAdmin(admin);
+      const liveAdmin = async (): Promise<pg.Client> => {
+        if (!adminBroken) return admin;
+        const old = admin;
+        admin = await connectAdmin(config.url);
+        adminBroken = false;
+        watchAdmin(admin);
+        void old.end().catch(() => undefined);
+        log.info('reconnected to Postgres for queries', { url: redactUrl(config.url) });
+        return admin;
+      };
       let db = admin.database ?? 'postgres';
       try {
         await checkServer(admin, tables);
@@ -184,7 +206,7 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
         const keys = rel.keyColumns.length > 0 ? rel.keyColumns : [];
         if (keys.length === 0 || keys.some((k) => after[k] === null || after[k] === undefined || after[k] === UNAVAILABLE_VALUE)) return event;
         const where = keys.map((k, i) => `${quoteIdent(k)} = $${i + 1}`).join(' AND ');
-        const row = (await admin.query<Record<string, unknown>>(`SELECT ${missing.map(quoteIdent).join(', ')} FROM ${quoteTable({ schema: rel.schema, table: rel.name })} WHERE ${where}`, keys.map((k) => after[k]))).rows[0];
+        const row = (await (await liveAdmin()).query<Record<string, unknown>>(`SELECT ${missing.map(quoteIdent).join(', ')} FROM ${quoteTable({ schema: rel.schema, table: rel.name })} WHERE ${where}`, keys.map((k) => after[k]))).rows[0];
         return row ? { ...event, after: { ...after, ...jsonRow(row, missing) } } : event;
       }
 

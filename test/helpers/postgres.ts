@@ -12,6 +12,8 @@ export interface TestPostgres {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
+  /** Restarts the server on the same port and data (`pg_ctl restart -m fast`): every connection is closed. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,9 +70,9 @@ export async function startTestPostgres(settings: Record<string, string> = {}): 
     ...settings,
   };
   const pgctl = path.join(bin, 'pg_ctl');
+  const opts = Object.entries(options).map(([k, v]) => `-c ${k}=${v}`).join(' ');
   try {
     await run(...wrap(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']));
-    const opts = Object.entries(options).map(([k, v]) => `-c ${k}=${v}`).join(' ');
     await run(...wrap(pgctl, ['-D', data, '-l', path.join(dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start']));
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
@@ -81,6 +83,9 @@ export async function startTestPostgres(settings: Record<string, string> = {}): 
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
+    restart: async () => {
+      await run(...wrap(pgctl, ['-D', data, '-l', path.join(dir, 'postgres.log'), '-o', opts, '-m', 'fast', '-w', '-t', '60', 'restart']));
+    },
     stop: () =>
       (stopping ??= (async () => {
         await access(data)
