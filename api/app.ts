@@ -13,6 +13,7 @@ import { isNdjsonUpload } from './routes/documents-ndjson.ts';
 import { schemaRoutes } from './routes/schemas.ts';
 import { healthRoutes } from './routes/health.ts';
 import { projectionRoutes } from './routes/projections.ts';
+import { connectorRoutes } from './routes/connectors.ts';
 import { openApiRoutes } from './routes/openapi.ts';
 import { queryRoutes } from './routes/query.ts';
 import { chatRoutes } from './routes/chat.ts';
@@ -49,6 +50,7 @@ export function createApp(deps: ApiDeps): Hono {
   app.route('/v1/feedback', feedbackRoutes(deps));
   app.route('/v1/answers', answerRoutes(deps));
   app.route('/v1/projections', projectionRoutes(deps));
+  app.route('/v1/connectors', connectorRoutes(deps));
   // Last: it describes the routes registered before it.
   app.route('/', openApiRoutes(app));
 

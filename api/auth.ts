@@ -41,6 +41,7 @@ export const ROUTE_ACCESS: ReadonlyArray<{ readonly method: string; readonly pat
   { method: 'GET', path: '/v1/answers/:id', access: 'query' },
   { method: '*', path: '/v1/projections', access: 'admin' },
   { method: '*', path: '/v1/projections/*', access: 'admin' },
+  { method: 'GET', path: '/v1/connectors', access: 'admin' },
 ];
 
 const COMPILED = ROUTE_ACCESS.map((r) => ({ ...r, pattern: routePattern(r.path) }));

@@ -11,6 +11,7 @@ import type { Generator } from '../inference/generators/generator.ts';
 import type { PromptTemplate } from '../inference/prompts/prompt.ts';
 import type { Reranker } from '../inference/rerank.ts';
 import type { QueryRecorder } from '../inference/record.ts';
+import type { ConnectorStatus } from '../connectors/connector.ts';
 
 export type { QueryEmbedder } from '../projections/serving.ts';
 
@@ -48,4 +49,6 @@ export interface ApiDeps {
   /** null: no reranker, whatever the environment says. */
   readonly reranker?: Reranker | null;
   readonly search?: SearchOptions;
+  /** Status of the connectors this process runs, for GET /v1/connectors; absent when it runs none. */
+  readonly connectors?: () => readonly ConnectorStatus[];
 }

@@ -206,6 +206,13 @@ export const OPERATIONS: readonly Operation[] = [
     summary: 'Generations of each projection, the active ones, checkpoints and lag (admin)',
     responses: { '200': { description: 'Projections' }, ...problems(401, 403, 429) },
   },
+  {
+    method: 'GET',
+    path: '/v1/connectors',
+    tag: 'operations',
+    summary: 'The connectors this process runs: state (starting, running, retrying, stopped), documents published, last error, per-feed or replication details (admin)',
+    responses: { '200': { description: 'Connectors' }, ...problems(401, 403, 429) },
+  },
   { method: 'GET', path: '/healthz', tag: 'operations', summary: 'Liveness: the process answers', responses: { '200': { description: 'Alive', schema: S.health } } },
   {
     method: 'GET',

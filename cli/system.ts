@@ -26,6 +26,7 @@ import { catalogOpener, indexingSpec, INDEXING_ROLE, type ServedCatalog } from '
 import { GenerationRouter, inferenceOpener } from '../projections/serving.ts';
 import type { InferenceStore } from '../projections/store.ts';
 import { loadConnectors, startConnectors } from '../connectors/registry.ts';
+import type { ConnectorStatus } from '../connectors/connector.ts';
 import { fusionProfileFor } from '../processors/embedder/models.ts';
 import { chunkerSettings, createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from './inference-runtime.ts';
 import { chunkerFingerprint } from '../streams/events/index.ts';
@@ -243,6 +244,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
         )
       : undefined;
 
+    let connectorStatus: (() => ConnectorStatus[]) | undefined;
     if (roles.has('connectors')) {
       const file = config.connectorsFile;
       if (file === undefined) {
@@ -251,12 +253,20 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
         say('the connectors role runs nothing: set SPANDA_CONNECTORS_FILE to a JSON array of connectors (see the README)');
       } else {
         const configured = yield* attempt(() => loadConnectors(file));
-        yield* resource(
+        const running = yield* resource(
           'connectors',
           logger,
-          () => startConnectors(handle, configured, logger),
-          async (running) => void (await Promise.all(running.map((c) => c.stop()))),
+          async () => {
+            const started = await startConnectors(handle, configured, logger, { onFailure: (name) => metrics.connectorRestarts.labels(name).inc() });
+            for (const c of started) metrics.connectorRestarts.labels(c.name).inc(0);
+            return { started, unwatch: metrics.watchConnectors(() => started.map((c) => c.status())) };
+          },
+          async ({ started, unwatch }) => {
+            await Promise.all(started.map((c) => c.stop()));
+            unwatch();
+          },
         );
+        connectorStatus = () => running.started.map((c) => c.status());
       }
     }
 
@@ -265,7 +275,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
       const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());
       const apiLogger = logger.child('api');
       const queryRecorder = new QueryRecorder(apiLogger);
-      const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: apiLogger, metrics, auth, corsOrigins: config.corsOrigins, search: searchOptions(config), queryRecorder });
+      const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: apiLogger, metrics, auth, corsOrigins: config.corsOrigins, search: searchOptions(config), queryRecorder, ...(connectorStatus ? { connectors: connectorStatus } : {}) });
       // Once the last request is answered, the queries' events still waiting are published before NATS drains.
       server = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port, graceMs: config.shutdownGraceMs }), async (s) => {
         await s.close();

@@ -15,8 +15,11 @@ export interface ConnectorContext {
   readonly logger: Logger;
 }
 
-/** Lifecycle of a running connector. `failed` means it stopped on its own because of an error it cannot get past. */
-export type ConnectorState = 'running' | 'stopping' | 'stopped' | 'failed';
+/**
+ * Lifecycle of a running connector. `failed` means it stopped on its own because of an error it cannot get past. A
+ * supervised connector (connectors/supervisor.ts) is `starting` before its first start and `retrying` between attempts.
+ */
+export type ConnectorState = 'starting' | 'running' | 'retrying' | 'stopping' | 'stopped' | 'failed';
 
 /** A snapshot for health checks and `--json` output. `details` is connector-specific (per-feed results, replication position). */
 export interface ConnectorStatus {

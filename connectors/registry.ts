@@ -1,16 +1,18 @@
 // Connectors by kind, started from one configuration file (SPANDA_CONNECTORS_FILE): what the `connectors` role runs.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { debeziumConnector } from './cdc/consumer.ts';
-import { mappingFileSchema, parseMapping, tableMappingSchema } from './cdc/mapping.ts';
+import { loadMapping, mappingFileSchema, parseMapping, tableMappingSchema } from './cdc/mapping.ts';
 import { debeziumSubject } from './cdc/stream.ts';
 import { openConnectorBucket, type Connector, type RunningConnector } from './connector.ts';
 import { parseTableName, qualified, replicationName } from './postgres/setup.ts';
 import { postgresSource } from './postgres/source.ts';
 import { rssConnector } from './rss/rss.ts';
+import { superviseConnector, type SupervisorOptions } from './supervisor.ts';
 
 /** Debezium topic prefix of the embedded Postgres source (as `spanda ingest postgres` uses). */
 const EMBEDDED_TOPIC_PREFIX = 'cdc';
@@ -70,6 +72,21 @@ export async function loadConnectors(file: string): Promise<Connector[]> {
     const issues = parsed.error.issues.map((i) => `entry ${String(i.path[0] ?? '?')}${i.path.length > 1 ? ` key ${i.path.slice(1).join('.')}` : ''}: ${i.message}`);
     throw new ConfigError(`invalid connectors file ${file}: ${issues.slice(0, 5).join('; ')}`);
   }
+  // The slot, its saved position and the change subjects are named after the table: two entries for one table would share them.
+  const tableOf = (text: string, i: number) => {
+    try {
+      return qualified(parseTableName(text));
+    } catch (err) {
+      throw new ConfigError(`invalid connectors file ${file}: entry ${i} key table: ${errorMessage(err).replace(/^--table /, '')}`);
+    }
+  };
+  const tables = parsed.data.flatMap((entry, i) => (entry.kind === 'postgres' ? [[i, tableOf(entry.table, i)] as const] : []));
+  for (const [i, table] of tables) {
+    const first = tables.find(([, t]) => t === table)?.[0];
+    if (first !== undefined && first !== i) {
+      throw new ConfigError(`invalid connectors file ${file}: entries ${first} and ${i} both read the Postgres table ${table}; its replication slot, saved position and change subjects are named after the table, so list it once`);
+    }
+  }
   const connectors: Connector[] = [];
   for (const entry of parsed.data) {
     if (entry.kind === 'rss') {
@@ -83,7 +100,8 @@ export async function loadConnectors(file: string): Promise<Connector[]> {
         }),
       );
     } else if (entry.kind === 'debezium') {
-      const mapping = typeof entry.mapping === 'string' ? await (await import('./cdc/mapping.ts')).loadMapping(entry.mapping) : parseMapping(entry.mapping, file);
+      // A relative mapping path is read next to the connectors file, wherever the process was started.
+      const mapping = typeof entry.mapping === 'string' ? await loadMapping(path.resolve(path.dirname(file), entry.mapping)) : parseMapping(entry.mapping, file);
       connectors.push(debeziumConnector({ subjects: entry.subjects, mapping }));
     } else {
       // The embedded source writes Debezium envelopes; a consumer of its subjects turns them into documents.
@@ -98,16 +116,18 @@ export async function loadConnectors(file: string): Promise<Connector[]> {
   return connectors;
 }
 
-/** Starts every configured connector on this process's NATS connection; one that fails to start stops nothing else. */
-export async function startConnectors(nats: NatsHandle, connectors: readonly Connector[], logger: Logger): Promise<RunningConnector[]> {
+/**
+ * Starts every configured connector on this process's NATS connection, each under a supervisor: one that cannot start
+ * yet (its database still coming up) or fails later is retried with backoff, and never stops the others.
+ */
+export async function startConnectors(nats: NatsHandle, connectors: readonly Connector[], logger: Logger, options: Omit<SupervisorOptions, 'name'> = {}): Promise<RunningConnector[]> {
   const kv = await openConnectorBucket(nats);
-  const running: RunningConnector[] = [];
-  for (const connector of connectors) {
-    try {
-      running.push(await connector.start({ nats, kv, logger: logger.child(`connector-${connector.name}`) }));
-    } catch (err) {
-      logger.error('connector did not start', { connector: connector.name, error: errorMessage(err) });
-    }
-  }
-  return running;
+  const seen = new Map<string, number>();
+  return connectors.map((connector) => {
+    // Two feeds entries are both "rss": the second is "rss-2" in status, logs and metrics.
+    const n = (seen.get(connector.name) ?? 0) + 1;
+    seen.set(connector.name, n);
+    const name = n === 1 ? connector.name : `${connector.name}-${n}`;
+    return superviseConnector(connector, { nats, kv, logger: logger.child(`connector-${name}`) }, { ...options, name });
+  });
 }

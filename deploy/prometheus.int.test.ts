@@ -1,5 +1,7 @@
-// A real Prometheus (Debian's package) scrapes a running Spanda node every second; every dashboard panel's query must return data.
+// A real Prometheus (Debian's package) scrapes a running Spanda node (with an RSS connector) every second; every dashboard panel's query must return data.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +33,7 @@ describe.skipIf(!prometheusBin)('the Grafana dashboard against a real Prometheus
   let promUrl = '';
   let dir = '';
   let log = '';
+  let feedServer: Server | undefined;
 
   async function promQuery(expr: string): Promise<QueryResponse> {
     const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
@@ -41,8 +44,14 @@ describe.skipIf(!prometheusBin)('the Grafana dashboard against a real Prometheus
     fetch(`${node.system.apiUrl}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   beforeAll(async () => {
-    node = await startTestSystem();
     dir = await mkdtemp(path.join(os.tmpdir(), 'spanda-prom-'));
+    // A feed for the connectors' panels, polled every 2 s.
+    const feed = await readFile('connectors/rss/fixtures/medium.xml');
+    feedServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/rss+xml' }).end(feed));
+    await new Promise<void>((resolve) => feedServer?.listen(0, '127.0.0.1', resolve));
+    const feedUrl = `http://127.0.0.1:${(feedServer.address() as AddressInfo).port}/feed`;
+    await writeFile(path.join(dir, 'connectors.json'), JSON.stringify([{ kind: 'rss', feeds: [feedUrl], every: '2s' }]));
+    node = await startTestSystem({ SPANDA_CONNECTORS_FILE: path.join(dir, 'connectors.json') });
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
     const target = new URL(node.system.apiUrl).host;
@@ -80,6 +89,7 @@ describe.skipIf(!prometheusBin)('the Grafana dashboard against a real Prometheus
       await exited;
     }
     await node?.destroy();
+    feedServer?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

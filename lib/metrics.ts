@@ -4,7 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /*
  * Conventions: every name is spanda_*, counters end in _total, durations are _seconds, sizes are plain counts.
  * Labels are bounded: processor, projection, source, stream, consumer, model, mode, stage, route, method, status,
- * outcome, kind, role, generation (a node keeps a few generations). Never a document id, tenant or query text.
+ * outcome, kind, role, generation (a node keeps a few generations), connector (named in the connectors file). Never a
+ * document id, tenant or query text.
  */
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -23,8 +24,47 @@ export const PROVIDER_ERROR_KINDS = ['transient', 'permanent'] as const;
 export function createMetrics(registry: Registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'spanda_process_' });
   const registers = [registry];
+  // Connectors report through their status, read at each scrape (watchConnectors below).
+  const connectorSources: Array<() => readonly ConnectorSnapshot[]> = [];
+  const connectorSnapshots = () => connectorSources.flatMap((source) => source());
   return {
     registry,
+
+    // Connectors (connectors/supervisor.ts).
+    connectorUp: new Gauge({
+      name: 'spanda_connector_up',
+      help: 'Whether a configured connector is running (1) or starting, waiting to retry after a failure, or stopped (0)',
+      labelNames: ['connector'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const c of connectorSnapshots()) this.labels(c.name).set(c.state === 'running' ? 1 : 0);
+      },
+    }),
+    connectorPublished: new Counter({
+      name: 'spanda_connector_published_total',
+      help: 'Documents a connector published (new versions stored) since the process started',
+      labelNames: ['connector'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const c of connectorSnapshots()) this.labels(c.name).inc(c.published);
+      },
+    }),
+    connectorRestarts: new Counter({
+      name: 'spanda_connector_restarts_total',
+      help: 'Failed starts and failed runs of a connector, each retried with backoff',
+      labelNames: ['connector'] as const,
+      registers,
+    }),
+    /** Reports these connectors' status in spanda_connector_up and spanda_connector_published_total; returns the undo. */
+    watchConnectors(source: () => readonly ConnectorSnapshot[]): () => void {
+      connectorSources.push(source);
+      return () => {
+        const i = connectorSources.indexOf(source);
+        if (i >= 0) connectorSources.splice(i, 1);
+      };
+    },
 
     // Processors (processors/runner.ts).
     processorEvents: new Counter({
@@ -198,6 +238,13 @@ export function createMetrics(registry: Registry = new Registry()) {
 }
 
 export type SpandaMetrics = ReturnType<typeof createMetrics>;
+
+/** What the connector metrics read of a connector's status. */
+export interface ConnectorSnapshot {
+  readonly name: string;
+  readonly state: string;
+  readonly published: number;
+}
 
 let processDefault: SpandaMetrics | undefined;
 

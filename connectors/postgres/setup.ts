@@ -29,7 +29,8 @@ export function replicationName(base: string): string {
 }
 
 export async function connectAdmin(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: 'spanda-cdc' });
+  // A host that drops packets would otherwise hold a start (and a shutdown behind it) for minutes.
+  const client = new pg.Client({ connectionString: url, application_name: 'spanda-cdc', connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -14,6 +14,9 @@ export interface TestPostgres {
   readonly dir: string;
   /** Restarts the server on the same port and data (`pg_ctl restart -m fast`): every connection is closed. */
   restart(): Promise<void>;
+  /** Stops the server, keeping its data, until resume(). */
+  halt(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -83,6 +86,12 @@ export async function startTestPostgres(settings: Record<string, string> = {}): 
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
+    halt: async () => {
+      await run(...wrap(pgctl, ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']));
+    },
+    resume: async () => {
+      await run(...wrap(pgctl, ['-D', data, '-l', path.join(dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start']));
+    },
     restart: async () => {
       await run(...wrap(pgctl, ['-D', data, '-l', path.join(dir, 'postgres.log'), '-o', opts, '-m', 'fast', '-w', '-t', '60', 'restart']));
     },
