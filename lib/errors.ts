@@ -81,3 +81,18 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * The message with what its causes add: fetch's "fetch failed" says nothing without its cause's "connect
+ * ECONNREFUSED 127.0.0.1:6333". A cause whose text the message already holds is left out.
+ */
+export function errorMessageWithCauses(err: unknown): string {
+  let text = errorMessage(err);
+  let cause = err instanceof Error ? err.cause : undefined;
+  for (let depth = 0; cause !== undefined && cause !== null && depth < 4; depth++) {
+    const more = cause instanceof Error ? cause.message || (cause as { code?: unknown }).code : undefined;
+    if (typeof more === 'string' && more !== '' && !text.includes(more)) text += `: ${more}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return text;
+}

@@ -1,6 +1,6 @@
 // The Qdrant REST client for Spanda: one constructor from config, and Qdrant failures turned into Spanda's named errors.
 import { QdrantClient, QdrantClientResourceExhaustedError, QdrantClientTimeoutError } from '@qdrant/js-client-rest';
-import { NotFoundError, SpandaError, UnavailableError, ValidationError } from '../../../lib/errors.ts';
+import { errorMessageWithCauses, NotFoundError, SpandaError, UnavailableError, ValidationError } from '../../../lib/errors.ts';
 
 export interface QdrantConnection {
   readonly url: string;
@@ -38,8 +38,7 @@ export function qdrantError(what: string, err: unknown): Error {
     if (status >= 400 && status < 500 && status !== 429) return new ValidationError(`Qdrant refused ${what}: ${detail}`, [`qdrant: ${detail}`], { cause: err });
     return new UnavailableError(`Qdrant failed ${what} (HTTP ${status}): ${detail}`, 5, { cause: err });
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return new UnavailableError(`Qdrant is unreachable (${what}): ${message}`, 5, { cause: err });
+  return new UnavailableError(`Qdrant is unreachable (${what}): ${errorMessageWithCauses(err)}; check that it runs and that QDRANT_URL names it`, 5, { cause: err });
 }
 
 /** Runs one Qdrant call, mapping its failure. */

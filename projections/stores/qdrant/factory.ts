@@ -14,8 +14,9 @@ type Target = Pick<OpenStoreOptions, 'role' | 'generation' | 'config'>;
 function connection(config: StoreConfig): QdrantConnection {
   const q = config.qdrant;
   if (!q || typeof q.url !== 'string' || q.url.length === 0) {
-    throw new ConfigError('store kind qdrant needs a Qdrant URL: set the qdrant.url store config (e.g. http://127.0.0.1:6333)');
+    throw new ConfigError('store kind qdrant needs a Qdrant URL: set QDRANT_URL (or the qdrant.url store config), e.g. http://127.0.0.1:6333');
   }
+  if (!/^https?:\/\/[^/]/i.test(q.url) || !URL.canParse(q.url)) throw new ConfigError(`Qdrant URL ${JSON.stringify(q.url)} is not an http(s) URL: set QDRANT_URL to e.g. http://127.0.0.1:6333`);
   return { url: q.url, ...(q.apiKey !== undefined ? { apiKey: q.apiKey } : {}) };
 }
 

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/errors.ts';
+import { freePort } from '../../../streams/server.ts';
 import { startFakeQdrant, type FakeQdrant } from '../../../test/fakes/qdrant.ts';
 import { search } from '../../search.ts';
 import type { InferenceStore, StoreOp } from '../../store.ts';
@@ -137,7 +138,14 @@ describe('qdrant generations: alias and drop (fake server)', () => {
     await expect(qdrantStoreFactory.open({ ...target('gen-d'), model: { id: 'other', dims: 4 } })).rejects.toBeInstanceOf(ConfigError);
   });
 
-  it('needs a Qdrant URL in the store config', async () => {
-    await expect(qdrantStoreFactory.open({ role, generation: 'x', config: { dataDir: '.' }, model: CONFORMANCE_MODEL })).rejects.toBeInstanceOf(ConfigError);
+  it('needs a Qdrant URL in the store config, an http(s) one, and names the setting when nothing answers there', async () => {
+    const open = (config: StoreConfig) => qdrantStoreFactory.open({ role, generation: 'x', config, model: CONFORMANCE_MODEL });
+    await expect(open({ dataDir: '.' })).rejects.toThrow(/needs a Qdrant URL: set QDRANT_URL/);
+    await expect(open({ dataDir: '.' })).rejects.toBeInstanceOf(ConfigError);
+    await expect(open({ dataDir: '.', qdrant: { url: 'localhost:6333' } })).rejects.toThrow(/"localhost:6333" is not an http\(s\) URL: set QDRANT_URL/);
+    const closed = await freePort();
+    await expect(open({ dataDir: '.', qdrant: { url: `http://127.0.0.1:${closed}` } })).rejects.toThrow(
+      new RegExp(`Qdrant is unreachable \\(.*\\): fetch failed: connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}; check that it runs and that QDRANT_URL names it`),
+    );
   });
 });

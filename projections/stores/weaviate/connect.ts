@@ -1,6 +1,6 @@
 // Connecting to Weaviate from StoreConfig.weaviate: the REST URL, an optional gRPC URL (default: same host, port 50051), an API key.
 import weaviate, { type WeaviateClient } from 'weaviate-client';
-import { ConfigError } from '../../../lib/errors.ts';
+import { ConfigError, errorMessageWithCauses, UnavailableError } from '../../../lib/errors.ts';
 
 export interface WeaviateConfig {
   /** REST endpoint, e.g. http://localhost:8080 (a path is kept: http://proxy/weaviate). */
@@ -41,6 +41,15 @@ export function endpoints(config: WeaviateConfig): { rest: Endpoint; grpc: Endpo
 
 export async function connectWeaviate(config: WeaviateConfig): Promise<WeaviateClient> {
   const { rest, grpc } = endpoints(config);
+  const where = `${rest.secure ? 'https' : 'http'}://${rest.host}:${rest.port}${rest.path} (gRPC ${grpc.host}:${grpc.port})`;
+  return connect(rest, grpc, config.apiKey).catch((err: unknown) => {
+    // The client says "Weaviate startup failed with message: Weaviate failed to startup with message: fetch failed".
+    const reason = errorMessageWithCauses(err).replace(/^(Weaviate (startup failed|failed to startup) with message: )+/g, '').replace(/Weaviate (startup failed|failed to startup) with message: /g, '');
+    throw new UnavailableError(`cannot reach Weaviate at ${where}: ${reason}; check that it runs and that WEAVIATE_URL (and WEAVIATE_GRPC_URL, or the role's SPANDA_WEAVIATE_URL_*) name it`, 5, { cause: err });
+  });
+}
+
+function connect(rest: Endpoint, grpc: Endpoint, apiKey: string | undefined): Promise<WeaviateClient> {
   return weaviate.connectToCustom({
     httpHost: rest.host,
     httpPort: rest.port,
@@ -49,7 +58,7 @@ export async function connectWeaviate(config: WeaviateConfig): Promise<WeaviateC
     grpcHost: grpc.host,
     grpcPort: grpc.port,
     grpcSecure: grpc.secure,
-    ...(config.apiKey ? { authCredentials: new weaviate.ApiKey(config.apiKey) } : {}),
+    ...(apiKey ? { authCredentials: new weaviate.ApiKey(apiKey) } : {}),
     timeout: { init: 10, query: 60, insert: 120 },
   });
 }

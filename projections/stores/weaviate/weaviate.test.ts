@@ -1,5 +1,8 @@
-// Pure parts of the Weaviate store: analysis, metadata tokens, names and the docSeq guard plan.
+// Pure parts of the Weaviate store (analysis, metadata tokens, names, the docSeq guard plan) and its connection error.
 import { describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../../lib/errors.ts';
+import { freePort } from '../../../streams/server.ts';
+import { connectWeaviate } from './connect.ts';
 import type { StoreOp } from '../../store.ts';
 import { indexTerms, porterStem, queryStems } from './analyze.ts';
 import { metaTokens } from './meta.ts';
@@ -84,5 +87,14 @@ describe('plan', () => {
     const [plan] = planBatch([vectors(2, ['c'])], held({ record, chunks: new Map([['c', 2], ['x', 3]]), windows: [{ chunkId: 'x', window: 0, docSeq: 3, vectorB64: b64 }] }));
     expect(plan?.chunkDeletes.sort()).toEqual([chunkObjectId('acme', 'blog', 'a', 'x'), windowObjectId('acme', 'blog', 'a', 'x', 0)].sort());
     expect(plan?.chunkUpserts.map((w) => w.id)).toEqual([windowObjectId('acme', 'blog', 'a', 'c', 0)]);
+  });
+});
+
+describe('connecting', () => {
+  it('names the address it tried and the settings to check when nothing answers', async () => {
+    const closed = await freePort();
+    const failure = connectWeaviate({ url: `http://127.0.0.1:${closed}` });
+    await expect(failure).rejects.toBeInstanceOf(UnavailableError);
+    await expect(failure).rejects.toThrow(new RegExp(`^cannot reach Weaviate at http://127\\.0\\.0\\.1:${closed} \\(gRPC 127\\.0\\.0\\.1:50051\\): fetch failed; check .*WEAVIATE_URL`));
   });
 });
