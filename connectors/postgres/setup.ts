@@ -53,7 +53,30 @@ export async function checkServer(client: pg.Client, tables: readonly TableName[
   for (const t of tables) {
     const found = await client.query('SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2', [t.schema, t.table]);
     if (found.rowCount === 0) throw new ConfigError(`table ${qualified(t)} does not exist in ${client.database ?? 'the database'}`);
+    await checkReplicaIdentity(client, t);
   }
+}
+
+/**
+ * A table in a publication that publishes updates and deletes needs a replica identity, or Postgres refuses every
+ * UPDATE and DELETE of it ("cannot update table … because it does not have a replica identity"): adding such a
+ * table would break the application that writes it. Refused here, before the publication is touched, with the fix.
+ */
+async function checkReplicaIdentity(client: pg.Client, t: TableName): Promise<void> {
+  const r = await client.query<{ ident: string; keyed: boolean }>(
+    `SELECT c.relreplident AS ident,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND (CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END)) AS keyed
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [t.schema, t.table],
+  );
+  const row = r.rows[0];
+  if (!row || row.ident === 'f' || ((row.ident === 'd' || row.ident === 'i') && row.keyed)) return;
+  const why = row.ident === 'n' ? 'its REPLICA IDENTITY is NOTHING' : row.ident === 'i' ? 'the index of its REPLICA IDENTITY is gone' : 'it has no primary key';
+  throw new ConfigError(
+    `table ${qualified(t)} cannot be replicated safely: ${why}, and once it is in a publication Postgres refuses every UPDATE and DELETE of it. ` +
+      `Add a primary key, or run ALTER TABLE ${quoteTable(t)} REPLICA IDENTITY FULL (deletes then carry the whole old row), and start again`,
+  );
 }
 
 /** Creates the publication for the tables, or adds the ones it lacks. */

@@ -134,6 +134,20 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
     }
   }, 60_000);
 
+  it('refuses a table without a replica identity before publishing it, so its UPDATEs keep working', async () => {
+    await db.query('CREATE TABLE loose (id int, body text)');
+    await db.query("INSERT INTO loose VALUES (1, 'a')");
+    const kv = await openConnectorBucket(nats.handle);
+    const start = postgresSource({ url: postgres.url, tables: ['public.loose'], topicPrefix: 'cdc3' }).start({ nats: nats.handle, kv, logger: silentLogger });
+    await expect(start).rejects.toThrow(/table public\.loose cannot be replicated safely: it has no primary key, .* Add a primary key, or run ALTER TABLE "public"\."loose" REPLICA IDENTITY FULL/);
+    await db.query("UPDATE loose SET body = 'b' WHERE id = 1");
+    expect((await db.query("SELECT count(*)::int AS n FROM pg_publication_tables WHERE tablename = 'loose'")).rows[0]).toEqual({ n: 0 });
+    await db.query('ALTER TABLE loose REPLICA IDENTITY FULL');
+    const source = await postgresSource({ url: postgres.url, tables: ['public.loose'], topicPrefix: 'cdc3', once: true }).start({ nats: nats.handle, kv, logger: silentLogger });
+    expect(await source.done).toEqual({ ok: true });
+    await db.query("UPDATE loose SET body = 'c' WHERE id = 1");
+  });
+
   it('refuses a server without wal_level=logical, naming the fix', async () => {
     const replica = await startTestPostgres({ wal_level: 'replica' });
     try {
