@@ -1,5 +1,5 @@
 // spanda ingest postgres: snapshot one table, then stream its changes (logical replication) as Debezium events, mapped to documents.
-import { ConfigError } from '../../lib/errors.ts';
+import { ConfigError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { openConnectorBucket } from '../../connectors/connector.ts';
 import { debeziumConnector } from '../../connectors/cdc/consumer.ts';
@@ -7,6 +7,8 @@ import { parseMapping } from '../../connectors/cdc/mapping.ts';
 import { debeziumSubject } from '../../connectors/cdc/stream.ts';
 import { parseTableName, qualified, replicationName } from '../../connectors/postgres/setup.ts';
 import { postgresSource } from '../../connectors/postgres/source.ts';
+import { removePostgresSource } from '../../connectors/postgres/remove.ts';
+import type { CommandContext } from '../main.ts';
 import { provision } from '../../streams/provision.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import { UsageError, printJson } from '../output.ts';
@@ -18,14 +20,16 @@ export const EMBEDDED_TOPIC_PREFIX = 'cdc';
 const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 const USAGE =
-  'spanda ingest postgres --url postgres://… --table schema.table --id-column COL --text-columns A,B [--title-column C] [--metadata-columns D,E] [--source NAME] [--tenant T] [--once] [--json] [--nats-url URL]';
+  'spanda ingest postgres --url postgres://… --table schema.table --id-column COL --text-columns A,B [--title-column C] [--metadata-columns D,E] [--source NAME] [--tenant T] [--once] [--json] [--nats-url URL]\n' +
+  '       spanda ingest postgres --url postgres://… --table schema.table --remove [--json] [--nats-url URL]   (drop its replication slot, publication entry and saved position)';
 
 export const ingestPostgres: IngestSubcommand = {
   usage: USAGE,
-  accepts: ['url', 'table', 'id-column', 'text-columns', 'title-column', 'metadata-columns', 'source', 'tenant', 'once'],
+  accepts: ['url', 'table', 'id-column', 'text-columns', 'title-column', 'metadata-columns', 'source', 'tenant', 'once', 'remove'],
   async run(ctx) {
     const url = stringFlag(ctx, 'url') ?? process.env.DATABASE_URL;
     const tableArg = stringFlag(ctx, 'table');
+    if (ctx.values.remove === true) return remove(ctx, url, tableArg);
     const idColumns = list(stringFlag(ctx, 'id-column'));
     const textColumns = list(stringFlag(ctx, 'text-columns'));
     if (!url || !tableArg || idColumns.length === 0 || textColumns.length === 0) {
@@ -104,3 +108,36 @@ export const ingestPostgres: IngestSubcommand = {
     }
   },
 };
+
+const sizeOf = (bytes: number) => (bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
+
+/** --remove: what `spanda ingest postgres` (or a postgres entry of the connectors file) set up for the table goes away. */
+async function remove(ctx: CommandContext, url: string | undefined, tableArg: string | undefined): Promise<number> {
+  if (!url || !tableArg) throw new UsageError(`--remove needs --url and --table\nusage: ${USAGE}`);
+  const others = ['id-column', 'text-columns', 'title-column', 'metadata-columns', 'source', 'tenant', 'once'].filter((k) => ctx.values[k] !== undefined);
+  if (others.length > 0) throw new UsageError(`--remove takes only --url and --table, not ${others.map((k) => `--${k}`).join(', ')}\nusage: ${USAGE}`);
+  let table;
+  try {
+    table = parseTableName(tableArg);
+  } catch (err) {
+    throw new UsageError(`${errorMessage(err)}\nusage: ${USAGE}`);
+  }
+  const nats = await connectFrom(ctx).catch(() => undefined);
+  try {
+    const result = await removePostgresSource({ url, table, slot: replicationName(`${table.schema}_${table.table}`), topicPrefix: EMBEDDED_TOPIC_PREFIX, ...(nats ? { nats } : {}) });
+    if (ctx.values.json) printJson({ table: qualified(table), ...result });
+    else {
+      const slot = result.slot
+        ? `replication slot ${result.slot.name} dropped${result.slot.retainedBytes !== null ? ` (it held ${sizeOf(result.slot.retainedBytes)} of WAL)` : ''}`
+        : 'no replication slot';
+      const publication = { dropped: 'publication dropped', 'table removed': 'table removed from the publication', absent: 'not in a publication' }[result.publication];
+      const position = { deleted: 'saved position deleted', absent: 'no saved position', kept: 'saved position kept' }[result.position];
+      const consumer = { deleted: 'change consumer deleted', absent: 'no change consumer', kept: 'change consumer kept' }[result.consumer];
+      process.stdout.write(`${qualified(table)}: ${slot}; ${publication}; ${position}; ${consumer}. Documents already ingested stay indexed.\n`);
+      for (const w of result.warnings) process.stderr.write(`spanda: ${w}\n`);
+    }
+    return result.warnings.length > 0 ? 1 : 0;
+  } finally {
+    await nats?.drain();
+  }
+}

@@ -148,6 +148,36 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
     await db.query("UPDATE loose SET body = 'c' WHERE id = 1");
   });
 
+  it('--remove drops the slot, the publication, the saved position and the consumer; refused while a source streams', async () => {
+    const cli = (...args: string[]) => runCli(['ingest', 'postgres', '--url', postgres.url, '--table', 'public.posts', ...args, '--nats-url', nats.server.url]);
+    const ingested = await cli('--id-column', 'id', '--text-columns', 'title', '--once');
+    expect(ingested.code, ingested.stderr).toBe(0);
+    const slotName = 'spanda_public_posts';
+    const slots = async () => (await db.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots')).rows.map((r) => r.slot_name);
+    expect(await slots()).toContain(slotName);
+    const kv = await openConnectorBucket(nats.handle);
+    expect(await savedPosition({ kv }, slotName)).toBeDefined();
+
+    const running = await postgresSource({ url: postgres.url, tables: ['public.posts'], topicPrefix: 'cdc', slot: slotName }).start({ nats: nats.handle, kv, logger: silentLogger });
+    await running.snapshotted;
+    const refused = await cli('--remove');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/replication slot spanda_public_posts is in use .*: stop the Spanda process streaming public\.posts first/);
+    await running.stop();
+
+    const removed = await cli('--remove', '--json');
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout)).toMatchObject({ table: 'public.posts', slot: { name: slotName }, publication: 'dropped', position: 'deleted', consumer: 'deleted', warnings: [] });
+    expect(await slots()).not.toContain(slotName);
+    expect((await db.query("SELECT 1 FROM pg_publication WHERE pubname = 'spanda_public_posts'")).rowCount).toBe(0);
+    expect(await savedPosition({ kv }, slotName)).toBeUndefined();
+    await expect(nats.handle.jsm.consumers.info('DebeziumStream', 'spanda-cdc-cdc-public-posts')).rejects.toThrow(/consumer not found/);
+    // Twice is harmless: nothing left to remove.
+    const again = await cli('--remove');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/no replication slot; not in a publication; no saved position; no change consumer/);
+  }, 60_000);
+
   it('refuses a server without wal_level=logical, naming the fix', async () => {
     const replica = await startTestPostgres({ wal_level: 'replica' });
     try {

@@ -1,0 +1,102 @@
+// Removing the embedded Postgres source of a table: its replication slot (which keeps WAL on the server), its publication entry, its saved position and change consumer.
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type pg from 'pg';
+import { ConfigError, errorMessage } from '../../lib/errors.ts';
+import type { NatsHandle } from '../../streams/nats.ts';
+import { connectorState, openConnectorBucket } from '../connector.ts';
+import { durableNameFor } from '../cdc/consumer.ts';
+import { debeziumSubject } from '../cdc/stream.ts';
+import { connectAdmin, dropSlot, qualified, quoteIdent, quoteTable, type TableName } from './setup.ts';
+
+export interface RemovedSource {
+  /** The slot dropped, and the WAL it was holding back on the server (bytes), when there was one. */
+  readonly slot?: { readonly name: string; readonly retainedBytes: number | null };
+  /** What became of the publication: the table left it, or it was dropped with its last table. */
+  readonly publication: 'dropped' | 'table removed' | 'absent';
+  readonly position: 'deleted' | 'absent' | 'kept';
+  readonly consumer: 'deleted' | 'absent' | 'kept';
+  /** Steps that could not be done (NATS unreachable), with what to do. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Undoes what the source of `table` set up, so Postgres stops keeping WAL for it: drops the slot (refused while a
+ * running source holds it: stop that first), takes the table out of the publication (dropping a publication it was
+ * the last table of), and, with a NATS connection, deletes the saved position and the change events' durable consumer.
+ * The documents already ingested stay indexed.
+ */
+export async function removePostgresSource(options: { url: string; table: TableName; slot: string; topicPrefix: string; nats?: NatsHandle }): Promise<RemovedSource> {
+  const { table, slot } = options;
+  const publication = slot;
+  const admin = await connectAdmin(options.url);
+  let removedSlot: RemovedSource['slot'];
+  let removedFrom: RemovedSource['publication'] = 'absent';
+  try {
+    const found = await admin.query<{ active_pid: number | null; retained: string | null }>(
+      `SELECT active_pid, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::text AS retained
+         FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
+      [slot],
+    );
+    const row = found.rows[0];
+    if (row) {
+      if (row.active_pid !== null) {
+        throw new ConfigError(`replication slot ${slot} is in use (walsender pid ${row.active_pid}): stop the Spanda process streaming ${qualified(table)} first (remove its entry from SPANDA_CONNECTORS_FILE, or stop spanda ingest postgres), then run this again`);
+      }
+      await dropSlot(admin, slot, 5000);
+      removedSlot = { name: slot, retainedBytes: row.retained === null ? null : Number(row.retained) };
+    }
+    removedFrom = await leavePublication(admin, publication, table);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+
+  const warnings: string[] = [];
+  let position: RemovedSource['position'] = 'kept';
+  let consumer: RemovedSource['consumer'] = 'kept';
+  if (!options.nats) {
+    warnings.push(`NATS was not reached: the saved position (KV spanda-connectors, key postgres.${slot}) and the durable consumer of ${debeziumSubject(options.topicPrefix, table.schema, table.table)} are left; run this again with NATS up`);
+  } else {
+    try {
+      const kv = await openConnectorBucket(options.nats);
+      const state = connectorState(kv, 'postgres');
+      const saved = await kv.get(state.key(slot));
+      position = saved && saved.operation === 'PUT' ? 'deleted' : 'absent';
+      if (position === 'deleted') await state.delete([slot]);
+      consumer = await deleteConsumer(options.nats, debeziumSubject(options.topicPrefix, table.schema, table.table));
+    } catch (err) {
+      warnings.push(`could not clean up in NATS: ${errorMessage(err)}`);
+    }
+  }
+  return { ...(removedSlot ? { slot: removedSlot } : {}), publication: removedFrom, position, consumer, warnings };
+}
+
+async function leavePublication(admin: pg.Client, publication: string, table: TableName): Promise<RemovedSource['publication']> {
+  const members = await admin.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = $1', [publication]);
+  const exists = (await admin.query('SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1', [publication])).rowCount !== 0;
+  if (!exists) return 'absent';
+  const others = members.rows.filter((r) => `${r.schemaname}.${r.tablename}` !== qualified(table));
+  if (others.length === 0) {
+    await admin.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
+    return 'dropped';
+  }
+  if (others.length === members.rows.length) return 'absent';
+  await admin.query(`ALTER PUBLICATION ${quoteIdent(publication)} DROP TABLE ${quoteTable(table)}`);
+  return 'table removed';
+}
+
+async function deleteConsumer(nats: NatsHandle, subject: string): Promise<RemovedSource['consumer']> {
+  let stream: string;
+  try {
+    stream = await nats.jsm.streams.find(subject);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return 'absent';
+    throw err;
+  }
+  try {
+    await nats.jsm.consumers.delete(stream, durableNameFor(subject));
+    return 'deleted';
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return 'absent';
+    throw err;
+  }
+}
