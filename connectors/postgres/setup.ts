@@ -97,6 +97,19 @@ export async function ensurePublication(client: pg.Client, name: string, tables:
   if (missing.length > 0) await client.query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${missing.map(quoteTable).join(', ')}`);
 }
 
+/**
+ * True when Postgres invalidated the slot (`wal_status = 'lost'`, Postgres 13+): it fell further behind than
+ * max_slot_wal_keep_size and can no longer stream. Servers without the column answer false.
+ */
+export async function slotLost(client: pg.Client, slot: string): Promise<boolean> {
+  try {
+    const r = await client.query<{ wal_status: string | null }>('SELECT wal_status FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
+    return r.rows[0]?.wal_status === 'lost';
+  } catch {
+    return false;
+  }
+}
+
 export async function slotExists(client: pg.Client, slot: string): Promise<boolean> {
   const r = await client.query('SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
   return (r.rowCount ?? 0) > 0;

@@ -178,6 +178,29 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
     expect(again.stdout).toMatch(/no replication slot; not in a publication; no saved position; no change consumer/);
   }, 60_000);
 
+  it('takes a new snapshot when Postgres invalidated the slot (max_slot_wal_keep_size), instead of retrying it forever', async () => {
+    const kv = await openConnectorBucket(nats.handle);
+    const once = () => postgresSource({ url: postgres.url, tables: ['public.posts'], topicPrefix: 'cdc4', once: true }).start({ nats: nats.handle, kv, logger: silentLogger });
+    expect(await (await once()).done).toEqual({ ok: true });
+    try {
+      await db.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+      await db.query('SELECT pg_reload_conf()');
+      await db.query("INSERT INTO posts VALUES (40, 'forty', 'written while the slot was lost', 400)");
+      for (let i = 0; i < 4; i++) await db.query("INSERT INTO posts VALUES ($1, 'filler', 'x', 0); SELECT pg_switch_wal()".replace('$1', String(100 + i)));
+      await db.query('CHECKPOINT');
+      expect((await db.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'spanda_cdc4'")).rows[0]).toEqual({ wal_status: 'lost' });
+    } finally {
+      await db.query('ALTER SYSTEM RESET max_slot_wal_keep_size');
+      await db.query('SELECT pg_reload_conf()');
+    }
+    const source = await once();
+    expect(await source.done).toEqual({ ok: true });
+    expect(source.status().details).toMatchObject({ phase: 'streaming', snapshotRows: expect.any(Number) });
+    const reads = (await envelopes()).filter((e) => e.source.name === 'cdc4' && e.op === 'r');
+    expect(reads.map((e) => e.after?.id)).toContain(40);
+    expect((await db.query<{ wal_status: string }>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'spanda_cdc4'")).rows[0]?.wal_status).not.toBe('lost');
+  }, 60_000);
+
   it('refuses a server without wal_level=logical, naming the fix', async () => {
     const replica = await startTestPostgres({ wal_level: 'replica' });
     try {

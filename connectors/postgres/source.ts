@@ -23,8 +23,12 @@ import {
   redactUrl,
   replicationName,
   slotExists,
+  slotLost,
   type TableName,
 } from './setup.ts';
+
+const LOST_SLOT =
+  'Postgres invalidated the replication slot (it fell further behind than max_slot_wal_keep_size); taking a new snapshot: rows deleted while it was lost stay indexed until deleted again';
 
 export interface PostgresSourceConfig {
   readonly url: string;
@@ -396,7 +400,9 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
           log.warn('ignoring an unreadable replication position', { error: errorMessage(err) });
           return undefined;
         });
-        if (saved?.value.phase === 'streaming' && (await slotExists(admin, slot))) {
+        const lost = saved?.value.phase === 'streaming' && (await slotLost(admin, slot));
+        if (lost) log.warn(LOST_SLOT, { slot });
+        if (saved?.value.phase === 'streaming' && !lost && (await slotExists(admin, slot))) {
           position = saved.value;
           confirmed = parseLsn(saved.value.lsn);
           const slotRow = await admin.query<{ confirmed_flush_lsn: string | null }>('SELECT confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
@@ -425,6 +431,13 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
           } catch (err) {
             if (stopping) return;
             lastError = errorMessage(err);
+            // Postgres may still be restarting: a failed check is not a lost slot.
+            if (await liveAdmin().then((client) => slotLost(client, slot)).catch(() => false)) {
+              // Resuming can never work again: only a new slot, and with it a new snapshot, gets the table back.
+              log.warn(LOST_SLOT, { slot, error: lastError });
+              await snapshot();
+              continue;
+            }
             log.warn('replication session ended; resuming from the last stored position', { error: lastError, lsn: formatLsn(confirmed) });
             await sleep(Math.min(250 * 2 ** Math.min(attempt, 5), 5000));
           }
