@@ -299,6 +299,9 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
                 return { ok, detail: { nats: handle.connected(), ...(health ? { projection: health.detail } : {}) } };
               },
               ...(config.metricsPublic ? {} : { authorize: (header: string | undefined) => void authorizeHeader(auth, header, 'admin') }),
+              ...(connectorStatus
+                ? { json: { '/v1/connectors': () => ({ connectors: connectorStatus?.() ?? [] }) }, authorizeJson: (header: string | undefined) => void authorizeHeader(auth, header, 'admin') }
+                : {}),
             });
           } catch (err) {
             // Several role processes on one host: the work matters more than the probe port; say how to get both.

@@ -1,4 +1,4 @@
-// A small HTTP listener for processes without the API (spanda run chunker embedder projector): /metrics, /healthz and /readyz.
+// A small HTTP listener for processes without the API (spanda run chunker embedder projector connectors): /metrics, /healthz, /readyz and guarded JSON routes.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SpandaMetrics } from './metrics.ts';
@@ -14,6 +14,10 @@ export interface MetricsServerOptions {
    * `status` and `headers` (an AuthError) sets them. Omitted: /metrics is open, as with SPANDA_METRICS_PUBLIC.
    */
   readonly authorize?: (authorization: string | undefined) => void;
+  /** More JSON routes (e.g. /v1/connectors of a connectors process), behind `authorizeJson` (default: `authorize`). */
+  readonly json?: Readonly<Record<string, () => unknown>>;
+  /** The guard of the JSON routes when it differs from /metrics' (SPANDA_METRICS_PUBLIC opens /metrics only). */
+  readonly authorizeJson?: (authorization: string | undefined) => void;
 }
 
 export interface MetricsServer {
@@ -31,9 +35,10 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ status: 'method not allowed' }));
     if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
-    if (path === '/metrics') {
+    const isJson = path !== undefined && path !== '/metrics' && Object.hasOwn(options.json ?? {}, path);
+    if (path === '/metrics' || isJson) {
       try {
-        options.authorize?.(req.headers.authorization);
+        (isJson ? (options.authorizeJson ?? options.authorize) : options.authorize)?.(req.headers.authorization);
       } catch (err) {
         const refusal = err as { status?: unknown; headers?: unknown; message?: unknown };
         const status = typeof refusal.status === 'number' ? refusal.status : 401;
@@ -42,6 +47,10 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
         res.end(JSON.stringify({ status, title: status === 403 ? 'Forbidden' : 'Unauthorized', detail: String(refusal.message ?? err) }));
         return;
       }
+    }
+    const route = isJson ? options.json?.[path] : undefined;
+    if (route) return send(200, JSON.stringify(route()));
+    if (path === '/metrics') {
       options.metrics.registry.metrics().then(
         (text) => send(200, text, options.metrics.registry.contentType),
         (err: unknown) => send(500, JSON.stringify({ status: 'error', detail: String(err) })),
@@ -55,7 +64,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       );
       return;
     }
-    send(404, JSON.stringify({ status: 'not found', routes: ['/metrics', '/healthz', '/readyz'] }));
+    send(404, JSON.stringify({ status: 'not found', routes: ['/metrics', '/healthz', '/readyz', ...Object.keys(options.json ?? {})] }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

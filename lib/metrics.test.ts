@@ -174,4 +174,28 @@ describe('startMetricsServer', () => {
       await server.close();
     }
   });
+
+  it('serves JSON routes behind their own guard, which a public /metrics does not open', async () => {
+    const refusal = Object.assign(new Error('this route needs an API key'), { status: 401, headers: {} });
+    const server = await startMetricsServer({
+      host: '127.0.0.1',
+      port: 0,
+      metrics: createMetrics(),
+      json: { '/v1/connectors': () => ({ connectors: [{ name: 'rss', state: 'running' }] }) },
+      authorizeJson: (h) => {
+        if (h !== 'Bearer admin-key') throw refusal;
+      },
+    });
+    try {
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
+      expect((await fetch(`${server.url}/v1/connectors`)).status).toBe(401);
+      const ok = await fetch(`${server.url}/v1/connectors`, { headers: { authorization: 'Bearer admin-key' } });
+      expect(await ok.json()).toEqual({ connectors: [{ name: 'rss', state: 'running' }] });
+      // Only own keys are routes: a name from Object.prototype is not.
+      expect((await fetch(`${server.url}/toString`)).status).toBe(404);
+      expect(await (await fetch(`${server.url}/nope`)).json()).toMatchObject({ routes: ['/metrics', '/healthz', '/readyz', '/v1/connectors'] });
+    } finally {
+      await server.close();
+    }
+  });
 });

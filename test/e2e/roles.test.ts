@@ -109,7 +109,8 @@ describe('spanda run, one role per process', () => {
       const file = path.join(dir, 'connectors.json');
       await writeFile(file, JSON.stringify([{ kind: 'rss', feeds: [url], every: '1h', source: 'medium', tenant: 'feeds' }]));
       const before = (await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.messages;
-      const connectors = spawn(process.execPath, [BIN, 'run', 'connectors', '--nats-url', nats.server.url, '--data-dir', dir, '--port', String(await freePort())], {
+      const port = await freePort();
+      const connectors = spawn(process.execPath, [BIN, 'run', 'connectors', '--nats-url', nats.server.url, '--data-dir', dir, '--port', String(port)], {
         env: { ...process.env, SPANDA_CONNECTORS_FILE: file },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -123,6 +124,9 @@ describe('spanda run, one role per process', () => {
       expect(stored).toBeGreaterThan(before);
       const last = await nats.handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { last_by_subj: 'docs.feeds.medium.>' });
       expect(last?.subject).toMatch(/^docs\.feeds\.medium\./);
+      // The process has no API, and answers for its connectors on its port.
+      const status = async () => ((await (await fetch(`http://127.0.0.1:${port}/v1/connectors`)).json()) as { connectors: Array<{ name: string; state: string; published: number }> }).connectors;
+      await expect.poll(status, { timeout: 10_000 }).toEqual([expect.objectContaining({ name: 'rss', state: 'running', published: 2 })]);
 
       await writeFile(file, JSON.stringify([{ kind: 'rss', feeds: ['not a url'] }]));
       const bad = await runCli(['run', 'connectors', '--nats-url', nats.server.url, '--data-dir', dir, '--port', String(await freePort())], { SPANDA_CONNECTORS_FILE: file });
