@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/log.ts';
 import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
 import { loadApiAuth, sha256 } from './auth.ts';
+import { eventually } from '../test/helpers/eventually.ts';
 
 let nats: TestNats;
 beforeAll(async () => {
@@ -14,14 +15,6 @@ afterAll(async () => {
 });
 
 const hashOf = (key: string) => sha256(key).toString('hex');
-
-async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('API keys from a KV bucket', () => {
   it('follows puts and deletes, and ignores malformed entries', async () => {

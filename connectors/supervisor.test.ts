@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/log.ts';
 import type { Connector, ConnectorContext, ConnectorOutcome, RunningConnector } from './connector.ts';
 import { superviseConnector } from './supervisor.ts';
+import { eventually } from '../test/helpers/eventually.ts';
 
 const ctx = { logger: silentLogger } as unknown as ConnectorContext;
 
@@ -23,23 +24,15 @@ function scripted(script: Array<'throw' | { published: number; outcome?: Connect
   return connector;
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe('superviseConnector', () => {
   it('retries a start that fails, says why meanwhile, and runs once upstream answers', async () => {
     const connector = scripted(['throw', 'throw', { published: 3 }]);
     const failures: string[] = [];
     const running = superviseConnector(connector, ctx, { minDelayMs: 40, onFailure: (name, error) => failures.push(`${name}: ${error}`) });
-    await until(() => running.status().state === 'retrying');
+    await eventually(() => running.status().state === 'retrying');
     expect(running.status()).toMatchObject({ name: 'fake', state: 'retrying', published: 0, lastError: 'cannot reach upstream (attempt 1)', details: { restarts: 1 } });
     expect(running.status().details?.retryAt).toEqual(expect.any(String));
-    await until(() => running.status().state === 'running');
+    await eventually(() => running.status().state === 'running');
     expect(connector.starts).toBe(3);
     expect(failures).toEqual(['fake: cannot reach upstream (attempt 1)', 'fake: cannot reach upstream (attempt 2)']);
     expect(running.status()).toMatchObject({ state: 'running', published: 3, details: { restarts: 2 } });
@@ -51,7 +44,7 @@ describe('superviseConnector', () => {
   it('starts a run that failed again, keeping the count of what it published', async () => {
     const connector = scripted([{ published: 5, outcome: { ok: false, error: 'replication slot dropped' } }, { published: 2 }]);
     const running = superviseConnector(connector, ctx, { minDelayMs: 10 });
-    await until(() => connector.starts === 2 && running.status().state === 'running');
+    await eventually(() => connector.starts === 2 && running.status().state === 'running');
     expect(running.status()).toMatchObject({ published: 7, details: { restarts: 1 } });
     expect(running.status().lastError).toBeUndefined();
     await running.stop();
@@ -69,7 +62,7 @@ describe('superviseConnector', () => {
   it('stops at once while it waits to retry', async () => {
     const connector = scripted(['throw']);
     const running = superviseConnector(connector, ctx, { minDelayMs: 60_000 });
-    await until(() => running.status().state === 'retrying');
+    await eventually(() => running.status().state === 'retrying');
     const asked = Date.now();
     await running.stop();
     expect(Date.now() - asked).toBeLessThan(1000);
@@ -81,7 +74,7 @@ describe('superviseConnector', () => {
     const connector = scripted(Array.from({ length: 50 }, () => 'throw' as const));
     const waits: number[] = [];
     const running = superviseConnector(connector, ctx, { minDelayMs: 10, maxDelayMs: 40, onFailure: () => setImmediate(() => waits.push(Date.parse(String(running.status().details?.retryAt)) - Date.now())) });
-    await until(() => waits.length >= 6);
+    await eventually(() => waits.length >= 6);
     await running.stop();
     // 10, 20, 40, 40 …: each measured a moment after it was set, so at most the wait itself.
     expect(waits.slice(0, 6).every((w) => w <= 40)).toBe(true);
