@@ -106,12 +106,17 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
     expect(last?.after?.body).toBe(big);
   });
 
-  it('keeps streaming after Postgres restarts, filling TOASTed values on a new connection', async () => {
+  it('keeps streaming after Postgres restarts (retrying while it is down), filling TOASTed values on a new connection', async () => {
     const kv = await openConnectorBucket(nats.handle);
     const source = await postgresSource({ url: postgres.url, tables: ['public.posts'], topicPrefix: 'cdc' }).start({ nats: nats.handle, kv, logger: silentLogger });
     try {
       await source.snapshotted;
-      await postgres.restart();
+      // Down: the source says it is retrying, and why; up again: running.
+      await postgres.halt();
+      await expect.poll(() => source.status().state, { timeout: 10_000 }).toBe('retrying');
+      expect(source.status().lastError).toBeDefined();
+      await postgres.resume();
+      await expect.poll(() => source.status().state, { timeout: 20_000 }).toBe('running');
       await db.end().catch(() => undefined);
       db = new pg.Client(postgres.url);
       await db.connect();

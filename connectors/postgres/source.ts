@@ -361,6 +361,10 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
             finish();
           }
         });
+        // A session the server accepted: the source runs again (it says `retrying` between sessions).
+        service.on('start', () => {
+          if (runState === 'retrying') runState = 'running';
+        });
         service.on('heartbeat', (lsnText: string, _ts: number, shouldRespond: boolean) => {
           // Between transactions everything the server sent up to here is queued before this marker, so once it is
           // stored the slot may move on (keeps WAL from piling up while only other tables change).
@@ -438,6 +442,7 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
               await snapshot();
               continue;
             }
+            if (runState === 'running') runState = 'retrying';
             log.warn('replication session ended; resuming from the last stored position', { error: lastError, lsn: formatLsn(confirmed) });
             await sleep(Math.min(250 * 2 ** Math.min(attempt, 5), 5000));
           }

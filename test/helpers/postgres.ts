@@ -12,8 +12,6 @@ export interface TestPostgres {
   readonly url: string;
   readonly port: number;
   readonly dir: string;
-  /** Restarts the server on the same port and data (`pg_ctl restart -m fast`): every connection is closed. */
-  restart(): Promise<void>;
   /** Stops the server, keeping its data, until resume(). */
   halt(): Promise<void>;
   resume(): Promise<void>;
@@ -91,9 +89,6 @@ export async function startTestPostgres(settings: Record<string, string> = {}): 
     },
     resume: async () => {
       await run(...wrap(pgctl, ['-D', data, '-l', path.join(dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start']));
-    },
-    restart: async () => {
-      await run(...wrap(pgctl, ['-D', data, '-l', path.join(dir, 'postgres.log'), '-o', opts, '-m', 'fast', '-w', '-t', '60', 'restart']));
     },
     stop: () =>
       (stopping ??= (async () => {
