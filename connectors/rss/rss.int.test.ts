@@ -206,11 +206,26 @@ describe('RSS connector', () => {
     const busy = serve('/every/busy', { body: 'slow down', status: 503, headers: { 'retry-after': '30' }, contentType: 'text/plain' });
     const running = await rssConnector({ feeds: [good, busy], tenant: 'every', everyMs: 100 }).start({ nats: nats.handle, kv, logger: silentLogger });
     await new Promise((r) => setTimeout(r, 1200));
+    // One feed of two answers: the connector runs (the failing feed is in its details).
+    expect(running.status().state).toBe('running');
     await running.stop();
     expect(await running.done).toEqual({ ok: true });
     expect(hits.get('/every/good')?.total).toBeGreaterThanOrEqual(4);
     expect(hits.get('/every/good')?.notModified).toBeGreaterThanOrEqual(3);
     expect(hits.get('/every/busy')?.total).toBe(1);
     expect(running.status()).toMatchObject({ state: 'stopped', lastError: `feed ${busy}: HTTP 503 Service Unavailable` });
+  });
+
+  it('says retrying while every feed fails, and running once one answers', async () => {
+    const down = serve('/down/a', { body: 'gone', status: 500, contentType: 'text/plain' });
+    const running = await rssConnector({ feeds: [down], tenant: 'down', everyMs: 1000, maxBackoffMs: 1000 }).start({ nats: nats.handle, kv, logger: silentLogger });
+    try {
+      await expect.poll(() => running.status().state, { timeout: 5000 }).toBe('retrying');
+      expect(running.status().lastError).toBe(`feed ${down}: HTTP 500 Internal Server Error`);
+      routes.set('/down/a', { body: fixture('atom.xml') });
+      await expect.poll(() => running.status().state, { timeout: 10_000 }).toBe('running');
+    } finally {
+      await running.stop();
+    }
   });
 });

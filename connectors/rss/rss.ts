@@ -164,7 +164,8 @@ export function rssConnector(config: RssConfig): Connector {
         },
         status: () => ({
           name: RSS_CONNECTOR,
-          state,
+          // Every feed failing its last poll is a connector that gets nothing in: `retrying`, as a source whose server is away.
+          state: state === 'running' && latest.size === targets.length && [...latest.values()].every((r) => !r.ok) ? 'retrying' : state,
           published,
           ...(lastError !== undefined ? { lastError } : {}),
           details: { feeds: targets.map((t) => latest.get(t.url) ?? { url: t.url, status: 'pending' }) },
