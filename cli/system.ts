@@ -25,7 +25,7 @@ import type { RunningProjector } from '../projections/projector.ts';
 import { catalogOpener, indexingSpec, INDEXING_ROLE, type ServedCatalog } from '../projections/catalog-serving.ts';
 import { GenerationRouter, inferenceOpener } from '../projections/serving.ts';
 import type { InferenceStore } from '../projections/store.ts';
-import { loadConnectors, startConnectors } from '../connectors/registry.ts';
+import { followConnectorsFile } from '../connectors/connectors-file.ts';
 import type { ConnectorStatus } from '../connectors/connector.ts';
 import { fusionProfileFor } from '../processors/embedder/models.ts';
 import { chunkerSettings, createProviders, generationRuntime, INFERENCE_ROLE, inferenceSpec, modelInfoOf, storeConfigOf } from './inference-runtime.ts';
@@ -252,21 +252,19 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
         const say = options.roles ? logger.warn.bind(logger) : logger.debug.bind(logger);
         say('the connectors role runs nothing: set SPANDA_CONNECTORS_FILE to a JSON array of connectors (see the README)');
       } else {
-        const configured = yield* attempt(() => loadConnectors(file));
-        const running = yield* resource(
+        const followed = yield* resource(
           'connectors',
           logger,
           async () => {
-            const started = await startConnectors(handle, configured, logger, { onFailure: (name) => metrics.connectorRestarts.labels(name).inc() });
-            for (const c of started) metrics.connectorRestarts.labels(c.name).inc(0);
-            return { started, unwatch: metrics.watchConnectors(() => started.map((c) => c.status())) };
+            const f = await followConnectorsFile(file, handle, logger, { onFailure: (name) => metrics.connectorRestarts.labels(name).inc() });
+            return { f, unwatch: metrics.watchConnectors(() => f.set.status()) };
           },
-          async ({ started, unwatch }) => {
-            await Promise.all(started.map((c) => c.stop()));
+          async ({ f, unwatch }) => {
+            await f.stop();
             unwatch();
           },
         );
-        connectorStatus = () => running.started.map((c) => c.status());
+        connectorStatus = () => followed.f.set.status();
       }
     }
 

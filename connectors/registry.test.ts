@@ -16,14 +16,14 @@ const pgEntry = (url: string, table: string) => ({ kind: 'postgres', url, table,
 describe('loadConnectors', () => {
   it('builds a Postgres entry into its source and its change consumer, and RSS entries as they are', async () => {
     const connectors = await loadConnectors(await file([pgEntry('postgres://db-a/app', 'public.notes'), { kind: 'rss', feeds: ['https://example.com/feed'] }, { kind: 'rss', feeds: ['https://example.org/feed'] }]));
-    expect(connectors.map((c) => c.name)).toEqual(['cdc:cdc.public.notes', 'postgres:spanda_public_notes', 'rss', 'rss']);
+    expect(connectors.map((c) => c.connector.name)).toEqual(['cdc:cdc.public.notes', 'postgres:spanda_public_notes', 'rss', 'rss']);
   });
 
   it('reads a relative Debezium mapping file next to the connectors file, not in the working directory', async () => {
     const f = await file([{ kind: 'debezium', subjects: 'dbserver1.>', mapping: 'mapping.json' }]);
     await writeFile(path.join(path.dirname(f), 'mapping.json'), JSON.stringify({ tables: { 'public.articles': { idColumns: ['id'], textColumns: ['body'] } } }));
     const connectors = await loadConnectors(f);
-    expect(connectors.map((c) => c.name)).toEqual(['cdc:dbserver1.>']);
+    expect(connectors.map((c) => c.connector.name)).toEqual(['cdc:dbserver1.>']);
     await expect(loadConnectors(await file([{ kind: 'debezium', subjects: 'dbserver1.>', mapping: 'missing.json' }]))).rejects.toThrow(/cannot read the CDC mapping .*missing\.json/);
   });
 

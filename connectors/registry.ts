@@ -3,16 +3,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import type { NatsHandle } from '../streams/nats.ts';
 import { debeziumConnector } from './cdc/consumer.ts';
 import { loadMapping, mappingFileSchema, parseMapping, tableMappingSchema } from './cdc/mapping.ts';
 import { debeziumSubject } from './cdc/stream.ts';
-import { openConnectorBucket, type Connector, type RunningConnector } from './connector.ts';
+import type { Connector } from './connector.ts';
 import { parseTableName, qualified, replicationName } from './postgres/setup.ts';
 import { postgresSource } from './postgres/source.ts';
 import { rssConnector } from './rss/rss.ts';
-import { superviseConnector, type SupervisorOptions } from './supervisor.ts';
+import type { ConfiguredConnector } from './connector-set.ts';
 
 /** Debezium topic prefix of the embedded Postgres source (as `spanda ingest postgres` uses). */
 const EMBEDDED_TOPIC_PREFIX = 'cdc';
@@ -60,7 +58,7 @@ export const connectorsFileSchema = z.array(z.discriminatedUnion('kind', [rssEnt
 export type ConnectorsFile = z.input<typeof connectorsFileSchema>;
 
 /** Reads and validates a connectors file; every problem names the entry and the key. */
-export async function loadConnectors(file: string): Promise<Connector[]> {
+export async function loadConnectors(file: string): Promise<ConfiguredConnector[]> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
@@ -87,10 +85,13 @@ export async function loadConnectors(file: string): Promise<Connector[]> {
       throw new ConfigError(`invalid connectors file ${file}: entries ${first} and ${i} both read the Postgres table ${table}; its replication slot, saved position and change subjects are named after the table, so list it once`);
     }
   }
-  const connectors: Connector[] = [];
+  const connectors: ConfiguredConnector[] = [];
+  // An entry's key is what it says (and, for a mapping file, what the file says): unchanged entries keep running on reload.
+  const add = (entry: unknown, connector: Connector, extra: unknown = null) => connectors.push({ key: JSON.stringify([connector.name, entry, extra]), connector });
   for (const entry of parsed.data) {
     if (entry.kind === 'rss') {
-      connectors.push(
+      add(
+        entry,
         rssConnector({
           feeds: entry.feeds,
           everyMs: entry.every,
@@ -102,32 +103,14 @@ export async function loadConnectors(file: string): Promise<Connector[]> {
     } else if (entry.kind === 'debezium') {
       // A relative mapping path is read next to the connectors file, wherever the process was started.
       const mapping = typeof entry.mapping === 'string' ? await loadMapping(path.resolve(path.dirname(file), entry.mapping)) : parseMapping(entry.mapping, file);
-      connectors.push(debeziumConnector({ subjects: entry.subjects, mapping }));
+      add(entry, debeziumConnector({ subjects: entry.subjects, mapping }), mapping);
     } else {
       // The embedded source writes Debezium envelopes; a consumer of its subjects turns them into documents.
       const table = parseTableName(entry.table);
       const mapping = parseMapping({ tables: { [qualified(table)]: entry.mapping } }, file);
-      connectors.push(debeziumConnector({ subjects: debeziumSubject(EMBEDDED_TOPIC_PREFIX, table.schema, table.table), mapping }));
-      connectors.push(
-        postgresSource({ url: entry.url, tables: [qualified(table)], topicPrefix: EMBEDDED_TOPIC_PREFIX, slot: replicationName(`${table.schema}_${table.table}`) }),
-      );
+      add(entry, debeziumConnector({ subjects: debeziumSubject(EMBEDDED_TOPIC_PREFIX, table.schema, table.table), mapping }));
+      add(entry, postgresSource({ url: entry.url, tables: [qualified(table)], topicPrefix: EMBEDDED_TOPIC_PREFIX, slot: replicationName(`${table.schema}_${table.table}`) }));
     }
   }
   return connectors;
-}
-
-/**
- * Starts every configured connector on this process's NATS connection, each under a supervisor: one that cannot start
- * yet (its database still coming up) or fails later is retried with backoff, and never stops the others.
- */
-export async function startConnectors(nats: NatsHandle, connectors: readonly Connector[], logger: Logger, options: Omit<SupervisorOptions, 'name'> = {}): Promise<RunningConnector[]> {
-  const kv = await openConnectorBucket(nats);
-  const seen = new Map<string, number>();
-  return connectors.map((connector) => {
-    // Two feeds entries are both "rss": the second is "rss-2" in status, logs and metrics.
-    const n = (seen.get(connector.name) ?? 0) + 1;
-    seen.set(connector.name, n);
-    const name = n === 1 ? connector.name : `${connector.name}-${n}`;
-    return superviseConnector(connector, { nats, kv, logger: logger.child(`connector-${name}`) }, { ...options, name });
-  });
 }

@@ -56,6 +56,10 @@ export function createMetrics(registry: Registry = new Registry()) {
       help: 'Failed starts and failed runs of a connector, each retried with backoff',
       labelNames: ['connector'] as const,
       registers,
+      collect() {
+        // Every connector has its series from the start, so rates and alerts see 0 rather than nothing.
+        for (const c of connectorSnapshots()) this.labels(c.name).inc(0);
+      },
     }),
     /** Reports these connectors' status in spanda_connector_up and spanda_connector_published_total; returns the undo. */
     watchConnectors(source: () => readonly ConnectorSnapshot[]): () => void {
