@@ -27,6 +27,19 @@ describe('loadConnectors', () => {
     await expect(loadConnectors(await file([{ kind: 'debezium', subjects: 'dbserver1.>', mapping: 'missing.json' }]))).rejects.toThrow(/cannot read the CDC mapping .*missing\.json/);
   });
 
+  it('reads a Postgres URL from the environment variable an entry names, and says when it is not set', async () => {
+    const entry = { ...pgEntry('', 'public.notes'), url: { env: 'SPANDA_TEST_CDC_URL' } };
+    delete process.env.SPANDA_TEST_CDC_URL;
+    await expect(loadConnectors(await file([entry]))).rejects.toThrow(/entry 0 key url: the environment variable SPANDA_TEST_CDC_URL is not set/);
+    process.env.SPANDA_TEST_CDC_URL = 'postgres://spanda:secret@db/app';
+    try {
+      expect((await loadConnectors(await file([entry]))).map((c) => c.connector.name)).toEqual(['cdc:cdc.public.notes', 'postgres:spanda_public_notes']);
+    } finally {
+      delete process.env.SPANDA_TEST_CDC_URL;
+    }
+    await expect(loadConnectors(await file([{ ...entry, url: { env: 'not a name' } }]))).rejects.toThrow(/entry 0 key url/);
+  });
+
   it('refuses one Postgres table listed twice, even on two servers, naming both entries', async () => {
     const f = await file([pgEntry('postgres://db-a/app', 'public.notes'), { kind: 'rss', feeds: ['https://example.com/feed'] }, pgEntry('postgres://db-b/app', 'notes')]);
     await expect(loadConnectors(f)).rejects.toThrow(/entries 0 and 2 both read the Postgres table public\.notes; .* list it once/);

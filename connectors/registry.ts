@@ -45,10 +45,23 @@ const debeziumEntry = z
   })
   .strict();
 
+/** A connection URL written out, or `{ "env": "NAME" }` to read it (with its password) from the environment at load. */
+const secretString = z
+  .union([z.string().min(1), z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict()])
+  .transform((v, ctx) => {
+    if (typeof v === 'string') return v;
+    const value = process.env[v.env];
+    if (value === undefined || value === '') {
+      ctx.addIssue({ code: 'custom', message: `the environment variable ${v.env} is not set` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
 const postgresEntry = z
   .object({
     kind: z.literal('postgres'),
-    url: z.string().min(1),
+    url: secretString,
     table: z.string().min(1),
     mapping: tableMappingSchema,
   })

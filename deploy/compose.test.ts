@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { findBinary } from '../test/helpers/binaries.ts';
+import { connectorsFileSchema } from '../connectors/registry.ts';
 
 interface Service {
   image?: string;
@@ -256,12 +257,27 @@ describe('deploy/k8s', () => {
       expect(pod?.containers[0]?.livenessProbe).toBeDefined();
       expect(pod?.containers[0]?.resources?.requests).toBeDefined();
     }
+    // Connectors: one process following a ConfigMap mounted as a directory (a subPath mount would not see edits),
+    // whose file the connectors file schema accepts.
+    const connectors = deployment('spanda-connectors') as { spec: { replicas: number; template: { spec: Pod & { containers: Array<{ env?: Array<{ name: string; value: string }>; volumeMounts?: Array<Record<string, unknown>> }> } } } } | undefined;
+    expect(connectors?.spec.replicas).toBe(1);
+    const pod = connectors?.spec.template.spec;
+    expect(pod?.containers[0]?.args).toEqual(['run', 'connectors']);
+    const fileEnv = pod?.containers[0]?.env?.find((e) => e.name === 'SPANDA_CONNECTORS_FILE')?.value ?? '';
+    const mount = pod?.containers[0]?.volumeMounts?.find((m) => m.name === 'connectors');
+    expect(mount?.subPath).toBeUndefined();
+    expect(path.posix.dirname(fileEnv)).toBe(mount?.mountPath);
+    const connectorsConfig = docs.find((d) => d.kind === 'ConfigMap' && (d.metadata as { name: string }).name === 'spanda-connectors') as { data: Record<string, string> };
+    const json = JSON.parse(connectorsConfig.data[path.posix.basename(fileEnv)] ?? 'null') as unknown;
+    const checked = connectorsFileSchema.safeParse(json);
+    const unsetEnv = checked.success ? [] : checked.error.issues.filter((i) => !/environment variable CDC_DATABASE_URL is not set/.test(i.message));
+    expect(unsetEnv).toEqual([]);
     // Stateless: no PersistentVolumeClaim on the processors.
     expect((processors?.volumes ?? []).some((v) => 'persistentVolumeClaim' in v)).toBe(false);
     expect(docs.some((d) => d.kind === 'Service' && (d.metadata as { name: string }).name === 'spanda-api')).toBe(true);
     // The ConfigMap sets only keys lib/config.ts reads.
     const keys = await configKeys();
-    const config = docs.find((d) => d.kind === 'ConfigMap') as { data: Record<string, string> };
+    const config = docs.find((d) => d.kind === 'ConfigMap' && (d.metadata as { name: string }).name === 'spanda-config') as { data: Record<string, string> };
     for (const key of Object.keys(config.data)) expect(keys, `ConfigMap ${key}`).toContain(key);
   });
 
