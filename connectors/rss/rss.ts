@@ -112,7 +112,11 @@ export function rssConnector(config: RssConfig): Connector {
         latest.set(target.url, result);
         published += result.published;
         if (!result.ok) lastError = result.error ?? result.errors[0]?.error;
-        else logger.info('feed polled', { feed: target.url, status: result.status, items: result.items, published: result.published, deleted: result.deleted });
+        else {
+          // A poll that changed something is news; an unchanged feed every few minutes is not (debug, or /v1/connectors).
+          const log = result.published > 0 || result.deleted > 0 || result.errors.length > 0 ? logger.info.bind(logger) : logger.debug.bind(logger);
+          log('feed polled', { feed: target.url, status: result.status, items: result.items, published: result.published, deleted: result.deleted });
+        }
         config.onResult?.(result);
         return result;
       };
