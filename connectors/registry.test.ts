@@ -40,6 +40,31 @@ describe('loadConnectors', () => {
     await expect(loadConnectors(await file([{ ...entry, url: { env: 'not a name' } }]))).rejects.toThrow(/entry 0 key url/);
   });
 
+  it('reads several tables on one slot from "name" and "tables": a change consumer per table, one source', async () => {
+    const mapping = { idColumns: ['id'], textColumns: ['body'] };
+    const connectors = await loadConnectors(await file([{ kind: 'postgres', url: 'postgres://db/app', name: 'app', tables: { 'public.notes': mapping, comments: mapping } }]));
+    expect(connectors.map((c) => c.connector.name)).toEqual(['cdc:cdc.public.notes', 'cdc:cdc.public.comments', 'postgres:spanda_app']);
+  });
+
+  it('says which Postgres form an entry mixes or misses', async () => {
+    const mapping = { idColumns: ['id'], textColumns: ['body'] };
+    const load = async (entry: Record<string, unknown>) => loadConnectors(await file([{ kind: 'postgres', url: 'postgres://db/app', ...entry }]));
+    await expect(load({ tables: { 'public.notes': mapping } })).rejects.toThrow(/entry 0 key name: "tables" needs a "name"/);
+    await expect(load({ name: 'app', tables: { 'public.notes': mapping }, table: 'public.other', mapping })).rejects.toThrow(/entry 0 key tables: give either "table" with "mapping", or "name" with "tables"/);
+    await expect(load({ name: 'app', tables: {} })).rejects.toThrow(/key tables: list at least one table/);
+    await expect(load({ mapping })).rejects.toThrow(/entry 0 key table: required/);
+    await expect(load({ table: 'public.notes' })).rejects.toThrow(/entry 0 key mapping: required/);
+    await expect(load({ name: 'bad name!', tables: { 'public.notes': mapping } })).rejects.toThrow(/entry 0 key name: letters, digits and _/);
+    await expect(load({ name: 'app', tables: { 'a.b.c': mapping } })).rejects.toThrow(/entry 0 key tables\.a\.b\.c: "a\.b\.c": use schema\.table/);
+  });
+
+  it('refuses one table in two entries and one slot for two entries', async () => {
+    const mapping = { idColumns: ['id'], textColumns: ['body'] };
+    const many = { kind: 'postgres', url: 'postgres://db/app', name: 'app', tables: { 'public.notes': mapping, 'public.comments': mapping } };
+    await expect(loadConnectors(await file([many, pgEntry('postgres://db/app', 'public.comments')]))).rejects.toThrow(/entries 0 and 1 both read the Postgres table public\.comments/);
+    await expect(loadConnectors(await file([many, { ...many, tables: { 'public.other': mapping } }]))).rejects.toThrow(/entries 0 and 1 would share the replication slot spanda_app; give each a "name" of its own/);
+  });
+
   it('refuses one Postgres table listed twice, even on two servers, naming both entries', async () => {
     const f = await file([pgEntry('postgres://db-a/app', 'public.notes'), { kind: 'rss', feeds: ['https://example.com/feed'] }, pgEntry('postgres://db-b/app', 'notes')]);
     await expect(loadConnectors(f)).rejects.toThrow(/entries 0 and 2 both read the Postgres table public\.notes; .* list it once/);

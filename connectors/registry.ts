@@ -7,7 +7,7 @@ import { debeziumConnector } from './cdc/consumer.ts';
 import { loadMapping, mappingFileSchema, parseMapping, tableMappingSchema } from './cdc/mapping.ts';
 import { debeziumSubject } from './cdc/stream.ts';
 import type { Connector } from './connector.ts';
-import { parseTableName, qualified, replicationName } from './postgres/setup.ts';
+import { parseTableName, qualified, replicationName, type TableName } from './postgres/setup.ts';
 import { postgresSource } from './postgres/source.ts';
 import { rssConnector } from './rss/rss.ts';
 import type { ConfiguredConnector } from './connector-set.ts';
@@ -58,14 +58,32 @@ const secretString = z
     return value;
   });
 
+/**
+ * One table (`table` + `mapping`, slot spanda_<schema>_<table>) or several on one slot (`name` + `tables`, slot
+ * spanda_<name>): each slot decodes the server's whole WAL on its own, so one slot for many tables costs the database less.
+ */
 const postgresEntry = z
   .object({
     kind: z.literal('postgres'),
     url: secretString,
-    table: z.string().min(1),
-    mapping: tableMappingSchema,
+    table: z.string().min(1).optional(),
+    mapping: tableMappingSchema.optional(),
+    name: z.string().regex(/^[A-Za-z0-9_]{1,48}$/, 'letters, digits and _ (it names the replication slot spanda_<name>)').optional(),
+    tables: z.record(z.string().min(1), tableMappingSchema).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((e, ctx) => {
+    const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+    if (e.tables !== undefined) {
+      if (e.table !== undefined || e.mapping !== undefined) issue('tables', 'give either "table" with "mapping", or "name" with "tables"');
+      if (e.name === undefined) issue('name', '"tables" needs a "name": the replication slot is spanda_<name>');
+      if (Object.keys(e.tables).length === 0) issue('tables', 'list at least one table');
+      return;
+    }
+    if (e.table === undefined) issue('table', 'required (or "name" with "tables" for several tables on one slot)');
+    if (e.mapping === undefined) issue('mapping', 'required: how the table\'s rows become documents');
+    if (e.name !== undefined) issue('name', '"name" goes with "tables"; one "table" names its slot after itself');
+  });
 
 export const connectorsFileSchema = z.array(z.discriminatedUnion('kind', [rssEntry, debeziumEntry, postgresEntry]));
 export type ConnectorsFile = z.input<typeof connectorsFileSchema>;
@@ -83,25 +101,42 @@ export async function loadConnectors(file: string): Promise<ConfiguredConnector[
     const issues = parsed.error.issues.map((i) => `entry ${String(i.path[0] ?? '?')}${i.path.length > 1 ? ` key ${i.path.slice(1).join('.')}` : ''}: ${i.message}`);
     throw new ConfigError(`invalid connectors file ${file}: ${issues.slice(0, 5).join('; ')}`);
   }
-  // The slot, its saved position and the change subjects are named after the table: two entries for one table would share them.
-  const tableOf = (text: string, i: number) => {
-    try {
-      return qualified(parseTableName(text));
-    } catch (err) {
-      throw new ConfigError(`invalid connectors file ${file}: entry ${i} key table: ${errorMessage(err).replace(/^--table /, '')}`);
-    }
-  };
-  const tables = parsed.data.flatMap((entry, i) => (entry.kind === 'postgres' ? [[i, tableOf(entry.table, i)] as const] : []));
-  for (const [i, table] of tables) {
-    const first = tables.find(([, t]) => t === table)?.[0];
-    if (first !== undefined && first !== i) {
-      throw new ConfigError(`invalid connectors file ${file}: entries ${first} and ${i} both read the Postgres table ${table}; its replication slot, saved position and change subjects are named after the table, so list it once`);
-    }
-  }
+  // Each Postgres entry's slot and tables. A table's change subjects (and a one-table entry's slot and saved position)
+  // are named after it, so a table may be read by one entry only, and a slot belongs to one entry.
+  type PgTable = { readonly table: TableName; readonly mapping: z.input<typeof tableMappingSchema> };
+  const plans = new Map<number, { slot: string; tables: PgTable[] }>();
+  const tableOwner = new Map<string, number>();
+  const slotOwner = new Map<string, number>();
+  parsed.data.forEach((entry, i) => {
+    if (entry.kind !== 'postgres') return;
+    const listed: Array<[string, string, z.input<typeof tableMappingSchema>]> = entry.tables
+      ? Object.entries(entry.tables).map(([t, m]) => [`tables.${t}`, t, m])
+      : [['table', entry.table ?? '', entry.mapping ?? { idColumns: [], textColumns: [] }]];
+    const tables = listed.map(([key, text, mapping]): PgTable => {
+      let table: TableName;
+      try {
+        table = parseTableName(text);
+      } catch (err) {
+        throw new ConfigError(`invalid connectors file ${file}: entry ${i} key ${key}: ${errorMessage(err).replace(/^--table /, '')}`);
+      }
+      const first = tableOwner.get(qualified(table));
+      if (first !== undefined) {
+        throw new ConfigError(`invalid connectors file ${file}: entries ${first} and ${i} both read the Postgres table ${qualified(table)}; its change subjects (and a one-table entry's slot and saved position) are named after it, so list it once`);
+      }
+      tableOwner.set(qualified(table), i);
+      return { table, mapping };
+    });
+    const only = tables[0]?.table;
+    const slot = replicationName(entry.name ?? (only ? `${only.schema}_${only.table}` : ''));
+    const other = slotOwner.get(slot);
+    if (other !== undefined) throw new ConfigError(`invalid connectors file ${file}: entries ${other} and ${i} would share the replication slot ${slot}; give each a "name" of its own`);
+    slotOwner.set(slot, i);
+    plans.set(i, { slot, tables });
+  });
   const connectors: ConfiguredConnector[] = [];
   // An entry's key is what it says (and, for a mapping file, what the file says): unchanged entries keep running on reload.
   const add = (entry: unknown, connector: Connector, extra: unknown = null) => connectors.push({ key: JSON.stringify([connector.name, entry, extra]), connector });
-  for (const entry of parsed.data) {
+  for (const [i, entry] of parsed.data.entries()) {
     if (entry.kind === 'rss') {
       add(
         entry,
@@ -118,11 +153,13 @@ export async function loadConnectors(file: string): Promise<ConfiguredConnector[
       const mapping = typeof entry.mapping === 'string' ? await loadMapping(path.resolve(path.dirname(file), entry.mapping)) : parseMapping(entry.mapping, file);
       add(entry, debeziumConnector({ subjects: entry.subjects, mapping }), mapping);
     } else {
-      // The embedded source writes Debezium envelopes; a consumer of its subjects turns them into documents.
-      const table = parseTableName(entry.table);
-      const mapping = parseMapping({ tables: { [qualified(table)]: entry.mapping } }, file);
-      add(entry, debeziumConnector({ subjects: debeziumSubject(EMBEDDED_TOPIC_PREFIX, table.schema, table.table), mapping }));
-      add(entry, postgresSource({ url: entry.url, tables: [qualified(table)], topicPrefix: EMBEDDED_TOPIC_PREFIX, slot: replicationName(`${table.schema}_${table.table}`) }));
+      // The embedded source writes Debezium envelopes; a consumer per table turns its subject's changes into documents.
+      const plan = plans.get(i) as { slot: string; tables: PgTable[] };
+      for (const { table, mapping } of plan.tables) {
+        const parsedMapping = parseMapping({ tables: { [qualified(table)]: mapping } }, file);
+        add(entry, debeziumConnector({ subjects: debeziumSubject(EMBEDDED_TOPIC_PREFIX, table.schema, table.table), mapping: parsedMapping }));
+      }
+      add(entry, postgresSource({ url: entry.url, tables: plan.tables.map((t) => qualified(t.table)), topicPrefix: EMBEDDED_TOPIC_PREFIX, slot: plan.slot }));
     }
   }
   return connectors;

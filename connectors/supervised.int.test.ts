@@ -1,4 +1,4 @@
-// A node's connectors role with Postgres down at start: GET /v1/connectors and the metrics say `retrying` and why, and the table is ingested once Postgres is up.
+// A node's connectors role on a real Postgres: down at start (`retrying` and why, then ingested once it is up), and several tables on one slot (removed with --remove --name).
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonApi } from '../test/helpers/http.ts';
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../test/helpers/postgres.ts';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
-import { tempDir } from '../test/helpers/nats.ts';
+import { startTestNats, tempDir } from '../test/helpers/nats.ts';
+import { runCli } from '../test/helpers/cli.ts';
 
 const skipReason = postgresUnavailableReason();
 if (skipReason) console.warn(`skipping the supervised connector tests: ${skipReason}`);
@@ -78,4 +79,51 @@ describe.skipIf(skipReason !== undefined)('connectors under supervision', () => 
     expect(r.json.connectors).toEqual([]);
     expect(r.json.detail).toMatch(/SPANDA_CONNECTORS_FILE/);
   });
+
+  it('reads several tables on one slot, and --remove --name lets go of the slot once the node stops', async () => {
+    await node?.destroy();
+    const db = new pg.Client(postgres.url);
+    await db.connect();
+    await db.query('CREATE TABLE birds (id int PRIMARY KEY, body text)');
+    await db.query('CREATE TABLE fish (id int PRIMARY KEY, body text)');
+    await db.query("INSERT INTO birds VALUES (1, 'a kingfisher dives')");
+    await db.query("INSERT INTO fish VALUES (1, 'a pike lurks in the reeds')");
+    const nats = await startTestNats();
+    try {
+      const dir = await tempDir('spanda-connectors-');
+      const file = path.join(dir, 'connectors.json');
+      const mapping = { idColumns: ['id'], textColumns: ['body'] };
+      await writeFile(file, JSON.stringify([{ kind: 'postgres', url: { env: 'SPANDA_TEST_WILDLIFE_URL' }, name: 'wildlife', tables: { 'public.birds': mapping, 'public.fish': mapping } }]));
+      process.env.SPANDA_TEST_WILDLIFE_URL = postgres.url;
+      node = await startTestSystem({ SPANDA_CONNECTORS_FILE: file, NATS_URL: nats.server.url });
+      for (const [query, source] of [['kingfisher', 'birds'], ['pike reeds', 'fish']] as const) {
+        const found = await until(
+          () => api('POST', '/v1/query', { query, mode: 'keyword', k: 1 }),
+          (r) => r.json?.results?.[0]?.source === source,
+        );
+        expect(found.json.results[0]).toMatchObject({ docId: '1', source });
+      }
+      const names = (await api('GET', '/v1/connectors')).json.connectors.map((c: { name: string; state: string }) => `${c.name} ${c.state}`);
+      expect(names).toEqual(['cdc:cdc.public.birds running', 'cdc:cdc.public.fish running', 'postgres:spanda_wildlife running']);
+      const slots = async () => (await db.query<{ slot_name: string }>("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'spanda_%'")).rows.map((r) => r.slot_name).sort();
+      expect(await slots()).toEqual(['spanda_public_notes', 'spanda_wildlife']);
+
+      const remove = () => runCli(['ingest', 'postgres', '--url', postgres.url, '--name', 'wildlife', '--remove', '--json', '--nats-url', nats.server.url]);
+      const refused = await remove();
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/replication slot spanda_wildlife is in use .*: stop the Spanda process streaming the tables of slot spanda_wildlife first/);
+      await node.stop();
+      node = undefined;
+      const removed = await remove();
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(JSON.parse(removed.stdout)).toMatchObject({ tables: ['public.birds', 'public.fish'], slot: { name: 'spanda_wildlife' }, publication: 'dropped', position: 'deleted', consumer: 'deleted', warnings: [] });
+      expect(await slots()).toEqual(['spanda_public_notes']);
+    } finally {
+      delete process.env.SPANDA_TEST_WILDLIFE_URL;
+      await db.end();
+      await node?.destroy();
+      node = undefined;
+      await nats.stop();
+    }
+  }, 120_000);
 });

@@ -5,7 +5,7 @@ import { openConnectorBucket } from '../../connectors/connector.ts';
 import { debeziumConnector } from '../../connectors/cdc/consumer.ts';
 import { parseMapping } from '../../connectors/cdc/mapping.ts';
 import { debeziumSubject } from '../../connectors/cdc/stream.ts';
-import { parseTableName, qualified, replicationName } from '../../connectors/postgres/setup.ts';
+import { parseTableName, qualified, replicationName, type TableName } from '../../connectors/postgres/setup.ts';
 import { postgresSource } from '../../connectors/postgres/source.ts';
 import { removePostgresSource } from '../../connectors/postgres/remove.ts';
 import type { CommandContext } from '../main.ts';
@@ -21,15 +21,16 @@ const list = (value: string | undefined) => (value ?? '').split(',').map((s) => 
 
 const USAGE =
   'spanda ingest postgres --url postgres://… --table schema.table --id-column COL --text-columns A,B [--title-column C] [--metadata-columns D,E] [--source NAME] [--tenant T] [--once] [--json] [--nats-url URL]\n' +
-  '       spanda ingest postgres --url postgres://… --table schema.table --remove [--json] [--nats-url URL]   (drop its replication slot, publication entry and saved position)';
+  '       spanda ingest postgres --url postgres://… (--table schema.table | --name NAME) --remove [--json] [--nats-url URL]   (drop the replication slot, publication entry, saved position and change consumers)';
 
 export const ingestPostgres: IngestSubcommand = {
   usage: USAGE,
-  accepts: ['url', 'table', 'id-column', 'text-columns', 'title-column', 'metadata-columns', 'source', 'tenant', 'once', 'remove'],
+  accepts: ['url', 'table', 'id-column', 'text-columns', 'title-column', 'metadata-columns', 'source', 'tenant', 'once', 'remove', 'name'],
   async run(ctx) {
     const url = stringFlag(ctx, 'url') ?? process.env.DATABASE_URL;
     const tableArg = stringFlag(ctx, 'table');
     if (ctx.values.remove === true) return remove(ctx, url, tableArg);
+    if (ctx.values.name !== undefined) throw new UsageError(`--name goes with --remove (the slot of a connectors-file entry with several tables)\nusage: ${USAGE}`);
     const idColumns = list(stringFlag(ctx, 'id-column'));
     const textColumns = list(stringFlag(ctx, 'text-columns'));
     if (!url || !tableArg || idColumns.length === 0 || textColumns.length === 0) {
@@ -113,27 +114,29 @@ const sizeOf = (bytes: number) => (bytes < 1024 * 1024 ? `${Math.round(bytes / 1
 
 /** --remove: what `spanda ingest postgres` (or a postgres entry of the connectors file) set up for the table goes away. */
 async function remove(ctx: CommandContext, url: string | undefined, tableArg: string | undefined): Promise<number> {
-  if (!url || !tableArg) throw new UsageError(`--remove needs --url and --table\nusage: ${USAGE}`);
+  const name = stringFlag(ctx, 'name');
+  if (!url || (tableArg === undefined) === (name === undefined)) throw new UsageError(`--remove needs --url, and --table or (for a connectors-file entry with several tables) --name\nusage: ${USAGE}`);
   const others = ['id-column', 'text-columns', 'title-column', 'metadata-columns', 'source', 'tenant', 'once'].filter((k) => ctx.values[k] !== undefined);
-  if (others.length > 0) throw new UsageError(`--remove takes only --url and --table, not ${others.map((k) => `--${k}`).join(', ')}\nusage: ${USAGE}`);
-  let table;
+  if (others.length > 0) throw new UsageError(`--remove takes only --url and --table or --name, not ${others.map((k) => `--${k}`).join(', ')}\nusage: ${USAGE}`);
+  let table: TableName | undefined;
   try {
-    table = parseTableName(tableArg);
+    if (tableArg !== undefined) table = parseTableName(tableArg);
   } catch (err) {
     throw new UsageError(`${errorMessage(err)}\nusage: ${USAGE}`);
   }
+  const slotName = replicationName(table ? `${table.schema}_${table.table}` : (name ?? ''));
   const nats = await connectFrom(ctx).catch(() => undefined);
   try {
-    const result = await removePostgresSource({ url, table, slot: replicationName(`${table.schema}_${table.table}`), topicPrefix: EMBEDDED_TOPIC_PREFIX, ...(nats ? { nats } : {}) });
-    if (ctx.values.json) printJson({ table: qualified(table), ...result });
+    const result = await removePostgresSource({ url, slot: slotName, ...(table ? { tables: [table] } : {}), topicPrefix: EMBEDDED_TOPIC_PREFIX, ...(nats ? { nats } : {}) });
+    if (ctx.values.json) printJson({ ...(table ? { table: qualified(table) } : {}), ...result });
     else {
       const slot = result.slot
         ? `replication slot ${result.slot.name} dropped${result.slot.retainedBytes !== null ? ` (it held ${sizeOf(result.slot.retainedBytes)} of WAL)` : ''}`
         : 'no replication slot';
-      const publication = { dropped: 'publication dropped', 'table removed': 'table removed from the publication', absent: 'not in a publication' }[result.publication];
+      const publication = { dropped: 'publication dropped', 'table removed': 'removed from the publication', absent: 'not in a publication' }[result.publication];
       const position = { deleted: 'saved position deleted', absent: 'no saved position', kept: 'saved position kept' }[result.position];
-      const consumer = { deleted: 'change consumer deleted', absent: 'no change consumer', kept: 'change consumer kept' }[result.consumer];
-      process.stdout.write(`${qualified(table)}: ${slot}; ${publication}; ${position}; ${consumer}. Documents already ingested stay indexed.\n`);
+      const consumer = { deleted: 'change consumers deleted', absent: 'no change consumer', kept: 'change consumers kept' }[result.consumer];
+      process.stdout.write(`${result.tables.join(', ') || slotName}: ${slot}; ${publication}; ${position}; ${consumer}. Documents already ingested stay indexed.\n`);
       for (const w of result.warnings) process.stderr.write(`spanda: ${w}\n`);
     }
     return result.warnings.length > 0 ? 1 : 0;

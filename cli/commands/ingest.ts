@@ -31,6 +31,7 @@ const INGEST_OPTIONS: Options = {
   'metadata-columns': { type: 'string' },
   once: { type: 'boolean' },
   remove: { type: 'boolean' },
+  name: { type: 'string' },
   // debezium (cli/commands/ingest-debezium.ts, CDC) — add debezium options here
   subjects: { type: 'string' },
   mapping: { type: 'string' },
@@ -43,7 +44,7 @@ const SUBCOMMANDS: Readonly<Record<string, { usage: string; load: () => Promise<
     load: async () => (await import('./ingest-rss.ts')).ingestRss,
   },
   postgres: {
-    usage: 'spanda ingest postgres --url postgres://… --table schema.table --id-column COL --text-columns A,B [--title-column C] [--metadata-columns D,E] [--source NAME] [--tenant T] [--once] [--json] [--nats-url URL]\n  spanda ingest postgres --url postgres://… --table schema.table --remove [--json] [--nats-url URL]',
+    usage: 'spanda ingest postgres --url postgres://… --table schema.table --id-column COL --text-columns A,B [--title-column C] [--metadata-columns D,E] [--source NAME] [--tenant T] [--once] [--json] [--nats-url URL]\n  spanda ingest postgres --url postgres://… (--table schema.table | --name NAME) --remove [--json] [--nats-url URL]',
     load: async () => (await import('./ingest-postgres.ts')).ingestPostgres,
   },
   debezium: { usage: "spanda ingest debezium --subjects 'PREFIX.>' --mapping mapping.json [--json] [--nats-url URL]", load: async () => (await import('./ingest-debezium.ts')).ingestDebezium },

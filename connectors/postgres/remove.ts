@@ -9,9 +9,11 @@ import { debeziumSubject } from '../cdc/stream.ts';
 import { connectAdmin, dropSlot, qualified, quoteIdent, quoteTable, type TableName } from './setup.ts';
 
 export interface RemovedSource {
+  /** The tables whose source was removed ("schema.table"). */
+  readonly tables: readonly string[];
   /** The slot dropped, and the WAL it was holding back on the server (bytes), when there was one. */
   readonly slot?: { readonly name: string; readonly retainedBytes: number | null };
-  /** What became of the publication: the table left it, or it was dropped with its last table. */
+  /** What became of the publication: the tables left it, or it was dropped with its last table. */
   readonly publication: 'dropped' | 'table removed' | 'absent';
   readonly position: 'deleted' | 'absent' | 'kept';
   readonly consumer: 'deleted' | 'absent' | 'kept';
@@ -25,13 +27,17 @@ export interface RemovedSource {
  * the last table of), and, with a NATS connection, deletes the saved position and the change events' durable consumer.
  * The documents already ingested stay indexed.
  */
-export async function removePostgresSource(options: { url: string; table: TableName; slot: string; topicPrefix: string; nats?: NatsHandle }): Promise<RemovedSource> {
-  const { table, slot } = options;
+export async function removePostgresSource(options: { url: string; slot: string; tables?: readonly TableName[]; topicPrefix: string; nats?: NatsHandle }): Promise<RemovedSource> {
+  const { slot } = options;
   const publication = slot;
   const admin = await connectAdmin(options.url);
   let removedSlot: RemovedSource['slot'];
   let removedFrom: RemovedSource['publication'] = 'absent';
+  // Without tables named (a connectors-file entry with several tables), every table of the slot's publication.
+  let tables = options.tables ?? [];
   try {
+    if (!options.tables) tables = await publicationTables(admin, publication);
+    const what = tables.length === 1 ? qualified(tables[0] as TableName) : `the tables of slot ${slot}`;
     const found = await admin.query<{ active_pid: number | null; retained: string | null }>(
       `SELECT active_pid, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::text AS retained
          FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
@@ -40,12 +46,12 @@ export async function removePostgresSource(options: { url: string; table: TableN
     const row = found.rows[0];
     if (row) {
       if (row.active_pid !== null) {
-        throw new ConfigError(`replication slot ${slot} is in use (walsender pid ${row.active_pid}): stop the Spanda process streaming ${qualified(table)} first (remove its entry from SPANDA_CONNECTORS_FILE, or stop spanda ingest postgres), then run this again`);
+        throw new ConfigError(`replication slot ${slot} is in use (walsender pid ${row.active_pid}): stop the Spanda process streaming ${what} first (remove its entry from SPANDA_CONNECTORS_FILE, or stop spanda ingest postgres), then run this again`);
       }
       await dropSlot(admin, slot, 5000);
       removedSlot = { name: slot, retainedBytes: row.retained === null ? null : Number(row.retained) };
     }
-    removedFrom = await leavePublication(admin, publication, table);
+    removedFrom = await leavePublication(admin, publication, tables);
   } finally {
     await admin.end().catch(() => undefined);
   }
@@ -54,7 +60,7 @@ export async function removePostgresSource(options: { url: string; table: TableN
   let position: RemovedSource['position'] = 'kept';
   let consumer: RemovedSource['consumer'] = 'kept';
   if (!options.nats) {
-    warnings.push(`NATS was not reached: the saved position (KV spanda-connectors, key postgres.${slot}) and the durable consumer of ${debeziumSubject(options.topicPrefix, table.schema, table.table)} are left; run this again with NATS up`);
+    warnings.push(`NATS was not reached: the saved position (KV spanda-connectors, key postgres.${slot}) and the change consumers of ${tables.map(qualified).join(', ') || 'its tables'} are left; run this again with NATS up`);
   } else {
     try {
       const kv = await openConnectorBucket(options.nats);
@@ -62,25 +68,34 @@ export async function removePostgresSource(options: { url: string; table: TableN
       const saved = await kv.get(state.key(slot));
       position = saved && saved.operation === 'PUT' ? 'deleted' : 'absent';
       if (position === 'deleted') await state.delete([slot]);
-      consumer = await deleteConsumer(options.nats, debeziumSubject(options.topicPrefix, table.schema, table.table));
+      const deleted = await Promise.all(tables.map((t) => deleteConsumer(options.nats as NatsHandle, debeziumSubject(options.topicPrefix, t.schema, t.table))));
+      consumer = deleted.includes('deleted') ? 'deleted' : 'absent';
     } catch (err) {
       warnings.push(`could not clean up in NATS: ${errorMessage(err)}`);
     }
   }
-  return { ...(removedSlot ? { slot: removedSlot } : {}), publication: removedFrom, position, consumer, warnings };
+  return { tables: tables.map(qualified), ...(removedSlot ? { slot: removedSlot } : {}), publication: removedFrom, position, consumer, warnings };
 }
 
-async function leavePublication(admin: pg.Client, publication: string, table: TableName): Promise<RemovedSource['publication']> {
-  const members = await admin.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = $1', [publication]);
+async function publicationTables(admin: pg.Client, publication: string): Promise<TableName[]> {
+  const r = await admin.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables WHERE pubname = $1', [publication]);
+  return r.rows.map((row) => ({ schema: row.schemaname, table: row.tablename }));
+}
+
+/** Takes the tables out of the publication, dropping it when none of its tables is left. */
+async function leavePublication(admin: pg.Client, publication: string, tables: readonly TableName[]): Promise<RemovedSource['publication']> {
   const exists = (await admin.query('SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1', [publication])).rowCount !== 0;
   if (!exists) return 'absent';
-  const others = members.rows.filter((r) => `${r.schemaname}.${r.tablename}` !== qualified(table));
+  const members = await publicationTables(admin, publication);
+  const leaving = new Set(tables.map(qualified));
+  const others = members.filter((t) => !leaving.has(qualified(t)));
   if (others.length === 0) {
     await admin.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(publication)}`);
     return 'dropped';
   }
-  if (others.length === members.rows.length) return 'absent';
-  await admin.query(`ALTER PUBLICATION ${quoteIdent(publication)} DROP TABLE ${quoteTable(table)}`);
+  const present = members.filter((t) => leaving.has(qualified(t)));
+  if (present.length === 0) return 'absent';
+  await admin.query(`ALTER PUBLICATION ${quoteIdent(publication)} DROP TABLE ${present.map(quoteTable).join(', ')}`);
   return 'table removed';
 }
 
