@@ -9,6 +9,12 @@ import { parse, parseAllDocuments } from 'yaml';
 import { findBinary } from '../test/helpers/binaries.ts';
 import { connectorsFileSchema } from '../connectors/registry.ts';
 
+/** Whether a version tag such as 1.32.9 is at least major.minor. */
+const atLeast = (tag: string, [major, minor]: [number, number]) => {
+  const [a = 0, b = 0] = tag.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+};
+
 interface Service {
   image?: string;
   build?: { context: string; dockerfile: string };
@@ -87,6 +93,10 @@ describe('docker-compose.yml', () => {
       }
       if (s.build) expect(existsSync(path.join(s.build.context, s.build.dockerfile)), `${name} Dockerfile`).toBe(true);
     }
+    // The weaviate store switches generations with collection aliases, which Weaviate has since 1.32.
+    const weaviateImages = Object.values(compose.services).flatMap((s) => (s.image?.includes('semitechnologies/weaviate:') ? [s.image] : []));
+    expect(weaviateImages.length).toBeGreaterThan(0);
+    for (const image of weaviateImages) expect(atLeast(image.split(':').at(-1) ?? '', [1, 32]), image).toBe(true);
   });
 
   it('sets only configuration keys lib/config.ts reads, pointing at services that exist', async () => {
@@ -285,8 +295,9 @@ describe('deploy/k8s', () => {
     const nats = parse(await readFile('deploy/k8s/nats-values.yaml', 'utf8')) as { config: { cluster: { enabled: boolean; replicas: number }; jetstream: { enabled: boolean } } };
     expect(nats.config.cluster).toMatchObject({ enabled: true, replicas: 3 });
     expect(nats.config.jetstream.enabled).toBe(true);
-    const weaviate = parse(await readFile('deploy/k8s/weaviate-values.yaml', 'utf8')) as { replicas: number };
+    const weaviate = parse(await readFile('deploy/k8s/weaviate-values.yaml', 'utf8')) as { replicas: number; image: { tag: string } };
     expect(weaviate.replicas).toBeGreaterThanOrEqual(3);
+    expect(atLeast(weaviate.image.tag, [1, 32]), `weaviate ${weaviate.image.tag} has collection aliases`).toBe(true);
     const qdrant = parse(await readFile('deploy/k8s/qdrant-values.yaml', 'utf8')) as { replicaCount: number; config: { cluster: { enabled: boolean } } };
     expect(qdrant).toMatchObject({ replicaCount: 3, config: { cluster: { enabled: true } } });
   });
