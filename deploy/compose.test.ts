@@ -97,6 +97,9 @@ describe('docker-compose.yml', () => {
     const weaviateImages = Object.values(compose.services).flatMap((s) => (s.image?.includes('semitechnologies/weaviate:') ? [s.image] : []));
     expect(weaviateImages.length).toBeGreaterThan(0);
     for (const image of weaviateImages) expect(atLeast(image.split(':').at(-1) ?? '', [1, 32]), image).toBe(true);
+    // The qdrant store counts tenants with the facet API, which Qdrant has since 1.12.
+    const qdrantImage = Object.values(compose.services).find((s) => s.image?.startsWith('qdrant/qdrant:'))?.image ?? '';
+    expect(atLeast(qdrantImage.split(':v').at(-1) ?? '', [1, 12]), qdrantImage).toBe(true);
   });
 
   it('sets only configuration keys lib/config.ts reads, pointing at services that exist', async () => {
@@ -298,7 +301,8 @@ describe('deploy/k8s', () => {
     const weaviate = parse(await readFile('deploy/k8s/weaviate-values.yaml', 'utf8')) as { replicas: number; image: { tag: string } };
     expect(weaviate.replicas).toBeGreaterThanOrEqual(3);
     expect(atLeast(weaviate.image.tag, [1, 32]), `weaviate ${weaviate.image.tag} has collection aliases`).toBe(true);
-    const qdrant = parse(await readFile('deploy/k8s/qdrant-values.yaml', 'utf8')) as { replicaCount: number; config: { cluster: { enabled: boolean } } };
+    const qdrant = parse(await readFile('deploy/k8s/qdrant-values.yaml', 'utf8')) as { replicaCount: number; config: { cluster: { enabled: boolean } }; image: { tag: string } };
     expect(qdrant).toMatchObject({ replicaCount: 3, config: { cluster: { enabled: true } } });
+    expect(atLeast(qdrant.image.tag.replace(/^v/, ''), [1, 12]), `qdrant ${qdrant.image.tag} has the facet API`).toBe(true);
   });
 });
