@@ -7,6 +7,7 @@ import { jsonApi } from '../test/helpers/http.ts';
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../test/helpers/postgres.ts';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
 import { startTestNats, tempDir } from '../test/helpers/nats.ts';
+import { freePort } from '../streams/server.ts';
 import { runCli } from '../test/helpers/cli.ts';
 
 const skipReason = postgresUnavailableReason();
@@ -108,16 +109,23 @@ describe.skipIf(skipReason !== undefined)('connectors under supervision', () => 
       const slots = async () => (await db.query<{ slot_name: string }>("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'spanda_%'")).rows.map((r) => r.slot_name).sort();
       expect(await slots()).toEqual(['spanda_public_notes', 'spanda_wildlife']);
 
-      const remove = () => runCli(['ingest', 'postgres', '--url', postgres.url, '--name', 'wildlife', '--remove', '--json', '--nats-url', nats.server.url]);
+      const remove = (natsUrl = nats.server.url) => runCli(['ingest', 'postgres', '--url', postgres.url, '--name', 'wildlife', '--remove', '--json', '--nats-url', natsUrl]);
       const refused = await remove();
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/replication slot spanda_wildlife is in use .*: stop the Spanda process streaming the tables of slot spanda_wildlife first/);
       await node.stop();
       node = undefined;
+      // NATS away: Postgres lets go of the slot and publication; what is kept in NATS is named, exit 1.
+      const partly = await remove(`nats://127.0.0.1:${await freePort()}`);
+      expect(partly.code).toBe(1);
+      expect(JSON.parse(partly.stdout)).toMatchObject({ tables: ['public.birds', 'public.fish'], slot: { name: 'spanda_wildlife' }, publication: 'dropped', position: 'kept', consumer: 'kept' });
+      expect(JSON.parse(partly.stdout).warnings[0]).toMatch(/NATS was not reached: the saved position .* and the change consumers of public\.birds, public\.fish are left; run this again with NATS up/);
+      expect(await slots()).toEqual(['spanda_public_notes']);
+      // Again with NATS: the publication is gone, and the saved position still names the tables whose consumers go.
       const removed = await remove();
       expect(removed.code, removed.stderr).toBe(0);
-      expect(JSON.parse(removed.stdout)).toMatchObject({ tables: ['public.birds', 'public.fish'], slot: { name: 'spanda_wildlife' }, publication: 'dropped', position: 'deleted', consumer: 'deleted', warnings: [] });
-      expect(await slots()).toEqual(['spanda_public_notes']);
+      expect(JSON.parse(removed.stdout)).toMatchObject({ tables: ['public.birds', 'public.fish'], publication: 'absent', position: 'deleted', consumer: 'deleted', warnings: [] });
+      await expect(nats.handle.jsm.consumers.info('DebeziumStream', 'spanda-cdc-cdc-public-fish')).rejects.toThrow(/consumer not found/);
     } finally {
       delete process.env.SPANDA_TEST_WILDLIFE_URL;
       await db.end();

@@ -6,7 +6,7 @@ import type { NatsHandle } from '../../streams/nats.ts';
 import { connectorState, openConnectorBucket } from '../connector.ts';
 import { durableNameFor } from '../cdc/consumer.ts';
 import { debeziumSubject } from '../cdc/stream.ts';
-import { connectAdmin, dropSlot, qualified, quoteIdent, quoteTable, type TableName } from './setup.ts';
+import { connectAdmin, dropSlot, parseTableName, qualified, quoteIdent, quoteTable, type TableName } from './setup.ts';
 
 export interface RemovedSource {
   /** The tables whose source was removed ("schema.table"). */
@@ -22,10 +22,10 @@ export interface RemovedSource {
 }
 
 /**
- * Undoes what the source of `table` set up, so Postgres stops keeping WAL for it: drops the slot (refused while a
- * running source holds it: stop that first), takes the table out of the publication (dropping a publication it was
- * the last table of), and, with a NATS connection, deletes the saved position and the change events' durable consumer.
- * The documents already ingested stay indexed.
+ * Undoes what a source set up, so Postgres stops keeping WAL for it: drops the slot (refused while a running source
+ * holds it: stop that first), takes its tables (given, or else every table of the slot's publication) out of the
+ * publication (dropping it with its last table), and, with a NATS connection, deletes the saved position and each
+ * table's change consumer. The documents already ingested stay indexed.
  */
 export async function removePostgresSource(options: { url: string; slot: string; tables?: readonly TableName[]; topicPrefix: string; nats?: NatsHandle }): Promise<RemovedSource> {
   const { slot } = options;
@@ -67,6 +67,8 @@ export async function removePostgresSource(options: { url: string; slot: string;
       const state = connectorState(kv, 'postgres');
       const saved = await kv.get(state.key(slot));
       position = saved && saved.operation === 'PUT' ? 'deleted' : 'absent';
+      // A second run after one that could not reach NATS finds no publication left: the saved position names the tables.
+      if (tables.length === 0 && saved && saved.operation === 'PUT') tables = savedTables(saved.json<unknown>());
       if (position === 'deleted') await state.delete([slot]);
       const deleted = await Promise.all(tables.map((t) => deleteConsumer(options.nats as NatsHandle, debeziumSubject(options.topicPrefix, t.schema, t.table))));
       consumer = deleted.includes('deleted') ? 'deleted' : 'absent';
@@ -75,6 +77,17 @@ export async function removePostgresSource(options: { url: string; slot: string;
     }
   }
   return { tables: tables.map(qualified), ...(removedSlot ? { slot: removedSlot } : {}), publication: removedFrom, position, consumer, warnings };
+}
+
+function savedTables(value: unknown): TableName[] {
+  const listed = value !== null && typeof value === 'object' && 'tables' in value && Array.isArray(value.tables) ? value.tables : [];
+  return listed.filter((t): t is string => typeof t === 'string').flatMap((t) => {
+    try {
+      return [parseTableName(t)];
+    } catch {
+      return [];
+    }
+  });
 }
 
 async function publicationTables(admin: pg.Client, publication: string): Promise<TableName[]> {
