@@ -6,7 +6,7 @@ import type { NatsHandle } from '../../streams/nats.ts';
 import { connectorState, openConnectorBucket } from '../connector.ts';
 import { durableNameFor } from '../cdc/consumer.ts';
 import { debeziumSubject } from '../cdc/stream.ts';
-import { connectAdmin, dropSlot, parseTableName, qualified, quoteIdent, quoteTable, type TableName } from './setup.ts';
+import { connectAdmin, dropSlot, parseTableName, qualified, quoteIdent, quoteTable, slotActivePid, type TableName } from './setup.ts';
 
 export interface RemovedSource {
   /** The tables whose source was removed ("schema.table"). */
@@ -38,15 +38,16 @@ export async function removePostgresSource(options: { url: string; slot: string;
   try {
     if (!options.tables) tables = await publicationTables(admin, publication);
     const what = tables.length === 1 ? qualified(tables[0] as TableName) : `the tables of slot ${slot}`;
-    const found = await admin.query<{ active_pid: number | null; retained: string | null }>(
-      `SELECT active_pid, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::text AS retained
+    const found = await admin.query<{ retained: string | null }>(
+      `SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::text AS retained
          FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
       [slot],
     );
     const row = found.rows[0];
+    const holder = row ? await slotActivePid(admin, slot) : undefined;
     if (row) {
-      if (row.active_pid !== null) {
-        throw new ConfigError(`replication slot ${slot} is in use (walsender pid ${row.active_pid}): stop the Spanda process streaming ${what} first (remove its entry from SPANDA_CONNECTORS_FILE, or stop spanda ingest postgres), then run this again`);
+      if (holder !== undefined && holder !== null) {
+        throw new ConfigError(`replication slot ${slot} is in use (pid ${holder}): stop the Spanda process streaming ${what} first (remove its entry from SPANDA_CONNECTORS_FILE, or stop spanda ingest postgres), then run this again`);
       }
       await dropSlot(admin, slot, 5000);
       removedSlot = { name: slot, retainedBytes: row.retained === null ? null : Number(row.retained) };

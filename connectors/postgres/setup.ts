@@ -110,6 +110,22 @@ export async function slotLost(client: pg.Client, slot: string): Promise<boolean
   }
 }
 
+/** The application_name of the connection that creates a slot and holds its exported snapshot (at most 63 bytes, as Postgres keeps it). */
+export const snapshotHolderName = (slot: string) => `spanda-snapshot:${slot}`.slice(0, 63);
+
+/**
+ * Who holds the slot: the pid of a walsender streaming from it, or of the connection still holding the snapshot it was
+ * created with (the slot itself shows no active pid then); null when nobody; undefined when there is no such slot.
+ */
+export async function slotActivePid(client: pg.Client, slot: string): Promise<number | null | undefined> {
+  const r = await client.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
+  const row = r.rows[0];
+  if (row === undefined) return undefined;
+  if (row.active_pid !== null) return row.active_pid;
+  const holder = await client.query<{ pid: number }>('SELECT pid FROM pg_catalog.pg_stat_activity WHERE application_name = $1 LIMIT 1', [snapshotHolderName(slot)]);
+  return holder.rows[0]?.pid ?? null;
+}
+
 export async function slotExists(client: pg.Client, slot: string): Promise<boolean> {
   const r = await client.query('SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
   return (r.rowCount ?? 0) > 0;
@@ -143,7 +159,7 @@ export interface CreatedSlot {
  */
 export async function createSlotWithSnapshot(url: string, slot: string): Promise<CreatedSlot> {
   // `replication` is a libpq connection parameter node-postgres passes on; its ClientConfig type does not list it.
-  const config: pg.ClientConfig & { replication: 'database' } = { connectionString: url, replication: 'database', application_name: 'spanda-cdc-snapshot' };
+  const config: pg.ClientConfig & { replication: 'database' } = { connectionString: url, replication: 'database', application_name: snapshotHolderName(slot) };
   const replication = new pg.Client(config);
   replication.on('error', () => undefined);
   await replication.connect();

@@ -7,6 +7,7 @@ import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../../test/helpers/postgres.ts';
 import { decodeChange, type ChangeEvent } from '../cdc/envelope.ts';
 import { openConnectorBucket } from '../connector.ts';
+import { createSlotWithSnapshot } from './setup.ts';
 import { postgresSource, savedPosition } from './source.ts';
 
 const skipReason = postgresUnavailableReason();
@@ -204,6 +205,24 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
     const reads = (await envelopes()).filter((e) => e.source.name === 'cdc4' && e.op === 'r');
     expect(reads.map((e) => e.after?.id)).toContain(40);
     expect((await db.query<{ wal_status: string }>("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'spanda_cdc4'")).rows[0]?.wal_status).not.toBe('lost');
+  }, 60_000);
+
+  it('waits while another process holds the slot (its snapshot under way) instead of dropping it, and takes over once it is free', async () => {
+    const kv = await openConnectorBucket(nats.handle);
+    const once = () => postgresSource({ url: postgres.url, tables: ['public.posts'], topicPrefix: 'cdc5', once: true }).start({ nats: nats.handle, kv, logger: silentLogger });
+    // The other process: a slot created on a replication connection that stays open, as during a snapshot.
+    const held = await createSlotWithSnapshot(postgres.url, 'spanda_cdc5');
+    try {
+      const outcome = await (await once()).done;
+      expect(outcome.ok).toBe(false);
+      expect(outcome.error).toMatch(/replication slot spanda_cdc5 is in use by another process \(pid \d+\): this source waits and tries again/);
+      // Not dropped under the other process.
+      expect((await db.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'spanda_cdc5'")).rowCount).toBe(1);
+    } finally {
+      await held.replication.end();
+    }
+    expect(await (await once()).done).toEqual({ ok: true });
+    expect((await envelopes()).filter((e) => e.source.name === 'cdc5' && e.op === 'r').length).toBeGreaterThan(0);
   }, 60_000);
 
   it('refuses a server without wal_level=logical, naming the fix', async () => {

@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import { z } from 'zod';
-import { errorMessage } from '../../lib/errors.ts';
+import { errorMessage, UnavailableError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { connectorState, type Connector, type ConnectorContext, type ConnectorOutcome, type ConnectorState, type RunningConnector } from '../connector.ts';
 import { encodeChange, type ChangeEvent, type Row } from '../cdc/envelope.ts';
@@ -22,6 +22,7 @@ import {
   quoteTable,
   redactUrl,
   replicationName,
+  slotActivePid,
   slotExists,
   slotLost,
   type TableName,
@@ -216,7 +217,13 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
 
       /** Snapshot: a new slot exports the snapshot its stream starts after; the rows are read inside that snapshot. */
       async function snapshot(): Promise<void> {
-        if (await slotExists(admin, slot)) {
+        const holder = await slotActivePid(admin, slot);
+        if (holder !== undefined && holder !== null) {
+          // Another source (a second process with the same entry) is snapshotting or streaming from it: dropping the
+          // slot would cut that one off mid-snapshot. This one waits, as a standby, and tries again.
+          throw new UnavailableError(`replication slot ${slot} is in use by another process (pid ${holder}): this source waits and tries again; stop the other one to hand over`);
+        }
+        if (holder === null) {
           log.warn('dropping a replication slot whose snapshot never finished; taking the snapshot again', { slot });
           await dropSlot(admin, slot);
         }
