@@ -88,26 +88,21 @@ const postgresEntry = z
 export const connectorsFileSchema = z.array(z.discriminatedUnion('kind', [rssEntry, debeziumEntry, postgresEntry]));
 export type ConnectorsFile = z.input<typeof connectorsFileSchema>;
 
-/** Reads and validates a connectors file; every problem names the entry and the key. */
-export async function loadConnectors(file: string): Promise<ConfiguredConnector[]> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`cannot read the connectors file ${file}: ${errorMessage(err)}; it is a JSON array of { "kind": "rss" | "debezium" | "postgres", … }`);
-  }
-  const parsed = connectorsFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `entry ${String(i.path[0] ?? '?')}${i.path.length > 1 ? ` key ${i.path.slice(1).join('.')}` : ''}: ${i.message}`);
-    throw new ConfigError(`invalid connectors file ${file}: ${issues.slice(0, 5).join('; ')}`);
-  }
-  // Each Postgres entry's slot and tables. A table's change subjects (and a one-table entry's slot and saved position)
-  // are named after it, so a table may be read by one entry only, and a slot belongs to one entry.
-  type PgTable = { readonly table: TableName; readonly mapping: z.input<typeof tableMappingSchema> };
-  const plans = new Map<number, { slot: string; tables: PgTable[] }>();
+type PgTable = { readonly table: TableName; readonly mapping: z.input<typeof tableMappingSchema> };
+interface PostgresPlan {
+  readonly slot: string;
+  readonly tables: readonly PgTable[];
+}
+
+/**
+ * Each Postgres entry's slot and tables, by entry index. A table's change subjects (and a one-table entry's slot and
+ * saved position) are named after it, so a table may be read by one entry only, and a slot belongs to one entry.
+ */
+function postgresPlans(entries: z.output<typeof connectorsFileSchema>, file: string): Map<number, PostgresPlan> {
+  const plans = new Map<number, PostgresPlan>();
   const tableOwner = new Map<string, number>();
   const slotOwner = new Map<string, number>();
-  parsed.data.forEach((entry, i) => {
+  entries.forEach((entry, i) => {
     if (entry.kind !== 'postgres') return;
     const listed: Array<[string, string, z.input<typeof tableMappingSchema>]> = entry.tables
       ? Object.entries(entry.tables).map(([t, m]) => [`tables.${t}`, t, m])
@@ -117,7 +112,7 @@ export async function loadConnectors(file: string): Promise<ConfiguredConnector[
       try {
         table = parseTableName(text);
       } catch (err) {
-        throw new ConfigError(`invalid connectors file ${file}: entry ${i} key ${key}: ${errorMessage(err).replace(/^--table /, '')}`);
+        throw new ConfigError(`invalid connectors file ${file}: entry ${i} key ${key}: ${errorMessage(err)}`);
       }
       const first = tableOwner.get(qualified(table));
       if (first !== undefined) {
@@ -133,6 +128,23 @@ export async function loadConnectors(file: string): Promise<ConfiguredConnector[
     slotOwner.set(slot, i);
     plans.set(i, { slot, tables });
   });
+  return plans;
+}
+
+/** Reads and validates a connectors file; every problem names the entry and the key. */
+export async function loadConnectors(file: string): Promise<ConfiguredConnector[]> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read the connectors file ${file}: ${errorMessage(err)}; it is a JSON array of { "kind": "rss" | "debezium" | "postgres", … }`);
+  }
+  const parsed = connectorsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `entry ${String(i.path[0] ?? '?')}${i.path.length > 1 ? ` key ${i.path.slice(1).join('.')}` : ''}: ${i.message}`);
+    throw new ConfigError(`invalid connectors file ${file}: ${issues.slice(0, 5).join('; ')}`);
+  }
+  const plans = postgresPlans(parsed.data, file);
   const connectors: ConfiguredConnector[] = [];
   // An entry's key is what it says (and, for a mapping file, what the file says): unchanged entries keep running on reload.
   const add = (entry: unknown, connector: Connector, extra: unknown = null) => connectors.push({ key: JSON.stringify([connector.name, entry, extra]), connector });
@@ -154,7 +166,7 @@ export async function loadConnectors(file: string): Promise<ConfiguredConnector[
       add(entry, debeziumConnector({ subjects: entry.subjects, mapping }), mapping);
     } else {
       // The embedded source writes Debezium envelopes; a consumer per table turns its subject's changes into documents.
-      const plan = plans.get(i) as { slot: string; tables: PgTable[] };
+      const plan = plans.get(i) as PostgresPlan;
       for (const { table, mapping } of plan.tables) {
         const parsedMapping = parseMapping({ tables: { [qualified(table)]: mapping } }, file);
         add(entry, debeziumConnector({ subjects: debeziumSubject(EMBEDDED_TOPIC_PREFIX, table.schema, table.table), mapping: parsedMapping }));

@@ -1,5 +1,6 @@
 // Keeps a configured connector running in a long-lived process: a start or a run that fails is retried with backoff.
 import { errorMessage } from '../lib/errors.ts';
+import { sleepUnlessAborted } from '../lib/sleep.ts';
 import type { Connector, ConnectorContext, ConnectorOutcome, ConnectorStatus, RunningConnector } from './connector.ts';
 
 export interface SupervisorOptions {
@@ -17,19 +18,6 @@ export interface SupervisorOptions {
 export interface SupervisedDetails {
   readonly restarts: number;
   readonly retryAt?: string;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**
@@ -70,7 +58,7 @@ export function superviseConnector(connector: Connector, ctx: ConnectorContext, 
       try {
         running = await connector.start(ctx);
       } catch (err) {
-        await sleep(failed(errorMessage(err), 'did not start'), stopping.signal);
+        await sleepUnlessAborted(failed(errorMessage(err), 'did not start'), stopping.signal);
         continue;
       }
       if (stopping.signal.aborted) {
@@ -87,7 +75,7 @@ export function superviseConnector(connector: Connector, ctx: ConnectorContext, 
       if (outcome.ok) return outcome;
       // A run that lasted a while before failing starts the backoff again from its first step.
       if (Date.now() - startedAt > maxDelay) inARow = 0;
-      await sleep(failed(outcome.error ?? 'stopped with an error', 'failed'), stopping.signal);
+      await sleepUnlessAborted(failed(outcome.error ?? 'stopped with an error', 'failed'), stopping.signal);
     }
     return { ok: true };
   };

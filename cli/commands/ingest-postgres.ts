@@ -17,6 +17,15 @@ import type { IngestSubcommand } from './ingest.ts';
 /** Debezium topic prefix of the embedded source: change events land on cdc.<schema>.<table>. */
 export const EMBEDDED_TOPIC_PREFIX = 'cdc';
 
+/** --table's value, its error naming the flag. */
+function tableFlag(text: string): TableName {
+  try {
+    return parseTableName(text);
+  } catch (err) {
+    throw new ConfigError(`--table ${errorMessage(err)}`);
+  }
+}
+
 const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 const USAGE =
@@ -39,7 +48,7 @@ export const ingestPostgres: IngestSubcommand = {
     let table;
     let mapping;
     try {
-      table = parseTableName(tableArg);
+      table = tableFlag(tableArg);
       const title = stringFlag(ctx, 'title-column');
       const source = stringFlag(ctx, 'source');
       mapping = parseMapping(
@@ -120,7 +129,7 @@ async function remove(ctx: CommandContext, url: string | undefined, tableArg: st
   if (others.length > 0) throw new UsageError(`--remove takes only --url and --table or --name, not ${others.map((k) => `--${k}`).join(', ')}\nusage: ${USAGE}`);
   let table: TableName | undefined;
   try {
-    if (tableArg !== undefined) table = parseTableName(tableArg);
+    if (tableArg !== undefined) table = tableFlag(tableArg);
   } catch (err) {
     throw new UsageError(`${errorMessage(err)}\nusage: ${USAGE}`);
   }

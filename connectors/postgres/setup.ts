@@ -10,7 +10,7 @@ export interface TableName {
 /** "schema.table" or "table" (schema public). Quoting is not supported: names are taken as written. */
 export function parseTableName(text: string): TableName {
   const parts = text.split('.');
-  if (parts.length > 2 || parts.some((p) => p === '')) throw new ConfigError(`--table ${JSON.stringify(text)}: use schema.table (e.g. public.articles)`);
+  if (parts.length > 2 || parts.some((p) => p === '')) throw new ConfigError(`${JSON.stringify(text)}: use schema.table (e.g. public.articles)`);
   return parts.length === 2 ? { schema: parts[0] as string, table: parts[1] as string } : { schema: 'public', table: parts[0] as string };
 }
 

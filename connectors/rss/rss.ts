@@ -1,5 +1,6 @@
 // The RSS/Atom connector: polls each feed on its own schedule (once, or every interval with backoff per feed).
 import { errorMessage } from '../../lib/errors.ts';
+import { sleepUnlessAborted } from '../../lib/sleep.ts';
 import { connectorState, type Connector, type ConnectorOutcome, type ConnectorState, type RunningConnector } from '../connector.ts';
 import { defaultSource, type FeedTarget } from './documents.ts';
 import { pollFeed, type FeedResult, type PollOptions } from './poll.ts';
@@ -47,19 +48,6 @@ export function nextDelayMs(result: Pick<FeedResult, 'failures' | 'retryAfterMs'
   const base = result.failures === 0 ? everyMs : Math.min(Math.max(maxBackoffMs, everyMs), everyMs * 2 ** Math.min(result.failures, 20));
   const jittered = base * (0.9 + 0.2 * random());
   return Math.round(Math.max(jittered, result.retryAfterMs ?? 0));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 async function mapConcurrent<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -139,7 +127,7 @@ export function rssConnector(config: RssConfig): Connector {
           targets.map(async (t) => {
             while (!stopping.signal.aborted) {
               const result = await pollOnce(t);
-              await sleep(nextDelayMs(result, every, maxBackoff), stopping.signal);
+              await sleepUnlessAborted(nextDelayMs(result, every, maxBackoff), stopping.signal);
             }
           }),
         );
