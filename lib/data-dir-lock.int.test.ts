@@ -1,10 +1,10 @@
 // One node per data dir: a live holder blocks a second node; a lock left by a killed node is taken over.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lockDataDir } from './data-dir-lock.ts';
+import { lockDataDir, lockFile } from './data-dir-lock.ts';
 import { ConfigError } from './errors.ts';
 
 let dir: string;
@@ -37,3 +37,38 @@ describe('lockDataDir', () => {
     await expect(readFile(path.join(dir, 'spanda.pid'), 'utf8')).rejects.toThrow();
   });
 });
+
+describe('lockFile', () => {
+  // Each contender takes the lock the moment a shared start time comes, says whether it got it, and holds it a while.
+  const contender = (file: string, startAt: number) =>
+    new Promise<string>((resolve, reject) => {
+      const script =
+        `const { lockFile } = await import(${JSON.stringify(path.resolve('lib/data-dir-lock.ts'))});` +
+        `await new Promise((r) => setTimeout(r, ${startAt} - Date.now()));` +
+        `try { await lockFile(${JSON.stringify(file)}, 'the generation'); console.log('took'); await new Promise((r) => setTimeout(r, 1500)); }` +
+        `catch (err) { console.log(err.message); }`;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, 'spanda-replay-stand-in'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.once('error', reject);
+      child.once('exit', () => resolve(out.trim()));
+    });
+
+  for (const stale of [false, true]) {
+    it(`lets exactly one of several processes racing for ${stale ? 'a stale lock' : 'a free lock'} take it`, async () => {
+      const file = path.join(dir, 'g.lock');
+      if (stale) {
+        const gone = spawn(process.execPath, ['-e', '0', 'spanda-up-stand-in'], { stdio: 'ignore' });
+        await new Promise((r) => gone.once('exit', r));
+        await writeFile(file, `${gone.pid}\n`);
+      }
+      const startAt = Date.now() + 2_500; // after every contender has loaded
+      const outcomes = await Promise.all(Array.from({ length: 6 }, () => contender(file, startAt)));
+      expect(outcomes.filter((o) => o === 'took')).toHaveLength(1);
+      for (const o of outcomes.filter((o) => o !== 'took')) expect(o).toMatch(/^the generation is held by another spanda process \(pid \d+\)/);
+      // The winner exited without releasing (as a killed holder would): its lock stays, and no draft or moved file is left.
+      expect((await readdir(dir)).filter((f) => f !== 'g.lock')).toEqual([]);
+    }, 30_000);
+  }
+});
+
