@@ -1,11 +1,11 @@
 // The indexing catalog as a generation: its spec, opening its store (by kind: sqlite, weaviate) with a projector, and its digest from the log.
 import path from 'node:path';
 import { ValidationError } from '../lib/errors.ts';
-import { lockFile } from '../lib/data-dir-lock.ts';
+import { lockFile, lockHolder } from '../lib/data-dir-lock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { SpandaMetrics } from '../lib/metrics.ts';
 import type { NatsHandle } from '../streams/nats.ts';
-import { generationId, type GenerationRecord, type Generations, type GenerationSpec } from './generations.ts';
+import { generationToBuild, type GenerationRecord, type Generations, type GenerationSpec } from './generations.ts';
 import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
 import { foldLog, type FoldProgress } from './log-digest.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
@@ -110,6 +110,8 @@ export interface CatalogReplayResult {
   readonly checkpoints: Record<string, number>;
   readonly digest: string;
   readonly verified: boolean;
+  /** True when it continued a generation an earlier (stopped or killed) replay of the same settings left unfinished. */
+  readonly resumed: boolean;
   readonly ms: number;
 }
 
@@ -128,11 +130,10 @@ export async function replayCatalog(
   const dataDir = config.dataDir;
   const { alias, revision } = await generations.alias(INDEXING_ROLE);
   const spec = indexingSpec(options.kind);
-  let id = generationId(spec);
-  const held = await generations.get(INDEXING_ROLE, id);
-  if (held && held.state !== 'building') id = `${id}-r${Date.now().toString(36)}`;
+  const lockOf = (generation: string): string => path.join(dataDir, INDEXING_ROLE, `${generation}.lock`);
+  const { id, resumed } = await generationToBuild(generations, spec, (generation) => lockHolder(lockOf(generation)));
   await generations.ensure(spec, 0, `${process.pid}`, id);
-  const lock = await lockFile(path.join(dataDir, INDEXING_ROLE, `${id}.lock`), `generation ${id}`);
+  const lock = await lockFile(lockOf(id), `generation ${id}`);
   try {
     const projection = indexingProjection();
     const { factory, store } = await openCatalog({ id, spec }, config);
@@ -161,7 +162,7 @@ export async function replayCatalog(
     // The store's own alias first (Weaviate: Spanda_indexing on the indexing instance), then the KV alias nodes follow.
     await factory.activate?.({ role: INDEXING_ROLE, generation: id, config });
     await generations.switchAlias(INDEXING_ROLE, id, revision);
-    return { generation: id, previous: alias?.generation, checkpoints, digest, verified, ms: Math.round(performance.now() - started) };
+    return { generation: id, previous: alias?.generation, checkpoints, digest, verified, resumed, ms: Math.round(performance.now() - started) };
   } finally {
     await lock.release();
   }

@@ -51,6 +51,36 @@ export function generationId(spec: GenerationSpec): string {
 }
 
 export const generationKey = (role: string, id: string): string => `gen.${role}.${id}`;
+
+/** What a replay builds: a generation id, and whether it continues one an earlier replay left unfinished. */
+export interface BuildTarget {
+  readonly id: string;
+  readonly resumed: boolean;
+}
+
+/**
+ * The generation a replay of `spec` builds. Its own id when no generation has it yet, or when a stopped replay left it
+ * building (resumed from its checkpoints). A kept generation of the same spec makes the replay a rebuild under an id of
+ * its own (`<id>-r<time>`): then the newest unfinished rebuild no live process holds (`heldBy`, its lock file) is
+ * resumed, so a rebuild killed mid-way also continues where it stopped instead of starting over beside the leftover.
+ */
+export async function generationToBuild(
+  generations: Generations,
+  spec: GenerationSpec,
+  heldBy: (id: string) => Promise<number | undefined>,
+): Promise<BuildTarget> {
+  const id = generationId(spec);
+  const held = await generations.get(spec.role, id);
+  if (!held) return { id, resumed: false };
+  if (held.state === 'building') return { id, resumed: true };
+  const rebuild = new RegExp(`^${id}-r[0-9a-z]+$`);
+  const unfinished = (await generations.list(spec.role))
+    .filter((g) => g.state === 'building' && rebuild.test(g.id))
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  for (const g of unfinished) if ((await heldBy(g.id)) === undefined) return { id: g.id, resumed: true };
+  return { id: `${id}-r${Date.now().toString(36)}`, resumed: false };
+}
+
 export const aliasKey = (role: string): string => `alias.${role}`;
 
 function decode<T>(bytes: Uint8Array | undefined, what: string): T | undefined {

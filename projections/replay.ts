@@ -2,8 +2,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ValidationError } from '../lib/errors.ts';
-import { lockFile } from '../lib/data-dir-lock.ts';
-import { generationId, type GenerationRecord, type GenerationSpec } from './generations.ts';
+import { lockFile, lockHolder } from '../lib/data-dir-lock.ts';
+import { generationToBuild, type GenerationRecord, type GenerationSpec } from './generations.ts';
 import { logDigest, type FoldProgress } from './log-digest.ts';
 import { awaitBackfill } from './backfill.ts';
 import { lastSeq } from './read-your-writes.ts';
@@ -36,6 +36,8 @@ export interface ReplayResult {
   readonly checkpoints: Record<string, number>;
   readonly digest: string;
   readonly verified: boolean;
+  /** True when it continued a generation an earlier (stopped or killed) replay of the same settings left unfinished. */
+  readonly resumed: boolean;
   readonly ms: number;
 }
 
@@ -79,15 +81,13 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
   const { handle, generations } = runtime;
   const role = spec.role;
   const { alias, revision } = await generations.alias(role);
-  let id = generationId(spec);
-  const held = await generations.get(role, id);
-  // The same content spec as a kept generation is a rebuild: it gets an id of its own so the kept one stays intact.
-  if (held && held.state !== 'building') id = `${id}-r${Date.now().toString(36)}`;
+  const lockOf = (generation: string): string => path.join(runtime.storeConfig.dataDir, role, `${generation}.lock`);
+  const { id, resumed } = await generationToBuild(generations, spec, (generation) => lockHolder(lockOf(generation)));
   const record: GenerationRecord = await generations.ensure(spec, options.vectorWeight, `${process.pid}`, id, options.chunkerSettings);
   const factory = await storeFactory(spec.store.kind);
   const target = { role, generation: id, config: runtime.storeConfig };
   if (factory.kind === 'sqlite') await mkdir(path.dirname(sqliteStorePath(target)), { recursive: true });
-  const lock = await lockFile(path.join(runtime.storeConfig.dataDir, role, `${id}.lock`), `generation ${id}`);
+  const lock = await lockFile(lockOf(id), `generation ${id}`);
   const progress = options.onProgress ?? (() => undefined);
   try {
     const model = spec.model;
@@ -164,6 +164,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
       checkpoints,
       digest,
       verified,
+      resumed,
       ms: Math.round(performance.now() - started),
     };
   } finally {

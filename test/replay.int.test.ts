@@ -1,6 +1,6 @@
 // Replayable projections on a whole node: rebuild and rollback under query load, model migration, verify, read-your-writes.
 import Database from 'better-sqlite3';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -267,5 +267,50 @@ describe('replayable projections', () => {
     } finally {
       await rm(elsewhere, { recursive: true, force: true });
     }
+  });
+
+  it('resumes a rebuild an earlier replay left unfinished once no live process holds it, from where it stopped', async () => {
+    const current = node.system.serving.current();
+    const spec = current.record?.spec;
+    if (!spec) throw new Error('the serving generation has no record');
+    const options = { vectorWeight: current.vectorWeight };
+    // A rebuild (the serving generation has this spec) stopped as soon as it had applied something: Ctrl-C, a crash.
+    let firstTotal = 0;
+    const stopped = replayGeneration(runtime, spec, {
+      ...options,
+      onProgress: (p) => {
+        if (p.phase !== 'project' || p.applied === 0) return;
+        firstTotal = p.total;
+        throw new Error('stopped mid-way');
+      },
+    });
+    await expect(stopped).rejects.toThrow('stopped mid-way');
+    const unfinished = (await runtime.generations.list(INFERENCE_ROLE)).filter((g) => g.state === 'building');
+    expect(unfinished).toHaveLength(1);
+    const left = unfinished[0]?.id as string;
+    expect(left.startsWith(`${current.id.replace(/-r[0-9a-z]+$/, '')}-r`)).toBe(true);
+
+    // While a live process holds its lock (another replay still at it), a replay builds a generation of its own.
+    const lock = path.join(node.config.dataDir, INFERENCE_ROLE, `${left}.lock`);
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', 'spanda-replay-stand-in'], { stdio: 'ignore' });
+    try {
+      await writeFile(lock, `${holder.pid}\n`);
+      const beside = await replayGeneration(runtime, spec, options);
+      expect(beside).toMatchObject({ resumed: false, verified: true });
+      expect(beside.generation).not.toBe(left);
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('exit', r));
+    }
+
+    // Its holder gone (the lock file stale, as SIGKILL leaves it): the next replay continues it, not from the start.
+    let resumedTotal = -1;
+    const resumed = await replayGeneration(runtime, spec, { ...options, onProgress: (p) => p.phase === 'project' && (resumedTotal = p.total) });
+    expect(resumed).toMatchObject({ generation: left, resumed: true, verified: true });
+    expect(firstTotal).toBeGreaterThan(0);
+    expect(resumedTotal).toBeLessThan(firstTotal);
+    await until(() => node.system.serving.current().id === left);
+    expect((await runtime.generations.list(INFERENCE_ROLE)).filter((g) => g.state === 'building')).toEqual([]);
+    expect((await verifyGeneration(runtime, INFERENCE_ROLE)).ok).toBe(true);
   });
 });

@@ -10,6 +10,10 @@ import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
 import { progressReporter } from '../progress.ts';
 
+/** "built in 4.2 s", saying so when the replay continued a generation an earlier one left unfinished. */
+const builtIn = (result: { ms: number; resumed: boolean }): string =>
+  `built in ${(result.ms / 1000).toFixed(1)} s${result.resumed ? ' (resumed where an earlier replay stopped)' : ''}`;
+
 export const replayCommand: Command = {
   usage:
     'spanda replay --projection inference|indexing [--model M] [--store sqlite|weaviate|qdrant (indexing: sqlite|weaviate)] [--from-seq N] [--no-verify] [--json] [--nats-url URL] [--data-dir DIR]',
@@ -48,7 +52,7 @@ export const replayCommand: Command = {
         });
         bar.finish();
         if (ctx.values.json) printJson({ status: 'swapped', projection, ...result });
-        else process.stdout.write(`catalog generation ${result.generation} built in ${(result.ms / 1000).toFixed(1)} s${result.verified ? ', digest verified against the log' : ''}; alias.indexing now points at it\n`);
+        else process.stdout.write(`catalog generation ${result.generation} ${builtIn(result)}${result.verified ? ', digest verified against the log' : ''}; alias.indexing now points at it\n`);
         return 0;
       }
       const active = (await runtime.generations.alias(INFERENCE_ROLE)).alias;
@@ -68,7 +72,7 @@ export const replayCommand: Command = {
       if (ctx.values.json) printJson({ status: 'swapped', ...result });
       else {
         process.stdout.write(
-          `generation ${result.generation} (${result.model}, ${result.store}) built in ${(result.ms / 1000).toFixed(1)} s, ` +
+          `generation ${result.generation} (${result.model}, ${result.store}) ${builtIn(result)}, ` +
             `${result.verified ? 'digest verified against the log' : 'not verified'}; the ${INFERENCE_ROLE} alias now points at it` +
             `${result.previous ? ` (was ${result.previous}; \`spanda projections rollback\` goes back)` : ''}\n`,
         );
