@@ -96,3 +96,10 @@ export function errorMessageWithCauses(err: unknown): string {
   }
   return text;
 }
+
+/** Whether `err` says the disk is full: SQLite's SQLITE_FULL, or ENOSPC from a file write. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC') return true;
+  return /database or disk is full|no space left on device/i.test(errorMessage(err));
+}

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { healthRoutes } from '../api/routes/health.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { UnavailableError } from '../lib/errors.ts';
+import { createLogger } from '../lib/log.ts';
 import { eventMetadata } from '../streams/codec.ts';
 import { publishDocument } from '../streams/document-log.ts';
 import { readDlq } from '../streams/dlq.ts';
@@ -246,4 +247,30 @@ describe('the projector', () => {
     expect(running.health()).toMatchObject({ ok: true });
     expect((await readyz()).status).toBe(200);
   });
+
+  it('retries a store that keeps failing ever less often, logging the start as an error and a full disk with what to do', async () => {
+    await publishChunkedDocs(['a']);
+    const attempts: number[] = [];
+    const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const { store, applied } = scriptedStore((_, call) => {
+      attempts.push(Date.now());
+      return call < 6 ? full : undefined;
+    });
+    const lines: Array<{ level: string; message: string; error?: string }> = [];
+    const logger = createLogger('test', 'debug', (line) => lines.push(JSON.parse(line)), { format: 'json' });
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { logger, applyRetryMs: { first: 40, max: 160 } });
+    const running = projector;
+    const deadline = Date.now() + 10_000;
+    while (!applied.has('a') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(applied.has('a')).toBe(true);
+    const gaps = attempts.slice(1).map((t, i) => t - (attempts[i] as number));
+    // 40, 80, 160, then 160 at most: each wait at least as long as it was due (timers never fire early).
+    for (const [i, due] of [40, 80, 160, 160, 160, 160].entries()) expect(gaps[i]).toBeGreaterThanOrEqual(due - 5);
+    const failures = lines.filter((l) => l.message.startsWith('apply failed'));
+    expect(failures.map((l) => l.level)).toEqual(['error', 'warn', 'warn', 'warn', 'warn', 'warn']);
+    expect(failures.map((l) => l.message.match(/in ([\d.]+) s$/)?.[1])).toEqual(['0.04', '0.08', '0.16', '0.16', '0.16', '0.16']);
+    expect(failures[0]?.error).toMatch(/^database or disk is full \(the disk holding the store is full: free space on it or move the data dir; applying resumes by itself\)$/);
+    expect(running.health()).toMatchObject({ ok: true, consecutiveFailures: 0 });
+  });
 });
+

@@ -1,6 +1,6 @@
 // The generic projector: reads a projection's log slices from the store's checkpoints and applies them in batches.
 import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import { TransientError, UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
+import { TransientError, UnavailableError, ValidationError, errorMessage, isDiskFull } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { defaultMetrics, type SpandaMetrics } from '../lib/metrics.ts';
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
@@ -25,6 +25,8 @@ export interface ProjectorOptions {
   readonly failuresBeforeUnhealthy?: number;
   /** Time without progress while work is pending after which health() reports a stall. Default 60 s. */
   readonly stallAfterMs?: number;
+  /** Wait before retrying a failed batch, doubling while failures go on (defaults APPLY_RETRY_FIRST_MS, APPLY_RETRY_MAX_MS). */
+  readonly applyRetryMs?: { readonly first: number; readonly max: number };
   /** The node's metrics (lib/metrics.ts); the process default when omitted. */
   readonly metrics?: SpandaMetrics;
   /**
@@ -82,6 +84,10 @@ export interface RunningProjector {
 /** How long an idle projector waits for messages its sources still count as pending before asking the stream. */
 export const PENDING_RECHECK_MS = 2000;
 
+/** A failed batch is retried after 1 s, then 2, 4 … up to 30 s while the failures go on (back to 1 s after a success). */
+export const APPLY_RETRY_FIRST_MS = 1000;
+export const APPLY_RETRY_MAX_MS = 30_000;
+
 interface SourceState {
   readonly source: ProjectionSource;
   applied: number;
@@ -103,6 +109,7 @@ export function runProjector<Op = StoreOp>(
   const lingerMs = options.lingerMs ?? 0;
   let lingering = false;
   const failuresBeforeUnhealthy = options.failuresBeforeUnhealthy ?? 3;
+  const retry = options.applyRetryMs ?? { first: APPLY_RETRY_FIRST_MS, max: APPLY_RETRY_MAX_MS };
   const stallAfterMs = options.stallAfterMs ?? 60_000;
   const origin = originCheckFor(handle);
   let consecutiveFailures = 0;
@@ -430,10 +437,20 @@ export function runProjector<Op = StoreOp>(
         if (stopping) break;
         // Nothing was applied from the failed batch: reopen from the store's checkpoints and try again.
         consecutiveFailures += 1;
-        lastError = errorMessage(err);
-        log.error('apply failed; resuming from the last checkpoint in 1s', { error: errorMessage(err) });
+        const message = isDiskFull(err)
+          ? `${errorMessage(err)} (the disk holding the store is full: free space on it or move the data dir; applying resumes by itself)`
+          : errorMessage(err);
+        // A failure that lasts (a full disk, a store that is down) is retried ever less often, and logged as an error
+        // when it starts or changes, as a warning while it goes on.
+        const delayMs = Math.min(retry.max, retry.first * 2 ** Math.min(consecutiveFailures - 1, 16));
+        const fields = { error: message, failures: consecutiveFailures };
+        const text = `apply failed; resuming from the last checkpoint in ${delayMs / 1000} s`;
+        if (consecutiveFailures === 1 || message !== lastError) log.error(text, fields);
+        else log.warn(text, fields);
+        lastError = message;
         await closeSources();
-        await new Promise((r) => setTimeout(r, 1000));
+        const until = Date.now() + delayMs;
+        while (!stopping && Date.now() < until) await woken(until - Date.now());
       }
     }
     await closeSources();

@@ -66,6 +66,9 @@ export async function waitForApplied(handle: NatsHandle, served: ServedGeneratio
     if (chunksHead !== undefined && embeddingsHead !== undefined) {
       if (applied(chunksKey) >= chunksHead && applied(embeddingsKey) >= embeddingsHead) return;
       stage = `generation ${served.id} has applied CHUNKS ${applied(chunksKey)} of ${chunksHead} and EMBEDDINGS ${applied(embeddingsKey)} of ${embeddingsHead}`;
+      // Behind because it cannot apply (a full disk, a store that is down): say so, or the caller just waits longer.
+      const health = projector.health();
+      if (!health.ok) stage += ` (${health.detail})`;
     }
     if (Date.now() >= deadline) {
       throw new GatewayTimeoutError(`DOCUMENTS ${seq} is not yet queryable after ${timeoutMs} ms: ${stage}; retry, or raise timeout_ms`);

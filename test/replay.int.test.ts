@@ -313,4 +313,31 @@ describe('replayable projections', () => {
     expect((await runtime.generations.list(INFERENCE_ROLE)).filter((g) => g.state === 'building')).toEqual([]);
     expect((await verifyGeneration(runtime, INFERENCE_ROLE)).ok).toBe(true);
   });
+
+  it('tells a query waiting for its write that the generation cannot apply (disk full), then answers once it can', async () => {
+    const { store } = node.system.serving.current();
+    const apply = store.apply.bind(store);
+    // The disk fills: every write of the serving store fails as SQLite's does then.
+    store.apply = async () => {
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    };
+    try {
+      const published = await api('POST', '/v1/documents', { documents: [{ id: 'on-a-full-disk', text: 'A pangolin note written while the disk was full.' }] });
+      expect(published.status).toBe(202);
+      const seq = published.json.accepted[0].seq as number;
+      const waited = await api('POST', '/v1/query', { query: 'pangolin', mode: 'keyword', after_seq: seq, timeout_ms: 6_000 });
+      expect(waited.status).toBe(504);
+      expect(waited.json.detail).toMatch(
+        /^DOCUMENTS \d+ is not yet queryable after 6000 ms: generation \S+ has applied .* \(applying failed \d+ times in a row; last error: database or disk is full \(the disk holding the store is full: free space on it or move the data dir; applying resumes by itself\)\); retry, or raise timeout_ms$/,
+      );
+      expect((await api('GET', '/readyz')).status).toBe(503);
+      store.apply = apply; // space freed
+      const answered = await api('POST', '/v1/query', { query: 'pangolin', mode: 'keyword', k: 1, after_seq: seq, timeout_ms: 30_000 });
+      expect(answered.status).toBe(200);
+      expect(answered.json.results[0].docId).toBe('on-a-full-disk');
+    } finally {
+      store.apply = apply;
+    }
+  });
 });
+
