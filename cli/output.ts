@@ -1,5 +1,5 @@
 // Terminal output for the CLI: aligned tables for people, JSON for machines, errors with what to do next.
-import { SpandaError } from '../lib/errors.ts';
+import { SpandaError, isDiskFull } from '../lib/errors.ts';
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -18,7 +18,8 @@ export function printTable(items: ReadonlyArray<object>, columns?: readonly stri
 /** Prints an error the way a user can act on it; returns the exit code (2 for usage errors). */
 export function reportError(err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`spanda: ${message}\n`);
+  const hint = isDiskFull(err) && !/free space/.test(message) ? '; the disk is full: free space on it (or use another --data-dir) and run the command again' : '';
+  process.stderr.write(`spanda: ${message}${hint}\n`);
   if (err instanceof UsageError) return 2;
   if (!(err instanceof SpandaError) && err instanceof Error && process.env.SPANDA_DEBUG) process.stderr.write(`${err.stack}\n`);
   return 1;

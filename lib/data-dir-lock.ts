@@ -34,8 +34,8 @@ async function takeLock(file: string, refuse: (pid: number) => Error): Promise<D
   const mine = `${process.pid}\n`;
   const unique = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const draft = `${file}.${unique}.new`;
-  await writeFile(draft, mine);
   try {
+    await writeFile(draft, mine);
     for (let attempt = 0; attempt < 20; attempt++) {
       try {
         await link(draft, file);

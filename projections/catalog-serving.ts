@@ -5,7 +5,7 @@ import { lockFile, lockHolder } from '../lib/data-dir-lock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { SpandaMetrics } from '../lib/metrics.ts';
 import type { NatsHandle } from '../streams/nats.ts';
-import { generationToBuild, type GenerationRecord, type Generations, type GenerationSpec } from './generations.ts';
+import { generationToBuild, type BuildTarget, type GenerationRecord, type Generations, type GenerationSpec } from './generations.ts';
 import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
 import { foldLog, type FoldProgress } from './log-digest.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
@@ -123,7 +123,7 @@ export async function replayCatalog(
   handle: NatsHandle,
   generations: Generations,
   location: CatalogLocation,
-  options: { verify?: boolean; onProgress?: (applied: number, total: number) => void; logger?: Logger; kind?: string } = {},
+  options: { verify?: boolean; onProgress?: (applied: number, total: number) => void; onTarget?: (target: BuildTarget) => void; logger?: Logger; kind?: string } = {},
 ): Promise<CatalogReplayResult> {
   const started = performance.now();
   const config = locationConfig(location);
@@ -134,6 +134,7 @@ export async function replayCatalog(
   const { id, resumed } = await generationToBuild(generations, spec, (generation) => lockHolder(lockOf(generation)));
   await generations.ensure(spec, 0, `${process.pid}`, id);
   const lock = await lockFile(lockOf(id), `generation ${id}`);
+  options.onTarget?.({ id, resumed });
   try {
     const projection = indexingProjection();
     const { factory, store } = await openCatalog({ id, spec }, config);

@@ -269,7 +269,7 @@ describe('the projector', () => {
     const failures = lines.filter((l) => l.message.startsWith('apply failed'));
     expect(failures.map((l) => l.level)).toEqual(['error', 'warn', 'warn', 'warn', 'warn', 'warn']);
     expect(failures.map((l) => l.message.match(/in ([\d.]+) s$/)?.[1])).toEqual(['0.04', '0.08', '0.16', '0.16', '0.16', '0.16']);
-    expect(failures[0]?.error).toMatch(/^database or disk is full \(the disk holding the store is full: free space on it or move the data dir; applying resumes by itself\)$/);
+    expect(failures[0]?.error).toMatch(/^database or disk is full \(the disk holding the store is full: free space on it or move the data dir\)$/);
     expect(running.health()).toMatchObject({ ok: true, consecutiveFailures: 0 });
   });
 });

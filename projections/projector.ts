@@ -438,7 +438,7 @@ export function runProjector<Op = StoreOp>(
         // Nothing was applied from the failed batch: reopen from the store's checkpoints and try again.
         consecutiveFailures += 1;
         const message = isDiskFull(err)
-          ? `${errorMessage(err)} (the disk holding the store is full: free space on it or move the data dir; applying resumes by itself)`
+          ? `${errorMessage(err)} (the disk holding the store is full: free space on it or move the data dir)`
           : errorMessage(err);
         // A failure that lasts (a full disk, a store that is down) is retried ever less often, and logged as an error
         // when it starts or changes, as a warning while it goes on.

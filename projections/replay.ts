@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, ValidationError } from '../lib/errors.ts';
 import { lockFile, lockHolder } from '../lib/data-dir-lock.ts';
-import { generationToBuild, type GenerationRecord, type GenerationSpec } from './generations.ts';
+import { generationToBuild, type BuildTarget, type GenerationRecord, type GenerationSpec } from './generations.ts';
 import { logDigest, type FoldProgress } from './log-digest.ts';
 import { awaitBackfill } from './backfill.ts';
 import { lastSeq } from './read-your-writes.ts';
@@ -47,6 +47,8 @@ export interface ReplayOptions {
   readonly fromSeq?: number;
   readonly verify?: boolean;
   readonly onProgress?: (progress: ReplayProgress) => void;
+  /** Told which generation the replay builds, and whether it resumes one an earlier replay left unfinished. */
+  readonly onTarget?: (target: BuildTarget) => void;
   /** How long the model's embedder may take to backfill before the replay gives up (default 1 h). */
   readonly backfillTimeoutMs?: number;
   /** How long a stage may stand still with nobody pulling before the replay says no node runs it (BACKFILL_IDLE_MS). */
@@ -88,6 +90,7 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
   const target = { role, generation: id, config: runtime.storeConfig };
   if (factory.kind === 'sqlite') await mkdir(path.dirname(sqliteStorePath(target)), { recursive: true });
   const lock = await lockFile(lockOf(id), `generation ${id}`);
+  options.onTarget?.({ id, resumed });
   const progress = options.onProgress ?? (() => undefined);
   try {
     const model = spec.model;

@@ -305,8 +305,14 @@ describe('replayable projections', () => {
 
     // Its holder gone (the lock file stale, as SIGKILL leaves it): the next replay continues it, not from the start.
     let resumedTotal = -1;
-    const resumed = await replayGeneration(runtime, spec, { ...options, onProgress: (p) => p.phase === 'project' && (resumedTotal = p.total) });
+    const targets: unknown[] = [];
+    const resumed = await replayGeneration(runtime, spec, {
+      ...options,
+      onProgress: (p) => p.phase === 'project' && (resumedTotal = p.total),
+      onTarget: (t) => targets.push(t),
+    });
     expect(resumed).toMatchObject({ generation: left, resumed: true, verified: true });
+    expect(targets).toEqual([{ id: left, resumed: true }]);
     expect(firstTotal).toBeGreaterThan(0);
     expect(resumedTotal).toBeLessThan(firstTotal);
     await until(() => node.system.serving.current().id === left);
@@ -328,7 +334,7 @@ describe('replayable projections', () => {
       const waited = await api('POST', '/v1/query', { query: 'pangolin', mode: 'keyword', after_seq: seq, timeout_ms: 6_000 });
       expect(waited.status).toBe(504);
       expect(waited.json.detail).toMatch(
-        /^DOCUMENTS \d+ is not yet queryable after 6000 ms: generation \S+ has applied .* \(applying failed \d+ times in a row; last error: database or disk is full \(the disk holding the store is full: free space on it or move the data dir; applying resumes by itself\)\); retry, or raise timeout_ms$/,
+        /^DOCUMENTS \d+ is not yet queryable after 6000 ms: generation \S+ has applied .* \(applying failed \d+ times in a row; last error: database or disk is full \(the disk holding the store is full: free space on it or move the data dir\)\); retry, or raise timeout_ms$/,
       );
       expect((await api('GET', '/readyz')).status).toBe(503);
       store.apply = apply; // space freed

@@ -1,6 +1,7 @@
 // spanda replay: builds a new generation of a projection from the log beside the live one, verifies it, swaps the alias.
 import { silentLogger } from '../../lib/log.ts';
 import { INDEXING_ROLE, replayCatalog } from '../../projections/catalog-serving.ts';
+import type { BuildTarget, Generations } from '../../projections/generations.ts';
 import { replayGeneration } from '../../projections/replay.ts';
 import { fusionProfileFor } from '../../processors/embedder/models.ts';
 import { provision } from '../../streams/provision.ts';
@@ -39,9 +40,17 @@ export const replayCommand: Command = {
     const config = configFrom(ctx);
     const handle = await connectFrom(ctx);
     const bar = progressReporter(ctx.values.json === true);
+    // Which generation this run builds: one a failure leaves building can be resumed.
+    let target: BuildTarget | undefined;
+    let generations: Generations | undefined;
+    const onTarget = (t: BuildTarget): void => {
+      target = t;
+      if (t.resumed) process.stderr.write(`resuming generation ${t.id}, which an earlier replay left unfinished\n`);
+    };
     try {
       const { kv } = await provision(handle);
       const runtime = generationRuntime(handle, kv, config, [], silentLogger);
+      generations = runtime.generations;
       if (projection === INDEXING_ROLE) {
         const activeCatalog = (await runtime.generations.alias(INDEXING_ROLE)).alias;
         const catalogRecord = activeCatalog ? await runtime.generations.get(INDEXING_ROLE, activeCatalog.generation) : undefined;
@@ -49,6 +58,7 @@ export const replayCommand: Command = {
           kind: stringFlag(ctx, 'store') ?? catalogRecord?.spec.store.kind ?? config.catalogStore,
           verify: ctx.values['no-verify'] !== true,
           onProgress: (applied, total) => bar.update('project', applied, total),
+          onTarget,
         });
         bar.finish();
         if (ctx.values.json) printJson({ status: 'swapped', projection, ...result });
@@ -67,6 +77,7 @@ export const replayCommand: Command = {
         verify: ctx.values['no-verify'] !== true,
         ...(fromSeq !== undefined ? { fromSeq } : {}),
         onProgress: (p) => bar.update(p.slice === undefined ? p.phase : `${p.phase} ${p.slice}`, p.applied, p.total),
+        onTarget,
       });
       bar.finish();
       if (ctx.values.json) printJson({ status: 'swapped', ...result });
@@ -78,6 +89,15 @@ export const replayCommand: Command = {
         );
       }
       return 0;
+    } catch (err) {
+      bar.finish();
+      const left = target && (await generations?.get(projection, target.id).catch(() => undefined));
+      if (target && left?.state === 'building') {
+        process.stderr.write(
+          `generation ${target.id} is left unfinished: \`spanda replay\` with the same settings resumes it where it stopped; \`spanda projections gc --building\` drops it\n`,
+        );
+      }
+      throw err;
     } finally {
       bar.finish();
       await handle.drain();
