@@ -1,6 +1,6 @@
 // Lock files: one node per data dir, one process per generation being built; a SIGKILLed holder leaves a stale, harmless one.
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, UnavailableError } from './errors.ts';
 import { isProcessRunning } from './processes.ts';
@@ -24,19 +24,24 @@ export async function lockHolder(file: string): Promise<number | undefined> {
 
 const isCode = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | null)?.code === code;
 
+/** A takeover left by a process killed inside it (it lasts microseconds otherwise) is cleared after this long. */
+const TAKEOVER_STALE_MS = 2_000;
+
 /**
  * Takes `file` for this process, or throws `refuse(pid)` while a live spanda process holds it. The name is taken with
- * link(2) from a file already holding this pid, so it never exists half-written and two processes can never both take
- * it; a stale one is first renamed aside (one process wins that rename) and put back if it turns out to be fresh.
+ * link(2) from a file already holding this pid, so it never exists half-written and only one process can create it. A
+ * stale one (its process gone) is removed only inside a takeover (a directory beside it, created by one process at a
+ * time) after reading it again there: nobody can replace a file that exists, so what it removes is the stale one, and
+ * the processes waiting then race for the name with link(2) again, which one wins.
  */
 async function takeLock(file: string, refuse: (pid: number) => Error): Promise<DataDirLock> {
   await mkdir(path.dirname(file), { recursive: true });
   const mine = `${process.pid}\n`;
-  const unique = `${process.pid}-${randomUUID().slice(0, 8)}`;
-  const draft = `${file}.${unique}.new`;
+  const draft = `${file}.${process.pid}-${randomUUID().slice(0, 8)}.new`;
+  const takeover = `${file}.takeover`;
   try {
     await writeFile(draft, mine);
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; attempt < 200; attempt++) {
       try {
         await link(draft, file);
         return {
@@ -52,17 +57,20 @@ async function takeLock(file: string, refuse: (pid: number) => Error): Promise<D
       if (seen === undefined) continue; // released meanwhile
       const holder = await liveHolder(seen);
       if (holder !== undefined) throw refuse(holder);
-      const aside = `${file}.${unique}.stale`;
       try {
-        await rename(file, aside);
+        await mkdir(takeover);
       } catch (err) {
-        if (isCode(err, 'ENOENT')) continue; // another process moved it first
-        throw err;
+        if (!isCode(err, 'EEXIST')) throw err;
+        const since = await stat(takeover).then((st) => Date.now() - st.mtimeMs, () => 0);
+        if (since > TAKEOVER_STALE_MS) await rm(takeover, { recursive: true, force: true });
+        else await new Promise((r) => setTimeout(r, 10));
+        continue;
       }
-      const moved = await readFile(aside, 'utf8').catch(() => '');
-      // Taken by someone else between our read and the rename: theirs goes back (unless yet another took the name).
-      if (moved !== seen) await link(aside, file).catch(() => undefined);
-      await rm(aside, { force: true });
+      try {
+        if ((await readFile(file, 'utf8').catch(() => undefined)) === seen) await rm(file, { force: true });
+      } finally {
+        await rm(takeover, { recursive: true, force: true });
+      }
     }
     throw new UnavailableError(`could not take the lock file ${file}: other processes kept taking it; retry`);
   } finally {
