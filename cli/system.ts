@@ -12,6 +12,7 @@ import { natsAuthOf, type SpandaConfig } from '../lib/config.ts';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
 import { attempt, resource } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
+import { watchDiskSpace } from '../lib/disk-space.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { instrumentEmbedder } from '../lib/metrics-embedder.ts';
 import { startMetricsServer } from '../lib/metrics-server.ts';
@@ -155,6 +156,11 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
 
     // One metrics registry per node, passed to every part (two nodes in one process never mix their series).
     const metrics = createMetrics();
+    // The data dir's disk: SQLite projections and a local nats-server stop writing when it is full.
+    if (serves || owns) {
+      metrics.watchDataDir(config.dataDir);
+      yield* resource('disk space watch', logger, async () => watchDiskSpace(config.dataDir, logger), async (stop) => stop());
+    }
     const runtime = generationRuntime(handle, provisioned.kv, config, providers, logger);
     // The configured chunker, plus the serving generation's own when its settings differ (changed chunk settings
     // re-chunk every document on a consumer of their own, while the serving generation keeps getting new documents

@@ -50,13 +50,13 @@ describe('deploy/', () => {
     const panels = dashboard.panels.filter((p) => p.type !== 'row');
     expect(panels.every((p) => (p.targets ?? []).length > 0 && p.targets?.every((t) => t.expr.trim() !== ''))).toBe(true);
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
-    expect(rows).toEqual(['Throughput', 'Lag', 'Freshness', 'Errors and DLQ', 'Embedder and processors', 'Queries and HTTP', 'Projections and generations', 'Connectors']);
+    expect(rows).toEqual(['Throughput', 'Lag', 'Freshness', 'Errors and DLQ', 'Embedder and processors', 'Queries and HTTP', 'Projections and generations', 'Connectors', 'Disk']);
   });
 
-  it('alerts on lag, freshness, the DLQ, a stalled projector, error rates and a connector down', async () => {
+  it('alerts on lag, freshness, the DLQ, a stalled projector, error rates, a connector down and a filling disk', async () => {
     const rules = await readFile('deploy/prometheus/spanda.rules.yml', 'utf8');
     const alerts = [...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
-    for (const name of ['SpandaConnectorDown', 'SpandaConsumerLagGrowing', 'SpandaFreshnessBudgetBurnFast', 'SpandaDlqNotEmpty', 'SpandaProjectorStalled', 'SpandaProcessorErrorRate', 'SpandaApiErrors']) {
+    for (const name of ['SpandaDiskAlmostFull', 'SpandaDiskFillingUp', 'SpandaConnectorDown', 'SpandaConsumerLagGrowing', 'SpandaFreshnessBudgetBurnFast', 'SpandaDlqNotEmpty', 'SpandaProjectorStalled', 'SpandaProcessorErrorRate', 'SpandaApiErrors']) {
       expect(alerts).toContain(name);
     }
     // The burn-rate alerts read the freshness bucket at the SLO threshold: it must be one of the histogram's buckets.

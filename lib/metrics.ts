@@ -1,5 +1,6 @@
 // Spanda's Prometheus metrics: createMetrics(registry) builds the typed set a node passes to its parts (served at GET /metrics).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { diskSpace } from './disk-space.ts';
 
 /*
  * Conventions: every name is spanda_*, counters end in _total, durations are _seconds, sizes are plain counts.
@@ -27,8 +28,35 @@ export function createMetrics(registry: Registry = new Registry()) {
   // Connectors report through their status, read at each scrape (watchConnectors below).
   const connectorSources: Array<() => readonly ConnectorSnapshot[]> = [];
   const connectorSnapshots = () => connectorSources.flatMap((source) => source());
+  // The data dir whose disk the space gauges report (watchDataDir below); none until a node says.
+  let dataDir: string | undefined;
+  const dataDirSpace = () => (dataDir === undefined ? undefined : diskSpace(dataDir));
   return {
     registry,
+
+    // The disk holding the data dir (SQLite projections, a local nats-server's store).
+    dataDirFreeBytes: new Gauge({
+      name: 'spanda_data_dir_free_bytes',
+      help: 'Bytes still free for this process on the disk holding the data dir (SQLite projections, a local nats-server store)',
+      registers,
+      collect() {
+        const space = dataDirSpace();
+        if (space) this.set(space.free);
+      },
+    }),
+    dataDirSizeBytes: new Gauge({
+      name: 'spanda_data_dir_size_bytes',
+      help: 'Size of the disk holding the data dir',
+      registers,
+      collect() {
+        const space = dataDirSpace();
+        if (space) this.set(space.size);
+      },
+    }),
+    /** Reports the disk holding `dir` in spanda_data_dir_free_bytes and spanda_data_dir_size_bytes. */
+    watchDataDir(dir: string): void {
+      dataDir = dir;
+    },
 
     // Connectors (connectors/supervisor.ts).
     connectorUp: new Gauge({

@@ -8,7 +8,8 @@ import { readOnce } from '../../streams/ordered.ts';
 import { DLQ_HEADER } from '../../processors/runner.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import type { Command, CommandContext } from '../main.ts';
-import { UsageError, humanBytes, printJson, printTable } from '../output.ts';
+import { humanBytes } from '../../lib/bytes.ts';
+import { UsageError, printJson, printTable } from '../output.ts';
 
 export interface StreamSummary {
   readonly name: string;
