@@ -12,6 +12,7 @@ import { originCheckFor } from '../streams/origin.ts';
 import { publishEncoded, publishEvent } from '../streams/publisher.ts';
 import { decodeMessage, registerReader } from '../streams/shared-decode.ts';
 import type { AnyProcessor, EncodedOutput, Outcome, Output } from './processor.ts';
+import { burstWarning } from '../lib/log-burst.ts';
 
 // The DLQ lives in streams/dlq.ts (the projector writes it too); re-exported for the code that read it from here.
 export { DLQ_HEADER } from '../streams/dlq.ts';
@@ -173,6 +174,7 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
     unpark.unref();
   }
 
+  const warnRetry = burstWarning(log, 'event will be retried');
   function retry(msg: JsMsg, err: Error): void {
     const attempt = msg.info.deliveryCount;
     const hinted = err instanceof TransientError ? err.retryAfterMs : undefined;
@@ -181,7 +183,7 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
     else nakWhenConnected(msg, delay);
     held.delete(msg);
     outcomeLabel('retried').inc();
-    log.warn('event will be retried', { stream: msg.info.stream, seq: msg.seq, attempt, delayMs: delay, error: err.message, trace_id: traceIdOf(msg.headers?.get('traceparent')) });
+    warnRetry({ stream: msg.info.stream, seq: msg.seq, attempt, delayMs: delay, error: err.message, trace_id: traceIdOf(msg.headers?.get('traceparent')) });
   }
 
   async function settle(msg: JsMsg, failure: Error): Promise<void> {
