@@ -129,6 +129,19 @@ describe('when NATS is unreachable', () => {
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await app.request('/readyz')).status).toBe(503);
   });
+
+  it('is not ready while JetStream stays silent on a live connection, and says for how long', async () => {
+    let silentMs = 25_000;
+    const app = createApp({ ...deps, jetstream: { silentForMs: () => silentMs } });
+    const silent = await app.request('/readyz');
+    expect(silent.status).toBe(503);
+    expect((await silent.json()).checks.nats).toEqual({
+      ok: false,
+      detail: expect.stringMatching(/^JetStream at nats:\/\/127\.0\.0\.1:\d+ has not answered for 25 s; publishing fails until it does/),
+    });
+    silentMs = 3_000; // one slow probe is not an outage
+    expect((await app.request('/readyz')).status).toBe(200);
+  });
 });
 
 describe('body limit on a real socket (judged from Content-Length, counted when chunked)', () => {

@@ -8,6 +8,7 @@ import { QueryRecorder } from '../inference/record.ts';
 import { searchOptions } from '../inference/settings.ts';
 import { apiAuthFor, authorizeHeader } from '../api/auth.ts';
 import { startApiServer, type ApiServer } from '../api/main.ts';
+import { natsCheck } from '../api/routes/health.ts';
 import { natsAuthOf, type SpandaConfig } from '../lib/config.ts';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
 import { attempt, resource } from '../lib/lifecycle.ts';
@@ -34,7 +35,8 @@ import { chunkerFingerprint } from '../streams/events/index.ts';
 import { activeRecord } from '../projections/generations.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
 import { provision } from '../streams/provision.ts';
-import { isPortOpen, stopLeftoverNatsServer, superviseNatsServer } from '../streams/server.ts';
+import { watchJetStream, type JetStreamWatch } from '../streams/jetstream-watch.ts';
+import { isPortOpen, stopLeftoverNatsServer, superviseNatsServer, type SupervisedNatsServer } from '../streams/server.ts';
 import { lockDataDir } from '../lib/data-dir-lock.ts';
 
 export interface SpandaSystem {
@@ -84,19 +86,23 @@ function parseNatsUrl(url: string): { host: string; port: number } {
 }
 
 /** Connects to NATS at the configured URL, or starts a child nats-server there when nothing listens and the host is local. */
-function natsConnection(config: SpandaConfig, logger: Logger, startNats: boolean): Effect.Effect<{ handle: NatsHandle; owns: boolean }, Error, Scope.Scope> {
+function natsConnection(
+  config: SpandaConfig,
+  logger: Logger,
+  startNats: boolean,
+): Effect.Effect<{ handle: NatsHandle; owns: boolean; jetstream: JetStreamWatch }, Error, Scope.Scope> {
   return Effect.gen(function* () {
     const { host, port } = parseNatsUrl(config.natsUrl);
     const natsDir = path.join(config.dataDir, 'nats');
     // Our own child from a run that was SIGKILLed still listens: stop it rather than adopt a process nobody owns.
     if (yield* attempt(() => stopLeftoverNatsServer(natsDir))) logger.warn('stopped a nats-server left behind by an earlier run', { dataDir: natsDir });
     const reachable = yield* attempt(() => isPortOpen(host === 'localhost' ? '127.0.0.1' : host, port, 1000));
-    let owns = false;
+    let server: SupervisedNatsServer | undefined;
     let url = config.natsUrl;
     // A remote server may still be starting (a container next to this one): connectNats keeps trying for a while.
     if (!reachable && LOCAL_HOSTS.has(host) && startNats) {
       // Supervised: if the child dies, it is restarted on the same store and port, and the client below reconnects.
-      const server = yield* resource(
+      server = yield* resource(
         'nats-server',
         logger,
         () =>
@@ -107,16 +113,24 @@ function natsConnection(config: SpandaConfig, logger: Logger, startNats: boolean
         (s) => s.stop(),
       );
       logger.info('started nats-server', { url: server.url, pid: server.pid, dataDir: natsDir });
-      owns = true;
       url = server.url;
     }
+    const owns = server !== undefined;
     const handle = yield* resource(
       'NATS connection',
       logger,
       () => connectNats({ url, name: 'spanda', connectTimeoutMs: owns ? 10_000 : 30_000, logger: logger.child('nats'), auth: natsAuthOf(config) }),
       (h) => h.drain(),
     );
-    return { handle, owns };
+    // A server that stops answering JetStream (nats-server 2.9 after a write to a full disk) is reported, and restarted
+    // when it is our child.
+    const jetstream = yield* resource(
+      'JetStream watch',
+      logger,
+      async () => watchJetStream(handle, { logger: logger.child('nats'), ...(server ? { restart: (reason: string) => server.restart(reason), storeDir: natsDir } : {}) }),
+      async (w) => w.stop(),
+    );
+    return { handle, owns, jetstream };
   });
 }
 
@@ -141,7 +155,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
     yield* attempt(() => mkdir(config.dataDir, { recursive: true }));
     // The data dir holds the nats-server child's store and the local projections: one `spanda up` per data dir.
     if (options.startNats ?? true) yield* resource('data dir lock', logger, () => lockDataDir(config.dataDir), (lock) => lock.release());
-    const { handle, owns } = yield* natsConnection(config, logger, options.startNats ?? true);
+    const { handle, owns, jetstream } = yield* natsConnection(config, logger, options.startNats ?? true);
     const provisioned = yield* Effect.tryPromise({ try: () => provision(handle), catch: (e) => e as Error });
     if (provisioned.created.length > 0) logger.info('created streams', { streams: provisioned.created.join(',') });
 
@@ -279,7 +293,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
       const auth = yield* resource('API keys', logger, () => apiAuthFor(config, handle, logger.child('auth')), async (a) => a.keys?.stop());
       const apiLogger = logger.child('api');
       const queryRecorder = new QueryRecorder(apiLogger);
-      const app = createApp({ nats: handle, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: apiLogger, metrics, auth, corsOrigins: config.corsOrigins, search: searchOptions(config), queryRecorder, ...(connectorStatus ? { connectors: connectorStatus } : {}) });
+      const app = createApp({ nats: handle, jetstream, serving, catalog, generations: runtime.generations, maxBodyBytes: config.maxBodyBytes, logger: apiLogger, metrics, auth, corsOrigins: config.corsOrigins, search: searchOptions(config), queryRecorder, ...(connectorStatus ? { connectors: connectorStatus } : {}) });
       // Once the last request is answered, the queries' events still waiting are published before NATS drains.
       server = yield* resource('API server', logger, () => startApiServer(app, { host: config.host, port: config.port, graceMs: config.shutdownGraceMs }), async (s) => {
         await s.close();
@@ -299,8 +313,9 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
               metrics,
               ready: () => {
                 const health = serving?.current().projector?.health();
-                const ok = handle.connected() && (health?.ok ?? true);
-                return { ok, detail: { nats: handle.connected(), ...(health ? { projection: health.detail } : {}) } };
+                const nats = natsCheck({ nats: handle, jetstream });
+                const ok = nats.ok && (health?.ok ?? true);
+                return { ok, detail: { nats: nats.ok, ...(nats.detail ? { natsDetail: nats.detail } : {}), ...(health ? { projection: health.detail } : {}) } };
               },
               ...(config.metricsPublic ? {} : { authorize: (header: string | undefined) => void authorizeHeader(auth, header, 'admin') }),
               ...(connectorStatus

@@ -1,6 +1,8 @@
 // The supervised nats-server child against real kills: restart on the same store and port, backoff, fast 503s, no restart after stop.
 import net from 'node:net';
-import { rm } from 'node:fs/promises';
+import { statfsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
@@ -9,6 +11,7 @@ import { tempDir } from '../test/helpers/nats.ts';
 import { documentInputSchema, publishDocument } from './document-log.ts';
 import { connectNats, type NatsHandle } from './nats.ts';
 import { STREAMS, provision } from './provision.ts';
+import { watchJetStream } from './jetstream-watch.ts';
 import { freePort, isPortOpen, superviseNatsServer, type SupervisedNatsServer } from './server.ts';
 
 interface Captured {
@@ -137,6 +140,50 @@ describe('superviseNatsServer', () => {
     expect(await isPortOpen('127.0.0.1', port)).toBe(false);
     expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
+});
+
+describe('watchJetStream', () => {
+  it('restarts a local nats-server whose JetStream stops answering (hung: SIGSTOP), and reports the silence meanwhile', async () => {
+    const logs = captureLogs();
+    const { server, handle } = await start(logs);
+    const before = await publishDocument(handle, 'acme', doc('before'));
+    const watch = watchJetStream(handle, { logger: logs.logger, intervalMs: 200, timeoutMs: 300, restartAfterMs: 1500, restart: (reason) => server.restart(reason) });
+    cleanups.push(async () => watch.stop());
+    const hung = server.pid;
+    process.kill(hung, 'SIGSTOP');
+    cleanups.push(async () => void (isAlive(hung) && process.kill(hung, 'SIGKILL')));
+    await waitFor(() => watch.silentForMs() > 500, 5_000);
+    await waitFor(() => server.pid !== hung, 10_000);
+    expect(isAlive(hung)).toBe(false); // SIGKILL ends even a stopped process
+    await waitFor(() => handle.connected() && watch.silentForMs() === 0, 20_000);
+    // The restarted server kept the store: old events are there and new ones are stored.
+    const after = await publishDocument(handle, 'acme', doc('after'));
+    expect(after.seq).toBe(before.seq + 1);
+    expect(server.restarts).toBe(1);
+    // JetStream is bounded by the disk, not by 75% of what was free at each start (a restart on a nearly full disk).
+    const config = await readFile(path.join(server.dataDir, 'nats-server.conf'), 'utf8');
+    expect(config).toContain(`max_file_store: ${statfsSync(server.dataDir).blocks * statfsSync(server.dataDir).bsize}`);
+    const messages = logs.lines.map((l) => [l.level, l.message]);
+    expect(messages).toContainEqual(['error', 'JetStream on the local nats-server stopped answering; restarting it (nats-server 2.9 does so after a write to a full disk fails)']);
+    expect(messages).toContainEqual(['warn', 'restarting nats-server']);
+    expect(messages).toContainEqual(['info', 'JetStream answers again']);
+    expect(messages).not.toContainEqual(['error', 'nats-server exited unexpectedly; restarting it']);
+  }, 40_000);
+
+  it('without a restart (a server it does not run) says once that JetStream is silent, and when it answers again', async () => {
+    const logs = captureLogs();
+    const { server, handle } = await start(logs);
+    const watch = watchJetStream(handle, { logger: logs.logger, intervalMs: 200, timeoutMs: 300, restartAfterMs: 1000 });
+    cleanups.push(async () => watch.stop());
+    process.kill(server.pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2_500));
+    const silent = logs.lines.filter((l) => l.message.startsWith('JetStream is not answering'));
+    expect(silent).toHaveLength(1);
+    expect(silent[0]).toMatchObject({ level: 'error', message: expect.stringContaining('check the nats-server (its log, its disk) and restart it') });
+    process.kill(server.pid, 'SIGCONT');
+    await waitFor(() => watch.silentForMs() === 0, 20_000);
+    expect(logs.lines.map((l) => l.message)).toContain('JetStream answers again');
+  }, 40_000);
 });
 
 describe('freePort', () => {

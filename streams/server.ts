@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { isAlive, isProcessRunning } from '../lib/processes.ts';
+import { diskSpace } from '../lib/disk-space.ts';
 
 export const NATS_INSTALL_HINT =
   'install it with `sudo apt-get install nats-server` (Debian/Ubuntu) or from https://github.com/nats-io/nats-server/releases, ' +
@@ -41,6 +42,8 @@ export interface NatsServerProcess {
   readonly exited: Promise<NatsServerExit>;
   /** Graceful stop (SIGTERM, then SIGKILL after a timeout). */
   stop(): Promise<void>;
+  /** SIGKILL, as a crash would end it (a supervisor restarts it): for a server that no longer answers. */
+  kill(): void;
 }
 
 /** Finds nats-server: NATS_SERVER_BIN, then PATH, then the Debian location. Throws ConfigError with the install command. */
@@ -148,6 +151,11 @@ async function stopLeftover(pidFile: string): Promise<boolean> {
 
 function configText(options: NatsServerOptions, storeDir: string, pidFile: string): string {
   const host = options.host ?? '127.0.0.1';
+  // Without max_file_store, nats-server gives JetStream 75% of the space free when it starts: a restart while the
+  // disk is nearly full (the SQLite projections share it) then caps the streams near their size, and every publish
+  // fails with "insufficient resources" until the next restart, however much space is freed meanwhile. The disk's
+  // own size bounds it instead; the data dir's free space is watched and alerted on (lib/disk-space.ts).
+  const disk = diskSpace(storeDir);
   return [
     '# Written by spanda up; edit the flags of `spanda up` instead.',
     `listen: "${host}:${options.port}"`,
@@ -155,6 +163,7 @@ function configText(options: NatsServerOptions, storeDir: string, pidFile: strin
     `pid_file: ${JSON.stringify(pidFile)}`,
     `jetstream {`,
     `  store_dir: ${JSON.stringify(storeDir)}`,
+    ...(disk && disk.size > 0 ? [`  max_file_store: ${disk.size}`] : []),
     `}`,
     '',
   ].join('\n');
@@ -218,6 +227,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     pid,
     dataDir,
     exited: exit,
+    kill: () => {
+      if (!exited) child.kill('SIGKILL');
+    },
     stop: () => {
       stopRequested = true;
       stopping ??= (async () => {
@@ -250,6 +262,8 @@ export interface SupervisedNatsServer {
   readonly restarts: number;
   /** Stops the child for good: no restart after this, even if a restart was under way. */
   stop(): Promise<void>;
+  /** Kills the child (it is not answering: SIGTERM would not end it either) so that it is restarted; `reason` is logged. */
+  restart(reason: string): void;
 }
 
 /** A server that ran this long before dying was healthy: the next restart starts again from the first delay. */
@@ -270,6 +284,7 @@ export async function superviseNatsServer(options: NatsServerOptions, supervisor
   let restarts = 0;
   let delay = firstDelay;
   let cancelWait: (() => void) | undefined;
+  let restartReason: string | undefined;
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -284,15 +299,19 @@ export async function superviseNatsServer(options: NatsServerOptions, supervisor
     while (!stopped) {
       const exit = await current.exited;
       if (stopped || exit.expected) return;
-      if (Date.now() - startedAt >= HEALTHY_UPTIME_MS) delay = firstDelay;
+      if (Date.now() - startedAt >= HEALTHY_UPTIME_MS || restartReason !== undefined) delay = firstDelay;
       const downSince = Date.now();
-      log.error('nats-server exited unexpectedly; restarting it', {
-        pid: exit.pid,
-        code: exit.code ?? undefined,
-        signal: exit.signal ?? undefined,
-        url: current.url,
-        log: exit.logTail || undefined,
-      });
+      if (restartReason !== undefined) log.warn('restarting nats-server', { pid: exit.pid, reason: restartReason, url: current.url });
+      else {
+        log.error('nats-server exited unexpectedly; restarting it', {
+          pid: exit.pid,
+          code: exit.code ?? undefined,
+          signal: exit.signal ?? undefined,
+          url: current.url,
+          log: exit.logTail || undefined,
+        });
+      }
+      restartReason = undefined;
       for (let attempt = 1; !stopped; attempt++) {
         await sleep(delay);
         if (stopped) return;
@@ -324,6 +343,11 @@ export async function superviseNatsServer(options: NatsServerOptions, supervisor
     },
     get restarts() {
       return restarts;
+    },
+    restart: (reason) => {
+      if (stopped) return;
+      restartReason = reason;
+      current.kill();
     },
     stop: () => {
       stopping ??= (async () => {

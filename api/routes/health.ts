@@ -6,13 +6,27 @@ import { redactUrl } from '../../lib/log.ts';
 import { principalOf } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 
+/** JetStream silent this long (two probes or more) makes the node not ready: publishing fails meanwhile. */
+export const JETSTREAM_SILENT_NOT_READY_MS = 20_000;
+
+/** Connected, and JetStream answering: what publishing needs. */
+export function natsCheck(deps: Pick<ApiDeps, 'nats' | 'jetstream'>): { ok: boolean; detail?: string } {
+  const url = redactUrl(deps.nats.url);
+  if (!deps.nats.connected()) return { ok: false, detail: `not connected to ${url}; publishing answers 503 until it reconnects` };
+  const silentMs = deps.jetstream?.silentForMs() ?? 0;
+  if (silentMs >= JETSTREAM_SILENT_NOT_READY_MS) {
+    return { ok: false, detail: `JetStream at ${url} has not answered for ${Math.round(silentMs / 1000)} s; publishing fails until it does (a local nats-server is restarted after 60 s)` };
+  }
+  return { ok: true };
+}
+
 export function healthRoutes(deps: ApiDeps): Hono {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   app.get('/readyz', async (c) => {
     const checks: Record<string, { ok: boolean; detail?: string }> = {};
-    checks.nats = deps.nats.connected() ? { ok: true } : { ok: false, detail: `not connected to ${redactUrl(deps.nats.url)}; publishing answers 503 until it reconnects` };
+    checks.nats = natsCheck(deps);
     const served = (() => {
       try {
         return deps.serving.current();
