@@ -13,7 +13,7 @@ export interface ChaosResultFile extends ChaosResult {
 }
 
 export const SECTION_TITLE = '## Reliability (`npm run chaos`)';
-const ORDER = ['crash', 'broker', 'limits', 'fuzz', 'soak'];
+const ORDER = ['crash', 'broker', 'limits', 'disk', 'fuzz', 'soak'];
 
 export async function readChaosResults(): Promise<ChaosResultFile[]> {
   const files = (await readdir(RESULTS_DIR)).filter((f) => /^chaos-[a-z]+\.json$/.test(f));
@@ -57,6 +57,21 @@ function details(r: ChaosResultFile): string {
       .filter(Boolean)
       .join('\n');
   }
+  if (r.scenario === 'disk') {
+    if (r.skipped !== undefined) return `- skipped on this machine: ${r.skipped}.`;
+    const refusal = get<{ status: number; detail?: string; retryAfter?: string | null; afterMs: number }>(f, 'firstRefusal');
+    const ready = get<Record<string, { ok: boolean; detail?: string }>>(f, 'readyzWhileFull') ?? {};
+    const queries = get<{ answered: number; failed: number }>(f, 'queriesWhileFull');
+    const s = (ms: number | undefined) => (ms === undefined ? '–' : `${(ms / 1000).toFixed(1)} s`);
+    return [
+      `- a ${get<number>(f, 'diskMb')} MB tmpfs holds the data dir (nats-server's store and the SQLite projections); another program leaves ${get<number>(f, 'freeBeforeFillMb')} MB free, and the node fills it with ${n(get<number>(f, 'acknowledgedBeforeFull') ?? 0)} acknowledged documents in ${s(get<number>(f, 'fillMs'))}; statuses of every request (publishes and queries) ${JSON.stringify(get(f, 'statuses'))}.`,
+      refusal ? `- first refusal: **${refusal.status}**${refusal.retryAfter ? ` with Retry-After ${refusal.retryAfter} s` : ''} — “${refusal.detail ?? ''}”.` : '',
+      `- while full: ${queries?.answered ?? 0} queries answered, ${queries?.failed ?? 0} failed; /readyz not ready: ${Object.entries(ready).filter(([, c]) => !c.ok).map(([k, c]) => `${k}: “${c.detail ?? ''}”`).join('; ')}.`,
+      `- space freed (the other program's file deleted), nothing restarted by hand: publishing accepted again after ${s(get<number>(f, 'publishAgainMsAfterFreed'))}${get<boolean>(f, 'natsServerRestarted') ? ' (the JetStream watch restarted the wedged nats-server child)' : ''}; every acknowledged and re-sent document queryable ${s(get<number>(f, 'indexedMsAfterFreed'))} after; \`spanda verify\` ${get<{ ok: boolean }>(f, 'verify')?.ok ? 'digest = log digest' : 'MISMATCH'}.`,
+    ]
+      .filter(Boolean)
+      .join('\n');
+  }
   if (r.scenario === 'fuzz') {
     return [
       `- ${n(get<number>(f, 'requests') ?? 0)} requests, statuses ${JSON.stringify(get(f, 'statuses'))}; 431 comes from Node's HTTP parser (URLs over 16 KB).`,
@@ -93,20 +108,21 @@ function details(r: ChaosResultFile): string {
 export function reliabilitySection(results: readonly ChaosResultFile[]): string {
   const rows = results.map(
     (r) =>
-      `| ${r.scenario} | ${r.description} | ${n(r.faults)} | ${n(r.events)} | ${r.lost} | ${r.duplicated} | ${r.resurrected} | ${r.http5xx} | ${r.failures.length === 0 ? 'pass' : `**FAIL** (${r.failures.length})`} | ${r.date.slice(0, 16).replace('T', ' ')}, load ${r.load.start[0]} → ${r.load.end[0]} |`,
+      `| ${r.scenario} | ${r.description} | ${n(r.faults)} | ${n(r.events)} | ${r.lost} | ${r.duplicated} | ${r.resurrected} | ${r.http5xx} | ${r.skipped !== undefined ? 'skipped' : r.failures.length === 0 ? 'pass' : `**FAIL** (${r.failures.length})`} | ${r.date.slice(0, 16).replace('T', ' ')}, load ${r.load.start[0]} → ${r.load.end[0]} |`,
   );
   return `${SECTION_TITLE}
 
 Written by \`npm run chaos\` from \`bench/results/chaos-*.json\` (this section only). \`npm run chaos -- NAME\` runs one
-scenario (\`crash\`, \`broker\`, \`limits\`, \`fuzz\`, \`soak\`; \`--short\` for the small scale, \`--soak-minutes N\`,
-\`--seed N\`); \`test/e2e/chaos-short.test.ts\` runs all five at small scale in CI (about two minutes). Each scenario
+scenario (\`crash\`, \`broker\`, \`limits\`, \`disk\`, \`fuzz\`, \`soak\`; \`--short\` for the small scale, \`--soak-minutes N\`,
+\`--seed N\`); \`test/e2e/chaos-short.test.ts\` runs all six at small scale in CI (about four minutes; \`disk\` needs root
+to mount a tmpfs and says so when it cannot). Each scenario
 starts its own nats-server(s) and spanda processes on free ports in temp dirs, drives them over HTTP on 127.0.0.1 as a
 client would (retrying on 503 after \`Retry-After\`), then checks independently of the system's own digest: for every
 document, the last operation the server acknowledged (202) is asked of the API (\`GET /v1/documents/:source/:id\` and a
 keyword query scoped to the document): **lost** = a live version not served or not queryable, **duplicated** = chunks
 of another version still served (or chunk/vector counts that disagree, or a stage that stored an output twice),
 **resurrected** = a deleted document served or queryable. **5xx** counts answers 500–599 other than 503 (the answer while
-NATS is down) and, in \`limits\`, 507 (a full stream).
+NATS is down) and, in \`limits\` and \`disk\`, 507 (a full stream).
 
 | scenario | what | faults injected | events | lost | duplicated | resurrected | 5xx | result | date (UTC), load |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |
@@ -117,7 +133,11 @@ ${results.map((r) => `**${r.scenario}** (${r.scale} scale, seed ${r.seed})\n${de
 **Found and fixed.** A stream at its limit (max_msgs/max_bytes with discard new, or the server out of storage) made
 \`POST\`/\`DELETE /v1/documents\` answer 503 with \`Retry-After: 5\`, so a careful client retried forever: it now answers
 **507** \`urn:spanda:problem:storage-limit\` naming the limit, without Retry-After (\`StorageLimitError\`, still retried
-by processors and never dead-lettered: \`streams/publisher-limits.int.test.ts\`).
+by processors and never dead-lettered: \`streams/publisher-limits.int.test.ts\`). A full disk under \`spanda up\` left
+nats-server 2.9's JetStream silent (no log line) even after space was freed, and a restart on the nearly full disk capped
+JetStream at 75% of what little was free: the JetStream watch now restarts a silent child once its disk has room
+(\`streams/jetstream-watch.ts\`), the child's JetStream is bounded by the disk's size, projections back off and say the
+disk is full, and the data dir's free space is a metric with alerts (\`lib/disk-space.ts\`).
 `;
 }
 

@@ -29,7 +29,7 @@ await runBenchmark('chaos', async () => {
     const result = await SCENARIOS[name](scale);
     results.push(result);
     const file = await writeChaosResult(result, scale, load);
-    process.stdout.write(`${name}: ${result.failures.length === 0 ? 'pass' : `FAIL\n  ${result.failures.join('\n  ')}`} (${file})\n`);
+    process.stdout.write(`${name}: ${result.skipped !== undefined ? `skipped: ${result.skipped}` : result.failures.length === 0 ? 'pass' : `FAIL\n  ${result.failures.join('\n  ')}`} (${file})\n`);
   }
   process.stdout.write(`\n${textTable(results)}\n`);
   await updateBenchmarksMd();

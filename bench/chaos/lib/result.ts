@@ -18,6 +18,8 @@ export interface ChaosResult {
   readonly figures: Record<string, unknown>;
   /** Problems found (empty when the run is clean). */
   readonly failures: string[];
+  /** Why the scenario could not run on this machine (its figures are then empty). */
+  readonly skipped?: string;
 }
 
 export interface Scale {
@@ -36,6 +38,6 @@ export const startLoad = (): number[] => loadAverage();
 export function textTable(results: readonly ChaosResult[]): string {
   return table(
     ['scenario', 'faults', 'events', 'lost', 'dup', 'resurrected', '5xx', 'result'],
-    results.map((r) => [r.scenario, String(r.faults), String(r.events), String(r.lost), String(r.duplicated), String(r.resurrected), String(r.http5xx), r.failures.length === 0 ? 'pass' : 'FAIL']),
+    results.map((r) => [r.scenario, String(r.faults), String(r.events), String(r.lost), String(r.duplicated), String(r.resurrected), String(r.http5xx), r.skipped !== undefined ? 'skipped' : r.failures.length === 0 ? 'pass' : 'FAIL']),
   );
 }
