@@ -52,6 +52,8 @@ export function generationId(spec: GenerationSpec): string {
 
 export const generationKey = (role: string, id: string): string => `gen.${role}.${id}`;
 
+export const aliasKey = (role: string): string => `alias.${role}`;
+
 /** What a replay builds: a generation id, and whether it continues one an earlier replay left unfinished. */
 export interface BuildTarget {
   readonly id: string;
@@ -73,15 +75,13 @@ export async function generationToBuild(
   const held = await generations.get(spec.role, id);
   if (!held) return { id, resumed: false };
   if (held.state === 'building') return { id, resumed: true };
-  const rebuild = new RegExp(`^${id}-r[0-9a-z]+$`);
+  const isRebuild = (other: string) => other.startsWith(`${id}-r`) && /^[0-9a-z]+$/.test(other.slice(id.length + 2));
   const unfinished = (await generations.list(spec.role))
-    .filter((g) => g.state === 'building' && rebuild.test(g.id))
+    .filter((g) => g.state === 'building' && isRebuild(g.id))
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   for (const g of unfinished) if ((await heldBy(g.id)) === undefined) return { id: g.id, resumed: true };
   return { id: `${id}-r${Date.now().toString(36)}`, resumed: false };
 }
-
-export const aliasKey = (role: string): string => `alias.${role}`;
 
 function decode<T>(bytes: Uint8Array | undefined, what: string): T | undefined {
   if (!bytes || bytes.length === 0) return undefined;

@@ -114,7 +114,7 @@ export function reliabilitySection(results: readonly ChaosResultFile[]): string 
 
 Written by \`npm run chaos\` from \`bench/results/chaos-*.json\` (this section only). \`npm run chaos -- NAME\` runs one
 scenario (\`crash\`, \`broker\`, \`limits\`, \`disk\`, \`fuzz\`, \`soak\`; \`--short\` for the small scale, \`--soak-minutes N\`,
-\`--seed N\`); \`test/e2e/chaos-short.test.ts\` runs all six at small scale in CI (about four minutes; \`disk\` needs root
+\`--seed N\`); \`test/e2e/chaos-short.test.ts\` runs all six at small scale in CI (about three minutes; \`disk\` needs root
 to mount a tmpfs and says so when it cannot). Each scenario
 starts its own nats-server(s) and spanda processes on free ports in temp dirs, drives them over HTTP on 127.0.0.1 as a
 client would (retrying on 503 after \`Retry-After\`), then checks independently of the system's own digest: for every
