@@ -1,8 +1,9 @@
 // startScoped hands back the error a program failed with or threw, with its class and message, and releases what it acquired.
 import * as Effect from 'effect/Effect';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError } from './errors.ts';
-import { attempt, startScoped } from './lifecycle.ts';
+import { attempt, resource, SLOW_RELEASE_MS, startScoped } from './lifecycle.ts';
+import { createLogger } from './log.ts';
 
 describe('startScoped', () => {
   it('throws the error itself whether the program failed with it or threw it, after releasing what it had acquired', async () => {
@@ -23,5 +24,32 @@ describe('startScoped', () => {
       expect((err as Error).message).toBe(message);
     }
     expect(released).toEqual(['nats', 'nats']);
+  });
+});
+
+describe('resource', () => {
+  it('names a resource whose stop hangs, every SLOW_RELEASE_MS while it does, and nothing for a quick one', async () => {
+    vi.useFakeTimers();
+    try {
+      const lines: Array<{ level: string; message: string }> = [];
+      const logger = createLogger('test', 'debug', (line) => lines.push(JSON.parse(line)), { format: 'json' });
+      let stopHung: () => void = () => undefined;
+      const program = Effect.gen(function* () {
+        yield* resource('NATS connection', logger, async () => 'nats', () => new Promise<void>((resolve) => (stopHung = resolve)));
+        yield* resource('API server', logger, async () => 'api', async () => undefined);
+      });
+      const started = await startScoped(program);
+      const closing = started.close();
+      await vi.advanceTimersByTimeAsync(SLOW_RELEASE_MS * 2 + 1);
+      stopHung();
+      await closing;
+      await vi.advanceTimersByTimeAsync(SLOW_RELEASE_MS * 2);
+      expect(lines.map((l) => [l.level, l.message])).toEqual([
+        ['warn', 'stopping NATS connection is taking long'],
+        ['warn', 'stopping NATS connection is taking long'],
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

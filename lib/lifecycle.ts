@@ -11,6 +11,9 @@ export function attempt<A>(run: () => Promise<A>): Effect.Effect<A, Error> {
   return Effect.tryPromise({ try: run, catch: (err) => (err instanceof Error ? err : new Error(String(err))) });
 }
 
+/** How long a resource may take to stop before the log says which one is still stopping (and again as often). */
+export const SLOW_RELEASE_MS = 15_000;
+
 /** A resource acquired by a promise and released by another; release errors are logged, never thrown. */
 export function resource<A>(name: string, logger: Logger, acquire: () => Promise<A>, release: (a: A) => Promise<void>): Effect.Effect<A, Error, Scope.Scope> {
   return Effect.acquireRelease(
@@ -18,10 +21,16 @@ export function resource<A>(name: string, logger: Logger, acquire: () => Promise
     (a) =>
       // Cannot fail: a release error is logged, and the remaining resources are still released.
       Effect.promise(async () => {
+        // A stop that hangs (a broker that no longer answers, a stuck thread) is named while it hangs.
+        const started = Date.now();
+        const slow = setInterval(() => logger.warn(`stopping ${name} is taking long`, { waitedMs: Date.now() - started }), SLOW_RELEASE_MS);
+        slow.unref();
         try {
           await release(a);
         } catch (err) {
           logger.warn(`stopping ${name} failed`, { error: errorMessage(err) });
+        } finally {
+          clearInterval(slow);
         }
       }),
   );

@@ -99,6 +99,8 @@ export interface ConnectOptions {
   readonly logger?: Logger;
   /** Credentials (NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS, NATS_NKEY); none by default. */
   readonly auth?: NatsAuth;
+  /** How long drain() may take before it closes instead (DRAIN_TIMEOUT_MS). */
+  readonly drainTimeoutMs?: number;
 }
 
 export interface NatsAuth {
@@ -151,7 +153,7 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandle> 
         ...clientTuning,
         ...auth,
       });
-      return wrap(nc, options.url, options.logger ?? silentLogger);
+      return wrap(nc, options.url, options.logger ?? silentLogger, options.drainTimeoutMs ?? DRAIN_TIMEOUT_MS);
     } catch (err) {
       lastError = err;
       // Retrying will not change the server's mind about the credentials.
@@ -171,7 +173,28 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandle> 
   );
 }
 
-async function wrap(nc: NatsConnection, url: string, log: Logger): Promise<NatsHandle> {
+/**
+ * Longest a drain may take before the connection is closed instead. A healthy server drains in milliseconds; one whose
+ * JetStream no longer answers (nats-server 2.9 after a write to a full disk) kept `spanda up` from ever exiting. What a
+ * close drops is unacknowledged, so it is redelivered (and stored once: outputs have ids derived from their input).
+ */
+export const DRAIN_TIMEOUT_MS = 10_000;
+
+async function drainWithin(nc: NatsConnection, timeoutMs: number, log: Logger): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), timeoutMs);
+  });
+  try {
+    const outcome = await Promise.race([nc.drain().then(() => 'drained' as const, () => 'failed' as const), late]);
+    if (outcome === 'late') log.warn('draining the NATS connection did not finish; closing it (what was not acknowledged is redelivered)', { waitedMs: timeoutMs });
+    if (outcome !== 'drained') await nc.close();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function wrap(nc: NatsConnection, url: string, log: Logger, drainTimeoutMs: number): Promise<NatsHandle> {
   // Credentials in a URL (nats://user:pass@host) never reach a log line.
   const shownUrl = redactUrl(url);
   let isConnected = true;
@@ -217,7 +240,7 @@ async function wrap(nc: NatsConnection, url: string, log: Logger): Promise<NatsH
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
     drain: () => {
       // Draining flushes through the server: with none to talk to (a reconnect under way) it would wait for one.
-      draining ??= nc.isClosed() ? Promise.resolve() : isConnected ? nc.drain().catch(() => nc.close()) : nc.close();
+      draining ??= nc.isClosed() ? Promise.resolve() : isConnected ? drainWithin(nc, drainTimeoutMs, log) : nc.close();
       return draining;
     },
   };

@@ -186,6 +186,23 @@ describe('watchJetStream', () => {
   }, 40_000);
 });
 
+describe('draining a connection to a server that stopped answering', () => {
+  it('closes it after the drain timeout instead of waiting forever, saying so', async () => {
+    const logs = captureLogs();
+    const { server } = await start(logs);
+    const handle = await connectNats({ url: server.url, name: 'drain-test', logger: logs.logger, drainTimeoutMs: 1_000 });
+    await handle.js.publish('docs.acme.api.x', new Uint8Array(1)).catch(() => undefined);
+    const hung = server.pid;
+    process.kill(hung, 'SIGSTOP');
+    cleanups.push(async () => void (isAlive(hung) && process.kill(hung, 'SIGCONT')));
+    const started = Date.now();
+    await handle.drain();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(handle.nc.isClosed()).toBe(true);
+    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'warn', message: expect.stringContaining('draining the NATS connection did not finish; closing it') }));
+  }, 20_000);
+});
+
 describe('freePort', () => {
   it('gives ports that can be listened on, below the kernel ephemeral range where there is one', async () => {
     const range = await import('node:fs').then((fs) => fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).catch(() => undefined);
