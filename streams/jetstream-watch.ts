@@ -2,6 +2,7 @@
 import { diskSpace } from '../lib/disk-space.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { redactUrl, silentLogger, type Logger } from '../lib/log.ts';
+import { LATE, within } from '../lib/within.ts';
 import type { NatsHandle } from './nats.ts';
 
 export interface JetStreamWatchOptions {
@@ -51,18 +52,10 @@ export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOption
   const probe = async (): Promise<void> => {
     const started = Date.now();
     let failure: string | undefined;
-    let deadline: ReturnType<typeof setTimeout> | undefined;
     try {
-      await Promise.race([
-        handle.jsm.getAccountInfo(),
-        new Promise((_, reject) => {
-          deadline = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+      if ((await within(handle.jsm.getAccountInfo(), timeoutMs)) === LATE) failure = `no answer within ${timeoutMs} ms`;
     } catch (err) {
       failure = errorMessage(err);
-    } finally {
-      clearTimeout(deadline);
     }
     if (stopped) return;
     if (failure === undefined) {

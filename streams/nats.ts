@@ -6,6 +6,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { ConfigError, UnavailableError, errorMessage } from '../lib/errors.ts';
 import { redactUrl, silentLogger, type Logger } from '../lib/log.ts';
 import { warnIfServerForgetsPulls } from './consumer-stalls.ts';
+import { LATE, within } from '../lib/within.ts';
 
 export interface NatsHandle {
   readonly nc: NatsConnection;
@@ -181,17 +182,9 @@ export async function connectNats(options: ConnectOptions): Promise<NatsHandle> 
 export const DRAIN_TIMEOUT_MS = 10_000;
 
 async function drainWithin(nc: NatsConnection, timeoutMs: number, log: Logger): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), timeoutMs);
-  });
-  try {
-    const outcome = await Promise.race([nc.drain().then(() => 'drained' as const, () => 'failed' as const), late]);
-    if (outcome === 'late') log.warn('draining the NATS connection did not finish; closing it (what was not acknowledged is redelivered)', { waitedMs: timeoutMs });
-    if (outcome !== 'drained') await nc.close();
-  } finally {
-    clearTimeout(timer);
-  }
+  const outcome = await within(nc.drain().then(() => 'drained' as const, () => 'failed' as const), timeoutMs);
+  if (outcome === LATE) log.warn('draining the NATS connection did not finish; closing it (what was not acknowledged is redelivered)', { waitedMs: timeoutMs });
+  if (outcome !== 'drained') await nc.close();
 }
 
 async function wrap(nc: NatsConnection, url: string, log: Logger, drainTimeoutMs: number): Promise<NatsHandle> {
