@@ -5,6 +5,7 @@ import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/j
 import { HEADER } from './codec.ts';
 import type { NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';
+import { STOP_READING, readSlice } from './read.ts';
 import { subjects } from './subjects.ts';
 
 export const DLQ_HEADER = {
@@ -101,56 +102,123 @@ export function matchesDlqFilter(entry: DlqEntry, filter: DlqFilter): boolean {
 
 const DLQ_HEADER_NAMES = new Set<string>(Object.values(DLQ_HEADER).map((h) => h.toLowerCase()));
 
-function toEntry(m: StoredMsg): DlqEntry {
+/** A DLQ message as either reader gives it: a direct get (StoredMsg) or an ordered consumer (JsMsg). */
+interface DlqMessage {
+  readonly seq: number;
+  readonly time: Date;
+  readonly data: Uint8Array;
+  readonly headers: MsgHdrs | undefined;
+}
+
+function toEntry(m: DlqMessage): DlqEntry {
   const original = createHeaders();
-  for (const [key, values] of m.header ?? []) {
+  for (const [key, values] of m.headers ?? []) {
     if (DLQ_HEADER_NAMES.has(key.toLowerCase())) continue;
     for (const value of values) original.append(key, value);
   }
-  const attempts = Number(m.header.get(DLQ_HEADER.attempts));
+  const get = (name: string) => m.headers?.get(name) ?? '';
+  const attempts = Number(get(DLQ_HEADER.attempts));
   return {
     dlqSeq: m.seq,
-    stage: m.header.get(DLQ_HEADER.processor),
-    reason: m.header.get(DLQ_HEADER.reason),
-    stream: m.header.get(DLQ_HEADER.stream),
-    seq: Number(m.header.get(DLQ_HEADER.seq)),
-    subject: m.header.get(DLQ_HEADER.subject),
+    stage: get(DLQ_HEADER.processor),
+    reason: get(DLQ_HEADER.reason),
+    stream: get(DLQ_HEADER.stream),
+    seq: Number(get(DLQ_HEADER.seq)),
+    subject: get(DLQ_HEADER.subject),
     data: m.data,
-    time: m.header.get(DLQ_HEADER.time) || m.time.toISOString(),
+    time: get(DLQ_HEADER.time) || m.time.toISOString(),
     attempts: Number.isFinite(attempts) ? attempts : 0,
     headers: original,
   };
 }
 
+export interface DlqScanOptions {
+  readonly filter?: DlqFilter;
+  /** First DLQ sequence to look at. */
+  readonly fromSeq?: number;
+  /** Leave the entries' bytes on the server (`data` is empty): listing and counting need only the headers. */
+  readonly headersOnly?: boolean;
+  /** Called as the scan goes: DLQ messages looked at, and how many there are to look at. */
+  readonly onProgress?: (scanned: number, total: number) => void;
+}
+
+/** What a scan's callback returns to stop it early. */
+export const STOP_SCAN = STOP_READING;
+
 /**
- * DLQ entries from `fromSeq` on that match `filter` (a processor filter reads only that stage's subject), oldest first.
- * An empty or missing stream gives none.
+ * Calls `onEntries` with the matching entries, oldest first, in batches, reading the DLQ with an ordered consumer (a
+ * processor filter reads only that stage's subject). The scan ends at the entry that was last when it started, so
+ * entries the scan's own work dead-letters again (a re-drive of input that is still bad) are not visited. An empty or
+ * missing stream gives none.
  */
-export async function readDlq(handle: NatsHandle, options: { fromSeq?: number; limit?: number; filter?: DlqFilter } = {}): Promise<DlqEntry[]> {
+export async function scanDlq(
+  handle: NatsHandle,
+  options: DlqScanOptions,
+  onEntries: (entries: DlqEntry[]) => Promise<void | typeof STOP_SCAN> | void | typeof STOP_SCAN,
+): Promise<void> {
   let state: { first_seq: number; last_seq: number; messages: number };
   try {
     state = (await handle.jsm.streams.info(STREAMS.DLQ)).state;
   } catch (err) {
-    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return [];
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return;
     throw err;
   }
+  if (state.messages === 0) return;
   const filter = options.filter ?? {};
-  const out: DlqEntry[] = [];
-  if (state.messages === 0) return out;
-  const limit = options.limit ?? 10_000;
   const subject = filter.processor !== undefined ? subjects.dlq(filter.processor) : `${subjects.dlq('')}>`;
-  // Direct gets with next_by_subj skip deleted entries and other stages' subjects without a request per sequence.
-  for (let seq = Math.max(state.first_seq, options.fromSeq ?? 1, filter.dlqSeq ?? 1); seq <= state.last_seq && out.length < limit; ) {
-    const m = await handle.jsm.direct.getMessage(STREAMS.DLQ, { seq, next_by_subj: subject }).catch((err: unknown) => {
+  if (filter.dlqSeq !== undefined) {
+    // One entry: a direct get, which also tells a missing entry from a stage the filter does not name.
+    const m = await handle.jsm.direct.getMessage(STREAMS.DLQ, { seq: filter.dlqSeq, next_by_subj: subject }).catch((err: unknown) => {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
       throw err;
     });
-    if (!m) break;
-    const entry = toEntry(m);
-    if (matchesDlqFilter(entry, filter)) out.push(entry);
-    if (filter.dlqSeq !== undefined) break;
-    seq = m.seq + 1;
+    const entry = m ? toEntry({ seq: m.seq, time: m.time, data: m.data, headers: m.header }) : undefined;
+    options.onProgress?.(1, 1);
+    if (entry && matchesDlqFilter(entry, filter)) await onEntries([entry]);
+    return;
   }
+  let scanned = 0;
+  let total = 0;
+  await readSlice(
+    handle,
+    {
+      stream: STREAMS.DLQ,
+      filterSubject: subject,
+      fromSeq: Math.max(state.first_seq, options.fromSeq ?? 1),
+      upTo: state.last_seq,
+      // Entries keep their input's bytes (up to the server's max payload each): fewer at a time when they are read.
+      batchSize: options.headersOnly ? 1000 : 100,
+      ...(options.headersOnly ? { headersOnly: true } : {}),
+      onSize: (n) => {
+        total = n;
+        options.onProgress?.(0, total);
+      },
+    },
+    async (messages) => {
+      scanned += messages.length;
+      const entries = messages.map((m) => toEntry(m)).filter((e) => matchesDlqFilter(e, filter));
+      const verdict = entries.length > 0 ? await onEntries(entries) : undefined;
+      options.onProgress?.(scanned, Math.max(total, scanned));
+      return verdict;
+    },
+  );
+}
+
+/**
+ * DLQ entries from `fromSeq` on that match `filter`, oldest first, at most `limit` (10,000 unless given). An empty or
+ * missing stream gives none.
+ */
+export async function readDlq(handle: NatsHandle, options: { fromSeq?: number; limit?: number; filter?: DlqFilter; headersOnly?: boolean } = {}): Promise<DlqEntry[]> {
+  const limit = options.limit ?? 10_000;
+  const out: DlqEntry[] = [];
+  await scanDlq(
+    handle,
+    { ...(options.filter ? { filter: options.filter } : {}), ...(options.fromSeq !== undefined ? { fromSeq: options.fromSeq } : {}), ...(options.headersOnly ? { headersOnly: true } : {}) },
+    (entries) => {
+      out.push(...entries.slice(0, limit - out.length));
+      return out.length >= limit ? STOP_SCAN : undefined;
+    },
+  );
   return out;
 }
 
@@ -164,27 +232,51 @@ export type RedriveResult =
   | { readonly entry: DlqEntry; readonly status: 'superseded'; readonly by: number };
 
 /**
- * Publishes the entry's original bytes and headers to its original subject (a new Nats-Msg-Id derived from the DLQ
- * sequence), then deletes the entry. A crash between the two leaves the entry; re-driving it again is deduplicated by
- * the stream (within its duplicate window), so the input is reprocessed once in effect. A DOCUMENTS entry whose
- * document has a newer version in the log is not re-driven unless `force`: it would bring the old text back.
+ * Publishes the entries' original bytes and headers to their original subjects (a new Nats-Msg-Id derived from each DLQ
+ * sequence), in DLQ order, then deletes the entries that were published. A crash between the two leaves the entries;
+ * re-driving them again is deduplicated by the stream (within its duplicate window), so each input is reprocessed once
+ * in effect. A DOCUMENTS entry whose document has a newer version in the log is not re-driven unless `force`: it would
+ * bring the old text back. When a publish fails, the entries published before it are still removed and the error is
+ * thrown: the rest stay in the DLQ for the next re-drive.
  */
+export async function redriveDlqEntries(handle: NatsHandle, entries: readonly DlqEntry[], options: { force?: boolean } = {}): Promise<RedriveResult[]> {
+  const newer = await Promise.all(entries.map((entry) => (entry.stream === STREAMS.DOCUMENTS && !options.force ? newerVersionOf(handle, entry) : undefined)));
+  // Published in one go, in order: one connection keeps their order, so two versions of one subject land as they were.
+  const published = entries.map((entry, i) => (newer[i] === undefined ? handle.js.publish(entry.subject, entry.data, { headers: redriveHeaders(entry), msgID: redriveMsgId(entry.dlqSeq) }) : undefined));
+  const settled = await Promise.allSettled(published.map((p) => p ?? Promise.resolve(undefined)));
+  await Promise.all(entries.map((entry, i) => (settled[i]?.status === 'fulfilled' && published[i] !== undefined ? deleteDlqEntry(handle, entry.dlqSeq) : undefined)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return entries.map((entry, i): RedriveResult => {
+    const by = newer[i];
+    if (by !== undefined) return { entry, status: 'superseded', by };
+    const ack = (settled[i] as PromiseFulfilledResult<{ seq: number; duplicate: boolean }>).value;
+    return { entry, status: 'redriven', seq: ack.seq, duplicate: ack.duplicate };
+  });
+}
+
+/** Re-drives one entry (see redriveDlqEntries). */
 export async function redriveDlqEntry(handle: NatsHandle, entry: DlqEntry, options: { force?: boolean } = {}): Promise<RedriveResult> {
-  if (entry.stream === STREAMS.DOCUMENTS && !options.force) {
-    const last = await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { last_by_subj: entry.subject }).catch((err: unknown) => {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
-      throw err;
-    });
-    if (last && last.seq > entry.seq) return { entry, status: 'superseded', by: last.seq };
-  }
+  const [result] = await redriveDlqEntries(handle, [entry], options);
+  return result as RedriveResult;
+}
+
+/** The DOCUMENTS sequence of a newer version of the entry's document, if the log has one. */
+async function newerVersionOf(handle: NatsHandle, entry: DlqEntry): Promise<number | undefined> {
+  const last = await handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { last_by_subj: entry.subject }).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+    throw err;
+  });
+  return last && last.seq > entry.seq ? last.seq : undefined;
+}
+
+function redriveHeaders(entry: DlqEntry): MsgHdrs {
   const h = createHeaders();
   for (const [key, values] of entry.headers) {
     if (key.toLowerCase() === HEADER.msgId.toLowerCase()) continue;
     for (const value of values) h.append(key, value);
   }
-  const ack = await handle.js.publish(entry.subject, entry.data, { headers: h, msgID: redriveMsgId(entry.dlqSeq) });
-  await deleteDlqEntry(handle, entry.dlqSeq);
-  return { entry, status: 'redriven', seq: ack.seq, duplicate: ack.duplicate };
+  return h;
 }
 
 /** Removes one entry; an entry already gone (another redrive or purge) is not an error. */
@@ -210,6 +302,9 @@ export async function purgeDlq(handle: NatsHandle, filter: DlqFilter): Promise<n
     }
   }
   let removed = 0;
-  for (const entry of await readDlq(handle, { filter, limit: Number.MAX_SAFE_INTEGER })) if (await deleteDlqEntry(handle, entry.dlqSeq)) removed++;
+  await scanDlq(handle, { filter, headersOnly: true }, async (entries) => {
+    const deleted = await Promise.all(entries.map((entry) => deleteDlqEntry(handle, entry.dlqSeq)));
+    removed += deleted.filter(Boolean).length;
+  });
   return removed;
 }

@@ -186,4 +186,35 @@ describe('spanda dlq', () => {
     expect(await readDlq(nats.handle, { filter: { processor: 'chunker' } })).toHaveLength(1);
     await spanda('dlq', 'purge', '--processor', 'chunker');
   });
+
+  it('at scale: list counts every match by reason, redrive goes in order with progress and does not revisit what it dead-letters again', async () => {
+    const count = 250;
+    const before = (await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.last_seq;
+    // Bytes with no Spanda headers, straight onto the stream, as a misconfigured producer would send them.
+    await Promise.all(Array.from({ length: count }, (_, i) => nats.handle.js.publish(`docs.acme.junk.bad-${i}`, `not an event ${i}`)));
+    await until(async () => ((await readDlq(nats.handle, { filter: { reason: 'no headers' } })).length === count ? true : undefined), 'the chunker to dead-letter the junk');
+
+    const list = await spanda('dlq', 'list', '--limit', '10', '--reason', 'no headers');
+    expect(list.code).toBe(0);
+    expect(list.out).toContain(`showing the oldest 10 of ${count} matching entries`);
+    expect(list.out).toMatch(new RegExp(`\\n${count} +chunker +message has no headers`));
+    expect(list.out.match(/docs|DOCUMENTS/g)?.length).toBe(10);
+
+    const redrive = await spanda('dlq', 'redrive', '--reason', 'no headers');
+    expect(redrive.code).toBe(0);
+    expect(redrive.out).toMatch(new RegExp(`\\n${count} +chunker +redriven\\n`));
+    expect(redrive.out).toContain(`${count} re-driven`);
+    expect(redrive.err).toContain(`redrive: ${count}/${count} (100%)`);
+    // Each entry was published once, in the order the DLQ held them (the chunker rejected them in log order).
+    const after = (await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.last_seq;
+    expect(after - before).toBe(2 * count);
+    const subjectsRedriven: string[] = [];
+    for (let seq = before + count + 1; seq <= after; seq++) subjectsRedriven.push((await nats.handle.jsm.streams.getMessage(STREAMS.DOCUMENTS, { seq }))?.subject ?? '');
+    expect(subjectsRedriven).toEqual(Array.from({ length: count }, (_, i) => `docs.acme.junk.bad-${i}`));
+    // Still bad, so dead-lettered again: new entries the redrive did not visit; purge by reason removes them all.
+    await until(async () => ((await readDlq(nats.handle, { filter: { processor: 'chunker' } })).length === count ? true : undefined), 'the junk to be dead-lettered again');
+    expect(await readDlq(nats.handle, { filter: { reason: 'no headers' } })).toEqual([]);
+    expect(JSON.parse((await spanda('dlq', 'purge', '--processor', 'chunker', '--since', '1h', '--json')).out)).toEqual({ purged: count });
+    expect(await readDlq(nats.handle)).toEqual([]);
+  });
 });

@@ -1,13 +1,15 @@
 // spanda dlq list|show|redrive|purge: inspect dead-lettered events with their reasons, re-drive them after a fix, or drop them.
 import { decodeEvent } from '../../streams/codec.ts';
-import { isEmptyFilter, purgeDlq, readDlq, redriveDlqEntry, type DlqEntry, type DlqFilter, type RedriveResult } from '../../streams/dlq.ts';
+import { isEmptyFilter, purgeDlq, readDlq, redriveDlqEntries, scanDlq, type DlqEntry, type DlqFilter, type RedriveResult } from '../../streams/dlq.ts';
 import { connectFrom, stringFlag } from '../env.ts';
+import type { NatsHandle } from '../../streams/nats.ts';
 import type { Command, CommandContext } from '../main.ts';
 import { UsageError, printJson, printTable } from '../output.ts';
+import { progressReporter } from '../progress.ts';
 
 const USAGE = `spanda dlq list|show|redrive|purge [options]
 
-  list                 entries with their stage, origin and reason (oldest first)
+  list                 entries with their stage, origin and reason (oldest first), then how many match in all, by reason
   show <dlq-seq>       one entry: reason, headers and the decoded event
   redrive [<dlq-seq>]  republish matching entries to their original subjects, then remove them
   purge [<dlq-seq>]    remove matching entries (without any filter only with --yes)
@@ -78,6 +80,60 @@ function noSuchEntry(dlqSeq: number | undefined): number {
   return 1;
 }
 
+/** Past this many entries, redrive prints counts rather than a row per entry. */
+const TABLE_ROWS = 100;
+
+/** How many entries share each key, most first. */
+function countBy<T>(items: Iterable<T>, key: (item: T) => readonly string[]): Array<{ key: readonly string[]; count: number }> {
+  const groups = new Map<string, { key: readonly string[]; count: number }>();
+  for (const item of items) {
+    const k = key(item);
+    const id = JSON.stringify(k);
+    const group = groups.get(id) ?? { key: k, count: 0 };
+    group.count += 1;
+    groups.set(id, group);
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count);
+}
+
+/** The oldest `limit` matching entries, how many match in all, and the ten commonest (stage, reason) among them. */
+async function listDlq(handle: NatsHandle, filter: DlqFilter, limit: number) {
+  const shown: DlqEntry[] = [];
+  const all: Array<{ stage: string; reason: string }> = [];
+  await scanDlq(handle, { filter, headersOnly: true }, (entries) => {
+    shown.push(...entries.slice(0, limit - shown.length));
+    // Reasons name the field or value at fault; their first 100 characters group alike entries well enough.
+    for (const e of entries) all.push({ stage: e.stage, reason: e.reason.slice(0, 100) });
+  });
+  const groups = countBy(all, (e) => [e.stage, e.reason]).slice(0, 10).map((g) => ({ stage: g.key[0] ?? '', reason: g.key[1] ?? '', count: g.count }));
+  return { shown, matched: all.length, groups };
+}
+
+/** One re-driven (or skipped) entry as the command reports it; the entry's bytes are not kept. */
+function redriveRow(r: RedriveResult) {
+  const where = { dlqSeq: r.entry.dlqSeq, processor: r.entry.stage, subject: r.entry.subject };
+  return r.status === 'redriven'
+    ? { ...where, result: r.duplicate ? 'already re-driven' : 'redriven', newSeq: r.seq as number | null }
+    : { ...where, result: `skipped: superseded by DOCUMENTS ${r.by} (--force to re-drive)`, newSeq: null };
+}
+
+/** Re-drives the matching entries a batch at a time (each batch read, re-published in order, removed), with progress. */
+async function redriveAll(handle: NatsHandle, filter: DlqFilter, options: { force: boolean; quiet: boolean }): Promise<Array<ReturnType<typeof redriveRow>>> {
+  const progress = progressReporter(options.quiet);
+  const rows: Array<ReturnType<typeof redriveRow>> = [];
+  try {
+    await scanDlq(handle, { filter, onProgress: (done, total) => progress.update('redrive', done, total) }, async (entries) => {
+      rows.push(...(await redriveDlqEntries(handle, entries, { force: options.force })).map(redriveRow));
+    });
+  } catch (err) {
+    progress.finish();
+    if (rows.length > 0) process.stderr.write(`spanda: ${rows.length} entries were handled before this failure; \`spanda dlq redrive\` again re-drives the rest\n`);
+    throw err;
+  }
+  progress.finish();
+  return rows;
+}
+
 export const dlqCommand: Command = {
   usage: USAGE,
   options: {
@@ -106,10 +162,20 @@ export const dlqCommand: Command = {
         const limitText = stringFlag(ctx, 'limit');
         const limit = limitText === undefined ? 100 : Number(limitText);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${JSON.stringify(limitText)} must be a positive integer`);
-        const entries = (await readDlq(handle, { filter, limit })).map(summary);
-        if (json) printJson(entries);
-        else if (entries.length === 0) process.stdout.write('the DLQ has no matching entries\n');
-        else printTable(entries, ['dlqSeq', 'time', 'processor', 'stream', 'seq', 'attempts', 'reason']);
+        if (json) {
+          printJson((await readDlq(handle, { filter, limit, headersOnly: true })).map(summary));
+          return 0;
+        }
+        const listed = await listDlq(handle, filter, limit);
+        if (listed.matched === 0) {
+          process.stdout.write('the DLQ has no matching entries\n');
+          return 0;
+        }
+        printTable(listed.shown.map(summary), ['dlqSeq', 'time', 'processor', 'stream', 'seq', 'attempts', 'reason']);
+        if (listed.matched > listed.shown.length) {
+          process.stdout.write(`\nshowing the oldest ${listed.shown.length} of ${listed.matched} matching entries (--limit N shows more; --reason, --processor, --since narrow them); by stage and reason:\n`);
+          printTable(listed.groups.map((g) => ({ entries: g.count, processor: g.stage, reason: g.reason })), ['entries', 'processor', 'reason']);
+        }
         return 0;
       }
       if (action === 'show') {
@@ -127,21 +193,19 @@ export const dlqCommand: Command = {
         return 0;
       }
       if (action === 'redrive') {
-        const results: RedriveResult[] = [];
-        for (const entry of await readDlq(handle, { filter, limit: Number.MAX_SAFE_INTEGER })) {
-          results.push(await redriveDlqEntry(handle, entry, { force: ctx.values.force === true }));
-        }
-        const rows = results.map((r) =>
-          r.status === 'redriven'
-            ? { dlqSeq: r.entry.dlqSeq, processor: r.entry.stage, subject: r.entry.subject, result: r.duplicate ? 'already re-driven' : 'redriven', newSeq: r.seq }
-            : { dlqSeq: r.entry.dlqSeq, processor: r.entry.stage, subject: r.entry.subject, result: `skipped: superseded by DOCUMENTS ${r.by} (--force to re-drive)`, newSeq: null },
-        );
+        const rows = await redriveAll(handle, filter, { force: ctx.values.force === true, quiet: json });
         if (rows.length === 0 && dlqSeq !== undefined) return noSuchEntry(dlqSeq);
         if (json) printJson(rows);
         else if (rows.length === 0) process.stdout.write('the DLQ has no matching entries\n');
         else {
-          printTable(rows, ['dlqSeq', 'processor', 'result', 'newSeq', 'subject']);
-          process.stdout.write(`${results.filter((r) => r.status === 'redriven').length} re-driven; they are processed again from their original subjects\n`);
+          if (rows.length <= TABLE_ROWS) printTable(rows, ['dlqSeq', 'processor', 'result', 'newSeq', 'subject']);
+          else printTable(countBy(rows, (r) => [r.processor, r.newSeq === null ? 'skipped: superseded by a newer version (--force to re-drive)' : r.result]).map((g) => ({ entries: g.count, processor: g.key[0], result: g.key[1] })), ['entries', 'processor', 'result']);
+          const skipped = rows.filter((r) => r.newSeq === null).length;
+          process.stdout.write(
+            `${rows.length - skipped} re-driven; they are processed again from their original subjects` +
+              `${skipped > 0 ? `; ${skipped} skipped (a newer version of their document is in the log)` : ''}` +
+              `${rows.length > TABLE_ROWS ? ' (--json lists every entry)' : ''}\n`,
+          );
         }
         return 0;
       }
