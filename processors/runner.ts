@@ -149,13 +149,18 @@ export function runProcessor(handle: NatsHandle, processor: AnyProcessor, option
   const unwatch = jetStreamCollectorFor(metrics, handle.jsm).watch({ stream: processor.stream, consumer: processor.name, dlqStage: processor.name });
   const unregister = registerReader(processor.stream, processor.filterSubjects);
 
+  // A producer sending junk dead-letters thousands at once: one warning, then a count per window (each at debug in full).
+  const warnDeadLettered = burstWarning(log, 'event sent to DLQ');
   async function deadLetter(msg: JsMsg, reason: string, attempts: number): Promise<void> {
     const { duplicate } = await sendToDlq(handle, processor.name, msg, reason, attempts);
     msg.ack();
     held.delete(msg);
     outcomeLabel('dead_lettered').inc();
     if (!duplicate) metrics.dlqEvents.labels(processor.name).inc();
-    log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason, trace_id: traceIdOf(msg.headers?.get('traceparent')) });
+    const fields = { stream: msg.info.stream, seq: msg.seq, subject: msg.subject, reason, trace_id: traceIdOf(msg.headers?.get('traceparent')) };
+    // Another stage rejected the same event first and said so.
+    if (duplicate) log.debug('event already in the DLQ (another stage rejected it)', fields);
+    else warnDeadLettered(fields);
   }
 
   // Naks due while NATS is down: the client drops what it buffered when it reconnects, so a nak sent now would be lost

@@ -2,6 +2,7 @@
 import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { TransientError, UnavailableError, ValidationError, errorMessage, isDiskFull } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
+import { burstWarning } from '../lib/log-burst.ts';
 import { defaultMetrics, type SpandaMetrics } from '../lib/metrics.ts';
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { createFreshnessProbe } from '../lib/metrics-freshness.ts';
@@ -248,11 +249,16 @@ export function runProjector<Op = StoreOp>(
     freeRoom();
   }
 
+  // Junk injected onto a stream dead-letters thousands at once: one warning, then a count per window (each at debug).
+  const warnDeadLettered = burstWarning(log, 'event sent to DLQ');
   async function deadLetter(msg: JsMsg, err: unknown): Promise<void> {
     const reason = err instanceof ValidationError ? err.message : `cannot project: ${errorMessage(err)}`;
     const { duplicate } = await sendToDlq(handle, dlqName, msg, reason, 1);
     if (!duplicate) metrics.dlqEvents.labels(dlqName).inc();
-    log.warn(duplicate ? 'event already in the DLQ (another stage rejected it)' : 'event sent to DLQ', { stream: msg.info.stream, seq: msg.seq, reason });
+    const fields = { stream: msg.info.stream, seq: msg.seq, reason };
+    // Another stage rejected the same event first and said so.
+    if (duplicate) log.debug('event already in the DLQ (another stage rejected it)', fields);
+    else warnDeadLettered(fields);
   }
 
   /**
