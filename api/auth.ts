@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { OperationsConfig } from '../lib/config.ts';
 import { ConfigError, SpandaError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import { burstWarning } from '../lib/log-burst.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { NAME_PATTERN } from '../streams/subjects.ts';
 import { problem, sendProblem } from './problems.ts';
@@ -375,6 +376,8 @@ export function bearerToken(header: string | undefined): string | undefined {
 export function authMiddleware(auth: ApiAuth | undefined, logger: Logger): MiddlewareHandler {
   const keys = auth?.keys;
   const buckets = new TokenBuckets();
+  // Someone trying keys sends thousands: one warning with where from, then a count per window.
+  const warnUnknownKey = burstWarning(logger, 'unknown API key refused');
   return async (c, next) => {
     if (!keys) {
       c.set('authMode', 'open');
@@ -396,7 +399,7 @@ export function authMiddleware(auth: ApiAuth | undefined, logger: Logger): Middl
     if (access === 'public') return next();
     if (token === undefined) throw unauthorized('this route needs an API key: send "Authorization: Bearer <key>"', false);
     if (!principal) {
-      logger.warn('unknown API key refused', { method: c.req.method, path: c.req.path.slice(0, 200) });
+      warnUnknownKey({ method: c.req.method, path: c.req.path.slice(0, 200), ...remoteOf(c) });
       throw unauthorized('the API key is not valid (unknown or revoked)', true);
     }
     // A known path asked with a method it does not answer: nothing runs, the app answers 405 (to a valid key only).
@@ -413,6 +416,13 @@ export function authMiddleware(auth: ApiAuth | undefined, logger: Logger): Middl
     }
     return next();
   };
+}
+
+/** The caller's address, when the request came through a Node server (not an in-process `app.request`). */
+function remoteOf(c: Context): { remote?: string } {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  const remote = env?.incoming?.socket?.remoteAddress;
+  return remote !== undefined ? { remote } : {};
 }
 
 /**

@@ -56,11 +56,13 @@ export const upCommand: Command = {
         vectorWeight: system.vectorWeight,
         dataDir: path.resolve(config.dataDir),
       };
+      const keyed = config.apiKeysFile !== undefined || config.apiKeysBucket !== undefined;
       if (ctx.values.json) process.stdout.write(`${JSON.stringify({ status: 'up', ...banner })}\n`);
       else {
         process.stdout.write(
           `Spanda is up at ${system.apiUrl}  (NATS ${banner.nats}${system.ownsNats ? ', started here' : ''}; model ${banner.model}; data ${banner.dataDir})\n` +
-            `  try: curl -s -X POST ${system.apiUrl}/v1/query -H 'content-type: application/json' -d '{"query":"What is hybrid search?"}'\n`,
+            `  try: curl -s -X POST ${system.apiUrl}/v1/query${keyed ? ` -H "authorization: Bearer $KEY"` : ''} -H 'content-type: application/json' -d '{"query":"What is hybrid search?"}'\n` +
+            (keyed ? `  (API keys are required: KEY is one with the "query" scope${config.sample ? '; the sample corpus is in tenant "default"' : ''})\n` : ''),
         );
       }
       reportProgress(system, logger);
