@@ -79,7 +79,9 @@ describe('/openapi.json', () => {
         }
         const params = (op.parameters ?? []) as Json[];
         expect(params.filter((x) => x.in === 'path').map((x) => x.name).sort()).toEqual([...templated].sort());
-        for (const param of params) expect(param).toMatchObject({ in: 'path', required: true });
+        for (const param of params.filter((x) => x.in === 'path')) expect(param).toMatchObject({ required: true });
+        // Query parameters are optional and say what they take.
+        for (const param of params.filter((x) => x.in !== 'path')) expect(param).toMatchObject({ in: 'query', required: false, description: expect.any(String), schema: expect.any(Object) });
         for (const requirement of op.security as Array<Record<string, string[]>>) {
           for (const scheme of Object.keys(requirement)) expect(components.securitySchemes[scheme]).toBeDefined();
         }

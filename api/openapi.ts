@@ -26,6 +26,8 @@ interface Operation {
   readonly summary: string;
   readonly description?: string;
   readonly tag: string;
+  /** Query string parameters (all optional). */
+  readonly query?: ReadonlyArray<{ readonly name: string; readonly description: string; readonly schema: JsonObject }>;
   /** Per media type, the schemas a body may take (several: oneOf). */
   readonly body?: Readonly<Record<string, readonly NamedSchema[]>>;
   readonly responses: Readonly<Record<string, { readonly description: string; readonly schema?: NamedSchema; readonly contentType?: string; readonly alsoAs?: string }>>;
@@ -58,7 +60,9 @@ const documentStateSchema = z.looseObject({
   chunks: z.number().int(),
   vectors: z.number().int(),
   serving: z.looseObject({ generation: z.string(), model: z.string(), seq: z.number().int().nullable(), applied: z.boolean() }),
-  versions: z.array(z.record(z.string(), z.unknown())).describe('Every version in the log with its per-stage facts (the indexing catalog)'),
+  versionCount: z.number().int().describe('How many versions the indexing catalog holds for the document'),
+  versions: z.array(z.record(z.string(), z.unknown())).describe('The newest versions (100 unless ?versions= says otherwise) before ?before=, oldest first, with their per-stage facts (the indexing catalog)'),
+  olderVersionsBefore: z.number().int().optional().describe('Present when older versions remain: pass it as ?before= for the next page'),
 });
 const queryResponseSchema = z.looseObject({
   queryId: z.string(),
@@ -151,6 +155,10 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/v1/documents/:source/:id',
     tag: 'documents',
     summary: "A document's indexed state in the serving generation",
+    query: [
+      { name: 'versions', description: 'How many of the newest versions to tell (1–1000, default 100)', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+      { name: 'before', description: 'Tell versions older than this DOCUMENTS sequence (olderVersionsBefore of the previous page)', schema: { type: 'integer', minimum: 1 } },
+    ],
     responses: { '200': { description: 'Indexed state', schema: S.documentState }, ...problems(400, 401, 403, 404, 429) },
   },
   {
@@ -287,6 +295,7 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], info: { version
       schema: { type: 'string' },
       ...(m[1] === 'id' ? { description: 'The upstream id, percent-encoded ("/" as %2F)' } : {}),
     }));
+    for (const q of op?.query ?? []) params.push({ name: q.name, in: 'query', required: false, description: q.description, schema: q.schema });
     const responses: JsonObject = {};
     for (const [status, r] of Object.entries(op?.responses ?? { default: { description: 'Response' } })) {
       if (r.schema) toComponent(r.schema, components);

@@ -33,11 +33,12 @@ export async function readJson(c: Context): Promise<unknown> {
   }
 }
 
-export function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`);
+/** Each issue as `path: message`; an issue of the value as a whole is named `root` ("(body)", "(query)"). */
+export function formatIssues(error: z.ZodError, root = '(body)'): string[] {
+  return error.issues.map((issue) => `${issue.path.join('.') || root}: ${issue.message}`);
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string, root = '(body)'): z.output<S> {
   let result: z.ZodSafeParseResult<z.output<S>>;
   try {
     result = schema.safeParse(value);
@@ -48,7 +49,7 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: 
     throw err;
   }
   if (!result.success) {
-    const issues = formatIssues(result.error);
+    const issues = formatIssues(result.error, root);
     throw new ValidationError(`invalid ${what}: ${issues.slice(0, 5).join('; ')}${issues.length > 5 ? `; and ${issues.length - 5} more` : ''}`, issues);
   }
   return result.data;

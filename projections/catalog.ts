@@ -10,18 +10,32 @@ export interface StageFact {
   readonly streamSeq: number;
 }
 
-/** What the catalog knows of one document: each version with what each stage did with it. */
+/** What the catalog knows of one version of a document: each stage's part in it. */
+export interface VersionLineage {
+  readonly seq: number;
+  readonly deleted: boolean;
+  readonly publishedAt: string;
+  readonly contentHash?: string;
+  readonly title?: string;
+  readonly chunked: ReadonlyArray<StageFact & { readonly chunker: string; readonly totalChunks: number; readonly chunkIds: readonly string[]; readonly complete: boolean }>;
+  readonly removedBy: ReadonlyArray<StageFact & { readonly by: string }>;
+  readonly embedded: ReadonlyArray<StageFact & { readonly model: string; readonly vectors: number; readonly complete: boolean }>;
+}
+
+/** Which versions of a document to tell: the newest `limit` (all when absent) older than version `before`. */
+export interface LineagePage {
+  readonly limit?: number;
+  readonly before?: number;
+}
+
+/** What the catalog knows of one document: a page of its versions, how many it has, and its newest. */
 export interface DocumentLineage extends DocumentRef {
-  readonly versions: ReadonlyArray<{
-    readonly seq: number;
-    readonly deleted: boolean;
-    readonly publishedAt: string;
-    readonly contentHash?: string;
-    readonly title?: string;
-    readonly chunked: ReadonlyArray<StageFact & { readonly chunker: string; readonly totalChunks: number; readonly chunkIds: readonly string[]; readonly complete: boolean }>;
-    readonly removedBy: ReadonlyArray<StageFact & { readonly by: string }>;
-    readonly embedded: ReadonlyArray<StageFact & { readonly model: string; readonly vectors: number; readonly complete: boolean }>;
-  }>;
+  /** Versions the catalog holds for the document (a page may show fewer). */
+  readonly versionCount: number;
+  /** The newest version, whatever the page. */
+  readonly latest: { readonly seq: number; readonly deleted: boolean };
+  /** The page's versions, oldest first. */
+  readonly versions: readonly VersionLineage[];
 }
 
 /**
@@ -74,53 +88,82 @@ export function catalogDigest(facts: Iterable<CatalogFact>): string {
   return `sha256:${hash.digest('hex')}`;
 }
 
-/** Folds a document's facts into its lineage (shared by every catalog store, so they answer alike). */
-export function lineageOf(ref: DocumentRef, facts: readonly CatalogFact[]): DocumentLineage | undefined {
-  if (facts.length === 0) return undefined;
-  const seqs = [...new Set(facts.map((f) => f[4]))].sort((a, b) => a - b);
+/**
+ * Folds a document's facts into its lineage, telling the versions `page` asks for (shared by every catalog store, so
+ * they answer alike). Facts are grouped by version once: a document with thousands of versions costs linear time.
+ */
+export function lineageOf(ref: DocumentRef, facts: readonly CatalogFact[], page: LineagePage = {}): DocumentLineage | undefined {
+  const bySeq = factsBySeq(facts);
+  const seqs = [...bySeq.keys()].sort((a, b) => a - b);
+  const latest = seqs.at(-1);
+  if (latest === undefined) return undefined;
+  const shown = seqs.filter((seq) => page.before === undefined || seq < page.before);
+  return lineageFromPage(ref, facts, { versionCount: seqs.length, latest: { seq: latest, deleted: versionOf(latest, bySeq.get(latest) ?? []).deleted } }, page.limit === undefined ? shown : shown.slice(-page.limit));
+}
+
+/**
+ * The lineage of a page of versions, from the facts of (at least) those versions and what the store counted of the
+ * whole document: for stores that select the page in their own query.
+ */
+export function lineageFromPage(
+  ref: DocumentRef,
+  facts: readonly CatalogFact[],
+  whole: Pick<DocumentLineage, 'versionCount' | 'latest'>,
+  seqs: readonly number[] = [...factsBySeq(facts).keys()].sort((a, b) => a - b),
+): DocumentLineage {
+  const bySeq = factsBySeq(facts);
+  return { ...ref, ...whole, versions: seqs.map((seq) => versionOf(seq, bySeq.get(seq) ?? [])) };
+}
+
+function factsBySeq(facts: readonly CatalogFact[]): Map<number, CatalogFact[]> {
+  const out = new Map<number, CatalogFact[]>();
+  for (const f of facts) {
+    const list = out.get(f[4]);
+    if (list) list.push(f);
+    else out.set(f[4], [f]);
+  }
+  return out;
+}
+
+function versionOf(seq: number, mine: readonly CatalogFact[]): VersionLineage {
+  const version = mine.find((f): f is Extract<CatalogFact, readonly ['version', ...unknown[]]> => f[0] === 'version');
+  const chunked = mine.filter((f): f is Extract<CatalogFact, readonly ['chunked', ...unknown[]]> => f[0] === 'chunked');
+  const removed = mine.filter((f): f is Extract<CatalogFact, readonly ['removed', ...unknown[]]> => f[0] === 'removed');
+  const embedded = mine.filter((f): f is Extract<CatalogFact, readonly ['embedded', ...unknown[]]> => f[0] === 'embedded');
+  const byChunker = groupBy(chunked, (f) => f[5]);
+  const byModel = groupBy(embedded, (f) => f[5]);
   return {
-    ...ref,
-    versions: seqs.map((seq) => {
-      const mine = facts.filter((f) => f[4] === seq);
-      const version = mine.find((f): f is Extract<CatalogFact, readonly ['version', ...unknown[]]> => f[0] === 'version');
-      const chunked = mine.filter((f): f is Extract<CatalogFact, readonly ['chunked', ...unknown[]]> => f[0] === 'chunked');
-      const removed = mine.filter((f): f is Extract<CatalogFact, readonly ['removed', ...unknown[]]> => f[0] === 'removed');
-      const embedded = mine.filter((f): f is Extract<CatalogFact, readonly ['embedded', ...unknown[]]> => f[0] === 'embedded');
-      const byChunker = groupBy(chunked, (f) => f[5]);
-      const byModel = groupBy(embedded, (f) => f[5]);
+    seq,
+    deleted: version ? version[5] : false,
+    publishedAt: version?.[8] ?? '',
+    ...(version?.[6] ? { contentHash: version[6] } : {}),
+    ...(version?.[7] ? { title: version[7] } : {}),
+    chunked: [...byChunker].map(([chunker, parts]) => {
+      const ordered = [...parts].sort((a, b) => a[6] - b[6]);
       return {
-        seq,
-        deleted: version ? version[5] : false,
-        publishedAt: version?.[8] ?? '',
-        ...(version?.[6] ? { contentHash: version[6] } : {}),
-        ...(version?.[7] ? { title: version[7] } : {}),
-        chunked: [...byChunker].map(([chunker, parts]) => {
-          const ordered = [...parts].sort((a, b) => a[6] - b[6]);
-          return {
-            chunker,
-            at: maxOf(ordered.map((p) => p[11])),
-            streamSeq: Math.max(...ordered.map((p) => p[10])),
-            totalChunks: ordered[0]?.[8] ?? 0,
-            chunkIds: ordered.flatMap((p) => [...p[9]]),
-            complete: ordered.length === (ordered[0]?.[7] ?? 0),
-          };
-        }),
-        removedBy: removed.map((f) => ({ by: f[5], at: f[7], streamSeq: f[6] })).sort((a, b) => (a.by < b.by ? -1 : 1)),
-        embedded: [...byModel].map(([model, parts]) => ({
-          model,
-          at: maxOf(parts.map((p) => p[10])),
-          streamSeq: Math.max(...parts.map((p) => p[9])),
-          vectors: parts.reduce((a, p) => a + p[8], 0),
-          complete: parts.length === (parts[0]?.[7] ?? 0),
-        })),
+        chunker,
+        at: maxOf(ordered.map((p) => p[11])),
+        streamSeq: Math.max(...ordered.map((p) => p[10])),
+        totalChunks: ordered[0]?.[8] ?? 0,
+        chunkIds: ordered.flatMap((p) => [...p[9]]),
+        complete: ordered.length === (ordered[0]?.[7] ?? 0),
       };
     }),
+    removedBy: removed.map((f) => ({ by: f[5], at: f[7], streamSeq: f[6] })).sort((a, b) => (a.by < b.by ? -1 : 1)),
+    embedded: [...byModel].map(([model, parts]) => ({
+      model,
+      at: maxOf(parts.map((p) => p[10])),
+      streamSeq: Math.max(...parts.map((p) => p[9])),
+      vectors: parts.reduce((a, p) => a + p[8], 0),
+      complete: parts.length === (parts[0]?.[7] ?? 0),
+    })),
   };
 }
 
 /** The catalog store contract: a projection store of catalog ops that can tell a document's lineage. */
 export interface CatalogStore extends ProjectionStore<CatalogOp> {
-  lineage(ref: DocumentRef): Promise<DocumentLineage | undefined>;
+  /** The document's lineage, the versions `page` asks for (all without one); undefined when the catalog has no fact of it. */
+  lineage(ref: DocumentRef, page?: LineagePage): Promise<DocumentLineage | undefined>;
   /** Checkpoints and digest taken together (consistent while another process writes, or read until they hold still). */
   snapshot(): Promise<{ checkpoints: Record<string, number>; digest: string }>;
 }

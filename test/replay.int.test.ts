@@ -228,7 +228,24 @@ describe('replayable projections', () => {
     expect(v2.chunked[0].chunkIds[0]).toMatch(new RegExp(`^${v2.seq}:[0-9a-f]{8}:0$`));
     expect(v2.embedded.map((e: { model: string }) => e.model).sort()).toEqual(['hash-128', 'hash-256']);
     expect(versions[2].removedBy.length).toBeGreaterThan(0);
+    expect(doc.json.versionCount).toBe(3);
+    expect(doc.json.olderVersionsBefore).toBeUndefined();
     expect((await api('GET', '/v1/documents/api/never-seen')).status).toBe(404);
+
+    // A document with many versions is told a page at a time, newest first; `latest` is the newest whatever the page.
+    const page = await api('GET', '/v1/documents/api/story?versions=2');
+    expect(page.json.versions.map((v: { seq: number }) => v.seq)).toEqual([second.json.accepted[0].seq, deleted.json.seq]);
+    expect(page.json).toMatchObject({ versionCount: 3, olderVersionsBefore: second.json.accepted[0].seq, latest: { seq: deleted.json.seq, deleted: true } });
+    expect(page.json.versions[0]).toEqual(versions[1]);
+    const older = await api('GET', `/v1/documents/api/story?versions=2&before=${page.json.olderVersionsBefore}`);
+    expect(older.json.versions).toEqual([versions[0]]);
+    expect(older.json).toMatchObject({ versionCount: 3, latest: { seq: deleted.json.seq, deleted: true } });
+    expect(older.json.olderVersionsBefore).toBeUndefined();
+    for (const bad of ['versions=0', 'versions=1001', 'before=-3', 'before=x', 'version=2']) {
+      const refused = await api('GET', `/v1/documents/api/story?${bad}`);
+      expect(refused.status, bad).toBe(400);
+      expect(refused.json.detail, bad).toMatch(/invalid query string/);
+    }
   });
 
   it('lists generations, checkpoints and lag at GET /v1/projections', async () => {

@@ -23,6 +23,18 @@ function documentsOf(body: unknown): unknown[] {
   return [body];
 }
 
+/** How many versions a document lookup tells unless `?versions=` asks for another number (at most MAX_VERSIONS_PAGE). */
+export const DEFAULT_VERSIONS_PAGE = 100;
+export const MAX_VERSIONS_PAGE = 1000;
+
+const seqParam = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const versionsQuerySchema = z
+  .object({
+    versions: z.coerce.number().int().min(1).max(MAX_VERSIONS_PAGE).optional(),
+    before: seqParam.optional(),
+  })
+  .strict();
+
 export function documentRoutes(deps: ApiDeps): Hono {
   const app = new Hono();
 
@@ -82,6 +94,8 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const source = assertName('source', c.req.param('source'));
     const docId = c.req.param('id');
     const ref = { tenant, source, docId };
+    const query = parseWith(versionsQuerySchema, c.req.query(), 'query string (versions: 1–1000, the newest versions to tell; before: a DOCUMENTS sequence, to page to older versions)', '(query)');
+    const limit = query.versions ?? DEFAULT_VERSIONS_PAGE;
     const served = await deps.serving.use(async (g) => ({
       generation: g.id,
       model: g.embedder.info.id,
@@ -94,14 +108,17 @@ export function documentRoutes(deps: ApiDeps): Hono {
           // apply what it holds, so the story told covers what the serving store already shows.
           const docSeq = served.state?.docSeq ?? 0;
           await catalog.projector?.waitUntil((ps) => coversServing(ps, served.positions, docSeq), CATALOG_CATCH_UP_MS).catch(() => undefined);
-          return catalog.store.lineage(ref);
+          // One more than shown: whether older versions remain, without counting them.
+          return catalog.store.lineage(ref, { limit: limit + 1, ...(query.before !== undefined ? { before: query.before } : {}) });
         })
       : undefined;
     const { state } = served;
     if (!state && !lineage) {
       throw new NotFoundError(`no document ${JSON.stringify(docId)} from source ${source} is known for tenant ${tenant} yet (it may still be processing)`);
     }
-    const latest = lineage?.versions.at(-1);
+    const latest = lineage?.latest;
+    const older = (lineage?.versions.length ?? 0) > limit;
+    const versions = older ? (lineage?.versions.slice(1) ?? []) : (lineage?.versions ?? []);
     return c.json({
       tenant,
       source,
@@ -119,7 +136,11 @@ export function documentRoutes(deps: ApiDeps): Hono {
         // Applied when the serving generation holds the latest version (or a newer one).
         applied: state !== undefined && (latest === undefined || state.docSeq >= latest.seq),
       },
-      versions: lineage?.versions ?? [],
+      // The newest `versions` (100) of the document's versions before `before`, oldest first; `olderVersionsBefore` is
+      // the `before` that pages on to older ones.
+      versionCount: lineage?.versionCount ?? 0,
+      versions,
+      ...(older && versions[0] ? { olderVersionsBefore: versions[0].seq } : {}),
     });
   });
 

@@ -178,6 +178,24 @@ export function describeCatalogStoreConformance(name: string, open: () => Promis
       });
     });
 
+    it('tells a page of versions: the newest `limit` before `before`, with the count and the newest whatever the page', async () => {
+      await withStores(async ({ store }, reference) => {
+        await applyAll(store, CONFORMANCE_BATCHES);
+        await applyAll(reference, CONFORMANCE_BATCHES);
+        const whole = await store.lineage(A);
+        expect(whole).toMatchObject({ versionCount: 3, latest: { seq: 6, deleted: true } });
+        const pages = [{ limit: 2 }, { limit: 2, before: 5 }, { before: 6 }, { limit: 1, before: 1 }, { limit: 10 }];
+        for (const page of pages) {
+          const told = await store.lineage(A, page);
+          expect(told, JSON.stringify(page)).toEqual(await reference.lineage(A, page));
+          // The page is a slice of the whole story, not a story of its own.
+          const expected = whole?.versions.filter((v) => page.before === undefined || v.seq < page.before).slice(-(page.limit ?? 100)) ?? [];
+          expect(told, JSON.stringify(page)).toEqual({ ...whole, versions: expected });
+        }
+        expect(await store.lineage({ ...A, docId: 'never' }, { limit: 2 })).toBeUndefined();
+      });
+    });
+
     it('is idempotent under replay: every batch again, in reverse, and one at a time, changes nothing', async () => {
       await withStores(async ({ store }, reference) => {
         await applyAll(store, CONFORMANCE_BATCHES);

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { UnavailableError } from '../../../lib/errors.ts';
-import { catalogDigest, factIdentity, factOf, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage } from '../../catalog.ts';
+import { catalogDigest, factIdentity, factOf, lineageFromPage, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage, type LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
 
@@ -76,14 +76,37 @@ export class SqliteCatalogStore implements CatalogStore {
     return this.db.transaction(() => ({ checkpoints: this.readCheckpoints(), digest: this.readDigest() }))();
   }
 
-  async lineage(ref: DocumentRef): Promise<DocumentLineage | undefined> {
+  async lineage(ref: DocumentRef, page: LineagePage = {}): Promise<DocumentLineage | undefined> {
     this.open();
-    const facts = this.db
-      .prepare<[string, string, string], string>('SELECT fact FROM facts WHERE tenant = ? AND source = ? AND doc_id = ?')
+    const key = [ref.tenant, ref.source, ref.docId] as const;
+    const parse = (rows: string[]) => rows.map((f) => JSON.parse(f) as CatalogFact);
+    if (page.limit === undefined && page.before === undefined) {
+      return lineageOf(ref, parse(this.db.prepare<[string, string, string], string>('SELECT fact FROM facts WHERE tenant = ? AND source = ? AND doc_id = ?').pluck().all(...key)));
+    }
+    // A document can have thousands of versions: the page is chosen here, so only its facts are read and parsed.
+    const whole = this.db
+      .prepare<[string, string, string], { versions: number; latest: number | null }>(
+        `SELECT COUNT(DISTINCT json_extract(fact, '$[4]')) AS versions, MAX(json_extract(fact, '$[4]')) AS latest FROM facts WHERE tenant = ? AND source = ? AND doc_id = ?`,
+      )
+      .get(...key);
+    if (!whole || whole.latest === null) return undefined;
+    const seqs = this.db
+      .prepare<[string, string, string, number, number], number>(
+        `SELECT DISTINCT json_extract(fact, '$[4]') AS seq FROM facts WHERE tenant = ? AND source = ? AND doc_id = ? AND json_extract(fact, '$[4]') < ? ORDER BY seq DESC LIMIT ?`,
+      )
       .pluck()
-      .all(ref.tenant, ref.source, ref.docId)
-      .map((f) => JSON.parse(f) as CatalogFact);
-    return lineageOf(ref, facts);
+      .all(...key, page.before ?? Number.MAX_SAFE_INTEGER, page.limit ?? -1)
+      .reverse();
+    const facts = parse(
+      this.db
+        .prepare<[string, string, string, string], string>(
+          `SELECT fact FROM facts WHERE tenant = ? AND source = ? AND doc_id = ? AND json_extract(fact, '$[4]') IN (SELECT value FROM json_each(?))`,
+        )
+        .pluck()
+        .all(...key, JSON.stringify([...seqs, whole.latest])),
+    );
+    const deleted = facts.some((f) => f[0] === 'version' && f[4] === whole.latest && f[5] === true);
+    return lineageFromPage(ref, facts, { versionCount: whole.versions, latest: { seq: whole.latest, deleted } }, seqs);
   }
 
   /** The writer's automatic WAL checkpoint, in pages (see sqlite/wal-checkpointer.ts, which checkpoints from another thread). */

@@ -1,5 +1,6 @@
 // Worker thread entry: owns the SQLite catalog and answers the host's requests one at a time, in arrival order.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
 import { serializeError, type Hello, type Reply } from '../sqlite/protocol.ts';
@@ -24,7 +25,7 @@ function handle(store: SqliteCatalogStore, method: CatalogMethod, args: unknown)
     case 'snapshot':
       return store.snapshot();
     case 'lineage':
-      return store.lineage(args as DocumentRef);
+      return store.lineage((args as { ref: DocumentRef }).ref, (args as { page: LineagePage }).page);
     case 'close':
       // The checkpointer's connection closes first: the writer's close, the last one, checkpoints what is left.
       return (checkpointer?.stop() ?? Promise.resolve()).then(() => store.close());

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WeaviateClient } from 'weaviate-client';
 import { ConfigError, UnavailableError } from '../../../lib/errors.ts';
-import { catalogDigest, factOf, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage } from '../../catalog.ts';
+import { catalogDigest, factOf, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage, type LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
 import type { StoreConfig } from '../registry.ts';
@@ -166,13 +166,13 @@ class WeaviateCatalogStore implements CatalogStore {
     }
   }
 
-  async lineage(ref: DocumentRef): Promise<DocumentLineage | undefined> {
+  async lineage(ref: DocumentRef, page: LineagePage = {}): Promise<DocumentLineage | undefined> {
     this.check();
     const objects = await fetchWhere(this.facts, this.facts.filter.byProperty('docKey').equal(docKeyOf(ref.tenant, ref.source, ref.docId)), ['fact']);
     const facts = objects
       .map((o) => JSON.parse(read.str(o.properties, 'fact')) as CatalogFact)
       .filter((f) => f[1] === ref.tenant && f[2] === ref.source && f[3] === ref.docId);
-    return lineageOf(ref, facts);
+    return lineageOf(ref, facts, page);
   }
 
   async close(): Promise<void> {

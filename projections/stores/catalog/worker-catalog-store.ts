@@ -2,7 +2,7 @@
 import type { Worker } from 'node:worker_threads';
 import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
-import type { CatalogStore, DocumentLineage } from '../../catalog.ts';
+import type { CatalogStore, DocumentLineage, LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
 import { awaitReady, deserializeError, type Reply } from '../sqlite/protocol.ts';
@@ -85,8 +85,8 @@ export class WorkerCatalogStore implements CatalogStore {
     return this.call('snapshot');
   }
 
-  lineage(ref: DocumentRef): Promise<DocumentLineage | undefined> {
-    return this.call('lineage', ref);
+  lineage(ref: DocumentRef, page: LineagePage = {}): Promise<DocumentLineage | undefined> {
+    return this.call('lineage', { ref, page });
   }
 
   close(): Promise<void> {
