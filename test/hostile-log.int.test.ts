@@ -57,6 +57,18 @@ describe('deeply nested or huge metadata at the edge', () => {
     expect(many.status).toBe(400);
     expect(many.json.detail).toMatch(/more than 1000 keys in total/);
   });
+
+  it('answers 400 for a query filter over its limits, naming what a filter takes', async () => {
+    const tooManyKeys = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`k${i}`, i]));
+    const keys = await api('POST', '/v1/query', { query: 'x', filter: { metadata: tooManyKeys } });
+    expect(keys.status).toBe(400);
+    expect(keys.json.detail).toMatch(/filter.metadata: name at most 1000 metadata keys/);
+    const ids = await api('POST', '/v1/query', { query: 'x', filter: { docId: Array.from({ length: 1001 }, (_, i) => `d${i}`) } });
+    expect(ids.status).toBe(400);
+    expect(ids.json.detail).toMatch(/filter.docId: expected a document id \(a non-empty string\) or a list of at most 1000 of them/);
+    const value = await api('POST', '/v1/query', { query: 'x', filter: { metadata: { tag: { nested: true } } } });
+    expect(value.json.detail).toMatch(/filter.metadata.tag: expected a string, number or boolean or a list/);
+  });
 });
 
 describe('hostile events written straight onto the streams', () => {
