@@ -10,6 +10,7 @@ import { apiAuthFor, authorizeHeader } from '../api/auth.ts';
 import { startApiServer, type ApiServer } from '../api/main.ts';
 import { natsCheck } from '../api/routes/health.ts';
 import { natsAuthOf, type SpandaConfig } from '../lib/config.ts';
+import { humanBytes } from '../lib/bytes.ts';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
 import { attempt, resource } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
@@ -34,7 +35,7 @@ import { chunkerSettings, createProviders, generationRuntime, INFERENCE_ROLE, in
 import { chunkerFingerprint } from '../streams/events/index.ts';
 import { activeRecord } from '../projections/generations.ts';
 import { connectNats, type NatsHandle } from '../streams/nats.ts';
-import { provision } from '../streams/provision.ts';
+import { STREAMS, provision } from '../streams/provision.ts';
 import { watchJetStream, type JetStreamWatch } from '../streams/jetstream-watch.ts';
 import { isPortOpen, stopLeftoverNatsServer, superviseNatsServer, type SupervisedNatsServer } from '../streams/server.ts';
 import { lockDataDir } from '../lib/data-dir-lock.ts';
@@ -156,8 +157,15 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
     // The data dir holds the nats-server child's store and the local projections: one `spanda up` per data dir.
     if (options.startNats ?? true) yield* resource('data dir lock', logger, () => lockDataDir(config.dataDir), (lock) => lock.release());
     const { handle, owns, jetstream } = yield* natsConnection(config, logger, options.startNats ?? true);
-    const provisioned = yield* Effect.tryPromise({ try: () => provision(handle), catch: (e) => e as Error });
+    const queries = { maxAgeMs: config.queriesMaxAgeMs, maxBytes: config.queriesMaxBytes };
+    const provisioned = yield* Effect.tryPromise({ try: () => provision(handle, { queries }), catch: (e) => e as Error });
     if (provisioned.created.length > 0) logger.info('created streams', { streams: provisioned.created.join(',') });
+    if (provisioned.updated.includes(STREAMS.QUERIES) || provisioned.created.includes(STREAMS.QUERIES)) {
+      logger.info('QUERIES keeps queries, answers and feedback for a while; older ones are dropped (SPANDA_QUERIES_MAX_AGE, SPANDA_QUERIES_MAX_BYTES; 0 keeps them)', {
+        maxAge: queries.maxAgeMs > 0 ? `${Math.round(queries.maxAgeMs / 3_600_000)}h` : 'none',
+        maxBytes: queries.maxBytes > 0 ? humanBytes(queries.maxBytes) : 'none',
+      });
+    }
 
     const providers = yield* resource(
       'embedders',

@@ -49,6 +49,15 @@ describe('loadConfig', () => {
     expect(failure(() => loadConfig({}, { SPANDA_CHUNK_OVERLAP: '-1' }))).toMatch(/SPANDA_CHUNK_OVERLAP .*≥ 0/);
     expect(failure(() => loadConfig({}, { SPANDA_EMBED_WORKERS: '0' }))).toMatch(/SPANDA_EMBED_WORKERS .*above 0/);
     expect(failure(() => loadConfig({}, { SPANDA_GENERATOR_TIMEOUT_MS: '0' }))).toMatch(/SPANDA_GENERATOR_TIMEOUT_MS .*above 0/);
+    expect(failure(() => loadConfig({}, { SPANDA_QUERIES_MAX_AGE: '30 days' }))).toMatch(/SPANDA_QUERIES_MAX_AGE .*a duration of at least 1m such as 30d or 12h, or 0/);
+    expect(failure(() => loadConfig({}, { SPANDA_QUERIES_MAX_AGE: '10s' }))).toMatch(/SPANDA_QUERIES_MAX_AGE/);
+    expect(failure(() => loadConfig({}, { SPANDA_QUERIES_MAX_BYTES: '10 parsecs' }))).toMatch(/SPANDA_QUERIES_MAX_BYTES .*a size of at least 1MB such as 10GB/);
+  });
+
+  it('reads how much of QUERIES to keep: 90 days by default, a duration and a size as people write them, 0 for no limit', () => {
+    expect(loadConfig({}, {})).toMatchObject({ queriesMaxAgeMs: 90 * 86_400_000, queriesMaxBytes: 0 });
+    expect(loadConfig({}, { SPANDA_QUERIES_MAX_AGE: '12h', SPANDA_QUERIES_MAX_BYTES: '10GB' })).toMatchObject({ queriesMaxAgeMs: 12 * 3_600_000, queriesMaxBytes: 10e9 });
+    expect(loadConfig({}, { SPANDA_QUERIES_MAX_AGE: '0', SPANDA_QUERIES_MAX_BYTES: '512MiB' })).toMatchObject({ queriesMaxAgeMs: 0, queriesMaxBytes: 512 * 1024 ** 2 });
   });
 
   it('refuses a config file key that nothing reads (a typo), listing the known ones', () => {

@@ -6,6 +6,8 @@ import * as ConfigProvider from 'effect/ConfigProvider';
 import * as Effect from 'effect/Effect';
 import * as Either from 'effect/Either';
 import * as Redacted from 'effect/Redacted';
+import { byteSize } from './bytes.ts';
+import { durationMs } from './duration.ts';
 import { ConfigError } from './errors.ts';
 
 export const EMBEDDER_KINDS = ['offline', 'hash'] as const;
@@ -64,6 +66,10 @@ export interface SpandaConfig extends OperationsConfig {
   readonly rerankLabel: string | undefined;
   /** Keyword query expansion: none, or rm3 (pseudo-relevance feedback in the SQLite store). */
   readonly keywordExpansion: 'none' | 'rm3';
+  /** How long the QUERIES stream keeps queries, answers and feedback (0: no age limit). */
+  readonly queriesMaxAgeMs: number;
+  /** At most how many bytes of them it keeps, dropping the oldest (0: no limit). */
+  readonly queriesMaxBytes: number;
 }
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map((o) => (o._tag === 'Some' ? o.value : undefined)));
@@ -72,6 +78,9 @@ const positive = (name: string) =>
   Config.integer(name).pipe(Config.validate({ message: 'must be a whole number above 0', validation: (n) => n > 0 }));
 const atLeast = (name: string, min: number, what: string) =>
   Config.integer(name).pipe(Config.validate({ message: `must be a whole number ≥ ${min} (${what})`, validation: (n) => n >= min }));
+
+/** QUERIES keeps 90 days of queries, answers and feedback unless SPANDA_QUERIES_MAX_AGE says otherwise. */
+export const DEFAULT_QUERIES_MAX_AGE_MS = 90 * 86_400_000;
 
 const spandaConfig = Config.all({
   natsUrl: Config.string('NATS_URL').pipe(Config.withDefault('nats://127.0.0.1:4222')),
@@ -115,7 +124,18 @@ const spandaConfig = Config.all({
   rerankModel: optional(Config.string('SPANDA_RERANK_MODEL')),
   rerankLabel: optional(Config.string('SPANDA_RERANK_LABEL')),
   keywordExpansion: Config.literal('none', 'rm3')('SPANDA_KEYWORD_EXPANSION').pipe(Config.withDefault<'none' | 'rm3'>('none')),
+  queriesMaxAgeMs: Config.string('SPANDA_QUERIES_MAX_AGE').pipe(
+    Config.validate({ message: 'must be a duration of at least 1m such as 30d or 12h, or 0 to keep every answer', validation: (t) => t.trim() === '0' || (durationMs(t) ?? 0) >= 60_000 }),
+    Config.map((t) => (t.trim() === '0' ? 0 : (durationMs(t) ?? 0))),
+    Config.withDefault(DEFAULT_QUERIES_MAX_AGE_MS),
+  ),
+  queriesMaxBytes: Config.string('SPANDA_QUERIES_MAX_BYTES').pipe(
+    Config.validate({ message: 'must be a size of at least 1MB such as 10GB or 512MiB, or 0 for no limit', validation: (t) => t.trim() === '0' || (byteSize(t) ?? 0) >= 1e6 }),
+    Config.map((t) => byteSize(t) ?? 0),
+    Config.withDefault(0),
+  ),
 });
+
 
 /** Security, logging and shutdown settings (issue 11). Secrets are Redacted: printing the config never shows them. */
 export interface OperationsConfig {

@@ -9,6 +9,8 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import { DEFAULT_QUERIES_MAX_AGE_MS } from '../lib/config.ts';
+import { ConfigError, errorMessage } from '../lib/errors.ts';
 import type { NatsHandle } from './nats.ts';
 
 export const STREAMS = {
@@ -30,6 +32,16 @@ export interface ProvisionOptions {
   readonly replicas?: number;
   /** Storage: file (default) or memory (tests). */
   readonly storage?: 'file' | 'memory';
+  /**
+   * How much of QUERIES to keep (0: no limit), the oldest dropped first. Applied to an existing stream too; without it
+   * a new stream gets the default age and an existing one keeps its limits.
+   */
+  readonly queries?: QueriesRetention;
+}
+
+export interface QueriesRetention {
+  readonly maxAgeMs: number;
+  readonly maxBytes: number;
 }
 
 const NS_PER_MS = 1_000_000;
@@ -50,7 +62,14 @@ export function streamConfigs(options: ProvisionOptions = {}): Array<Partial<Str
     { ...common, name: STREAMS.DOCUMENTS, subjects: ['docs.>'], description: 'Document changes from upstream systems (document.upserted, document.deleted)' },
     { ...common, name: STREAMS.CHUNKS, subjects: ['chunks.>'], description: 'Chunks of each document version (document.chunked, document.removed)' },
     { ...common, name: STREAMS.EMBEDDINGS, subjects: ['embeddings.>'], description: 'Vectors per model of each document version (document.embedded, document.removed)' },
-    { ...common, name: STREAMS.QUERIES, subjects: ['queries.>'], description: 'Queries, answers and feedback (query.received, query.answered, feedback.given)' },
+    {
+      ...common,
+      name: STREAMS.QUERIES,
+      subjects: ['queries.>'],
+      description: 'Queries, answers and feedback (query.received, query.answered, feedback.given)',
+      // Every answer is an event with its passages: a busy chat would otherwise fill the disk the documents' log is on.
+      ...queriesLimits(options.queries ?? { maxAgeMs: DEFAULT_QUERIES_MAX_AGE_MS, maxBytes: 0 }, common.duplicate_window),
+    },
     {
       ...common,
       name: STREAMS.DLQ,
@@ -60,6 +79,20 @@ export function streamConfigs(options: ProvisionOptions = {}): Array<Partial<Str
       duplicate_window: Math.max(common.duplicate_window, DLQ_DUPLICATE_WINDOW_MS * NS_PER_MS),
     },
   ];
+}
+
+/** QUERIES' limits as stream settings; nats-server wants the duplicate window no longer than the age limit. */
+function queriesLimits(retention: QueriesRetention, duplicateWindowNs: number): { max_age: number; max_bytes: number; duplicate_window: number } {
+  const maxAge = retention.maxAgeMs * NS_PER_MS;
+  return { max_age: maxAge, max_bytes: retention.maxBytes > 0 ? retention.maxBytes : -1, duplicate_window: maxAge > 0 ? Math.min(duplicateWindowNs, maxAge) : duplicateWindowNs };
+}
+
+/** nats-server reserves a stream's max_bytes against its storage limit: a cap larger than that is a setting to fix. */
+function noRoomForQueries(err: unknown): ConfigError | undefined {
+  if (!/insufficient|resources|storage/i.test(errorMessage(err))) return undefined;
+  return new ConfigError(
+    `nats-server cannot reserve SPANDA_QUERIES_MAX_BYTES for the ${STREAMS.QUERIES} stream (${errorMessage(err)}): lower it, or give JetStream more storage (max_file_store)`,
+  );
 }
 
 async function streamInfo(handle: NatsHandle, name: string): Promise<StreamInfo | undefined> {
@@ -89,17 +122,27 @@ export async function provision(handle: NatsHandle, options: ProvisionOptions = 
         created.push(config.name);
       } catch (err) {
         // Another process created it between our info and add: that is the state we wanted.
-        if (!(await streamInfo(handle, config.name))) throw err;
+        if (await streamInfo(handle, config.name)) continue;
+        throw (config.name === STREAMS.QUERIES && (options.queries?.maxBytes ?? 0) > 0 && noRoomForQueries(err)) || err;
       }
       continue;
     }
     const missing = config.subjects.filter((s) => !info.config.subjects?.includes(s));
-    if (missing.length > 0 || info.config.duplicate_window !== config.duplicate_window || info.config.description !== config.description) {
-      await handle.jsm.streams.update(config.name, {
-        subjects: [...new Set([...(info.config.subjects ?? []), ...config.subjects])],
-        ...(config.duplicate_window !== undefined ? { duplicate_window: config.duplicate_window } : {}),
-        ...(config.description !== undefined ? { description: config.description } : {}),
-      });
+    const limits = config.name === STREAMS.QUERIES && options.queries ? queriesLimits(options.queries, config.duplicate_window ?? 0) : undefined;
+    const limitsDiffer = limits !== undefined && (info.config.max_age !== limits.max_age || (info.config.max_bytes ?? -1) !== limits.max_bytes);
+    // QUERIES' window follows its age limit, which only a node's own settings (options.queries) change.
+    const windowDiffers = info.config.duplicate_window !== config.duplicate_window && !(config.name === STREAMS.QUERIES && !options.queries);
+    if (missing.length > 0 || windowDiffers || info.config.description !== config.description || limitsDiffer) {
+      try {
+        await handle.jsm.streams.update(config.name, {
+          subjects: [...new Set([...(info.config.subjects ?? []), ...config.subjects])],
+          ...(config.duplicate_window !== undefined && windowDiffers ? { duplicate_window: config.duplicate_window } : {}),
+          ...(config.description !== undefined ? { description: config.description } : {}),
+          ...(limits ?? {}),
+        });
+      } catch (err) {
+        throw (limitsDiffer && noRoomForQueries(err)) || err;
+      }
       updated.push(config.name);
     }
   }

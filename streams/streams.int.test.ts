@@ -40,6 +40,37 @@ describe('provisioning', () => {
   });
 });
 
+describe('the QUERIES stream', () => {
+  it("keeps 90 days unless told otherwise; a node's limits are applied to the existing stream, a tool without them leaves them", async () => {
+    const limitsOf = async () => {
+      const { max_age, max_bytes } = (await nats.handle.jsm.streams.info(STREAMS.QUERIES)).config;
+      return { max_age, max_bytes };
+    };
+    expect(await limitsOf()).toEqual({ max_age: 90 * 86_400_000 * 1_000_000, max_bytes: -1 });
+    expect((await provision(nats.handle, { queries: { maxAgeMs: 3_600_000, maxBytes: 5e6 } })).updated).toEqual([STREAMS.QUERIES]);
+    expect(await limitsOf()).toEqual({ max_age: 3_600_000 * 1_000_000, max_bytes: 5e6 });
+    expect((await provision(nats.handle)).updated).toEqual([]);
+    expect(await limitsOf()).toEqual({ max_age: 3_600_000 * 1_000_000, max_bytes: 5e6 });
+  });
+
+  it('drops the oldest answers past the size and age limits, never the newest', async () => {
+    await provision(nats.handle, { queries: { maxAgeMs: 0, maxBytes: 2e6 } });
+    const answer = 'x'.repeat(100_000);
+    for (let i = 0; i < 40; i++) await nats.handle.js.publish(`queries.acme.q${i}.answered`, answer);
+    const held = (await nats.handle.jsm.streams.info(STREAMS.QUERIES)).state;
+    expect(held.bytes).toBeLessThanOrEqual(2e6);
+    expect(held.messages).toBeGreaterThan(10);
+    expect(held.messages).toBeLessThan(40);
+    expect((await nats.handle.jsm.streams.getMessage(STREAMS.QUERIES, { last_by_subj: 'queries.acme.q39.answered' }))?.data.length).toBe(100_000);
+    expect(await nats.handle.jsm.streams.getMessage(STREAMS.QUERIES, { last_by_subj: 'queries.acme.q0.answered' }).catch(() => null)).toBeNull();
+    // Age: nats-server expires in the background (about once a second at this age).
+    await provision(nats.handle, { queries: { maxAgeMs: 1000, maxBytes: 0 } });
+    const deadline = Date.now() + 15_000;
+    while ((await nats.handle.jsm.streams.info(STREAMS.QUERIES)).state.messages > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    expect((await nats.handle.jsm.streams.info(STREAMS.QUERIES)).state.messages).toBe(0);
+  });
+});
+
 describe('the DLQ stream', () => {
   it('remembers entry ids for 24 h, set on creation and on an existing stream with a shorter window', async () => {
     const windowOf = async () => (await nats.handle.jsm.streams.info(STREAMS.DLQ)).config.duplicate_window;

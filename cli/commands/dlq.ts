@@ -1,4 +1,5 @@
 // spanda dlq list|show|redrive|purge: inspect dead-lettered events with their reasons, re-drive them after a fix, or drop them.
+import { durationMs } from '../../lib/duration.ts';
 import { decodeEvent } from '../../streams/codec.ts';
 import { isEmptyFilter, purgeDlq, readDlq, redriveDlqEntries, scanDlq, type DlqEntry, type DlqFilter, type RedriveResult } from '../../streams/dlq.ts';
 import { connectFrom, stringFlag } from '../env.ts';
@@ -25,11 +26,8 @@ const decoder = new TextDecoder();
 
 /** A point in time from an ISO date or a duration back from `now` (90s, 30m, 2h, 7d). */
 export function parseSince(value: string, now = Date.now()): Date {
-  const duration = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(value.trim());
-  if (duration) {
-    const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[duration[2] as 's' | 'm' | 'h' | 'd'];
-    return new Date(now - Number(duration[1]) * unit);
-  }
+  const back = durationMs(value);
+  if (back !== undefined) return new Date(now - back);
   const parsed = Date.parse(value);
   if (Number.isNaN(parsed)) throw new UsageError(`--since ${JSON.stringify(value)}: use an ISO time (2026-12-01T08:00:00Z) or a duration (30m, 2h, 7d)`);
   return new Date(parsed);

@@ -2,20 +2,18 @@
 import { openConnectorBucket } from '../../connectors/connector.ts';
 import type { FeedResult } from '../../connectors/rss/poll.ts';
 import { feedTargets, rssConnector } from '../../connectors/rss/rss.ts';
+import { durationMs } from '../../lib/duration.ts';
 import { createLogger, silentLogger } from '../../lib/log.ts';
 import { assertName } from '../../streams/subjects.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import { UsageError, printJson } from '../output.ts';
 import type { IngestSubcommand } from './ingest.ts';
 
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** "10m", "30s", "1h", "1.5h" → milliseconds; at least one second. */
 export function parseDuration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim());
-  const ms = match ? Number(match[1]) * (UNITS[match[2] as string] as number) : Number.NaN;
+  const ms = durationMs(value) ?? Number.NaN;
   if (!Number.isFinite(ms) || ms < 1000) throw new UsageError(`--every takes a duration of at least 1s such as 30s, 10m or 1h (got ${JSON.stringify(value)})`);
-  return Math.round(ms);
+  return ms;
 }
 
 function describe(result: FeedResult): string {
