@@ -162,7 +162,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
     if (provisioned.created.length > 0) logger.info('created streams', { streams: provisioned.created.join(',') });
     if (provisioned.updated.includes(STREAMS.QUERIES) || provisioned.created.includes(STREAMS.QUERIES)) {
       logger.info('QUERIES keeps queries, answers and feedback for a while; older ones are dropped (SPANDA_QUERIES_MAX_AGE, SPANDA_QUERIES_MAX_BYTES; 0 keeps them)', {
-        maxAge: queries.maxAgeMs > 0 ? `${Math.round(queries.maxAgeMs / 3_600_000)}h` : 'none',
+        maxAge: queries.maxAgeMs <= 0 ? 'none' : queries.maxAgeMs >= 86_400_000 ? `${+(queries.maxAgeMs / 86_400_000).toFixed(1)}d` : `${+(queries.maxAgeMs / 3_600_000).toFixed(1)}h`,
         maxBytes: queries.maxBytes > 0 ? humanBytes(queries.maxBytes) : 'none',
       });
     }
