@@ -1,5 +1,7 @@
-// Graceful shutdown of the HTTP server: on SIGTERM a slow request in flight still completes, new connections are refused.
+// The HTTP server: on SIGTERM a slow request in flight still completes, new connections are refused; a streamed upload
+// lasts as long as it keeps sending, a connection gone silent is closed.
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { resource, runUntilSignal } from '../lib/lifecycle.ts';
@@ -63,5 +65,63 @@ describe('shutdown', () => {
     await running;
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(await inFlight).toBe('cut');
+  });
+});
+
+/** An upload route that answers each line as it arrives (as POST /v1/documents does with NDJSON). */
+function echoLinesApp(): Hono {
+  const app = new Hono();
+  app.post('/lines', (c) => {
+    const body = c.req.raw.body;
+    if (!body) return c.text('no body', 400);
+    const counted = body.pipeThrough(new TextDecoderStream()).pipeThrough(
+      new TransformStream<string, string>({
+        transform: (chunk, out) => {
+          for (const line of chunk.split('\n')) if (line !== '') out.enqueue(`ok ${line}\n`);
+        },
+      }),
+    );
+    return new Response(counted.pipeThrough(new TextEncoderStream()), { headers: { 'content-type': 'text/plain' } });
+  });
+  return app;
+}
+
+/** Sends `lines` one every `everyMs` over one chunked request, then (unless `hang`) ends it; resolves with what came back. */
+function upload(url: string, lines: number, everyMs: number, hang = false): Promise<{ text: string; outcome: 'ended' | 'closed' }> {
+  return new Promise((resolve) => {
+    let text = '';
+    const req = http.request(`${url}/lines`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ text, outcome: 'ended' }));
+      res.on('error', () => resolve({ text, outcome: 'closed' }));
+    });
+    req.on('error', () => resolve({ text, outcome: 'closed' }));
+    void (async () => {
+      for (let i = 0; i < lines; i++) {
+        req.write(`line-${i}\n`);
+        await new Promise((r) => setTimeout(r, everyMs));
+      }
+      if (!hang) req.end();
+    })();
+  });
+}
+
+describe('long requests', () => {
+  it('keeps a streamed upload open as long as it keeps sending, and closes a connection that goes silent', async () => {
+    const server = await startApiServer(echoLinesApp(), { host: '127.0.0.1', port: 0, idleTimeoutMs: 1_000 });
+    try {
+      // Three times the idle limit in all, never silent for long: every line is answered.
+      const steady = await upload(server.url, 12, 250);
+      expect(steady.outcome).toBe('ended');
+      expect(steady.text.trim().split('\n')).toHaveLength(12);
+      // One line, then nothing: the connection is closed instead of held open for good.
+      const started = Date.now();
+      const silent = await upload(server.url, 1, 0, true);
+      expect(silent).toEqual({ text: 'ok line-0\n', outcome: 'closed' });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -17,12 +17,21 @@ export interface ApiServerOptions {
   readonly port: number;
   /** How long close() waits for requests in flight before cutting their connections (default 10 s). */
   readonly graceMs?: number;
+  /** A connection with nothing sent either way for this long is closed (default IDLE_TIMEOUT_MS). */
+  readonly idleTimeoutMs?: number;
 }
+
+/**
+ * Node cuts any request whose body takes over 5 minutes to arrive (requestTimeout), which ends an NDJSON upload of a
+ * large collection mid-way. Requests have no total limit here; a connection is closed when nothing moved on it for
+ * this long instead (headers still have to arrive within Node's 60 s).
+ */
+export const IDLE_TIMEOUT_MS = 300_000;
 
 export function startApiServer(app: Hono, options: ApiServerOptions): Promise<ApiServer> {
   const graceMs = options.graceMs ?? 10_000;
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, (info: AddressInfo) => {
+    const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port, serverOptions: { requestTimeout: 0 } }, (info: AddressInfo) => {
       const host = info.address.includes(':') ? `[${info.address}]` : info.address;
       let closing: Promise<void> | undefined;
       resolve({
@@ -31,6 +40,8 @@ export function startApiServer(app: Hono, options: ApiServerOptions): Promise<Ap
         close: () => (closing ??= closeGracefully(server as Server, graceMs)),
       });
     });
+    // An idle socket is destroyed: its request (if any) is aborted like a client that went away.
+    (server as Server).setTimeout(options.idleTimeoutMs ?? IDLE_TIMEOUT_MS, (socket) => socket.destroy());
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'EADDRINUSE' ? new ConfigError(`port ${options.port} on ${options.host} is in use; choose another with --port or PORT`) : err);
     });
