@@ -114,4 +114,15 @@ describe('spanda dataset export', () => {
       delete process.env.SPANDA_HF_HUB_URL;
     }
   });
+
+  it("exports one tenant's rated answers with --tenant, counting only that tenant's answers", async () => {
+    await answer('globex', 'Globex question?', 'Globex answer.', 1);
+    await answer('globex', 'Globex unrated?', 'Perhaps.');
+    const acme = await run(['dataset', 'export', '--nats-url', nats.server.url, '--out', out, '--eval-fraction', '0', '--tenant', 'acme', '--json']);
+    expect(JSON.parse(acme.out)).toMatchObject({ answered: 5, withFeedback: 4 });
+    const globex = await run(['dataset', 'export', '--nats-url', nats.server.url, '--out', out, '--eval-fraction', '0', '--tenant', 'globex', '--json']);
+    expect(JSON.parse(globex.out)).toMatchObject({ train: 1, answered: 2, withFeedback: 1, selected: 1 });
+    const rows = (await readFile(path.join(out, 'train.jsonl'), 'utf8')).trim().split('\n');
+    expect(rows.map((l) => (JSON.parse(l) as { provenance: { tenant: string } }).provenance.tenant)).toEqual(['globex']);
+  });
 });

@@ -62,14 +62,26 @@ export const datasetCommand: Command = {
     const nats = await connectFrom(ctx);
     const events: Array<StoredEvent<QueryAnswered | FeedbackGiven>> = [];
     let invalid = 0;
+    let answered = 0;
     try {
-      for await (const e of readQueryLog(nats, { subject: tenant ? `queries.${tenant}.>` : 'queries.>', onInvalid: () => invalid++ })) {
-        if (e.type !== 'query.received') events.push(e as StoredEvent<QueryAnswered | FeedbackGiven>);
+      // Feedback first, then only the answers it rates: a log of a million answers is read, not held.
+      const rated = new Set<string>();
+      const prefix = `queries.${tenant ?? '*'}.*`;
+      for await (const e of readQueryLog(nats, { subject: `${prefix}.feedback`, onInvalid: () => invalid++ })) {
+        if (e.type !== 'feedback.given') continue;
+        events.push(e);
+        rated.add(`${e.data.tenant}\u0000${e.data.queryId}`);
+      }
+      for await (const e of readQueryLog(nats, { subject: `${prefix}.answered`, onInvalid: () => invalid++ })) {
+        if (e.type !== 'query.answered') continue;
+        answered++;
+        if (rated.has(`${e.data.tenant}\u0000${e.data.queryId}`)) events.push(e);
       }
     } finally {
       await nats.drain().catch(() => undefined);
     }
-    const dataset = buildDataset(events, { minRating, format, evalFraction });
+    const built = buildDataset(events, { minRating, format, evalFraction });
+    const dataset = { ...built, stats: { ...built.stats, answered } };
     await mkdir(out, { recursive: true });
     const files = [
       { path: 'train.jsonl', content: toJsonl(dataset.train) },
