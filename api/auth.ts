@@ -219,6 +219,18 @@ export class ApiKeys {
     return found;
   }
 
+  /**
+   * Whether the key `principal` came from is still accepted for `tenant` with `scope`: false once it is deleted from the
+   * bucket, or changed to another tenant or without the scope. For requests that outlive one check (a streamed upload).
+   */
+  stillGrants(principal: Principal, scope: Scope): boolean {
+    for (const stored of [...this.fixed, ...this.live.values()]) {
+      if (stored.principal === principal) return true;
+      if (stored.principal.keyId === principal.keyId) return stored.principal.tenant === principal.tenant && stored.principal.scopes.has(scope);
+    }
+    return false;
+  }
+
   get size(): number {
     return this.fixed.length + this.live.size;
   }

@@ -9,6 +9,9 @@ import { parseWith } from '../validation.ts';
 
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 
+/** How often a streamed upload checks that its API key is still valid. */
+export const REAUTHORIZE_EVERY_MS = 1000;
+
 /**
  * An NDJSON upload (`POST /v1/documents` with content-type application/x-ndjson): app.ts exempts it from the whole-body
  * limit, which would buffer the stream, and the route limits each line instead.
@@ -46,7 +49,13 @@ function parseLine(text: string): ValidDocumentInput {
  * stops the rest. Up to NDJSON_IN_FLIGHT documents are published at once, but versions of one document in input order.
  * The output is pulled: a client that stops reading stops the upload being read.
  */
-export function publishNdjson(c: Context, deps: Pick<ApiDeps, 'nats' | 'maxBodyBytes' | 'logger'>, tenant: string): Response {
+export function publishNdjson(
+  c: Context,
+  deps: Pick<ApiDeps, 'nats' | 'maxBodyBytes' | 'logger'>,
+  tenant: string,
+  /** Whether the caller may still publish: an upload has no time limit, a key revoked meanwhile ends it. */
+  stillAuthorized: () => boolean = () => true,
+): Response {
   const traceparent = c.req.header('traceparent');
   const body = c.req.raw.body;
   const maxLineBytes = deps.maxBodyBytes;
@@ -88,11 +97,27 @@ export function publishNdjson(c: Context, deps: Pick<ApiDeps, 'nats' | 'maxBodyB
   // One read of the upload at a time; it may stay outstanding across pulls while results are sent.
   let reading: Promise<IteratorResult<NdjsonLine>> | undefined;
   const readLine = () => (reading ??= lines.next());
+  let checkedAt = Date.now();
   const takeLine = async () => {
     const next = await readLine();
     reading = undefined;
-    if (next.done) inputDone = true;
-    else pending.push(start(next.value));
+    if (next.done) {
+      inputDone = true;
+      return;
+    }
+    // Checked at most once a second: a key revoked while the upload runs stops it at the next line.
+    if (Date.now() - checkedAt >= REAUTHORIZE_EVERY_MS) {
+      checkedAt = Date.now();
+      if (!stillAuthorized()) {
+        inputDone = true;
+        void lines.return(undefined).catch(() => undefined);
+        const detail = `the API key was revoked (or lost the publish scope) while this upload ran; line ${next.value.line} and the lines after it were not published`;
+        pending.push(Promise.resolve({ line: next.value.line, error: problem(401, 'unauthorized', 'API key revoked', detail) }));
+        deps.logger.warn('NDJSON upload stopped: its API key was revoked', { line: next.value.line });
+        return;
+      }
+    }
+    pending.push(start(next.value));
   };
 
   const output = new ReadableStream<Uint8Array>({

@@ -8,6 +8,7 @@ import { mapLimit } from '../../streams/publisher.ts';
 import { STREAMS } from '../../streams/provision.ts';
 import { assertName } from '../../streams/subjects.ts';
 import type { ApiDeps } from '../deps.ts';
+import { principalOf } from '../auth.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
 
@@ -40,7 +41,11 @@ export function documentRoutes(deps: ApiDeps): Hono {
 
   app.post('/', async (c) => {
     const tenant = tenantOf(c);
-    if (isNdjsonUpload(c.req.raw)) return publishNdjson(c, deps, tenant);
+    if (isNdjsonUpload(c.req.raw)) {
+      const principal = principalOf(c);
+      const keys = deps.auth?.keys;
+      return publishNdjson(c, deps, tenant, principal && keys ? () => keys.stillGrants(principal, 'publish') : undefined);
+    }
     const raw = documentsOf(await readJson(c));
     // Validate the whole batch before publishing any of it, so a bad entry never leaves a half-published batch.
     const docs = raw.map((d, i) => parseWith(documentInputSchema, d, raw.length > 1 ? `document at index ${i}` : 'document'));
