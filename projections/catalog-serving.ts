@@ -9,6 +9,7 @@ import { generationToBuild, type BuildTarget, type GenerationRecord, type Genera
 import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
 import { foldLog, type FoldProgress } from './log-digest.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
+import { openSettingAsideDamaged } from './stores/sqlite/damaged-file.ts';
 import type { GenerationOpener } from './serving.ts';
 import type { CatalogStore } from './catalog.ts';
 import { SqliteCatalogStore } from './stores/catalog/catalog-store.ts';
@@ -47,10 +48,14 @@ export function catalogPath(dataDir: string, generation: string): string {
   return sqliteCatalogPath({ role: INDEXING_ROLE, generation, config: { dataDir } });
 }
 
-/** Opens a catalog generation of the kind its record names. */
-async function openCatalog(record: Pick<GenerationRecord, 'id' | 'spec'>, config: StoreConfig): Promise<{ factory: CatalogStoreFactory; store: CatalogStore }> {
+/**
+ * Opens a catalog generation of the kind its record names. A writer (`writer` given: it projects into the file) sets
+ * a damaged local file aside and projects it again; a reader (verify) leaves it as it is.
+ */
+async function openCatalog(record: Pick<GenerationRecord, 'id' | 'spec'>, config: StoreConfig, writer?: Logger): Promise<{ factory: CatalogStoreFactory; store: CatalogStore }> {
   const factory = await catalogStoreFactory(record.spec.store.kind);
-  return { factory, store: await factory.open({ role: INDEXING_ROLE, generation: record.id, config }) };
+  const open = () => factory.open({ role: INDEXING_ROLE, generation: record.id, config });
+  return { factory, store: factory.local && writer ? await openSettingAsideDamaged(catalogPath(config.dataDir, record.id), open, writer) : await open() };
 }
 
 /**
@@ -75,7 +80,7 @@ export function catalogOpener(
   const config = locationConfig(location);
   return {
     open: async (record: GenerationRecord) => {
-      const { factory, store } = await openCatalog(record, config);
+      const { factory, store } = await openCatalog(record, config, logger);
       const project = factory.local || (options.projectRemote ?? true);
       if (!project) return { id: record.id, store };
       const projector = runProjector(handle, indexingProjection(), store, { logger, lingerMs: CATALOG_LINGER_MS, ...(metrics ? { metrics } : {}) });
@@ -137,7 +142,7 @@ export async function replayCatalog(
   options.onTarget?.({ id, resumed });
   try {
     const projection = indexingProjection();
-    const { factory, store } = await openCatalog({ id, spec }, config);
+    const { factory, store } = await openCatalog({ id, spec }, config, options.logger ?? silentLogger);
     let checkpoints: Record<string, number>;
     let digest: string;
     try {

@@ -3,6 +3,7 @@ import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from 
 import { TransientError, UnavailableError, ValidationError, errorMessage, isDiskFull } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { burstWarning } from '../lib/log-burst.ts';
+import { isDamagedDatabase } from './stores/sqlite/damaged-file.ts';
 import { defaultMetrics, type SpandaMetrics } from '../lib/metrics.ts';
 import { jetStreamCollectorFor } from '../lib/metrics-collector.ts';
 import { createFreshnessProbe } from '../lib/metrics-freshness.ts';
@@ -445,7 +446,9 @@ export function runProjector<Op = StoreOp>(
         consecutiveFailures += 1;
         const message = isDiskFull(err)
           ? `${errorMessage(err)} (the disk holding the store is full: free space on it or move the data dir)`
-          : errorMessage(err);
+          : isDamagedDatabase(err)
+            ? `${errorMessage(err)} (the store file is damaged: stop the node and delete or move the file; the next start builds it again from the log)`
+            : errorMessage(err);
         // A failure that lasts (a full disk, a store that is down) is retried ever less often, and logged as an error
         // when it starts or changes, as a warning while it goes on.
         const delayMs = Math.min(retry.max, retry.first * 2 ** Math.min(consecutiveFailures - 1, 16));

@@ -15,6 +15,7 @@ import { storeFactory } from './stores/registry.ts';
 import { SqliteInferenceStore } from './stores/sqlite/sqlite-store.ts';
 import { awaitCatchUp } from './catch-up-progress.ts';
 import { sqliteStorePath } from './stores/sqlite/factory.ts';
+import { openSettingAsideDamaged } from './stores/sqlite/damaged-file.ts';
 import { requireStoreFile } from './stores/existing-file.ts';
 
 export interface ReplayProgress {
@@ -96,7 +97,9 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     const model = spec.model;
     const projection = runtime.projectionFor(spec);
     // The store (a worker thread to start, for SQLite) opens while the log is checked for backfill.
-    const opening = factory.open({ ...target, model: { id: model.id, dims: model.dims }, mode: 'build' });
+    const open = () => factory.open({ ...target, model: { id: model.id, dims: model.dims }, mode: 'build' });
+    // A resumed build whose file was damaged (a crash on a bad disk) starts over in a new file.
+    const opening = factory.kind === 'sqlite' ? openSettingAsideDamaged(sqliteStorePath(target), open, runtime.logger) : open();
     const giveUp = new AbortController();
     let store: InferenceStore;
     try {

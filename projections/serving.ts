@@ -10,6 +10,7 @@ import type { Projection } from './projection.ts';
 import { runProjector, type ProjectorOptions, type RunningProjector } from './projector.ts';
 import { STORES_WITH_EXPANSION, type InferenceStore, type KeywordExpansion } from './store.ts';
 import { storeFactory, type StoreConfig } from './stores/registry.ts';
+import { openSettingAsideDamaged } from './stores/sqlite/damaged-file.ts';
 
 /** Turns query text into vectors of one model. */
 export interface QueryEmbedder {
@@ -117,7 +118,10 @@ export async function openGeneration(runtime: GenerationRuntime, record: Generat
       ? await lockFile(path.join(runtime.storeConfig.dataDir, record.spec.role, `${record.id}.lock`), `generation ${record.id} in ${runtime.storeConfig.dataDir}`)
       : undefined;
   try {
-    const store = await factory.open({ ...target, model: { id: record.spec.model.id, dims: record.spec.model.dims } });
+    const open = () => factory.open({ ...target, model: { id: record.spec.model.id, dims: record.spec.model.dims } });
+    // The writer of a SQLite generation rebuilds a damaged file from the log; a reader leaves the writer's file alone.
+    const file = path.join(runtime.storeConfig.dataDir, record.spec.role, `${record.id}.sqlite`);
+    const store = lock ? await openSettingAsideDamaged(file, open, runtime.logger) : await open();
     const projector = project
       ? runProjector(runtime.handle, runtime.projectionFor(record.spec), store, { ...runtime.projectorOptions, logger: runtime.logger })
       : undefined;
