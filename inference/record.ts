@@ -1,9 +1,9 @@
 // Query events on QUERIES: one subject per query and kind, so an answer is read back by id (last_by_subj), tenant-scoped.
-import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerMessages, type StoredMsg } from '@nats-io/jetstream';
 import { NotFoundError, ValidationError, errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { decodeEvent, eventMetadata } from '../streams/codec.ts';
-import type { FeedbackGiven, QueryAnswered, QueryReceived, StoredEvent } from '../streams/events/index.ts';
+import type { FeedbackGiven, QueryAnswered, QueryReceived, SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
 import { releaseConsumer } from '../streams/ordered.ts';
 import { STREAMS } from '../streams/provision.ts';
@@ -131,16 +131,28 @@ export async function readAnswer(nats: NatsHandle, tenant: string, queryId: stri
   if (!QUERY_ID_PATTERN.test(queryId)) throw new NotFoundError(`no answer ${JSON.stringify(queryId)}`);
   const msg = await lastOnSubject(nats, STREAMS.QUERIES, querySubject(tenant, queryId, 'answered'));
   if (!msg) throw new NotFoundError(`no answer ${queryId} for tenant ${tenant}; answers are kept as long as the QUERIES stream keeps them`);
-  const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.header }, { stream: STREAMS.QUERIES, seq: msg.seq });
-  if (event.type !== 'query.answered' || event.data.tenant !== tenant) throw new NotFoundError(`no answer ${queryId} for tenant ${tenant}`);
+  const event = decodeStored(msg);
+  // Something written straight onto the answer's subject that is not a readable answer of this tenant is no answer.
+  if (!event || event.type !== 'query.answered' || event.data.tenant !== tenant) {
+    throw new NotFoundError(`no readable answer ${queryId} for tenant ${tenant} (QUERIES ${msg.seq} on its subject is not one)`);
+  }
   return event as StoredEvent<QueryAnswered>;
+}
+
+/** The stored QUERIES message as an event; undefined when it does not decode (it was written around the API). */
+function decodeStored(msg: StoredMsg): StoredEvent<SpandaEvent> | undefined {
+  try {
+    return decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.header }, { stream: STREAMS.QUERIES, seq: msg.seq });
+  } catch {
+    return undefined;
+  }
 }
 
 export async function readLatestFeedback(nats: NatsHandle, tenant: string, queryId: string): Promise<StoredEvent<FeedbackGiven> | undefined> {
   const msg = await lastOnSubject(nats, STREAMS.QUERIES, querySubject(tenant, queryId, 'feedback'));
   if (!msg) return undefined;
-  const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.header }, { stream: STREAMS.QUERIES, seq: msg.seq });
-  return event.type === 'feedback.given' && event.data.tenant === tenant ? (event as StoredEvent<FeedbackGiven>) : undefined;
+  const event = decodeStored(msg);
+  return event?.type === 'feedback.given' && event.data.tenant === tenant ? (event as StoredEvent<FeedbackGiven>) : undefined;
 }
 
 /**

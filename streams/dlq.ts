@@ -1,7 +1,7 @@
 // The dead-letter stream: writing a rejected input with its reason (one entry per log event, whichever stage rejects it), reading, re-driving and purging entries.
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { headers as createHeaders } from '@nats-io/transport-node';
-import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { HEADER } from './codec.ts';
 import type { NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';

@@ -157,6 +157,19 @@ describe('answers, lineage and feedback', () => {
     const kinds: string[] = [];
     for await (const e of readQueryLog(node.system.nats, { subject: `queries.acme.${queryId}.>` })) kinds.push(e.type);
     expect(kinds).toEqual(['query.received', 'query.answered', 'feedback.given']);
+
+    // Junk written straight onto the answer's feedback subject: the answer still reads (the junk is not shown as its
+    // feedback); junk on another query's answer subject is no answer (404 saying so), never a 400 or 500.
+    await node.system.nats.js.publish(`queries.acme.${queryId}.feedback`, 'not an event');
+    const withJunk = await extractive.request(`/v1/answers/${queryId}`, { headers: { 'x-tenant': 'acme' } });
+    expect(withJunk.status).toBe(200);
+    expect(((await withJunk.json()) as { feedback: unknown }).feedback).toBeNull();
+    const forged = '01JUNKJUNKJUNKJUNKJUNKJUNK';
+    await node.system.nats.js.publish(`queries.acme.${forged}.answered`, '{"type":"query.answered"}');
+    const junk = await extractive.request(`/v1/answers/${forged}`, { headers: { 'x-tenant': 'acme' } });
+    expect(junk.status).toBe(404);
+    expect(((await junk.json()) as { detail: string }).detail).toMatch(/no readable answer .* is not one/);
+    expect((await extractive.request('/v1/feedback', json({ queryId: forged, rating: 1 }, { 'x-tenant': 'acme' }))).status).toBe(404);
   });
 
   it('marks a cited document superseded once a newer version is published', async () => {
