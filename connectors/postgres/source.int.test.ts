@@ -120,6 +120,7 @@ describe.skipIf(skipReason !== undefined)('embedded Postgres source', () => {
       await expect.poll(() => source.status().state, { timeout: 20_000 }).toBe('running');
       await db.end().catch(() => undefined);
       db = new pg.Client(postgres.url);
+      db.on('error', () => undefined); // closed when the server stops at the end
       await db.connect();
       const big = Array.from({ length: 3000 }, (_, i) => ((i * 40503) % 65536).toString(36)).join(' ');
       await db.query('INSERT INTO posts VALUES (8, $1, $2, 80)', ['eight', big]);
