@@ -65,7 +65,7 @@ describe('deeply nested or huge metadata at the edge', () => {
     expect(keys.json.detail).toMatch(/filter.metadata: name at most 1000 metadata keys/);
     const ids = await api('POST', '/v1/query', { query: 'x', filter: { docId: Array.from({ length: 1001 }, (_, i) => `d${i}`) } });
     expect(ids.status).toBe(400);
-    expect(ids.json.detail).toMatch(/filter.docId: expected a document id \(a non-empty string\) or a list of at most 1000 of them/);
+    expect(ids.json.detail).toMatch(/filter.docId: expected a document id \(1–4096 characters, as documents take\) or a list of at most 1000 of them/);
     const value = await api('POST', '/v1/query', { query: 'x', filter: { metadata: { tag: { nested: true } } } });
     expect(value.json.detail).toMatch(/filter.metadata.tag: expected a string, number or boolean or a list/);
   });

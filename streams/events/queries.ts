@@ -1,6 +1,6 @@
 // QUERIES stream: query.received, query.answered (with the chunks and log sequences behind the answer) and feedback.given.
 import { z } from 'zod';
-import { METADATA_LIMITS, nameSchema, type Event } from './common.ts';
+import { METADATA_LIMITS, docIdSchema, nameSchema, type Event } from './common.ts';
 
 export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
@@ -18,7 +18,7 @@ export const MAX_FILTER_METADATA_KEYS = METADATA_LIMITS.maxKeys;
 export const queryFilterSchema = z
   .object({
     source: oneOrMany(nameSchema, 'a source name (1–63 characters of a–z, 0–9, "_" or "-")').optional(),
-    docId: oneOrMany(z.string().min(1), 'a document id (a non-empty string)').optional(),
+    docId: oneOrMany(docIdSchema, 'a document id (1–4096 characters, as documents take)').optional(),
     // Checking a filter of 100,000 keys held the store's thread for almost a second.
     metadata: z
       .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'metadata keys are letters, digits, "_", "." or "-"'), oneOrMany(scalar, 'a string, number or boolean'))
