@@ -63,4 +63,25 @@ describe('spanda projections gc', () => {
     expect(after.code).toBe(0);
     expect(JSON.parse(after.stdout)).toEqual({ removed: ['still-building'], kept: 0 });
   });
+
+  it('collects ready generations that never served (a replay that lost the alias) like retired ones, beyond --keep', async () => {
+    const config = loadConfig({ SPANDA_DATA_DIR: dataDir }, {});
+    const { kv } = await provision(nats.handle);
+    const { generations } = generationRuntime(nats.handle, kv, config, [], silentLogger);
+    const spec = await inferenceSpec(config, { id: 'hash-256', dims: 256 });
+    for (const id of ['serving', 'lost-race-1', 'lost-race-2', 'lost-race-3']) {
+      await generations.ensure(spec, 0.5, '1', id);
+      const file = sqliteStorePath({ role: 'inference', generation: id, config: { dataDir } });
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, 'a store file');
+      await generations.update('inference', id, (r) => ({ ...r, state: 'ready' }));
+      await new Promise((r) => setTimeout(r, 5)); // distinct update times: "newest" is well defined
+    }
+    await generations.switchAlias('inference', 'serving', (await generations.alias('inference')).revision);
+    const result = await runCli(['projections', 'gc', '--keep', '1', '--json', '--nats-url', nats.server.url, '--data-dir', dataDir]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ removed: ['lost-race-2', 'lost-race-1'], kept: 2 });
+    expect((await generations.list('inference')).map((r) => r.id).sort()).toEqual(['lost-race-3', 'serving']);
+    expect(existsSync(sqliteStorePath({ role: 'inference', generation: 'lost-race-1', config: { dataDir } }))).toBe(false);
+  });
 });

@@ -67,11 +67,14 @@ export const projectionsCommand: Command = {
         }
         return 0;
       }
-      // gc: retired generations beyond the `keep` newest go; the active one and the rollback target always stay. With
-      // --building, so do generations a failed or stopped replay left unfinished (the next replay of the same spec would
-      // resume one), unless a process still holds it.
+      // gc: completed generations that do not serve (retired ones, and ready ones a replay built but did not switch to,
+      // having lost the alias to another replay) beyond the `keep` newest go; the active one and the rollback target
+      // always stay. With --building, so do generations a failed or stopped replay left unfinished (the next replay of
+      // the same spec would resume one), unless a process still holds it.
       const protectedIds = new Set([alias?.generation, alias?.previous].filter((x): x is string => x !== undefined));
-      const retired = records.filter((r) => r.state === 'retired' && !protectedIds.has(r.id)).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+      const retired = records
+        .filter((r) => (r.state === 'retired' || r.state === 'ready') && !protectedIds.has(r.id))
+        .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
       const unfinished = ctx.values.building === true ? records.filter((r) => r.state === 'building' && !protectedIds.has(r.id)) : [];
       const doomed: typeof records = [];
       const busy: string[] = [];
