@@ -36,6 +36,22 @@ describe('lockDataDir', () => {
     await lock.release();
     await expect(readFile(path.join(dir, 'spanda.pid'), 'utf8')).rejects.toThrow();
   });
+
+  it("sweeps the drafts dead processes left (SIGKILLed between writing one and linking it), never a live process's", async () => {
+    const gone = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    await new Promise((r) => gone.once('exit', r));
+    const alive = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    try {
+      await writeFile(path.join(dir, `spanda.pid.${gone.pid}-0123abcd.new`), `${gone.pid}\n`);
+      await writeFile(path.join(dir, `spanda.pid.${alive.pid}-4567cdef.new`), `${alive.pid}\n`);
+      await writeFile(path.join(dir, 'other.lock.1-89abcdef.new'), '1\n'); // another lock's draft: not this lock's to sweep
+      const lock = await lockDataDir(dir);
+      expect((await readdir(dir)).sort()).toEqual(['other.lock.1-89abcdef.new', `spanda.pid.${alive.pid}-4567cdef.new`, 'spanda.pid'].sort());
+      await lock.release();
+    } finally {
+      alive.kill('SIGKILL');
+    }
+  });
 });
 
 describe('lockFile', () => {

@@ -1,6 +1,6 @@
 // Lock files: one node per data dir, one process per generation being built; a SIGKILLed holder leaves a stale, harmless one.
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, UnavailableError } from './errors.ts';
 import { isProcessRunning } from './processes.ts';
@@ -44,6 +44,7 @@ async function takeLock(file: string, refuse: (pid: number) => Error): Promise<D
     for (let attempt = 0; attempt < 200; attempt++) {
       try {
         await link(draft, file);
+        await removeDeadDrafts(file);
         return {
           release: async () => {
             const current = await readFile(file, 'utf8').catch(() => '');
@@ -75,6 +76,20 @@ async function takeLock(file: string, refuse: (pid: number) => Error): Promise<D
     throw new UnavailableError(`could not take the lock file ${file}: other processes kept taking it; retry`);
   } finally {
     await rm(draft, { force: true });
+  }
+}
+
+/**
+ * Drafts of `file` whose process is gone: a SIGKILL between writing a draft and removing it leaves one behind. Only the
+ * lock's holder sweeps them, and never the draft of a process still alive (it may be about to link it).
+ */
+async function removeDeadDrafts(file: string): Promise<void> {
+  const prefix = `${path.basename(file)}.`;
+  const names = await readdir(path.dirname(file)).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{8}\.new$/.exec(name.slice(prefix.length)) : null;
+    if (!m || Number(m[1]) === process.pid || (await isProcessRunning(Number(m[1]), ''))) continue;
+    await rm(path.join(path.dirname(file), name), { force: true });
   }
 }
 
