@@ -161,6 +161,7 @@ export class BatchWriter {
       if (id === undefined) {
         id = (this.s.insertTenant.get(name) as { id: number }).id;
         createFtsTable(this.db, id);
+        warnOfManyTenants(id);
       }
       const table = ftsTable(id);
       writer = {
@@ -288,3 +289,22 @@ export class BatchWriter {
     this.s.deletePendingBelow.run(op.tenant, op.source, op.docId, int(op.docSeq + 1));
   }
 }
+
+/**
+ * Each tenant has an FTS5 table of its own, and SQLite scans its whole schema to create one and parses it whole to open
+ * the file: at thousands of tenants a new one costs tens of milliseconds of the store's thread and opening takes
+ * seconds (bench/tenants.bench.ts). Said once per process at 1,000, 2,000, 5,000, 10,000, … tenants.
+ */
+function warnOfManyTenants(tenants: number): void {
+  const mark = MANY_TENANTS.find((m) => tenants >= m && !warnedAt.has(m) && tenants < m * 2);
+  if (mark === undefined) return;
+  warnedAt.add(mark);
+  process.emitWarning(
+    `this SQLite store holds ${tenants} tenants, each with a full-text table of its own: every new tenant costs more (SQLite rescans its schema) and ` +
+      'opening the file takes longer (seconds at 5,000). For thousands of tenants, serve from Weaviate or Qdrant (SPANDA_STORE, then `spanda replay`).',
+  );
+}
+
+const MANY_TENANTS = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000];
+const warnedAt = new Set<number>();
+

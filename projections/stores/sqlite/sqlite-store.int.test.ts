@@ -60,6 +60,30 @@ function doc(docId: string, docSeq: number, text: string, vector: Float32Array, 
   ];
 }
 
+describe('a store of many tenants', () => {
+  it('warns once it holds 1,000 tenants (each has a full-text table of its own), naming what to use instead', async () => {
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const listen = (w: Error) => warnings.push(w.message);
+    process.on('warning', listen);
+    const store = await openSqliteStore({ path: join(dir, 'inference.db'), model: CONFORMANCE_MODEL, inWorker: false });
+    try {
+      for (let t = 0; t < 1_000; t += 100) {
+        await store.apply({ ops: Array.from({ length: 100 }, (_, i) => doc('d', t + i + 1, `tenant ${t + i} notes`, unit(0), `t${t + i}`)).flat(), checkpoints: {} });
+        if (t === 800) expect(warnings.filter((w) => /tenants/.test(w))).toEqual([]);
+      }
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      const said = warnings.filter((w) => /tenants/.test(w));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatch(/holds 1000 tenants, each with a full-text table of its own: .*Weaviate or Qdrant \(SPANDA_STORE/);
+    } finally {
+      process.off('warning', listen);
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker) => {
   let dir: string;
   let path: string;
