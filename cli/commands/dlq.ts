@@ -80,6 +80,8 @@ function noSuchEntry(dlqSeq: number | undefined): number {
 
 /** Past this many entries, redrive prints counts rather than a row per entry. */
 const TABLE_ROWS = 100;
+/** A list scanning fewer entries than this is quick enough to show no progress. */
+const PROGRESS_FROM = 50_000;
 
 /** How many entries share each key, most first. */
 function countBy<T>(items: Iterable<T>, key: (item: T) => readonly string[]): Array<{ key: readonly string[]; count: number }> {
@@ -94,17 +96,36 @@ function countBy<T>(items: Iterable<T>, key: (item: T) => readonly string[]): Ar
   return [...groups.values()].sort((a, b) => b.count - a.count);
 }
 
+/** At most this many distinct (stage, reason) groups are counted; entries beyond them are counted together. */
+const MAX_GROUPS = 10_000;
+
 /** The oldest `limit` matching entries, how many match in all, and the ten commonest (stage, reason) among them. */
 async function listDlq(handle: NatsHandle, filter: DlqFilter, limit: number) {
   const shown: DlqEntry[] = [];
-  const all: Array<{ stage: string; reason: string }> = [];
-  await scanDlq(handle, { filter, headersOnly: true }, (entries) => {
-    shown.push(...entries.slice(0, limit - shown.length));
-    // Reasons name the field or value at fault; their first 100 characters group alike entries well enough.
-    for (const e of entries) all.push({ stage: e.stage, reason: e.reason.slice(0, 100) });
-  });
-  const groups = countBy(all, (e) => [e.stage, e.reason]).slice(0, 10).map((g) => ({ stage: g.key[0] ?? '', reason: g.key[1] ?? '', count: g.count }));
-  return { shown, matched: all.length, groups };
+  const groups = new Map<string, { stage: string; reason: string; count: number }>();
+  const other = { stage: '–', reason: `(other reasons, past the first ${MAX_GROUPS})`, count: 0 };
+  let matched = 0;
+  // A DLQ of a million entries takes a while to count: progress on stderr, as redrive shows it.
+  const progress = progressReporter(false);
+  try {
+    await scanDlq(handle, { filter, headersOnly: true, onProgress: (done, total) => total >= PROGRESS_FROM && progress.update('list', done, total) }, (entries) => {
+      shown.push(...entries.slice(0, limit - shown.length));
+      matched += entries.length;
+      for (const e of entries) {
+        // Reasons name the field or value at fault; their first 100 characters group alike entries well enough.
+        const reason = e.reason.slice(0, 100);
+        const key = `${e.stage}\u0000${reason}`;
+        const group = groups.get(key);
+        if (group) group.count += 1;
+        else if (groups.size < MAX_GROUPS) groups.set(key, { stage: e.stage, reason, count: 1 });
+        else other.count += 1;
+      }
+    });
+  } finally {
+    progress.finish();
+  }
+  const counted = [...groups.values(), ...(other.count > 0 ? [other] : [])];
+  return { shown, matched, groups: counted.sort((a, b) => b.count - a.count).slice(0, 10) };
 }
 
 /** One re-driven (or skipped) entry as the command reports it; the entry's bytes are not kept. */
