@@ -4,7 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { ValidationError } from '../../lib/errors.ts';
 import { defaultMetrics } from '../../lib/metrics.ts';
-import { SEARCH_MODES, queryFilterSchema } from '../../streams/events/index.ts';
+import { SEARCH_MODES, queryFilterRequestSchema } from '../../streams/events/index.ts';
 import type { ChatMessage } from '../../inference/prompts/prompt.ts';
 import { answerQuery, streamQuery, type Inference, type QueryAnswer, type QueryRequest } from '../../inference/query.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -30,7 +30,7 @@ export const chatRequestSchema = z.looseObject({
   n: z.literal(1, 'only n = 1 is supported').nullish(),
   k: z.number().int().min(1).max(100).default(5),
   mode: z.enum(SEARCH_MODES).default('hybrid'),
-  filter: queryFilterSchema.optional(),
+  filter: queryFilterRequestSchema.optional(),
   after_seq: z.number().int().min(1).optional(),
 });
 

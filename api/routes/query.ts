@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { defaultMetrics, type SpandaMetrics } from '../../lib/metrics.ts';
-import { SEARCH_MODES, queryFilterSchema, type QueryFilter } from '../../streams/events/index.ts';
+import { SEARCH_MODES, queryFilterRequestSchema, type QueryFilter } from '../../streams/events/index.ts';
 import type { SearchFilter, SearchHit } from '../../projections/store.ts';
 import { answerQuery, streamQuery, type Inference, type QueryAnswer, type QueryRequest } from '../../inference/query.ts';
 import { inferenceOf } from '../../inference/settings.ts';
@@ -16,7 +16,7 @@ export const queryRequestSchema = z
     query: z.string().trim().min(1, 'query must not be empty').max(4000),
     k: z.number().int().min(1).max(100).default(5),
     mode: z.enum(SEARCH_MODES).default('hybrid'),
-    filter: queryFilterSchema.optional(),
+    filter: queryFilterRequestSchema.optional(),
     /** Read-your-writes: wait until the serving generation has applied this DOCUMENTS sequence (a `seq` from POST /v1/documents). */
     after_seq: z.number().int().min(1).optional(),
     /** How long to wait for after_seq before answering 504 (default 10 s, at most 60 s). */
