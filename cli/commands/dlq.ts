@@ -83,19 +83,6 @@ const TABLE_ROWS = 100;
 /** A list scanning fewer entries than this is quick enough to show no progress. */
 const PROGRESS_FROM = 50_000;
 
-/** How many entries share each key, most first. */
-function countBy<T>(items: Iterable<T>, key: (item: T) => readonly string[]): Array<{ key: readonly string[]; count: number }> {
-  const groups = new Map<string, { key: readonly string[]; count: number }>();
-  for (const item of items) {
-    const k = key(item);
-    const id = JSON.stringify(k);
-    const group = groups.get(id) ?? { key: k, count: 0 };
-    group.count += 1;
-    groups.set(id, group);
-  }
-  return [...groups.values()].sort((a, b) => b.count - a.count);
-}
-
 /** At most this many distinct (stage, reason) groups are counted; entries beyond them are counted together. */
 const MAX_GROUPS = 10_000;
 
@@ -137,20 +124,41 @@ function redriveRow(r: RedriveResult) {
 }
 
 /** Re-drives the matching entries a batch at a time (each batch read, re-published in order, removed), with progress. */
-async function redriveAll(handle: NatsHandle, filter: DlqFilter, options: { force: boolean; quiet: boolean }): Promise<Array<ReturnType<typeof redriveRow>>> {
+interface Redriven {
+  /** Every row with `keepAll` (--json); otherwise the first TABLE_ROWS + 1, enough to know whether to print a table. */
+  readonly rows: Array<ReturnType<typeof redriveRow>>;
+  readonly total: number;
+  readonly skipped: number;
+  /** Entries per (processor, result), results of skipped entries taken together. */
+  readonly counts: Map<string, { processor: string; result: string; entries: number }>;
+}
+
+/** Re-drives the matching entries a batch at a time (each batch read, re-published in order, removed), with progress. */
+async function redriveAll(handle: NatsHandle, filter: DlqFilter, options: { force: boolean; quiet: boolean; keepAll: boolean }): Promise<Redriven> {
   const progress = progressReporter(options.quiet);
-  const rows: Array<ReturnType<typeof redriveRow>> = [];
+  const done: Redriven = { rows: [], total: 0, skipped: 0, counts: new Map() };
+  let total = 0;
+  let skipped = 0;
   try {
-    await scanDlq(handle, { filter, onProgress: (done, total) => progress.update('redrive', done, total) }, async (entries) => {
-      rows.push(...(await redriveDlqEntries(handle, entries, { force: options.force })).map(redriveRow));
+    await scanDlq(handle, { filter, onProgress: (scanned, all) => progress.update('redrive', scanned, all) }, async (entries) => {
+      for (const row of (await redriveDlqEntries(handle, entries, { force: options.force })).map(redriveRow)) {
+        total += 1;
+        if (row.newSeq === null) skipped += 1;
+        if (options.keepAll || done.rows.length <= TABLE_ROWS) done.rows.push(row);
+        const result = row.newSeq === null ? 'skipped: superseded by a newer version (--force to re-drive)' : row.result;
+        const key = `${row.processor}\u0000${result}`;
+        const count = done.counts.get(key) ?? { processor: row.processor, result, entries: 0 };
+        count.entries += 1;
+        done.counts.set(key, count);
+      }
     });
   } catch (err) {
     progress.finish();
-    if (rows.length > 0) process.stderr.write(`spanda: ${rows.length} entries were handled before this failure; \`spanda dlq redrive\` again re-drives the rest\n`);
+    if (total > 0) process.stderr.write(`spanda: ${total} entries were handled before this failure; \`spanda dlq redrive\` again re-drives the rest\n`);
     throw err;
   }
   progress.finish();
-  return rows;
+  return { ...done, total, skipped };
 }
 
 export const dlqCommand: Command = {
@@ -212,18 +220,17 @@ export const dlqCommand: Command = {
         return 0;
       }
       if (action === 'redrive') {
-        const rows = await redriveAll(handle, filter, { force: ctx.values.force === true, quiet: json });
-        if (rows.length === 0 && dlqSeq !== undefined) return noSuchEntry(dlqSeq);
+        const { rows, total, skipped, counts } = await redriveAll(handle, filter, { force: ctx.values.force === true, quiet: json, keepAll: json });
+        if (total === 0 && dlqSeq !== undefined) return noSuchEntry(dlqSeq);
         if (json) printJson(rows);
-        else if (rows.length === 0) process.stdout.write('the DLQ has no matching entries\n');
+        else if (total === 0) process.stdout.write('the DLQ has no matching entries\n');
         else {
-          if (rows.length <= TABLE_ROWS) printTable(rows, ['dlqSeq', 'processor', 'result', 'newSeq', 'subject']);
-          else printTable(countBy(rows, (r) => [r.processor, r.newSeq === null ? 'skipped: superseded by a newer version (--force to re-drive)' : r.result]).map((g) => ({ entries: g.count, processor: g.key[0], result: g.key[1] })), ['entries', 'processor', 'result']);
-          const skipped = rows.filter((r) => r.newSeq === null).length;
+          if (total <= TABLE_ROWS) printTable(rows, ['dlqSeq', 'processor', 'result', 'newSeq', 'subject']);
+          else printTable([...counts.values()].sort((a, b) => b.entries - a.entries), ['entries', 'processor', 'result']);
           process.stdout.write(
-            `${rows.length - skipped} re-driven; they are processed again from their original subjects` +
+            `${total - skipped} re-driven; they are processed again from their original subjects` +
               `${skipped > 0 ? `; ${skipped} skipped (a newer version of their document is in the log)` : ''}` +
-              `${rows.length > TABLE_ROWS ? ' (--json lists every entry)' : ''}\n`,
+              `${total > TABLE_ROWS ? ' (--json lists every entry)' : ''}\n`,
           );
         }
         return 0;
