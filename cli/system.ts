@@ -11,6 +11,7 @@ import { startApiServer, type ApiServer } from '../api/main.ts';
 import { natsCheck } from '../api/routes/health.ts';
 import { natsAuthOf, type SpandaConfig } from '../lib/config.ts';
 import { humanBytes } from '../lib/bytes.ts';
+import { humanDuration } from '../lib/duration.ts';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
 import { attempt, resource } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/log.ts';
@@ -162,7 +163,7 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
     if (provisioned.created.length > 0) logger.info('created streams', { streams: provisioned.created.join(',') });
     if (provisioned.updated.includes(STREAMS.QUERIES) || provisioned.created.includes(STREAMS.QUERIES)) {
       logger.info('QUERIES keeps queries, answers and feedback for a while; older ones are dropped (SPANDA_QUERIES_MAX_AGE, SPANDA_QUERIES_MAX_BYTES; 0 keeps them)', {
-        maxAge: queries.maxAgeMs <= 0 ? 'none' : queries.maxAgeMs >= 86_400_000 ? `${+(queries.maxAgeMs / 86_400_000).toFixed(1)}d` : `${+(queries.maxAgeMs / 3_600_000).toFixed(1)}h`,
+        maxAge: queries.maxAgeMs > 0 ? humanDuration(queries.maxAgeMs) : 'none',
         maxBytes: queries.maxBytes > 0 ? humanBytes(queries.maxBytes) : 'none',
       });
     }

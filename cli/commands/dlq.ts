@@ -124,41 +124,39 @@ function redriveRow(r: RedriveResult) {
 }
 
 /** Re-drives the matching entries a batch at a time (each batch read, re-published in order, removed), with progress. */
+/** What a re-drive did: rows to print (all of them for --json, else the first TABLE_ROWS + 1) and counts per result. */
 interface Redriven {
-  /** Every row with `keepAll` (--json); otherwise the first TABLE_ROWS + 1, enough to know whether to print a table. */
   readonly rows: Array<ReturnType<typeof redriveRow>>;
-  readonly total: number;
-  readonly skipped: number;
   /** Entries per (processor, result), results of skipped entries taken together. */
-  readonly counts: Map<string, { processor: string; result: string; entries: number }>;
+  readonly counts: ReadonlyArray<{ processor: string; result: string; entries: number; skipped: boolean }>;
 }
 
+const SKIPPED = 'skipped: superseded by a newer version (--force to re-drive)';
+
 /** Re-drives the matching entries a batch at a time (each batch read, re-published in order, removed), with progress. */
-async function redriveAll(handle: NatsHandle, filter: DlqFilter, options: { force: boolean; quiet: boolean; keepAll: boolean }): Promise<Redriven> {
-  const progress = progressReporter(options.quiet);
-  const done: Redriven = { rows: [], total: 0, skipped: 0, counts: new Map() };
-  let total = 0;
-  let skipped = 0;
+async function redriveAll(handle: NatsHandle, filter: DlqFilter, options: { force: boolean; json: boolean }): Promise<Redriven> {
+  const progress = progressReporter(options.json);
+  const rows: Array<ReturnType<typeof redriveRow>> = [];
+  const counts = new Map<string, { processor: string; result: string; entries: number; skipped: boolean }>();
   try {
     await scanDlq(handle, { filter, onProgress: (scanned, all) => progress.update('redrive', scanned, all) }, async (entries) => {
       for (const row of (await redriveDlqEntries(handle, entries, { force: options.force })).map(redriveRow)) {
-        total += 1;
-        if (row.newSeq === null) skipped += 1;
-        if (options.keepAll || done.rows.length <= TABLE_ROWS) done.rows.push(row);
-        const result = row.newSeq === null ? 'skipped: superseded by a newer version (--force to re-drive)' : row.result;
-        const key = `${row.processor}\u0000${result}`;
-        const count = done.counts.get(key) ?? { processor: row.processor, result, entries: 0 };
+        if (options.json || rows.length <= TABLE_ROWS) rows.push(row);
+        const skipped = row.newSeq === null;
+        const result = skipped ? SKIPPED : row.result;
+        const count = counts.get(`${row.processor}\u0000${result}`) ?? { processor: row.processor, result, entries: 0, skipped };
         count.entries += 1;
-        done.counts.set(key, count);
+        counts.set(`${row.processor}\u0000${result}`, count);
       }
     });
   } catch (err) {
-    progress.finish();
-    if (total > 0) process.stderr.write(`spanda: ${total} entries were handled before this failure; \`spanda dlq redrive\` again re-drives the rest\n`);
+    const handled = [...counts.values()].reduce((n, c) => n + c.entries, 0);
+    if (handled > 0) process.stderr.write(`spanda: ${handled} entries were handled before this failure; \`spanda dlq redrive\` again re-drives the rest\n`);
     throw err;
+  } finally {
+    progress.finish();
   }
-  progress.finish();
-  return { ...done, total, skipped };
+  return { rows, counts: [...counts.values()].sort((a, b) => b.entries - a.entries) };
 }
 
 export const dlqCommand: Command = {
@@ -220,13 +218,15 @@ export const dlqCommand: Command = {
         return 0;
       }
       if (action === 'redrive') {
-        const { rows, total, skipped, counts } = await redriveAll(handle, filter, { force: ctx.values.force === true, quiet: json, keepAll: json });
+        const { rows, counts } = await redriveAll(handle, filter, { force: ctx.values.force === true, json });
+        const total = counts.reduce((n, c) => n + c.entries, 0);
+        const skipped = counts.reduce((n, c) => n + (c.skipped ? c.entries : 0), 0);
         if (total === 0 && dlqSeq !== undefined) return noSuchEntry(dlqSeq);
         if (json) printJson(rows);
         else if (total === 0) process.stdout.write('the DLQ has no matching entries\n');
         else {
           if (total <= TABLE_ROWS) printTable(rows, ['dlqSeq', 'processor', 'result', 'newSeq', 'subject']);
-          else printTable([...counts.values()].sort((a, b) => b.entries - a.entries), ['entries', 'processor', 'result']);
+          else printTable(counts, ['entries', 'processor', 'result']);
           process.stdout.write(
             `${total - skipped} re-driven; they are processed again from their original subjects` +
               `${skipped > 0 ? `; ${skipped} skipped (a newer version of their document is in the log)` : ''}` +
