@@ -30,7 +30,13 @@ export function createMetrics(registry: Registry = new Registry()) {
   const connectorSnapshots = () => connectorSources.flatMap((source) => source());
   // The data dir whose disk the space gauges report (watchDataDir below); none until a node says.
   let dataDir: string | undefined;
-  const dataDirSpace = () => (dataDir === undefined ? undefined : diskSpace(dataDir));
+  // Both gauges read the same statfs: one call per scrape, kept for a second.
+  let lastSpace: { at: number; dir: string; space: ReturnType<typeof diskSpace> } | undefined;
+  const dataDirSpace = () => {
+    if (dataDir === undefined) return undefined;
+    if (!lastSpace || lastSpace.dir !== dataDir || Date.now() - lastSpace.at > 1000) lastSpace = { at: Date.now(), dir: dataDir, space: diskSpace(dataDir) };
+    return lastSpace.space;
+  };
   return {
     registry,
 
