@@ -5,7 +5,7 @@
 // (model hash-512: the same vector size and message volume as the offline model's). Then, in the same run on the same
 // server: (1) raw JetStream read of the slices the replay reads, (2) raw SQLite insert of the same rows (with SQLite's
 // defaults and WAL, and with the build's file settings; the faster is the baseline), (2b) the store's own rows alone
-// (its tables, unique keys and FTS5, plain INSERTs: the SQLite work a replay cannot avoid), (3) the replay
+// (its tables and unique keys, plain INSERTs: the SQLite work a replay cannot avoid), (3) the replay
 // itself (spanda replay's code path, digest verification timed apart), (4) re-ingest with the offline model,
 // extrapolated from its measured embedding rate on a sample (embedding 100k chunks offline takes about an hour here).
 import Database from 'better-sqlite3';
@@ -21,7 +21,7 @@ import { createEmbeddingProvider } from '../processors/embedder/models.ts';
 import { logDigest } from '../projections/log-digest.ts';
 import { embedderConsumer, processedUpTo } from '../projections/read-your-writes.ts';
 import { replayGeneration } from '../projections/replay.ts';
-import { createFtsTable, ftsTable, openDatabase } from '../projections/stores/sqlite/schema.ts';
+import { openDatabase } from '../projections/stores/sqlite/schema.ts';
 import { documentInputSchema, publishDocument } from '../streams/document-log.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { STREAMS, provision } from '../streams/provision.ts';
@@ -118,8 +118,7 @@ interface CorpusDocument {
 
 /**
  * The SQLite work of the store's own rows with none of the replay's: plain INSERTs into the store's tables (schema.ts:
- * documents, chunks and vectors with their unique keys, the tenant's FTS5 table with its tokenizer) with the build's
- * file settings, each batch's full-text rows inserted at its end as a build does, ~2,000 chunks a transaction (a
+ * documents, chunks and vectors with their unique keys) with the build's file settings, ~2,000 chunks a transaction (a
  * replay's batch of 1,000 messages). No reads, no guard, no decoding: what the replay's store could not avoid.
  */
 function storeRowsInsert(dir: string, docs: readonly CorpusDocument[]): number {
@@ -127,8 +126,6 @@ function storeRowsInsert(dir: string, docs: readonly CorpusDocument[]): number {
   const db = openDatabase(file, MODEL);
   db.pragma('journal_mode = TRUNCATE'); // a new file: its page size is already the store's
   db.pragma('synchronous = FULL');
-  const tenant = (db.prepare("INSERT INTO tenants (name) VALUES ('default') RETURNING id").get() as { id: number }).id;
-  createFtsTable(db, tenant);
   const insertDoc = db.prepare(
     `INSERT INTO documents (tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks)
      VALUES ('default', 'bench', ?, ?, 0, ?, NULL, '{}', ?) RETURNING id`,
@@ -137,20 +134,16 @@ function storeRowsInsert(dir: string, docs: readonly CorpusDocument[]): number {
     'INSERT INTO chunks (doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
   );
   const insertVector = db.prepare('INSERT INTO vectors (chunk, window_index, vector) VALUES (?, 0, ?)');
-  const insertFts = db.prepare(`INSERT INTO ${ftsTable(tenant)} (rowid, text, title, heading) VALUES (?, ?, ?, ?)`);
   const blob = Buffer.alloc(MODEL.dims * 4, 7);
   const insert = db.transaction((batch: readonly CorpusDocument[], firstSeq: number) => {
-    const fullText: Array<[bigint, string, string | null, string | null]> = [];
     batch.forEach((doc, i) => {
       const docKey = (insertDoc.get(doc.id, BigInt(firstSeq + i), doc.title ?? null, BigInt(doc.chunks.length)) as { id: number }).id;
       for (const c of doc.chunks) {
         const heading = c.heading ?? null;
         const row = insertChunk.get(BigInt(docKey), `${c.ordinal}:0`, BigInt(c.ordinal), c.text, BigInt(c.start), BigInt(c.end), BigInt(c.tokens), heading) as { id: number };
         insertVector.run(BigInt(row.id), blob);
-        fullText.push([BigInt(row.id), c.text, doc.title ?? null, heading]);
       }
     });
-    for (const row of fullText) insertFts.run(...row);
   });
   const started = performance.now();
   for (let i = 0; i < docs.length; i += 500) insert(docs.slice(i, i + 500), i + 1);

@@ -7,7 +7,6 @@ import { openSqliteStore, WorkerInferenceStore } from '../projections/stores/sql
 import type { InferenceStore, SearchFilter, SearchQuery, StoreOp } from '../projections/store.ts';
 import { prng } from '../lib/prng.ts';
 import { search } from '../projections/search.ts';
-import { summarize } from './lib/common.ts';
 
 const MODEL = { id: 'bench-512', dims: 512 } as const;
 // BENCH_SIZES=10000 for a quick look.
@@ -121,36 +120,6 @@ interface Latency {
   readonly hits: number;
 }
 
-/**
- * The same queries on two stores, alternating which goes first query by query, so both see the same moments of a noisy
- * machine: the store with the in-memory keyword index against the same file ranked by FTS5 alone.
- */
-async function measurePair(a: InferenceStore, b: InferenceStore, make: () => SearchQuery): Promise<[Latency, Latency]> {
-  for (let i = 0; i < WARMUP; i++) {
-    const q = make();
-    await search(a, q);
-    await search(b, q);
-  }
-  const times: [number[], number[]] = [[], []];
-  const hits = [0, 0];
-  for (let i = 0; i < QUERIES; i++) {
-    const q = make();
-    for (const which of i % 2 === 0 ? [0, 1] : [1, 0]) {
-      const t = performance.now();
-      const result = await search(which === 0 ? a : b, q);
-      (times[which] as number[]).push(performance.now() - t);
-      hits[which] = (hits[which] as number) + result.length;
-    }
-  }
-  const summary = (ts: number[], h: number): Latency => {
-    ts.sort((x, y) => x - y);
-    const at = (p: number) => ts[Math.min(ts.length - 1, Math.floor(p * ts.length))] as number;
-    const round = (x: number) => Math.round(x * 100) / 100;
-    return { p50: round(at(0.5)), p99: round(at(0.99)), mean: round(ts.reduce((x, y) => x + y, 0) / ts.length), hits: round(h / QUERIES) };
-  };
-  return [summary(times[0], hits[0] as number), summary(times[1], hits[1] as number)];
-}
-
 async function measure(store: InferenceStore, make: () => SearchQuery): Promise<Latency> {
   for (let i = 0; i < WARMUP; i++) await search(store, make());
   const times: number[] = [];
@@ -205,34 +174,24 @@ async function run(chunks: number) {
     // The same documents allowed, under a filter never asked before (a store that remembered answers could not use them).
     let fresh = 0;
     const newLang = (): SearchFilter => ({ metadata: { lang: ['de', `none-${fresh++}`] } });
-    // The keyword index loads after open, between requests; keyword queries are ranked by FTS5 until it has. Queried
-    // without pause meanwhile (common words, the slow case for FTS5): how long the load takes and what a query waits.
-    const duringLoad: number[] = [];
+    // The keyword index loads after open, between requests; a keyword query meanwhile ends the load first. Asked at
+    // once after open: what the first keyword query waits, the load's remaining work.
+    let firstKeywordQueryMs = 0;
     let keywordsLoadedMs = openMs;
-    if (store instanceof WorkerInferenceStore) {
-      while ((await store.memory()).keywordsLoading) {
-        const q = base('keyword', undefined, true);
-        const started = performance.now();
-        await search(store, q);
-        duringLoad.push(performance.now() - started);
-      }
+    if (store instanceof WorkerInferenceStore && (await store.memory()).keywordsLoading) {
+      const started = performance.now();
+      await search(store, base('keyword', undefined, true));
+      firstKeywordQueryMs = performance.now() - started;
       keywordsLoadedMs = performance.now() - t;
     }
     const rssMB = Math.round(process.memoryUsage().rss / 1e6);
     const memory = store instanceof WorkerInferenceStore ? await store.memory() : undefined;
-    console.error(`  applied ${chunks} chunks in ${Math.round(applyMs / 1000)} s, opened in ${Math.round(openMs)} ms, keyword index loaded after ${Math.round(keywordsLoadedMs)} ms (${duringLoad.length} keyword queries answered meanwhile)`);
-    // The baseline in the same run: the same file opened a second time with keyword queries ranked by FTS5's bm25()
-    // alone (no in-memory keyword index), queried alternately with the same queries.
-    const ftsStarted = performance.now();
-    const fts = await openSqliteStore({ path, model: MODEL, keywordIndex: false });
-    const ftsOpenMs = performance.now() - ftsStarted;
-    const pair = async (make: () => SearchQuery) => measurePair(store, fts, make);
-    const [keyword, ftsKeyword] = await pair(() => base('keyword'));
-    const [hybrid, ftsHybrid] = await pair(() => base('hybrid'));
-    const [keywordFilter, ftsKeywordFilter] = await pair(() => base('keyword', lang));
-    const [keywordCommon, ftsKeywordCommon] = await pair(() => base('keyword', undefined, true));
-    const [hybridCommon, ftsHybridCommon] = await pair(() => base('hybrid', undefined, true));
-    await fts.close();
+    console.error(`  applied ${chunks} chunks in ${Math.round(applyMs / 1000)} s, opened in ${Math.round(openMs)} ms, keyword index loaded after ${Math.round(keywordsLoadedMs)} ms (the first keyword query waited ${Math.round(firstKeywordQueryMs)} ms)`);
+    const keyword = await measure(store, () => base('keyword'));
+    const hybrid = await measure(store, () => base('hybrid'));
+    const keywordFilter = await measure(store, () => base('keyword', lang));
+    const keywordCommon = await measure(store, () => base('keyword', undefined, true));
+    const hybridCommon = await measure(store, () => base('hybrid', undefined, true));
     const latencies = {
       keyword,
       'keyword common words': keywordCommon,
@@ -244,13 +203,6 @@ async function run(chunks: number) {
       'hybrid+filter': await measure(store, () => base('hybrid', lang)),
       'vector+filter, new filter each query': await measure(store, () => base('vector', newLang())),
       'hybrid+filter, new filter each query': await measure(store, () => base('hybrid', newLang())),
-    };
-    const fts5Only = {
-      keyword: ftsKeyword,
-      hybrid: ftsHybrid,
-      'keyword+filter': ftsKeywordFilter,
-      'keyword common words': ftsKeywordCommon,
-      'hybrid common words': ftsHybridCommon,
     };
     await store.close();
     const fileBytes = (await stat(path)).size + (await stat(`${path}-wal`).then((s) => s.size).catch(() => 0));
@@ -265,12 +217,11 @@ async function run(chunks: number) {
       applySeconds: Math.round(applyMs) / 1000,
       openMs: Math.round(openMs),
       keywordIndexLoadedMs: Math.round(keywordsLoadedMs),
-      keywordQueriesWhileLoading: summarize(duringLoad, 2),
+      firstKeywordQueryMs: Math.round(firstKeywordQueryMs),
       rssAfterOpenMB: rssMB,
       ...(memory
         ? { vectorIndexMB: Math.round(memory.vectorBytes / 1e5) / 10, keywordIndexMB: Math.round(memory.keywordBytes / 1e5) / 10, storeWorkerHeapMB: Math.round(memory.heapUsedBytes / 1e5) / 10 }
         : {}),
-      fts5Only: { openMs: Math.round(ftsOpenMs), search: fts5Only },
       fileMB: Math.round(fileBytes / 1e5) / 10,
       k: K,
       queries: QUERIES,
@@ -319,7 +270,7 @@ const rows = [
   ['apply (chunks/s, 500/batch)', ...runs.map((r) => r.applyChunksPerSecond.toLocaleString('en'))],
   ['open incl. matrix rebuild (ms)', ...runs.map((r) => String(r.openMs))],
   ['keyword index loaded, from open (ms)', ...runs.map((r) => String(r.keywordIndexLoadedMs))],
-  ['keyword common words while it loads (FTS5): n, p50 / p99', ...runs.map((r) => `${r.keywordQueriesWhileLoading.n}, ${r.keywordQueriesWhileLoading.p50} / ${r.keywordQueriesWhileLoading.p99}`)],
+  ['first keyword query after open, ending the load (ms)', ...runs.map((r) => String(r.firstKeywordQueryMs))],
   ['file size (MB)', ...runs.map((r) => String(r.fileMB))],
   ['RSS after open (MB)', ...runs.map((r) => String(r.rssAfterOpenMB))],
   ['vector matrix / keyword index / worker heap (MB)', ...runs.map((r) => `${r.vectorIndexMB ?? '?'} / ${r.keywordIndexMB ?? '?'} / ${r.storeWorkerHeapMB ?? '?'}`)],
@@ -327,8 +278,6 @@ const rows = [
     mode,
     ...runs.map((r) => ms(r.search[mode])),
   ]),
-  ['FTS5 only (baseline): open (ms)', ...runs.map((r) => String(r.fts5Only.openMs))],
-  ...(['keyword', 'keyword common words', 'hybrid', 'hybrid common words', 'keyword+filter'] as const).map((mode) => [`FTS5 only: ${mode}`, ...runs.map((r) => ms(r.fts5Only.search[mode]))]),
 ];
 const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
 for (const row of rows) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('   '));

@@ -1,8 +1,4 @@
 // Folding a batch of events into the digest store at once: the same content as one at a time, refused events skipped alone.
-import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../lib/errors.ts';
 import type { StoreOp } from './store.ts';
@@ -89,27 +85,5 @@ describe('applyEvents', () => {
     };
     await expect(applyEvents(events.slice(0, 2), refusing, refusing)).resolves.toBeUndefined();
     expect(skipped).toEqual(['chunks', 'chunks', 'vectors']);
-  });
-
-  it('a digest-mode store keeps no full-text tables; a build keeps them', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'spanda-log-digest-'));
-    try {
-      const tables = (mode: StoreMode) => {
-        const file = path.join(dir, `${mode}.sqlite`);
-        const store = SqliteInferenceStore.open({ path: file, model, mode });
-        store.apply({ ops: chunksOf('a', 1, 'some words'), checkpoints: {} });
-        store.close();
-        const db = new Database(file, { readonly: true });
-        try {
-          return db.prepare<[], string>("SELECT name FROM sqlite_master WHERE name LIKE 'fts_%' ORDER BY name").pluck().all();
-        } finally {
-          db.close();
-        }
-      };
-      expect(tables('digest')).toEqual([]);
-      expect(tables('build')).toContain('fts_1');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -43,7 +43,7 @@ export function healthRoutes(deps: ApiDeps): Hono {
       const details = [
         ...(counted ? [`${stats.documents} documents, ${stats.chunks} chunks, ${stats.vectors} vectors`] : []),
         ...(loading
-          ? [`keyword index loading${counted ? ` (${loading.chunks} of ${stats.chunks} chunks)` : ''}: keyword queries are ranked by FTS5 until it has (same scores, slower on common words)`]
+          ? [`keyword index loading${counted ? ` (${loading.chunks} of ${stats.chunks} chunks)` : ''}: the first keyword query finishes it before it is answered`]
           : []),
       ];
       checks.store = details.length > 0 ? { ok: true, detail: details.join('; ') } : { ok: true };

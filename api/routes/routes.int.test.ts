@@ -149,7 +149,7 @@ describe('/readyz', () => {
       const body = (await response.json()) as { status: string; checks: { store: { ok: boolean; detail?: string } } };
       expect(body.status).toBe('ready');
       expect(body.checks.store.ok).toBe(true);
-      expect(body.checks.store.detail).toContain('keyword queries are ranked by FTS5 until it has');
+      expect(body.checks.store.detail).toContain('the first keyword query finishes it');
       if (detail) expect(body.checks.store.detail).toMatch(/^\d+ documents, \d+ chunks, \d+ vectors; keyword index loading \(3 of \d+ chunks\)/);
       else expect(body.checks.store.detail).not.toMatch(/\d+ (documents|chunks|vectors)|\d+ of \d+/);
     }

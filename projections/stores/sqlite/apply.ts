@@ -1,23 +1,19 @@
 // Applying store batches to SQLite under the docSeq guard: replace, add parts, tombstones, pending vectors, checkpoints.
 import type Database from 'better-sqlite3';
-import type { Metadata } from '../../../streams/events/index.ts';
 import { canonicalJson } from '../../../streams/ids.ts';
 import { chunkKey, type DocumentRef, type StoreBatch, type StoreOp } from '../../store.ts';
 import { validateBatch } from '../../validate-batch.ts';
-import type { FullTextQueue } from './full-text-queue.ts';
-import { createFtsTable, ftsTable, type ModelSpec } from './schema.ts';
+import type { ModelSpec } from './schema.ts';
 import type { DocumentChange } from './document-filter.ts';
 import type { KeywordChange } from './keyword-index.ts';
 import type { IndexChange } from './vector-index.ts';
 
-/** What a committed batch changes in the derived in-memory indexes (vectors, keywords) and in the full-text queue. */
+/** What a committed batch changes in the derived in-memory indexes (vectors, keywords, document filters). */
 export interface AppliedChanges {
   readonly vectors: IndexChange[];
   readonly keywords: KeywordChange[];
   /** Documents made live (a new version) or removed, for the filter index. */
   readonly documents: DocumentChange[];
-  /** Full-text rows the batch queued, and queued rows it wrote itself (its deletes write a document's queued rows first). */
-  readonly fullText: { queued: number; written: number };
 }
 
 type ChunksOp = Extract<StoreOp, { kind: 'chunks' }>;
@@ -40,8 +36,6 @@ function blob(vector: Float32Array): Buffer {
 function prepareStatements(db: Database.Database) {
   const p = <R = unknown>(sql: string) => db.prepare<unknown[], R>(sql);
   return {
-    tenant: p<{ id: number }>('SELECT id FROM tenants WHERE name = ?'),
-    insertTenant: p<{ id: number }>('INSERT INTO tenants (name) VALUES (?) RETURNING id'),
     doc: p<DocRow>('SELECT id, doc_seq, deleted FROM documents WHERE tenant = ? AND source = ? AND doc_id = ?'),
     insertDoc: p<{ id: number }>(
       `INSERT INTO documents (tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks)
@@ -76,55 +70,17 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-interface TenantWriter {
-  readonly id: number;
-  readonly insertFts: Database.Statement;
-  readonly deleteFtsOfDoc: Database.Statement;
-}
-
-/** A full-text row waiting for the end of the batch (see BatchWriter.flushFts). */
-interface FtsRow {
-  readonly insert: Database.Statement;
-  readonly rowid: bigint;
-  readonly text: string;
-  readonly title: string | null;
-  readonly heading: string | null;
-}
-
 /** Prepared statements and the guard logic; every method runs inside the caller's transaction. */
 export class BatchWriter {
-  private readonly tenants = new Map<string, TenantWriter>();
   private readonly s: ReturnType<typeof prepareStatements>;
-  /**
-   * Full-text rows are inserted together once the batch's other writes are done. FTS5 flushes its in-memory terms to a
-   * new segment whenever a later statement of the transaction opens a statement journal (any INSERT that may fail on a
-   * constraint does), so interleaving them with the chunk inserts wrote one tiny segment per chunk and merged them all
-   * (most of the cost of applying a batch). Rows are still inserted before any full-text delete, so FTS5 sees the same
-   * inserts and deletes in the same order and keeps the same totals (BM25 scores do not change). With a queue (a serving
-   * store) rows are not held here at all: they are queued in the file and written in slices after the batch.
-   */
-  private ftsPending: FtsRow[] = [];
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly model: ModelSpec,
     /** Whether to report index changes (false when no in-memory index follows the store: they would be thrown away). */
     private readonly track = true,
-    /** Whether to keep the FTS5 tables (false for a store that is only digested: the digest does not cover them). */
-    private readonly fullText = true,
-    /**
-     * Where a serving store queues its full-text rows instead of writing them in the batch (see full-text-queue.ts);
-     * without it each batch writes its own rows before it commits.
-     */
-    private readonly queue?: FullTextQueue,
   ) {
     this.s = prepareStatements(db);
-  }
-
-  /** Forget cached tenants after a rollback (a tenant row and FTS table created by the failed batch are gone). */
-  forgetCache(): void {
-    this.tenants.clear();
-    this.ftsPending = [];
   }
 
   /** Checks the whole batch before writing anything, so a bad op fails fast with the op's position in the message. */
@@ -134,44 +90,14 @@ export class BatchWriter {
 
   /** Writes the batch (the caller holds the transaction) and returns the index changes to make once it commits. */
   write(batch: StoreBatch): AppliedChanges {
-    const changes: AppliedChanges = { vectors: [], keywords: [], documents: [], fullText: { queued: 0, written: 0 } };
-    this.ftsPending = [];
+    const changes: AppliedChanges = { vectors: [], keywords: [], documents: [] };
     for (const op of batch.ops) {
       if (op.kind === 'chunks') this.chunks(op, changes);
       else if (op.kind === 'vectors') this.vectors(op, changes);
       else this.remove(op, changes);
     }
     for (const [key, seq] of Object.entries(batch.checkpoints ?? {})) this.s.checkpoint.run(key, int(seq));
-    this.flushFts();
     return changes;
-  }
-
-  /** Inserts the full-text rows held back so far, in the order their chunks were inserted. */
-  private flushFts(): void {
-    const rows = this.ftsPending;
-    this.ftsPending = [];
-    for (const r of rows) r.insert.run(r.rowid, r.text, r.title, r.heading);
-  }
-
-  /** The tenant's full-text statements, creating the tenant (row and FTS table) on first sight. */
-  private tenant(name: string): TenantWriter {
-    let writer = this.tenants.get(name);
-    if (!writer) {
-      let id = this.s.tenant.get(name)?.id;
-      if (id === undefined) {
-        id = (this.s.insertTenant.get(name) as { id: number }).id;
-        createFtsTable(this.db, id);
-        warnOfManyTenants(id);
-      }
-      const table = ftsTable(id);
-      writer = {
-        id,
-        insertFts: this.db.prepare(`INSERT INTO ${table} (rowid, text, title, heading) VALUES (?, ?, ?, ?)`),
-        deleteFtsOfDoc: this.db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT id FROM chunks WHERE doc = ?)`),
-      };
-      this.tenants.set(name, writer);
-    }
-    return writer;
   }
 
   private doc(ref: DocumentRef): DocRow | undefined {
@@ -186,13 +112,6 @@ export class BatchWriter {
       for (const id of this.s.chunkIdsOfDoc.all(key)) changes.keywords.push({ kind: 'remove', tenant: ref.tenant, chunk: id });
     }
     this.s.deleteVectorsOfDoc.run(key);
-    if (this.fullText) {
-      // Rows of this document may be waiting: insert them before deleting, as FTS5 would have seen it.
-      const tenant = this.tenant(ref.tenant);
-      if (this.queue) changes.fullText.written += this.queue.flushDocument(tenant.id, docKey);
-      else this.flushFts();
-      tenant.deleteFtsOfDoc.run(key);
-    }
     this.s.deleteChunksOfDoc.run(key);
   }
 
@@ -216,16 +135,9 @@ export class BatchWriter {
     }
     this.s.deletePendingBelow.run(op.tenant, op.source, op.docId, int(op.docSeq));
 
-    const tenant = this.fullText ? this.tenant(op.tenant) : undefined;
     for (const c of op.chunks) {
       const inserted = this.s.insertChunk.get(int(docKey), c.chunkId, int(c.ordinal), c.text, int(c.start), int(c.end), int(c.tokens), c.heading ?? null);
       if (inserted) {
-        if (tenant && this.queue) {
-          this.queue.add(inserted.id, tenant.id);
-          changes.fullText.queued++;
-        } else if (tenant) {
-          this.ftsPending.push({ insert: tenant.insertFts, rowid: int(inserted.id), text: c.text, title: op.title ?? null, heading: c.heading ?? null });
-        }
         if (!this.track) continue;
         changes.keywords.push({
           kind: 'add',
@@ -289,22 +201,3 @@ export class BatchWriter {
     this.s.deletePendingBelow.run(op.tenant, op.source, op.docId, int(op.docSeq + 1));
   }
 }
-
-/**
- * Each tenant has an FTS5 table of its own, and SQLite scans its whole schema to create one and parses it whole to open
- * the file: at thousands of tenants a new one costs tens of milliseconds of the store's thread and opening takes
- * seconds (bench/tenants.bench.ts). Said once per process at 1,000, 2,000, 5,000, 10,000, … tenants.
- */
-function warnOfManyTenants(tenants: number): void {
-  const mark = MANY_TENANTS.find((m) => tenants >= m && !warnedAt.has(m) && tenants < m * 2);
-  if (mark === undefined) return;
-  warnedAt.add(mark);
-  process.emitWarning(
-    `this SQLite store holds ${tenants} tenants, each with a full-text table of its own: every new tenant costs more (SQLite rescans its schema) and ` +
-      'opening the file takes longer (seconds at 5,000). For thousands of tenants, serve from Weaviate or Qdrant (SPANDA_STORE, then `spanda replay`).',
-  );
-}
-
-const MANY_TENANTS = [1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000];
-const warnedAt = new Set<number>();
-

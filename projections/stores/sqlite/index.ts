@@ -13,8 +13,6 @@ export interface OpenSqliteStoreOptions {
   readonly model: { readonly id: string; readonly dims: number };
   /** Run SQLite and vector search in a worker thread so queries never block the event loop (default true). */
   readonly inWorker?: boolean;
-  /** Rank keyword queries on the in-memory keyword index (default true; false: FTS5's bm25() alone, less memory). */
-  readonly keywordIndex?: boolean;
   /** 'build': written by a replay (or read whole), never searched while open, so no in-memory index (default 'serve'). */
   readonly mode?: 'serve' | 'build';
 }
@@ -23,7 +21,6 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
   const config = {
     path: options.path,
     model: { id: options.model.id, dims: options.model.dims },
-    ...(options.keywordIndex !== undefined ? { keywordIndex: options.keywordIndex } : {}),
     ...(options.mode !== undefined ? { mode: options.mode } : {}),
   };
   if (options.inWorker ?? true) return WorkerInferenceStore.open(config);

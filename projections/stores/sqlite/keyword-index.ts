@@ -1,15 +1,16 @@
-// The derived in-memory keyword index: per-tenant posting lists scored exhaustively with FTS5's own BM25, same tokens, same weights.
+// The derived in-memory keyword index: per-tenant posting lists scored with FTS5's BM25 over FTS5's own tokens.
 //
-// FTS5 stays the transactional truth (and answers what this index cannot: phrases); this index is rebuilt from the chunk
-// rows at open and follows committed batches, like the vector matrix. Ranking every match of a topical query costs
-// FTS5 ~1 µs a row in its bm25() callback; here it is a tight loop over typed arrays. Scores are computed with the
-// formula, constants and summation order of SQLite's fts5Bm25Function, so they equal `-bm25(fts, weights…)`.
+// The chunk rows are the truth; this index is rebuilt from them at open and follows committed batches, like the vector
+// matrix. It began as a faster ranker beside an FTS5 table per tenant (ranking every match of a topical query cost FTS5
+// ~1 µs a row in its bm25() callback; here it is a tight loop over typed arrays) and is now the only keyword index.
+// Scores use the formula, constants and summation order of SQLite's fts5Bm25Function over the live rows, so they equal
+// `-bm25(fts, weights…)` of an FTS5 table holding the same rows (keyword-index.test.ts checks it against one).
 
 import { IdMap } from './id-map.ts';
 import { isSimpleText, porterStem } from './tokenizer.ts';
 import { WordTable } from './word-table.ts';
 
-/** A chunk row as it went into the tenant's FTS table: text, title and heading columns. */
+/** A chunk row as the index takes it: text, title and heading columns. */
 export interface KeywordRow {
   readonly chunk: number;
   /** Row id of the chunk's document (filters are per document). */
@@ -148,11 +149,7 @@ export class TenantKeywords {
   private dead = 0;
   /** Live rows. */
   private rows = 0;
-  /**
-   * FTS5's xRowCount and xColumnTotalSize(-1). A contentless_delete table never takes deleted rows out of these totals
-   * (only out of each term's hit count), so neither does this index: the scores stay equal to bm25()'s.
-   */
-  private totalRows = 0;
+  /** Tokens in the live rows (FTS5's xColumnTotalSize(-1)); the row count (xRowCount) is `rows`. */
   private totalTokens = 0;
   // Scratch for scoring, reused across queries.
   private acc = new Float64Array(0);
@@ -241,7 +238,6 @@ export class TenantKeywords {
     }
     this.lengthOf[slot] = length;
     this.rows++;
-    this.totalRows++;
     this.totalTokens += length;
     const counts = this.counts;
     for (let i = 0; i < touched.length; i++) {
@@ -331,6 +327,7 @@ export class TenantKeywords {
     this.slotOf.delete(chunk);
     this.alive[slot] = 0;
     this.rows--;
+    this.totalTokens -= this.lengthOf[slot] as number;
     this.dead++;
     // Dead entries are skipped when scoring; once they outnumber the live ones the lists are rewritten without them.
     if (this.dead > 1024 && this.dead > this.rows) this.compact();
@@ -394,19 +391,13 @@ export class TenantKeywords {
     this.sums = new Float64Array(0);
   }
 
-  /** Sets the BM25 totals to FTS5's stored ones (after a rebuild from the live rows, which may be fewer). */
-  setTotals(rows: number, tokens: number): void {
-    this.totalRows = rows;
-    this.totalTokens = tokens;
-  }
-
   /** FTS5's IDF of an index token in this tenant (0 for a token no live row holds). */
   idf(token: string): number {
     this.flush();
     const id = this.terms.get(token);
     if (id === undefined) return 0;
     const nHit = this.documentFrequency(this.postings[id] as Posting);
-    return nHit === 0 ? 0 : bm25Idf(this.totalRows, nHit);
+    return nHit === 0 ? 0 : bm25Idf(this.rows, nHit);
   }
 
   /** nHit: live rows holding the token. */
@@ -486,7 +477,7 @@ export class TenantKeywords {
       this.sums = new Float64Array(this.chunkOf.length);
     }
     const { acc, seen, alive, lengthOf, docOf, touched, sums } = this;
-    const nRow = this.totalRows;
+    const nRow = this.rows;
     const avgdl = this.totalTokens / nRow;
     // The phrases that can score, in query order: posting list, term id and idf (scaled by its weight, if any).
     const terms: Array<{ readonly p: Posting; readonly id: number; readonly idf: number }> = [];
@@ -664,13 +655,6 @@ export class KeywordIndex {
   /** The content key of a chunk row held by the index. */
   keyOf(chunk: number): string | undefined {
     return this.keys.get(chunk);
-  }
-
-  /** BM25 totals of a tenant as FTS5 stores them (see TenantKeywords.setTotals). */
-  setTotals(name: string, rows: number, tokens: number): void {
-    let index = this.tenants.get(name);
-    if (!index) this.tenants.set(name, (index = new TenantKeywords()));
-    index.setTotals(rows, tokens);
   }
 
   apply(changes: readonly KeywordChange[]): void {

@@ -15,8 +15,6 @@ import type { StoreBatch, StoreOp, VectorInput } from '../../store.ts';
 export interface WorkerConfig {
   readonly path: string;
   readonly model: { readonly id: string; readonly dims: number };
-  /** See SqliteStoreOptions.keywordIndex (default true). */
-  readonly keywordIndex?: boolean;
   /** See SqliteStoreOptions.mode (default 'serve'). */
   readonly mode?: 'serve' | 'build' | 'digest';
 }
@@ -41,7 +39,7 @@ export type Method =
 export interface StoreMemory {
   readonly vectorBytes: number;
   readonly keywordBytes: number;
-  /** Whether the keyword index is still loading after open (keyword queries are ranked by FTS5 meanwhile). */
+  /** Whether the keyword index is still loading after open (a keyword query meanwhile ends the load first). */
   readonly keywordsLoading: boolean;
   readonly heapUsedBytes: number;
 }

@@ -4,9 +4,10 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../../lib/errors.ts';
 
-export const SCHEMA_VERSION = 1;
+/** 2: no full-text tables (keyword search is served from memory, see keyword-index.ts); 1 had an FTS5 table per tenant. */
+export const SCHEMA_VERSION = 2;
 
-/** BM25 column weights, in the FTS column order (text, title, heading). Not tuned on a labelled set yet. */
+/** BM25 column weights, in the indexed column order (text, title, heading). Not tuned on a labelled set yet. */
 export const BM25_WEIGHTS = { text: 1.0, title: 1.5, heading: 1.0 } as const;
 
 // Tables are STRICT so a value of the wrong type fails loudly instead of being coerced.
@@ -15,11 +16,10 @@ export const BM25_WEIGHTS = { text: 1.0, title: 1.5, heading: 1.0 } as const;
 //   chunks when the version changes, so the two cannot disagree).
 // - vectors reference a chunk; a vector row exists only for a chunk of the same version.
 // - pending_vectors are keyed by the document address because their document version (or the document) may not exist yet.
-// - Full text lives in one FTS5 table per tenant (see ftsTable below), created when the tenant first appears.
-// - full_text_queue queues the chunks of a serving store whose full-text rows are still to be written (full-text-queue.ts).
+// - The schema is the same whatever the number of tenants: a tenant is a column, and the keyword and vector indexes
+//   are derived in memory from these rows at open.
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS tenants (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;
 CREATE TABLE IF NOT EXISTS documents (
   id INTEGER PRIMARY KEY,
   tenant TEXT NOT NULL,
@@ -63,61 +63,10 @@ CREATE TABLE IF NOT EXISTS pending_vectors (
   PRIMARY KEY (tenant, source, doc_id, doc_seq, chunk_id, window_index)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (key TEXT PRIMARY KEY, seq INTEGER NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS full_text_queue (chunk INTEGER PRIMARY KEY, tenant INTEGER NOT NULL) STRICT;
 `;
 
-/** The FTS5 tokenizer of every tenant's table; the in-memory keyword index (keyword-index.ts) reproduces its tokens. */
+/** SQLite's FTS5 tokenizer whose tokens the keyword index uses (tokenizer.ts ports it; fts-tokens.ts asks SQLite). */
 export const FTS_TOKENIZE = 'porter unicode61 remove_diacritics 2';
-
-/** The FTS5 table of one tenant; the name is built from the tenant's integer id only, so it never needs quoting. */
-export function ftsTable(tenantId: number): string {
-  if (!Number.isSafeInteger(tenantId) || tenantId < 1) throw new Error(`invalid tenant id ${tenantId}`);
-  return `fts_${tenantId}`;
-}
-
-/**
- * One table per tenant, measured on 50k chunks: a MATCH scoped by a tenant column costs 4× an unscoped one, and
- * scoping by a join costs 10×; a table of its own also keeps each tenant's BM25 statistics (IDF, average length) to
- * its own documents. Contentless with contentless_delete: rows are deleted by rowid alone (an external-content table
- * needs the exact old values to delete, and a mismatch silently corrupts the index) and text is not stored twice; the
- * cost is no snippet()/highlight(), and hits read their text from chunks. Runs inside the caller's transaction.
- */
-export function createFtsTable(db: Database.Database, tenantId: number): void {
-  db.exec(
-    `CREATE VIRTUAL TABLE IF NOT EXISTS ${ftsTable(tenantId)} USING fts5 (
-       text, title, heading, content = '', contentless_delete = 1, tokenize = '${FTS_TOKENIZE}')`,
-  );
-}
-
-/** SQLite's varint (big-endian 7-bit groups, a 9th byte of 8 bits), as FTS5 writes its records. */
-export function readVarint(bytes: Uint8Array, at: number): [value: number, next: number] {
-  let value = 0;
-  for (let i = 0; i < 8; i++) {
-    const byte = bytes[at + i];
-    if (byte === undefined) throw new Error('truncated varint');
-    value = value * 128 + (byte & 0x7f);
-    if ((byte & 0x80) === 0) return [value, at + i + 1];
-  }
-  return [value * 256 + (bytes[at + 8] as number), at + 9];
-}
-
-/**
- * The BM25 totals FTS5 keeps for a tenant's table (its averages record: row count, then tokens per column). In a
- * contentless_delete table deletes leave both untouched, so they count every row ever inserted.
- */
-export function ftsTotals(db: Database.Database, tenantId: number): { rows: number; tokens: number } | undefined {
-  const block = db.prepare<[], Buffer>(`SELECT block FROM ${ftsTable(tenantId)}_data WHERE id = 1`).pluck().get();
-  if (!block || block.length === 0) return undefined;
-  const [rows, first] = readVarint(block, 0);
-  let at = first;
-  let tokens = 0;
-  while (at < block.length) {
-    const [n, next] = readVarint(block, at);
-    tokens += n;
-    at = next;
-  }
-  return { rows, tokens };
-}
 
 export interface ModelSpec {
   readonly id: string;
@@ -178,7 +127,11 @@ function checkMeta(db: Database.Database, path: string, model: ModelSpec): void 
     })();
     return;
   }
-  const version = Number(meta.get('schema_version'));
+  let version = Number(meta.get('schema_version'));
+  if (version === 1) {
+    dropFullTextTables(db, path);
+    version = SCHEMA_VERSION;
+  }
   if (version !== SCHEMA_VERSION) {
     throw new ConfigError(
       `store file ${path} has schema version ${meta.get('schema_version') ?? '(none)'}, this build reads version ${SCHEMA_VERSION}: ` +
@@ -193,4 +146,25 @@ function checkMeta(db: Database.Database, path: string, model: ModelSpec): void 
         'a store holds one model: rebuild the inference projection into a new generation for the new model instead of reusing this file',
     );
   }
+}
+
+/**
+ * A file of schema 1 kept an FTS5 table per tenant, a tenants table and a queue of full-text rows, all derived from the
+ * chunk rows; version 2 keeps none of them (keyword search is served from memory). Dropped in one transaction, with
+ * the version, so a file is wholly one version or the other; the pages they held are reused by later writes.
+ */
+function dropFullTextTables(db: Database.Database, path: string): void {
+  const fullText = db
+    .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'fts_[0-9]*' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
+    .pluck()
+    .all();
+  db.transaction(() => {
+    for (const name of fullText) db.exec(`DROP TABLE IF EXISTS "${name}"`);
+    db.exec('DROP TABLE IF EXISTS full_text_queue; DROP TABLE IF EXISTS tenants;');
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
+  })();
+  process.emitWarning(
+    `store file ${path} was written by an earlier version (schema 1): its ${fullText.length} full-text tables were dropped, ` +
+      'as keyword search is now served from memory; nothing else changed',
+  );
 }

@@ -1,5 +1,4 @@
 // The SQLite store against the shared conformance suite (in-thread and worker-hosted), plus what only SQLite promises.
-import { copyFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +8,8 @@ import { ConfigError, UnavailableError, ValidationError } from '../../../lib/err
 import type { InferenceStore, StoreOp } from '../../store.ts';
 import { CONFORMANCE_MODEL, describeInferenceStoreConformance } from '../conformance.ts';
 import { openSqliteStore, WorkerInferenceStore } from './index.ts';
-import { SqliteInferenceStore } from './sqlite-store.ts';
-import { ftsTotals } from './schema.ts';
-import { FULL_TEXT_MAX_QUEUED, FULL_TEXT_SLICE_ROWS } from './full-text-queue.ts';
 import { search } from '../../search.ts';
 import { waitForRowsInFileAlone } from '../../../test/helpers/sqlite-file.ts';
-import { ftsSegmentCount } from '../../../test/helpers/fts5-structure.ts';
 
 const tempDir = () => mkdtemp(join(tmpdir(), 'spanda-sqlite-'));
 
@@ -61,23 +56,36 @@ function doc(docId: string, docSeq: number, text: string, vector: Float32Array, 
 }
 
 describe('a store of many tenants', () => {
-  it('warns once it holds 1,000 tenants (each has a full-text table of its own), naming what to use instead', async () => {
+  it('keeps each of 1,000 tenants to its own documents and statistics, in a schema that does not grow with them', async () => {
     const dir = await tempDir();
-    const warnings: string[] = [];
-    const listen = (w: Error) => warnings.push(w.message);
-    process.on('warning', listen);
-    const store = await openSqliteStore({ path: join(dir, 'inference.db'), model: CONFORMANCE_MODEL, inWorker: false });
-    try {
-      for (let t = 0; t < 1_000; t += 100) {
-        await store.apply({ ops: Array.from({ length: 100 }, (_, i) => doc('d', t + i + 1, `tenant ${t + i} notes`, unit(0), `t${t + i}`)).flat(), checkpoints: {} });
-        if (t === 800) expect(warnings.filter((w) => /tenants/.test(w))).toEqual([]);
+    const path = join(dir, 'inference.db');
+    const tables = () => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() as number;
+      } finally {
+        db.close();
       }
-      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
-      const said = warnings.filter((w) => /tenants/.test(w));
-      expect(said).toHaveLength(1);
-      expect(said[0]).toMatch(/holds 1000 tenants, each with a full-text table of its own: .*Weaviate or Qdrant \(SPANDA_STORE/);
+    };
+    let store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
+    try {
+      await store.apply({ ops: doc('d', 1, 'first notes', unit(0), 't0'), checkpoints: {} });
+      const schema = tables();
+      for (let t = 0; t < 1_000; t += 100) {
+        const ops = Array.from({ length: 100 }, (_, i) => doc('d', t + i + 2, `tenant${t + i} notes${i % 2 === 0 ? ' shared' : ''}`, unit(i % 8), `t${t + i}`)).flat();
+        await store.apply({ ops, checkpoints: {} });
+      }
+      expect(tables()).toBe(schema);
+      const ask = async (tenant: string, text: string) => (await store.keywordCandidates({ tenant, text, limit: 5 })).map((c) => [c.key, c.score]);
+      const before = { own: await ask('t123', 'tenant123 tenant124 notes'), shared: await ask('t124', 'shared notes') };
+      // Only its own document, scored by its own rows: one row in the tenant, so every word is in all of them (idf 1e-6).
+      expect(before.own.map(([key]) => key)).toEqual(['notes\u0000d\u0000125:0']);
+      expect(before.shared).toHaveLength(1);
+      expect(before.shared[0]?.[1]).toBeLessThan(1e-5);
+      await store.close();
+      store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
+      expect({ own: await ask('t123', 'tenant123 tenant124 notes'), shared: await ask('t124', 'shared notes') }).toEqual(before);
     } finally {
-      process.off('warning', listen);
       await store.close();
       await rm(dir, { recursive: true, force: true });
     }
@@ -140,84 +148,32 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     expect(hits.map((h) => h.docId)).toContain('d17');
   });
 
-  it('keeps full text in step when one batch writes, replaces and removes the same documents', async () => {
+  it('scores by its live rows alone: one batch that writes, replaces and removes scores as a store given only the result', async () => {
     const store = await open();
-    // Both versions of "a" and the whole of "b" come and go inside one transaction (the full-text rows are written last).
-    await store.apply({
-      ops: [...doc('a', 1, 'walrus tusk', unit(0)), ...doc('b', 2, 'walrus whisker', unit(1)), ...doc('a', 3, 'narwhal horn', unit(2)), { kind: 'remove', tenant: 'acme', source: 'notes', docId: 'b', docSeq: 4 }],
-      checkpoints: { CHUNKS: 4 },
-    });
-    const keyword = async (text: string) => (await search(store, { tenant: 'acme', mode: 'keyword', text, k: 5, vectorWeight: 0 })).map((h) => h.text);
-    expect(await keyword('walrus')).toEqual([]);
-    expect(await keyword('narwhal')).toEqual(['narwhal horn']);
-    await store.close();
-    // FTS5 saw every insert and delete, as it would one op per batch: its totals (the basis of BM25) count all 3 rows.
-    const db = new Database(path, { readonly: true });
-    try {
-      expect(ftsTotals(db, 1)).toEqual({ rows: 3, tokens: 6 });
-      expect(db.prepare('SELECT rowid FROM fts_1 WHERE fts_1 MATCH ?').pluck().all('walrus OR narwhal OR tusk')).toHaveLength(1);
-    } finally {
-      db.close();
-    }
+    // Both versions of "a" and the whole of "b" come and go inside one transaction.
+    const ops: StoreOp[] = [
+      ...doc('a', 1, 'walrus tusk', unit(0)),
+      ...doc('b', 2, 'walrus whisker', unit(1)),
+      ...doc('c', 3, 'walrus on the ice', unit(3)),
+      ...doc('a', 4, 'narwhal horn', unit(2)),
+      { kind: 'remove', tenant: 'acme', source: 'notes', docId: 'b', docSeq: 5 },
+    ];
+    await store.apply({ ops, checkpoints: { CHUNKS: 5 } });
+    const keyword = async (s: InferenceStore, text: string) => (await search(s, { tenant: 'acme', mode: 'keyword', text, k: 5, vectorWeight: 0 })).map((h) => [h.text, h.scores.keyword]);
+    expect((await keyword(store, 'walrus')).map(([text]) => text)).toEqual(['walrus on the ice']);
+    expect((await keyword(store, 'narwhal')).map(([text]) => text)).toEqual(['narwhal horn']);
+    // A replay of the same log (the history squashed) gives the same scores.
+    const squashed = await openSqliteStore({ path: ':memory:', model: CONFORMANCE_MODEL, inWorker });
+    stores.push(squashed);
+    await squashed.apply({ ops: [...doc('c', 3, 'walrus on the ice', unit(3)), ...doc('a', 4, 'narwhal horn', unit(2))], checkpoints: { CHUNKS: 5 } });
+    for (const text of ['walrus', 'narwhal horn', 'ice horn']) expect(await keyword(store, text), text).toEqual(await keyword(squashed, text));
   });
 
-  // A word FTS5 splits where the query's words do not (U+0305, a combining overline): only FTS5 can match the phrase.
-  const PHRASE_ONLY_FTS5_ANSWERS = 'walrus\u0305tusk';
-
-  it('finds a phrase only FTS5 can answer as soon as its batch has applied, though its full-text row was only queued', async () => {
+  it('finds a word the tokenizer splits further (U+0305, a combining overline) by each of its tokens', async () => {
     const store = await open();
-    await store.apply({ ops: doc('a', 1, 'a walrus tusk on the ice', unit(0)), checkpoints: { CHUNKS: 1 } });
-    // The queue writes its rows a while later (FULL_TEXT_DELAY_MS): FTS5 is brought up to date before it is read.
-    const hits = await search(store, { tenant: 'acme', mode: 'keyword', text: PHRASE_ONLY_FTS5_ANSWERS, k: 3, vectorWeight: 0 });
+    await store.apply({ ops: [...doc('a', 1, 'a walrus tusk on the ice', unit(0)), ...doc('b', 2, 'a seal on the ice', unit(1))], checkpoints: { CHUNKS: 2 } });
+    const hits = await search(store, { tenant: 'acme', mode: 'keyword', text: 'walrus\u0305tusk', k: 3, vectorWeight: 0 });
     expect(hits.map((h) => h.docId)).toEqual(['a']);
-  });
-
-  it('writes queued full-text rows between requests, with nothing asking for them', async () => {
-    const store = await open();
-    const count = FULL_TEXT_SLICE_ROWS + 40;
-    await store.apply({ ops: Array.from({ length: count }, (_, i) => doc(`d${i}`, i + 1, `seal number ${i}`, unit(i % 8))).flat(), checkpoints: { CHUNKS: count } });
-    const db = new Database(path, { readonly: true });
-    try {
-      const queued = () => db.prepare('SELECT count(*) FROM full_text_queue').pluck().get() as number;
-      const deadline = Date.now() + 5000;
-      while (queued() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(queued()).toBe(0);
-      expect(ftsTotals(db, 1)?.rows).toBe(count);
-    } finally {
-      db.close();
-    }
-  });
-
-  it('merges its FTS5 segments in steps between requests, not inside the commits that write its rows', async () => {
-    const store = await open();
-    const slices = 12;
-    for (let b = 0; b < slices; b++) {
-      const ops = Array.from({ length: FULL_TEXT_SLICE_ROWS }, (_, i) => doc(`d${b}-${i}`, b * FULL_TEXT_SLICE_ROWS + i + 1, `seal number ${i} of ${b}`, unit(i % 8))).flat();
-      await store.apply({ ops, checkpoints: { CHUNKS: (b + 1) * FULL_TEXT_SLICE_ROWS } });
-    }
-    const db = new Database(path, { readonly: true });
-    try {
-      const queued = () => db.prepare('SELECT count(*) FROM full_text_queue').pluck().get() as number;
-      // Each slice commits a segment of its own, and FTS5 no longer merges them as it commits: the store's timer does.
-      const deadline = Date.now() + 10_000;
-      while ((queued() > 0 || ftsSegmentCount(db, 'fts_1') > slices / 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(db.prepare("SELECT v FROM fts_1_config WHERE k = 'automerge'").pluck().get()).toBe(0);
-      expect(queued()).toBe(0);
-      expect(ftsSegmentCount(db, 'fts_1')).toBeLessThanOrEqual(slices / 2);
-      expect(ftsTotals(db, 1)?.rows).toBe(slices * FULL_TEXT_SLICE_ROWS);
-    } finally {
-      db.close();
-    }
-    const hits = await search(store, { tenant: 'acme', mode: 'keyword', text: '"number 7 of 11"', k: 3, vectorWeight: 0 });
-    expect(hits.map((h) => h.docId)).toContain('d11-7');
-    await store.close();
-    const check = new Database(path);
-    try {
-      // FTS5's own check of the merged index against itself; it throws SQLITE_CORRUPT_VTAB when they disagree.
-      check.prepare("INSERT INTO fts_1 (fts_1) VALUES ('integrity-check')").run();
-    } finally {
-      check.close();
-    }
   });
 
   it('opened to build, writes without indexes and refuses search; opened to serve, finds what was written', async () => {
@@ -317,95 +273,47 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
   });
 });
 
-// In this thread only: a worker's own timer could write the queue before the copy that stands for a crash, and
-// between two batches here no timer runs, so what a batch leaves queued is what it wrote itself.
-describe('sqlite store full-text queue (in this thread)', () => {
-  let dir: string;
-  let path: string;
-  const stores: InferenceStore[] = [];
-  beforeEach(async () => {
-    dir = await tempDir();
-    path = join(dir, 'inference.db');
-  });
-  afterEach(async () => {
-    for (const store of stores.splice(0)) await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('keeps ranking keyword queries by FTS5 while the file refuses the writes that end a keyword index load, then ends it', async () => {
-    const writer = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
-    const count = 1200;
-    await writer.apply({ ops: Array.from({ length: count }, (_, i) => doc(`d${i}`, i + 1, `seal number ${i}`, unit(i % 8))).flat(), checkpoints: { CHUNKS: count } });
-    await writer.close();
+describe('a store file of schema 1 (an FTS5 table per tenant)', () => {
+  it('opens with its full-text tables dropped, says so once, and answers keyword queries from its chunk rows', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'inference.db');
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.message);
     process.on('warning', onWarning);
-    const store = SqliteInferenceStore.open({ path, model: CONFORMANCE_MODEL });
-    const lock = new Database(path);
     try {
-      // Rows queued for FTS5 after open: the load must write them before it takes FTS5's totals.
-      store.apply({ ops: doc('late', count + 1, 'seal late', unit(0)), checkpoints: { CHUNKS: count + 1 } });
-      expect(store.memory().keywordsLoading).toBe(true);
-      lock.exec('BEGIN IMMEDIATE');
-      const deadline = Date.now() + 20_000;
-      while (!warnings.some((w) => w.includes('loading the keyword index failed')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(warnings.filter((w) => w.includes('loading the keyword index failed'))).toHaveLength(1);
-      expect(store.memory().keywordsLoading).toBe(true);
-      lock.exec('ROLLBACK');
-      while (store.memory().keywordsLoading && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(store.memory().keywordsLoading).toBe(false);
-      const hits = store.keywordCandidates({ tenant: 'acme', text: 'late', limit: 5 });
-      expect(hits.map((h) => h.key)).toEqual([`notes\u0000late\u0000${count + 1}:0`]);
-      expect(store.keywordCandidates({ tenant: 'acme', text: 'seal', limit: 2000 })).toHaveLength(count + 1);
-    } finally {
-      process.off('warning', onWarning);
-      lock.close();
-      store.close();
-    }
-  }, 30_000);
-
-  it('writes the full-text rows a crash left queued when the file is next opened', async () => {
-    const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
-    stores.push(store);
-    await store.apply({ ops: [...doc('a', 1, 'walrus tusk', unit(0)), ...doc('b', 2, 'seal whisker', unit(1))], checkpoints: { CHUNKS: 2 } });
-    // The store's thread has not run its queue's timer yet: copying the file and its WAL now is what a crash leaves.
-    const crashed = join(dir, 'crashed.db');
-    copyFileSync(path, crashed);
-    copyFileSync(`${path}-wal`, `${crashed}-wal`);
-    const queuedIn = (file: string) => {
-      const db = new Database(file, { readonly: true });
+      const writer = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
+      await writer.apply({ ops: [...doc('a', 1, 'walrus tusk', unit(0)), ...doc('b', 2, 'seal whisker', unit(1), 'beta')], checkpoints: { CHUNKS: 2 } });
+      await writer.close();
+      // What schema 1 kept besides: the tenants, an FTS5 table for each, the queue of full-text rows.
+      const old = new Database(path);
+      old.exec(`CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;
+        INSERT INTO tenants (name) VALUES ('acme'), ('beta');
+        CREATE VIRTUAL TABLE fts_1 USING fts5 (text, title, heading, content = '', contentless_delete = 1);
+        CREATE VIRTUAL TABLE fts_2 USING fts5 (text, title, heading, content = '', contentless_delete = 1);
+        INSERT INTO fts_1 (rowid, text) VALUES (1, 'walrus tusk');
+        CREATE TABLE full_text_queue (chunk INTEGER PRIMARY KEY, tenant INTEGER NOT NULL) STRICT;
+        UPDATE meta SET value = '1' WHERE key = 'schema_version';`);
+      old.close();
+      const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
+      stores.push(store);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.includes('schema 1'))).toEqual([expect.stringMatching(/its 2 full-text tables were dropped/)]);
+      const hits = await search(store, { tenant: 'beta', mode: 'keyword', text: 'whisker', k: 3, vectorWeight: 0 });
+      expect(hits.map((h) => h.docId)).toEqual(['b']);
+      const db = new Database(path, { readonly: true });
       try {
-        return { queued: db.prepare('SELECT count(*) FROM full_text_queue').pluck().get(), totals: ftsTotals(db, 1) };
+        expect(db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'fts_*' OR name IN ('tenants', 'full_text_queue')").pluck().all()).toEqual([]);
+        expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('2');
       } finally {
         db.close();
       }
-    };
-    expect(queuedIn(crashed)).toEqual({ queued: 2, totals: undefined });
-    const reopened = await openSqliteStore({ path: crashed, model: CONFORMANCE_MODEL, inWorker: false });
-    stores.push(reopened);
-    // Written at open, before anything asks: the keyword index takes its BM25 totals from FTS5's.
-    expect(queuedIn(crashed)).toEqual({ queued: 0, totals: { rows: 2, tokens: 4 } });
-    const hits = await search(reopened, { tenant: 'acme', mode: 'keyword', text: 'whisker', k: 3, vectorWeight: 0 });
-    expect(hits.map((h) => [h.docId, h.scores.keyword])).toEqual([['b', expect.any(Number)]]);
-  });
-
-  it('keeps the queue bounded while batches come back to back (a catch-up): each batch writes what is over the bound', async () => {
-    const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
-    stores.push(store);
-    const db = new Database(path, { readonly: true });
-    try {
-      const queued: number[] = [];
-      for (let b = 0; b < 6; b++) {
-        const ops = Array.from({ length: 500 }, (_, i) => doc(`d${b}-${i}`, b * 500 + i + 1, `otter number ${i}`, unit(i % 8))).flat();
-        await store.apply({ ops, checkpoints: { CHUNKS: (b + 1) * 500 } });
-        queued.push(db.prepare('SELECT count(*) FROM full_text_queue').pluck().get() as number);
-      }
-      expect(Math.max(...queued)).toBeLessThan(FULL_TEXT_MAX_QUEUED);
-      expect(queued.every((n) => n > 0)).toBe(true);
     } finally {
-      db.close();
+      process.off('warning', onWarning);
+      for (const store of stores.splice(0)) await store.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
+  const stores: InferenceStore[] = [];
 });
 
 describe('worker-hosted sqlite store', () => {
@@ -417,7 +325,7 @@ describe('worker-hosted sqlite store', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('loads its keyword index after open between requests, answering keyword queries the same meanwhile', async () => {
+  it('loads its keyword index after open between requests; a keyword query meanwhile ends the load and answers the same', async () => {
     const path = join(dir, 'inference.db');
     let store = (await openSqliteStore({ path, model: CONFORMANCE_MODEL })) as WorkerInferenceStore;
     const count = 6000;
@@ -430,7 +338,13 @@ describe('worker-hosted sqlite store', () => {
     await store.close();
     store = (await openSqliteStore({ path, model: CONFORMANCE_MODEL })) as WorkerInferenceStore;
     try {
+      expect((await store.memory()).keywordsLoading).toBe(true);
       const meanwhile = await ask(store);
+      expect((await store.memory()).keywordsLoading).toBe(false);
+      await store.close();
+      // Left alone, it loads between requests.
+      store = (await openSqliteStore({ path, model: CONFORMANCE_MODEL })) as WorkerInferenceStore;
+      expect((await store.memory()).keywordsLoading).toBe(true);
       const deadline = Date.now() + 20_000;
       while ((await store.memory()).keywordsLoading && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const memory = await store.memory();

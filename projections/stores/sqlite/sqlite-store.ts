@@ -7,9 +7,8 @@ import { computeDigest, digestWithDocuments, type DocRange } from './digest.ts';
 import { DocumentFilterIndex } from './document-filter.ts';
 import { readCheckpoints, snapshotShare, type SnapshotShare } from './snapshot.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
-import { FULL_TEXT_DELAY_MS, FULL_TEXT_MAX_QUEUED, FULL_TEXT_SLICE_ROWS, FullTextQueue } from './full-text-queue.ts';
 import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
-import { BUSY_TIMEOUT_MS, ftsTotals, openDatabase, type ModelSpec } from './schema.ts';
+import { BUSY_TIMEOUT_MS, openDatabase, type ModelSpec } from './schema.ts';
 import type { StoreMemory } from './protocol.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
@@ -19,17 +18,11 @@ export interface SqliteStoreOptions {
   readonly path: string;
   readonly model: ModelSpec;
   /**
-   * Rank keyword queries on an in-memory index derived from the chunks (default true): FTS5's BM25 over the same
-   * tokens, exhaustive and ~20× cheaper per match than FTS5's bm25() callback; costs memory (see BENCHMARKS.md). It loads
-   * after open, between requests (memory().keywordsLoading); FTS5 ranks keyword queries until it has, with the same scores.
-   */
-  readonly keywordIndex?: boolean;
-  /**
    * 'serve' (default) builds the derived in-memory indexes at open and keeps them current. 'build' is for a file that is
    * only written (a replay building a generation) or read whole (its digest): no index is built or kept, and search
    * throws; whoever opens the file to serve builds them from it then, as always. 'digest' is build mode for a throwaway
-   * store that is only digested (the log's digest, in memory: projections/log-digest.ts): no full-text rows either,
-   * which the digest does not cover, so such a file must never be served.
+   * store that is only digested (the log's digest, in memory: projections/log-digest.ts): its commits need not survive
+   * a crash, so such a file must never be served.
    */
   readonly mode?: StoreMode;
 }
@@ -39,6 +32,8 @@ export type StoreMode = 'serve' | 'build' | 'digest';
 /** Chunk rows the keyword index takes per timer turn while it loads after open (~25 ms of work), and when it must load at once. */
 const KEYWORD_LOAD_PAGE_ROWS = 512;
 const KEYWORD_REBUILD_PAGE_ROWS = 4096;
+/** After a page failed to load (the file unreadable for a moment), the timer tries again after this long. */
+const KEYWORD_LOAD_RETRY_MS = 1000;
 
 interface KeywordPageRow {
   tenant: string;
@@ -69,17 +64,9 @@ export class SqliteInferenceStore {
   /** A 'digest' store: a throwaway file (or memory) whose commits need not survive a crash. */
   private readonly throwaway: boolean;
   /**
-   * A serving store with its keyword index queues full-text rows and writes them in slices between requests (see
-   * full-text-queue.ts): keyword search reads the in-memory index, and only phrases read FTS5 (flushing it first).
-   */
-  private readonly fullTextQueue: FullTextQueue | undefined;
-  private fullTextTimer: ReturnType<typeof setTimeout> | undefined;
-  private fullTextFailure: string | undefined;
-  private mergeFailure: string | undefined;
-  /**
-   * While the keyword index is being loaded after open: the chunk rows up to `after` are in it. Keyword queries are
-   * ranked by FTS5 meanwhile (the same scores), and a batch's keyword changes reach the index only for rows up to
-   * `after` (the rest are read later, as they are then). See loadKeywordPage.
+   * While the keyword index is being loaded after open: the chunk rows up to `after` are in it, and a batch's keyword
+   * changes reach the index only for rows up to `after` (the rest are read later, as they are then). A keyword query
+   * meanwhile ends the load first (loadKeywordsNow). See loadKeywordPage.
    */
   private keywordLoad: { after: number; timer: ReturnType<typeof setTimeout> | undefined; failed: string | undefined; warned?: string } | undefined;
   /** Chunk rows after a rowid, in rowid order, with what the keyword index takes of them. */
@@ -88,23 +75,20 @@ export class SqliteInferenceStore {
   private constructor(
     private readonly db: Database.Database,
     readonly model: ModelSpec,
-    keywordIndex: boolean,
     mode: StoreMode,
   ) {
     this.indexed = mode === 'serve';
     this.throwaway = mode === 'digest';
     this.index = new VectorIndex(model.dims);
     const tokenize = ftsTokenizer(db);
-    this.keywords = keywordIndex && this.indexed ? new KeywordIndex(tokenize) : undefined;
-    this.fullTextQueue = this.keywords ? new FullTextQueue(db) : undefined;
-    this.writer = new BatchWriter(db, model, this.indexed, mode !== 'digest', this.fullTextQueue);
+    this.keywords = this.indexed ? new KeywordIndex(tokenize) : undefined;
+    this.writer = new BatchWriter(db, model, this.indexed);
     this.documents = new DocumentFilterIndex(db);
     this.searcher = new Searcher(
       db,
       this.index,
       this.documents,
       this.keywords ? { index: this.keywords, tokenize, loaded: () => this.keywordLoad === undefined, loadNow: () => this.loadKeywordsNow() } : undefined,
-      () => this.flushFullText(),
     );
     this.writeBatch = db.transaction((batch: StoreBatch) => this.writer.write(batch)).immediate;
     if (!this.indexed) {
@@ -113,8 +97,6 @@ export class SqliteInferenceStore {
       return;
     }
     this.rebuildIndex();
-    // Rows a crash left queued first: the keyword index takes FTS5's totals, which count every row written.
-    this.fullTextQueue?.flushAll();
     if (this.keywords) {
       // The first page at once: a new or small store opens with its index loaded.
       this.keywordLoad = { after: 0, timer: undefined, failed: undefined };
@@ -125,7 +107,7 @@ export class SqliteInferenceStore {
   static open(options: SqliteStoreOptions): SqliteInferenceStore {
     const db = openDatabase(options.path, options.model);
     try {
-      return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims }, options.keywordIndex ?? true, options.mode ?? 'serve');
+      return new SqliteInferenceStore(db, { id: options.model.id, dims: options.model.dims }, options.mode ?? 'serve');
     } catch (err) {
       db.close();
       throw err;
@@ -156,9 +138,7 @@ export class SqliteInferenceStore {
   /**
    * Loads the next page of chunk rows (by rowid) into the keyword index; true while rows remain. Called from a timer
    * between requests, so a store opens once its vectors are loaded (opening 100k chunks took ~6 s, two thirds of it
-   * this index) and answers keyword queries from FTS5 meanwhile. The page after the last one ends the load: every
-   * queued full-text row is written first, so FTS5's stored totals, which the index takes, count the same rows it
-   * holds. Should that write fail, the load ends on a later turn and FTS5 keeps answering.
+   * this index) and answers vector queries and applies batches meanwhile; a keyword query ends the load at once.
    */
   private loadKeywordPage(rows: number): boolean {
     const load = this.keywordLoad;
@@ -178,16 +158,6 @@ export class SqliteInferenceStore {
       load.after = (page[page.length - 1] as { chunk: number }).chunk;
       if (page.length === rows) return true;
     }
-    this.flushFullText();
-    if ((this.fullTextQueue?.size ?? 0) > 0) {
-      load.failed = this.fullTextFailure ?? 'full-text rows are still queued';
-      return true;
-    }
-    // FTS5 keeps deleted rows in its totals; start from the totals it stored so scores equal its bm25().
-    for (const { id, name } of this.db.prepare<[], { id: number; name: string }>('SELECT id, name FROM tenants').all()) {
-      const totals = ftsTotals(this.db, id);
-      if (totals) keywords.setTotals(name, totals.rows, totals.tokens);
-    }
     this.keywordLoad = undefined;
     return false;
   }
@@ -206,10 +176,10 @@ export class SqliteInferenceStore {
         load.failed = err instanceof Error ? err.message : String(err);
       }
       if (load.failed !== undefined && load.failed !== load.warned) {
-        process.emitWarning(`loading the keyword index failed (${load.failed}); keyword queries are ranked by FTS5 meanwhile, and it is tried again`);
+        process.emitWarning(`loading the keyword index failed (${load.failed}); it is tried again, and keyword queries try it themselves meanwhile`);
         load.warned = load.failed;
       }
-      this.scheduleKeywordLoad(load.failed === undefined ? 0 : FULL_TEXT_DELAY_MS);
+      this.scheduleKeywordLoad(load.failed === undefined ? 0 : KEYWORD_LOAD_RETRY_MS);
     }, delayMs);
     load.timer.unref();
   }
@@ -225,7 +195,7 @@ export class SqliteInferenceStore {
       while (this.keywordLoad === load && this.loadKeywordPage(KEYWORD_REBUILD_PAGE_ROWS) && load.failed === undefined);
     } finally {
       // Unless it ended: the timer takes it up again (a failure is the caller's to see).
-      this.scheduleKeywordLoad(FULL_TEXT_DELAY_MS);
+      this.scheduleKeywordLoad(KEYWORD_LOAD_RETRY_MS);
     }
   }
 
@@ -273,84 +243,13 @@ export class SqliteInferenceStore {
     this.open();
     if (!this.indexed && !this.buildJournal) this.enterBuildJournal();
     this.writer.validate(batch);
-    let changes: AppliedChanges;
-    try {
-      changes = this.writeBatch(batch);
-    } catch (err) {
-      this.writer.forgetCache();
-      this.fullTextQueue?.forgetConfigured();
-      throw err;
-    }
+    const changes = this.writeBatch(batch);
     if (!this.indexed) return;
     this.index.apply(changes.vectors);
     this.documents.apply(changes.documents);
     const load = this.keywordLoad;
     // While loading, only rows the load has passed: it reads the others later, as they are then.
     this.keywords?.apply(load ? changes.keywords.filter((c) => c.chunk <= load.after) : changes.keywords);
-    if (this.fullTextQueue) {
-      this.fullTextQueue.committed(changes.fullText.queued, changes.fullText.written);
-      while (this.fullTextQueue.size >= FULL_TEXT_MAX_QUEUED && this.writeFullTextSlice());
-      this.scheduleFullText();
-    }
-  }
-
-  /** Writes one slice of the queue; false when it failed (the rows stay queued, the warning names the error once). */
-  private writeFullTextSlice(): boolean {
-    const queue = this.fullTextQueue;
-    if (!queue) return false;
-    try {
-      queue.flush();
-      this.fullTextFailure = undefined;
-      return true;
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (this.fullTextFailure !== message) process.emitWarning(`writing queued full-text rows failed (${message}); they stay queued and are tried again`);
-      this.fullTextFailure = message;
-      return false;
-    }
-  }
-
-  /** One FTS5 merge step; a failure drops the merges owed (see FullTextQueue.mergeStep) and is warned about once. */
-  private mergeFullText(): void {
-    try {
-      this.fullTextQueue?.mergeStep();
-      this.mergeFailure = undefined;
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (this.mergeFailure !== message) process.emitWarning(`merging full-text segments failed (${message}); FTS5 merges them itself once a level holds too many`);
-      this.mergeFailure = message;
-    }
-  }
-
-  /**
-   * Writes every queued full-text row before FTS5 is read. Should the file refuse the write, the query still gets an
-   * answer, from FTS5 as it stands (without the rows still queued), and the warning says why.
-   */
-  private flushFullText(): void {
-    const queue = this.fullTextQueue;
-    while (queue && queue.size > 0 && this.writeFullTextSlice());
-  }
-
-  /**
-   * Writes the queue a slice at a time from a timer of this thread, so queries and batches that arrive meanwhile run
-   * between slices: at once while a whole slice is queued, else after FULL_TEXT_DELAY_MS. After each slice come the
-   * FTS5 merge steps it owes, one a turn, before the next slice (see FULL_TEXT_MERGE_PAGES). A slice that fails (the
-   * file busy, full) stays queued and is tried again after the delay; a step that fails is not tried again until the
-   * next slice owes steps.
-   */
-  private scheduleFullText(): void {
-    const queue = this.fullTextQueue;
-    if (!queue || this.fullTextTimer || this.closed || (queue.size === 0 && !queue.mergeOwed)) return;
-    const ready = queue.mergeOwed || queue.size >= FULL_TEXT_SLICE_ROWS;
-    const delay = ready && this.fullTextFailure === undefined ? 0 : FULL_TEXT_DELAY_MS;
-    this.fullTextTimer = setTimeout(() => {
-      this.fullTextTimer = undefined;
-      if (this.closed) return;
-      if (queue.mergeOwed) this.mergeFullText();
-      else this.writeFullTextSlice();
-      this.scheduleFullText();
-    }, delay);
-    this.fullTextTimer.unref();
   }
 
   /** The writer's automatic WAL checkpoint, in pages (see wal-checkpointer.ts, which checkpoints from another thread). */
@@ -442,14 +341,7 @@ export class SqliteInferenceStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.fullTextTimer);
     clearTimeout(this.keywordLoad?.timer);
-    try {
-      // What is still queued is written at the next open otherwise (the queue is in the file).
-      this.fullTextQueue?.flushAll();
-    } catch {
-      // the file cannot be written now: the rows stay queued in it
-    }
     try {
       // Leave a built file in WAL mode, as every other store file is (readers open it while a node writes).
       if (this.buildJournal && !this.throwaway) this.db.pragma('journal_mode = WAL');

@@ -58,7 +58,6 @@ try {
   store = SqliteInferenceStore.open({
     path: config.path,
     model: config.model,
-    ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
     ...(config.mode !== undefined ? { mode: config.mode } : {}),
   });
   // A build keeps its own journal settings; a serving store's commits must not wait for checkpoints.

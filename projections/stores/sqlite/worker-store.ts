@@ -42,7 +42,6 @@ export class WorkerInferenceStore implements InferenceStore {
     const worker = startWorker(workerModule, {
       path: config.path,
       model: { id: config.model.id, dims: config.model.dims },
-      ...(config.keywordIndex !== undefined ? { keywordIndex: config.keywordIndex } : {}),
       ...(config.mode !== undefined ? { mode: config.mode } : {}),
     } satisfies WorkerConfig);
     await awaitReady(worker, 'inference store');

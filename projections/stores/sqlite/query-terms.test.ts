@@ -1,6 +1,6 @@
-// Unit tests of the free-text → FTS5 MATCH translation: words only, stopwords dropped, operators neutralised.
+// Unit tests of the words keyword search takes from free query text: words only, stopwords dropped, capped.
 import { describe, expect, it } from 'vitest';
-import { ftsMatchExpression, MAX_QUERY_TERMS, queryTerms } from './fts-query.ts';
+import { MAX_QUERY_TERMS, queryTerms } from './query-terms.ts';
 
 describe('queryTerms', () => {
   it('keeps distinct lower-cased words and drops stopwords', () => {
@@ -9,6 +9,10 @@ describe('queryTerms', () => {
 
   it('keeps letters and digits of any script', () => {
     expect(queryTerms('Café crème 2024 — Straße, 東京')).toEqual(['café', 'crème', '2024', 'straße', '東京']);
+  });
+
+  it('takes query syntax as plain words', () => {
+    expect(queryTerms('salmon NEAR dill* title:x')).toEqual(['salmon', 'near', 'dill', 'title', 'x']);
   });
 
   it('has no terms for punctuation only', () => {
@@ -23,19 +27,5 @@ describe('queryTerms', () => {
   it('caps very long queries', () => {
     const text = Array.from({ length: 200 }, (_, i) => `word${i}`).join(' ');
     expect(queryTerms(text)).toHaveLength(MAX_QUERY_TERMS);
-  });
-});
-
-describe('ftsMatchExpression', () => {
-  it('quotes every term and ORs them', () => {
-    expect(ftsMatchExpression('salmon NEAR dill* title:x')).toBe('"salmon" OR "near" OR "dill" OR "title" OR "x"');
-  });
-
-  it('is undefined when there is nothing to search for', () => {
-    expect(ftsMatchExpression('(((')).toBeUndefined();
-  });
-
-  it('keeps FTS5 operators as plain quoted words', () => {
-    expect(ftsMatchExpression('AND OR NOT')).toBe('"and" OR "or" OR "not"');
   });
 });
