@@ -37,4 +37,24 @@ describe('IdMap', () => {
     expect(ids.get(5000)).toBe('again');
     expect(ids.size).toBe(10_000 - 4096 + 1);
   });
+
+  it('agrees with a Map for sparse ids (a small tenant among many), dense ids, and a map that turns dense', () => {
+    const random = prng(11);
+    for (const spread of [1, 64, 100_000]) {
+      const ids = new IdMap<number>();
+      const reference = new Map<number, number>();
+      for (let step = 0; step < 40_000; step++) {
+        const id = Math.floor(random() * 10_000) * spread + (step > 30_000 ? 0 : 1);
+        if (random() < 0.8) {
+          ids.set(id, step);
+          reference.set(id, step);
+        } else {
+          expect(ids.delete(id)).toBe(reference.delete(id));
+        }
+      }
+      expect(ids.size).toBe(reference.size);
+      for (const [id, value] of reference) expect(ids.get(id)).toBe(value);
+      expect(ids.get(spread * 3 + 2)).toBe(reference.get(spread * 3 + 2));
+    }
+  });
 });

@@ -11,8 +11,16 @@ const PAGE = 1 << PAGE_BITS;
  * three maps crossed together. Here an id picks its page by its high bits; pages are allocated as ids arrive and freed
  * when their last id goes, so memory follows the live ids (8 bytes an entry where a `Map` took ~30), and no operation
  * costs more than a page's allocation. Other numbers as keys (negative, fractional, unsafe) go to a plain `Map`.
+ *
+ * Pages pay only where ids are dense. A tenant's rows are numbered among every other tenant's, so a small tenant's few
+ * ids each fell on a page of their own: 32 KB an id, ~1.3 GB for 20,000 tenants of one chunk (bench/tenants.bench.ts).
+ * Ids stay in a `Map` until there are PAGED_FROM of them and pages would be at least PAGED_DENSITY full; checked again
+ * at each doubling. A `Map` of that size rehashes in well under a millisecond.
  */
 export class IdMap<V> {
+  /** Every row id while few or sparse (undefined once paged). */
+  private few: Map<number, V> | undefined = new Map();
+  private checkAt = PAGED_FROM;
   private readonly pages: Array<Array<V | undefined> | undefined> = [];
   /** Live entries per page (a page is freed at 0). */
   private readonly counts: number[] = [];
@@ -20,11 +28,12 @@ export class IdMap<V> {
   private entries = 0;
 
   get size(): number {
-    return this.entries + this.other.size;
+    return this.entries + this.other.size + (this.few?.size ?? 0);
   }
 
   get(id: number): V | undefined {
     if (!isRowId(id)) return this.other.get(id);
+    if (this.few) return this.few.get(id);
     return this.pages[id >>> PAGE_BITS]?.[id & (PAGE - 1)];
   }
 
@@ -38,6 +47,27 @@ export class IdMap<V> {
       this.other.set(id, value);
       return;
     }
+    if (this.few) {
+      this.few.set(id, value);
+      if (this.few.size >= this.checkAt) this.pageIfDense(this.few);
+      return;
+    }
+    this.setPaged(id, value);
+  }
+
+  /** Moves the ids to pages when they would fill them enough, else checks again at twice as many. */
+  private pageIfDense(few: Map<number, V>): void {
+    const pages = new Set<number>();
+    for (const id of few.keys()) pages.add(id >>> PAGE_BITS);
+    if (pages.size * PAGE * PAGED_DENSITY > few.size) {
+      this.checkAt *= 2;
+      return;
+    }
+    this.few = undefined;
+    for (const [id, value] of few) this.setPaged(id, value);
+  }
+
+  private setPaged(id: number, value: V): void {
     const p = id >>> PAGE_BITS;
     let page = this.pages[p];
     if (!page) {
@@ -59,6 +89,7 @@ export class IdMap<V> {
 
   delete(id: number): boolean {
     if (!isRowId(id)) return this.other.delete(id);
+    if (this.few) return this.few.delete(id);
     const p = id >>> PAGE_BITS;
     const page = this.pages[p];
     const i = id & (PAGE - 1);
@@ -71,6 +102,10 @@ export class IdMap<V> {
     return true;
   }
 }
+
+/** Row ids kept in a Map before pages are considered, and the share of their pages they must fill to move there. */
+const PAGED_FROM = 4096;
+const PAGED_DENSITY = 1 / 8;
 
 /** Ids this map pages: SQLite's row ids below 2^31 (a page table of at most 524,288 slots, and bit operations stay exact); larger ones go to the Map. */
 const MAX_PAGED_ID = 2 ** 31;

@@ -292,6 +292,15 @@ describe('the keyword index', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('holds a tenant of one chunk in a few hundred bytes, so thousands of small tenants stay small', () => {
+    const index = new KeywordIndex(() => []);
+    const rows = Array.from({ length: 1_000 }, (_, t): KeywordChange => ({ kind: 'add', tenant: `t${t}`, chunk: t + 1, doc: t + 1, key: `k${t}`, text: `notes of tenant ${t} about walruses and glaciers`, title: 'Notes', heading: null }));
+    index.apply(rows);
+    // Arrays of 16 rows and a posting list per word (1,024 rows at first took 21 KB a tenant, before its word table).
+    expect(index.bytes / 1_000).toBeLessThan(1_024);
+    expect(index.tenant('t999')?.search(['walrus'], { text: 1, title: 1, heading: 1 }, 5).map((h) => h.chunk)).toEqual([1_000]);
+  });
+
   it('holds the same postings whether rows arrive one per batch or many (postings are appended sorted by term per batch)', () => {
     const random = prng(9);
     const words = Array.from({ length: 2000 }, (_, i) => `w${i.toString(36)}x`);

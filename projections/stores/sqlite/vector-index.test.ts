@@ -132,8 +132,8 @@ describe('VectorIndex', () => {
     expect(index.size).toBe(1);
   });
 
-  it('grows and searches the matrices of more tenants than address space is reserved for', () => {
-    // 2,100 tenants are 4,200 row arrays: past the 4,096 resizable ones a thread reserves, the rest are plain arrays.
+  it('grows and searches the matrices of many tenants, small ones on plain arrays', () => {
+    // Only a matrix past 8 MB reserves address space for a resizable buffer; 2,100 small tenants reserve none.
     const index = new VectorIndex(DIMS);
     const tenants = 2_100;
     for (let t = 0; t < tenants; t++) index.apply([{ kind: 'upsert', tenant: `t${t}`, vectorId: 1, chunk: 1, doc: 1, vector: bytes(1, 0, 0, 0) }]);
@@ -150,6 +150,15 @@ describe('VectorIndex', () => {
 });
 
 describe('TenantMatrix memory', () => {
+  it('holds a tenant of one 512-d vector in a few rows, so thousands of small tenants stay small', () => {
+    const index = new VectorIndex(512);
+    const vector = new Uint8Array(new Float32Array(512).fill(0.5).buffer);
+    for (let t = 0; t < 1_000; t++) index.apply([{ kind: 'upsert', tenant: `t${t}`, vectorId: t + 1, chunk: t + 1, doc: t + 1, vector }]);
+    // Two rows of 512 floats and their int8 copies: 5 KB a tenant (1,024 rows at first took 2.6 MB each).
+    expect(index.bytes / 1_000).toBeLessThanOrEqual(2 * 512 * 5);
+    expect(index.tenant('t999')?.search(normalisedCopy(new Float32Array(512).fill(1)), 1).map((h) => h.chunk)).toEqual([1_000]);
+  });
+
   it('gives memory back after deletes and still finds the rows that remain', () => {
     const m = new TenantMatrix(DIMS);
     for (let i = 1; i <= 10_000; i++) m.upsert(i, i, i, bytes(1, i / 10_000, 0, 0));

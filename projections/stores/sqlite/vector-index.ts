@@ -22,7 +22,18 @@ export type IndexChange =
     }
   | { readonly kind: 'remove'; readonly tenant: string; readonly vectorId: number };
 
-const INITIAL_ROWS = 1024;
+/**
+ * Rows a new tenant's matrix starts with, doubled as it grows; and the fewest a shrink leaves. A store may hold
+ * thousands of tenants of a few documents each: 1,024 rows at first (and a resizable buffer each) cost 19 s and 3.3 GB
+ * for 20,000 tenants of one 64-d vector (scratch, this machine).
+ */
+const INITIAL_ROWS = 2;
+const SHRINK_FLOOR_ROWS = 1024;
+/**
+ * Matrices smaller than this are plain arrays (growing one by copying costs little); a matrix that grows past it moves
+ * once to a resizable buffer. So only large tenants reserve address space, and the budget below goes to them.
+ */
+const RESIZABLE_FROM_BYTES = 8 * 2 ** 20;
 
 /** The largest resizable ArrayBuffer this V8 allows (Node 20: 4 GiB, 2M rows of 512 floats). */
 const MAX_RESIZABLE_BYTES = 2 ** 32;
@@ -44,7 +55,7 @@ interface RowArrayKind<T extends RowArray> {
 }
 
 /**
- * An array of `length` elements on a resizable buffer that reserves MAX_RESIZABLE_BYTES of address space (no memory):
+ * An array of `length` elements; from RESIZABLE_FROM_BYTES on, on a resizable buffer that reserves MAX_RESIZABLE_BYTES of address space (no memory):
  * it grows in place (growRows), so a growing matrix is never copied. Copying doubled the matrix in one go on the
  * store's thread, and the copy's first-touch page faults stalled queries and writes alike: ~0.5 s at 65k × 512-d, ~1 s
  * at 131k (measured here). In place, the new pages are faulted in a row at a time as rows are written. Beyond 4 GiB,
@@ -52,7 +63,7 @@ interface RowArrayKind<T extends RowArray> {
  */
 function rowArray<T extends RowArray>(Kind: RowArrayKind<T>, length: number): T {
   const bytes = length * Kind.BYTES_PER_ELEMENT;
-  if (bytes <= MAX_RESIZABLE_BYTES && reserved + MAX_RESIZABLE_BYTES <= RESERVATION_BUDGET) {
+  if (bytes >= RESIZABLE_FROM_BYTES && bytes <= MAX_RESIZABLE_BYTES && reserved + MAX_RESIZABLE_BYTES <= RESERVATION_BUDGET) {
     try {
       const buffer = new ArrayBuffer(bytes, { maxByteLength: MAX_RESIZABLE_BYTES });
       reserved += MAX_RESIZABLE_BYTES;
@@ -165,6 +176,15 @@ function dot(data: Float32Array, offset: number, query: Float32Array, dims: numb
   return s0 + s1 + s2 + s3;
 }
 
+const scratchRows = new Map<number, { row: Float32Array; row8: Int8Array }>();
+
+/** The row scratch of every matrix of `dims` (a thread uses one at a time; a pair per tenant was ~2.5 KB each at 512-d). */
+function rowScratch(dims: number): { row: Float32Array; row8: Int8Array } {
+  let scratch = scratchRows.get(dims);
+  if (!scratch) scratchRows.set(dims, (scratch = { row: new Float32Array(dims), row8: new Int8Array(dims) }));
+  return scratch;
+}
+
 /** Rows of one tenant. Deletes swap the last row into the hole so the matrix stays dense for the native scan. */
 export class TenantMatrix {
   private data: Float32Array;
@@ -188,8 +208,7 @@ export class TenantMatrix {
   private readonly row8: Int8Array;
 
   constructor(readonly dims: number, capacity = INITIAL_ROWS) {
-    this.row = new Float32Array(dims);
-    this.row8 = new Int8Array(dims);
+    ({ row: this.row, row8: this.row8 } = rowScratch(dims));
     this.data = rowArray(Float32Array, Math.max(1, capacity) * dims);
     this.q8 = rowArray(Int8Array, this.data.length);
   }
@@ -239,8 +258,8 @@ export class TenantMatrix {
     this.slotChunk.length = last;
     this.slotDoc.length = last;
     // Give memory back once deletes leave the matrix a quarter full (halving keeps room to grow without thrashing).
-    if (this.data.length > INITIAL_ROWS * this.dims && this.rows * this.dims * 4 < this.data.length) {
-      const length = Math.max(INITIAL_ROWS, this.rows * 2) * this.dims;
+    if (this.data.length > SHRINK_FLOOR_ROWS * this.dims && this.rows * this.dims * 4 < this.data.length) {
+      const length = Math.max(SHRINK_FLOOR_ROWS, this.rows * 2) * this.dims;
       this.data = shrinkRows(Float32Array, this.data, length);
       this.q8 = shrinkRows(Int8Array, this.q8, length);
     }

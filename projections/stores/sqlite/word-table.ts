@@ -4,7 +4,8 @@
 const WORD_CHAR = new Uint8Array(128);
 for (let c = 0; c < 128; c++) WORD_CHAR[c] = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) ? 1 : 0;
 
-const INITIAL_CAPACITY = 1 << 12;
+/** Slots at first, doubled as words come (a table per tenant: thousands of small tenants each start small). */
+const INITIAL_CAPACITY = 1 << 6;
 /** Ints per table slot: hash, id, arena offset, length. */
 const SLOT = 4;
 
