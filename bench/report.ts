@@ -122,7 +122,7 @@ interface ReplayResult extends Common {
     /** The raw insert with SQLite's defaults and WAL, and with the build's file settings (results before 2026-12-03 have neither). */
     readonly raw_insert_wal_4k_chunks_per_s?: number;
     readonly raw_insert_build_settings_chunks_per_s?: number;
-    /** The store's own rows (tables, unique keys, FTS5) inserted plainly: the SQLite work a replay cannot avoid. */
+    /** The store's own rows (tables, unique keys) inserted plainly: the SQLite work a replay cannot avoid. */
     readonly store_rows_chunks_per_s?: number;
     readonly replay_vs_store_rows?: number;
     readonly replay_chunks_per_s: number;
@@ -243,14 +243,13 @@ interface StoreResult extends Common {
     readonly openMs: number;
     /** From the start of open until the keyword index had loaded (it loads after open, between requests). */
     readonly keywordIndexLoadedMs?: number;
-    readonly keywordQueriesWhileLoading?: Summary;
+    readonly firstKeywordQueryMs?: number;
     readonly fileMB: number;
     readonly search: Record<string, { readonly p50: number; readonly p99: number }>;
     readonly rssAfterOpenMB?: number;
     readonly vectorIndexMB?: number;
     readonly keywordIndexMB?: number;
     readonly storeWorkerHeapMB?: number;
-    readonly fts5Only?: { readonly openMs: number; readonly search: Record<string, { readonly p50: number; readonly p99: number }> };
   }>;
 }
 interface EmbedderResult extends Common {
@@ -336,7 +335,7 @@ const SCRIPTS: ReadonlyArray<readonly [string, string, string]> = [
   ['memory', 'npm run bench -- memory', 'the store at 100k chunks × 512-d: RSS and index sizes, after deleting 90%, re-adding, reopening (~3 min)'],
   ['tenants', 'npm run bench -- tenants', 'one SQLite store holding 20,000 tenants (one document each): the cost of a new tenant as they grow, the file, reopening, memory, against the same documents in one tenant (~1 min)'],
   ['scifact', 'npm run bench -- scifact', 'retrieval quality (nDCG@10, Recall@10, MRR@10) on SciFact train: keyword, vector, hybrid weights, RRF, chunk sizes (~20 min the first time, then ~2 min from bench/.cache)'],
-  ['store', 'npm run bench -- store', 'the SQLite inference store alone: apply rate, open time, memory, search latency (rare and common words, filters) at 10k and 100k chunks × 512-d, against the same file ranked by FTS5 alone (~5 min)'],
+  ['store', 'npm run bench -- store', 'the SQLite inference store alone: apply rate, open time, the first keyword query after open, memory, search latency (rare and common words, filters) at 10k and 100k chunks × 512-d (~5 min)'],
   ['embedder', 'npm run bench -- embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings, attention sliced and batched (~13 min)'],
   ['chunker', 'npm run bench -- chunker', 'normalise + chunk 1 MB documents of each format (~1 min)'],
   ['huge-document', 'npm run bench -- huge-document', 'one-page documents published behind a 1.5 MB one with the offline model: time until searchable against the idle node, and the time a stop takes meanwhile (~2 min)'],
@@ -492,8 +491,8 @@ reply subscription instead of a request each with its stack-captured \`Error\`, 
 and 32 MB young-generation semi-spaces). The chunker and the hash embedder now run in worker threads of their own
 (\`processors/threaded/\`): the main thread decodes, publishes and acks, and gets each batch's outputs back encoded in one
 buffer. CPU per document by thread (2,000 documents, scratch runs at load 9–10, so every figure is inflated by the
-contention): main thread 0.93 ms (1.31 ms with the processors on it), SQLite store worker ~0.7 ms (chunk rows and
-FTS5), V8's garbage-collection helper threads ~0.75 ms together, chunker and embedder workers ~0.2 ms each, catalog
+contention): main thread 0.93 ms (1.31 ms with the processors on it), SQLite store worker ~0.7 ms (chunk rows and,
+then, FTS5), V8's garbage-collection helper threads ~0.75 ms together, chunker and embedder workers ~0.2 ms each, catalog
 worker ~0.1 ms; the whole process costs about what it did, but the publish side is no longer starved (2,000
 documents published in 1.2–2.9 s instead of 5.2–7.0 s). More throughput here now means less CPU per event in total:
 the store worker's inserts and garbage collection are the largest parts left. With the offline model the model is the bottleneck by far: the pipeline embeds at ${o.rounds.map((x) => `${(x.windowsVsBarePool * 100).toFixed(0)}%`).join(' and ')}
@@ -600,7 +599,7 @@ nouns appear in most of its ~5% of the chunks, and words like "system" or "chang
 in-memory index reads the rarest words first; the words left once no unread row could reach the cut complete only the
 sums of the rows that still can, the cut rising after each word (a word found in most chunks has its BM25 IDF floored
 at 1e-6, so it can only break ties), ${largest?.modes.keyword ? `${largest.modes.keyword.storeMs.p50} ms p50 and ${largest.modes.keyword.storeMs.p99} ms p99` : '?'} at ${f(largest?.chunks ?? 0)} chunks in one
-tenant (the store section compares the index with FTS5 alone, on a corpus of its own). The p99 figures of a run of 300 queries are
+tenant (the store section has the index's figures on a corpus of its own, and its last comparison with FTS5). The p99 figures of a run of 300 queries are
 set by garbage collection and the scheduler: measured with \`--trace-gc\` during 1,500 hybrid queries, the API thread
 ran one young-generation collection every ~60 queries, each pausing it 6–11 ms with 32 MB semi-spaces (5 ms with 16,
 17 ms with 64: the pause grows with the space, the total stays ~250 ms), and the store thread one every ~100 queries
@@ -783,10 +782,7 @@ ${mdTable(
     ...(r.runs.some((x) => x.keywordIndexLoadedMs !== undefined)
       ? [
           ['keyword index loaded, ms from the start of open', ...r.runs.map((x) => (x.keywordIndexLoadedMs !== undefined ? f(x.keywordIndexLoadedMs) : '?'))],
-          [
-            'keyword queries (common words) while it loads, ranked by FTS5: n, p50 / p99 ms',
-            ...r.runs.map((x) => (x.keywordQueriesWhileLoading ? `${x.keywordQueriesWhileLoading.n}, ${x.keywordQueriesWhileLoading.p50} / ${x.keywordQueriesWhileLoading.p99}` : '?')),
-          ],
+          ['the first keyword query, asked at once after open (it ends the load), ms', ...r.runs.map((x) => (x.firstKeywordQueryMs !== undefined ? f(x.firstKeywordQueryMs) : '?'))],
         ]
       : []),
     ['file size, MB', ...r.runs.map((x) => f(x.fileMB, 1))],
@@ -797,24 +793,20 @@ ${mdTable(
         ]
       : []),
     ...modes.map((m) => [`${m}, p50 / p99 ms`, ...r.runs.map((x) => `${x.search[m]?.p50 ?? '?'} / ${x.search[m]?.p99 ?? '?'}`)]),
-    ...(r.runs[0]?.fts5Only
-      ? [
-          ['**baseline: the same file ranked by FTS5 alone**, open ms', ...r.runs.map((x) => (x.fts5Only ? f(x.fts5Only.openMs) : '?'))],
-          ...Object.keys(r.runs[0].fts5Only.search).map((m) => [
-            `FTS5 alone: ${m}, p50 / p99 ms`,
-            ...r.runs.map((x) => `${x.fts5Only?.search[m]?.p50 ?? '?'} / ${x.fts5Only?.search[m]?.p99 ?? '?'}`),
-          ]),
-        ]
-      : []),
   ],
 )}
 
 Keyword search ranks on an in-memory index derived from the chunk rows (projections/stores/sqlite/keyword-index.ts):
 FTS5's own tokens (its porter/unicode61 tokenizer ported to JS for text whose non-ASCII characters are separators,
 SQLite's tokenizer itself otherwise), scored with fts5's bm25() formula, constants, column weights (\`BM25_WEIGHTS\`)
-and totals, so rankings and scores equal FTS5's (checked against FTS5 through updates, deletes and reopen in
-keyword-index.test.ts). The baseline rows run the same queries, alternating query by query, on the same file opened
-with \`keywordIndex: false\`. "Common words" queries take 2–4 of the 200 commonest words: thousands of matches to rank.
+and totals of the live rows, so rankings and scores equal those of an FTS5 table holding the same rows (checked against
+one, built from the file, through updates, deletes and reopen in keyword-index.test.ts). Since 2026-12-05 (schema 2) it
+is the store's only keyword index: the file keeps no FTS5 tables. Until then the store kept an FTS5 table per tenant
+beside it and this section had a baseline of the same file ranked by FTS5's bm25() alone, alternating query by query;
+its last run (2026-12-03 16:52, 100k chunks, 50k per tenant) gave keyword 0.64 / 3.31 ms p50 / p99 against FTS5's
+1.67 / 8.81, keyword on common words 1.11 / 3.74 against 10.69 / 35.59, hybrid on common words 3.23 / 6.15 against
+14.72 / 49.93, keyword with a filter 0.75 / 2.47 against 5.08 / 31.28.
+"Common words" queries take 2–4 of the 200 commonest words: thousands of matches to rank.
 
 **Reading it.** ${big ? `At ${f(big.chunksPerTenant)} chunks per tenant unfiltered keyword search takes ${big.search.keyword?.p50 ?? '?'} ms, vector ${big.search.vector?.p50 ?? '?'} ms and hybrid
 ${big.search.hybrid?.p50 ?? '?'} ms at the median (hybrid runs both sides with 50 candidates each, then fuses).` : ''} A filter is answered from an
@@ -827,9 +819,10 @@ with SQL, against 2.5 / 2.7 and 2.8 / 3.3 ms with the index. The vector side
 then keeps to the allowed rows: scored directly when they are few, else preselected on the int8 rows like an
 unfiltered search, in a pool as much larger as the allowed rows are fewer. Opening a store rebuilds the in-memory vector matrix
 from SQLite before it answers: ${big ? `${f(big.openMs)} ms at ${f(big.chunks)} chunks` : '?'}, paid once at start. The keyword index loads after that, 512
-chunk rows per turn of the store's thread between requests${big?.keywordIndexLoadedMs !== undefined ? ` (loaded ${f(big.keywordIndexLoadedMs)} ms after open began, while the benchmark kept querying it)` : ''};
-until it has, keyword queries are ranked by FTS5 (the same scores, slower on common words), and a batch's changes reach
-the index only for the rows the load has passed (it reads the others later, as they are then). Until 2026-12-03 16:00
+chunk rows per turn of the store's thread between requests, so vector queries and batches are answered meanwhile; a
+keyword query ends the load first${big?.firstKeywordQueryMs !== undefined ? ` (asked at once after open, the first waited ${f(big.firstKeywordQueryMs)} ms)` : ''}, and a batch's changes reach
+the index only for the rows the load has passed (it reads the others later, as they are then). Until 2026-12-05 FTS5
+ranked keyword queries while it loaded. Until 2026-12-03 16:00
 the store loaded it inside open: alternating runs of this benchmark at 100k chunks that afternoon opened the file in
 5,267 and 4,781 ms with the index loaded inside open, against 2,293 and 2,268 ms with it loaded afterwards (the index
 then complete ~7 s after open began, ~100 queries answered meanwhile). Loading it is bound by cache misses on a
@@ -840,17 +833,15 @@ stable counting sort), which took its rebuild on this file from 7.4-7.7 s to 3.9
 one-row buffer, because V8 (Node 20) reads and writes typed arrays on the matrix's resizable buffer 2-4× slower (a
 512-d dot product 3.3 µs against 0.8). The run of 07:14 that day, index loaded inside open, opened this file in 10,903 ms.
 
-The apply rate is a serving store's, batches back to back: since 2026-12-03 it merges its FTS5 segments in steps
-between requests instead of inside its commits (full-text-queue.ts, FULL_TEXT_MERGE_PAGES), which removed the 20-50 ms
-commits that held its thread, at some cost in throughput: alternating runs at 100,000 chunks, 6,437 and 6,653
-chunks/s with FTS5 merging as it commits against 5,945 and 6,060 with the steps (−8%), hybrid p50 4.0 / 4.3 against
-4.5 / 5.0 ms (the steps still running after the last batch). The replay's build keeps FTS5's own merges (no queue).
+The apply rate is a serving store's, batches back to back. From 2026-12-03 to 2026-12-05 the store queued its FTS5
+rows and merged their segments in steps between requests (the 20-50 ms commits of FTS5's own merges had held its
+thread); with no FTS5 tables there is neither.
 
 **Why a usearch matrix and not sqlite-vec.** Measured on this machine (DESIGN.md: 100k × 512-d, top 10, one thread,
 p50): sqlite-vec 0.1.9's \`vec0\` exact scan takes 80 ms (50 ms with mmap; the npm Linux build has no SIMD) and a
 metadata filter does not let it skip vector reads, while usearch's SIMD \`exactSearch\` over an in-memory Float32Array
 of the same vectors takes 6 ms with recall 1.0. So SQLite stays the transactional truth (rows, vectors as BLOBs,
-FTS5, the checkpoint in the same transaction) and the matrix is derived from it: rebuilt at open, updated after each
+the checkpoint in the same transaction) and the matrix is derived from it: rebuilt at open, updated after each
 committed batch, searched exactly in the store's worker thread. The cost is memory (dims × 4 bytes per vector, 200 MB
 at 100k × 512-d) and the open time above; HNSW (usearch's own index) took 115 s to build 100k and is not needed at
 this scale.
@@ -960,7 +951,7 @@ function targets(results: ReadonlyMap<string, Common>): string {
     rows.push([
       `store alone, hybrid with common words, ${f(sBig.chunks)} chunks × ${sBig.dims}-d`,
       `p50 ${common.p50} ms, p99 ${common.p99} ms`,
-      sBig.fts5Only?.search['hybrid common words'] ? `FTS5 alone: p50 ${sBig.fts5Only.search['hybrid common words'].p50}, p99 ${sBig.fts5Only.search['hybrid common words'].p99} ms` : '–',
+      'FTS5 alone, its last run (2026-12-03): p50 14.72, p99 49.93 ms',
       '–',
     ]);
   }
@@ -1086,7 +1077,7 @@ POST moves more from run to run than the changes measured on its path: four alte
 before the store changes of that day) against that of 20:00 4,502 / 4,794 and 3,977 / 4,676.
 
 **Reading them.** Latency: the store answers hybrid at 100k × 512-d in a few ms (store section: p50 ${sBig?.search['hybrid']?.p50 ?? '?'} ms, and its
-common-word queries ${common && sBig?.fts5Only?.search['hybrid common words'] ? f(sBig.fts5Only.search['hybrid common words'].p50 / common.p50, 1) : '?'}× faster than FTS5 alone in the same run); over HTTP the route and the client add ~3 ms. When
+common-word queries ${common ? f(14.72 / common.p50, 1) : '?'}× faster than FTS5 alone in its last run, 14.72 ms, before the store dropped FTS5); over HTTP the route and the client add ~3 ms. When
 the machine is loaded by other work (load near 10 while earlier runs took ~11 ms p50 and ~45 ms p99) every thread hop
 waits for a time slice, which is what the p99 figures then measure. The tail is not made of slow queries: on the store
 alone at 100k chunks, each of 300 queries asked 4 times, a query's slowest repeat took 9–28 ms where its fastest took
@@ -1136,7 +1127,7 @@ s between runs on this machine.
 
 **What changed for these figures (issue 12).** Query path, all below \`search()\` (projections/stores/sqlite/):
 keyword candidates come from an in-memory index derived from the chunk rows and scored exactly as FTS5's \`bm25()\`
-(same tokens, \`BM25_WEIGHTS\`, totals; FTS5 stays the truth and answers phrases), ~0.2 ms where FTS5 took 6–13 ms
+(same tokens, \`BM25_WEIGHTS\`, totals; FTS5 then stayed beside it and answered phrases, until schema 2 dropped it), ~0.2 ms where FTS5 took 6–13 ms
 on topical queries; from 20k rows per tenant the vector side preselects on int8 copies and re-scores in f32 (2.7×
 faster at 100k × 512-d); candidates get their keys from memory instead of a SQL lookup per hit; and hydration no longer
 scans every document of the tenant (a query plan that cost ~200 ms per query at 50k chunks per tenant once the store
@@ -1336,14 +1327,15 @@ and WAL (4 KB pages, where a 2 KB vector row takes a page to itself, and every p
 settings the build writes with (16 KB pages, a rollback journal); the baseline is the faster, ~2.5-3× the other. Until
 2026-12-03 the baseline was the WAL insert alone, which put the replay at 0.20-0.26 of the slower baseline; against
 the stricter baseline the same replay code measures 0.07-0.20 (the replay itself did not get slower). "Store's rows
-alone" inserts the store's own rows plainly (its tables with their unique keys, the tenant's FTS5 table with its
-tokenizer, the build's file settings, ~2,000 chunks a transaction as a replay's batches): the SQLite work any replay
-into this store has to do, with no reading, decoding, guard or digest. FTS5 is most of it: in a scratch run at 150k
-chunks the same rows took ~1.4 s without FTS5 and ~4.5 s with it, and FTS5's tokenizer made little difference
-(porter 4.2-4.8 s, unicode61 or ascii ~4.0 s, detail=column 4.2-4.5 s). That puts the target out of reach of a
-store that keeps FTS5 in its file, on this machine. In the run below the target is ${replayTargetVsStoreRows(r)}; and
-what a replay does besides those inserts (reading, decoding, origin checks, the guard, the digest) has to fit on the
-same 2 cores, which nats-server shares.
+alone" inserts the store's own rows plainly (its tables with their unique keys, the build's file settings, ~2,000
+chunks a transaction as a replay's batches): the SQLite work any replay into this store has to do, with no reading,
+decoding, guard or digest. Until 2026-12-05 the store kept an FTS5 table per tenant, and that was most of it: at 150k
+chunks the same rows took ~1.4 s without FTS5 and ~4.5 s with it (the last run with FTS5, 2026-12-04: 32,524 chunks/s
+at 150,676 chunks), which put the target beyond what any replay into that store could reach. Schema 2 keeps no FTS5
+tables: in the run below the target is ${replayTargetVsStoreRows(r)}. The replay itself went no faster for it (the
+last run with FTS5: 10,779 chunks/s at 150,676 chunks), as a build that wrote no FTS5 rows had already measured: it is
+bound by the main thread, below, and what a replay does besides the inserts (reading, decoding, origin checks, the
+guard, the digest) has to fit on the same 2 cores, which nats-server shares.
 
 The build writes its file through a rollback journal (each new page written once; WAL wrote it twice) with 16 KB pages
 (a 512-d vector row had a 4 KB page to itself: the file is about a third smaller, and opening it to serve is faster),
@@ -1351,7 +1343,7 @@ and its digest is taken in two shares, by the store's worker and the main thread
 worker starts from a cached bundle (lib/worker-bundle.mjs) in ~0.15 s instead of ~0.6 s through tsx. Where the time
 goes at 150k chunks (scratch profiles of every thread and A/B runs, 2026-12-03): the process and nats-server used
 21-23 s of CPU in a 12-14 s replay on the 2 cores, ~85% of both. The store's thread spent ~11.5 s applying batches
-(transactions ~3.0 s, chunk inserts ~2.6 s, FTS5 rows ~2.5 s, vector upserts ~2.1 s) and the digest ~2.3 s of wall
+(transactions ~3.0 s, chunk inserts ~2.6 s, FTS5 rows ~2.5 s — gone since schema 2 —, vector upserts ~2.1 s) and the digest ~2.3 s of wall
 time on both threads; with the store's writes turned into no-ops the main thread alone still needed ~11 s for the
 projection (decoding ~3.9 s, waiting for each batch's origin check ~5.1 s, GC ~3 s). Tried, each
 within noise or a few percent of the replay's time: commits without fsync (synchronous=OFF), no FTS5 rows at all

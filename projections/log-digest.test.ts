@@ -46,7 +46,7 @@ function digestOf(mode: StoreMode, fill: (store: SqliteInferenceStore) => Promis
 const applyTo = (store: SqliteInferenceStore) => (ops: StoreOp[]) => store.apply({ ops, checkpoints: {} });
 
 describe('applyEvents', () => {
-  it('gives one event at a time, all at once and the digest mode (no full text) the same content, skipping the refused event alone', async () => {
+  it('gives one event at a time, all at once and the digest mode the same content, skipping the refused event alone', async () => {
     const oneByOne = await digestOf('serve', (s) => applyEvents(events, applyTo(s)));
     const together = await digestOf('digest', (s) => applyEvents(events, applyTo(s), applyTo(s)));
     const withoutRefused = await digestOf('build', async (s) => {

@@ -33,7 +33,7 @@ export async function logDigest(
   checkpoints: Readonly<Record<string, number>>,
   onProgress?: (progress: FoldProgress) => void,
 ): Promise<LogDigest> {
-  // Digested only, never searched nor served: no in-memory index and no full-text rows to keep. A throwaway file in a
+  // Digested only, never searched nor served: no in-memory index to keep, no commit to make durable. A throwaway file in a
   // worker of its own, so the worker applies a batch while this thread reads and decodes the next, and both threads
   // digest a share of it at the end (150k chunks: the fold took 17-18 s in this thread with an in-memory store).
   await removeAbandoned();
