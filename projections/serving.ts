@@ -29,6 +29,8 @@ export interface ServedGeneration {
   readonly projector?: RunningProjector;
   /** Releases what opening took beyond the store (the generation's lock file). */
   readonly release?: () => Promise<void>;
+  /** See Served.warmUp. */
+  readonly warmUp?: () => Promise<void>;
 }
 
 /** What the API reads from: the generation serving now, pinned for the length of one call. */
@@ -65,6 +67,8 @@ export interface GenerationRuntime {
 export interface Served {
   readonly id: string;
   readonly projector?: RunningProjector;
+  /** Finishes what the generation derives in memory after open (InferenceStore.warmUp), before it is swapped in. */
+  readonly warmUp?: () => Promise<void>;
 }
 
 interface Entry<S extends Served> {
@@ -132,6 +136,7 @@ export async function openGeneration(runtime: GenerationRuntime, record: Generat
       embedder,
       vectorWeight: runtime.vectorWeightOverride ?? record.vectorWeight,
       ...(projector ? { projector } : {}),
+      ...(store.warmUp ? { warmUp: () => store.warmUp?.() ?? Promise.resolve() } : {}),
       ...(lock ? { release: () => lock.release() } : {}),
     };
   } catch (err) {
@@ -266,6 +271,8 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
     const next = await this.opener.open(record);
     try {
       await next.projector?.waitUntil(() => next.projector?.caughtUp() ?? true, this.catchUpTimeoutMs);
+      // Swapped in warm: the first keyword queries would otherwise wait for the rest of the keyword index's load.
+      await next.warmUp?.();
     } catch (err) {
       await this.opener.close(next);
       throw err;

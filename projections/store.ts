@@ -222,4 +222,9 @@ export interface InferenceStore extends ProjectionStore, Retriever {
   stats(): Promise<StoreStats>;
   /** Checkpoints, digest and per-document hashes in one consistent read, where a store can give them (SQLite). */
   snapshot?(): Promise<StoreSnapshot>;
+  /**
+   * Finishes what the store derives in memory after open (the SQLite store's keyword index loads between requests, and
+   * a keyword query meanwhile waits for the rest), so a generation is swapped in only once it answers at full speed.
+   */
+  warmUp?(): Promise<void>;
 }

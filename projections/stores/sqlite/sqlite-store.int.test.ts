@@ -342,6 +342,12 @@ describe('worker-hosted sqlite store', () => {
       const meanwhile = await ask(store);
       expect((await store.memory()).keywordsLoading).toBe(false);
       await store.close();
+      // Warmed up (as a generation is before it is swapped in), it has loaded.
+      store = (await openSqliteStore({ path, model: CONFORMANCE_MODEL })) as WorkerInferenceStore;
+      expect((await store.memory()).keywordsLoading).toBe(true);
+      await store.warmUp();
+      expect((await store.memory()).keywordsLoading).toBe(false);
+      await store.close();
       // Left alone, it loads between requests.
       store = (await openSqliteStore({ path, model: CONFORMANCE_MODEL })) as WorkerInferenceStore;
       expect((await store.memory()).keywordsLoading).toBe(true);

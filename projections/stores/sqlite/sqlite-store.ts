@@ -371,6 +371,7 @@ export function asInferenceStore(core: SqliteInferenceStore): InferenceStore {
     stats: () => run(() => core.stats()),
     digest: () => run(() => core.digest()),
     snapshot: () => run(() => core.snapshot()),
+    warmUp: () => run(() => core.loadKeywordsNow()),
     close: () => run(() => core.close()),
   };
 }

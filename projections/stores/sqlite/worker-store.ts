@@ -140,9 +140,13 @@ export class WorkerInferenceStore implements InferenceStore {
     return this.call('memory');
   }
 
-  /** Ends the keyword index's load after open at once (it loads between requests otherwise): for measurements. */
+  /** Ends the keyword index's load after open at once (it loads between requests otherwise). */
   loadKeywords(): Promise<void> {
     return this.call('loadKeywords');
+  }
+
+  warmUp(): Promise<void> {
+    return this.loadKeywords();
   }
 
   /** Closes the database in the worker, then ends the thread. Idempotent; after a crash it just stops the thread. */
