@@ -164,7 +164,7 @@ function dropFullTextTables(db: Database.Database, path: string): void {
     db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
   })();
   process.emitWarning(
-    `store file ${path} was written by an earlier version (schema 1): its ${fullText.length} full-text tables were dropped, ` +
+    `store file ${path} was written by an earlier version (schema 1): its ${fullText.length === 1 ? 'full-text table was' : `${fullText.length} full-text tables were`} dropped, ` +
       'as keyword search is now served from memory; nothing else changed',
   );
 }
