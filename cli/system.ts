@@ -159,13 +159,19 @@ export function spandaSystem(config: SpandaConfig, logger: Logger, options: Syst
     if (options.startNats ?? true) yield* resource('data dir lock', logger, () => lockDataDir(config.dataDir), (lock) => lock.release());
     const { handle, owns, jetstream } = yield* natsConnection(config, logger, options.startNats ?? true);
     const queries = { maxAgeMs: config.queriesMaxAgeMs, maxBytes: config.queriesMaxBytes };
-    const provisioned = yield* Effect.tryPromise({ try: () => provision(handle, { queries }), catch: (e) => e as Error });
+    const dlq = { maxAgeMs: config.dlqMaxAgeMs, maxBytes: config.dlqMaxBytes };
+    const provisioned = yield* Effect.tryPromise({ try: () => provision(handle, { queries, dlq }), catch: (e) => e as Error });
     if (provisioned.created.length > 0) logger.info('created streams', { streams: provisioned.created.join(',') });
-    if (provisioned.updated.includes(STREAMS.QUERIES) || provisioned.created.includes(STREAMS.QUERIES)) {
-      logger.info('QUERIES keeps queries, answers and feedback for a while; older ones are dropped (SPANDA_QUERIES_MAX_AGE, SPANDA_QUERIES_MAX_BYTES; 0 keeps them)', {
-        maxAge: queries.maxAgeMs > 0 ? humanDuration(queries.maxAgeMs) : 'none',
-        maxBytes: queries.maxBytes > 0 ? humanBytes(queries.maxBytes) : 'none',
-      });
+    const limits = (retention: { maxAgeMs: number; maxBytes: number }) => ({
+      maxAge: retention.maxAgeMs > 0 ? humanDuration(retention.maxAgeMs) : 'none',
+      maxBytes: retention.maxBytes > 0 ? humanBytes(retention.maxBytes) : 'none',
+    });
+    const changed = (stream: string) => provisioned.updated.includes(stream) || provisioned.created.includes(stream);
+    if (changed(STREAMS.QUERIES)) {
+      logger.info('QUERIES keeps queries, answers and feedback for a while; older ones are dropped (SPANDA_QUERIES_MAX_AGE, SPANDA_QUERIES_MAX_BYTES; 0 keeps them)', limits(queries));
+    }
+    if (changed(STREAMS.DLQ)) {
+      logger.info('the DLQ keeps rejected events for a while; older entries are dropped, their originals stay in the log (SPANDA_DLQ_MAX_AGE, SPANDA_DLQ_MAX_BYTES; 0 keeps them)', limits(dlq));
     }
 
     const providers = yield* resource(

@@ -58,6 +58,8 @@ describe('loadConfig', () => {
     expect(loadConfig({}, {})).toMatchObject({ queriesMaxAgeMs: 90 * 86_400_000, queriesMaxBytes: 0 });
     expect(loadConfig({}, { SPANDA_QUERIES_MAX_AGE: '12h', SPANDA_QUERIES_MAX_BYTES: '10GB' })).toMatchObject({ queriesMaxAgeMs: 12 * 3_600_000, queriesMaxBytes: 10e9 });
     expect(loadConfig({}, { SPANDA_QUERIES_MAX_AGE: '0', SPANDA_QUERIES_MAX_BYTES: '512MiB' })).toMatchObject({ queriesMaxAgeMs: 0, queriesMaxBytes: 512 * 1024 ** 2 });
+    expect(loadConfig({}, {})).toMatchObject({ dlqMaxAgeMs: 30 * 86_400_000, dlqMaxBytes: 0 });
+    expect(loadConfig({}, { SPANDA_DLQ_MAX_AGE: '7d', SPANDA_DLQ_MAX_BYTES: '1GB' })).toMatchObject({ dlqMaxAgeMs: 7 * 86_400_000, dlqMaxBytes: 1e9 });
   });
 
   it('refuses a config file key that nothing reads (a typo), listing the known ones', () => {

@@ -70,6 +70,10 @@ export interface SpandaConfig extends OperationsConfig {
   readonly queriesMaxAgeMs: number;
   /** At most how many bytes of them it keeps, dropping the oldest (0: no limit). */
   readonly queriesMaxBytes: number;
+  /** How long the DLQ keeps rejected events (0: no age limit); their originals stay in the log streams. */
+  readonly dlqMaxAgeMs: number;
+  /** At most how many bytes of them it keeps, dropping the oldest (0: no limit). */
+  readonly dlqMaxBytes: number;
 }
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map((o) => (o._tag === 'Some' ? o.value : undefined)));
@@ -81,6 +85,23 @@ const atLeast = (name: string, min: number, what: string) =>
 
 /** QUERIES keeps 90 days of queries, answers and feedback unless SPANDA_QUERIES_MAX_AGE says otherwise. */
 export const DEFAULT_QUERIES_MAX_AGE_MS = 90 * 86_400_000;
+/** The DLQ keeps 30 days of rejected events unless SPANDA_DLQ_MAX_AGE says otherwise (the originals stay in the log). */
+export const DEFAULT_DLQ_MAX_AGE_MS = 30 * 86_400_000;
+
+/** A stream's age limit: a duration of at least a minute, or 0 to keep everything. */
+const maxAge = (name: string, fallbackMs: number, keepsWhat: string) =>
+  Config.string(name).pipe(
+    Config.validate({ message: `must be a duration of at least 1m such as 30d or 12h, or 0 to keep ${keepsWhat}`, validation: (t) => t.trim() === '0' || (durationMs(t) ?? 0) >= 60_000 }),
+    Config.map((t) => (t.trim() === '0' ? 0 : (durationMs(t) ?? 0))),
+    Config.withDefault(fallbackMs),
+  );
+/** A stream's size limit: at least a megabyte, or 0 for none. */
+const maxBytes = (name: string) =>
+  Config.string(name).pipe(
+    Config.validate({ message: 'must be a size of at least 1MB such as 10GB or 512MiB, or 0 for no limit', validation: (t) => t.trim() === '0' || (byteSize(t) ?? 0) >= 1e6 }),
+    Config.map((t) => byteSize(t) ?? 0),
+    Config.withDefault(0),
+  );
 
 const spandaConfig = Config.all({
   natsUrl: Config.string('NATS_URL').pipe(Config.withDefault('nats://127.0.0.1:4222')),
@@ -124,16 +145,10 @@ const spandaConfig = Config.all({
   rerankModel: optional(Config.string('SPANDA_RERANK_MODEL')),
   rerankLabel: optional(Config.string('SPANDA_RERANK_LABEL')),
   keywordExpansion: Config.literal('none', 'rm3')('SPANDA_KEYWORD_EXPANSION').pipe(Config.withDefault<'none' | 'rm3'>('none')),
-  queriesMaxAgeMs: Config.string('SPANDA_QUERIES_MAX_AGE').pipe(
-    Config.validate({ message: 'must be a duration of at least 1m such as 30d or 12h, or 0 to keep every answer', validation: (t) => t.trim() === '0' || (durationMs(t) ?? 0) >= 60_000 }),
-    Config.map((t) => (t.trim() === '0' ? 0 : (durationMs(t) ?? 0))),
-    Config.withDefault(DEFAULT_QUERIES_MAX_AGE_MS),
-  ),
-  queriesMaxBytes: Config.string('SPANDA_QUERIES_MAX_BYTES').pipe(
-    Config.validate({ message: 'must be a size of at least 1MB such as 10GB or 512MiB, or 0 for no limit', validation: (t) => t.trim() === '0' || (byteSize(t) ?? 0) >= 1e6 }),
-    Config.map((t) => byteSize(t) ?? 0),
-    Config.withDefault(0),
-  ),
+  queriesMaxAgeMs: maxAge('SPANDA_QUERIES_MAX_AGE', DEFAULT_QUERIES_MAX_AGE_MS, 'every answer'),
+  queriesMaxBytes: maxBytes('SPANDA_QUERIES_MAX_BYTES'),
+  dlqMaxAgeMs: maxAge('SPANDA_DLQ_MAX_AGE', DEFAULT_DLQ_MAX_AGE_MS, 'every rejected event'),
+  dlqMaxBytes: maxBytes('SPANDA_DLQ_MAX_BYTES'),
 });
 
 

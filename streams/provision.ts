@@ -9,7 +9,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { DEFAULT_QUERIES_MAX_AGE_MS } from '../lib/config.ts';
+import { DEFAULT_DLQ_MAX_AGE_MS, DEFAULT_QUERIES_MAX_AGE_MS } from '../lib/config.ts';
 import { ConfigError, errorMessage } from '../lib/errors.ts';
 import type { NatsHandle } from './nats.ts';
 
@@ -36,13 +36,19 @@ export interface ProvisionOptions {
    * How much of QUERIES to keep (0: no limit), the oldest dropped first. Applied to an existing stream too; without it
    * a new stream gets the default age and an existing one keeps its limits.
    */
-  readonly queries?: QueriesRetention;
+  readonly queries?: Retention;
+  /** How much of the DLQ to keep, likewise. */
+  readonly dlq?: Retention;
 }
 
-export interface QueriesRetention {
+/** A stream's limits: the oldest messages are dropped past either (0: no limit). */
+export interface Retention {
   readonly maxAgeMs: number;
   readonly maxBytes: number;
 }
+
+/** The streams whose limits a node sets (the log streams keep everything), by the option that carries them. */
+const LIMITED: Partial<Record<StreamName, 'queries' | 'dlq'>> = { QUERIES: 'queries', DLQ: 'dlq' };
 
 const NS_PER_MS = 1_000_000;
 
@@ -56,7 +62,7 @@ export function streamConfigs(options: ProvisionOptions = {}): Array<Partial<Str
     num_replicas: options.replicas ?? 1,
     discard: DiscardPolicy.Old,
     allow_direct: true,
-    duplicate_window: (options.duplicateWindowMs ?? 2 * 60_000) * NS_PER_MS,
+    duplicate_window: baseDuplicateWindowNs(STREAMS.DOCUMENTS, options),
   };
   return [
     { ...common, name: STREAMS.DOCUMENTS, subjects: ['docs.>'], description: 'Document changes from upstream systems (document.upserted, document.deleted)' },
@@ -68,7 +74,7 @@ export function streamConfigs(options: ProvisionOptions = {}): Array<Partial<Str
       subjects: ['queries.>'],
       description: 'Queries, answers and feedback (query.received, query.answered, feedback.given)',
       // Every answer is an event with its passages: a busy chat would otherwise fill the disk the documents' log is on.
-      ...queriesLimits(options.queries ?? { maxAgeMs: DEFAULT_QUERIES_MAX_AGE_MS, maxBytes: 0 }, common.duplicate_window),
+      ...streamLimits(options.queries ?? { maxAgeMs: DEFAULT_QUERIES_MAX_AGE_MS, maxBytes: 0 }, baseDuplicateWindowNs(STREAMS.QUERIES, options)),
     },
     {
       ...common,
@@ -76,23 +82,29 @@ export function streamConfigs(options: ProvisionOptions = {}): Array<Partial<Str
       subjects: ['dlq.>'],
       description: 'Events a processor rejected, with the reason in headers',
       // Entry ids name the rejected log event, so a second stage rejecting it within this window adds no second entry.
-      duplicate_window: Math.max(common.duplicate_window, DLQ_DUPLICATE_WINDOW_MS * NS_PER_MS),
+      // Junk injected onto a stream is copied here whole: the DLQ keeps 30 days by default, the originals stay in the log.
+      ...streamLimits(options.dlq ?? { maxAgeMs: DEFAULT_DLQ_MAX_AGE_MS, maxBytes: 0 }, baseDuplicateWindowNs(STREAMS.DLQ, options)),
     },
   ];
 }
 
-/** QUERIES' limits as stream settings; nats-server wants the duplicate window no longer than the age limit. */
-function queriesLimits(retention: QueriesRetention, duplicateWindowNs: number): { max_age: number; max_bytes: number; duplicate_window: number } {
+/** A stream's duplicate window before its age limit shortens it: the DLQ remembers entry ids for a day. */
+function baseDuplicateWindowNs(name: StreamName, options: ProvisionOptions): number {
+  const common = (options.duplicateWindowMs ?? 2 * 60_000) * NS_PER_MS;
+  return name === STREAMS.DLQ ? Math.max(common, DLQ_DUPLICATE_WINDOW_MS * NS_PER_MS) : common;
+}
+
+/** A stream's limits as stream settings; nats-server wants the duplicate window no longer than the age limit. */
+function streamLimits(retention: Retention, duplicateWindowNs: number): { max_age: number; max_bytes: number; duplicate_window: number } {
   const maxAge = retention.maxAgeMs * NS_PER_MS;
   return { max_age: maxAge, max_bytes: retention.maxBytes > 0 ? retention.maxBytes : -1, duplicate_window: maxAge > 0 ? Math.min(duplicateWindowNs, maxAge) : duplicateWindowNs };
 }
 
 /** nats-server reserves a stream's max_bytes against its storage limit: a cap larger than that is a setting to fix. */
-function noRoomForQueries(err: unknown): ConfigError | undefined {
+function noRoomFor(stream: StreamName, err: unknown): ConfigError | undefined {
   if (!/insufficient|resources|storage/i.test(errorMessage(err))) return undefined;
-  return new ConfigError(
-    `nats-server cannot reserve SPANDA_QUERIES_MAX_BYTES for the ${STREAMS.QUERIES} stream (${errorMessage(err)}): lower it, or give JetStream more storage (max_file_store)`,
-  );
+  const setting = stream === STREAMS.DLQ ? 'SPANDA_DLQ_MAX_BYTES' : 'SPANDA_QUERIES_MAX_BYTES';
+  return new ConfigError(`nats-server cannot reserve ${setting} for the ${stream} stream (${errorMessage(err)}): lower it, or give JetStream more storage (max_file_store)`);
 }
 
 async function streamInfo(handle: NatsHandle, name: string): Promise<StreamInfo | undefined> {
@@ -123,25 +135,32 @@ export async function provision(handle: NatsHandle, options: ProvisionOptions = 
       } catch (err) {
         // Another process created it between our info and add: that is the state we wanted.
         if (await streamInfo(handle, config.name)) continue;
-        throw (config.name === STREAMS.QUERIES && (options.queries?.maxBytes ?? 0) > 0 && noRoomForQueries(err)) || err;
+        throw (config.max_bytes !== undefined && config.max_bytes > 0 && noRoomFor(config.name, err)) || err;
       }
       continue;
     }
     const missing = config.subjects.filter((s) => !info.config.subjects?.includes(s));
-    const limits = config.name === STREAMS.QUERIES && options.queries ? queriesLimits(options.queries, config.duplicate_window ?? 0) : undefined;
+    const limited = LIMITED[config.name];
+    const retention = limited ? options[limited] : undefined;
+    const limits = retention ? streamLimits(retention, config.duplicate_window ?? 0) : undefined;
     const limitsDiffer = limits !== undefined && (info.config.max_age !== limits.max_age || (info.config.max_bytes ?? -1) !== limits.max_bytes);
-    // QUERIES' window follows its age limit, which only a node's own settings (options.queries) change.
-    const windowDiffers = info.config.duplicate_window !== config.duplicate_window && !(config.name === STREAMS.QUERIES && !options.queries);
+    // A limited stream's window follows its age limit, which only a node's own settings (options.queries, .dlq) change:
+    // without them, the window its present age limit allows.
+    const window =
+      limited && !retention
+        ? streamLimits({ maxAgeMs: (info.config.max_age ?? 0) / NS_PER_MS, maxBytes: 0 }, baseDuplicateWindowNs(config.name, options)).duplicate_window
+        : config.duplicate_window;
+    const windowDiffers = info.config.duplicate_window !== window;
     if (missing.length > 0 || windowDiffers || info.config.description !== config.description || limitsDiffer) {
       try {
         await handle.jsm.streams.update(config.name, {
           subjects: [...new Set([...(info.config.subjects ?? []), ...config.subjects])],
-          ...(config.duplicate_window !== undefined && windowDiffers ? { duplicate_window: config.duplicate_window } : {}),
+          ...(window !== undefined && windowDiffers ? { duplicate_window: window } : {}),
           ...(config.description !== undefined ? { description: config.description } : {}),
           ...(limits ?? {}),
         });
       } catch (err) {
-        throw (limitsDiffer && noRoomForQueries(err)) || err;
+        throw (limitsDiffer && noRoomFor(config.name, err)) || err;
       }
       updated.push(config.name);
     }

@@ -81,6 +81,32 @@ describe('the DLQ stream', () => {
     expect(await windowOf()).toBe(day);
   });
 
+  it("keeps 30 days unless told otherwise; a node's limits are applied, and the entries past them dropped oldest first", async () => {
+    const limitsOf = async () => {
+      const { max_age, max_bytes, duplicate_window } = (await nats.handle.jsm.streams.info(STREAMS.DLQ)).config;
+      return { max_age, max_bytes, duplicate_window };
+    };
+    const day = DLQ_DUPLICATE_WINDOW_MS * 1_000_000;
+    expect(await limitsOf()).toEqual({ max_age: 30 * 86_400_000 * 1_000_000, max_bytes: -1, duplicate_window: day });
+    // Junk is copied into the DLQ whole: a size cap keeps the newest entries.
+    expect((await provision(nats.handle, { dlq: { maxAgeMs: 0, maxBytes: 2e6 } })).updated).toEqual([STREAMS.DLQ]);
+    expect(await limitsOf()).toEqual({ max_age: 0, max_bytes: 2e6, duplicate_window: day });
+    const junk = new TextEncoder().encode('x'.repeat(100_000));
+    for (let seq = 1; seq <= 40; seq++) await sendToDlq(nats.handle, 'chunker', { subject: 'docs.acme.api.junk', data: junk, seq: 10_000 + seq, info: { stream: STREAMS.DOCUMENTS } }, 'not an event', 1);
+    const held = (await readDlq(nats.handle)).filter((e) => e.subject === 'docs.acme.api.junk').map((e) => e.seq);
+    expect(held.length).toBeGreaterThan(10);
+    expect(held.length).toBeLessThan(40);
+    expect(held.at(-1)).toBe(10_040);
+    expect(held).not.toContain(10_001);
+    // An age shorter than the 24 h window shortens the window with it (nats-server wants it no longer than the age).
+    await provision(nats.handle, { dlq: { maxAgeMs: 3_600_000, maxBytes: 0 } });
+    expect(await limitsOf()).toEqual({ max_age: 3_600_000 * 1_000_000, max_bytes: -1, duplicate_window: 3_600_000 * 1_000_000 });
+    // A tool that provisions without a node's settings leaves them.
+    expect((await provision(nats.handle)).updated).toEqual([]);
+    await provision(nats.handle, { dlq: { maxAgeMs: 30 * 86_400_000, maxBytes: 0 } });
+    expect(await limitsOf()).toEqual({ max_age: 30 * 86_400_000 * 1_000_000, max_bytes: -1, duplicate_window: day });
+  });
+
   it('keeps one entry per rejected log event, whichever stages reject it', async () => {
     const msg = { subject: 'chunks.acme.api.x', data: new TextEncoder().encode('{}'), seq: 42, info: { stream: STREAMS.CHUNKS } };
     expect(await sendToDlq(nats.handle, 'embedder-m', msg, 'first reason', 1)).toEqual({ duplicate: false });
