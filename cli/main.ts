@@ -25,6 +25,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
   up: { summary: 'run a Spanda node: NATS (started if none answers), processors, projection and the HTTP API', load: async () => (await import('./commands/up.ts')).upCommand },
   publish: { summary: 'publish documents from files, a directory, or - (JSONL on stdin)', load: async () => (await import('./commands/publish.ts')).publishCommand },
   delete: { summary: 'delete one document: publish document.deleted for <source> <id> and print its DOCUMENTS sequence', load: async () => (await import('./commands/delete.ts')).deleteCommand },
+  erase: { summary: "erase one document: delete it, then purge every earlier version's content from the log (DOCUMENTS, CHUNKS, EMBEDDINGS, citing answers, DLQ)", load: async () => (await import('./commands/erase.ts')).eraseCommand },
   query: { summary: 'ask a running node a question and print the cited answer', load: async () => (await import('./commands/query.ts')).queryCommand },
   replay: { summary: 'rebuild a projection as a new generation from the log, verify it, switch the alias', load: async () => (await import('./commands/replay.ts')).replayCommand },
   verify: { summary: "compare a projection's digest with one computed straight from the log (exit 1 on mismatch)", load: async () => (await import('./commands/verify.ts')).verifyCommand },

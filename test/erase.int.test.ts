@@ -1,0 +1,126 @@
+// `spanda erase` on a running node: the document's text is nowhere in the log afterwards, the rest is untouched, and the store still verifies.
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../lib/log.ts';
+import { generationRuntime, INFERENCE_ROLE } from '../cli/inference-runtime.ts';
+import { verifyGeneration } from '../projections/replay.ts';
+import { readSlice } from '../streams/read.ts';
+import { STREAMS, provision } from '../streams/provision.ts';
+import { subjects } from '../streams/subjects.ts';
+import { runCli, eventually } from './helpers/cli.ts';
+import { jsonApi } from './helpers/http.ts';
+import { startTestSystem, type TestSystem } from './helpers/system.ts';
+
+let node: TestSystem;
+
+beforeAll(async () => {
+  // Two models: each writes EMBEDDINGS of the document on a subject of its own.
+  node = await startTestSystem({ SPANDA_MODELS: 'hash-128' });
+});
+afterAll(async () => {
+  await node?.destroy();
+});
+
+const api = jsonApi(() => node.system.apiUrl);
+const acme = { 'x-tenant': 'acme' };
+const SECRET = 'walrusfeather';
+const secretDoc = { tenant: 'acme', source: 'notes', id: 'hr/case 17.md' };
+
+/** Every message of every stream whose bytes contain `word`, as "STREAM seq subject". */
+async function messagesHolding(word: string): Promise<string[]> {
+  const found: string[] = [];
+  const needle = Buffer.from(word);
+  for (const stream of Object.values(STREAMS)) {
+    const last = (await node.system.nats.jsm.streams.info(stream)).state.last_seq;
+    if (last === 0) continue;
+    await readSlice(node.system.nats, { stream, filterSubject: '>', upTo: last }, async (messages) => {
+      for (const m of messages) if (Buffer.from(m.data).includes(needle)) found.push(`${stream} ${m.seq} ${m.subject}`);
+    });
+  }
+  return found;
+}
+
+/** Files under `dir` whose bytes contain `word`. */
+async function filesHolding(dir: string, word: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    if ((await readFile(file)).includes(Buffer.from(word))) found.push(path.relative(dir, file));
+  }
+  return found;
+}
+
+async function subjectMessages(stream: string, subject: string): Promise<string[]> {
+  const last = (await node.system.nats.jsm.streams.info(stream)).state.last_seq;
+  const types: string[] = [];
+  await readSlice(node.system.nats, { stream, filterSubject: subject, upTo: last }, async (messages) => {
+    for (const m of messages) types.push(m.headers?.get('ce-type') ?? '(no type)');
+  });
+  return types;
+}
+
+describe('spanda erase', () => {
+  it('purges every version, the answers that cited it and its DLQ entries, keeps the deletion, and the store still verifies', async () => {
+    const publish = async (id: string, text: string) => {
+      const r = await api('POST', '/v1/documents', { documents: [{ id, source: 'notes', title: 'Case notes', text }] }, acme);
+      expect(r.status).toBe(202);
+    };
+    await publish(secretDoc.id, `The ${SECRET} complaint was filed on Monday by the night shift.`);
+    await publish(secretDoc.id, `The ${SECRET} complaint was filed on Monday; the review is on Friday.`);
+    await publish('kept.md', 'The narwhal survey counted tusks along the northern coast.');
+    const ask = (query: string, k = 3) => api('POST', '/v1/query', { query, k }, acme);
+    // Asked without the word itself, so the only copies of it are the document's and those of answers that cite it.
+    const cited = await eventually(() => ask('complaint filed night shift'), (r) => r.status === 200 && r.json.results.some((h: { docId: string }) => h.docId === secretDoc.id));
+    // One passage: an answer citing only the other document (the vector side ranks every document of the tenant).
+    const kept = await eventually(() => ask('narwhal survey tusks', 1), (r) => r.status === 200 && r.json.results.length === 1 && r.json.results[0].docId === 'kept.md');
+    await eventually(() => api('GET', `/v1/answers/${cited.json.queryId}`, undefined, acme), (r) => r.status === 200);
+    // Junk written straight onto the document's CHUNKS subject is dead-lettered with its bytes.
+    await node.system.nats.js.publish(subjects.chunks(secretDoc), `junk about ${SECRET}`);
+    await eventually(() => messagesHolding(SECRET), (found) => found.some((f) => f.startsWith(`${STREAMS.DLQ} `)));
+    // Both models have embedded both versions, and the serving store holds the latest.
+    for (const model of ['hash-256', 'hash-128']) await eventually(() => subjectMessages(STREAMS.EMBEDDINGS, subjects.embeddings(model, secretDoc)), (types) => types.length >= 2);
+    await eventually(() => api('GET', `/v1/documents/notes/${encodeURIComponent(secretDoc.id)}`, undefined, acme), (r) => r.status === 200 && r.json.serving.applied && r.json.vectors > 0);
+    expect((await messagesHolding(SECRET)).length).toBeGreaterThan(5);
+
+    const refused = await runCli(['erase', 'notes', secretDoc.id, '--tenant', 'acme', '--nats-url', node.config.natsUrl]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/add --yes/);
+
+    const run = await runCli(['erase', 'notes', secretDoc.id, '--tenant', 'acme', '--yes', '--json', '--wait', '30', '--nats-url', node.config.natsUrl]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ tenant: 'acme', source: 'notes', id: secretDoc.id, unprocessed: [], queries: 1, dlqEntries: 1 });
+    expect(report.purged.documents).toBe(2);
+    expect(report.purged.chunks).toBeGreaterThanOrEqual(3); // two versions and the junk
+    expect(report.purged.embeddings).toBeGreaterThanOrEqual(4); // two versions, two models
+    expect(run.stderr).toMatch(/spanda replay --projection indexing/);
+
+    // The text is nowhere in the log, nor in nats-server's store files (each message erased, not only dropped from the
+    // index); what is left on the document's subjects is the deletion and its removals.
+    expect(await messagesHolding(SECRET)).toEqual([]);
+    expect(await filesHolding(path.join(node.dir, 'nats'), SECRET)).toEqual([]);
+    expect(await subjectMessages(STREAMS.DOCUMENTS, subjects.document(secretDoc))).toEqual(['document.deleted']);
+    expect(await subjectMessages(STREAMS.CHUNKS, subjects.chunks(secretDoc))).toEqual(['document.removed']);
+    for (const model of ['hash-256', 'hash-128']) {
+      expect(await subjectMessages(STREAMS.EMBEDDINGS, subjects.embeddings(model, secretDoc)), model).toEqual(['document.removed']);
+    }
+    // Not served, its answer gone; the other document and its answer untouched.
+    const after = await ask('complaint filed night shift');
+    expect(after.json.results.map((h: { docId: string }) => h.docId)).not.toContain(secretDoc.id);
+    expect((await api('GET', `/v1/answers/${cited.json.queryId}`, undefined, acme)).status).toBe(404);
+    expect((await api('GET', `/v1/answers/${kept.json.queryId}`, undefined, acme)).status).toBe(200);
+    expect((await ask('narwhal survey tusks')).json.results.map((h: { docId: string }) => h.docId)).toContain('kept.md');
+
+    // The serving store (which saw every version) still equals the digest of the log that is left.
+    const { kv } = await provision(node.system.nats);
+    const runtime = generationRuntime(node.system.nats, kv, node.config, [], silentLogger);
+    const verified = await verifyGeneration(runtime, INFERENCE_ROLE);
+    expect(verified).toMatchObject({ ok: true, differing: [] });
+
+    // Erasing it again finds nothing more to purge and says the deletion is the same.
+    const again = JSON.parse((await runCli(['erase', 'notes', secretDoc.id, '--tenant', 'acme', '--yes', '--json', '--nats-url', node.config.natsUrl])).stdout);
+    expect(again).toMatchObject({ deletionSeq: report.deletionSeq, purged: { documents: 0, chunks: 0, embeddings: 0 }, queries: 0, dlqEntries: 0 });
+  }, 120_000);
+});
