@@ -33,6 +33,8 @@ export interface EraseOptions {
   readonly waitMs?: number;
   /** Called as each step starts, for progress. */
   readonly onStep?: (step: string) => void;
+  /** Called as the two long scans go (the tenant's answers, the DLQ): messages looked at, and how many there are. */
+  readonly onProgress?: (scan: 'answers' | 'dlq', done: number, total: number) => void;
 }
 
 const POLL_MS = 200;
@@ -73,12 +75,12 @@ export async function eraseDocument(handle: NatsHandle, address: DocumentAddress
   for (const subject of embeddingSubjects) embeddings += await purgeDerived(STREAMS.EMBEDDINGS, subject);
 
   step('purging the queries whose answers cited it');
-  const queries = await purgeCitingQueries(handle, address);
+  const queries = await purgeCitingQueries(handle, address, (done, total) => options.onProgress?.('answers', done, total));
 
   step('deleting its DLQ entries');
   const held = new Set([documentSubject, chunkSubject, ...embeddingSubjects]);
   let dlqEntries = 0;
-  await scanDlq(handle, { headersOnly: true }, async (entries) => {
+  await scanDlq(handle, { headersOnly: true, onProgress: (done, total) => options.onProgress?.('dlq', done, total) }, async (entries) => {
     for (const entry of entries) if (held.has(entry.subject) && (await eraseMessage(handle, STREAMS.DLQ, entry.dlqSeq))) dlqEntries++;
   });
 
@@ -183,7 +185,7 @@ async function firstAtOrAfter(handle: NatsHandle, stream: string, subject: strin
 }
 
 /** Purges every event of each query of the tenant whose answer cited the document; how many queries. */
-async function purgeCitingQueries(handle: NatsHandle, address: DocumentAddress): Promise<number> {
+async function purgeCitingQueries(handle: NatsHandle, address: DocumentAddress, onProgress: (done: number, total: number) => void): Promise<number> {
   let last: number;
   try {
     last = (await handle.jsm.streams.info(STREAMS.QUERIES)).state.last_seq;
@@ -192,16 +194,23 @@ async function purgeCitingQueries(handle: NatsHandle, address: DocumentAddress):
     throw err;
   }
   const citing = new Set<string>();
-  await readSlice(handle, { stream: STREAMS.QUERIES, filterSubject: `queries.${address.tenant}.*.answered`, upTo: last }, async (messages) => {
+  let total = 0;
+  let done = 0;
+  const slice = { stream: STREAMS.QUERIES, filterSubject: `queries.${address.tenant}.*.answered`, upTo: last, onSize: (n: number) => (total = n) };
+  await readSlice(handle, slice, async (messages) => {
     for (const m of messages) {
       try {
         const event = decodeEvent({ subject: m.subject, data: m.data, headers: m.headers }, { stream: STREAMS.QUERIES, seq: m.seq });
         if (event.type !== 'query.answered') continue;
-        if (event.data.results.some((r) => r.source === address.source && r.docId === address.id)) citing.add(event.data.queryId);
+        // The query's subject token names what to erase: a published subject holds no wildcard, whatever the payload says.
+        const token = m.subject.split('.')[2];
+        if (token && event.data.results.some((r) => r.source === address.source && r.docId === address.id)) citing.add(token);
       } catch {
         // Junk on an answer subject cites nothing readable.
       }
     }
+    done += messages.length;
+    onProgress(done, Math.max(total, done));
   });
   for (const queryId of citing) await purge(handle, STREAMS.QUERIES, `queries.${address.tenant}.${queryId}.*`, undefined);
   return citing.size;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/log.ts';
 import { generationRuntime, INFERENCE_ROLE } from '../cli/inference-runtime.ts';
 import { verifyGeneration } from '../projections/replay.ts';
+import { encodeEvent, eventMetadata } from '../streams/codec.ts';
 import { readSlice } from '../streams/read.ts';
 import { STREAMS, provision } from '../streams/provision.ts';
 import { subjects } from '../streams/subjects.ts';
@@ -76,6 +77,14 @@ describe('spanda erase', () => {
     // One passage: an answer citing only the other document (the vector side ranks every document of the tenant).
     const kept = await eventually(() => ask('narwhal survey tusks', 1), (r) => r.status === 200 && r.json.results.length === 1 && r.json.results[0].docId === 'kept.md');
     await eventually(() => api('GET', `/v1/answers/${cited.json.queryId}`, undefined, acme), (r) => r.status === 200);
+    // A forged answer citing it whose payload names the query "*": what is erased follows the subject, never the payload
+    // (a "*" there would have matched every query of the tenant).
+    const forged = encodeEvent({
+      type: 'query.answered',
+      data: { queryId: '*', tenant: 'acme', query: 'q', answer: 'a', results: [{ chunkId: 'c', docId: secretDoc.id, source: 'notes', seq: 1, score: 1 }], tookMs: 1, generator: 'g' },
+      metadata: eventMetadata('query.answered', { source: '/forged', subject: '*' }),
+    });
+    await node.system.nats.js.publish('queries.acme.forged1.answered', forged.data, { headers: forged.headers });
     // Junk written straight onto the document's CHUNKS subject is dead-lettered with its bytes.
     await node.system.nats.js.publish(subjects.chunks(secretDoc), `junk about ${SECRET}`);
     await eventually(() => messagesHolding(SECRET), (found) => found.some((f) => f.startsWith(`${STREAMS.DLQ} `)));
@@ -91,7 +100,7 @@ describe('spanda erase', () => {
     const run = await runCli(['erase', 'notes', secretDoc.id, '--tenant', 'acme', '--yes', '--json', '--wait', '30', '--nats-url', node.config.natsUrl]);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(report).toMatchObject({ tenant: 'acme', source: 'notes', id: secretDoc.id, unprocessed: [], queries: 1, dlqEntries: 1 });
+    expect(report).toMatchObject({ tenant: 'acme', source: 'notes', id: secretDoc.id, unprocessed: [], queries: 2, dlqEntries: 1 });
     expect(report.purged.documents).toBe(2);
     expect(report.purged.chunks).toBeGreaterThanOrEqual(3); // two versions and the junk
     expect(report.purged.embeddings).toBeGreaterThanOrEqual(4); // two versions, two models

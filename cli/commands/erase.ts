@@ -6,6 +6,10 @@ import { assertName } from '../../streams/subjects.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
+import { progressReporter } from '../progress.ts';
+
+/** A scan shorter than this is quick enough to show no progress. */
+const PROGRESS_FROM = 50_000;
 
 export const eraseCommand: Command = {
   usage: `spanda erase <source> <id> --yes [--tenant default] [--wait SECONDS] [--nats-url URL] [--json]
@@ -47,7 +51,18 @@ the document deleted. It cannot be undone: --yes is required.`,
     }
     const handle = await connectFrom(ctx);
     try {
-      const report = await eraseDocument(handle, { tenant, source, id }, { waitMs: waitSeconds * 1000, onStep: (step) => process.stderr.write(`spanda erase: ${step}\n`) });
+      const progress = progressReporter(false);
+      const report = await eraseDocument(
+        handle,
+        { tenant, source, id },
+        {
+          waitMs: waitSeconds * 1000,
+          onStep: (step) => process.stderr.write(`spanda erase: ${step}\n`),
+          // The tenant's answers and the DLQ are read whole: at hundreds of thousands of messages that takes a while.
+          onProgress: (scan, done, total) => total >= PROGRESS_FROM && progress.update(scan, done, total),
+        },
+      );
+      progress.finish();
       if (ctx.values.json) {
         printJson(report);
       } else {
