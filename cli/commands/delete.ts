@@ -1,11 +1,9 @@
 // spanda delete: publishes document.deleted for one document straight to the DOCUMENTS stream and prints its sequence.
-import { ValidationError } from '../../lib/errors.ts';
-import { docIdSchema } from '../../streams/events/index.ts';
 import { publishDeletion } from '../../streams/document-log.ts';
-import { assertName } from '../../streams/subjects.ts';
-import { connectFrom, stringFlag } from '../env.ts';
+import { documentArgs } from '../document-args.ts';
+import { connectFrom } from '../env.ts';
 import type { Command } from '../main.ts';
-import { UsageError, printJson } from '../output.ts';
+import { printJson } from '../output.ts';
 
 export const deleteCommand: Command = {
   usage: 'spanda delete <source> <id> [--tenant default] [--nats-url URL] [--json]',
@@ -13,24 +11,7 @@ export const deleteCommand: Command = {
     tenant: { type: 'string' },
   },
   async run(ctx) {
-    const [sourceArg, id, ...extra] = ctx.args;
-    if (sourceArg === undefined || id === undefined || extra.length > 0) {
-      throw new UsageError(`give a source and a document id (quote an id with spaces)\nusage: ${this.usage}`);
-    }
-    // Checked before connecting, and reported as usage errors (exit 2): a mistyped argument is not a failure to retry.
-    let tenant: string;
-    let source: string;
-    try {
-      tenant = assertName('tenant', stringFlag(ctx, 'tenant') ?? 'default');
-      source = assertName('source', sourceArg);
-    } catch (err) {
-      if (err instanceof ValidationError) throw new UsageError(`${err.message}\nusage: ${this.usage}`);
-      throw err;
-    }
-    const checked = docIdSchema.safeParse(id);
-    if (!checked.success) {
-      throw new UsageError(`invalid document id ${JSON.stringify(id)}: ${checked.error.issues.map((i) => i.message).join('; ')}\nusage: ${this.usage}`);
-    }
+    const { tenant, source, id } = documentArgs(ctx, this.usage);
     const handle = await connectFrom(ctx);
     try {
       // Deleting a document the log never held still records the deletion (a fact about the id), and says so.

@@ -1,8 +1,6 @@
 // spanda erase: takes one document's content out of the log (every stream), keeping only the fact that it was deleted.
-import { ValidationError } from '../../lib/errors.ts';
-import { docIdSchema } from '../../streams/events/index.ts';
 import { eraseDocument } from '../../streams/erase.ts';
-import { assertName } from '../../streams/subjects.ts';
+import { documentArgs } from '../document-args.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import type { Command } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
@@ -24,23 +22,7 @@ the document deleted. It cannot be undone: --yes is required.`,
     yes: { type: 'boolean', short: 'y' },
   },
   async run(ctx) {
-    const [sourceArg, id, ...extra] = ctx.args;
-    if (sourceArg === undefined || id === undefined || extra.length > 0) {
-      throw new UsageError(`give a source and a document id (quote an id with spaces)\nusage: ${this.usage}`);
-    }
-    let tenant: string;
-    let source: string;
-    try {
-      tenant = assertName('tenant', stringFlag(ctx, 'tenant') ?? 'default');
-      source = assertName('source', sourceArg);
-    } catch (err) {
-      if (err instanceof ValidationError) throw new UsageError(`${err.message}\nusage: ${this.usage}`);
-      throw err;
-    }
-    const checked = docIdSchema.safeParse(id);
-    if (!checked.success) {
-      throw new UsageError(`invalid document id ${JSON.stringify(id)}: ${checked.error.issues.map((i) => i.message).join('; ')}\nusage: ${this.usage}`);
-    }
+    const { tenant, source, id } = documentArgs(ctx, this.usage);
     const waitText = stringFlag(ctx, 'wait') ?? '60';
     const waitSeconds = Number(waitText);
     if (!/^\d+(\.\d+)?$/.test(waitText) || !Number.isFinite(waitSeconds) || waitSeconds > 86_400) {
