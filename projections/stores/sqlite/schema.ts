@@ -127,12 +127,9 @@ function checkMeta(db: Database.Database, path: string, model: ModelSpec): void 
     })();
     return;
   }
-  let version = Number(meta.get('schema_version'));
-  if (version === 1) {
-    dropFullTextTables(db, path);
-    version = SCHEMA_VERSION;
-  }
-  if (version !== SCHEMA_VERSION) {
+  const version = Number(meta.get('schema_version'));
+  // Schema 1 differs only by tables this build never reads: readable as it is, changed by its first write.
+  if (version !== SCHEMA_VERSION && version !== 1) {
     throw new ConfigError(
       `store file ${path} has schema version ${meta.get('schema_version') ?? '(none)'}, this build reads version ${SCHEMA_VERSION}: ` +
         'rebuild the inference projection into a new generation (a new file) by replaying the log',
@@ -148,12 +145,19 @@ function checkMeta(db: Database.Database, path: string, model: ModelSpec): void 
   }
 }
 
+/** Whether the file is of schema 1 (see upgradeSchema). */
+export function isSchema1(db: Database.Database): boolean {
+  return db.prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get() === '1';
+}
+
 /**
  * A file of schema 1 kept an FTS5 table per tenant, a tenants table and a queue of full-text rows, all derived from the
  * chunk rows; version 2 keeps none of them (keyword search is served from memory). Dropped in one transaction, with
- * the version, so a file is wholly one version or the other; the pages they held are reused by later writes.
+ * the version, so a file is wholly one version or the other; the pages they held are reused by later writes. Done by
+ * the store's first write, never at open: a process that only reads the file (spanda verify, a snapshot) leaves it as
+ * it is for the node of an earlier version that may still be writing it during an upgrade.
  */
-function dropFullTextTables(db: Database.Database, path: string): void {
+export function upgradeSchema(db: Database.Database, path: string): void {
   const fullText = db
     .prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'fts_[0-9]*' AND sql LIKE 'CREATE VIRTUAL TABLE%'")
     .pluck()

@@ -274,7 +274,7 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
 });
 
 describe('a store file of schema 1 (an FTS5 table per tenant)', () => {
-  it('opens with its full-text tables dropped, says so once, and answers keyword queries from its chunk rows', async () => {
+  it('is read as it is (an earlier node may still write it), and its first write drops the full-text tables, said once', async () => {
     const dir = await tempDir();
     const path = join(dir, 'inference.db');
     const warnings: string[] = [];
@@ -294,19 +294,32 @@ describe('a store file of schema 1 (an FTS5 table per tenant)', () => {
         CREATE TABLE full_text_queue (chunk INTEGER PRIMARY KEY, tenant INTEGER NOT NULL) STRICT;
         UPDATE meta SET value = '1' WHERE key = 'schema_version';`);
       old.close();
+      const legacy = () => {
+        const db = new Database(path, { readonly: true });
+        try {
+          return {
+            tables: db.prepare("SELECT name FROM sqlite_master WHERE (name GLOB 'fts_*' AND sql LIKE 'CREATE VIRTUAL%') OR name IN ('tenants', 'full_text_queue') ORDER BY name").pluck().all(),
+            version: db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(),
+          };
+        } finally {
+          db.close();
+        }
+      };
       const store = await openSqliteStore({ path, model: CONFORMANCE_MODEL, inWorker: false });
       stores.push(store);
-      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
-      expect(warnings.filter((w) => w.includes('schema 1'))).toEqual([expect.stringMatching(/its 2 full-text tables were dropped/)]);
+      // Opened, searched: nothing changes in the file.
       const hits = await search(store, { tenant: 'beta', mode: 'keyword', text: 'whisker', k: 3, vectorWeight: 0 });
       expect(hits.map((h) => h.docId)).toEqual(['b']);
-      const db = new Database(path, { readonly: true });
-      try {
-        expect(db.prepare("SELECT name FROM sqlite_master WHERE name GLOB 'fts_*' OR name IN ('tenants', 'full_text_queue')").pluck().all()).toEqual([]);
-        expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('2');
-      } finally {
-        db.close();
-      }
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.includes('schema 1'))).toEqual([]);
+      expect(legacy()).toEqual({ tables: ['fts_1', 'fts_2', 'full_text_queue', 'tenants'], version: '1' });
+      // The first write upgrades it.
+      await store.apply({ ops: doc('c', 3, 'walrus whisker', unit(2), 'beta'), checkpoints: { CHUNKS: 3 } });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.includes('schema 1'))).toEqual([expect.stringMatching(/its 2 full-text tables were dropped/)]);
+      expect(legacy()).toEqual({ tables: [], version: '2' });
+      const after = await search(store, { tenant: 'beta', mode: 'keyword', text: 'whisker', k: 3, vectorWeight: 0 });
+      expect(after.map((h) => h.docId).sort()).toEqual(['b', 'c']);
     } finally {
       process.off('warning', onWarning);
       for (const store of stores.splice(0)) await store.close();

@@ -8,7 +8,7 @@ import { DocumentFilterIndex } from './document-filter.ts';
 import { readCheckpoints, snapshotShare, type SnapshotShare } from './snapshot.ts';
 import { ftsTokenizer } from './fts-tokens.ts';
 import { KeywordIndex, type KeywordChange } from './keyword-index.ts';
-import { BUSY_TIMEOUT_MS, openDatabase, type ModelSpec } from './schema.ts';
+import { BUSY_TIMEOUT_MS, isSchema1, openDatabase, upgradeSchema, type ModelSpec } from './schema.ts';
 import type { StoreMemory } from './protocol.ts';
 import { Searcher } from './search.ts';
 import { VectorIndex, type IndexChange } from './vector-index.ts';
@@ -71,6 +71,8 @@ export class SqliteInferenceStore {
   private keywordLoad: { after: number; timer: ReturnType<typeof setTimeout> | undefined; failed: string | undefined; warned?: string } | undefined;
   /** Chunk rows after a rowid, in rowid order, with what the keyword index takes of them. */
   private keywordPage: Database.Statement<[bigint, bigint], KeywordPageRow> | undefined;
+  /** A file of schema 1, upgraded by the first write (see upgradeSchema). */
+  private schema1: boolean;
 
   private constructor(
     private readonly db: Database.Database,
@@ -79,6 +81,7 @@ export class SqliteInferenceStore {
   ) {
     this.indexed = mode === 'serve';
     this.throwaway = mode === 'digest';
+    this.schema1 = isSchema1(db);
     this.index = new VectorIndex(model.dims);
     const tokenize = ftsTokenizer(db);
     this.keywords = this.indexed ? new KeywordIndex(tokenize) : undefined;
@@ -243,6 +246,10 @@ export class SqliteInferenceStore {
     this.open();
     if (!this.indexed && !this.buildJournal) this.enterBuildJournal();
     this.writer.validate(batch);
+    if (this.schema1) {
+      upgradeSchema(this.db, this.db.name);
+      this.schema1 = false;
+    }
     const changes = this.writeBatch(batch);
     if (!this.indexed) return;
     this.index.apply(changes.vectors);
