@@ -1,6 +1,6 @@
 // Log lines (text and JSON, bound fields), URL redaction and W3C traceparent parsing.
 import { describe, expect, it } from 'vitest';
-import { childTrace, createLogger, formatTraceparent, parseTraceparent, redactUrl, traceIdOf } from './log.ts';
+import { childTrace, createLogger, formatTraceparent, parseTraceparent, redactUrl, routeProcessWarnings, traceIdOf } from './log.ts';
 
 describe('redactUrl', () => {
   it('drops user:password@ from URLs, lists of URLs included', () => {
@@ -39,6 +39,22 @@ describe('traceparent', () => {
     expect(child.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(child.spanId).not.toBe('00f067aa0ba902b7');
     expect(formatTraceparent(childTrace(undefined))).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+});
+
+describe('routeProcessWarnings', () => {
+  it("logs the process's warnings as the node's own lines (one JSON object each), not Node's raw stderr lines", async () => {
+    const saved = process.listeners('warning');
+    const lines: string[] = [];
+    try {
+      routeProcessWarnings(createLogger('spanda', 'info', (l) => lines.push(l), { format: 'json' }));
+      process.emitWarning('the WAL checkpointer of a.sqlite stopped');
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ level: 'warn', component: 'spanda', message: 'the WAL checkpointer of a.sqlite stopped' })]);
+    } finally {
+      process.removeAllListeners('warning');
+      for (const listener of saved) process.on('warning', listener);
+    }
   });
 });
 

@@ -116,3 +116,13 @@ export function childTrace(parent: TraceContext | undefined): TraceContext {
 export function traceIdOf(traceparent: string | undefined | null): string | undefined {
   return parseTraceparent(traceparent)?.traceId;
 }
+
+/**
+ * Sends the process's warnings (process.emitWarning, here and forwarded from worker threads) through `logger` instead
+ * of Node's own "(node:PID) Warning:" lines on stderr, which broke a JSON log's one object per line. For a node's
+ * command (spanda up, spanda run): it replaces Node's printer for the whole process.
+ */
+export function routeProcessWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error) => logger.warn(warning.message, warning.name !== 'Warning' ? { warning: warning.name } : {}));
+}

@@ -1,7 +1,7 @@
 // spanda run <role…>: runs any subset of chunker, embedder, projector, api and connectors as one process on an existing NATS.
 import path from 'node:path';
 import { runUntilSignal } from '../../lib/lifecycle.ts';
-import { createLogger, redactUrl } from '../../lib/log.ts';
+import { createLogger, redactUrl, routeProcessWarnings } from '../../lib/log.ts';
 import { assertOpenBindAllowed } from '../../api/auth.ts';
 import { configFrom, NODE_OPTIONS } from '../env.ts';
 import type { Command } from '../main.ts';
@@ -30,6 +30,7 @@ export const runCommand: Command = {
     const roles = new Set(ctx.args as Role[]);
     const config = configFrom(ctx);
     const logger = createLogger(`spanda-${[...roles].join('+')}`, config.logLevel, undefined, { format: config.logFormat });
+    routeProcessWarnings(logger);
     if (roles.has('api')) {
       assertOpenBindAllowed({ host: config.host, keysConfigured: config.apiKeysFile !== undefined || config.apiKeysBucket !== undefined, allowOpen: config.allowOpen });
     }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertOpenBindAllowed, loadApiKeysFile } from '../../api/auth.ts';
 import { runUntilSignal } from '../../lib/lifecycle.ts';
-import { createLogger, redactUrl, type Logger } from '../../lib/log.ts';
+import { createLogger, redactUrl, routeProcessWarnings, type Logger } from '../../lib/log.ts';
 import { publishFrom } from '../../connectors/files/publish.ts';
 import { configFrom, NODE_OPTIONS } from '../env.ts';
 import type { Command } from '../main.ts';
@@ -43,6 +43,7 @@ export const upCommand: Command = {
   async run(ctx) {
     const config = configFrom(ctx);
     const logger = createLogger('spanda', config.logLevel, undefined, { format: config.logFormat });
+    routeProcessWarnings(logger);
     // Before anything starts: an open API on a reachable address is refused at once, not after NATS and the store are up.
     assertOpenBindAllowed({ host: config.host, keysConfigured: config.apiKeysFile !== undefined || config.apiKeysBucket !== undefined, allowOpen: config.allowOpen });
     if (config.apiKeysFile !== undefined) await loadApiKeysFile(config.apiKeysFile);

@@ -36,6 +36,12 @@ export type Method =
   | 'close';
 
 /** Memory held by a store: its derived in-memory indexes and the JS heap of the thread it runs in. */
+/** A warning the worker emitted (process.emitWarning), emitted again by the host thread where the node logs it. */
+export interface WorkerWarning {
+  readonly type: 'warning';
+  readonly message: string;
+}
+
 export interface StoreMemory {
   readonly vectorBytes: number;
   readonly keywordBytes: number;
@@ -178,7 +184,9 @@ export async function awaitReady(worker: Worker, what: string): Promise<void> {
       worker.off('error', onError);
       worker.off('exit', onExit);
     };
-    const onMessage = (message: Hello) => {
+    const onMessage = (message: Hello | WorkerWarning) => {
+      // A warning while the store opens is the host's to log; the hello is still to come.
+      if (message.type === 'warning') return process.emitWarning(message.message);
       cleanup();
       resolve(message);
     };
