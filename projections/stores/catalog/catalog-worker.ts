@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
-import { serializeError, type Hello, type Reply } from '../sqlite/protocol.ts';
+import { forwardWarnings, serializeError, type Hello, type Reply } from '../sqlite/protocol.ts';
 import { checkpointInBackground, type WalCheckpointer } from '../sqlite/wal-checkpointer.ts';
 import { SqliteCatalogStore } from './catalog-store.ts';
 import type { CatalogMethod, CatalogRequest } from './worker-catalog-store.ts';
@@ -11,6 +11,8 @@ import type { CatalogMethod, CatalogRequest } from './worker-catalog-store.ts';
 const port = parentPort;
 if (!port) throw new Error('catalog-worker must run in a worker thread (start it with startWorker)');
 const { path } = (workerData as { data: { path: string } }).data;
+// Its warnings (a stopped WAL checkpointer) go to the host thread, which logs them.
+forwardWarnings(port);
 
 let checkpointer: WalCheckpointer | undefined;
 

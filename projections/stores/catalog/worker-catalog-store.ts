@@ -5,7 +5,7 @@ import { startWorker } from '../../../lib/workers.ts';
 import type { CatalogStore, DocumentLineage, LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
-import { awaitReady, deserializeError, type Reply } from '../sqlite/protocol.ts';
+import { awaitReady, deserializeError, takeWarning, type Reply } from '../sqlite/protocol.ts';
 
 export type CatalogMethod = 'apply' | 'checkpoints' | 'digest' | 'snapshot' | 'lineage' | 'close';
 
@@ -27,6 +27,7 @@ export class WorkerCatalogStore implements CatalogStore {
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (reply: Reply) => {
+      if (takeWarning(reply)) return;
       const waiter = this.pending.get(reply.id);
       if (!waiter) return;
       this.pending.delete(reply.id);

@@ -1,5 +1,5 @@
 // Messages between the store host and its worker thread: requests, replies, errors that keep their class, packed vectors.
-import type { Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import {
   ConfigError,
   errorMessage,
@@ -40,6 +40,19 @@ export type Method =
 export interface WorkerWarning {
   readonly type: 'warning';
   readonly message: string;
+}
+
+/** In a store's worker: its warnings go to the host thread (a node logs them there) instead of to stderr. */
+export function forwardWarnings(port: MessagePort): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error) => port.postMessage({ type: 'warning', message: warning.message } satisfies WorkerWarning));
+}
+
+/** On the host thread: whether a worker's message is a forwarded warning, emitted again here if so. */
+export function takeWarning(message: unknown): message is WorkerWarning {
+  if (typeof message !== 'object' || message === null || (message as { type?: unknown }).type !== 'warning') return false;
+  process.emitWarning(String((message as WorkerWarning).message));
+  return true;
 }
 
 export interface StoreMemory {
@@ -186,7 +199,7 @@ export async function awaitReady(worker: Worker, what: string): Promise<void> {
     };
     const onMessage = (message: Hello | WorkerWarning) => {
       // A warning while the store opens is the host's to log; the hello is still to come.
-      if (message.type === 'warning') return process.emitWarning(message.message);
+      if (takeWarning(message)) return;
       cleanup();
       resolve(message);
     };

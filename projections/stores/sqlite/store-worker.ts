@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { search } from '../../search.ts';
 import type { CandidateRequest, DocumentRef, InferenceStore, KeywordRequest, SearchOptions, SearchQuery } from '../../store.ts';
-import { serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig, type WorkerWarning } from './protocol.ts';
+import { forwardWarnings, serializeError, unpackBatch, type Hello, type PackedBatch, type Reply, type Request, type WorkerConfig } from './protocol.ts';
 import type { DocRange } from './digest.ts';
 import { asInferenceStore, SqliteInferenceStore } from './sqlite-store.ts';
 import { checkpointInBackground, type WalCheckpointer } from './wal-checkpointer.ts';
@@ -14,8 +14,7 @@ const config = (workerData as { data: WorkerConfig }).data;
 let checkpointer: WalCheckpointer | undefined;
 
 // The store's warnings (a schema upgrade, a checkpointer that stopped) go to the host thread, which logs them.
-process.removeAllListeners('warning');
-process.on('warning', (warning: Error) => port.postMessage({ type: 'warning', message: warning.message } satisfies WorkerWarning));
+forwardWarnings(port);
 
 /** `local` is the store as search() reads it in this thread: it has no `search` of its own, so search() runs here. */
 function handle(store: SqliteInferenceStore, local: InferenceStore, request: Request): unknown {

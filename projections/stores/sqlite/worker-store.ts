@@ -4,7 +4,7 @@ import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
 import type { Candidate, CandidateRequest, ChunkContent, KeywordRequest, DocumentRef, DocumentState, InferenceStore, SearchHit, SearchOptions, SearchQuery, StoreBatch, StoreSnapshot, StoreStats } from '../../store.ts';
 import { sharedSnapshot, type SnapshotShare } from './snapshot.ts';
-import { awaitReady, deserializeError, packBatch, type Method, type Reply, type StoreMemory, type WorkerConfig, type WorkerWarning } from './protocol.ts';
+import { awaitReady, deserializeError, packBatch, takeWarning, type Method, type Reply, type StoreMemory, type WorkerConfig } from './protocol.ts';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -26,7 +26,7 @@ export class WorkerInferenceStore implements InferenceStore {
     readonly model: { readonly id: string; readonly dims: number },
     private readonly path: string,
   ) {
-    worker.on('message', (message: Reply | WorkerWarning) => ('type' in message && message.type === 'warning' ? process.emitWarning(message.message) : this.settle(message as Reply)));
+    worker.on('message', (message: Reply) => takeWarning(message) || this.settle(message));
     worker.on('error', (err: unknown) =>
       this.fail(new UnavailableError(`the inference store worker crashed: ${errorMessage(err)}; reopen the store`, 5, { cause: err })),
     );
