@@ -15,6 +15,8 @@ export interface ErasureReport {
   readonly id: string;
   /** DOCUMENTS sequence of the deletion the log keeps (the fact that the id was deleted; no content). */
   readonly deletionSeq: number;
+  /** The log held no version of the id before (a mistyped id?): the deletion records only that. */
+  readonly neverPublished?: true;
   /** Messages purged per stream. */
   readonly purged: { readonly documents: number; readonly chunks: number; readonly embeddings: number };
   /**
@@ -89,6 +91,7 @@ export async function eraseDocument(handle: NatsHandle, address: DocumentAddress
     source: address.source,
     id: address.id,
     deletionSeq,
+    ...(deletion.neverPublished ? { neverPublished: true as const } : {}),
     purged: { documents, chunks, embeddings },
     unprocessed,
     queries,

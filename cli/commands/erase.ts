@@ -52,8 +52,11 @@ the document deleted. It cannot be undone: --yes is required.`,
         process.stdout.write(
           `erased ${source}/${id} (tenant ${tenant}); the deletion stays at DOCUMENTS sequence ${report.deletionSeq}\n` +
             `  purged: ${purged.documents} from DOCUMENTS, ${purged.chunks} from CHUNKS, ${purged.embeddings} from EMBEDDINGS; ` +
-            `${report.queries} queries that cited it; ${report.dlqEntries} DLQ entries\n`,
+            `${report.queries} ${report.queries === 1 ? 'query' : 'queries'} that cited it; ${report.dlqEntries} DLQ ${report.dlqEntries === 1 ? 'entry' : 'entries'}\n`,
         );
+      }
+      if (report.neverPublished) {
+        process.stderr.write(`spanda erase: the log held no version of ${source}/${id} for tenant ${tenant}; check the source and id (spanda inspect events 'docs.${tenant}.${source}.>')\n`);
       }
       if (report.unprocessed.length > 0) {
         process.stderr.write(
