@@ -60,7 +60,8 @@ export async function eraseDocument(handle: NatsHandle, address: DocumentAddress
   const documentSubject = subjects.document(address);
   // Every subject that held the document, read before anything is purged (the DLQ step matches against them).
   const chunkSubject = subjects.chunks(address);
-  const embeddingSubjects = await subjectsIn(handle, STREAMS.EMBEDDINGS, `embeddings.*.${address.tenant}.${address.source}.${encodeIdToken(address.id)}`);
+  const embeddingFilter = `embeddings.*.${address.tenant}.${address.source}.${encodeIdToken(address.id)}`;
+  const embeddingSubjects = new Set(await subjectsIn(handle, STREAMS.EMBEDDINGS, embeddingFilter));
 
   step('purging its earlier versions from DOCUMENTS');
   const documents = await purge(handle, STREAMS.DOCUMENTS, documentSubject, deletionSeq);
@@ -73,6 +74,8 @@ export async function eraseDocument(handle: NatsHandle, address: DocumentAddress
   };
   step('waiting for the pipeline to remove it, then purging CHUNKS and EMBEDDINGS');
   const chunks = (await subjectsIn(handle, STREAMS.CHUNKS, chunkSubject)).length > 0 ? await purgeDerived(STREAMS.CHUNKS, chunkSubject) : 0;
+  // Looked up again once CHUNKS has the removal: a model's embedder may have written its first vectors meanwhile.
+  for (const subject of await subjectsIn(handle, STREAMS.EMBEDDINGS, embeddingFilter)) embeddingSubjects.add(subject);
   let embeddings = 0;
   for (const subject of embeddingSubjects) embeddings += await purgeDerived(STREAMS.EMBEDDINGS, subject);
 
