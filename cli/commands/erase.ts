@@ -66,7 +66,7 @@ the document deleted. It cannot be undone: --yes is required.`,
       }
       // The projections keep no content of a deleted document, but the catalog lists its versions (ids, titles, times).
       process.stderr.write(
-        'spanda erase: the serving store drops the document as it applies the deletion; the indexing catalog still lists its earlier versions ' +
+        'spanda erase: the serving store drops the document as it applies the deletion (its rows zeroed); the indexing catalog still lists its earlier versions ' +
           '(ids, titles, times) until it is rebuilt: spanda replay --projection indexing\n',
       );
       return report.unprocessed.length > 0 ? 1 : 0;

@@ -106,6 +106,11 @@ export function openDatabase(path: string, model: ModelSpec): Database.Database 
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('cache_size = -65536');
     db.pragma('temp_store = MEMORY');
+    // Deleted rows are overwritten with zeros, freelist pages included, so a deleted (or erased) document's text does
+    // not linger in the file. Measured here, 4,000 documents × 5 chunks × 512-d, alternating runs: replacing them all
+    // 812-860 ms against 851-856 ms without, removing them all 474-521 against 453-515 (FAST, which leaves freelist
+    // pages as they were, kept 276 of 307 traces of the removed text).
+    db.pragma('secure_delete = ON');
     db.exec(DDL);
     checkMeta(db, path, model);
     return db;

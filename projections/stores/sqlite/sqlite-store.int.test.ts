@@ -1,4 +1,5 @@
 // The SQLite store against the shared conformance suite (in-thread and worker-hosted), plus what only SQLite promises.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,6 +168,17 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     stores.push(squashed);
     await squashed.apply({ ops: [...doc('c', 3, 'walrus on the ice', unit(3)), ...doc('a', 4, 'narwhal horn', unit(2))], checkpoints: { CHUNKS: 5 } });
     for (const text of ['walrus', 'narwhal horn', 'ice horn']) expect(await keyword(store, text), text).toEqual(await keyword(squashed, text));
+  });
+
+  it("leaves no trace of a deleted document's text in the file (deleted rows are zeroed)", async () => {
+    const store = await open();
+    const secret = 'quokkaledger';
+    await store.apply({ ops: [...doc('a', 1, `the ${secret} was reconciled twice`, unit(0)), ...doc('b', 2, 'a plain note that stays', unit(1))], checkpoints: { CHUNKS: 2 } });
+    await store.apply({ ops: [{ kind: 'remove', tenant: 'acme', source: 'notes', docId: 'a', docSeq: 3 }], checkpoints: { CHUNKS: 3 } });
+    await store.close();
+    // Closed, the WAL is folded into the file and removed.
+    expect(readFileSync(path).includes(Buffer.from(secret))).toBe(false);
+    expect(readFileSync(path).includes(Buffer.from('a plain note that stays'))).toBe(true);
   });
 
   it('finds a word the tokenizer splits further (U+0305, a combining overline) by each of its tokens', async () => {
