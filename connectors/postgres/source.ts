@@ -271,6 +271,7 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
           // Acknowledgements are ours alone: the library's automatic ones would confirm what JetStream has not stored.
           { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
         );
+        keepClientErrorsHandled(service);
         // The library reports lsn + 1 as flushed; we pass lsn - 1 so the slot's confirmed_flush_lsn is exactly the
         // end of the last transaction JetStream stored. A transaction whose commit record starts there is then still
         // sent after a restart (Postgres skips only commits that start before confirmed_flush_lsn).
@@ -509,3 +510,22 @@ export async function savedPosition(ctx: { kv: ConnectorContext['kv'] }, slot: s
   return (await connectorState(ctx.kv, 'postgres').get([slot], positionSchema))?.value;
 }
 
+/**
+ * The replication library removes every listener from its pg client when it stops (each session's end, and before it
+ * connects again), but the client can still receive the server's last word after that: Postgres shutting down sends
+ * 57P01 "terminating connection due to administrator command" to every connection, and a pg client with no 'error'
+ * listener throws it, which ended the test process once in CI. Each client the library stops keeps a listener that
+ * drops it: the session already ended, and the next one reconnects.
+ */
+export function keepClientErrorsHandled(service: LogicalReplicationService): void {
+  const internals = service as unknown as { _client: pg.Client | null; stop: () => Promise<LogicalReplicationService> };
+  const stop = internals.stop.bind(service);
+  internals.stop = async () => {
+    const client = internals._client;
+    try {
+      return await stop();
+    } finally {
+      client?.on('error', () => undefined);
+    }
+  };
+}
