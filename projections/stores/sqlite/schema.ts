@@ -83,6 +83,9 @@ export interface ModelSpec {
  */
 const STORE_PAGE_SIZE = 16384;
 
+/** What a store's WAL is cut back to when a writer starts it over: above a busy store's half second of writes (a few MB). */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 /** How long a connection waits for another's lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
 
@@ -111,6 +114,9 @@ export function openDatabase(path: string, model: ModelSpec): Database.Database 
     // 812-860 ms against 851-856 ms without, removing them all 474-521 against 453-515 (FAST, which leaves freelist
     // pages as they were, kept 276 of 307 traces of the removed text).
     db.pragma('secure_delete = ON');
+    // A WAL keeps its size once grown (a burst while checkpoints lag can take it to the 1 GB backstop): each time a
+    // writer starts it over, it is cut back to this. Idle, the checkpointer truncates it to nothing (wal-checkpointer-worker.ts).
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     db.exec(DDL);
     checkMeta(db, path, model);
     return db;

@@ -1,5 +1,5 @@
 // The SQLite store against the shared conformance suite (in-thread and worker-hosted), plus what only SQLite promises.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +179,25 @@ describe.each([false, true])('sqlite store specifics (inWorker: %s)', (inWorker)
     // Closed, the WAL is folded into the file and removed.
     expect(readFileSync(path).includes(Buffer.from(secret))).toBe(false);
     expect(readFileSync(path).includes(Buffer.from('a plain note that stays'))).toBe(true);
+  });
+
+  it.runIf(inWorker)("leaves no trace of a deleted document's text in the WAL once the serving store is idle", async () => {
+    const store = await open();
+    const secret = 'wombatinvoice';
+    await store.apply({ ops: [...doc('a', 1, `the ${secret} was paid late`, unit(0)), ...doc('b', 2, 'a plain note that stays', unit(1))], checkpoints: { CHUNKS: 2 } });
+    await store.apply({ ops: [{ kind: 'remove', tenant: 'acme', source: 'notes', docId: 'a', docSeq: 3 }], checkpoints: { CHUNKS: 3 } });
+    const wal = `${path}-wal`;
+    expect(readFileSync(wal).includes(Buffer.from(secret))).toBe(true); // the insert's page images, until truncated
+    // Still open: the checkpointer copies the WAL into the file, sees no new commit on its next tick, and truncates it.
+    const deadline = Date.now() + 10_000;
+    while (statSync(wal).size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(statSync(wal).size).toBe(0);
+    expect(readFileSync(path).includes(Buffer.from(secret))).toBe(false);
+    expect(readFileSync(path).includes(Buffer.from('a plain note that stays'))).toBe(true);
+    // It keeps serving and writing after the truncation.
+    await store.apply({ ops: doc('c', 4, 'a note written afterwards', unit(2)), checkpoints: { CHUNKS: 4 } });
+    const hits = await search(store, { tenant: 'acme', mode: 'keyword', text: 'afterwards', k: 5, vectorWeight: 0 });
+    expect(hits.map((h) => h.text)).toEqual(['a note written afterwards']);
   });
 
   it('finds a word the tokenizer splits further (U+0305, a combining overline) by each of its tokens', async () => {
