@@ -39,7 +39,8 @@ export interface EraseOptions {
   readonly onProgress?: (scan: 'answers' | 'dlq', done: number, total: number) => void;
 }
 
-const POLL_MS = 200;
+/** How often a wait for the pipeline's removals looks again. */
+export const POLL_MS = 200;
 
 /**
  * Erases a document. The log is immutable for everything else; this is the one place that takes content out of it:
@@ -132,7 +133,7 @@ async function purge(handle: NatsHandle, stream: string, subject: string, keepFr
   return erased;
 }
 
-async function eraseMessage(handle: NatsHandle, stream: string, seq: number): Promise<boolean> {
+export async function eraseMessage(handle: NatsHandle, stream: string, seq: number): Promise<boolean> {
   try {
     return await handle.jsm.streams.deleteMessage(stream, seq, true);
   } catch (err) {
@@ -158,7 +159,7 @@ async function removalMarker(handle: NatsHandle, stream: string, subject: string
 }
 
 /** The version a derived event belongs to (its docSeq), or −1 when it cannot be read. */
-function docSeqOf(data: Uint8Array): number {
+export function docSeqOf(data: Uint8Array): number {
   try {
     const body = JSON.parse(new TextDecoder().decode(data)) as { docSeq?: unknown; data?: { docSeq?: unknown } };
     const value = body.docSeq ?? body.data?.docSeq;

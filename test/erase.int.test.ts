@@ -1,4 +1,4 @@
-// `spanda erase` on a running node: the document's text is nowhere in the log afterwards, the rest is untouched, and the store still verifies.
+// `spanda erase` on a running node (one document, or a whole tenant with --all): the text is nowhere in the log afterwards, the rest is untouched, and the store still verifies.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +131,69 @@ describe('spanda erase', () => {
     // Erasing it again finds nothing more to purge and says the deletion is the same.
     const again = JSON.parse((await runCli(['erase', 'notes', secretDoc.id, '--tenant', 'acme', '--yes', '--json', '--nats-url', node.config.natsUrl])).stdout);
     expect(again).toMatchObject({ deletionSeq: report.deletionSeq, purged: { documents: 0, chunks: 0, embeddings: 0 }, queries: 0, dlqEntries: 0 });
+  }, 120_000);
+
+  it('--all erases a whole tenant: every document and query, the deletions kept, another tenant untouched', async () => {
+    const secret = 'pangolinledger';
+    const globex = { 'x-tenant': 'globex' };
+    const initech = { 'x-tenant': 'initech' };
+    const longId = `contracts/${'x'.repeat(300)}.md`; // a hashed subject token: the id comes from the event's header
+    const publish = async (headers: Record<string, string>, id: string, text: string) => {
+      const r = await api('POST', '/v1/documents', { documents: [{ id, source: 'files', text }] }, headers);
+      expect(r.status).toBe(202);
+    };
+    await publish(globex, 'a.md', `The ${secret} audit found two missing invoices.`);
+    await publish(globex, 'a.md', `The ${secret} audit found three missing invoices.`);
+    await publish(globex, longId, `Clause nine of the ${secret} contract covers renewals.`);
+    await publish(globex, 'gone.md', `An old ${secret} memo that was deleted before.`);
+    await publish(initech, 'stays.md', 'The okapi enclosure needs a new water trough.');
+    expect((await api('DELETE', '/v1/documents/files/gone.md', undefined, globex)).status).toBe(202);
+    const asked = await eventually(() => api('POST', '/v1/query', { query: 'missing invoices audit', k: 3 }, globex), (r) => r.status === 200 && r.json.results.length > 0);
+    const kept = await eventually(() => api('POST', '/v1/query', { query: 'okapi water trough', k: 1 }, initech), (r) => r.status === 200 && r.json.results[0]?.docId === 'stays.md');
+    await eventually(() => api('GET', `/v1/answers/${asked.json.queryId}`, undefined, globex), (r) => r.status === 200);
+    await node.system.nats.js.publish('chunks.globex.files.junk', `junk about ${secret}`);
+    await eventually(() => api('GET', `/v1/documents/files/${encodeURIComponent(longId)}`, undefined, globex), (r) => r.status === 200 && r.json.serving.applied && r.json.vectors > 0);
+    await eventually(() => messagesHolding(secret), (found) => found.some((f) => f.startsWith(`${STREAMS.DLQ} `)));
+
+    const url = ['--nats-url', node.config.natsUrl];
+    for (const [args, reason] of [
+      [['erase', '--all', '--yes', ...url], /--all needs --tenant/],
+      [['erase', '--all', '--tenant', 'globex', ...url], /add --yes/],
+      [['erase', 'files', 'a.md', '--all', '--tenant', 'globex', '--yes', ...url], /give no source or id/],
+      [['erase', '--all', '--tenant', '*', '--yes', ...url], /tenant/],
+    ] as const) {
+      const refused = await runCli([...args]);
+      expect(refused.code, args.join(' ')).toBe(2);
+      expect(refused.stderr).toMatch(reason);
+    }
+    expect((await messagesHolding(secret)).length).toBeGreaterThan(5);
+
+    const run = await runCli(['erase', '--all', '--tenant', 'globex', '--yes', '--json', '--wait', '30', ...url]);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ tenant: 'globex', documents: 3, deletionsPublished: 2, unprocessed: [], unaddressable: [], queries: 1, dlqEntries: 1 });
+    expect(report.purged.documents).toBe(4); // a.md twice, the long id, gone.md's upsert
+    expect(report.purged.queries).toBeGreaterThanOrEqual(2);
+
+    expect(await messagesHolding(secret)).toEqual([]);
+    expect(await filesHolding(path.join(node.dir, 'nats'), secret)).toEqual([]);
+    for (const id of ['a.md', longId, 'gone.md']) {
+      const address = { tenant: 'globex', source: 'files', id };
+      expect(await subjectMessages(STREAMS.DOCUMENTS, subjects.document(address)), id).toEqual(['document.deleted']);
+      expect(await subjectMessages(STREAMS.CHUNKS, subjects.chunks(address)), id).toEqual(['document.removed']);
+    }
+    expect(await subjectMessages(STREAMS.QUERIES, 'queries.globex.>')).toEqual([]);
+    // The other tenant's document and answer are untouched.
+    expect((await api('GET', `/v1/answers/${kept.json.queryId}`, undefined, initech)).status).toBe(200);
+    expect((await api('POST', '/v1/query', { query: 'okapi water trough', k: 1 }, initech)).json.results[0]?.docId).toBe('stays.md');
+
+    const { kv } = await provision(node.system.nats);
+    const runtime = generationRuntime(node.system.nats, kv, node.config, [], silentLogger);
+    expect(await verifyGeneration(runtime, INFERENCE_ROLE)).toMatchObject({ ok: true, differing: [] });
+
+    const again = JSON.parse((await runCli(['erase', '--all', '--tenant', 'globex', '--yes', '--json', ...url])).stdout);
+    expect(again).toMatchObject({ documents: 3, deletionsPublished: 0, purged: { documents: 0, chunks: 0, embeddings: 0, queries: 0 }, queries: 0, dlqEntries: 0 });
+    // Nothing of the tenant is served any more (asked last: the question is a new query of the tenant).
+    expect((await api('POST', '/v1/query', { query: 'missing invoices audit', k: 3 }, globex)).json.results).toEqual([]);
   }, 120_000);
 });

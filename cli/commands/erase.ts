@@ -1,33 +1,40 @@
-// spanda erase: takes one document's content out of the log (every stream), keeping only the fact that it was deleted.
+// spanda erase: takes one document's (or a whole tenant's) content out of the log, keeping only the fact that it was deleted.
+import { ValidationError } from '../../lib/errors.ts';
 import { eraseDocument } from '../../streams/erase.ts';
+import { eraseTenant } from '../../streams/erase-tenant.ts';
+import { assertName } from '../../streams/subjects.ts';
 import { documentArgs } from '../document-args.ts';
 import { connectFrom, stringFlag } from '../env.ts';
-import type { Command } from '../main.ts';
+import type { Command, CommandContext } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
 import { progressReporter } from '../progress.ts';
 
 /** A scan shorter than this is quick enough to show no progress. */
 const PROGRESS_FROM = 50_000;
+/** A tenant's stages (scans, deletions, erasing one message at a time) are slower per item: progress from fewer. */
+const TENANT_PROGRESS_FROM = 5_000;
 
 export const eraseCommand: Command = {
   usage: `spanda erase <source> <id> --yes [--tenant default] [--wait SECONDS] [--nats-url URL] [--json]
+spanda erase --all --tenant TENANT --yes [--wait SECONDS] [--nats-url URL] [--json]
 
 Deletes the document (as spanda delete), then purges the content of every earlier version from the log: its
 DOCUMENTS messages, its CHUNKS and EMBEDDINGS once the pipeline has removed it (waiting up to --wait seconds, default
 60), the queries whose answers cited it, and its DLQ entries. The deletion itself stays, so a replay still ends with
-the document deleted. It cannot be undone: --yes is required.`,
+the document deleted. It cannot be undone: --yes is required.
+
+--all does the same for every document of a tenant (offboarding), and erases every query of the tenant; --tenant
+must be given.`,
   options: {
     tenant: { type: 'string' },
     wait: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
+    all: { type: 'boolean' },
   },
   async run(ctx) {
+    const waitSeconds = waitArg(ctx, this.usage);
+    if (ctx.values.all === true) return eraseWholeTenant(ctx, this.usage, waitSeconds);
     const { tenant, source, id } = documentArgs(ctx, this.usage);
-    const waitText = stringFlag(ctx, 'wait') ?? '60';
-    const waitSeconds = Number(waitText);
-    if (!/^\d+(\.\d+)?$/.test(waitText) || !Number.isFinite(waitSeconds) || waitSeconds > 86_400) {
-      throw new UsageError(`--wait takes seconds, 0 to 86400 (got ${JSON.stringify(waitText)})\nusage: ${this.usage}`);
-    }
     if (ctx.values.yes !== true) {
       throw new UsageError(`spanda erase purges ${source}/${id} (tenant ${tenant}) from the log for good: add --yes to go ahead (spanda delete only deletes it)`);
     }
@@ -75,3 +82,72 @@ the document deleted. It cannot be undone: --yes is required.`,
     }
   },
 };
+
+/** The --wait flag in seconds (default 60). */
+function waitArg(ctx: CommandContext, usage: string): number {
+  const waitText = stringFlag(ctx, 'wait') ?? '60';
+  const waitSeconds = Number(waitText);
+  if (!/^\d+(\.\d+)?$/.test(waitText) || !Number.isFinite(waitSeconds) || waitSeconds > 86_400) {
+    throw new UsageError(`--wait takes seconds, 0 to 86400 (got ${JSON.stringify(waitText)})\nusage: ${usage}`);
+  }
+  return waitSeconds;
+}
+
+/** spanda erase --all --tenant T: every document of the tenant, and its queries. */
+async function eraseWholeTenant(ctx: CommandContext, usage: string, waitSeconds: number): Promise<number> {
+  if (ctx.args.length > 0) throw new UsageError(`--all erases every document of the tenant: give no source or id\nusage: ${usage}`);
+  const named = stringFlag(ctx, 'tenant');
+  // No default: the whole of "default" is never erased by a forgotten flag.
+  if (named === undefined) throw new UsageError(`--all needs --tenant: name the tenant whose documents and queries are erased\nusage: ${usage}`);
+  let tenant: string;
+  try {
+    tenant = assertName('tenant', named);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new UsageError(`${err.message}\nusage: ${usage}`);
+    throw err;
+  }
+  if (ctx.values.yes !== true) {
+    throw new UsageError(`spanda erase --all purges every document and query of tenant ${tenant} from the log for good: add --yes to go ahead`);
+  }
+  const handle = await connectFrom(ctx);
+  try {
+    const progress = progressReporter(false);
+    const report = await eraseTenant(handle, tenant, {
+      waitMs: waitSeconds * 1000,
+      onStep: (step) => process.stderr.write(`spanda erase: ${step}\n`),
+      onProgress: (stage, done, total) => total >= TENANT_PROGRESS_FROM && progress.update(stage, done, total),
+    });
+    progress.finish();
+    if (ctx.values.json) {
+      printJson(report);
+    } else {
+      const { purged } = report;
+      process.stdout.write(
+        `erased tenant ${tenant}: ${report.documents} ${report.documents === 1 ? 'document' : 'documents'} (${report.deletionsPublished} deletions published; the deletions stay)\n` +
+          `  purged: ${purged.documents} from DOCUMENTS, ${purged.chunks} from CHUNKS, ${purged.embeddings} from EMBEDDINGS, ` +
+          `${purged.queries} from QUERIES (${report.queries} ${report.queries === 1 ? 'query' : 'queries'}); ${report.dlqEntries} DLQ ${report.dlqEntries === 1 ? 'entry' : 'entries'}\n`,
+      );
+    }
+    if (report.unaddressable.length > 0) {
+      process.stderr.write(`spanda erase: ${report.unaddressable.length} DOCUMENTS subjects held no readable document id (${sample(report.unaddressable)}); they were purged whole, with no deletion\n`);
+    }
+    if (report.unprocessed.length > 0) {
+      process.stderr.write(
+        `spanda erase: the pipeline had not removed ${report.unprocessed.length} documents' derived subjects within ${waitSeconds} s (${sample(report.unprocessed)}); ` +
+          'they were purged whole, but a processor still behind could write an older version there again: once the node has caught up, run spanda erase --all again\n',
+      );
+    }
+    process.stderr.write(
+      'spanda erase: the serving stores drop the documents as they apply the deletions (their rows zeroed); the indexing catalog still lists their earlier versions ' +
+        "(ids, titles, times) until it is rebuilt (spanda replay --projection indexing); the tenant's API keys are left as they are (SPANDA_API_KEYS_FILE, SPANDA_API_KEYS_BUCKET)\n",
+    );
+    return report.unprocessed.length > 0 ? 1 : 0;
+  } finally {
+    await handle.drain();
+  }
+}
+
+/** The first few of a list, for a message. */
+function sample(items: readonly string[]): string {
+  return items.length <= 3 ? items.join(', ') : `${items.slice(0, 3).join(', ')} and ${items.length - 3} more`;
+}
