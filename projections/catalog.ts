@@ -47,7 +47,8 @@ export type CatalogFact =
   | readonly ['version', string, string, string, number, boolean, string | null, string | null, string]
   | readonly ['chunked', string, string, string, number, string, number, number, number, readonly string[], number, string]
   | readonly ['removed', string, string, string, number, string, number, string]
-  | readonly ['embedded', string, string, string, number, string, number, number, number, number, string];
+  | readonly ['embedded', string, string, string, number, string, number, number, number, number, string]
+  | readonly ['erased', string, string, string, number, number, string];
 
 /** The fact a catalog op records (what a store writes, and what the digest of the log is built from). */
 export function factOf(op: CatalogOp): CatalogFact {
@@ -61,6 +62,8 @@ export function factOf(op: CatalogOp): CatalogFact {
       return ['removed', ...key, op.by, op.seq, op.at];
     case 'embedded':
       return ['embedded', ...key, op.model, op.part, op.parts, op.vectors, op.seq, op.at];
+    case 'erased':
+      return ['erased', ...key, op.seq, op.at];
   }
 }
 
@@ -75,6 +78,39 @@ export function factIdentity(fact: CatalogFact): string {
       return JSON.stringify(fact.slice(0, 6));
     case 'embedded':
       return JSON.stringify(fact.slice(0, 7));
+    case 'erased':
+      return JSON.stringify(fact.slice(0, 5));
+  }
+}
+
+/** A document's key in an erasure map (see ErasureMarks). */
+export const erasureKey = (tenant: string, source: string, docId: string): string => `${tenant}\u0000${source}\u0000${docId}`;
+
+/**
+ * What every catalog store does with erasures, whatever the order facts arrive in: an erased fact (kept, it is in the
+ * log) makes the store forget the document's facts below its docSeq, and drop any that arrive later (a slice read
+ * behind another, a replay folding one stream after the next). The facts of a document are then those at or above its
+ * highest erasure, as the log itself holds after `spanda erase`.
+ */
+export class ErasureMarks {
+  constructor(private readonly marks = new Map<string, number>()) {}
+
+  copy(): ErasureMarks {
+    return new ErasureMarks(new Map(this.marks));
+  }
+
+  /** Records an erased fact; true when it raises the document's mark (its facts below must go). */
+  note(fact: CatalogFact): boolean {
+    if (fact[0] !== 'erased') return false;
+    const key = erasureKey(fact[1], fact[2], fact[3]);
+    if ((this.marks.get(key) ?? 0) >= fact[4]) return false;
+    this.marks.set(key, fact[4]);
+    return true;
+  }
+
+  /** Whether a fact is about a version an erasure took out of the log. */
+  erases(fact: CatalogFact): boolean {
+    return fact[0] !== 'erased' && fact[4] < (this.marks.get(erasureKey(fact[1], fact[2], fact[3])) ?? 0);
   }
 }
 
@@ -115,9 +151,11 @@ export function lineageFromPage(
   return { ...ref, ...whole, versions: seqs.map((seq) => versionOf(seq, bySeq.get(seq) ?? [])) };
 }
 
+/** The facts of each version; an erasure is about the versions below it, not a version of its own. */
 function factsBySeq(facts: readonly CatalogFact[]): Map<number, CatalogFact[]> {
   const out = new Map<number, CatalogFact[]>();
   for (const f of facts) {
+    if (f[0] === 'erased') continue;
     const list = out.get(f[4]);
     if (list) list.push(f);
     else out.set(f[4], [f]);

@@ -29,7 +29,9 @@ export type CatalogOp =
     })
   /** A stage (ce-source of the event: the chunker, an embedder) acknowledged a delete. */
   | (Address & { readonly kind: 'removed'; readonly by: string })
-  | (Address & { readonly kind: 'embedded'; readonly model: string; readonly part: number; readonly parts: number; readonly vectors: number });
+  | (Address & { readonly kind: 'embedded'; readonly model: string; readonly part: number; readonly parts: number; readonly vectors: number })
+  /** `spanda erase` took every version below docSeq (the deletion it keeps) out of the log: forget their facts. */
+  | (Address & { readonly kind: 'erased' });
 
 export function indexingProjection(): Projection<CatalogOp> {
   return {
@@ -39,8 +41,9 @@ export function indexingProjection(): Projection<CatalogOp> {
       { key: STREAMS.DOCUMENTS, stream: STREAMS.DOCUMENTS, filterSubject: 'docs.>' },
       { key: STREAMS.CHUNKS, stream: STREAMS.CHUNKS, filterSubject: 'chunks.>' },
       { key: STREAMS.EMBEDDINGS, stream: STREAMS.EMBEDDINGS, filterSubject: 'embeddings.>' },
+      { key: STREAMS.ERASURES, stream: STREAMS.ERASURES, filterSubject: 'erasures.>' },
     ],
-    canHandle: ['document.upserted', 'document.deleted', 'document.chunked', 'document.removed', 'document.embedded'],
+    canHandle: ['document.upserted', 'document.deleted', 'document.chunked', 'document.removed', 'document.embedded', 'document.erased'],
     project(event: StoredEvent<SpandaEvent>): CatalogOp[] {
       // Every fact names its document version, when the stage produced it and where its event sits in the log.
       const at = (d: { tenant: string; source: string; id: string }, docSeq: number): Address => ({
@@ -79,6 +82,8 @@ export function indexingProjection(): Projection<CatalogOp> {
           const d = event.data;
           return [{ kind: 'embedded', ...at(d, d.docSeq), model: d.model.id, part: d.part.index, parts: d.part.count, vectors: d.vectors.length }];
         }
+        case 'document.erased':
+          return [{ kind: 'erased', ...at(event.data, event.data.docSeq) }];
         default:
           return [];
       }

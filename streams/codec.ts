@@ -223,12 +223,13 @@ export function decodeEvent(msg: RawMessage, position: Omit<LogPosition, 'subjec
 }
 
 /** Which subject kinds may carry each document-addressed event type. */
-const ADDRESSED: Partial<Record<EventType, ReadonlyArray<'docs' | 'chunks' | 'embeddings'>>> = {
+const ADDRESSED: Partial<Record<EventType, ReadonlyArray<'docs' | 'chunks' | 'embeddings' | 'erasures'>>> = {
   'document.upserted': ['docs'],
   'document.deleted': ['docs'],
   'document.chunked': ['chunks'],
   'document.removed': ['chunks', 'embeddings'],
   'document.embedded': ['embeddings'],
+  'document.erased': ['erasures'],
 };
 
 /**

@@ -3,7 +3,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { decodeEvent, HEADER } from './codec.ts';
 import { scanDlq } from './dlq.ts';
 import { publishDeletion } from './document-log.ts';
-import { docSeqOf, eraseMessage, POLL_MS } from './erase.ts';
+import { docSeqOf, ensureErasuresStream, eraseMessage, POLL_MS, recordErasure } from './erase.ts';
 import type { NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';
 import { mapLimit } from './publisher.ts';
@@ -23,6 +23,8 @@ export interface TenantErasureReport {
   readonly queries: number;
   /** DLQ entries holding a copy of one of the tenant's events. */
   readonly dlqEntries: number;
+  /** Documents whose erasure is recorded on ERASURES (the indexing catalog forgets their erased versions). */
+  readonly erasures: number;
   /**
    * Derived subjects (CHUNKS, EMBEDDINGS per model) on which the pipeline had not written the removal when the wait
    * ended: erased whole, so a processor still behind could write an older version there again.
@@ -36,7 +38,7 @@ export interface TenantErasureReport {
 }
 
 /** The scans and the erasing that take time at scale, for progress. */
-export type TenantEraseStage = 'documents' | 'deletions' | 'chunks' | 'embeddings' | 'queries' | 'dlq' | 'erasing';
+export type TenantEraseStage = 'documents' | 'deletions' | 'chunks' | 'embeddings' | 'queries' | 'dlq' | 'erasing' | 'erasures';
 
 export interface TenantEraseOptions {
   /** How long to wait on each derived stream for the pipeline to write the removals (default 60 s). */
@@ -80,12 +82,14 @@ interface DerivedSubject {
  * 3. on CHUNKS, then EMBEDDINGS, once the pipeline has written each document's removal, every earlier message is
  *    erased (all of a subject's after the wait, reported as unprocessed);
  * 4. every event of every query of the tenant is erased;
- * 5. DLQ entries copied from any of the tenant's subjects are deleted.
+ * 5. DLQ entries copied from any of the tenant's subjects are deleted;
+ * 6. each document's erasure is written onto ERASURES, so the indexing catalog forgets the erased versions as well.
  * Versions published after the erasure began are kept: they are new documents.
  */
 export async function eraseTenant(handle: NatsHandle, tenantName: string, options: TenantEraseOptions = {}): Promise<TenantErasureReport> {
   const tenant = assertName('tenant', tenantName); // a wildcard here would reach every tenant
   const step = options.onStep ?? (() => undefined);
+  await ensureErasuresStream(handle);
   const progress = options.onProgress ?? (() => undefined);
   const waitMs = options.waitMs ?? 60_000;
 
@@ -165,6 +169,18 @@ export async function eraseTenant(handle: NatsHandle, tenantName: string, option
   });
   const dlqEntries = await eraseAll(STREAMS.DLQ, dlqSeqs);
 
+  step('recording the erasures for the indexing catalog');
+  const erased = [...documents].flatMap(([subject, d]) => {
+    const parsed = parseDocumentSubject(subject);
+    return d.deletionSeq !== undefined && parsed ? [{ subject, deletionSeq: d.deletionSeq, parsed, lastId: d.lastId }] : [];
+  });
+  let erasures = 0;
+  await mapLimit(erased, CONCURRENCY, async ({ subject, deletionSeq, lastId }) => {
+    const address = await addressOf(handle, subject, lastId, deletionSeq);
+    if (address) await recordErasure(handle, address, deletionSeq);
+    progress('erasures', ++erasures, erased.length);
+  });
+
   return {
     tenant,
     documents: documents.size,
@@ -172,6 +188,7 @@ export async function eraseTenant(handle: NatsHandle, tenantName: string, option
     purged: { documents: purgedDocuments, chunks, embeddings, queries },
     queries: queryIds.size,
     dlqEntries,
+    erasures,
     unprocessed: unprocessed.sort(),
     unaddressable: unaddressable.sort(),
   };

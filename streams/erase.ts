@@ -1,10 +1,12 @@
 // Erasing a document from the log: its deletion kept, the content of every earlier version purged from every stream.
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { decodeEvent } from './codec.ts';
+import { decodeEvent, eventMetadata } from './codec.ts';
 import { scanDlq } from './dlq.ts';
 import { publishDeletion } from './document-log.ts';
+import type { DocumentErased } from './events/index.ts';
 import type { NatsHandle } from './nats.ts';
-import { STREAMS } from './provision.ts';
+import { provision, STREAMS } from './provision.ts';
+import { publishEvent } from './publisher.ts';
 import { readSlice, STOP_READING } from './read.ts';
 import { encodeIdToken, subjects, type DocumentAddress } from './subjects.ts';
 
@@ -28,6 +30,11 @@ export interface ErasureReport {
   readonly queries: number;
   /** DLQ entries holding a copy of one of the document's events. */
   readonly dlqEntries: number;
+  /**
+   * ERASURES sequence of the document.erased event that tells the indexing catalog to forget the erased versions
+   * (the one an earlier erasure of the same deletion wrote, when there is one).
+   */
+  readonly erasureSeq: number;
 }
 
 export interface EraseOptions {
@@ -50,11 +57,13 @@ export const POLL_MS = 200;
  * 3. on its CHUNKS subject and each model's EMBEDDINGS subject, once the pipeline has written the removal that answers
  *    the deletion, every earlier message is purged (or all of them, after `waitMs`, reported as unprocessed);
  * 4. the queries whose answers cited it are purged whole (their answers carry its passages);
- * 5. DLQ entries copied from any of its subjects are deleted.
+ * 5. DLQ entries copied from any of its subjects are deleted;
+ * 6. document.erased is written onto ERASURES, so the indexing catalog forgets the erased versions as well.
  * Messages after the deletion (a version published meanwhile) are kept: that is a new document.
  */
 export async function eraseDocument(handle: NatsHandle, address: DocumentAddress, options: EraseOptions = {}): Promise<ErasureReport> {
   const step = options.onStep ?? (() => undefined);
+  await ensureErasuresStream(handle);
   step('publishing the deletion');
   const deletion = await publishDeletion(handle, address, { producer: '/cli/erase' });
   const deletionSeq = deletion.seq;
@@ -90,17 +99,52 @@ export async function eraseDocument(handle: NatsHandle, address: DocumentAddress
     for (const entry of entries) if (held.has(entry.subject) && (await eraseMessage(handle, STREAMS.DLQ, entry.dlqSeq))) dlqEntries++;
   });
 
+  step('recording the erasure for the indexing catalog');
+  const erasureSeq = await recordErasure(handle, address, deletionSeq);
+
   return {
     tenant: address.tenant,
     source: address.source,
     id: address.id,
     deletionSeq,
+    erasureSeq,
     ...(deletion.neverPublished ? { neverPublished: true as const } : {}),
     purged: { documents, chunks, embeddings },
     unprocessed,
     queries,
     dlqEntries,
   };
+}
+
+/**
+ * Creates the ERASURES stream where a node of an earlier version provisioned the others (before anything is erased,
+ * so a failure here costs nothing).
+ */
+export async function ensureErasuresStream(handle: NatsHandle): Promise<void> {
+  try {
+    await handle.jsm.streams.info(STREAMS.ERASURES);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound)) throw err;
+    await provision(handle);
+  }
+}
+
+/**
+ * Writes document.erased for the versions of `address` below `deletionSeq` onto ERASURES, unless the last erasure of
+ * the document already covers them: the indexing catalog forgets those versions (their ids, titles and times), and so
+ * does any replay of it. Returns the erasure's ERASURES sequence.
+ */
+export async function recordErasure(handle: NatsHandle, address: DocumentAddress, deletionSeq: number): Promise<number> {
+  const subject = subjects.erasure(address);
+  const last = await lastOn(handle, STREAMS.ERASURES, subject);
+  if (last && last.docSeq >= deletionSeq) return last.seq;
+  const event: DocumentErased = {
+    type: 'document.erased',
+    data: { tenant: address.tenant, source: address.source, id: address.id, docSeq: deletionSeq },
+    metadata: eventMetadata('document.erased', { source: '/cli/erase', subject: address.id }),
+  };
+  const msgId = `${address.tenant}/${address.source}/${encodeIdToken(address.id)}/erased/${deletionSeq}`;
+  return (await publishEvent(handle, subject, event, { msgId })).seq;
 }
 
 /** The subjects of `stream` matching `filter` that hold messages. */

@@ -51,6 +51,22 @@ describe('the origin check', () => {
     expect(reasons(together)[n + 2]).toMatch(/past the end of DOCUMENTS/);
   });
 
+  it("accepts an erasure only when it names the document's deletion: anything else would make the catalog forget a live document", async () => {
+    const upserted = (await publishDocument(nats.handle, 'acme', { id: 'e1', source: 'api', text: 'text', metadata: {} })).seq;
+    const deleted = (await publishDeletion(nats.handle, { tenant: 'acme', source: 'api', id: 'e1' })).seq;
+    const erasure = (docSeq: number, at: number) =>
+      ({
+        type: 'document.erased',
+        data: { tenant: 'acme', source: 'api', id: 'e1', docSeq },
+        metadata: {},
+        position: { stream: STREAMS.ERASURES, seq: at, subject: 'erasures.acme.api.e1' },
+      }) as unknown as StoredEvent<SpandaEvent>;
+    const verdicts = await createOriginCheck(nats.handle).check([erasure(deleted, 1), erasure(upserted, 2), erasure(deleted + 10, 3)]);
+    expect(verdicts[0]).toBeUndefined();
+    expect(verdicts[1]?.message).toMatch(/is a document\.upserted, not a document\.deleted/);
+    expect(verdicts[2]?.message).toMatch(/past the end of DOCUMENTS/);
+  });
+
   it('leaves no consumer on DOCUMENTS after reading a range of headers', async () => {
     const seqs: number[] = [];
     for (let i = 0; i < RANGE_MIN; i++) seqs.push((await publishDocument(nats.handle, 'acme', { id: `r${i}`, source: 'api', text: `text ${i}`, metadata: {} })).seq);

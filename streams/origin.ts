@@ -1,4 +1,4 @@
-// The origin check: a CHUNKS or EMBEDDINGS event must point (docSeq) at a real DOCUMENTS version of the same document.
+// The origin check: a CHUNKS, EMBEDDINGS or ERASURES event must point (docSeq) at a real DOCUMENTS version of the same document.
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
 import { HEADER } from './codec.ts';
@@ -21,6 +21,8 @@ const ORIGIN_TYPES: Readonly<Record<string, readonly string[]>> = {
   'document.chunked': ['document.upserted'],
   'document.embedded': ['document.upserted'],
   'document.removed': ['document.deleted', 'document.upserted'],
+  // An erasure keeps the deletion it names: pointing anywhere else, it would make the catalog forget a live document.
+  'document.erased': ['document.deleted'],
 };
 
 export interface OriginCheck {
@@ -67,7 +69,7 @@ export function originCheckFor(handle: NatsHandle): OriginCheck {
   return check;
 }
 
-type Addressed = Extract<SpandaEvent, { type: 'document.chunked' | 'document.removed' | 'document.embedded' }>;
+type Addressed = Extract<SpandaEvent, { type: 'document.chunked' | 'document.removed' | 'document.embedded' | 'document.erased' }>;
 
 function isAddressed(event: StoredEvent<SpandaEvent>): event is StoredEvent<Addressed> {
   return Object.hasOwn(ORIGIN_TYPES, event.type);

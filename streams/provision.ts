@@ -19,6 +19,7 @@ export const STREAMS = {
   EMBEDDINGS: 'EMBEDDINGS',
   QUERIES: 'QUERIES',
   DLQ: 'DLQ',
+  ERASURES: 'ERASURES',
 } as const;
 export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
 
@@ -68,6 +69,8 @@ export function streamConfigs(options: ProvisionOptions = {}): Array<Partial<Str
     { ...common, name: STREAMS.DOCUMENTS, subjects: ['docs.>'], description: 'Document changes from upstream systems (document.upserted, document.deleted)' },
     { ...common, name: STREAMS.CHUNKS, subjects: ['chunks.>'], description: 'Chunks of each document version (document.chunked, document.removed)' },
     { ...common, name: STREAMS.EMBEDDINGS, subjects: ['embeddings.>'], description: 'Vectors per model of each document version (document.embedded, document.removed)' },
+    // Tiny and kept for good: the indexing catalog forgets the erased versions from it, in a replay too.
+    { ...common, name: STREAMS.ERASURES, subjects: ['erasures.>'], description: 'Documents whose earlier versions spanda erase took out of the log (document.erased)' },
     {
       ...common,
       name: STREAMS.QUERIES,

@@ -97,11 +97,13 @@ export const subjects = {
   chunks: (a: DocumentAddress) => `chunks.${a.tenant}.${a.source}.${encodeIdToken(a.id)}`,
   embeddings: (model: string, a: DocumentAddress) => `embeddings.${model}.${a.tenant}.${a.source}.${encodeIdToken(a.id)}`,
   embeddingsOfModel: (model: string) => `embeddings.${model}.>`,
+  /** Where `spanda erase` records that a document's earlier versions were erased (the ERASURES stream). */
+  erasure: (a: DocumentAddress) => `erasures.${a.tenant}.${a.source}.${encodeIdToken(a.id)}`,
   dlq: (processor: string) => `dlq.${processor}`,
 } as const;
 
 export interface ParsedSubject {
-  readonly kind: 'docs' | 'chunks' | 'embeddings';
+  readonly kind: 'docs' | 'chunks' | 'embeddings' | 'erasures';
   readonly model?: string;
   readonly tenant: string;
   readonly source: string;
@@ -111,11 +113,11 @@ export interface ParsedSubject {
   readonly id: string | undefined;
 }
 
-/** Parses a document-addressed subject (docs/chunks/embeddings); undefined when it is not one. */
+/** Parses a document-addressed subject (docs/chunks/embeddings/erasures); undefined when it is not one. */
 export function parseDocumentSubject(subject: string): ParsedSubject | undefined {
   const parts = subject.split('.');
   const kind = parts[0];
-  if (kind === 'docs' || kind === 'chunks') {
+  if (kind === 'docs' || kind === 'chunks' || kind === 'erasures') {
     if (parts.length !== 4) return undefined;
     const [, tenant, source, idToken] = parts as [string, string, string, string];
     return { kind, tenant, source, idToken, id: decodeIdToken(idToken) };

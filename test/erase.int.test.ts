@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/log.ts';
 import { generationRuntime, INFERENCE_ROLE } from '../cli/inference-runtime.ts';
 import { verifyGeneration } from '../projections/replay.ts';
+import { verifyCatalog } from '../projections/catalog-serving.ts';
 import { encodeEvent, eventMetadata } from '../streams/codec.ts';
 import { readSlice } from '../streams/read.ts';
 import { STREAMS, provision } from '../streams/provision.ts';
@@ -104,7 +105,7 @@ describe('spanda erase', () => {
     expect(report.purged.documents).toBe(2);
     expect(report.purged.chunks).toBeGreaterThanOrEqual(3); // two versions and the junk
     expect(report.purged.embeddings).toBeGreaterThanOrEqual(4); // two versions, two models
-    expect(run.stderr).toMatch(/spanda replay --projection indexing/);
+    expect(run.stderr).toMatch(/the indexing catalog forgets its earlier versions/);
 
     // The text is nowhere in the log, nor in nats-server's store files (each message erased, not only dropped from the
     // index); what is left on the document's subjects is the deletion and its removals.
@@ -127,6 +128,8 @@ describe('spanda erase', () => {
     const runtime = generationRuntime(node.system.nats, kv, node.config, [], silentLogger);
     const verified = await verifyGeneration(runtime, INFERENCE_ROLE);
     expect(verified).toMatchObject({ ok: true, differing: [] });
+    // So does the indexing catalog, once it has applied the erasure: it forgets the erased versions (titles included).
+    await eventually(() => verifyCatalog(node.system.nats, runtime.generations, node.config.dataDir), (v) => v.ok, 10_000);
 
     // Erasing it again finds nothing more to purge and says the deletion is the same.
     const again = JSON.parse((await runCli(['erase', 'notes', secretDoc.id, '--tenant', 'acme', '--yes', '--json', '--nats-url', node.config.natsUrl])).stdout);
@@ -171,7 +174,7 @@ describe('spanda erase', () => {
     const run = await runCli(['erase', '--all', '--tenant', 'globex', '--yes', '--json', '--wait', '30', ...url]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(report).toMatchObject({ tenant: 'globex', documents: 3, deletionsPublished: 2, unprocessed: [], unaddressable: [], queries: 1, dlqEntries: 1 });
+    expect(report).toMatchObject({ tenant: 'globex', documents: 3, deletionsPublished: 2, unprocessed: [], unaddressable: [], queries: 1, dlqEntries: 1, erasures: 3 });
     expect(report.purged.documents).toBe(4); // a.md twice, the long id, gone.md's upsert
     expect(report.purged.queries).toBeGreaterThanOrEqual(2);
 
@@ -190,6 +193,10 @@ describe('spanda erase', () => {
     const { kv } = await provision(node.system.nats);
     const runtime = generationRuntime(node.system.nats, kv, node.config, [], silentLogger);
     expect(await verifyGeneration(runtime, INFERENCE_ROLE)).toMatchObject({ ok: true, differing: [] });
+    await eventually(() => verifyCatalog(node.system.nats, runtime.generations, node.config.dataDir), (v) => v.ok, 10_000);
+    // The catalog tells only the deletion of each document now.
+    const lineage = await api('GET', '/v1/documents/files/a.md', undefined, globex);
+    expect(lineage.json.versions.map((v: { seq: number; deleted: boolean }) => v.deleted)).toEqual([true]);
 
     const again = JSON.parse((await runCli(['erase', '--all', '--tenant', 'globex', '--yes', '--json', ...url])).stdout);
     expect(again).toMatchObject({ documents: 3, deletionsPublished: 0, purged: { documents: 0, chunks: 0, embeddings: 0, queries: 0 }, queries: 0, dlqEntries: 0 });

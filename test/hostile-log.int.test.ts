@@ -178,6 +178,19 @@ describe('hostile events written straight onto the streams', () => {
     expectRejected(STREAMS.EMBEDDINGS, ack.seq, /names model "[^"]+", the payload "other-model"/);
     await publishValid('acme', 4);
 
+    // 8. Erasures (read by the indexing catalog) that would make it forget a live document: one naming the victim's
+    // live version instead of a deletion, one past the end of DOCUMENTS, one on the attacker's subject naming the
+    // victim, and junk.
+    const erasure = (docSeq: number, tenant = 'victim'): SpandaEvent => ({ type: 'document.erased', data: { tenant, source: 'api', id: 'valid-0', docSeq }, metadata: meta('document.erased') });
+    seq = await inject(subjects.erasure(victimAddress), erasure(victimSeq));
+    expectRejected(STREAMS.ERASURES, seq, /is a document\.upserted, not a document\.deleted/);
+    seq = await inject(subjects.erasure(victimAddress), erasure(1e9));
+    expectRejected(STREAMS.ERASURES, seq, /past the end of DOCUMENTS/);
+    seq = await inject(subjects.erasure({ ...victimAddress, tenant: 'attacker' }), erasure(victimSeq));
+    expectRejected(STREAMS.ERASURES, seq, /names tenant "attacker", the payload "victim"/);
+    ack = await publishRaw('erasures.victim.api.valid-0', '{"tenant": oops', 'document.erased');
+    expectRejected(STREAMS.ERASURES, ack.seq, /not valid UTF-8 JSON/);
+
     for (let i = 5; i < 10; i++) await publishValid(i % 2 === 0 ? 'acme' : 'victim', i);
 
     // Every valid document becomes queryable in its tenant.
@@ -187,6 +200,11 @@ describe('hostile events written straight onto the streams', () => {
     for (const tenant of ['acme', 'victim', 'attacker']) expect(await docIds(tenant, 'injectedword')).toEqual([]);
     const victim = await api('GET', '/v1/documents/api/valid-0', undefined, { 'x-tenant': 'victim' });
     expect(victim.json).toMatchObject({ deleted: false, seq: victimSeq });
+    // The catalog still tells the victim's version: no forged erasure reached it.
+    await eventually(
+      () => api('GET', '/v1/documents/api/valid-0', undefined, { 'x-tenant': 'victim' }),
+      (r) => (r.json.versions as Array<{ seq: number; chunked: unknown[] }>).some((v) => v.seq === victimSeq && v.chunked.length > 0),
+    );
 
     // Each rejected event is in the DLQ exactly once, with its reason; no valid event is.
     const entries = await eventually(

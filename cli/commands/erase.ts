@@ -71,10 +71,9 @@ must be given.`,
             'they were purged whole, but a processor still behind could write an older version there again: once the node has caught up, run spanda erase again\n',
         );
       }
-      // The projections keep no content of a deleted document, but the catalog lists its versions (ids, titles, times).
       process.stderr.write(
-        'spanda erase: the serving store drops the document as it applies the deletion (its rows zeroed); the indexing catalog still lists its earlier versions ' +
-          '(ids, titles, times) until it is rebuilt: spanda replay --projection indexing\n',
+        'spanda erase: the serving store drops the document as it applies the deletion (its rows zeroed), and the indexing catalog forgets its earlier versions ' +
+          '(ids, titles, times) as it applies the erasure (ERASURES)\n',
       );
       return report.unprocessed.length > 0 ? 1 : 0;
     } finally {
@@ -138,8 +137,8 @@ async function eraseWholeTenant(ctx: CommandContext, usage: string, waitSeconds:
       );
     }
     process.stderr.write(
-      'spanda erase: the serving stores drop the documents as they apply the deletions (their rows zeroed); the indexing catalog still lists their earlier versions ' +
-        "(ids, titles, times) until it is rebuilt (spanda replay --projection indexing); the tenant's API keys are left as they are (SPANDA_API_KEYS_FILE, SPANDA_API_KEYS_BUCKET)\n",
+      'spanda erase: the serving stores drop the documents as they apply the deletions (their rows zeroed), and the indexing catalog forgets their earlier versions ' +
+        "(ids, titles, times) as it applies the erasures (ERASURES); the tenant's API keys are left as they are (SPANDA_API_KEYS_FILE, SPANDA_API_KEYS_BUCKET)\n",
     );
     return report.unprocessed.length > 0 ? 1 : 0;
   } finally {

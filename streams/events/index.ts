@@ -4,6 +4,7 @@ import { ValidationError } from '../../lib/errors.ts';
 import { chunkEvents, type ChunkEvent } from './chunks.ts';
 import { documentEvents, type DocumentEvent } from './documents.ts';
 import { embeddingEvents, type DocumentEmbedded } from './embeddings.ts';
+import { erasureEvents, type DocumentErased } from './erasures.ts';
 import { FAST_VALIDATORS } from './fast-parse.ts';
 import { queryEvents, type QueryEvent } from './queries.ts';
 
@@ -11,9 +12,10 @@ export * from './common.ts';
 export * from './documents.ts';
 export * from './chunks.ts';
 export * from './embeddings.ts';
+export * from './erasures.ts';
 export * from './queries.ts';
 
-export type SpandaEvent = DocumentEvent | ChunkEvent | DocumentEmbedded | QueryEvent;
+export type SpandaEvent = DocumentEvent | ChunkEvent | DocumentEmbedded | DocumentErased | QueryEvent;
 export type EventType = SpandaEvent['type'];
 export type EventOfType<T extends EventType> = Extract<SpandaEvent, { type: T }>;
 
@@ -29,6 +31,7 @@ const registry: Readonly<Record<EventType, EventDefinition>> = {
   ...documentEvents,
   ...chunkEvents,
   ...embeddingEvents,
+  ...erasureEvents,
   ...queryEvents,
 };
 

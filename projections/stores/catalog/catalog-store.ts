@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { UnavailableError } from '../../../lib/errors.ts';
-import { catalogDigest, factIdentity, factOf, lineageFromPage, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage, type LineagePage } from '../../catalog.ts';
+import { catalogDigest, ErasureMarks, factIdentity, factOf, lineageFromPage, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage, type LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
 
@@ -32,7 +32,8 @@ function checkSound(db: Database.Database): void {
 
 export class SqliteCatalogStore implements CatalogStore {
   private readonly db: Database.Database;
-  private readonly writeBatch: (batch: StoreBatch<CatalogOp>) => void;
+  private readonly writeBatch: (batch: StoreBatch<CatalogOp>, erasures: ErasureMarks) => void;
+  private erasures = new ErasureMarks();
   private closed = false;
 
   constructor(path: string) {
@@ -44,11 +45,19 @@ export class SqliteCatalogStore implements CatalogStore {
     if (path !== ':memory:') checkSound(this.db);
     this.db.exec(DDL);
     const upsert = this.db.prepare('INSERT OR REPLACE INTO facts (identity, tenant, source, doc_id, fact) VALUES (?, ?, ?, ?, ?)');
+    const forget = this.db.prepare(
+      `DELETE FROM facts WHERE tenant = ? AND source = ? AND doc_id = ? AND json_extract(fact, '$[0]') != 'erased' AND json_extract(fact, '$[4]') < ?`,
+    );
     const checkpoint = this.db.prepare('INSERT INTO checkpoints (key, seq) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET seq = max(seq, excluded.seq)');
-    this.writeBatch = this.db.transaction((batch: StoreBatch<CatalogOp>) => {
+    // Erasures are few (one per erased document): their marks are held in memory, read once through the primary key.
+    const erasures = this.db.prepare<[], string>(`SELECT fact FROM facts WHERE identity >= '["erased",' AND identity < '["erased",~'`).pluck().all();
+    for (const fact of erasures) this.erasures.note(JSON.parse(fact) as CatalogFact);
+    this.writeBatch = this.db.transaction((batch: StoreBatch<CatalogOp>, erasures: ErasureMarks) => {
       for (const op of batch.ops) {
         const fact = factOf(op);
+        if (erasures.erases(fact)) continue; // a version erased from the log, read late
         upsert.run(factIdentity(fact), op.tenant, op.source, op.docId, JSON.stringify(fact));
+        if (erasures.note(fact)) forget.run(op.tenant, op.source, op.docId, BigInt(op.docSeq));
       }
       for (const [key, seq] of Object.entries(batch.checkpoints)) checkpoint.run(key, BigInt(seq));
     }).immediate;
@@ -60,7 +69,11 @@ export class SqliteCatalogStore implements CatalogStore {
 
   async apply(batch: StoreBatch<CatalogOp>): Promise<void> {
     this.open();
-    this.writeBatch(batch);
+    // The marks change only with a committed batch: a refused one leaves them as the file has them (copied only when
+    // the batch holds an erasure: a tenant's erasure leaves one mark per document).
+    const erasures = batch.ops.some((op) => op.kind === 'erased') ? this.erasures.copy() : this.erasures;
+    this.writeBatch(batch, erasures);
+    this.erasures = erasures;
   }
 
   private readCheckpoints(): Record<string, number> {
@@ -101,13 +114,15 @@ export class SqliteCatalogStore implements CatalogStore {
     // A document can have thousands of versions: the page is chosen here, so only its facts are read and parsed.
     const whole = this.db
       .prepare<[string, string, string], { versions: number; latest: number | null }>(
-        `SELECT COUNT(DISTINCT json_extract(fact, '$[4]')) AS versions, MAX(json_extract(fact, '$[4]')) AS latest FROM facts WHERE tenant = ? AND source = ? AND doc_id = ?`,
+        `SELECT COUNT(DISTINCT json_extract(fact, '$[4]')) AS versions, MAX(json_extract(fact, '$[4]')) AS latest FROM facts
+         WHERE tenant = ? AND source = ? AND doc_id = ? AND json_extract(fact, '$[0]') != 'erased'`,
       )
       .get(...key);
     if (!whole || whole.latest === null) return undefined;
     const seqs = this.db
       .prepare<[string, string, string, number, number], number>(
-        `SELECT DISTINCT json_extract(fact, '$[4]') AS seq FROM facts WHERE tenant = ? AND source = ? AND doc_id = ? AND json_extract(fact, '$[4]') < ? ORDER BY seq DESC LIMIT ?`,
+        `SELECT DISTINCT json_extract(fact, '$[4]') AS seq FROM facts
+         WHERE tenant = ? AND source = ? AND doc_id = ? AND json_extract(fact, '$[0]') != 'erased' AND json_extract(fact, '$[4]') < ? ORDER BY seq DESC LIMIT ?`,
       )
       .pluck()
       .all(...key, page.before ?? Number.MAX_SAFE_INTEGER, page.limit ?? -1)

@@ -1,8 +1,8 @@
 // The indexing catalog in Weaviate: one object per fact (UUIDv5 of its identity), checkpoints after the batch, writer marks for consistent snapshots.
 import { randomUUID } from 'node:crypto';
-import type { WeaviateClient } from 'weaviate-client';
+import { Filters, type WeaviateClient } from 'weaviate-client';
 import { ConfigError, UnavailableError } from '../../../lib/errors.ts';
-import { catalogDigest, factOf, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage, type LineagePage } from '../../catalog.ts';
+import { catalogDigest, ErasureMarks, factOf, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage, type LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
 import type { StoreConfig } from '../registry.ts';
@@ -97,20 +97,29 @@ class WeaviateCatalogStore implements CatalogStore {
 
   async apply(batch: StoreBatch<CatalogOp>): Promise<void> {
     this.check();
+    const erasures = await this.erasuresOf(batch.ops);
     const objects = new Map<string, ObjectWrite>();
+    const forget: CatalogOp[] = [];
     for (const op of batch.ops) {
       const fact = factOf(op);
+      if (erasures.erases(fact)) continue; // a version erased from the log, read late
       const id = factObjectId(fact);
+      const docKey = docKeyOf(op.tenant, op.source, op.docId);
       objects.delete(id); // the last write of an identity wins, as in every catalog store
-      objects.set(id, {
-        id,
-        properties: { kind: fact[0], docKey: docKeyOf(op.tenant, op.source, op.docId), tenant: op.tenant, source: op.source, docId: op.docId, docSeq: op.docSeq, fact: JSON.stringify(fact) },
-      });
+      objects.set(id, { id, properties: { kind: fact[0], docKey, tenant: op.tenant, source: op.source, docId: op.docId, docSeq: op.docSeq, fact: JSON.stringify(fact) } });
+      if (!erasures.note(fact)) continue;
+      forget.push(op);
+      // Facts of this batch below the erasure go with those already stored.
+      for (const [pending, o] of objects) if (o.properties.docKey === docKey && o.properties.kind !== 'erased' && (o.properties.docSeq as number) < op.docSeq) objects.delete(pending);
     }
     const entries = Object.entries(batch.checkpoints);
     if (objects.size === 0 && entries.length === 0) return;
     await this.mark(true);
     await upsert(this.facts, [...objects.values()]);
+    for (const op of forget) {
+      const held = await fetchWhere(this.facts, this.facts.filter.byProperty('docKey').equal(docKeyOf(op.tenant, op.source, op.docId)), ['kind', 'docSeq']);
+      await deleteIds(this.facts, held.filter((o) => read.str(o.properties, 'kind') !== 'erased' && read.num(o.properties, 'docSeq') < op.docSeq).map((o) => o.uuid));
+    }
     if (entries.length > 0) {
       // Checkpoints only move forward (SQLite's max(seq, excluded.seq)), and go after the facts they cover.
       const held = (await this.readState()).checkpoints;
@@ -118,6 +127,18 @@ class WeaviateCatalogStore implements CatalogStore {
       if (moved.length > 0) await upsert(this.state, moved.map(([key, seq]) => ({ id: checkpointObjectId(key), properties: { kind: 'checkpoint', name: key, seq } })));
     }
     await this.mark(false);
+  }
+
+  /** The erasures stored for the documents these ops are about (few: one per erased document), read per batch. */
+  private async erasuresOf(ops: readonly CatalogOp[]): Promise<ErasureMarks> {
+    const marks = new ErasureMarks();
+    const keys = [...new Set(ops.map((op) => docKeyOf(op.tenant, op.source, op.docId)))];
+    const erased = this.facts.filter.byProperty('kind').equal('erased');
+    for (let i = 0; i < keys.length; i += 100) {
+      const held = await fetchWhere(this.facts, Filters.and(this.facts.filter.byProperty('docKey').containsAny(keys.slice(i, i + 100)), erased), ['fact']);
+      for (const o of held) marks.note(JSON.parse(read.str(o.properties, 'fact')) as CatalogFact);
+    }
+    return marks;
   }
 
   private async readState(): Promise<StateView> {
