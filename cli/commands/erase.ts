@@ -4,12 +4,13 @@ import { eraseDocument } from '../../streams/erase.ts';
 import { eraseTenant } from '../../streams/erase-tenant.ts';
 import { assertName } from '../../streams/subjects.ts';
 import { documentArgs } from '../document-args.ts';
+import type { NatsHandle } from '../../streams/nats.ts';
 import { connectFrom, stringFlag } from '../env.ts';
 import type { Command, CommandContext } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
 import { progressReporter } from '../progress.ts';
 
-/** A scan shorter than this is quick enough to show no progress. */
+/** A scan shorter than this (the tenant's answers, the DLQ: each read whole) is quick enough to show no progress. */
 const PROGRESS_FROM = 50_000;
 /** A tenant's stages (scans, deletions, erasing one message at a time) are slower per item: progress from fewer. */
 const TENANT_PROGRESS_FROM = 5_000;
@@ -21,7 +22,8 @@ spanda erase --all --tenant TENANT --yes [--wait SECONDS] [--nats-url URL] [--js
 Deletes the document (as spanda delete), then purges the content of every earlier version from the log: its
 DOCUMENTS messages, its CHUNKS and EMBEDDINGS once the pipeline has removed it (waiting up to --wait seconds, default
 60), the queries whose answers cited it, and its DLQ entries. The deletion itself stays, so a replay still ends with
-the document deleted. It cannot be undone: --yes is required.
+the document deleted. Last it records the erasure on ERASURES, so the indexing catalog forgets the erased versions.
+It cannot be undone: --yes is required.
 
 --all does the same for every document of a tenant (offboarding), and erases every query of the tenant; --tenant
 must be given.`,
@@ -38,47 +40,25 @@ must be given.`,
     if (ctx.values.yes !== true) {
       throw new UsageError(`spanda erase purges ${source}/${id} (tenant ${tenant}) from the log for good: add --yes to go ahead (spanda delete only deletes it)`);
     }
-    const handle = await connectFrom(ctx);
-    try {
-      const progress = progressReporter(false);
-      const report = await eraseDocument(
-        handle,
-        { tenant, source, id },
-        {
-          waitMs: waitSeconds * 1000,
-          onStep: (step) => process.stderr.write(`spanda erase: ${step}\n`),
-          // The tenant's answers and the DLQ are read whole: at hundreds of thousands of messages that takes a while.
-          onProgress: (scan, done, total) => total >= PROGRESS_FROM && progress.update(scan, done, total),
-        },
-      );
-      progress.finish();
-      if (ctx.values.json) {
-        printJson(report);
-      } else {
-        const { purged } = report;
-        process.stdout.write(
-          `erased ${source}/${id} (tenant ${tenant}); the deletion stays at DOCUMENTS sequence ${report.deletionSeq}\n` +
-            `  purged: ${purged.documents} from DOCUMENTS, ${purged.chunks} from CHUNKS, ${purged.embeddings} from EMBEDDINGS; ` +
-            `${report.queries} ${report.queries === 1 ? 'query' : 'queries'} that cited it; ${report.dlqEntries} DLQ ${report.dlqEntries === 1 ? 'entry' : 'entries'}\n`,
-        );
-      }
-      if (report.neverPublished) {
-        process.stderr.write(`spanda erase: the log held no version of ${source}/${id} for tenant ${tenant}; check the source and id (spanda inspect events 'docs.${tenant}.${source}.>')\n`);
-      }
-      if (report.unprocessed.length > 0) {
-        process.stderr.write(
-          `spanda erase: the pipeline had not removed the document from ${report.unprocessed.join(', ')} within ${waitSeconds} s; ` +
-            'they were purged whole, but a processor still behind could write an older version there again: once the node has caught up, run spanda erase again\n',
-        );
-      }
-      process.stderr.write(
-        'spanda erase: the serving store drops the document as it applies the deletion (its rows zeroed), and the indexing catalog forgets its earlier versions ' +
-          '(ids, titles, times) as it applies the erasure (ERASURES)\n',
-      );
-      return report.unprocessed.length > 0 ? 1 : 0;
-    } finally {
-      await handle.drain();
-    }
+    return runErasure(ctx, waitSeconds, {
+      progressFrom: PROGRESS_FROM,
+      erase: (handle, options) => eraseDocument(handle, { tenant, source, id }, options),
+      summary: (report) =>
+        `erased ${source}/${id} (tenant ${tenant}); the deletion stays at DOCUMENTS sequence ${report.deletionSeq}\n` +
+        `  purged: ${report.purged.documents} from DOCUMENTS, ${report.purged.chunks} from CHUNKS, ${report.purged.embeddings} from EMBEDDINGS; ` +
+        `${report.queries} ${report.queries === 1 ? 'query' : 'queries'} that cited it; ${report.dlqEntries} DLQ ${report.dlqEntries === 1 ? 'entry' : 'entries'}\n`,
+      notes: (report) => [
+        ...(report.neverPublished ? [`the log held no version of ${source}/${id} for tenant ${tenant}; check the source and id (spanda inspect events 'docs.${tenant}.${source}.>')`] : []),
+        ...(report.unprocessed.length > 0
+          ? [
+              `the pipeline had not removed the document from ${report.unprocessed.join(', ')} within ${waitSeconds} s; ` +
+                'they were purged whole, but a processor still behind could write an older version there again: once the node has caught up, run spanda erase again',
+            ]
+          : []),
+        'the serving store drops the document as it applies the deletion (its rows zeroed), and the indexing catalog forgets its earlier versions ' +
+          '(ids, titles, times) as it applies the erasure (ERASURES)',
+      ],
+    });
   },
 };
 
@@ -108,38 +88,52 @@ async function eraseWholeTenant(ctx: CommandContext, usage: string, waitSeconds:
   if (ctx.values.yes !== true) {
     throw new UsageError(`spanda erase --all purges every document and query of tenant ${tenant} from the log for good: add --yes to go ahead`);
   }
+  return runErasure(ctx, waitSeconds, {
+    progressFrom: TENANT_PROGRESS_FROM,
+    erase: (handle, options) => eraseTenant(handle, tenant, options),
+    summary: (report) =>
+      `erased tenant ${tenant}: ${report.documents} ${report.documents === 1 ? 'document' : 'documents'} (${report.deletionsPublished} deletions published; the deletions stay)\n` +
+      `  purged: ${report.purged.documents} from DOCUMENTS, ${report.purged.chunks} from CHUNKS, ${report.purged.embeddings} from EMBEDDINGS, ` +
+      `${report.purged.queries} from QUERIES (${report.queries} ${report.queries === 1 ? 'query' : 'queries'}); ${report.dlqEntries} DLQ ${report.dlqEntries === 1 ? 'entry' : 'entries'}\n`,
+    notes: (report) => [
+      ...(report.unaddressable.length > 0
+        ? [`${report.unaddressable.length} DOCUMENTS subjects held no readable document id (${sample(report.unaddressable)}); they were purged whole, with no deletion`]
+        : []),
+      ...(report.unprocessed.length > 0
+        ? [
+            `the pipeline had not removed ${report.unprocessed.length} documents' derived subjects within ${waitSeconds} s (${sample(report.unprocessed)}); ` +
+              'they were purged whole, but a processor still behind could write an older version there again: once the node has caught up, run spanda erase --all again',
+          ]
+        : []),
+      'the serving stores drop the documents as they apply the deletions (their rows zeroed), and the indexing catalog forgets their earlier versions ' +
+        "(ids, titles, times) as it applies the erasures (ERASURES); the tenant's API keys are left as they are (SPANDA_API_KEYS_FILE, SPANDA_API_KEYS_BUCKET)",
+    ],
+  });
+}
+
+/** One erasure as the command runs it: how it erases, what it prints (stdout) and what it adds on stderr. */
+interface ErasureRun<R extends { readonly unprocessed: readonly string[] }> {
+  /** Stages with fewer items than this show no progress. */
+  readonly progressFrom: number;
+  erase(handle: NatsHandle, options: { waitMs: number; onStep: (step: string) => void; onProgress: (stage: string, done: number, total: number) => void }): Promise<R>;
+  summary(report: R): string;
+  notes(report: R): string[];
+}
+
+/** Connects, erases with steps and progress on stderr, prints the report (or --json); exit 1 when anything was left unprocessed. */
+async function runErasure<R extends { readonly unprocessed: readonly string[] }>(ctx: CommandContext, waitSeconds: number, run: ErasureRun<R>): Promise<number> {
   const handle = await connectFrom(ctx);
   try {
     const progress = progressReporter(false);
-    const report = await eraseTenant(handle, tenant, {
+    const report = await run.erase(handle, {
       waitMs: waitSeconds * 1000,
       onStep: (step) => process.stderr.write(`spanda erase: ${step}\n`),
-      onProgress: (stage, done, total) => total >= TENANT_PROGRESS_FROM && progress.update(stage, done, total),
+      onProgress: (stage, done, total) => total >= run.progressFrom && progress.update(stage, done, total),
     });
     progress.finish();
-    if (ctx.values.json) {
-      printJson(report);
-    } else {
-      const { purged } = report;
-      process.stdout.write(
-        `erased tenant ${tenant}: ${report.documents} ${report.documents === 1 ? 'document' : 'documents'} (${report.deletionsPublished} deletions published; the deletions stay)\n` +
-          `  purged: ${purged.documents} from DOCUMENTS, ${purged.chunks} from CHUNKS, ${purged.embeddings} from EMBEDDINGS, ` +
-          `${purged.queries} from QUERIES (${report.queries} ${report.queries === 1 ? 'query' : 'queries'}); ${report.dlqEntries} DLQ ${report.dlqEntries === 1 ? 'entry' : 'entries'}\n`,
-      );
-    }
-    if (report.unaddressable.length > 0) {
-      process.stderr.write(`spanda erase: ${report.unaddressable.length} DOCUMENTS subjects held no readable document id (${sample(report.unaddressable)}); they were purged whole, with no deletion\n`);
-    }
-    if (report.unprocessed.length > 0) {
-      process.stderr.write(
-        `spanda erase: the pipeline had not removed ${report.unprocessed.length} documents' derived subjects within ${waitSeconds} s (${sample(report.unprocessed)}); ` +
-          'they were purged whole, but a processor still behind could write an older version there again: once the node has caught up, run spanda erase --all again\n',
-      );
-    }
-    process.stderr.write(
-      'spanda erase: the serving stores drop the documents as they apply the deletions (their rows zeroed), and the indexing catalog forgets their earlier versions ' +
-        "(ids, titles, times) as it applies the erasures (ERASURES); the tenant's API keys are left as they are (SPANDA_API_KEYS_FILE, SPANDA_API_KEYS_BUCKET)\n",
-    );
+    if (ctx.values.json) printJson(report);
+    else process.stdout.write(run.summary(report));
+    for (const note of run.notes(report)) process.stderr.write(`spanda erase: ${note}\n`);
     return report.unprocessed.length > 0 ? 1 : 0;
   } finally {
     await handle.drain();
