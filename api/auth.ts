@@ -35,6 +35,8 @@ export const ROUTE_ACCESS: ReadonlyArray<{ readonly method: string; readonly pat
   { method: 'GET', path: '/metrics', access: 'admin' },
   { method: 'POST', path: '/v1/documents', access: 'publish' },
   { method: 'DELETE', path: '/v1/documents/:source/:id', access: 'publish' },
+  // Erasing takes content out of the log for good: not a publisher's everyday right.
+  { method: 'POST', path: '/v1/documents/:source/:id/erase', access: 'admin' },
   { method: 'GET', path: '/v1/documents/:source/:id', access: 'query' },
   { method: 'POST', path: '/v1/query', access: 'query' },
   { method: 'POST', path: '/v1/chat/completions', access: 'query' },

@@ -51,6 +51,19 @@ const acceptedSchema = z.object({
   accepted: z.array(z.object({ id: z.string(), source: z.string(), seq: z.number().int().describe('DOCUMENTS sequence; pass as after_seq to read your write'), duplicate: z.boolean().optional() })),
 });
 const deletedSchema = z.object({ seq: z.number().int(), duplicate: z.boolean().optional() });
+const erasureSchema = z.object({
+  tenant: z.string(),
+  source: z.string(),
+  id: z.string(),
+  deletionSeq: z.number().int(),
+  neverPublished: z.literal(true).optional(),
+  purged: z.object({ documents: z.number().int(), chunks: z.number().int(), embeddings: z.number().int() }),
+  unprocessed: z.array(z.string()),
+  queries: z.number().int(),
+  dlqEntries: z.number().int(),
+  erasureSeq: z.number().int(),
+  complete: z.boolean(),
+});
 const documentStateSchema = z.looseObject({
   tenant: z.string(),
   source: z.string(),
@@ -102,6 +115,7 @@ const S = {
   documentBatch: { name: 'DocumentBatch', schema: documentBatchSchema, io: 'input' },
   accepted: { name: 'Accepted', schema: acceptedSchema, io: 'output' },
   deleted: { name: 'DeletionAccepted', schema: deletedSchema, io: 'output' },
+  erasure: { name: 'Erasure', schema: erasureSchema, io: 'output' },
   documentState: { name: 'DocumentState', schema: documentStateSchema, io: 'output' },
   queryRequest: { name: 'QueryRequest', schema: queryRequestSchema, io: 'input' },
   queryResponse: { name: 'QueryResponse', schema: queryResponseSchema, io: 'output' },
@@ -149,6 +163,18 @@ export const OPERATIONS: readonly Operation[] = [
     tag: 'documents',
     summary: 'Delete a document (publishes document.deleted)',
     responses: { '202': { description: 'Deletion stored in the log', schema: S.deleted }, ...problems(400, 401, 403, 429, 503, 507) },
+  },
+  {
+    method: 'POST',
+    path: '/v1/documents/:source/:id/erase',
+    tag: 'documents',
+    summary: "Erase a document: delete it, then take every earlier version's content out of the log (admin)",
+    description:
+      "As spanda erase: publishes document.deleted, erases the document's earlier DOCUMENTS messages, its CHUNKS and EMBEDDINGS once the pipeline has removed it, " +
+      'the queries whose answers cited it and its DLQ entries, and records the erasure on ERASURES for the indexing catalog. The deletion stays. ' +
+      'complete is false when the pipeline had not removed it within `wait` (those subjects were erased whole): call again once the node has caught up.',
+    query: [{ name: 'wait', description: "Seconds to wait for the pipeline's removal (0–300, default 60)", schema: { type: 'number', minimum: 0, maximum: 300 } }],
+    responses: { '200': { description: 'What was erased', schema: S.erasure }, ...problems(400, 401, 403, 429, 503, 507) },
   },
   {
     method: 'GET',

@@ -163,6 +163,12 @@ describe('two tenants on one node', () => {
     // The admin key is an operator's, not a tenant's: it cannot read tenant data it was not given.
     expect((await send('POST', '/v1/query', OPS, { query: 'zeppelin' })).status).toBe(403);
     expect((await send('GET', doc('plan'), OPS)).status).toBe(403);
+    // Erasing needs admin; an admin key erases only in its own tenant: acme's document is untouched by the ops key.
+    expect((await send('POST', `${doc('plan')}/erase`, ACME)).status).toBe(403);
+    const elsewhere = await send('POST', `${doc('plan')}/erase?wait=0`, OPS);
+    expect(elsewhere.status).toBe(200);
+    expect(elsewhere.body).toMatchObject({ tenant: 'ops', neverPublished: true, purged: { documents: 0 } });
+    expect((await send('GET', doc('plan'), ACME)).status).toBe(200);
   });
 
   it('answers 401 with WWW-Authenticate on every protected route of the OpenAPI document, and serves the public ones', async () => {

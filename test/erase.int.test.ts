@@ -203,4 +203,27 @@ describe('spanda erase', () => {
     // Nothing of the tenant is served any more (asked last: the question is a new query of the tenant).
     expect((await api('POST', '/v1/query', { query: 'missing invoices audit', k: 3 }, globex)).json.results).toEqual([]);
   }, 120_000);
+
+  it('POST /v1/documents/:source/:id/erase does the same over HTTP, and refuses bad input with 400', async () => {
+    const secret = 'tapirreceipt';
+    const r = await api('POST', '/v1/documents', { id: 'http note.md', source: 'notes', text: `The ${secret} was lost twice.` }, acme);
+    expect(r.status).toBe(202);
+    await eventually(() => api('GET', `/v1/documents/notes/${encodeURIComponent('http note.md')}`, undefined, acme), (d) => d.status === 200 && d.json.serving.applied && d.json.vectors > 0);
+    for (const [path, reason] of [
+      ['/v1/documents/notes/x/erase?wait=abc', /wait/],
+      ['/v1/documents/notes/x/erase?wait=301', /wait/],
+      ['/v1/documents/notes/x/erase?sure=1', /sure/],
+      ['/v1/documents/Not%20A%20Source/x/erase', /source/],
+    ] as const) {
+      const refused = await api('POST', path, undefined, acme);
+      expect(refused.status, path).toBe(400);
+      expect(JSON.stringify(refused.json)).toMatch(reason);
+    }
+    const erased = await api('POST', `/v1/documents/notes/${encodeURIComponent('http note.md')}/erase?wait=30`, undefined, acme);
+    expect(erased.status).toBe(200);
+    expect(erased.json).toMatchObject({ tenant: 'acme', source: 'notes', id: 'http note.md', complete: true, unprocessed: [], purged: { documents: 1 } });
+    expect(await messagesHolding(secret)).toEqual([]);
+    const after = await api('GET', `/v1/documents/notes/${encodeURIComponent('http note.md')}`, undefined, acme);
+    expect(after.json.versions.map((v: { deleted: boolean }) => v.deleted)).toEqual([true]);
+  }, 120_000);
 });

@@ -1,9 +1,10 @@
-// Document routes: publish one, a batch (202 once JetStream has stored each event) or an NDJSON stream, delete, and per-document state.
+// Document routes: publish one, a batch (202 once JetStream has stored each event) or an NDJSON stream, delete, erase, and per-document state.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { NotFoundError, StorageLimitError, UnavailableError, ValidationError, errorMessage } from '../../lib/errors.ts';
 import type { SourcePosition } from '../../projections/projector.ts';
 import { documentInputSchema, publishDeletion, publishDocument, type PublishedDocument } from '../../streams/document-log.ts';
+import { eraseDocument } from '../../streams/erase.ts';
 import { mapLimit } from '../../streams/publisher.ts';
 import { STREAMS } from '../../streams/provision.ts';
 import { assertName } from '../../streams/subjects.ts';
@@ -35,6 +36,10 @@ const versionsQuerySchema = z
     before: seqParam.optional(),
   })
   .strict();
+
+/** The longest an erase request waits for the pipeline to remove the document before erasing what is left whole. */
+export const MAX_ERASE_WAIT_S = 300;
+const eraseQuerySchema = z.object({ wait: z.coerce.number().min(0).max(MAX_ERASE_WAIT_S).optional() }).strict();
 
 export function documentRoutes(deps: ApiDeps): Hono {
   const app = new Hono();
@@ -92,6 +97,17 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const traceparent = c.req.header('traceparent');
     const published = await publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
     return c.json({ seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}), ...(published.neverPublished ? { neverPublished: true } : {}) }, 202);
+  });
+
+  // The erasure `spanda erase` does, for an application that holds an admin key of the tenant rather than NATS access.
+  app.post('/:source/:id/erase', async (c) => {
+    const tenant = tenantOf(c);
+    const source = assertName('source', c.req.param('source'));
+    const id = c.req.param('id');
+    if (id === '') throw new ValidationError('the document id in the path is empty');
+    const { wait } = parseWith(eraseQuerySchema, c.req.query(), `query string (wait: seconds to wait for the pipeline's removal, 0–${MAX_ERASE_WAIT_S}, default 60)`, '(query)');
+    const report = await eraseDocument(deps.nats, { tenant, source, id }, { waitMs: (wait ?? 60) * 1000 });
+    return c.json({ ...report, complete: report.unprocessed.length === 0 }, 200);
   });
 
   app.get('/:source/:id', async (c) => {
