@@ -69,6 +69,8 @@ class WeaviateCatalogStore implements CatalogStore {
   private readonly writer = randomUUID();
   private writes = 0;
   private closed = false;
+  /** Whether the generation holds an erased fact (undefined until asked). */
+  private holdsErasures: boolean | undefined;
 
   constructor(
     private readonly client: WeaviateClient,
@@ -116,10 +118,7 @@ class WeaviateCatalogStore implements CatalogStore {
     if (objects.size === 0 && entries.length === 0) return;
     await this.mark(true);
     await upsert(this.facts, [...objects.values()]);
-    for (const op of forget) {
-      const held = await fetchWhere(this.facts, this.facts.filter.byProperty('docKey').equal(docKeyOf(op.tenant, op.source, op.docId)), ['kind', 'docSeq']);
-      await deleteIds(this.facts, held.filter((o) => read.str(o.properties, 'kind') !== 'erased' && read.num(o.properties, 'docSeq') < op.docSeq).map((o) => o.uuid));
-    }
+    for (const op of forget) await this.forgetBelow(op);
     if (entries.length > 0) {
       // Checkpoints only move forward (SQLite's max(seq, excluded.seq)), and go after the facts they cover.
       const held = (await this.readState()).checkpoints;
@@ -129,16 +128,33 @@ class WeaviateCatalogStore implements CatalogStore {
     await this.mark(false);
   }
 
-  /** The erasures stored for the documents these ops are about (few: one per erased document), read per batch. */
+  /**
+   * The erasures stored for the documents these ops are about (few: one per erased document), read per batch, and
+   * only once the generation holds any (this store is its one writer, so it knows when it writes the first).
+   */
   private async erasuresOf(ops: readonly CatalogOp[]): Promise<ErasureMarks> {
     const marks = new ErasureMarks();
-    const keys = [...new Set(ops.map((op) => docKeyOf(op.tenant, op.source, op.docId)))];
     const erased = this.facts.filter.byProperty('kind').equal('erased');
+    this.holdsErasures ??= (await this.facts.query.fetchObjects({ filters: erased, limit: 1, returnProperties: ['kind'] as never })).objects.length > 0;
+    if (ops.some((op) => op.kind === 'erased')) this.holdsErasures = true;
+    if (!this.holdsErasures) return marks;
+    const keys = [...new Set(ops.map((op) => docKeyOf(op.tenant, op.source, op.docId)))];
     for (let i = 0; i < keys.length; i += 100) {
       const held = await fetchWhere(this.facts, Filters.and(this.facts.filter.byProperty('docKey').containsAny(keys.slice(i, i + 100)), erased), ['fact']);
       for (const o of held) marks.note(JSON.parse(read.str(o.properties, 'fact')) as CatalogFact);
     }
     return marks;
+  }
+
+  /** Deletes the document's facts below the erasure `op` (not erasures): by filter, as many rounds as the server's cap needs. */
+  private async forgetBelow(op: CatalogOp): Promise<void> {
+    const f = this.facts.filter;
+    const below = Filters.and(f.byProperty('docKey').equal(docKeyOf(op.tenant, op.source, op.docId)), f.byProperty('docSeq').lessThan(op.docSeq), f.byProperty('kind').notEqual('erased'));
+    for (;;) {
+      const reply = await this.facts.data.deleteMany(below);
+      if (reply.failed > 0) throw new Error(`Weaviate failed to delete ${reply.failed} of ${reply.matches} facts of an erased document`);
+      if (reply.matches === 0 || reply.successful === 0) return;
+    }
   }
 
   private async readState(): Promise<StateView> {
