@@ -58,6 +58,8 @@ interface DocumentSubject {
   lastType: string;
   /** The ce-subject header of the last message (the document id, for a Spanda-written event). */
   lastId: string | undefined;
+  /** The document the subject is about; undefined when its id cannot be read back (unaddressable). */
+  address?: DocumentAddress | undefined;
   /** The deletion each document now ends with; undefined when none could be published (unaddressable). */
   deletionSeq?: number;
 }
@@ -110,17 +112,16 @@ export async function eraseTenant(handle: NatsHandle, tenantName: string, option
   let deleted = 0;
   await mapLimit([...documents], CONCURRENCY, async ([subject, d]) => {
     const last = d.seqs[d.seqs.length - 1] as number;
-    if (d.lastType === 'document.deleted') {
+    d.address = await addressOf(handle, subject, d.lastId, last);
+    if (d.address === undefined) {
+      // Nothing can name the document a deletion would be for (the projections never held it).
+      unaddressable.push(subject);
+    } else if (d.lastType === 'document.deleted') {
       d.deletionSeq = last;
     } else {
-      const address = await addressOf(handle, subject, d.lastId, last);
-      if (address === undefined) {
-        unaddressable.push(subject);
-      } else {
-        const published = await publishDeletion(handle, address, { producer: '/cli/erase' });
-        d.deletionSeq = published.seq;
-        if (!published.duplicate) deletionsPublished++;
-      }
+      const published = await publishDeletion(handle, d.address, { producer: '/cli/erase' });
+      d.deletionSeq = published.seq;
+      if (!published.duplicate) deletionsPublished++;
     }
     progress('deletions', ++deleted, documents.size);
   });
@@ -170,14 +171,10 @@ export async function eraseTenant(handle: NatsHandle, tenantName: string, option
   const dlqEntries = await eraseAll(STREAMS.DLQ, dlqSeqs);
 
   step('recording the erasures for the indexing catalog');
-  const erased = [...documents].flatMap(([subject, d]) => {
-    const parsed = parseDocumentSubject(subject);
-    return d.deletionSeq !== undefined && parsed ? [{ subject, deletionSeq: d.deletionSeq, parsed, lastId: d.lastId }] : [];
-  });
+  const erased = [...documents.values()].flatMap((d) => (d.address && d.deletionSeq !== undefined ? [{ address: d.address, deletionSeq: d.deletionSeq }] : []));
   let erasures = 0;
-  await mapLimit(erased, CONCURRENCY, async ({ subject, deletionSeq, lastId }) => {
-    const address = await addressOf(handle, subject, lastId, deletionSeq);
-    if (address) await recordErasure(handle, address, deletionSeq);
+  await mapLimit(erased, CONCURRENCY, async ({ address, deletionSeq }) => {
+    await recordErasure(handle, address, deletionSeq);
     progress('erasures', ++erasures, erased.length);
   });
 
