@@ -3,39 +3,11 @@ import type Database from 'better-sqlite3';
 import { DigestBuilder, documentHash, documentKey, type DigestDocument } from '../../digest.ts';
 import type { Metadata } from '../../../streams/events/index.ts';
 
-interface DocRow {
-  id: number;
-  tenant: string;
-  source: string;
-  doc_id: string;
-  doc_seq: number;
-  deleted: number;
-  title: string | null;
-  url: string | null;
-  metadata: string;
-  total_chunks: number | null;
-}
-
-interface ChunkRow {
-  chunk_id: string;
-  ordinal: number;
-  text: string;
-  start_char: number;
-  end_char: number;
-  tokens: number;
-  heading: string | null;
-}
-
-interface ChunkRowOfDoc extends ChunkRow {
-  doc: number;
-}
-
-interface VectorRowOfDoc {
-  doc: number;
-  chunk_id: string;
-  window_index: number;
-  vector: Buffer;
-}
+// Rows as arrays (better-sqlite3's raw mode): a digest reads every row of the file, and an object per row cost ~30%
+// more time than the values alone (90,773 chunks: chunk rows 540 against 320 ms, vector rows 740 against 570 ms).
+type DocRow = [id: number, tenant: string, source: string, docId: string, docSeq: number, deleted: number, title: string | null, url: string | null, metadata: string, totalChunks: number | null];
+type ChunkRow = [doc: number, chunkId: string, ordinal: number, text: string, start: number, end: number, tokens: number, heading: string | null];
+type VectorRow = [doc: number, chunkId: string, window: number, vector: Buffer];
 
 /** Documents whose integer key lies in [from, to]: a share of the digest work (see digestRanges). */
 export interface DocRange {
@@ -56,46 +28,37 @@ export function* digestDocuments(db: Database.Database, range: DocRange = ALL): 
     .prepare<[bigint, bigint], DocRow>(
       `SELECT id, tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks FROM documents WHERE id BETWEEN ? AND ? ORDER BY id`,
     )
+    .raw()
     .iterate(...bounds);
   const chunks = rows(
     db
-      .prepare<[bigint, bigint], ChunkRowOfDoc>(
+      .prepare<[bigint, bigint], ChunkRow>(
         `SELECT doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading FROM chunks WHERE doc BETWEEN ? AND ? ORDER BY doc`,
       )
+      .raw()
       .iterate(...bounds),
   );
   const vectors = rows(
     db
-      .prepare<[bigint, bigint], VectorRowOfDoc>(
+      .prepare<[bigint, bigint], VectorRow>(
         `SELECT c.doc, c.chunk_id, v.window_index, v.vector FROM chunks c JOIN vectors v ON v.chunk = c.id WHERE c.doc BETWEEN ? AND ? ORDER BY c.doc`,
       )
+      .raw()
       .iterate(...bounds),
   );
-  for (const d of docs) {
+  for (const [id, tenant, source, docId, docSeq, deleted, title, url, metadata, totalChunks] of docs) {
     yield {
-      tenant: d.tenant,
-      source: d.source,
-      docId: d.doc_id,
-      docSeq: d.doc_seq,
-      deleted: d.deleted === 1,
-      title: d.title,
-      url: d.url,
-      metadata: JSON.parse(d.metadata) as Metadata,
-      totalChunks: d.total_chunks,
-      chunks: chunks.of(d.id).map((c) => ({
-        chunkId: c.chunk_id,
-        ordinal: c.ordinal,
-        text: c.text,
-        start: c.start_char,
-        end: c.end_char,
-        tokens: c.tokens,
-        heading: c.heading,
-      })),
-      vectors: vectors.of(d.id).map((v) => ({
-        chunkId: v.chunk_id,
-        window: v.window_index,
-        vector: floats(v.vector),
-      })),
+      tenant,
+      source,
+      docId,
+      docSeq,
+      deleted: deleted === 1,
+      title,
+      url,
+      metadata: JSON.parse(metadata) as Metadata,
+      totalChunks,
+      chunks: chunks.of(id).map(([, chunkId, ordinal, text, start, end, tokens, heading]) => ({ chunkId, ordinal, text, start, end, tokens, heading })),
+      vectors: vectors.of(id).map(([, chunkId, window, vector]) => ({ chunkId, window, vector: floats(vector) })),
     };
   }
 }
@@ -106,15 +69,15 @@ function floats(blob: Buffer): Float32Array {
   return new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 }
 
-/** Rows ordered by `doc`, taken one document at a time (documents are visited in increasing id). */
-function rows<R extends { doc: number }>(iterator: IterableIterator<R>): { of(doc: number): R[] } {
+/** Rows ordered by their first value (the document key), taken one document at a time (documents in increasing key). */
+function rows<R extends [number, ...unknown[]]>(iterator: IterableIterator<R>): { of(doc: number): R[] } {
   let next = iterator.next();
   return {
     of(doc) {
       const out: R[] = [];
       // Rows of a document id below the one asked for belong to no document (a foreign key forbids them): skip them.
-      while (!next.done && next.value.doc < doc) next = iterator.next();
-      while (!next.done && next.value.doc === doc) {
+      while (!next.done && next.value[0] < doc) next = iterator.next();
+      while (!next.done && next.value[0] === doc) {
         out.push(next.value);
         next = iterator.next();
       }
