@@ -35,17 +35,9 @@ const KEYWORD_REBUILD_PAGE_ROWS = 4096;
 /** After a page failed to load (the file unreadable for a moment), the timer tries again after this long. */
 const KEYWORD_LOAD_RETRY_MS = 1000;
 
-interface KeywordPageRow {
-  tenant: string;
-  chunk: number;
-  doc: number;
-  source: string;
-  doc_id: string;
-  chunk_id: string;
-  text: string;
-  title: string | null;
-  heading: string | null;
-}
+// Rows read whole at open come as arrays (better-sqlite3's raw mode): no object per row on the way to the index.
+type KeywordPageRow = [tenant: string, chunk: number, doc: number, source: string, docId: string, chunkId: string, text: string, title: string | null, heading: string | null];
+type VectorRow = [tenant: string, id: number, chunk: number, doc: number, vector: Buffer];
 
 /** Everything InferenceStore does, synchronously; run it in a worker (see worker-store.ts) to keep queries off the event loop. */
 export class SqliteInferenceStore {
@@ -126,13 +118,12 @@ export class SqliteInferenceStore {
       .all();
     for (const { tenant, n } of sizes) this.index.reserve(tenant, n);
     const rows = this.db
-      .prepare<[], { tenant: string; id: number; chunk: number; doc: number; vector: Buffer }>(
-        `SELECT d.tenant, v.id, v.chunk, c.doc, v.vector FROM documents d JOIN chunks c ON c.doc = d.id JOIN vectors v ON v.chunk = c.id`,
-      )
+      .prepare<[], VectorRow>(`SELECT d.tenant, v.id, v.chunk, c.doc, v.vector FROM documents d JOIN chunks c ON c.doc = d.id JOIN vectors v ON v.chunk = c.id`)
+      .raw()
       .iterate();
     const batch: IndexChange[] = [];
-    for (const r of rows) {
-      batch.push({ kind: 'upsert', tenant: r.tenant, vectorId: r.id, chunk: r.chunk, doc: r.doc, vector: r.vector });
+    for (const [tenant, vectorId, chunk, doc, vector] of rows) {
+      batch.push({ kind: 'upsert', tenant, vectorId, chunk, doc, vector });
       if (batch.length === 4096) this.index.apply(batch.splice(0));
     }
     this.index.apply(batch);
@@ -149,16 +140,18 @@ export class SqliteInferenceStore {
     if (!load || !keywords) return false;
     // A page at a time (keyset on the rowid), never through an open iterator: applying a page may tokenize non-ASCII
     // text with SQLite itself on this connection, which better-sqlite3 refuses while an iterator is open.
-    this.keywordPage ??= this.db.prepare<[bigint, bigint], KeywordPageRow>(
-      `SELECT d.tenant, c.id AS chunk, c.doc, d.source, d.doc_id, c.chunk_id, c.text, d.title, c.heading
-       FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id > ? ORDER BY c.id LIMIT ?`,
-    );
+    this.keywordPage ??= this.db
+      .prepare<[bigint, bigint], KeywordPageRow>(
+        `SELECT d.tenant, c.id AS chunk, c.doc, d.source, d.doc_id, c.chunk_id, c.text, d.title, c.heading
+         FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id > ? ORDER BY c.id LIMIT ?`,
+      )
+      .raw();
     const page = this.keywordPage.all(BigInt(load.after), BigInt(rows));
     if (page.length > 0) {
       keywords.apply(
-        page.map((r): KeywordChange => ({ kind: 'add', tenant: r.tenant, chunk: r.chunk, doc: r.doc, key: chunkKey(r.source, r.doc_id, r.chunk_id), text: r.text, title: r.title, heading: r.heading })),
+        page.map(([tenant, chunk, doc, source, docId, chunkId, text, title, heading]): KeywordChange => ({ kind: 'add', tenant, chunk, doc, key: chunkKey(source, docId, chunkId), text, title, heading })),
       );
-      load.after = (page[page.length - 1] as { chunk: number }).chunk;
+      load.after = (page[page.length - 1] as KeywordPageRow)[1];
       if (page.length === rows) return true;
     }
     this.keywordLoad = undefined;
