@@ -76,6 +76,10 @@ const documentStateSchema = z.looseObject({
   versionCount: z.number().int().describe('How many versions the indexing catalog holds for the document'),
   versions: z.array(z.record(z.string(), z.unknown())).describe('The newest versions (100 unless ?versions= says otherwise) before ?before=, oldest first, with their per-stage facts (the indexing catalog)'),
   olderVersionsBefore: z.number().int().optional().describe('Present when older versions remain: pass it as ?before= for the next page'),
+  erasures: z
+    .array(z.object({ before: z.number().int(), at: z.string(), streamSeq: z.number().int() }))
+    .optional()
+    .describe('Present when the document was erased (spanda erase): the versions before `before` were taken out of the log, and the catalog tells them no more'),
 });
 const queryResponseSchema = z.looseObject({
   queryId: z.string(),

@@ -36,6 +36,16 @@ export interface DocumentLineage extends DocumentRef {
   readonly latest: { readonly seq: number; readonly deleted: boolean };
   /** The page's versions, oldest first. */
   readonly versions: readonly VersionLineage[];
+  /** Each `spanda erase` of the document: the versions before `before` were taken out of the log (ERASURES), oldest first. */
+  readonly erasures: readonly ErasureFact[];
+}
+
+export interface ErasureFact {
+  /** The deletion the erasure kept: every version below it is gone from the log and from the catalog. */
+  readonly before: number;
+  /** When the erasure was recorded, and its ERASURES sequence. */
+  readonly at: string;
+  readonly streamSeq: number;
 }
 
 /**
@@ -134,7 +144,15 @@ export function lineageOf(ref: DocumentRef, facts: readonly CatalogFact[], page:
   const latest = seqs.at(-1);
   if (latest === undefined) return undefined;
   const shown = seqs.filter((seq) => page.before === undefined || seq < page.before);
-  return lineageFromPage(ref, facts, { versionCount: seqs.length, latest: { seq: latest, deleted: versionOf(latest, bySeq.get(latest) ?? []).deleted } }, page.limit === undefined ? shown : shown.slice(-page.limit));
+  const whole = { versionCount: seqs.length, latest: { seq: latest, deleted: versionOf(latest, bySeq.get(latest) ?? []).deleted }, erasures: erasuresIn(facts) };
+  return lineageFromPage(ref, facts, whole, page.limit === undefined ? shown : shown.slice(-page.limit));
+}
+
+/** The erasures among a document's facts, oldest first. */
+export function erasuresIn(facts: readonly CatalogFact[]): ErasureFact[] {
+  return facts
+    .flatMap((f) => (f[0] === 'erased' ? [{ before: f[4], at: f[6], streamSeq: f[5] }] : []))
+    .sort((a, b) => a.before - b.before || a.streamSeq - b.streamSeq);
 }
 
 /**
@@ -144,7 +162,7 @@ export function lineageOf(ref: DocumentRef, facts: readonly CatalogFact[], page:
 export function lineageFromPage(
   ref: DocumentRef,
   facts: readonly CatalogFact[],
-  whole: Pick<DocumentLineage, 'versionCount' | 'latest'>,
+  whole: Pick<DocumentLineage, 'versionCount' | 'latest' | 'erasures'>,
   seqs: readonly number[] = [...factsBySeq(facts).keys()].sort((a, b) => a - b),
 ): DocumentLineage {
   const bySeq = factsBySeq(facts);

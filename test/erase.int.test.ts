@@ -197,6 +197,8 @@ describe('spanda erase', () => {
     // The catalog tells only the deletion of each document now.
     const lineage = await api('GET', '/v1/documents/files/a.md', undefined, globex);
     expect(lineage.json.versions.map((v: { seq: number; deleted: boolean }) => v.deleted)).toEqual([true]);
+    // What is left is the trace of the erasure: the versions before the deletion were erased.
+    expect(lineage.json.erasures).toEqual([{ before: lineage.json.versions[0].seq, at: expect.any(String), streamSeq: expect.any(Number) }]);
 
     const again = JSON.parse((await runCli(['erase', '--all', '--tenant', 'globex', '--yes', '--json', ...url])).stdout);
     expect(again).toMatchObject({ documents: 3, deletionsPublished: 0, purged: { documents: 0, chunks: 0, embeddings: 0, queries: 0 }, queries: 0, dlqEntries: 0 });

@@ -162,6 +162,8 @@ export function documentRoutes(deps: ApiDeps): Hono {
       versionCount: lineage?.versionCount ?? 0,
       versions,
       ...(older && versions[0] ? { olderVersionsBefore: versions[0].seq } : {}),
+      // Versions erased from the log (spanda erase) leave this trace, not their content.
+      ...(lineage && lineage.erasures.length > 0 ? { erasures: lineage.erasures } : {}),
     });
   });
 

@@ -243,7 +243,11 @@ export function describeCatalogStoreConformance(name: string, open: () => Promis
           [8, false, 'Alpha again'],
         ]);
         expect(a?.versionCount).toBe(2);
-        expect((await store.lineage(A, { limit: 1 }))?.versions.map((v) => v.seq)).toEqual([8]);
+        expect(a?.erasures).toEqual([{ before: 6, at: at(1), streamSeq: 1 }]);
+        const page = await store.lineage(A, { limit: 1 });
+        expect(page?.versions.map((v) => v.seq)).toEqual([8]);
+        expect(page?.erasures).toEqual(a?.erasures);
+        expect((await store.lineage(A_OTHER_TENANT))?.erasures).toEqual([]);
         expect((await store.lineage(A_OTHER_TENANT))?.versions.map((v) => v.seq)).toEqual([2]);
         const digest = await store.digest();
         expect(digest).toBe(expectedDigest(all));

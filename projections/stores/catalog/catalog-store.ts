@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { UnavailableError } from '../../../lib/errors.ts';
-import { catalogDigest, ErasureMarks, factIdentity, factOf, lineageFromPage, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage, type LineagePage } from '../../catalog.ts';
+import { catalogDigest, ErasureMarks, erasuresIn, factIdentity, factOf, lineageFromPage, lineageOf, type CatalogFact, type CatalogStore, type DocumentLineage, type LineagePage } from '../../catalog.ts';
 import type { CatalogOp } from '../../indexing.ts';
 import type { DocumentRef, StoreBatch } from '../../store.ts';
 
@@ -136,7 +136,13 @@ export class SqliteCatalogStore implements CatalogStore {
         .all(...key, JSON.stringify([...seqs, whole.latest])),
     );
     const deleted = facts.some((f) => f[0] === 'version' && f[4] === whole.latest && f[5] === true);
-    return lineageFromPage(ref, facts, { versionCount: whole.versions, latest: { seq: whole.latest, deleted } }, seqs);
+    const erased = parse(
+      this.db
+        .prepare<[string, string, string], string>(`SELECT fact FROM facts WHERE tenant = ? AND source = ? AND doc_id = ? AND json_extract(fact, '$[0]') = 'erased'`)
+        .pluck()
+        .all(...key),
+    );
+    return lineageFromPage(ref, facts, { versionCount: whole.versions, latest: { seq: whole.latest, deleted }, erasures: erasuresIn(erased) }, seqs);
   }
 
   /** The writer's automatic WAL checkpoint, in pages (see sqlite/wal-checkpointer.ts, which checkpoints from another thread). */
