@@ -59,6 +59,7 @@ const erasureSchema = z.object({
   neverPublished: z.literal(true).optional(),
   purged: z.object({ documents: z.number().int(), chunks: z.number().int(), embeddings: z.number().int() }),
   unprocessed: z.array(z.string()),
+  notRunning: z.array(z.string()).describe('EMBEDDINGS subjects of a model no process embeds with any more: erased whole without waiting'),
   queries: z.number().int(),
   dlqEntries: z.number().int(),
   erasureSeq: z.number().int(),

@@ -3,7 +3,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { decodeEvent, HEADER } from './codec.ts';
 import { scanDlq } from './dlq.ts';
 import { publishDeletion } from './document-log.ts';
-import { docSeqOf, ensureErasuresStream, eraseMessage, POLL_MS, recordErasure } from './erase.ts';
+import { docSeqOf, embedderOf, ensureErasuresStream, eraseMessage, POLL_MS, recordErasure, stageWatch } from './erase.ts';
 import type { NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';
 import { mapLimit } from './publisher.ts';
@@ -30,6 +30,8 @@ export interface TenantErasureReport {
    * ended: erased whole, so a processor still behind could write an older version there again.
    */
   readonly unprocessed: readonly string[];
+  /** EMBEDDINGS subjects of models no process embeds with: erased whole without waiting (see ErasureReport.notRunning). */
+  readonly notRunning: readonly string[];
   /**
    * DOCUMENTS subjects whose id could not be read back (a hashed id token and no readable version, e.g. junk written
    * straight onto the stream): erased whole, with no deletion, as the projections never held them.
@@ -73,6 +75,8 @@ interface DerivedSubject {
   readonly threshold: number;
   /** Whether to wait for the pipeline's removal (a document with a deletion) or not (no such document). */
   readonly awaited: boolean;
+  /** Its writer is an embedder no process runs: nothing is waited for (see stageWatch). */
+  notRunning?: boolean;
 }
 
 /**
@@ -142,9 +146,14 @@ export async function eraseTenant(handle: NatsHandle, tenantName: string, option
   const purgedDocuments = await eraseAll(STREAMS.DOCUMENTS, doomedDocuments);
 
   const unprocessed: string[] = [];
+  const notRunning: string[] = [];
   const purgeDerived = async (stream: string, filter: string, stage: 'chunks' | 'embeddings'): Promise<number> => {
     const derived = await awaitRemovals(handle, stream, filter, documents, startHead, waitMs, (done, total) => progress(stage, done, total));
-    for (const [subject, d] of derived) if (d.keepFrom === undefined && d.awaited) unprocessed.push(subject);
+    for (const [subject, d] of derived) {
+      if (d.keepFrom !== undefined || !d.awaited) continue;
+      if (d.notRunning) notRunning.push(subject);
+      else unprocessed.push(subject);
+    }
     return eraseAll(stream, [...derived.values()].flatMap((d) => d.seqs));
   };
   step('waiting for the pipeline to remove them, then erasing CHUNKS');
@@ -187,6 +196,7 @@ export async function eraseTenant(handle: NatsHandle, tenantName: string, option
     dlqEntries,
     erasures,
     unprocessed: unprocessed.sort(),
+    notRunning: notRunning.sort(),
     unaddressable: unaddressable.sort(),
   };
 }
@@ -265,6 +275,7 @@ async function awaitRemovals(
   onProgress: (done: number, total: number) => void,
 ): Promise<Map<string, DerivedSubject>> {
   const derived = new Map<string, DerivedSubject>();
+  const watches = new Map<string, ReturnType<typeof stageWatch>>();
   const deadline = Date.now() + waitMs;
   let cursor = 0;
   for (;;) {
@@ -284,8 +295,17 @@ async function awaitRemovals(
       }, onProgress);
       cursor = head;
     }
-    const waiting = [...derived.values()].some((d) => d.awaited && d.keepFrom === undefined);
-    if (!waiting || Date.now() >= deadline) return derived;
+    const waiting = [...derived].filter(([, d]) => d.awaited && d.keepFrom === undefined && !d.notRunning);
+    // An embedder no process runs any more (a model dropped after a migration) will never answer: stop waiting for it.
+    if (stream === STREAMS.EMBEDDINGS) {
+      for (const consumer of new Set(waiting.map(([subject]) => embedderOf(subject)))) {
+        let watch = watches.get(consumer);
+        if (!watch) watches.set(consumer, (watch = stageWatch(handle, consumer)));
+        if (!(await watch.stopped())) continue;
+        for (const [subject, d] of waiting) if (embedderOf(subject) === consumer) d.notRunning = true;
+      }
+    }
+    if (!waiting.some(([, d]) => !d.notRunning) || Date.now() >= deadline) return derived;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }

@@ -26,6 +26,11 @@ export interface ErasureReport {
    * ended: purged whole, so a processor still working on an older version could write its output after the purge.
    */
   readonly unprocessed: readonly string[];
+  /**
+   * EMBEDDINGS subjects of a model no process embeds with (its consumer gone, or still with nobody pulling): erased
+   * whole without waiting. Nothing of the erased versions can come back there: their chunks are gone from CHUNKS.
+   */
+  readonly notRunning: readonly string[];
   /** Queries whose answer cited the document: every event of each (question, answer with its passages, feedback). */
   readonly queries: number;
   /** DLQ entries holding a copy of one of the document's events. */
@@ -77,10 +82,12 @@ export async function eraseDocument(handle: NatsHandle, address: DocumentAddress
   const documents = await purge(handle, STREAMS.DOCUMENTS, documentSubject, deletionSeq);
 
   const unprocessed: string[] = [];
+  const notRunning: string[] = [];
   const purgeDerived = async (stream: string, subject: string): Promise<number> => {
     const marker = await removalMarker(handle, stream, subject, deletionSeq, options.waitMs ?? 60_000);
     if (marker === undefined) unprocessed.push(subject);
-    return purge(handle, stream, subject, marker);
+    if (marker === 'no process') notRunning.push(subject);
+    return purge(handle, stream, subject, typeof marker === 'number' ? marker : undefined);
   };
   step('waiting for the pipeline to remove it, then purging CHUNKS and EMBEDDINGS');
   const chunks = (await subjectsIn(handle, STREAMS.CHUNKS, chunkSubject)).length > 0 ? await purgeDerived(STREAMS.CHUNKS, chunkSubject) : 0;
@@ -111,6 +118,7 @@ export async function eraseDocument(handle: NatsHandle, address: DocumentAddress
     ...(deletion.neverPublished ? { neverPublished: true as const } : {}),
     purged: { documents, chunks, embeddings },
     unprocessed,
+    notRunning,
     queries,
     dlqEntries,
   };
@@ -192,14 +200,51 @@ export async function eraseMessage(handle: NatsHandle, stream: string, seq: numb
  * or after it (the removal, or a version published since), waiting up to `waitMs` for the last message to be one;
  * undefined when none came.
  */
-async function removalMarker(handle: NatsHandle, stream: string, subject: string, deletionSeq: number, waitMs: number): Promise<number | undefined> {
+async function removalMarker(handle: NatsHandle, stream: string, subject: string, deletionSeq: number, waitMs: number): Promise<number | 'no process' | undefined> {
   const deadline = Date.now() + waitMs;
+  const writer = stream === STREAMS.EMBEDDINGS ? stageWatch(handle, embedderOf(subject)) : undefined;
   for (;;) {
     const last = await lastOn(handle, stream, subject);
     if (last && last.docSeq >= deletionSeq) return firstAtOrAfter(handle, stream, subject, deletionSeq, last.seq);
+    if (writer && (await writer.stopped())) return 'no process';
     if (Date.now() >= deadline) return undefined;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/** The durable consumer (on CHUNKS) of the embedder that writes an EMBEDDINGS subject (embeddings.<model>.…). */
+export function embedderOf(subject: string): string {
+  return `embedder-${subject.split('.')[1] ?? ''}`;
+}
+
+/** How long a stage's consumer may hold still with nobody pulling before erase takes it that no process runs it. */
+export const STAGE_IDLE_MS = 10_000;
+
+/**
+ * Whether any process runs an embedder: its durable consumer is gone (never made, or deleted), or it has held still
+ * for STAGE_IDLE_MS with no pull waiting and nothing in flight (a model no node embeds with any more, after a
+ * migration). Such a stage can write nothing of the erased versions later: their inputs are gone from CHUNKS, so
+ * waiting for its removal would only wait out --wait.
+ */
+export function stageWatch(handle: NatsHandle, consumer: string): { stopped(): Promise<boolean> } {
+  let seen: string | undefined;
+  let stillSince = Date.now();
+  return {
+    async stopped() {
+      const info = await handle.jsm.consumers.info(STREAMS.CHUNKS, consumer).catch((err: unknown) => {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return null;
+        throw err;
+      });
+      if (info === null) return true;
+      const position = `${info.delivered.stream_seq}:${info.ack_floor.stream_seq}:${info.num_ack_pending}`;
+      if (position !== seen || info.num_waiting > 0 || info.num_ack_pending > 0) {
+        seen = position;
+        stillSince = Date.now();
+        return false;
+      }
+      return Date.now() - stillSince >= STAGE_IDLE_MS;
+    },
+  };
 }
 
 /** The version a derived event belongs to (its docSeq), or −1 when it cannot be read. */

@@ -7,6 +7,7 @@ import { generationRuntime, INFERENCE_ROLE } from '../cli/inference-runtime.ts';
 import { verifyGeneration } from '../projections/replay.ts';
 import { verifyCatalog } from '../projections/catalog-serving.ts';
 import { encodeEvent, eventMetadata } from '../streams/codec.ts';
+import { encodeVector } from '../streams/events/index.ts';
 import { readSlice } from '../streams/read.ts';
 import { STREAMS, provision } from '../streams/provision.ts';
 import { subjects } from '../streams/subjects.ts';
@@ -65,11 +66,20 @@ async function subjectMessages(stream: string, subject: string): Promise<string[
 
 describe('spanda erase', () => {
   it('purges every version, the answers that cited it and its DLQ entries, keeps the deletion, and the store still verifies', async () => {
-    const publish = async (id: string, text: string) => {
+    const publish = async (id: string, text: string): Promise<number> => {
       const r = await api('POST', '/v1/documents', { documents: [{ id, source: 'notes', title: 'Case notes', text }] }, acme);
       expect(r.status).toBe(202);
+      return r.json.accepted[0].seq;
     };
-    await publish(secretDoc.id, `The ${SECRET} complaint was filed on Monday by the night shift.`);
+    const firstSeq = await publish(secretDoc.id, `The ${SECRET} complaint was filed on Monday by the night shift.`);
+    // Vectors of a model no node embeds with any more (dropped after a migration): its embedder will never write the
+    // removal, and erase must not wait for it.
+    const retired = encodeEvent({
+      type: 'document.embedded',
+      data: { ...secretDoc, docSeq: firstSeq, model: { id: 'hash-64', dims: 64, normalized: true, maxTokens: 512 }, part: { index: 0, count: 1 }, vectors: [{ chunkId: `${firstSeq}:x:0`, window: 0, vector: encodeVector(new Float32Array(64).fill(0.125)) }] },
+      metadata: eventMetadata('document.embedded', { source: '/processors/embedder/hash-64' }),
+    });
+    await node.system.nats.js.publish(subjects.embeddings('hash-64', secretDoc), retired.data, { headers: retired.headers });
     await publish(secretDoc.id, `The ${SECRET} complaint was filed on Monday; the review is on Friday.`);
     await publish('kept.md', 'The narwhal survey counted tusks along the northern coast.');
     const ask = (query: string, k = 3) => api('POST', '/v1/query', { query, k }, acme);
@@ -101,10 +111,11 @@ describe('spanda erase', () => {
     const run = await runCli(['erase', 'notes', secretDoc.id, '--tenant', 'acme', '--yes', '--json', '--wait', '30', '--nats-url', node.config.natsUrl]);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout);
-    expect(report).toMatchObject({ tenant: 'acme', source: 'notes', id: secretDoc.id, unprocessed: [], queries: 2, dlqEntries: 1 });
+    expect(report).toMatchObject({ tenant: 'acme', source: 'notes', id: secretDoc.id, unprocessed: [], notRunning: [subjects.embeddings('hash-64', secretDoc)], queries: 2, dlqEntries: 1 });
+    expect(await subjectMessages(STREAMS.EMBEDDINGS, subjects.embeddings('hash-64', secretDoc))).toEqual([]);
     expect(report.purged.documents).toBe(2);
     expect(report.purged.chunks).toBeGreaterThanOrEqual(3); // two versions and the junk
-    expect(report.purged.embeddings).toBeGreaterThanOrEqual(4); // two versions, two models
+    expect(report.purged.embeddings).toBeGreaterThanOrEqual(5); // two versions, two models, and the retired model's
     expect(run.stderr).toMatch(/the indexing catalog forgets its earlier versions/);
 
     // The text is nowhere in the log, nor in nats-server's store files (each message erased, not only dropped from the

@@ -55,6 +55,7 @@ must be given.`,
                 'they were purged whole, but a processor still behind could write an older version there again: once the node has caught up, run spanda erase again',
             ]
           : []),
+        ...(report.notRunning.length > 0 ? [`no process embeds with the model of ${report.notRunning.join(', ')}: erased whole without waiting (nothing of the erased versions can come back there)`] : []),
         'the serving store drops the document as it applies the deletion (its rows zeroed), and the indexing catalog forgets its earlier versions ' +
           '(ids, titles, times) as it applies the erasure (ERASURES)',
       ],
@@ -105,6 +106,7 @@ async function eraseWholeTenant(ctx: CommandContext, usage: string, waitSeconds:
               'they were purged whole, but a processor still behind could write an older version there again: once the node has caught up, run spanda erase --all again',
           ]
         : []),
+      ...(report.notRunning.length > 0 ? [`no process embeds with the model of ${report.notRunning.length} EMBEDDINGS subjects (${sample(report.notRunning)}): erased whole without waiting`] : []),
       'the serving stores drop the documents as they apply the deletions (their rows zeroed), and the indexing catalog forgets their earlier versions ' +
         "(ids, titles, times) as it applies the erasures (ERASURES); the tenant's API keys are left as they are (SPANDA_API_KEYS_FILE, SPANDA_API_KEYS_BUCKET)",
     ],
