@@ -1,8 +1,8 @@
 // Before a replay builds: waits until the chunker and the model's embedder have processed the whole log, and says when nobody runs them.
-import type { ConsumerInfo } from '@nats-io/jetstream';
 import { ConfigError } from '../lib/errors.ts';
 import { chunkerConsumerName } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
+import { stillness } from '../streams/consumer-stillness.ts';
 import { STREAMS } from '../streams/provision.ts';
 import type { GenerationSpec } from './generations.ts';
 import { embedderConsumer, hasProcessed, lastSeq } from './read-your-writes.ts';
@@ -76,29 +76,18 @@ interface Stage {
 
 async function awaitStage(handle: NatsHandle, options: BackfillOptions, deadline: number, stage: Stage): Promise<void> {
   const idleMs = options.idleMs ?? BACKFILL_IDLE_MS;
-  let seen: string | undefined;
-  let stillSince = Date.now();
+  const still = stillness();
   for (;;) {
     const head = await lastSeq(handle, stage.stream);
     const info = await handle.jsm.consumers.info(stage.stream, stage.consumer).catch(() => undefined);
     if (!info) throw new ConfigError(stage.missing);
     options.onProgress?.({ phase: 'backfill', slice: stage.label, applied: Math.min(info.ack_floor.stream_seq, head), total: head });
     if (hasProcessed(info, head)) return;
-    const now = Date.now();
-    const position = positionOf(info);
-    if (position !== seen || info.num_waiting > 0) {
-      seen = position;
-      stillSince = now;
-    } else if (now - stillSince >= idleMs) {
-      throw new ConfigError(stage.idle(Math.round((now - stillSince) / 1000)));
-    }
-    if (now > deadline) throw new ConfigError(stage.late(head));
+    const stillMs = still(info);
+    if (stillMs >= idleMs) throw new ConfigError(stage.idle(Math.round(stillMs / 1000)));
+    if (Date.now() > deadline) throw new ConfigError(stage.late(head));
     await new Promise((r) => setTimeout(r, POLL_MS));
     options.signal?.throwIfAborted();
   }
 }
 
-/** Where a consumer stands: what it was delivered and what it acknowledged. */
-function positionOf(info: ConsumerInfo): string {
-  return `${info.delivered.stream_seq}:${info.ack_floor.stream_seq}:${info.num_ack_pending}`;
-}

@@ -4,6 +4,7 @@ import { decodeEvent, eventMetadata } from './codec.ts';
 import { scanDlq } from './dlq.ts';
 import { publishDeletion } from './document-log.ts';
 import type { DocumentErased } from './events/index.ts';
+import { stillness } from './consumer-stillness.ts';
 import type { NatsHandle } from './nats.ts';
 import { provision, STREAMS } from './provision.ts';
 import { publishEvent } from './publisher.ts';
@@ -227,8 +228,7 @@ export const STAGE_IDLE_MS = 10_000;
  * waiting for its removal would only wait out --wait.
  */
 export function stageWatch(handle: NatsHandle, consumer: string): { stopped(): Promise<boolean> } {
-  let seen: string | undefined;
-  let stillSince = Date.now();
+  const still = stillness();
   return {
     async stopped() {
       const info = await handle.jsm.consumers.info(STREAMS.CHUNKS, consumer).catch((err: unknown) => {
@@ -236,13 +236,8 @@ export function stageWatch(handle: NatsHandle, consumer: string): { stopped(): P
         throw err;
       });
       if (info === null) return true;
-      const position = `${info.delivered.stream_seq}:${info.ack_floor.stream_seq}:${info.num_ack_pending}`;
-      if (position !== seen || info.num_waiting > 0 || info.num_ack_pending > 0) {
-        seen = position;
-        stillSince = Date.now();
-        return false;
-      }
-      return Date.now() - stillSince >= STAGE_IDLE_MS;
+      // Something in flight may still be written out: never stopped while a message is delivered and not acknowledged.
+      return still(info) >= STAGE_IDLE_MS && info.num_ack_pending === 0;
     },
   };
 }
