@@ -116,7 +116,7 @@ const entrySchema = grantSchema
 
 export const apiKeyFileSchema = z.array(entrySchema);
 
-interface StoredKey {
+export interface StoredKey {
   readonly hash: Buffer;
   readonly principal: Principal;
 }
@@ -281,23 +281,27 @@ export class ApiKeys {
 }
 
 function parseKvGrant(key: string, value: string, logger: Logger): StoredKey | undefined {
-  if (!/^[0-9a-fA-F]{64}$/.test(key)) {
-    logger.warn('API key bucket entry ignored: its key must be the 64 hex digits of the API key\'s SHA-256', { key: key.slice(0, 80) });
-    return undefined;
-  }
+  const grant = bucketGrant(key, value);
+  if (grant.ok) return grant.stored;
+  logger.warn(`API key bucket entry ignored${grant.why}`, { key: key.slice(0, /^[0-9a-fA-F]{64}$/.test(key) ? 12 : 80), ...(grant.issues ? { issues: grant.issues } : {}) });
+  return undefined;
+}
+
+/**
+ * One entry of an API key bucket as a node reads it: the key's hash and what it grants, or why the node ignores it
+ * (the key is not 64 hex digits, the value is not JSON or not a grant).
+ */
+export function bucketGrant(key: string, value: string): { ok: true; stored: StoredKey } | { ok: false; why: string; issues?: string } {
+  if (!/^[0-9a-fA-F]{64}$/.test(key)) return { ok: false, why: ": its key must be the 64 hex digits of the API key's SHA-256" };
   let json: unknown;
   try {
     json = JSON.parse(value);
   } catch {
-    logger.warn('API key bucket entry ignored: not JSON', { key: key.slice(0, 12) });
-    return undefined;
+    return { ok: false, why: ': not JSON' };
   }
   const parsed = grantSchema.safeParse(json);
-  if (!parsed.success) {
-    logger.warn('API key bucket entry ignored', { key: key.slice(0, 12), issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
-    return undefined;
-  }
-  return toStored(Buffer.from(key.toLowerCase(), 'hex'), parsed.data);
+  if (!parsed.success) return { ok: false, why: '', issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  return { ok: true, stored: toStored(Buffer.from(key.toLowerCase(), 'hex'), parsed.data) };
 }
 
 // --- rate limits --------------------------------------------------------------------------------------------------

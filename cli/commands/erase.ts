@@ -1,11 +1,12 @@
 // spanda erase: takes one document's (or a whole tenant's) content out of the log, keeping only the fact that it was deleted.
-import { ValidationError } from '../../lib/errors.ts';
+import { SpandaError, ValidationError } from '../../lib/errors.ts';
 import { eraseDocument } from '../../streams/erase.ts';
-import { eraseTenant } from '../../streams/erase-tenant.ts';
+import { eraseTenant, type TenantErasureReport } from '../../streams/erase-tenant.ts';
+import { tenantKeys, type TenantKey, type TenantKeysReport } from '../../api/tenant-keys.ts';
 import { assertName } from '../../streams/subjects.ts';
 import { documentArgs } from '../document-args.ts';
 import type { NatsHandle } from '../../streams/nats.ts';
-import { connectFrom, stringFlag } from '../env.ts';
+import { configFrom, connectFrom, stringFlag } from '../env.ts';
 import type { Command, CommandContext } from '../main.ts';
 import { UsageError, printJson } from '../output.ts';
 import { progressReporter } from '../progress.ts';
@@ -17,7 +18,7 @@ const TENANT_PROGRESS_FROM = 5_000;
 
 export const eraseCommand: Command = {
   usage: `spanda erase <source> <id> --yes [--tenant default] [--wait SECONDS] [--nats-url URL] [--json]
-spanda erase --all --tenant TENANT --yes [--wait SECONDS] [--nats-url URL] [--json]
+spanda erase --all --tenant TENANT --yes [--revoke-keys] [--api-keys FILE] [--wait SECONDS] [--nats-url URL] [--json]
 
 Deletes the document (as spanda delete), then purges the content of every earlier version from the log: its
 DOCUMENTS messages, its CHUNKS and EMBEDDINGS once the pipeline has removed it (waiting up to --wait seconds, default
@@ -26,16 +27,23 @@ the document deleted. Last it records the erasure on ERASURES, so the indexing c
 It cannot be undone: --yes is required.
 
 --all does the same for every document of a tenant (offboarding), and erases every query of the tenant; --tenant
-must be given.`,
+must be given. It lists the API keys that still grant the tenant access (SPANDA_API_KEYS_BUCKET, SPANDA_API_KEYS_FILE
+or --api-keys). --revoke-keys first purges the tenant's keys from the bucket, so nothing new arrives through them while
+the erase runs (nodes follow the bucket live); keys in a file are listed to be removed by hand (exit 1 while any
+remain).`,
   options: {
     tenant: { type: 'string' },
     wait: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
     all: { type: 'boolean' },
+    'revoke-keys': { type: 'boolean' },
+    'api-keys': { type: 'string' },
+    config: { type: 'string' },
   },
   async run(ctx) {
     const waitSeconds = waitArg(ctx, this.usage);
     if (ctx.values.all === true) return eraseWholeTenant(ctx, this.usage, waitSeconds);
+    if (ctx.values['revoke-keys'] === true) throw new UsageError(`--revoke-keys goes with --all (offboarding a tenant); one document's erase leaves keys alone\nusage: ${this.usage}`);
     const { tenant, source, id } = documentArgs(ctx, this.usage);
     if (ctx.values.yes !== true) {
       throw new UsageError(`spanda erase purges ${source}/${id} (tenant ${tenant}) from the log for good: add --yes to go ahead (spanda delete only deletes it)`);
@@ -89,13 +97,29 @@ async function eraseWholeTenant(ctx: CommandContext, usage: string, waitSeconds:
   if (ctx.values.yes !== true) {
     throw new UsageError(`spanda erase --all purges every document and query of tenant ${tenant} from the log for good: add --yes to go ahead`);
   }
-  return runErasure(ctx, waitSeconds, {
+  const revoke = ctx.values['revoke-keys'] === true;
+  const config = configFrom(ctx);
+  const sources = { file: config.apiKeysFile, bucket: config.apiKeysBucket };
+  return runErasure<TenantErasureReport & { keys: TenantKeysReport }>(ctx, waitSeconds, {
     progressFrom: TENANT_PROGRESS_FROM,
-    erase: (handle, options) => eraseTenant(handle, tenant, options),
+    erase: async (handle, options) => {
+      // Looked at (and revoked) before anything is erased: a key source that cannot be read stops the command here,
+      // and the tenant cannot publish through revoked keys while the erase runs.
+      const before = await tenantKeys(handle, sources, tenant, revoke).catch((err: unknown) => {
+        throw err instanceof SpandaError ? Object.assign(err, { message: `${err.message}; nothing was erased` }) : err;
+      });
+      const { revoked } = before;
+      if (revoked.length > 0) options.onStep(`revoked ${apiKeys(revoked.length)} of tenant ${tenant} in bucket ${sources.bucket}`);
+      const report = await eraseTenant(handle, tenant, options);
+      // Looked at again afterwards: a key put meanwhile still grants access.
+      const after = await tenantKeys(handle, sources, tenant, false).catch(() => before);
+      return { ...report, keys: { ...after, revoked } };
+    },
     summary: (report) =>
       `erased tenant ${tenant}: ${report.documents} ${report.documents === 1 ? 'document' : 'documents'} (${report.deletionsPublished} deletions published; the deletions stay)\n` +
       `  purged: ${report.purged.documents} from DOCUMENTS, ${report.purged.chunks} from CHUNKS, ${report.purged.embeddings} from EMBEDDINGS, ` +
-      `${report.purged.queries} from QUERIES (${report.queries} ${report.queries === 1 ? 'query' : 'queries'}); ${report.dlqEntries} DLQ ${report.dlqEntries === 1 ? 'entry' : 'entries'}\n`,
+      `${report.purged.queries} from QUERIES (${report.queries} ${report.queries === 1 ? 'query' : 'queries'}); ${report.dlqEntries} DLQ ${report.dlqEntries === 1 ? 'entry' : 'entries'}\n` +
+      (report.keys.revoked.length > 0 ? `  revoked: ${keyList(report.keys.revoked)} (bucket ${report.keys.bucket})\n` : ''),
     notes: (report) => [
       ...(report.unaddressable.length > 0
         ? [`${report.unaddressable.length} DOCUMENTS subjects held no readable document id (${sample(report.unaddressable)}); they were purged whole, with no deletion`]
@@ -108,9 +132,42 @@ async function eraseWholeTenant(ctx: CommandContext, usage: string, waitSeconds:
         : []),
       ...(report.notRunning.length > 0 ? [`no process embeds with the model of ${report.notRunning.length} EMBEDDINGS subjects (${sample(report.notRunning)}): erased whole without waiting`] : []),
       'the serving stores drop the documents as they apply the deletions (their rows zeroed), and the indexing catalog forgets their earlier versions ' +
-        "(ids, titles, times) as it applies the erasures (ERASURES); the tenant's API keys are left as they are (SPANDA_API_KEYS_FILE, SPANDA_API_KEYS_BUCKET)",
+        '(ids, titles, times) as it applies the erasures (ERASURES)',
+      ...keyNotes(tenant, report.keys, revoke),
     ],
+    failed: (report) => revoke && remainingKeys(report.keys) > 0,
   });
+}
+
+const apiKeys = (n: number): string => `${n} API ${n === 1 ? 'key' : 'keys'}`;
+
+const remainingKeys = (keys: TenantKeysReport): number => keys.remaining.bucket.length + keys.remaining.file.length;
+
+/** Keys as a note names them: name (or id) and scopes. */
+function keyList(keys: readonly TenantKey[]): string {
+  return sample(keys.map((k) => `${k.name ?? `key ${k.keyId}`} [${k.scopes.join(', ')}]`));
+}
+
+/** What the operator still has to do about the tenant's API keys. */
+function keyNotes(tenant: string, keys: TenantKeysReport, revoke: boolean): string[] {
+  if (!keys.configured) {
+    return revoke ? ['no API keys are configured where this ran (SPANDA_API_KEYS_BUCKET, SPANDA_API_KEYS_FILE or --api-keys): none were revoked; give the ones your nodes use'] : [];
+  }
+  const notes: string[] = [];
+  if (keys.remaining.bucket.length > 0) {
+    notes.push(
+      revoke
+        ? `${apiKeys(keys.remaining.bucket.length)} of tenant ${tenant} put in bucket ${keys.bucket} while the erase ran (${keyList(keys.remaining.bucket)}): run spanda erase --all --revoke-keys again`
+        : `${apiKeys(keys.remaining.bucket.length)} in bucket ${keys.bucket} still ${keys.remaining.bucket.length === 1 ? 'grants' : 'grant'} tenant ${tenant} access (${keyList(keys.remaining.bucket)}): add --revoke-keys to purge them`,
+    );
+  }
+  if (keys.remaining.file.length > 0) {
+    notes.push(
+      `${apiKeys(keys.remaining.file.length)} of tenant ${tenant} in the key file ${keys.file} (${keyList(keys.remaining.file)}): ` +
+        'nodes read the file at start, so remove those entries and restart them (or keep keys in SPANDA_API_KEYS_BUCKET, which --revoke-keys purges live)',
+    );
+  }
+  return notes;
 }
 
 /** One erasure as the command runs it: how it erases, what it prints (stdout) and what it adds on stderr. */
@@ -120,9 +177,11 @@ interface ErasureRun<R extends { readonly unprocessed: readonly string[] }> {
   erase(handle: NatsHandle, options: { waitMs: number; onStep: (step: string) => void; onProgress: (stage: string, done: number, total: number) => void }): Promise<R>;
   summary(report: R): string;
   notes(report: R): string[];
+  /** Whether the run leaves something the operator asked for undone beyond `unprocessed` (exit 1). */
+  failed?(report: R): boolean;
 }
 
-/** Connects, erases with steps and progress on stderr, prints the report (or --json); exit 1 when anything was left unprocessed. */
+/** Connects, erases with steps and progress on stderr, prints the report (or --json); exit 1 when anything was left undone. */
 async function runErasure<R extends { readonly unprocessed: readonly string[] }>(ctx: CommandContext, waitSeconds: number, run: ErasureRun<R>): Promise<number> {
   const handle = await connectFrom(ctx);
   try {
@@ -136,7 +195,7 @@ async function runErasure<R extends { readonly unprocessed: readonly string[] }>
     if (ctx.values.json) printJson(report);
     else process.stdout.write(run.summary(report));
     for (const note of run.notes(report)) process.stderr.write(`spanda erase: ${note}\n`);
-    return report.unprocessed.length > 0 ? 1 : 0;
+    return report.unprocessed.length > 0 || run.failed?.(report) === true ? 1 : 0;
   } finally {
     await handle.drain();
   }
