@@ -19,6 +19,17 @@ export function diskSpace(dir: string): DiskSpace | undefined {
   }
 }
 
+/**
+ * Below this share free a disk counts as full: a nats-server started then gives JetStream no storage at all, and a
+ * store that failed for want of space waits for more. What "room again" means after a disk filled up.
+ */
+export const DISK_FULL_FRACTION = 0.01;
+
+/** Whether `space` (as diskSpace reads it) is full by DISK_FULL_FRACTION; unknown space is not full. */
+export function isFull(space: DiskSpace | undefined): boolean {
+  return space !== undefined && space.size > 0 && space.free / space.size < DISK_FULL_FRACTION;
+}
+
 /** Below this share free the watch warns (and SpandaDiskAlmostFull fires in deploy/prometheus/spanda.rules.yml). */
 export const DISK_LOW_FRACTION = 0.1;
 

@@ -272,5 +272,34 @@ describe('the projector', () => {
     expect(failures[0]?.error).toMatch(/^database or disk is full \(the disk holding the store is full: free space on it or move the data dir\)$/);
     expect(running.health()).toMatchObject({ ok: true, consecutiveFailures: 0 });
   });
+
+  it('after a failure for a full disk, applies as soon as the disk has room again instead of at the end of its backoff', async () => {
+    await publishChunkedDocs(['a']);
+    const attempts: number[] = [];
+    const full = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const { store, applied } = scriptedStore((_, call) => {
+      attempts.push(Date.now());
+      return call === 0 ? full : undefined;
+    });
+    let room = false;
+    const lines: Array<{ level: string; message: string }> = [];
+    const logger = createLogger('test', 'debug', (line) => lines.push(JSON.parse(line)), { format: 'json' });
+    projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), Object.assign(store, { storageDir: '/data/inference' }), {
+      logger,
+      applyRetryMs: { first: 60_000, max: 60_000 },
+      readDisk: (dir) => (dir === '/data/inference' ? { size: 1_000_000, free: room ? 400_000 : 1_000 } : undefined),
+    });
+    const deadline = Date.now() + 10_000;
+    while (attempts.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Still full: it waits (its backoff is a minute), looking at the disk meanwhile.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(attempts).toHaveLength(1);
+    room = true;
+    const freedAt = Date.now();
+    while (!applied.has('a') && Date.now() < deadline + 5_000) await new Promise((r) => setTimeout(r, 20));
+    expect(applied.has('a')).toBe(true);
+    expect(Date.now() - freedAt).toBeLessThan(3_000);
+    expect(lines.map((l) => l.message)).toContain('the disk holding the store has room again; applying now');
+  });
 });
 

@@ -1,5 +1,6 @@
 // The generic projector: reads a projection's log slices from the store's checkpoints and applies them in batches.
 import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { diskSpace, isFull, type DiskSpace } from '../lib/disk-space.ts';
 import { TransientError, UnavailableError, ValidationError, errorMessage, isDiskFull } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { burstWarning } from '../lib/log-burst.ts';
@@ -43,6 +44,8 @@ export interface ProjectorOptions {
    * queries.
    */
   readonly lingerMs?: number;
+  /** Reads the disk space of the store's storageDir (default lib/disk-space.ts diskSpace; tests give another). */
+  readonly readDisk?: (dir: string) => DiskSpace | undefined;
 }
 
 /** Whether the projection advances, for /readyz: a stuck projection serves stale answers while looking alive. */
@@ -89,6 +92,8 @@ export const PENDING_RECHECK_MS = 2000;
 /** A failed batch is retried after 1 s, then 2, 4 … up to 30 s while the failures go on (back to 1 s after a success). */
 export const APPLY_RETRY_FIRST_MS = 1000;
 export const APPLY_RETRY_MAX_MS = 30_000;
+/** While a batch waits to be retried after the store's disk filled up, how often the disk is looked at for room. */
+export const ROOM_CHECK_MS = 1000;
 
 interface SourceState {
   readonly source: ProjectionSource;
@@ -109,6 +114,7 @@ export function runProjector<Op = StoreOp>(
   const log = (options.logger ?? silentLogger).child(`projector-${projection.name}`);
   const batchSize = options.batchSize ?? 500;
   const lingerMs = options.lingerMs ?? 0;
+  const readDisk = options.readDisk ?? diskSpace;
   let lingering = false;
   const failuresBeforeUnhealthy = options.failuresBeforeUnhealthy ?? 3;
   const retry = options.applyRetryMs ?? { first: APPLY_RETRY_FIRST_MS, max: APPLY_RETRY_MAX_MS };
@@ -400,6 +406,22 @@ export function runProjector<Op = StoreOp>(
     }
   }
 
+  /**
+   * Waits `delayMs` before a failed batch is tried again. After a failure for want of space, the store's disk is looked
+   * at every ROOM_CHECK_MS: once it has been full and has room again (the operator freed space), the wait ends there.
+   */
+  async function backOff(delayMs: number, storageDir: string | undefined): Promise<void> {
+    const until = Date.now() + delayMs;
+    const full = () => storageDir !== undefined && isFull(readDisk(storageDir));
+    const lookForRoom = full();
+    while (!stopping && Date.now() < until) {
+      await woken(lookForRoom ? Math.min(ROOM_CHECK_MS, until - Date.now()) : until - Date.now());
+      if (!lookForRoom || stopping || full()) continue;
+      log.info('the disk holding the store has room again; applying now', { storageDir });
+      return;
+    }
+  }
+
   async function loop(): Promise<void> {
     while (!stopping) {
       try {
@@ -458,8 +480,7 @@ export function runProjector<Op = StoreOp>(
         else log.warn(text, fields);
         lastError = message;
         await closeSources();
-        const until = Date.now() + delayMs;
-        while (!stopping && Date.now() < until) await woken(until - Date.now());
+        await backOff(delayMs, isDiskFull(err) ? store.storageDir : undefined);
       }
     }
     await closeSources();

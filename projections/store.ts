@@ -177,6 +177,11 @@ export interface ProjectionStore<Op = StoreOp> {
   /** The canonical content digest (projections/digest.ts): equal content ⇔ equal digest, whatever the store kind. */
   digest(): Promise<string>;
   close(): Promise<void>;
+  /**
+   * The directory a local store keeps its files in: after a batch failed for want of space (lib/errors.ts isDiskFull),
+   * the projector retries as soon as that disk has room again rather than at the end of its backoff.
+   */
+  readonly storageDir?: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Whether JetStream answers: a probe every few seconds, and a local nats-server whose JetStream stays silent restarted.
-import { diskSpace } from '../lib/disk-space.ts';
+import { diskSpace, isFull, type DiskSpace } from '../lib/disk-space.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { redactUrl, silentLogger, type Logger } from '../lib/log.ts';
 import { LATE, within } from '../lib/within.ts';
@@ -18,8 +18,15 @@ export interface JetStreamWatchOptions {
   readonly restartAfterMs?: number;
   /** Restarts the server (only for one this process runs); absent: the silence is logged and reported only. */
   readonly restart?: (reason: string) => void;
-  /** The server's store dir: no restart while its disk is full (JetStream would start without its streams). */
+  /**
+   * The server's store dir: no restart while its disk is full (JetStream would start without its streams), and a
+   * restart as soon as it has room again when it was full during the silence (what made JetStream stop).
+   */
   readonly storeDir?: string;
+  /** While JetStream is silent and its store's disk full, how often the disk is looked at again. Default 1 s. */
+  readonly roomCheckMs?: number;
+  /** Reads the store's disk space (default lib/disk-space.ts diskSpace; tests give another). */
+  readonly readDisk?: (dir: string) => DiskSpace | undefined;
 }
 
 export interface JetStreamWatch {
@@ -28,26 +35,57 @@ export interface JetStreamWatch {
   stop(): void;
 }
 
-/** Below this share free on the store's disk a restart waits: nats-server then gives JetStream no storage at all. */
-const STORE_DISK_MIN_FREE = 0.01;
-
 /**
  * Probes JetStream ($JS.API.INFO) every `intervalMs`. nats-server 2.9 stops answering JetStream, with nothing in its
  * log, when a write to its store fails for a full disk, and stays so after space is freed while its clients' connection
  * stays up; a hung server answers nothing at all. Either way publishing fails after its timeout and nothing is stored
  * until the server is restarted. After `restartAfterMs` of silence the watch logs an error and calls `restart` (a
- * server this process runs and whose disk has room), and reports the silence to /readyz meanwhile.
+ * server this process runs and whose disk has room), and reports the silence to /readyz meanwhile. When the store's
+ * disk was full during the silence, the server is restarted as soon as the disk has room again (looked at every
+ * `roomCheckMs`) rather than a minute into the silence: freeing space is what the operator was told to do, and the
+ * server will not answer again by itself.
  */
 export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOptions = {}): JetStreamWatch {
   const log = options.logger ?? silentLogger;
   const intervalMs = options.intervalMs ?? 10_000;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const restartAfterMs = options.restartAfterMs ?? 60_000;
+  const roomCheckMs = options.roomCheckMs ?? 1000;
+  const readDisk = options.readDisk ?? diskSpace;
   const url = redactUrl(handle.url);
   let silentSince: number | undefined;
   let reported = false;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // Whether the store's disk was full at some look during the current silence, and the look-again timer meanwhile.
+  let fullDuringSilence = false;
+  let roomTimer: ReturnType<typeof setInterval> | undefined;
+
+  // A full disk (lib/disk-space.ts isFull) holds a restart back: nats-server would start with no storage for JetStream.
+  const storeDiskFull = (): boolean => options.storeDir !== undefined && isFull(readDisk(options.storeDir));
+  const stopLookingForRoom = () => {
+    clearInterval(roomTimer);
+    roomTimer = undefined;
+  };
+  const restartNow = (silentMs: number, failure: string, message: string) => {
+    const reason = `JetStream has not answered for ${Math.round(silentMs / 1000)} s (${failure})`;
+    log.error(message, { url, silentMs, error: failure });
+    options.restart?.(reason);
+    silentSince = undefined; // a fresh window for the restarted server
+    reported = true; // its first answer is logged
+    fullDuringSilence = false;
+    stopLookingForRoom();
+  };
+  /** While silent with a full disk: restarts the server once the disk has room (only for a server this process runs). */
+  const lookForRoom = (failure: string) => {
+    if (!options.restart || roomTimer !== undefined) return;
+    roomTimer = setInterval(() => {
+      if (stopped || silentSince === undefined) return stopLookingForRoom();
+      if (storeDiskFull()) return;
+      restartNow(Date.now() - silentSince, failure, 'the disk holding the local nats-server\'s store has room again after it filled up and JetStream stopped answering; restarting it');
+    }, roomCheckMs);
+    roomTimer.unref?.();
+  };
 
   const probe = async (): Promise<void> => {
     const started = Date.now();
@@ -62,28 +100,39 @@ export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOption
       if (reported) log.info('JetStream answers again', { url });
       silentSince = undefined;
       reported = false;
+      fullDuringSilence = false;
+      stopLookingForRoom();
       return;
     }
     silentSince ??= started;
     const silentMs = Date.now() - silentSince;
+    const diskFull = storeDiskFull();
+    if (diskFull) {
+      fullDuringSilence = true;
+      lookForRoom(failure);
+      if (!reported) {
+        reported = true;
+        log.error(
+          options.restart
+            ? 'JetStream on the local nats-server stopped answering and the disk holding its store is full: free space on it, and the server is restarted as soon as there is room'
+            : 'JetStream stopped answering and the disk holding its store is full: free space on it, then restart the nats-server',
+          { url, silentMs, storeDir: options.storeDir },
+        );
+      }
+      return;
+    }
+    if (options.restart && fullDuringSilence) {
+      restartNow(silentMs, failure, 'the disk holding the local nats-server\'s store has room again after it filled up and JetStream stopped answering; restarting it');
+      return;
+    }
     if (silentMs < restartAfterMs) return;
-    const space = options.storeDir !== undefined ? diskSpace(options.storeDir) : undefined;
-    const diskFull = space !== undefined && space.size > 0 && space.free / space.size < STORE_DISK_MIN_FREE;
-    if (options.restart && !diskFull) {
-      const reason = `JetStream has not answered for ${Math.round(silentMs / 1000)} s (${failure})`;
-      log.error('JetStream on the local nats-server stopped answering; restarting it (nats-server 2.9 does so after a write to a full disk fails)', { url, silentMs, error: failure });
-      options.restart(reason);
-      silentSince = undefined; // a fresh window for the restarted server
-      reported = true; // its first answer is logged
+    if (options.restart) {
+      restartNow(silentMs, failure, 'JetStream on the local nats-server stopped answering; restarting it (nats-server 2.9 does so after a write to a full disk fails)');
       return;
     }
     if (reported) return;
     reported = true;
-    if (diskFull) {
-      log.error('JetStream on the local nats-server stopped answering and the disk holding its store is full: free space on it, and the server is restarted once there is room', { url, silentMs, storeDir: options.storeDir });
-    } else {
-      log.error('JetStream is not answering: publishing fails and nothing new is stored until it does; check the nats-server (its log, its disk) and restart it', { url, silentMs, error: failure });
-    }
+    log.error('JetStream is not answering: publishing fails and nothing new is stored until it does; check the nats-server (its log, its disk) and restart it', { url, silentMs, error: failure });
   };
 
   const loop = async (): Promise<void> => {
@@ -102,6 +151,7 @@ export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOption
     stop: () => {
       stopped = true;
       clearTimeout(timer);
+      stopLookingForRoom();
     },
   };
 }

@@ -170,6 +170,42 @@ describe('watchJetStream', () => {
     expect(messages).not.toContainEqual(['error', 'nats-server exited unexpectedly; restarting it']);
   }, 40_000);
 
+  it('restarts a silent server as soon as its store disk, full meanwhile, has room again, not a minute into the silence', async () => {
+    const logs = captureLogs();
+    const { server, handle } = await start(logs);
+    let full = true;
+    const readDisk = () => ({ size: 1_000_000, free: full ? 0 : 500_000 });
+    const watch = watchJetStream(handle, {
+      logger: logs.logger,
+      intervalMs: 200,
+      timeoutMs: 300,
+      restartAfterMs: 120_000,
+      roomCheckMs: 50,
+      restart: (reason) => server.restart(reason),
+      storeDir: server.dataDir,
+      readDisk,
+    });
+    cleanups.push(async () => watch.stop());
+    const hung = server.pid;
+    process.kill(hung, 'SIGSTOP');
+    cleanups.push(async () => void (isAlive(hung) && process.kill(hung, 'SIGKILL')));
+    // While the disk is full nothing is restarted (JetStream would start without room for its streams), and it says why.
+    await waitFor(() => logs.lines.some((l) => l.message.includes('the disk holding its store is full')), 5_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(server.pid).toBe(hung);
+    expect(server.restarts).toBe(0);
+    full = false;
+    const freedAt = Date.now();
+    await waitFor(() => server.pid !== hung, 10_000);
+    expect(Date.now() - freedAt).toBeLessThan(5_000); // the room check, not the 120 s silence
+    await waitFor(() => handle.connected() && watch.silentForMs() === 0, 20_000);
+    expect(server.restarts).toBe(1);
+    expect(logs.lines.map((l) => [l.level, l.message])).toContainEqual([
+      'error',
+      "the disk holding the local nats-server's store has room again after it filled up and JetStream stopped answering; restarting it",
+    ]);
+  }, 40_000);
+
   it('without a restart (a server it does not run) says once that JetStream is silent, and when it answers again', async () => {
     const logs = captureLogs();
     const { server, handle } = await start(logs);

@@ -15,7 +15,7 @@ export function natsCheck(deps: Pick<ApiDeps, 'nats' | 'jetstream'>): { ok: bool
   if (!deps.nats.connected()) return { ok: false, detail: `not connected to ${url}; publishing answers 503 until it reconnects` };
   const silentMs = deps.jetstream?.silentForMs() ?? 0;
   if (silentMs >= JETSTREAM_SILENT_NOT_READY_MS) {
-    return { ok: false, detail: `JetStream at ${url} has not answered for ${Math.round(silentMs / 1000)} s; publishing fails until it does (a local nats-server is restarted after 60 s)` };
+    return { ok: false, detail: `JetStream at ${url} has not answered for ${Math.round(silentMs / 1000)} s; publishing fails until it does (a local nats-server is restarted after 60 s, or as soon as its disk, full meanwhile, has room)` };
   }
   return { ok: true };
 }

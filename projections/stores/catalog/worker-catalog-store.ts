@@ -1,4 +1,5 @@
 // The SQLite catalog hosted in a worker thread: the projector's writes (a few rows per document) leave the event loop.
+import { dirname } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
@@ -25,7 +26,10 @@ export class WorkerCatalogStore implements CatalogStore {
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    readonly storageDir: string,
+  ) {
     worker.on('message', (reply: Reply) => {
       if (takeWarning(reply)) return;
       const waiter = this.pending.get(reply.id);
@@ -45,7 +49,7 @@ export class WorkerCatalogStore implements CatalogStore {
   static async open(path: string): Promise<WorkerCatalogStore> {
     const worker = startWorker(workerModule, { path });
     await awaitReady(worker, 'indexing catalog');
-    return new WorkerCatalogStore(worker);
+    return new WorkerCatalogStore(worker, dirname(path));
   }
 
   private fail(err: Error): void {

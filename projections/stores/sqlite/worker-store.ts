@@ -1,4 +1,5 @@
 // The SQLite store hosted in a worker thread: InferenceStore over request/reply messages, so queries never block the event loop.
+import { dirname } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { errorMessage, UnavailableError } from '../../../lib/errors.ts';
 import { startWorker } from '../../../lib/workers.ts';
@@ -20,12 +21,14 @@ export class WorkerInferenceStore implements InferenceStore {
   /** Set once the thread is gone; every later call rejects with it. */
   private failure: Error | undefined;
   private closing = false;
+  readonly storageDir: string;
 
   private constructor(
     private readonly worker: Worker,
     readonly model: { readonly id: string; readonly dims: number },
     private readonly path: string,
   ) {
+    this.storageDir = dirname(path);
     worker.on('message', (message: Reply) => takeWarning(message) || this.settle(message));
     worker.on('error', (err: unknown) =>
       this.fail(new UnavailableError(`the inference store worker crashed: ${errorMessage(err)}; reopen the store`, 5, { cause: err })),
