@@ -5,6 +5,9 @@ const sources = ['lib', 'streams', 'processors', 'projections', 'inference', 'ap
 
 export default defineConfig({
   test: {
+    // Two files at a time (vitest's default on 2 cores is one): integration tests spend much of their time waiting on
+    // servers and timers. The e2e files (no file parallelism) still run one at a time, after the rest.
+    maxWorkers: 2,
     projects: [
       {
         test: {
