@@ -142,6 +142,25 @@ describe('when NATS is unreachable', () => {
     silentMs = 3_000; // one slow probe is not an outage
     expect((await app.request('/readyz')).status).toBe(200);
   });
+
+  it('answers a publish with 503 at once while JetStream is silent and does not answer when asked, and publishes once it does', async () => {
+    let answers = false;
+    const asked: number[] = [];
+    const jetstream = { silentForMs: () => 25_000, answersNow: async () => (asked.push(Date.now()), answers) };
+    const app = createApp({ ...deps, jetstream });
+    const documentsHead = async () => (await deps.nats.jsm.streams.info('DOCUMENTS')).state.last_seq;
+    const before = await documentsHead();
+    const refused = await post(app, '/v1/documents', JSON.stringify({ id: 'while-silent', text: 'JetStream is not answering' }));
+    await expectProblem(refused, 503, /JetStream has not answered for 25 s, so nothing can be stored now; retry later/);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect((await app.request('/v1/documents/api/while-silent', { method: 'DELETE' })).status).toBe(503);
+    expect(asked).toHaveLength(2);
+    expect(await documentsHead()).toBe(before); // nothing was tried
+    answers = true;
+    const accepted = await post(app, '/v1/documents', JSON.stringify({ id: 'while-silent', text: 'JetStream answers again' }));
+    expect(accepted.status).toBe(202);
+    expect(await documentsHead()).toBe(before + 1);
+  });
 });
 
 describe('body limit on a real socket (judged from Content-Length, counted when chunked)', () => {

@@ -273,6 +273,31 @@ describe('the projector', () => {
     expect(running.health()).toMatchObject({ ok: true, consecutiveFailures: 0 });
   });
 
+  it('after failing to read the log while JetStream was silent, resumes as soon as it answers instead of at the end of its backoff', async () => {
+    await publishChunkedDocs(['a']);
+    const { store, applied } = scriptedStore(() => undefined);
+    const lines: Array<{ level: string; message: string }> = [];
+    const logger = createLogger('test', 'debug', (line) => lines.push(JSON.parse(line)), { format: 'json' });
+    const pid = nats.server.pid;
+    process.kill(pid, 'SIGSTOP'); // hung: its consumers cannot be made
+    let stopped = true;
+    try {
+      projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { logger, applyRetryMs: { first: 60_000, max: 60_000 } });
+      const deadline = Date.now() + 30_000;
+      while (!lines.some((l) => l.message.startsWith('apply failed')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(lines.find((l) => l.message.startsWith('apply failed'))).toMatchObject({ level: 'error', message: expect.stringContaining('in 60 s') });
+      process.kill(pid, 'SIGCONT');
+      stopped = false;
+      const resumedAt = Date.now();
+      while (!applied.has('a') && Date.now() < resumedAt + 20_000) await new Promise((r) => setTimeout(r, 50));
+      expect(applied.has('a')).toBe(true);
+      expect(Date.now() - resumedAt).toBeLessThan(10_000); // not the 60 s backoff
+      expect(lines.map((l) => l.message)).toContain('JetStream answers; resuming now');
+    } finally {
+      if (stopped) process.kill(pid, 'SIGCONT');
+    }
+  }, 60_000);
+
   it('after a failure for a full disk, applies as soon as the disk has room again instead of at the end of its backoff', async () => {
     await publishChunkedDocs(['a']);
     const attempts: number[] = [];

@@ -1,6 +1,7 @@
 // The generic projector: reads a projection's log slices from the store's checkpoints and applies them in batches.
 import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { diskSpace, isFull, type DiskSpace } from '../lib/disk-space.ts';
+import { LATE, within } from '../lib/within.ts';
 import { TransientError, UnavailableError, ValidationError, errorMessage, isDiskFull } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { burstWarning } from '../lib/log-burst.ts';
@@ -92,7 +93,10 @@ export const PENDING_RECHECK_MS = 2000;
 /** A failed batch is retried after 1 s, then 2, 4 … up to 30 s while the failures go on (back to 1 s after a success). */
 export const APPLY_RETRY_FIRST_MS = 1000;
 export const APPLY_RETRY_MAX_MS = 30_000;
-/** While a batch waits to be retried after the store's disk filled up, how often the disk is looked at for room. */
+/**
+ * While a failed batch waits to be retried, how often it looks for what it waits on: room on the store's disk after it
+ * filled up, or an answer from JetStream after the log could not be read.
+ */
 export const ROOM_CHECK_MS = 1000;
 
 interface SourceState {
@@ -115,6 +119,15 @@ export function runProjector<Op = StoreOp>(
   const batchSize = options.batchSize ?? 500;
   const lingerMs = options.lingerMs ?? 0;
   const readDisk = options.readDisk ?? diskSpace;
+  // What the store threw (rather than NATS): after those, an answer from JetStream does not end the retry's wait.
+  const storeErrors = new WeakSet<object>();
+  // Whether the last failed batch's wait ended early (see backOff); cleared when a batch applies.
+  let retriedEarly = false;
+  const fromStore = <T>(work: Promise<T>): Promise<T> =>
+    work.catch((err: unknown) => {
+      if (typeof err === 'object' && err !== null) storeErrors.add(err);
+      throw err;
+    });
   let lingering = false;
   const failuresBeforeUnhealthy = options.failuresBeforeUnhealthy ?? 3;
   const retry = options.applyRetryMs ?? { first: APPLY_RETRY_FIRST_MS, max: APPLY_RETRY_MAX_MS };
@@ -166,7 +179,7 @@ export function runProjector<Op = StoreOp>(
   const notify = () => waiters.forEach((w) => w());
 
   async function openSources(): Promise<void> {
-    const checkpoints = await store.checkpoints();
+    const checkpoints = await fromStore(store.checkpoints());
     const myGeneration = ++generation;
     for (const state of states) {
       state.applied = checkpoints[state.source.key] ?? 0;
@@ -350,10 +363,11 @@ export function runProjector<Op = StoreOp>(
   async function applyBatch(current: Taken): Promise<Taken | undefined> {
     const { batch } = current;
     const projected = await current.projected;
-    const applying = applyIsolating(projected);
+    const applying = fromStore(applyIsolating(projected));
     const ahead = options.pipeline && queue.length > 0 ? take() : undefined;
     await applying;
     consecutiveFailures = 0;
+    retriedEarly = false;
     lastError = undefined;
     lastProgressAt = Date.now();
     for (const { state, msg } of batch) {
@@ -407,19 +421,32 @@ export function runProjector<Op = StoreOp>(
   }
 
   /**
-   * Waits `delayMs` before a failed batch is tried again. After a failure for want of space, the store's disk is looked
-   * at every ROOM_CHECK_MS: once it has been full and has room again (the operator freed space), the wait ends there.
+   * Waits `delayMs` before a failed batch is tried again, ending the wait early when what failed is back: after a
+   * failure for want of space, once the store's disk has been full and has room again (the operator freed space);
+   * after the log could not be read, once JetStream answers (a broker restarted, its full disk freed). Both are looked
+   * at every ROOM_CHECK_MS. Returns whether it ended early; the caller allows that once per run of failures, so a
+   * cause that is not what it seemed is retried on the backoff's schedule, never in a tight loop.
    */
-  async function backOff(delayMs: number, storageDir: string | undefined): Promise<void> {
+  async function backOff(delayMs: number, waitFor: { readonly storageDir: string | undefined; readonly jetStream: boolean }): Promise<boolean> {
     const until = Date.now() + delayMs;
+    const { storageDir } = waitFor;
     const full = () => storageDir !== undefined && isFull(readDisk(storageDir));
+    const jetStreamAnswers = async () => (await within(handle.jsm.getAccountInfo(), ROOM_CHECK_MS).catch(() => LATE)) !== LATE;
     const lookForRoom = full();
+    const lookForJetStream = waitFor.jetStream;
     while (!stopping && Date.now() < until) {
-      await woken(lookForRoom ? Math.min(ROOM_CHECK_MS, until - Date.now()) : until - Date.now());
-      if (!lookForRoom || stopping || full()) continue;
-      log.info('the disk holding the store has room again; applying now', { storageDir });
-      return;
+      await woken(lookForRoom || lookForJetStream ? Math.min(ROOM_CHECK_MS, until - Date.now()) : until - Date.now());
+      if (stopping || Date.now() >= until) return false;
+      if (lookForRoom && !full()) {
+        log.info('the disk holding the store has room again; applying now', { storageDir });
+        return true;
+      }
+      if (lookForJetStream && (await jetStreamAnswers())) {
+        log.info('JetStream answers; resuming now');
+        return true;
+      }
     }
+    return false;
   }
 
   async function loop(): Promise<void> {
@@ -480,7 +507,10 @@ export function runProjector<Op = StoreOp>(
         else log.warn(text, fields);
         lastError = message;
         await closeSources();
-        await backOff(delayMs, isDiskFull(err) ? store.storageDir : undefined);
+        // One early retry per run of failures: if it fails too, the next waits its whole backoff.
+        const mayEndEarly = !retriedEarly;
+        const fromLog = typeof err === 'object' && err !== null && !storeErrors.has(err);
+        retriedEarly = await backOff(delayMs, { storageDir: mayEndEarly && isDiskFull(err) ? store.storageDir : undefined, jetStream: mayEndEarly && fromLog });
       }
     }
     await closeSources();

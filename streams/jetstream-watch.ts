@@ -32,8 +32,16 @@ export interface JetStreamWatchOptions {
 export interface JetStreamWatch {
   /** How long JetStream has not answered (0 while it answers). */
   silentForMs(): number;
+  /**
+   * Asks JetStream now, giving up after `timeoutMs` (default ASK_NOW_TIMEOUT_MS); concurrent callers share one
+   * question. An answer ends the silence at once, without waiting for the next probe.
+   */
+  answersNow(timeoutMs?: number): Promise<boolean>;
   stop(): void;
 }
+
+/** How long answersNow waits: a live JetStream answers $JS.API.INFO in milliseconds, even right after a restart. */
+export const ASK_NOW_TIMEOUT_MS = 1500;
 
 /**
  * Probes JetStream ($JS.API.INFO) every `intervalMs`. nats-server 2.9 stops answering JetStream, with nothing in its
@@ -87,6 +95,25 @@ export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOption
     roomTimer.unref?.();
   };
 
+  const answered = () => {
+    if (reported) log.info('JetStream answers again', { url });
+    silentSince = undefined;
+    reported = false;
+    fullDuringSilence = false;
+    stopLookingForRoom();
+  };
+  let asking: Promise<boolean> | undefined;
+  const answersNow = (askTimeoutMs = ASK_NOW_TIMEOUT_MS): Promise<boolean> =>
+    (asking ??= (async () => {
+      try {
+        const ok = (await within(handle.jsm.getAccountInfo(), askTimeoutMs).catch(() => LATE)) !== LATE;
+        if (ok && !stopped) answered();
+        return ok;
+      } finally {
+        asking = undefined;
+      }
+    })());
+
   const probe = async (): Promise<void> => {
     const started = Date.now();
     let failure: string | undefined;
@@ -96,14 +123,7 @@ export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOption
       failure = errorMessage(err);
     }
     if (stopped) return;
-    if (failure === undefined) {
-      if (reported) log.info('JetStream answers again', { url });
-      silentSince = undefined;
-      reported = false;
-      fullDuringSilence = false;
-      stopLookingForRoom();
-      return;
-    }
+    if (failure === undefined) return answered();
     silentSince ??= started;
     const silentMs = Date.now() - silentSince;
     const diskFull = storeDiskFull();
@@ -148,6 +168,7 @@ export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOption
 
   return {
     silentForMs: () => (silentSince === undefined ? 0 : Date.now() - silentSince),
+    answersNow,
     stop: () => {
       stopped = true;
       clearTimeout(timer);

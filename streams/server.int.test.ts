@@ -216,8 +216,15 @@ describe('watchJetStream', () => {
     const silent = logs.lines.filter((l) => l.message.startsWith('JetStream is not answering'));
     expect(silent).toHaveLength(1);
     expect(silent[0]).toMatchObject({ level: 'error', message: expect.stringContaining('check the nats-server (its log, its disk) and restart it') });
+    // Asked now (as the API does before a publish while silent): no answer within its timeout, and concurrent askers share the question.
+    const asked = Date.now();
+    expect(await Promise.all([watch.answersNow(300), watch.answersNow(300)])).toEqual([false, false]);
+    expect(Date.now() - asked).toBeLessThan(1_500);
+    expect(watch.silentForMs()).toBeGreaterThan(0);
     process.kill(server.pid, 'SIGCONT');
-    await waitFor(() => watch.silentForMs() === 0, 20_000);
+    // An answer ends the silence at once, without waiting for the next probe.
+    await waitFor(() => watch.answersNow(), 20_000);
+    expect(watch.silentForMs()).toBe(0);
     expect(logs.lines.map((l) => l.message)).toContain('JetStream answers again');
   }, 40_000);
 });

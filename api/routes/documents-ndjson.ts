@@ -6,6 +6,7 @@ import type { ApiDeps } from '../deps.ts';
 import { ndjsonLines, type NdjsonLine } from '../ndjson.ts';
 import { problem, problemFromError, type Problem } from '../problems.ts';
 import { parseWith } from '../validation.ts';
+import { assertJetStreamAnswers } from '../jetstream-gate.ts';
 
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 
@@ -51,7 +52,7 @@ function parseLine(text: string): ValidDocumentInput {
  */
 export function publishNdjson(
   c: Context,
-  deps: Pick<ApiDeps, 'nats' | 'maxBodyBytes' | 'logger'>,
+  deps: Pick<ApiDeps, 'nats' | 'maxBodyBytes' | 'logger' | 'jetstream'>,
   tenant: string,
   /** Whether the caller may still publish: an upload has no time limit, a key revoked meanwhile ends it. */
   stillAuthorized: () => boolean = () => true,
@@ -77,6 +78,7 @@ export function publishNdjson(
     const previous = lastOfDocument.get(key) ?? Promise.resolve();
     const task = previous.then(async (): Promise<LineResult> => {
       try {
+        await assertJetStreamAnswers(deps);
         const published = await publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
         return { line: line.line, id: published.id, source: published.source, seq: published.seq, ...(published.duplicate ? { duplicate: true as const } : {}) };
       } catch (err) {

@@ -12,6 +12,7 @@ import type { ApiDeps } from '../deps.ts';
 import { principalOf } from '../auth.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
+import { assertJetStreamAnswers } from '../jetstream-gate.ts';
 
 export const MAX_BATCH_DOCUMENTS = 1000;
 
@@ -62,6 +63,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
       seen.add(key);
     });
     const traceparent = c.req.header('traceparent');
+    await assertJetStreamAnswers(deps);
     const accepted: PublishedDocument[] = [];
     try {
       await mapLimit(docs, 64, async (doc) => {
@@ -95,6 +97,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const id = c.req.param('id');
     if (id === '') throw new ValidationError('the document id in the path is empty');
     const traceparent = c.req.header('traceparent');
+    await assertJetStreamAnswers(deps);
     const published = await publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
     return c.json({ seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}), ...(published.neverPublished ? { neverPublished: true } : {}) }, 202);
   });
@@ -106,6 +109,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const id = c.req.param('id');
     if (id === '') throw new ValidationError('the document id in the path is empty');
     const { wait } = parseWith(eraseQuerySchema, c.req.query(), `query string (wait: seconds to wait for the pipeline's removal, 0–${MAX_ERASE_WAIT_S}, default 60)`, '(query)');
+    await assertJetStreamAnswers(deps);
     const report = await eraseDocument(deps.nats, { tenant, source, id }, { waitMs: (wait ?? 60) * 1000 });
     return c.json({ ...report, complete: report.unprocessed.length === 0 }, 200);
   });

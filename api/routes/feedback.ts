@@ -5,6 +5,7 @@ import { NotFoundError } from '../../lib/errors.ts';
 import { QUERY_ID_PATTERN, publishFeedback, readAnswer } from '../../inference/record.ts';
 import type { ApiDeps } from '../deps.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
+import { assertJetStreamAnswers } from '../jetstream-gate.ts';
 
 export const feedbackRequestSchema = z
   .object({
@@ -35,6 +36,7 @@ export function feedbackRoutes(deps: ApiDeps): Hono {
     const tenant = tenantOf(c);
     const body = parseWith(feedbackRequestSchema, await readJson(c), 'feedback');
     await answerExists(deps, tenant, body.queryId);
+    await assertJetStreamAnswers(deps);
     const { seq } = await publishFeedback(
       deps.nats,
       { queryId: body.queryId, tenant, rating: body.rating, ...(body.comment !== undefined ? { comment: body.comment } : {}) },
