@@ -140,9 +140,11 @@ JetStream at 75% of what little was free: the JetStream watch now restarts a sil
 disk is full, and the data dir's free space is a metric with alerts (\`lib/disk-space.ts\`). The restart waited for a
 minute of silence even when the disk had filled up meanwhile and been freed since: publishing worked again 33.7 s
 after the space was freed (the CI form of the scenario, 2026-12-05). The watch now looks at the disk every second
-while JetStream is silent on a full disk and restarts the child as soon as there is room: 2.8-2.9 s (two runs), the
-whole scenario 60 s instead of 95; a projection that failed for a full disk likewise retries as soon as its disk has
-room rather than at the end of its backoff (up to 30 s).
+while JetStream is silent on a full disk and restarts the child as soon as there is room: 2.8-3.5 s (three runs). A
+projection that failed for a full disk, or could not read the log, likewise resumes as soon as its disk has room or
+JetStream answers rather than at the end of its backoff (up to 30 s), and while JetStream is known silent a publish
+is answered 503 within ~1.5 s instead of after its 10 s timeout: everything was indexed 9.5 s after the space was
+freed instead of 47.9 s, and the whole scenario took 48 s instead of 95.
 `;
 }
 
