@@ -143,6 +143,20 @@ describe('when NATS is unreachable', () => {
     expect((await app.request('/readyz')).status).toBe(200);
   });
 
+  it('asks JetStream at once when a publish goes unconfirmed, so that the next ones need not wait out their timeouts', async () => {
+    const closed = await connectNats({ url: node.system.natsUrl });
+    await closed.drain();
+    let asked = 0;
+    const app = createApp({ ...deps, nats: closed, jetstream: { silentForMs: () => 0, answersNow: async () => false, suspect: () => void asked++ } });
+    await expectProblem(await post(app, '/v1/documents', JSON.stringify({ id: 'unconfirmed', text: 'not stored' })), 503, /not stored|not connected/);
+    expect(asked).toBe(1);
+    expect((await app.request('/v1/documents/api/unconfirmed', { method: 'DELETE' })).status).toBe(503);
+    expect(asked).toBe(2);
+    // Bad input is not a reason to suspect JetStream.
+    expect((await post(app, '/v1/documents', JSON.stringify({ id: '', text: 'x' }))).status).toBe(400);
+    expect(asked).toBe(2);
+  });
+
   it('answers a publish with 503 at once while JetStream is silent and does not answer when asked, and publishes once it does', async () => {
     let answers = false;
     const asked: number[] = [];

@@ -21,7 +21,7 @@ export interface ApiDeps {
    * How long JetStream has not answered its probe, and asking it now (streams/jetstream-watch.ts); absent: only the
    * connection is checked.
    */
-  readonly jetstream?: { silentForMs(): number; answersNow?(): Promise<boolean> };
+  readonly jetstream?: { silentForMs(): number; answersNow?(): Promise<boolean>; suspect?(): void };
   /** The generation serving queries now (store, projector, the embedder of its model, its fusion weight), pinned per call. */
   readonly serving: Serving;
   /** The indexing catalog (document versions and stage lineage); absent in tests that do not run it. */

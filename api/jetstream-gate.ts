@@ -1,5 +1,5 @@
 // A 503 at once while JetStream is known not to answer, instead of each publish waiting out its 10 s timeout.
-import { UnavailableError } from '../lib/errors.ts';
+import { StorageLimitError, UnavailableError } from '../lib/errors.ts';
 import type { ApiDeps } from './deps.ts';
 
 /**
@@ -17,4 +17,14 @@ export async function assertJetStreamAnswers(deps: Pick<ApiDeps, 'jetstream'>): 
     `JetStream has not answered for ${Math.round(silentMs / 1000)} s, so nothing can be stored now; retry later (a local nats-server is restarted after a minute of silence, or as soon as its full disk has room; see /readyz)`,
     5,
   );
+}
+
+/**
+ * Called by a route when a publish was not confirmed (UnavailableError): the watch counts JetStream as silent from
+ * now and asks it in the background, so the requests after this one get their 503 at once (or go ahead once it
+ * answers) rather than each waiting out its own timeout until the watch's next probe.
+ */
+export function suspectJetStream(deps: Pick<ApiDeps, 'jetstream'>, err: unknown): void {
+  if (!(err instanceof UnavailableError) || err instanceof StorageLimitError) return;
+  deps.jetstream?.suspect?.();
 }

@@ -34,9 +34,15 @@ export interface JetStreamWatch {
   silentForMs(): number;
   /**
    * Asks JetStream now, giving up after `timeoutMs` (default ASK_NOW_TIMEOUT_MS); concurrent callers share one
-   * question. An answer ends the silence at once, without waiting for the next probe.
+   * question. An answer ends the silence at once, and no answer starts one (as a failed probe would), without waiting
+   * for the next probe.
    */
   answersNow(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Word that JetStream just failed to confirm something (a publish timed out): the silence starts now, and JetStream
+   * is asked at once in the background (an answer ends it again).
+   */
+  suspect(): void;
   stop(): void;
 }
 
@@ -106,8 +112,11 @@ export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOption
   const answersNow = (askTimeoutMs = ASK_NOW_TIMEOUT_MS): Promise<boolean> =>
     (asking ??= (async () => {
       try {
+        const askedAt = Date.now();
         const ok = (await within(handle.jsm.getAccountInfo(), askTimeoutMs).catch(() => LATE)) !== LATE;
-        if (ok && !stopped) answered();
+        if (stopped) return ok;
+        if (ok) answered();
+        else silentSince ??= askedAt;
         return ok;
       } finally {
         asking = undefined;
@@ -169,6 +178,11 @@ export function watchJetStream(handle: NatsHandle, options: JetStreamWatchOption
   return {
     silentForMs: () => (silentSince === undefined ? 0 : Date.now() - silentSince),
     answersNow,
+    suspect: () => {
+      if (stopped) return;
+      silentSince ??= Date.now();
+      void answersNow();
+    },
     stop: () => {
       stopped = true;
       clearTimeout(timer);

@@ -206,6 +206,34 @@ describe('watchJetStream', () => {
     ]);
   }, 40_000);
 
+  it('asked between its probes, a JetStream that does not answer starts the silence at once, and one that answers ends it', async () => {
+    const logs = captureLogs();
+    const { server, handle } = await start(logs);
+    const watch = watchJetStream(handle, { logger: logs.logger, intervalMs: 60_000, timeoutMs: 300 });
+    cleanups.push(async () => watch.stop());
+    expect(await watch.answersNow(300)).toBe(true);
+    expect(watch.silentForMs()).toBe(0);
+    process.kill(server.pid, 'SIGSTOP');
+    let stopped = true;
+    cleanups.push(async () => void (stopped && process.kill(server.pid, 'SIGCONT')));
+    expect(await watch.answersNow(300)).toBe(false);
+    expect(watch.silentForMs()).toBeGreaterThan(0); // no probe ran (60 s apart): the question itself counts
+    process.kill(server.pid, 'SIGCONT');
+    stopped = false;
+    await waitFor(() => watch.answersNow(), 20_000);
+    expect(watch.silentForMs()).toBe(0);
+    // A publish that went unconfirmed: silent from that moment (no probe runs here), until JetStream answers.
+    process.kill(server.pid, 'SIGSTOP');
+    stopped = true;
+    watch.suspect();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(watch.silentForMs()).toBeGreaterThanOrEqual(500);
+    process.kill(server.pid, 'SIGCONT');
+    stopped = false;
+    await waitFor(() => watch.answersNow(), 20_000);
+    expect(watch.silentForMs()).toBe(0);
+  }, 40_000);
+
   it('without a restart (a server it does not run) says once that JetStream is silent, and when it answers again', async () => {
     const logs = captureLogs();
     const { server, handle } = await start(logs);

@@ -6,7 +6,7 @@ import type { ApiDeps } from '../deps.ts';
 import { ndjsonLines, type NdjsonLine } from '../ndjson.ts';
 import { problem, problemFromError, type Problem } from '../problems.ts';
 import { parseWith } from '../validation.ts';
-import { assertJetStreamAnswers } from '../jetstream-gate.ts';
+import { assertJetStreamAnswers, suspectJetStream } from '../jetstream-gate.ts';
 
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 
@@ -82,6 +82,7 @@ export function publishNdjson(
         const published = await publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
         return { line: line.line, id: published.id, source: published.source, seq: published.seq, ...(published.duplicate ? { duplicate: true as const } : {}) };
       } catch (err) {
+        suspectJetStream(deps, err);
         const p = problemFromError(err).problem;
         if (p.status >= 500) deps.logger.warn('NDJSON line not published', { line: line.line, id: doc.id, error: errorMessage(err) });
         return { line: line.line, id: doc.id, source: doc.source, error: p };

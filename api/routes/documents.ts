@@ -12,7 +12,7 @@ import type { ApiDeps } from '../deps.ts';
 import { principalOf } from '../auth.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
-import { assertJetStreamAnswers } from '../jetstream-gate.ts';
+import { assertJetStreamAnswers, suspectJetStream } from '../jetstream-gate.ts';
 
 export const MAX_BATCH_DOCUMENTS = 1000;
 
@@ -72,6 +72,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
         return published;
       });
     } catch (err) {
+      suspectJetStream(deps, err);
       if (err instanceof UnavailableError && accepted.length > 0) {
         // Re-sending the whole batch is safe: identical documents are deduplicated.
         const message = `${errorMessage(err)}; ${accepted.length} of ${docs.length} documents were stored before the failure, re-send the batch`;
@@ -98,7 +99,10 @@ export function documentRoutes(deps: ApiDeps): Hono {
     if (id === '') throw new ValidationError('the document id in the path is empty');
     const traceparent = c.req.header('traceparent');
     await assertJetStreamAnswers(deps);
-    const published = await publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
+    const published = await publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) }).catch((err: unknown) => {
+      suspectJetStream(deps, err);
+      throw err;
+    });
     return c.json({ seq: published.seq, ...(published.duplicate ? { duplicate: true } : {}), ...(published.neverPublished ? { neverPublished: true } : {}) }, 202);
   });
 
