@@ -13,6 +13,7 @@ import { publishEvent } from '../streams/publisher.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { subjects } from '../streams/subjects.ts';
 import { consumersAfterDeletes, startTestNats, type TestNats } from '../test/helpers/nats.ts';
+import { hangProcess } from '../test/helpers/processes.ts';
 import { inferenceProjection } from './inference.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
 import { staticServing } from './serving.ts';
@@ -279,7 +280,7 @@ describe('the projector', () => {
     const lines: Array<{ level: string; message: string }> = [];
     const logger = createLogger('test', 'debug', (line) => lines.push(JSON.parse(line)), { format: 'json' });
     const pid = nats.server.pid;
-    process.kill(pid, 'SIGSTOP'); // hung: its consumers cannot be made
+    await hangProcess(pid); // hung: its consumers cannot be made
     let stopped = true;
     try {
       projector = runProjector(nats.handle, inferenceProjection({ id: 'm', dims: 4 }), store, { logger, applyRetryMs: { first: 60_000, max: 60_000 } });

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { isAlive } from '../lib/processes.ts';
+import { hangProcess } from '../test/helpers/processes.ts';
 import { tempDir } from '../test/helpers/nats.ts';
 import { documentInputSchema, publishDocument } from './document-log.ts';
 import { connectNats, type NatsHandle } from './nats.ts';
@@ -150,7 +151,7 @@ describe('watchJetStream', () => {
     const watch = watchJetStream(handle, { logger: logs.logger, intervalMs: 200, timeoutMs: 300, restartAfterMs: 1500, restart: (reason) => server.restart(reason) });
     cleanups.push(async () => watch.stop());
     const hung = server.pid;
-    process.kill(hung, 'SIGSTOP');
+    await hangProcess(hung);
     cleanups.push(async () => void (isAlive(hung) && process.kill(hung, 'SIGKILL')));
     await waitFor(() => watch.silentForMs() > 500, 5_000);
     await waitFor(() => server.pid !== hung, 10_000);
@@ -187,7 +188,7 @@ describe('watchJetStream', () => {
     });
     cleanups.push(async () => watch.stop());
     const hung = server.pid;
-    process.kill(hung, 'SIGSTOP');
+    await hangProcess(hung);
     cleanups.push(async () => void (isAlive(hung) && process.kill(hung, 'SIGKILL')));
     // While the disk is full nothing is restarted (JetStream would start without room for its streams), and it says why.
     await waitFor(() => logs.lines.some((l) => l.message.includes('the disk holding its store is full')), 5_000);
@@ -213,7 +214,7 @@ describe('watchJetStream', () => {
     cleanups.push(async () => watch.stop());
     expect(await watch.answersNow(300)).toBe(true);
     expect(watch.silentForMs()).toBe(0);
-    process.kill(server.pid, 'SIGSTOP');
+    await hangProcess(server.pid);
     let stopped = true;
     cleanups.push(async () => void (stopped && process.kill(server.pid, 'SIGCONT')));
     expect(await watch.answersNow(300)).toBe(false);
@@ -223,7 +224,7 @@ describe('watchJetStream', () => {
     await waitFor(() => watch.answersNow(), 20_000);
     expect(watch.silentForMs()).toBe(0);
     // A publish that went unconfirmed: silent from that moment (no probe runs here), until JetStream answers.
-    process.kill(server.pid, 'SIGSTOP');
+    await hangProcess(server.pid);
     stopped = true;
     watch.suspect();
     await new Promise((r) => setTimeout(r, 500));
@@ -239,7 +240,7 @@ describe('watchJetStream', () => {
     const { server, handle } = await start(logs);
     const watch = watchJetStream(handle, { logger: logs.logger, intervalMs: 200, timeoutMs: 300, restartAfterMs: 1000 });
     cleanups.push(async () => watch.stop());
-    process.kill(server.pid, 'SIGSTOP');
+    await hangProcess(server.pid);
     await new Promise((r) => setTimeout(r, 2_500));
     const silent = logs.lines.filter((l) => l.message.startsWith('JetStream is not answering'));
     expect(silent).toHaveLength(1);
@@ -264,7 +265,7 @@ describe('draining a connection to a server that stopped answering', () => {
     const handle = await connectNats({ url: server.url, name: 'drain-test', logger: logs.logger, drainTimeoutMs: 1_000 });
     await handle.js.publish('docs.acme.api.x', new Uint8Array(1)).catch(() => undefined);
     const hung = server.pid;
-    process.kill(hung, 'SIGSTOP');
+    await hangProcess(hung);
     cleanups.push(async () => void (isAlive(hung) && process.kill(hung, 'SIGCONT')));
     const started = Date.now();
     await handle.drain();
