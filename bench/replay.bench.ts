@@ -28,7 +28,8 @@ import { STREAMS, provision } from '../streams/provision.ts';
 import { mapLimit } from '../streams/publisher.ts';
 import { subjects } from '../streams/subjects.ts';
 import { tempDir } from '../test/helpers/nats.ts';
-import { loadAverage, note, round, runBenchmark, sleep, table, writeResult } from './lib/common.ts';
+import { loadAverage, machine, note, round, runBenchmark, sleep, table, writeResult } from './lib/common.ts';
+import { processCpuMs } from './lib/jetstream.ts';
 import { startNode, startPrivateNats } from './lib/node.ts';
 import { proseCorpus } from './lib/prose.ts';
 
@@ -201,9 +202,16 @@ async function run(size: number) {
     const storeRowsMs = storeRowsInsert(dir, chunked);
     note(`${size}: replay`);
     const spec = await inferenceSpec({ ...node.config, dataDir: dir }, MODEL, 'sqlite');
+    const natsCpuBefore = processCpuMs(nats.server.pid);
+    const cpuBefore = process.cpuUsage();
     const replayStarted = performance.now();
     const result = await replayGeneration(runtime, spec, { vectorWeight: 0.5, verify: false });
     const replayMs = performance.now() - replayStarted;
+    // Every thread of this process (the main thread, the store's worker, V8's GC helpers) and nats-server's.
+    const cpuUsed = process.cpuUsage(cpuBefore);
+    const replayCpuMs = (cpuUsed.user + cpuUsed.system) / 1000;
+    const natsCpuAfter = processCpuMs(nats.server.pid);
+    const natsCpuMs = natsCpuBefore !== undefined && natsCpuAfter !== undefined ? natsCpuAfter - natsCpuBefore : undefined;
     note(`${size}: digest from the log`);
     const verifyStarted = performance.now();
     const expected = await logDigest(nats.handle, runtime.projectionFor(spec), MODEL, result.checkpoints);
@@ -219,6 +227,9 @@ async function run(size: number) {
     const insertRate = Math.max(perSecond(insertMs), perSecond(walInsertMs));
     const storeRowsRate = perSecond(storeRowsMs);
     const replayRate = perSecond(replayMs);
+    const slowerRate = Math.min(readRate, insertRate);
+    const cpuMs = replayCpuMs + (natsCpuMs ?? 0);
+    const cpus = machine().cpus;
     return {
       chunks: texts.length,
       documents: inputs.length,
@@ -232,7 +243,14 @@ async function run(size: number) {
       replay_chunks_per_s: replayRate,
       replay_s: round(replayMs / 1000, 2),
       verify_s: round(verifyMs / 1000, 2),
-      replay_vs_slower_baseline: round(replayRate / Math.min(readRate, insertRate), 3),
+      replay_vs_slower_baseline: round(replayRate / slowerRate, 3),
+      replay_process_cpu_s: round(replayCpuMs / 1000, 2),
+      ...(natsCpuMs !== undefined ? { replay_nats_server_cpu_s: round(natsCpuMs / 1000, 2) } : {}),
+      // How many of the machine's cores the replay and nats-server kept busy, and the CPU each chunk took from them.
+      replay_cores_busy: round(cpuMs / replayMs, 2),
+      replay_cpu_us_per_chunk: Math.round((cpuMs * 1000) / texts.length),
+      // What a chunk may cost, all threads and nats-server together, for the target (half the slower baseline) on these cores.
+      target_cpu_us_per_chunk: Math.round((cpus * 1e6) / (0.5 * slowerRate)),
       replay_vs_store_rows: round(replayRate / storeRowsRate, 3),
       offline_windows_per_s: round(offline.windowsPerSecond, 1),
       reingest_offline_s_extrapolated: Math.round(reingestSeconds),

@@ -129,6 +129,13 @@ interface ReplayResult extends Common {
     readonly replay_s: number;
     readonly verify_s: number;
     readonly replay_vs_slower_baseline: number;
+    /** CPU of every thread of the replaying process, and of nats-server, during the replay (results before 2026-12-05 have none). */
+    readonly replay_process_cpu_s?: number;
+    readonly replay_nats_server_cpu_s?: number;
+    readonly replay_cores_busy?: number;
+    readonly replay_cpu_us_per_chunk?: number;
+    /** The CPU a chunk may take, all threads and nats-server together, for the target rate on the machine's cores. */
+    readonly target_cpu_us_per_chunk?: number;
     readonly reingest_offline_s_extrapolated: number;
     readonly reingest_over_replay: number;
   }>;
@@ -1003,7 +1010,7 @@ function targets(results: ReadonlyMap<string, Common>): string {
   for (const x of rp?.sizes ?? []) {
     rows.push([
       `replay at ${f(x.chunks)} chunks: ≥ 0.5 of the slower baseline, ≥ 20× faster than re-ingest (offline)`,
-      `${f(x.replay_chunks_per_s)} chunks/s; ${x.reingest_over_replay}× faster than re-ingest`,
+      `${f(x.replay_chunks_per_s)} chunks/s; ${x.reingest_over_replay}× faster than re-ingest${x.replay_cpu_us_per_chunk !== undefined && x.target_cpu_us_per_chunk !== undefined ? `; ${f(x.replay_cpu_us_per_chunk)} µs of CPU a chunk (${x.replay_cores_busy} cores busy) where the target leaves ${f(x.target_cpu_us_per_chunk)}` : ''}`,
       `raw read ${f(x.raw_read_chunks_per_s)}/s, raw insert ${f(x.raw_insert_chunks_per_s)}/s${x.raw_insert_wal_4k_chunks_per_s !== undefined ? ` (${f(x.raw_insert_wal_4k_chunks_per_s)}/s with WAL and 4 KB pages)` : ''}: ${x.replay_vs_slower_baseline} of the slower${x.replay_vs_store_rows !== undefined && x.store_rows_chunks_per_s !== undefined ? `; the store's rows alone ${f(x.store_rows_chunks_per_s)}/s: ${x.replay_vs_store_rows} of that` : ''}`,
       status(x.replay_vs_slower_baseline >= 0.5 && x.reingest_over_replay >= 20),
     ]);
@@ -1316,6 +1323,17 @@ function replayTargetVsStoreRows(r: ReplayResult): string {
     .join('; ');
 }
 
+/** The replay's CPU against what the target leaves a chunk on these cores, in words (empty for older results). */
+function replayCpu(r: ReplayResult): string {
+  const sized = r.sizes.filter((x) => x.replay_cpu_us_per_chunk !== undefined && x.target_cpu_us_per_chunk !== undefined);
+  if (sized.length === 0) return '';
+  const parts = sized.map(
+    (x) =>
+      `at ${f(x.chunks)} chunks the replay's process used ${x.replay_process_cpu_s} s of CPU (all its threads: main, the store's worker, V8's GC helpers)${x.replay_nats_server_cpu_s !== undefined ? ` and nats-server ${x.replay_nats_server_cpu_s} s` : ''} in ${x.replay_s} s, ${x.replay_cores_busy} of the ${r.machine.cpus} cores, ${f(x.replay_cpu_us_per_chunk as number)} µs of CPU a chunk against the ${f(x.target_cpu_us_per_chunk as number)} µs the target leaves (${r.machine.cpus} cores ÷ half the slower baseline's rate)`,
+  );
+  return `\n\n**CPU.** Measured in the same run, ${parts.join('; ')}. While the cores are busy, a replay gets faster only by doing less work per chunk, and to meet the target it would have to do about ${sized.map((x) => ((x.replay_cpu_us_per_chunk as number) / (x.target_cpu_us_per_chunk as number)).toFixed(1)).join(' and ')}× less: the raw baselines each measure one side alone (a read that decodes nothing, an insert that keeps no keys), and a replay has to do both on the same cores, plus decoding, the origin and docSeq checks, and the digest.`;
+}
+
 function replay(r: ReplayResult): string {
   return `## Replay (\`bench/replay.bench.ts\`)
 
@@ -1333,9 +1351,16 @@ decoding, guard or digest. Until 2026-12-05 the store kept an FTS5 table per ten
 chunks the same rows took ~1.4 s without FTS5 and ~4.5 s with it (the last run with FTS5, 2026-12-04: 32,524 chunks/s
 at 150,676 chunks), which put the target beyond what any replay into that store could reach. Schema 2 keeps no FTS5
 tables: in the run below the target is ${replayTargetVsStoreRows(r)}. The replay itself went no faster for it (the
-last run with FTS5: 10,779 chunks/s at 150,676 chunks), as a build that wrote no FTS5 rows had already measured: it is
-bound by the main thread, below, and what a replay does besides the inserts (reading, decoding, origin checks, the
-guard, the digest) has to fit on the same 2 cores, which nats-server shares.
+last run with FTS5: 10,779 chunks/s at 150,676 chunks), as a build that wrote no FTS5 rows had already measured: the cores
+are busy (**CPU**, below), and what a replay does besides the inserts (reading, decoding, origin checks, the guard, the
+digest) has to fit on the same 2 cores, which nats-server shares. Scratch replays of one log of 60,390 chunks
+(2026-12-05) split the projection's 3.0-3.8 s: the main thread decodes the next batch of 1,000 messages (~35 ms) while
+the store's thread applies one, then waits for it (1.3-2.0 s in all); an apply that takes 41 ms a batch in a process
+of its own takes ~80 ms with the rest of the replay on the other core, and V8's four GC helper threads used 1.5-2.1 s
+of CPU beside the main thread's own 0.7 s of scavenges. A larger young generation (64 or 128 MB semi-spaces against
+the 32 the spanda executable sets) and projecting each event before its origin check (so its base64 vectors die
+young) changed nothing beyond the noise; batch-local caches of document and chunk rows in the store's writer saved ~5%
+of its apply alone, under 3% of a replay, and were left out.
 
 The build writes its file through a rollback journal (each new page written once; WAL wrote it twice) with 16 KB pages
 (a 512-d vector row had a 4 KB page to itself: the file is about a third smaller, and opening it to serve is faster),
@@ -1353,7 +1378,7 @@ while one applies), 500 events a transaction and without full-text rows, then di
 17.1-17.9 s at 150k chunks folded in the main thread into a store in memory, which also held the whole store in the
 verifying process (peak RSS 734 MB against 440 MB in a scratch run of the digest alone; 13.3 against 17.1 s there), and
 21.9 s before that, when every event was its own transaction and each commit wrote an FTS5 segment the digest never
-reads.
+reads.${replayCpu(r)}
 
 ${mdTable(
   ['chunks', 'raw read/s', 'raw insert/s: WAL, 4 KB / build settings', "store's rows alone/s", 'replay/s', 'replay ÷ slower', "replay ÷ store's rows", 'replay s', 'verify s', 'offline re-ingest s (extrap.)', 're-ingest ÷ replay'],
