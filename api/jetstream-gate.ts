@@ -28,3 +28,42 @@ export function suspectJetStream(deps: Pick<ApiDeps, 'jetstream'>, err: unknown)
   if (!(err instanceof UnavailableError) || err instanceof StorageLimitError) return;
   deps.jetstream?.suspect?.();
 }
+
+/** How long a publish waits for its acknowledgement before JetStream is asked whether it answers at all. */
+export const PUBLISH_CHECK_AFTER_MS = 2000;
+
+/**
+ * Runs a route's publish. Unconfirmed after PUBLISH_CHECK_AFTER_MS, JetStream is asked now (the watch's shared
+ * question, ~1.5 s at most): no answer is a 503 with Retry-After at once, ~3.5 s in, where the first publish after
+ * JetStream fell silent used to wait out its whole 10 s timeout before its 503 (a silence the watch had not yet seen);
+ * an answer leaves the publish to its own result and timeout. The event may still be stored, as after a timeout:
+ * every route's message id is derived from what it publishes, so the client's re-send is deduplicated.
+ */
+export async function publishWatched<T>(deps: Pick<ApiDeps, 'jetstream'>, publish: () => Promise<T>): Promise<T> {
+  const watch = deps.jetstream;
+  const publishing = publish();
+  if (watch?.answersNow === undefined) return publishing;
+  const ask = (): Promise<boolean> => (watch.answersNow?.() ?? Promise.resolve(true)).catch(() => true);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void ask().then((answers) => {
+        if (!answers) {
+          reject(
+            new UnavailableError(
+              `JetStream has not acknowledged the event after ${PUBLISH_CHECK_AFTER_MS / 1000} s and does not answer when asked; it may not be stored: retry shortly (the same content re-sent is deduplicated; see /readyz)`,
+              5,
+            ),
+          );
+        }
+      });
+    }, PUBLISH_CHECK_AFTER_MS);
+  });
+  publishing.catch(() => undefined); // given up on when JetStream does not answer; its own failure comes later
+  silent.catch(() => undefined);
+  try {
+    return await Promise.race([publishing, silent]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -8,6 +8,7 @@ import { consumeOptions, type NatsHandle } from '../streams/nats.ts';
 import { releaseConsumer } from '../streams/ordered.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { publishEvent } from '../streams/publisher.ts';
+import { canonicalJson, sha256Hex } from '../streams/ids.ts';
 
 export type QueryEventKind = 'received' | 'answered' | 'feedback';
 
@@ -111,9 +112,16 @@ export class QueryRecorder {
   }
 }
 
+/**
+ * Publishes a rating of an answer. Its message id is derived from the query and what was said, so the same feedback
+ * re-sent after a 503 (it may have been stored) is stored once within JetStream's duplicate window; a changed rating
+ * or comment is new feedback.
+ */
 export async function publishFeedback(nats: NatsHandle, data: FeedbackGiven['data'], traceparent?: string): Promise<{ seq: number }> {
   const event: FeedbackGiven = { type: 'feedback.given', data, metadata: eventMetadata('feedback.given', { source: API_SOURCE, subject: data.queryId, traceparent }) };
-  const published = await publishEvent(nats, querySubject(data.tenant, data.queryId, 'feedback'), event);
+  const said = sha256Hex(canonicalJson({ rating: data.rating, comment: data.comment ?? null })).slice(0, 32);
+  const msgId = `${data.tenant}/${data.queryId}/feedback/${said}`;
+  const published = await publishEvent(nats, querySubject(data.tenant, data.queryId, 'feedback'), event, { msgId });
   return { seq: published.seq };
 }
 

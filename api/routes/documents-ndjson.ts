@@ -6,7 +6,7 @@ import type { ApiDeps } from '../deps.ts';
 import { ndjsonLines, type NdjsonLine } from '../ndjson.ts';
 import { problem, problemFromError, type Problem } from '../problems.ts';
 import { parseWith } from '../validation.ts';
-import { assertJetStreamAnswers, suspectJetStream } from '../jetstream-gate.ts';
+import { assertJetStreamAnswers, publishWatched, suspectJetStream } from '../jetstream-gate.ts';
 
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
 
@@ -79,7 +79,7 @@ export function publishNdjson(
     const task = previous.then(async (): Promise<LineResult> => {
       try {
         await assertJetStreamAnswers(deps);
-        const published = await publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
+        const published = await publishWatched(deps, () => publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) }));
         return { line: line.line, id: published.id, source: published.source, seq: published.seq, ...(published.duplicate ? { duplicate: true as const } : {}) };
       } catch (err) {
         suspectJetStream(deps, err);

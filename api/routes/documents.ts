@@ -12,7 +12,7 @@ import type { ApiDeps } from '../deps.ts';
 import { principalOf } from '../auth.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
-import { assertJetStreamAnswers, suspectJetStream } from '../jetstream-gate.ts';
+import { assertJetStreamAnswers, publishWatched, suspectJetStream } from '../jetstream-gate.ts';
 
 export const MAX_BATCH_DOCUMENTS = 1000;
 
@@ -67,7 +67,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const accepted: PublishedDocument[] = [];
     try {
       await mapLimit(docs, 64, async (doc) => {
-        const published = await publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) });
+        const published = await publishWatched(deps, () => publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) }));
         accepted.push(published);
         return published;
       });
@@ -99,7 +99,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
     if (id === '') throw new ValidationError('the document id in the path is empty');
     const traceparent = c.req.header('traceparent');
     await assertJetStreamAnswers(deps);
-    const published = await publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) }).catch((err: unknown) => {
+    const published = await publishWatched(deps, () => publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) })).catch((err: unknown) => {
       suspectJetStream(deps, err);
       throw err;
     });

@@ -5,7 +5,7 @@ import { NotFoundError } from '../../lib/errors.ts';
 import { QUERY_ID_PATTERN, publishFeedback, readAnswer } from '../../inference/record.ts';
 import type { ApiDeps } from '../deps.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
-import { assertJetStreamAnswers } from '../jetstream-gate.ts';
+import { assertJetStreamAnswers, publishWatched } from '../jetstream-gate.ts';
 
 export const feedbackRequestSchema = z
   .object({
@@ -37,10 +37,12 @@ export function feedbackRoutes(deps: ApiDeps): Hono {
     const body = parseWith(feedbackRequestSchema, await readJson(c), 'feedback');
     await answerExists(deps, tenant, body.queryId);
     await assertJetStreamAnswers(deps);
-    const { seq } = await publishFeedback(
-      deps.nats,
-      { queryId: body.queryId, tenant, rating: body.rating, ...(body.comment !== undefined ? { comment: body.comment } : {}) },
-      c.req.header('traceparent'),
+    const { seq } = await publishWatched(deps, () =>
+      publishFeedback(
+        deps.nats,
+        { queryId: body.queryId, tenant, rating: body.rating, ...(body.comment !== undefined ? { comment: body.comment } : {}) },
+        c.req.header('traceparent'),
+      ),
     );
     return c.json({ queryId: body.queryId, rating: body.rating, seq }, 202);
   });

@@ -151,6 +151,10 @@ describe('answers, lineage and feedback', () => {
 
     const feedback = await extractive.request('/v1/feedback', json({ queryId, rating: 1, comment: 'right' }, { 'x-tenant': 'acme' }));
     expect(feedback.status).toBe(202);
+    // The same feedback re-sent (a client retrying after a 503 that may have stored it) is stored once.
+    const resent = await extractive.request('/v1/feedback', json({ queryId, rating: 1, comment: 'right' }, { 'x-tenant': 'acme' }));
+    expect(resent.status).toBe(202);
+    expect(((await resent.json()) as { seq: number }).seq).toBe(((await feedback.json()) as { seq: number }).seq);
     const again = (await (await extractive.request(`/v1/answers/${queryId}`, { headers: { 'x-tenant': 'acme' } })).json()) as { feedback: { rating: number; comment: string } };
     expect(again.feedback).toMatchObject({ rating: 1, comment: 'right' });
 
