@@ -47,6 +47,11 @@ export interface ProjectorOptions {
   readonly lingerMs?: number;
   /** Reads the disk space of the store's storageDir (default lib/disk-space.ts diskSpace; tests give another). */
   readonly readDisk?: (dir: string) => DiskSpace | undefined;
+  /**
+   * Told when a batch fails because the store's file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB): retrying cannot help,
+   * whoever serves the generation can set the file aside and rebuild it (GenerationRouter). The projector backs off meanwhile.
+   */
+  readonly onStoreDamaged?: (err: unknown) => void;
 }
 
 /** Whether the projection advances, for /readyz: a stuck projection serves stale answers while looking alive. */
@@ -493,10 +498,13 @@ export function runProjector<Op = StoreOp>(
         if (stopping) break;
         // Nothing was applied from the failed batch: reopen from the store's checkpoints and try again.
         consecutiveFailures += 1;
+        if (isDamagedDatabase(err)) options.onStoreDamaged?.(err);
         const message = isDiskFull(err)
           ? `${errorMessage(err)} (the disk holding the store is full: free space on it or move the data dir)`
           : isDamagedDatabase(err)
-            ? `${errorMessage(err)} (the store file is damaged: stop the node and delete or move the file; the next start builds it again from the log)`
+            ? options.onStoreDamaged
+              ? `${errorMessage(err)} (the store file is damaged; the node's log says whether it is being set aside and built again from the log)`
+              : `${errorMessage(err)} (the store file is damaged: stop the node and delete or move the file; the next start builds it again from the log)`
             : errorMessage(err);
         // A failure that lasts (a full disk, a store that is down) is retried ever less often, and logged as an error
         // when it starts or changes, as a warning while it goes on.

@@ -10,7 +10,7 @@ import type { Projection } from './projection.ts';
 import { runProjector, type ProjectorOptions, type RunningProjector } from './projector.ts';
 import { STORES_WITH_EXPANSION, type InferenceStore, type KeywordExpansion } from './store.ts';
 import { storeFactory, type StoreConfig } from './stores/registry.ts';
-import { openSettingAsideDamaged } from './stores/sqlite/damaged-file.ts';
+import { isDamagedDatabase, openSettingAsideDamaged, setAsideDamaged } from './stores/sqlite/damaged-file.ts';
 
 /** Turns query text into vectors of one model. */
 export interface QueryEmbedder {
@@ -75,12 +75,24 @@ interface Entry<S extends Served> {
   served: S;
   inFlight: number;
   retiring?: () => void;
+  /** Set once its store was found damaged: whether it is being built again, or left to the operator (never queued twice). */
+  damaged?: 'rebuilding' | 'left';
 }
 
 /** How a router opens and closes the generations of its role. */
 export interface GenerationOpener<S extends Served> {
-  open(record: GenerationRecord): Promise<S>;
+  /** Opens a generation; `hooks.onStoreDamaged` is told when its projector finds the store's file damaged. */
+  open(record: GenerationRecord, hooks?: OpenHooks): Promise<S>;
   close(served: S): Promise<void>;
+  /**
+   * Opens a generation again after its store's file was found damaged (`served` closed first): the file is set aside
+   * and a new one built from the log. Absent where this process cannot rebuild the file (it does not write it).
+   */
+  readonly reopenDamaged?: (record: GenerationRecord, cause: unknown, hooks?: OpenHooks) => Promise<S>;
+}
+
+export interface OpenHooks {
+  readonly onStoreDamaged?: (err: unknown) => void;
 }
 
 /** Opens a generation's store and starts its projector (from the store's own checkpoints). */
@@ -98,7 +110,11 @@ function missingEmbedder(model: { id: string; dims: number }): QueryEmbedder {
  * Opens a generation's store and, when `project` (default), starts its projector from the store's own checkpoints. A
  * local SQLite generation is written by one process only: its lock file says who.
  */
-export async function openGeneration(runtime: GenerationRuntime, record: GenerationRecord, options: { project?: boolean } = {}): Promise<ServedGeneration> {
+export async function openGeneration(
+  runtime: GenerationRuntime,
+  record: GenerationRecord,
+  options: { project?: boolean; hooks?: OpenHooks; /** Set the store's file aside first: it was found damaged (see GenerationOpener.reopenDamaged). */ damaged?: unknown } = {},
+): Promise<ServedGeneration> {
   const project = options.project ?? true;
   const embedder = runtime.embedderFor(record.spec.model.id) ?? (runtime.requireEmbedder === false ? missingEmbedder(record.spec.model) : undefined);
   if (!embedder) {
@@ -125,9 +141,15 @@ export async function openGeneration(runtime: GenerationRuntime, record: Generat
     const open = () => factory.open({ ...target, model: { id: record.spec.model.id, dims: record.spec.model.dims } });
     // The writer of a SQLite generation rebuilds a damaged file from the log; a reader leaves the writer's file alone.
     const file = path.join(runtime.storeConfig.dataDir, record.spec.role, `${record.id}.sqlite`);
+    if (lock && options.damaged !== undefined) await setAsideDamaged(file, options.damaged, runtime.logger);
     const store = lock ? await openSettingAsideDamaged(file, open, runtime.logger) : await open();
+    const onStoreDamaged = options.hooks?.onStoreDamaged;
     const projector = project
-      ? runProjector(runtime.handle, runtime.projectionFor(record.spec), store, { ...runtime.projectorOptions, logger: runtime.logger })
+      ? runProjector(runtime.handle, runtime.projectionFor(record.spec), store, {
+          ...runtime.projectorOptions,
+          logger: runtime.logger,
+          ...(lock && onStoreDamaged ? { onStoreDamaged } : {}),
+        })
       : undefined;
     return {
       id: record.id,
@@ -153,8 +175,18 @@ export async function closeGeneration(served: ServedGeneration): Promise<void> {
 
 /** The inference role's opener: a generation's store, its projector and the embedder of its model. */
 export function inferenceOpener(runtime: GenerationRuntime, options: { project?: boolean } = {}): GenerationOpener<ServedGeneration> {
-  return { open: (record) => openGeneration(runtime, record, options), close: closeGeneration };
+  return {
+    open: (record, hooks) => openGeneration(runtime, record, { ...options, ...(hooks ? { hooks } : {}) }),
+    close: closeGeneration,
+    // Only the process that writes a local file may move it; a remote store (Weaviate, Qdrant) is not a file here.
+    ...(options.project !== false
+      ? { reopenDamaged: (record: GenerationRecord, damaged: unknown, hooks?: OpenHooks) => openGeneration(runtime, record, { ...options, damaged, ...(hooks ? { hooks } : {}) }) }
+      : {}),
+  };
 }
+
+/** A generation whose store is found damaged again this soon after it was built again is left to the operator. */
+export const REBUILD_AGAIN_AFTER_MS = 10 * 60_000;
 
 /**
  * Serves the role's active generation and follows its alias. On a switch it opens the new generation next to the old
@@ -169,6 +201,10 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
   private target: string | undefined;
   private cancelRetry: (() => void) | undefined;
   private stopped = false;
+  /** The generation whose damaged store is being set aside and built again (nothing is served meanwhile). */
+  private rebuilding: string | undefined;
+  /** When each generation's damaged store was last set aside to be built again. */
+  private readonly rebuiltAt = new Map<string, number>();
   private readonly listeners = new Set<(id: string) => void>();
 
   constructor(
@@ -180,20 +216,121 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
   ) {}
 
   current(): S {
-    if (!this.active) throw new UnavailableError(`no ${this.role} generation is being served yet; retry shortly`, 1);
+    if (!this.active) throw this.nothingServed();
     return this.active.served;
   }
 
+  private nothingServed(): UnavailableError {
+    if (this.rebuilding !== undefined) {
+      return new UnavailableError(`the store of ${this.role} generation ${this.rebuilding} was damaged and is being set aside to be built again from the log; retry shortly`, 2);
+    }
+    return new UnavailableError(`no ${this.role} generation is being served yet; retry shortly`, 1);
+  }
+
+  /**
+   * Runs `fn` on the generation serving now. A call that finds the store's file damaged queues its rebuild (see
+   * repairDamaged) and fails with a 503 that says so, rather than a 500 on every call until someone restarts the node.
+   */
   async use<T>(fn: (generation: S) => Promise<T>): Promise<T> {
     const entry = this.active;
-    if (!entry) throw new UnavailableError(`no ${this.role} generation is being served yet; retry shortly`, 1);
+    if (!entry) throw this.nothingServed();
     entry.inFlight++;
     try {
       return await fn(entry.served);
+    } catch (err) {
+      if (!isDamagedDatabase(err)) throw err;
+      const next =
+        this.repairDamaged(entry, err) === 'rebuilding'
+          ? 'it is set aside and built again from the log: retry shortly'
+          : 'restart the process that writes it (after checking its disk): its next start sets the file aside and builds it again from the log';
+      throw new UnavailableError(`the store of ${this.role} generation ${entry.served.id} is damaged (${errorMessage(err)}); ${next}`, 5);
     } finally {
       entry.inFlight--;
       if (entry.inFlight === 0) entry.retiring?.();
     }
+  }
+
+  /** Opens a generation (again, over a new file, when `damaged`), its projector wired to report a damaged store. */
+  private async openEntry(record: GenerationRecord, damaged?: { readonly cause: unknown }): Promise<Entry<S>> {
+    const ref: { entry?: Entry<S> } = {};
+    const hooks: OpenHooks = { onStoreDamaged: (err) => void (ref.entry && this.repairDamaged(ref.entry, err)) };
+    const served = damaged && this.opener.reopenDamaged ? await this.opener.reopenDamaged(record, damaged.cause, hooks) : await this.opener.open(record, hooks);
+    const entry: Entry<S> = { served, inFlight: 0 };
+    ref.entry = entry;
+    return entry;
+  }
+
+  /**
+   * The served generation's store file is damaged (its projector's batches fail with SQLITE_CORRUPT, or a call read a
+   * damaged page): retrying cannot help. In turn with alias switches, this closes the generation once its calls in
+   * flight end, sets the file aside and opens the generation again over a new one, whose projector builds it from
+   * the log, as a restart would; until it reopens, calls get a 503 saying so, and until it catches up, /readyz shows
+   * its progress. Retried with backoff while the reopen fails.
+   */
+  private repairDamaged(entry: Entry<S>, cause: unknown): 'rebuilding' | 'left' {
+    if (entry.damaged) return entry.damaged;
+    if (!this.opener.reopenDamaged || this.active !== entry || this.stopped) return 'left';
+    entry.damaged = 'left';
+    const id = entry.served.id;
+    const last = this.rebuiltAt.get(id);
+    if (last !== undefined && Date.now() - last < REBUILD_AGAIN_AFTER_MS) {
+      // A file damaged again soon after its rebuild points at the disk, not at one bad write: rebuilding in a loop
+      // would fill the disk with set-aside copies.
+      this.runtime.logger.error('the store of the served generation is damaged again soon after it was built again; not rebuilding it automatically', {
+        role: this.role,
+        generation: id,
+        rebuiltMsAgo: Date.now() - last,
+        error: errorMessage(cause),
+        next: 'check the disk holding the data dir (dmesg, SMART), then restart the node: its start sets the file aside and builds it again',
+      });
+      return 'left';
+    }
+    this.rebuiltAt.set(id, Date.now());
+    entry.damaged = 'rebuilding';
+    this.switching = this.switching
+      .then(async () => {
+        if (this.active !== entry || this.stopped) return;
+        const record = await this.runtime.generations.get(this.role, id);
+        if (!record) throw new ConfigError(`generation ${id} has no record left to build it from`);
+        this.runtime.logger.error('the store of the served generation is damaged; setting its file aside and building it again from the log', {
+          role: this.role,
+          generation: id,
+          error: errorMessage(cause),
+        });
+        this.rebuilding = id;
+        this.active = undefined;
+        try {
+          await this.retire(entry);
+          for (let attempt = 0; !this.stopped; attempt++) {
+            try {
+              const next = await this.openEntry(record, { cause });
+              if (this.stopped) await this.opener.close(next.served);
+              else this.active = next;
+              return;
+            } catch (err) {
+              const delayMs = Math.min(30_000, 1000 * 2 ** attempt);
+              this.runtime.logger.error('reopening a damaged generation failed; retrying', { role: this.role, generation: id, retryInMs: delayMs, error: errorMessage(err) });
+              await this.pause(delayMs);
+            }
+          }
+        } finally {
+          this.rebuilding = undefined;
+        }
+      })
+      .catch((err: unknown) => this.runtime.logger.error('could not rebuild a damaged generation', { role: this.role, generation: id, error: errorMessage(err) }));
+    return 'rebuilding';
+  }
+
+  /** Waits `ms`, or less when the router stops. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.cancelRetry = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.cancelRetry = undefined;
   }
 
   /** Called with the new generation id after every switch (tests, logs). */
@@ -221,7 +358,7 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
     if (!alias) throw new UnavailableError(`the ${this.role} alias could not be read; retry`);
     const record = await generations.get(this.role, alias.generation);
     if (!record) throw new ConfigError(`the ${this.role} alias points at generation ${alias.generation}, which has no record; run \`spanda projections rollback\``);
-    this.active = { served: await this.opener.open(record), inFlight: 0 };
+    this.active = await this.openEntry(record);
     this.runtime.logger.info('serving generation', { role: this.role, generation: record.id, model: record.spec.model.id, store: record.spec.store.kind });
     this.stopWatch = await generations.watchAlias(
       this.role,
@@ -250,14 +387,7 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
           retryInMs: delayMs,
           error: errorMessage(err),
         });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delayMs);
-          this.cancelRetry = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.cancelRetry = undefined;
+        await this.pause(delayMs);
       }
     }
   }
@@ -268,7 +398,8 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
     if (!record) throw new ConfigError(`the ${this.role} alias points at generation ${id}, which has no record`);
     const started = Date.now();
     this.runtime.logger.info('switching generation: catching up first', { role: this.role, from: this.active?.served.id, to: id });
-    const next = await this.opener.open(record);
+    const entry = await this.openEntry(record);
+    const next = entry.served;
     try {
       await next.projector?.waitUntil(() => next.projector?.caughtUp() ?? true, this.catchUpTimeoutMs);
       // Swapped in warm: the first keyword queries would otherwise wait for the rest of the keyword index's load.
@@ -279,7 +410,7 @@ export class GenerationRouter<S extends Served = ServedGeneration> {
     }
     if (this.stopped) return this.opener.close(next);
     const old = this.active;
-    this.active = { served: next, inFlight: 0 };
+    this.active = entry;
     this.runtime.logger.info('serving generation', { role: this.role, generation: id, model: record.spec.model.id, catchUpMs: Date.now() - started });
     for (const listener of this.listeners) listener(id);
     if (old) await this.retire(old);

@@ -20,18 +20,26 @@ export async function openSettingAsideDamaged<T>(file: string, open: () => Promi
     return await open();
   } catch (err) {
     if (!isDamagedDatabase(err)) throw err;
-    const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    for (const suffix of ['', '-wal', '-shm']) {
-      await rename(`${file}${suffix}`, `${aside}${suffix}`).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT') throw e;
-      });
-    }
-    logger.error('a projection store file was damaged and is rebuilt from the log; until it catches up, queries see part of the data (GET /readyz shows how far it is)', {
-      file,
-      error: errorMessage(err),
-      setAsideAs: aside,
-      next: 'delete the set-aside file once you no longer need it for inspection',
-    });
+    await setAsideDamaged(file, err, logger);
     return open();
   }
+}
+
+/**
+ * Moves a damaged projection file (and its -wal and -shm) aside as `<file>.damaged-<time>`, so the next open starts an
+ * empty one that its projector fills from the log. The caller holds the generation's lock and has closed the file.
+ */
+export async function setAsideDamaged(file: string, cause: unknown, logger: Logger): Promise<void> {
+  const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    await rename(`${file}${suffix}`, `${aside}${suffix}`).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+  logger.error('a projection store file was damaged and is rebuilt from the log; until it catches up, queries see part of the data (GET /readyz shows how far it is)', {
+    file,
+    error: errorMessage(cause),
+    setAsideAs: aside,
+    next: 'delete the set-aside file once you no longer need it for inspection',
+  });
 }
