@@ -9,8 +9,8 @@ import { generationToBuild, type BuildTarget, type GenerationRecord, type Genera
 import { INDEXING_PROJECTION_VERSION, indexingProjection } from './indexing.ts';
 import { foldLog, type FoldProgress } from './log-digest.ts';
 import { runProjector, type RunningProjector } from './projector.ts';
-import { openSettingAsideDamaged } from './stores/sqlite/damaged-file.ts';
-import type { GenerationOpener } from './serving.ts';
+import { openSettingAsideDamaged, setAsideDamaged } from './stores/sqlite/damaged-file.ts';
+import type { GenerationOpener, OpenHooks } from './serving.ts';
 import type { CatalogStore } from './catalog.ts';
 import { SqliteCatalogStore } from './stores/catalog/catalog-store.ts';
 import { catalogSchemaVersion, catalogStoreFactory, type CatalogStoreFactory } from './stores/catalog/registry.ts';
@@ -78,17 +78,29 @@ export function catalogOpener(
   options: { readonly projectRemote?: boolean } = {},
 ): GenerationOpener<ServedCatalog> {
   const config = locationConfig(location);
+  const open = async (record: GenerationRecord, hooks?: OpenHooks): Promise<ServedCatalog> => {
+    const { factory, store } = await openCatalog(record, config, logger);
+    const project = factory.local || (options.projectRemote ?? true);
+    if (!project) return { id: record.id, store };
+    const onStoreDamaged = factory.local ? hooks?.onStoreDamaged : undefined;
+    const projector = runProjector(handle, indexingProjection(), store, {
+      logger,
+      lingerMs: CATALOG_LINGER_MS,
+      ...(metrics ? { metrics } : {}),
+      ...(onStoreDamaged ? { onStoreDamaged } : {}),
+    });
+    return { id: record.id, store, projector };
+  };
   return {
-    open: async (record: GenerationRecord) => {
-      const { factory, store } = await openCatalog(record, config, logger);
-      const project = factory.local || (options.projectRemote ?? true);
-      if (!project) return { id: record.id, store };
-      const projector = runProjector(handle, indexingProjection(), store, { logger, lingerMs: CATALOG_LINGER_MS, ...(metrics ? { metrics } : {}) });
-      return { id: record.id, store, projector };
-    },
+    open,
     close: async (served) => {
       await served.projector?.stop().catch(() => undefined);
       await served.store.close();
+    },
+    // A local catalog file is this process's own (each process projects its own): set aside, projected again.
+    reopenDamaged: async (record, cause, hooks) => {
+      if ((await catalogStoreFactory(record.spec.store.kind)).local) await setAsideDamaged(catalogPath(config.dataDir, record.id), cause, logger);
+      return open(record, hooks);
     },
   };
 }

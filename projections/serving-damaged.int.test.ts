@@ -56,7 +56,7 @@ function damage(file: string): void {
 
 describe('a damaged store file under a running node', () => {
   it('is set aside and built again from the log: old and new documents become queryable, with 503s meanwhile and never a 500', async () => {
-    // More than SQLite's page cache (2 MB) holds, so reads after the damage reach the file.
+    // A few MB of rows, checkpointed from the WAL into the file by the time they are all applied.
     for (let i = 0; i < 400; i++) await publish(`doc-${i}`, `document ${i} about tidepools and ${'barnacle limpet anemone '.repeat(150)} marker${i}`);
     await until('the corpus indexed', async () => ((await found('marker399')).ids.includes('doc-399') ? true : undefined));
 
@@ -64,6 +64,11 @@ describe('a damaged store file under a running node', () => {
     const [file] = readdirSync(dir).filter((f) => f.endsWith('.sqlite'));
     expect(file).toBeDefined();
     damage(path.join(dir, file as string));
+    // The indexing catalog's file too (each process projects its own).
+    const catalogDir = path.join(node.dir, 'indexing');
+    const [catalogFile] = readdirSync(catalogDir).filter((f) => f.endsWith('.sqlite'));
+    expect(catalogFile).toBeDefined();
+    damage(path.join(catalogDir, catalogFile as string));
 
     await publish('after-damage', 'written after the store file was damaged: quokka wombat');
     const statuses = new Set<number>();
@@ -71,10 +76,12 @@ describe('a damaged store file under a running node', () => {
     // Clients and a load balancer's probe keep asking; the damage shows when SQLite reads a damaged page (a count for
     // /readyz, a batch applied), and the file is then set aside for inspection.
     const setAside = () => readdirSync(dir).some((f) => f.startsWith(`${file}.damaged-`));
-    await until('the damaged file set aside', async () => {
+    const catalogSetAside = () => readdirSync(catalogDir).some((f) => f.startsWith(`${catalogFile}.damaged-`));
+    await until('the damaged files set aside', async () => {
       readiness.add((await api('GET', '/readyz')).status);
       statuses.add((await found('marker7')).status);
-      return setAside() ? true : undefined;
+      statuses.add((await api('GET', '/v1/documents/api/doc-7')).status);
+      return setAside() && catalogSetAside() ? true : undefined;
     });
     await until('the rebuilt store to answer for old and new documents', async () => {
       const late = await found('quokka wombat');
@@ -90,6 +97,15 @@ describe('a damaged store file under a running node', () => {
     });
     expect(ready.status).toBe('ready');
     expect((await found('marker399')).ids).toContain('doc-399');
+    // The rebuilt catalog tells each document's versions again, the one published after the damage included.
+    const lineage = await until('the rebuilt catalog', async () => {
+      const r = await api('GET', '/v1/documents/api/after-damage');
+      statuses.add(r.status);
+      return r.status === 200 && r.json.versionCount === 1 ? r.json : undefined;
+    });
+    expect(lineage.serving.applied).toBe(true);
+    expect((await api('GET', '/v1/documents/api/doc-7')).json.versionCount).toBe(1);
+    expect([...statuses].filter((s) => s !== 200 && s !== 503)).toEqual([]);
 
   }, 90_000);
 });
