@@ -1,7 +1,7 @@
 // Unit tests of the per-tenant vector matrix: exact cosine ranking, best window per chunk, swap-remove, growth and ties.
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../../lib/prng.ts';
-import { normalisedCopy, QUANTIZED_MIN_ROWS, TenantMatrix, VectorIndex, type ChunkScore } from './vector-index.ts';
+import { normalisedCopy, quantize, QUANTIZED_MIN_ROWS, TenantMatrix, VectorIndex, type ChunkScore } from './vector-index.ts';
 
 const DIMS = 4;
 const bytes = (...xs: number[]) => new Uint8Array(new Float32Array(xs).buffer);
@@ -241,5 +241,32 @@ describe('TenantMatrix int8 preselection', () => {
     const one = m.searchDocuments(normalisedCopy(data[7] as Float32Array), new Set([7]), 10);
     expect(new Set(one.map((h) => h.chunk)).size).toBe(Math.ceil((rows - 7) / 300));
     expect(one.every((h) => (h.chunk - 1) % 300 === 7)).toBe(true);
+  });
+});
+
+describe('quantize', () => {
+  it('rounds half up and clamps to ±127 exactly as Math.round did, including halves, -0 and the clamp edges', () => {
+    const dims = 16;
+    const scale = (127 * Math.sqrt(dims)) / 4; // what quantize multiplies by
+    const scaled = [0, 0.5, -0.5, 0.4999, -0.5001, 1.5, -1.5, 126.5, -126.5, 127, -127, 127.4, -127.4, 127.5, -127.5, 300, -300, 63.5, -63.5, 2.5e-8];
+    const random = prng(7);
+    for (let i = 0; i < 2000; i++) scaled.push((random() * 2 - 1) * 140);
+    for (let at = 0; at < scaled.length; at += dims) {
+      const values = scaled.slice(at, at + dims);
+      const row = new Float32Array(dims);
+      values.forEach((v, j) => (row[j] = v / scale));
+      const got = new Int8Array(dims);
+      quantize(got, 0, row, 0, dims);
+      const expected = new Int8Array(dims);
+      row.forEach((x, j) => (expected[j] = Math.max(-127, Math.min(127, Math.round(x * scale)))));
+      expect([...got]).toEqual([...expected]);
+    }
+  });
+
+  it('stores a NaN component as 0 (as Math.round\'s NaN was stored)', () => {
+    const out = new Int8Array(4).fill(9);
+    quantize(out, 0, new Float32Array([Number.NaN, 0.1, -0.1, Number.NaN]), 0, 4);
+    expect(out[0]).toBe(0);
+    expect(out[3]).toBe(0);
   });
 });

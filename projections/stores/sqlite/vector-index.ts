@@ -112,11 +112,17 @@ export const QUANTIZED_MIN_ROWS = 20_000;
 /** Unit vectors' components are ~1/√dims; ±QUANT_SIGMAS of that maps onto ±127 (larger components clamp). */
 const QUANT_SIGMAS = 4;
 
-function quantize(out: Int8Array, offset: number, row: Float32Array, rowOffset: number, dims: number): void {
+/**
+ * Rounds each component half up, as Math.round does, but without it: V8 compiles Math.round with a branch on the
+ * value, which random components mispredict about half the time (4.1-4.8 µs a 512-d row against 0.6 here, measured on
+ * rows of random unit vectors; a constant row hid it). Within ±127 the sum stays positive, where truncation is floor.
+ * NaN (never in a validated vector) is stored as 0, as Math.round's NaN was.
+ */
+export function quantize(out: Int8Array, offset: number, row: Float32Array, rowOffset: number, dims: number): void {
   const scale = (127 * Math.sqrt(dims)) / QUANT_SIGMAS;
   for (let j = 0; j < dims; j++) {
-    const x = Math.round((row[rowOffset + j] as number) * scale);
-    out[offset + j] = x > 127 ? 127 : x < -127 ? -127 : x;
+    const v = (row[rowOffset + j] as number) * scale;
+    out[offset + j] = v > 127 ? 127 : v >= -127 ? ((v + 128.5) | 0) - 128 : v < -127 ? -127 : 0;
   }
 }
 
