@@ -4,6 +4,7 @@ import { silentLogger } from '../lib/log.ts';
 import { watchJetStream, type JetStreamWatch } from '../streams/jetstream-watch.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
+import { until } from '../test/helpers/eventually.ts';
 import { hangProcess } from '../test/helpers/processes.ts';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
 import { createApp } from './app.ts';
@@ -55,8 +56,7 @@ describe('a publish JetStream does not acknowledge', () => {
 
     process.kill(nats.server.pid, 'SIGCONT');
     stopped = false;
-    const deadline = Date.now() + 20_000;
-    while (!(await watch.answersNow()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await until(async () => (await watch.answersNow()) || undefined, 'JetStream to answer again');
     // What the client had sent was in the socket and got stored once the server ran again: the re-send is a duplicate.
     const resent = await post({ documents: hungBatch });
     expect(resent.status).toBe(202);

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { UnavailableError } from '../lib/errors.ts';
 import { silentLogger } from '../lib/log.ts';
+import { eventually } from '../test/helpers/eventually.ts';
 import type { GenerationRecord, Generations } from './generations.ts';
 import { GenerationRouter, type GenerationOpener, type Served } from './serving.ts';
 
@@ -16,14 +17,6 @@ const generations = {
 
 function damaged(): Error {
   return Object.assign(new Error('database disk image is malformed'), { code: 'SQLITE_CORRUPT' });
-}
-
-async function eventually(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('GenerationRouter with a damaged store', () => {

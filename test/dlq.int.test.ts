@@ -19,6 +19,7 @@ import { storeFactory } from '../projections/stores/registry.ts';
 import { publishDocument } from '../streams/document-log.ts';
 import { readDlq, redriveDlqEntry, sendToDlq } from '../streams/dlq.ts';
 import { STREAMS } from '../streams/provision.ts';
+import { until } from './helpers/eventually.ts';
 import { startTestNats, type TestNats } from './helpers/nats.ts';
 
 let nats: TestNats;
@@ -40,16 +41,6 @@ async function spanda(...args: string[]): Promise<{ code: number; out: string; e
   } finally {
     o.mockRestore();
     e.mockRestore();
-  }
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
