@@ -9,7 +9,7 @@
 // itself (spanda replay's code path, digest verification timed apart), (4) re-ingest with the offline model,
 // extrapolated from its measured embedding rate on a sample (embedding 100k chunks offline takes about an hour here).
 import Database from 'better-sqlite3';
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,14 +22,16 @@ import { logDigest } from '../projections/log-digest.ts';
 import { embedderConsumer, processedUpTo } from '../projections/read-your-writes.ts';
 import { replayGeneration } from '../projections/replay.ts';
 import { openDatabase } from '../projections/stores/sqlite/schema.ts';
+import { decodeEvent, headersOf } from '../streams/codec.ts';
 import { documentInputSchema, publishDocument } from '../streams/document-log.ts';
+import { decodeVector } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { STREAMS, provision } from '../streams/provision.ts';
 import { mapLimit } from '../streams/publisher.ts';
 import { subjects } from '../streams/subjects.ts';
 import { tempDir } from '../test/helpers/nats.ts';
 import { loadAverage, machine, note, round, runBenchmark, sleep, table, writeResult } from './lib/common.ts';
-import { processCpuMs } from './lib/jetstream.ts';
+import { cpuByThread, processCpuMs, threadCpuMs } from './lib/jetstream.ts';
 import { startNode, startPrivateNats } from './lib/node.ts';
 import { proseCorpus } from './lib/prose.ts';
 
@@ -43,8 +45,12 @@ interface Slices {
   readonly bytes: number;
 }
 
-/** Reads the replay's slices (all of CHUNKS, the model's EMBEDDINGS) with ordered consumers, decoding nothing. */
-async function rawRead(handle: NatsHandle): Promise<Slices & { ms: number }> {
+/**
+ * Reads the replay's slices (all of CHUNKS, the model's EMBEDDINGS) with ordered consumers, decoding nothing; or, with
+ * `decode`, decoding each message as a replay must before it can apply anything (headers, JSON, the event's validation,
+ * its vectors from base64): the floor of any replay of these events on one thread.
+ */
+async function rawRead(handle: NatsHandle, decode = false): Promise<Slices & { ms: number }> {
   const started = performance.now();
   let messages = 0;
   let bytes = 0;
@@ -62,12 +68,19 @@ async function rawRead(handle: NatsHandle): Promise<Slices & { ms: number }> {
         messages++;
         bytes += msg.data.byteLength;
         pending = msg.info.pending;
+        if (decode) decodeFully(msg);
         if (pending === 0) break; // the end of the slice: do not wait out the fetch's expiry
       }
       if (got === 0 || pending === 0) break;
     }
   }
   return { messages, bytes, ms: performance.now() - started };
+}
+
+/** Decodes a message into its event and its vectors into floats, throwing what the replay would dead-letter. */
+function decodeFully(msg: JsMsg): void {
+  const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: headersOf(msg) }, { stream: msg.info.stream, seq: msg.seq });
+  if (event.type === 'document.embedded') for (const v of event.data.vectors) decodeVector(v.vector, event.data.model.dims);
 }
 
 /**
@@ -196,6 +209,8 @@ async function run(size: number) {
 
     note(`${size}: raw JetStream read`);
     const read = await rawRead(nats.handle);
+    note(`${size}: JetStream read with each message decoded`);
+    const decodedRead = await rawRead(nats.handle, true);
     note(`${size}: raw SQLite inserts (WAL with 4 KB pages; the build's file settings) and the store's rows alone`);
     const walInsertMs = rawInsert(dir, texts, 'wal-4k');
     const insertMs = rawInsert(dir, texts, 'build');
@@ -203,6 +218,7 @@ async function run(size: number) {
     note(`${size}: replay`);
     const spec = await inferenceSpec({ ...node.config, dataDir: dir }, MODEL, 'sqlite');
     const natsCpuBefore = processCpuMs(nats.server.pid);
+    const threadsBefore = threadCpuMs();
     const cpuBefore = process.cpuUsage();
     const replayStarted = performance.now();
     const result = await replayGeneration(runtime, spec, { vectorWeight: 0.5, verify: false });
@@ -210,6 +226,7 @@ async function run(size: number) {
     // Every thread of this process (the main thread, the store's worker, V8's GC helpers) and nats-server's.
     const cpuUsed = process.cpuUsage(cpuBefore);
     const replayCpuMs = (cpuUsed.user + cpuUsed.system) / 1000;
+    const threads = cpuByThread(threadsBefore, threadCpuMs(), replayCpuMs);
     const natsCpuAfter = processCpuMs(nats.server.pid);
     const natsCpuMs = natsCpuBefore !== undefined && natsCpuAfter !== undefined ? natsCpuAfter - natsCpuBefore : undefined;
     note(`${size}: digest from the log`);
@@ -237,6 +254,9 @@ async function run(size: number) {
       mbRead: round(read.bytes / 1e6, 1),
       raw_read_chunks_per_s: readRate,
       raw_insert_chunks_per_s: insertRate,
+      // The read again with every message decoded (JSON, validation, vectors) on this thread: reading and decoding alone.
+      decoded_read_chunks_per_s: perSecond(decodedRead.ms),
+      decoded_read_vs_slower_baseline: round(perSecond(decodedRead.ms) / slowerRate, 3),
       raw_insert_wal_4k_chunks_per_s: perSecond(walInsertMs),
       raw_insert_build_settings_chunks_per_s: perSecond(insertMs),
       store_rows_chunks_per_s: storeRowsRate,
@@ -245,6 +265,15 @@ async function run(size: number) {
       verify_s: round(verifyMs / 1000, 2),
       replay_vs_slower_baseline: round(replayRate / slowerRate, 3),
       replay_process_cpu_s: round(replayCpuMs / 1000, 2),
+      // The same CPU by thread: main (reading, decoding, projecting), the threads the replay started (the store's worker),
+      // and the helpers that ran before it (V8's GC threads, libuv's pool).
+      ...(threads
+        ? {
+            replay_main_thread_cpu_s: round(threads.mainMs / 1000, 2),
+            replay_store_worker_cpu_s: round(threads.startedMs / 1000, 2),
+            replay_helper_threads_cpu_s: round(threads.helpersMs / 1000, 2),
+          }
+        : {}),
       ...(natsCpuMs !== undefined ? { replay_nats_server_cpu_s: round(natsCpuMs / 1000, 2) } : {}),
       // How many of the machine's cores the replay and nats-server kept busy, and the CPU each chunk took from them.
       replay_cores_busy: round(cpuMs / replayMs, 2),

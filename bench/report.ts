@@ -119,6 +119,9 @@ interface ReplayResult extends Common {
     readonly documents: number;
     readonly raw_read_chunks_per_s: number;
     readonly raw_insert_chunks_per_s: number;
+    /** The raw read with every message decoded (JSON, validation, vectors) on one thread (results before 2026-12-05 12:40 have none). */
+    readonly decoded_read_chunks_per_s?: number;
+    readonly decoded_read_vs_slower_baseline?: number;
     /** The raw insert with SQLite's defaults and WAL, and with the build's file settings (results before 2026-12-03 have neither). */
     readonly raw_insert_wal_4k_chunks_per_s?: number;
     readonly raw_insert_build_settings_chunks_per_s?: number;
@@ -132,6 +135,10 @@ interface ReplayResult extends Common {
     /** CPU of every thread of the replaying process, and of nats-server, during the replay (results before 2026-12-05 have none). */
     readonly replay_process_cpu_s?: number;
     readonly replay_nats_server_cpu_s?: number;
+    /** The process's CPU by thread: main, the threads the replay started (the store's worker), V8's and libuv's helpers. */
+    readonly replay_main_thread_cpu_s?: number;
+    readonly replay_store_worker_cpu_s?: number;
+    readonly replay_helper_threads_cpu_s?: number;
     readonly replay_cores_busy?: number;
     readonly replay_cpu_us_per_chunk?: number;
     /** The CPU a chunk may take, all threads and nats-server together, for the target rate on the machine's cores. */
@@ -1011,7 +1018,7 @@ function targets(results: ReadonlyMap<string, Common>): string {
     rows.push([
       `replay at ${f(x.chunks)} chunks: ≥ 0.5 of the slower baseline, ≥ 20× faster than re-ingest (offline)`,
       `${f(x.replay_chunks_per_s)} chunks/s; ${x.reingest_over_replay}× faster than re-ingest${x.replay_cpu_us_per_chunk !== undefined && x.target_cpu_us_per_chunk !== undefined ? `; ${f(x.replay_cpu_us_per_chunk)} µs of CPU a chunk (${x.replay_cores_busy} cores busy) where the target leaves ${f(x.target_cpu_us_per_chunk)}` : ''}`,
-      `raw read ${f(x.raw_read_chunks_per_s)}/s, raw insert ${f(x.raw_insert_chunks_per_s)}/s${x.raw_insert_wal_4k_chunks_per_s !== undefined ? ` (${f(x.raw_insert_wal_4k_chunks_per_s)}/s with WAL and 4 KB pages)` : ''}: ${x.replay_vs_slower_baseline} of the slower${x.replay_vs_store_rows !== undefined && x.store_rows_chunks_per_s !== undefined ? `; the store's rows alone ${f(x.store_rows_chunks_per_s)}/s: ${x.replay_vs_store_rows} of that` : ''}`,
+      `raw read ${f(x.raw_read_chunks_per_s)}/s, raw insert ${f(x.raw_insert_chunks_per_s)}/s${x.raw_insert_wal_4k_chunks_per_s !== undefined ? ` (${f(x.raw_insert_wal_4k_chunks_per_s)}/s with WAL and 4 KB pages)` : ''}: ${x.replay_vs_slower_baseline} of the slower${x.replay_vs_store_rows !== undefined && x.store_rows_chunks_per_s !== undefined ? `; the store's rows alone ${f(x.store_rows_chunks_per_s)}/s: ${x.replay_vs_store_rows} of that` : ''}${x.decoded_read_chunks_per_s !== undefined && x.decoded_read_vs_slower_baseline !== undefined ? `; reading and decoding alone, one thread: ${f(x.decoded_read_chunks_per_s)}/s, ${x.decoded_read_vs_slower_baseline} of the slower` : ''}`,
       status(x.replay_vs_slower_baseline >= 0.5 && x.reingest_over_replay >= 20),
     ]);
   }
@@ -1331,7 +1338,21 @@ function replayCpu(r: ReplayResult): string {
     (x) =>
       `at ${f(x.chunks)} chunks the replay's process used ${x.replay_process_cpu_s} s of CPU (all its threads: main, the store's worker, V8's GC helpers)${x.replay_nats_server_cpu_s !== undefined ? ` and nats-server ${x.replay_nats_server_cpu_s} s` : ''} in ${x.replay_s} s, ${x.replay_cores_busy} of the ${r.machine.cpus} cores, ${f(x.replay_cpu_us_per_chunk as number)} µs of CPU a chunk against the ${f(x.target_cpu_us_per_chunk as number)} µs the target leaves (${r.machine.cpus} cores ÷ half the slower baseline's rate)`,
   );
-  return `\n\n**CPU.** Measured in the same run, ${parts.join('; ')}. While the cores are busy, a replay gets faster only by doing less work per chunk, and to meet the target it would have to do about ${sized.map((x) => ((x.replay_cpu_us_per_chunk as number) / (x.target_cpu_us_per_chunk as number)).toFixed(1)).join(' and ')}× less: the raw baselines each measure one side alone (a read that decodes nothing, an insert that keeps no keys), and a replay has to do both on the same cores, plus decoding, the origin and docSeq checks, and the digest.`;
+  const byThread = sized.filter((x) => x.replay_main_thread_cpu_s !== undefined && x.replay_store_worker_cpu_s !== undefined && x.replay_helper_threads_cpu_s !== undefined);
+  const threads =
+    byThread.length === 0
+      ? ''
+      : ` By thread (/proc): ${byThread
+          .map((x) => `at ${f(x.chunks)} chunks the main thread (reading, decoding, checking, projecting) ${x.replay_main_thread_cpu_s} s, the store's worker ${x.replay_store_worker_cpu_s} s, V8's GC and libuv's helper threads ${x.replay_helper_threads_cpu_s} s`)
+          .join('; ')}.`;
+  const decoded = sized.filter((x) => x.decoded_read_chunks_per_s !== undefined && x.decoded_read_vs_slower_baseline !== undefined);
+  const floor =
+    decoded.length === 0
+      ? ''
+      : ` Reading the same slices again and only decoding each message as a replay must before it can apply anything (headers, JSON, the event's validation, its vectors from base64), on one thread, ran at ${decoded
+          .map((x) => `${f(x.decoded_read_chunks_per_s as number)} chunks/s (${x.decoded_read_vs_slower_baseline} of the slower baseline) at ${f(x.chunks)} chunks`)
+          .join(' and ')}: at the target's rate, that reading and decoding alone would take ${decoded.map((x) => (0.5 / (x.decoded_read_vs_slower_baseline as number)).toFixed(2)).join(' and ')} s of one thread's time each second (of the ${r.machine.cpus} cores, which nats-server shares) before a row is written.`;
+  return `\n\n**CPU.** Measured in the same run, ${parts.join('; ')}.${threads}${floor} While the cores are busy, a replay gets faster only by doing less work per chunk, and to meet the target it would have to do about ${sized.map((x) => ((x.replay_cpu_us_per_chunk as number) / (x.target_cpu_us_per_chunk as number)).toFixed(1)).join(' and ')}× less: the raw baselines each measure one side alone (a read that decodes nothing, an insert that keeps no keys), and a replay has to do both on the same cores, plus decoding, the origin and docSeq checks, and the digest.`;
 }
 
 function replay(r: ReplayResult): string {

@@ -1,7 +1,7 @@
 // The raw JetStream baseline pipeline rates are divided by: pipelined acked publishes and an acking durable pull consumer.
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { NatsHandle } from '../../streams/nats.ts';
 import { mapLimit } from '../../streams/publisher.ts';
 import { round } from './common.ts';
@@ -85,10 +85,10 @@ export async function jetstreamBaseline(handle: NatsHandle, payloads: readonly U
   }
 }
 
-/** CPU ms (user + system) a process has used so far, from /proc; undefined where there is no /proc (not Linux). */
-export function processCpuMs(pid: number): number | undefined {
+/** CPU ms (user + system) a process (or, given its stat file, a thread) has used so far, from /proc; undefined where there is no /proc (not Linux). */
+export function processCpuMs(pid: number, statFile = `/proc/${pid}/stat`): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(statFile, 'utf8');
     // Fields after the command name (which may contain spaces): state is first, utime the 12th, stime the 13th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
@@ -97,6 +97,40 @@ export function processCpuMs(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU time (ms, user + system) of each thread of this process by thread id, from /proc (Linux); empty elsewhere. */
+export function threadCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const ms = processCpuMs(Number(tid), `/proc/self/task/${tid}/stat`);
+    if (ms !== undefined) out.set(Number(tid), ms);
+  }
+  return out;
+}
+
+/**
+ * Where a stretch of this process's CPU went, from threadCpuMs() before and after it and the process's total CPU over
+ * it: the main thread; the other threads that ran before it and still run (V8's GC helpers, libuv's pool); and the
+ * threads started within it, ended or not (its total less the others: a store's worker).
+ */
+export function cpuByThread(before: Map<number, number>, after: Map<number, number>, processMs: number): { mainMs: number; helpersMs: number; startedMs: number } | undefined {
+  if (after.size === 0) return undefined;
+  let mainMs = 0;
+  let helpersMs = 0;
+  for (const [tid, ms] of after) {
+    const earlier = before.get(tid);
+    if (earlier === undefined) continue; // started within the stretch: in the remainder
+    if (tid === process.pid) mainMs = ms - earlier;
+    else helpersMs += ms - earlier;
+  }
+  return { mainMs, helpersMs, startedMs: Math.max(0, processMs - mainMs - helpersMs) };
 }
 
 /** Messages and bytes held by each stream (what each pipeline stage wrote). */
