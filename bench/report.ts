@@ -1343,7 +1343,7 @@ function replayCpu(r: ReplayResult): string {
     byThread.length === 0
       ? ''
       : ` By thread (/proc): ${byThread
-          .map((x) => `at ${f(x.chunks)} chunks the main thread (reading, decoding, checking, projecting) ${x.replay_main_thread_cpu_s} s, the store's worker ${x.replay_store_worker_cpu_s} s, V8's GC and libuv's helper threads ${x.replay_helper_threads_cpu_s} s`)
+          .map((x) => `at ${f(x.chunks)} chunks the main thread (reading, decoding, checking, projecting) ${x.replay_main_thread_cpu_s} s, the store's worker ${x.replay_store_worker_cpu_s} s, the helper threads (V8's garbage collection and compilation, libuv's pool) ${x.replay_helper_threads_cpu_s} s`)
           .join('; ')}.`;
   const decoded = sized.filter((x) => x.decoded_read_chunks_per_s !== undefined && x.decoded_read_vs_slower_baseline !== undefined);
   const floor =
