@@ -1059,7 +1059,14 @@ Load average (1 min, start → end) while these ran on the 2 cores: ${['query', 
     .map((name) => `${name} ${load(results.get(name) as Common)}`)
     .join('; ')}.
 
-The machine's own speed moves these figures as much as the code does. The query, pipeline and freshness runs
+The machine's own speed moves these figures as much as the code does. The freshness and replay runs shown are of
+2026-12-05 12:40-12:52, after this machine was started anew, and it ran about twice as fast as an hour before by the
+figures no change touched: the hash pipeline's capacity in the freshness run 1,776 against 928 documents/s, the raw
+JetStream read at 150k chunks 104,725 against 54,887 chunks/s. The code on their path was that of the runs of 11:30
+(freshness) and 11:35 (replay), which read hash freshness p50 9.5 / p99 72.4 ms (runs 62.6-76.2), offline p99 636 ms,
+and a replay of 11,775 chunks/s at 150k, 0.215 of the slower baseline. The hash freshness target is met by the faster
+machine, not by a change: at half the capacity its background was 877 documents/s, twice the earlier one, and the
+same stages took half the time each. The query, pipeline and freshness runs
 of 2026-12-03 14:00-14:20 (after changes to the store's in-memory indexes) were taken while it ran 1.3-2× slower than
 that morning by the figures no change touched (the store's FTS5-only queries p50 3.4 against 2.05 ms at 100k, raw
 JetStream publishing 12,039 against 16,070 messages/s), and read: query p50 14.53 / p99 22.19 ms (client in its own
@@ -1381,7 +1388,13 @@ of its own takes ~80 ms with the rest of the replay on the other core, and V8's 
 of CPU beside the main thread's own 0.7 s of scavenges. A larger young generation (64 or 128 MB semi-spaces against
 the 32 the spanda executable sets) and projecting each event before its origin check (so its base64 vectors die
 young) changed nothing beyond the noise; batch-local caches of document and chunk rows in the store's writer saved ~5%
-of its apply alone, under 3% of a replay, and were left out.
+of its apply alone, under 3% of a replay, and were left out. A \`perf\` profile of the helper threads in the same
+scratch replays (2026-12-05 12:45) found about three fifths of their time in garbage collection (parallel scavenges,
+concurrent marking and sweeping, in equal parts of about a fifth) and a fifth in compiling the store worker's code, which
+each replay starts afresh. Neither fewer helpers (\`--v8-pool-size\` 1 or 2), a larger initial heap (512 MB: 9 full
+collections a replay instead of 13), vectors decoded as soon as their event is (so their base64 text dies young), nor a
+second batch in flight to the store's worker (posted as soon as it is projected) changed the replay's time or CPU beyond
+the noise of alternating runs.
 
 The build writes its file through a rollback journal (each new page written once; WAL wrote it twice) with 16 KB pages
 (a 512-d vector row had a 4 KB page to itself: the file is about a third smaller, and opening it to serve is faster),
