@@ -311,6 +311,13 @@ interface HugeDocumentResult extends Common {
   readonly hugeDocument: { readonly chunks: number; readonly vectorsWhenProbesEnded: number };
   readonly stopWithHugeInFlightMs: number;
 }
+interface FairnessResult extends Common {
+  readonly setup: { readonly import: string; readonly probe: string; readonly model: string };
+  readonly idleMs: Summary;
+  readonly import: { readonly documents: number; readonly publishedS: number; readonly indexedS: number; readonly documentsPerSecond: number };
+  readonly duringImportMs: Summary;
+  readonly slowestOfImportTime: number;
+}
 
 interface CdcResult extends Common {
   readonly rows: number;
@@ -352,6 +359,7 @@ const SCRIPTS: ReadonlyArray<readonly [string, string, string]> = [
   ['store', 'npm run bench -- store', 'the SQLite inference store alone: apply rate, open time, the first keyword query after open, memory, search latency (rare and common words, filters) at 10k and 100k chunks × 512-d (~5 min)'],
   ['embedder', 'npm run bench -- embedder', 'the offline model: tokens per word, window fit, windows/s of the bare model and the pool by batch settings, attention sliced and batched (~13 min)'],
   ['chunker', 'npm run bench -- chunker', 'normalise + chunk 1 MB documents of each format (~1 min)'],
+  ['fairness', 'npm run bench -- fairness', "another tenant's documents published while one tenant imports 10,000: time until searchable against the idle node, and against the import's own time (~1 min)"],
   ['huge-document', 'npm run bench -- huge-document', 'one-page documents published behind a 1.5 MB one with the offline model: time until searchable against the idle node, and the time a stop takes meanwhile (~2 min)'],
   ['cdc', 'npm run bench -- cdc', 'Postgres row changes through the embedded logical-replication source and the Debezium consumer until queryable, against raw JetStream publishing of the same envelopes; needs the Postgres server binaries (~1 min)'],
 ];
@@ -1584,6 +1592,27 @@ tenant still costs is a few objects of its own in each index: the worker heap ab
 `;
 }
 
+function fairness(r: FairnessResult): string {
+  const i = r.import;
+  return `## One tenant's import ahead of another's documents (\`bench/fairness.bench.ts\`)
+
+Every stage reads its stream in order, every tenant's events together. Model ${r.setup.model}; the import: ${r.setup.import}; the
+probes: ${r.setup.probe}. Baseline in the same run: the same probes on the idle node.
+
+${mdTable(
+  ['probes of the other tenant', 'n', 'p50 ms', 'p99 ms', 'max ms'],
+  [
+    ['idle node', f(r.idleMs.n), f(r.idleMs.p50, 1), f(r.idleMs.p99, 1), f(r.idleMs.max, 1)],
+    [`during the import of ${f(i.documents)} documents`, f(r.duringImportMs.n), f(r.duringImportMs.p50, 1), f(r.duringImportMs.p99, 1), f(r.duringImportMs.max, 1)],
+  ],
+)}
+
+The import was published in ${i.publishedS} s and indexed in ${i.indexedS} s (${f(i.documentsPerSecond, 1)} documents/s). A probe waits for the
+documents published before it: the slowest waited ${r.slowestOfImportTime} of the import's own time, the ones published as it began less.
+Spanda has no per-tenant lanes; README (*Tenants share the pipeline*) says how to bound an import's effect meanwhile.
+`;
+}
+
 function hugeDocument(r: HugeDocumentResult): string {
   const mb = (r.setup.hugeBytes / 1e6).toFixed(2);
   const behind = r.behindHugeMs;
@@ -1662,6 +1691,7 @@ const SECTIONS: Record<string, (r: never) => string> = {
   tenants: tenants as (r: never) => string,
   cdc: cdc as (r: never) => string,
   'huge-document': hugeDocument as (r: never) => string,
+  fairness: fairness as (r: never) => string,
 };
 
 // chaos-*.json belong to the Reliability section, which bench/chaos/report.ts writes (below).

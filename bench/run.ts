@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { fromRoot } from './lib/common.ts';
 
 /** In the order `npm run bench` runs them: quick and store-level first, whole-system later, SciFact (long) last. */
-const ALL = ['chunker', 'store', 'embedder', 'pipeline', 'post', 'cdc', 'query', 'replay', 'freshness', 'huge-document', 'scaling', 'memory', 'tenants', 'scifact'] as const;
+const ALL = ['chunker', 'store', 'embedder', 'pipeline', 'post', 'cdc', 'query', 'replay', 'freshness', 'huge-document', 'fairness', 'scaling', 'memory', 'tenants', 'scifact'] as const;
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const unknown = asked.filter((name) => !(ALL as readonly string[]).includes(name));
