@@ -19,6 +19,7 @@ const IDLE_PROBES = Number(process.env.BENCH_FAIRNESS_IDLE_PROBES ?? 20);
 const PROBE_EVERY_MS = 250;
 const PROBE_BYTES = 1500;
 const POLL_MS = 2;
+const PROBE_TIMEOUT_MS = 300_000;
 const LIGHT = 'light';
 const HEAVY = 'heavy';
 
@@ -49,7 +50,10 @@ async function idleProbes(node: BenchNode): Promise<number[]> {
   for (let i = 0; i < IDLE_PROBES; i++) {
     const id = `idle-${i}`;
     const acked = await publishProbe(node, id, 1_000 + i);
-    while (!(await searchable(node, id))) await sleep(POLL_MS);
+    while (!(await searchable(node, id))) {
+      if (performance.now() - acked > PROBE_TIMEOUT_MS) throw new Error(`probe ${id} was not searchable within ${PROBE_TIMEOUT_MS / 1000} s on the idle node`);
+      await sleep(POLL_MS);
+    }
     out.push(performance.now() - acked);
     await sleep(100);
   }
@@ -104,7 +108,9 @@ await runBenchmark('fairness', async () => {
     // One poller for every probe still waiting, so a slow probe never delays timing the next.
     while (!drained || probes.some((p) => p.searchableMs === undefined)) {
       for (const p of probes) {
-        if (p.searchableMs === undefined && (await searchable(node, p.id))) p.searchableMs = performance.now() - started - p.ackedAt;
+        if (p.searchableMs !== undefined) continue;
+        if (await searchable(node, p.id)) p.searchableMs = performance.now() - started - p.ackedAt;
+        else if (performance.now() - started - p.ackedAt > PROBE_TIMEOUT_MS) throw new Error(`probe ${p.id} was not searchable within ${PROBE_TIMEOUT_MS / 1000} s`);
       }
       await sleep(POLL_MS);
     }
