@@ -1,9 +1,12 @@
-// spanda inspect events on a real JetStream: the last events of a subject, decoded, and no consumer left behind.
+// spanda inspect on a real JetStream: the last events of a subject, decoded; a consumer's backlog by tenant; no consumer left behind.
 import { describe, expect, it } from 'vitest';
 import { consumersAfterDeletes } from '../../test/helpers/nats.ts';
 import { natsWithDocuments } from '../../test/helpers/nats-with-documents.ts';
 import { STREAMS } from '../../streams/provision.ts';
-import { readEvents } from './inspect.ts';
+import { publishDocument } from '../../streams/document-log.ts';
+import { backlogByTenant } from './inspect-backlog.ts';
+import { consumerSummaries, readEvents } from './inspect.ts';
+import { AckPolicy } from '@nats-io/jetstream';
 
 const nats = natsWithDocuments();
 
@@ -14,6 +17,28 @@ describe('inspect events', () => {
     const from = await readEvents(nats().handle, 'docs.acme.api.d1', { fromSeq: 1 });
     expect(from.map((e) => e.seq)).toEqual([2]);
     expect(await readEvents(nats().handle, 'docs.>', { fromSeq: 99 })).toEqual([]);
+    expect(await consumersAfterDeletes(nats(), STREAMS.DOCUMENTS)).toEqual([]);
+  });
+});
+
+describe('inspect backlog', () => {
+  it("counts by tenant what each durable consumer has left after its ack floor, and only that", async () => {
+    const { handle } = nats();
+    for (const id of ['b1', 'b2']) await publishDocument(handle, 'beta', { id, source: 'api', text: `beta ${id}`, metadata: {} });
+    expect(await backlogByTenant(handle, await consumerSummaries(handle, STREAMS.DOCUMENTS))).toEqual([]);
+    await handle.jsm.consumers.add(STREAMS.DOCUMENTS, { durable_name: 'chunker-test', filter_subject: 'docs.>', ack_policy: AckPolicy.Explicit });
+    const all = await backlogByTenant(handle, await consumerSummaries(handle, STREAMS.DOCUMENTS));
+    expect(all).toEqual([
+      { stream: STREAMS.DOCUMENTS, consumer: 'chunker-test', lag: 7, counted: 7, truncated: false, tenants: [{ tenant: 'acme', messages: 5 }, { tenant: 'beta', messages: 2 }] },
+    ]);
+    // The stage works through the first three (acme's): only what is after its ack floor is left.
+    const consumer = await handle.js.consumers.get(STREAMS.DOCUMENTS, 'chunker-test');
+    for await (const m of await consumer.fetch({ max_messages: 3, expires: 2000 })) await m.ackAck();
+    const left = await backlogByTenant(handle, await consumerSummaries(handle, STREAMS.DOCUMENTS));
+    expect(left[0]?.tenants).toEqual([{ tenant: 'acme', messages: 2 }, { tenant: 'beta', messages: 2 }]);
+    const capped = await backlogByTenant(handle, await consumerSummaries(handle, STREAMS.DOCUMENTS), 3);
+    expect(capped[0]).toMatchObject({ counted: 3, truncated: true, tenants: [{ tenant: 'acme', messages: 2 }, { tenant: 'beta', messages: 1 }] });
+    await handle.jsm.consumers.delete(STREAMS.DOCUMENTS, 'chunker-test');
     expect(await consumersAfterDeletes(nats(), STREAMS.DOCUMENTS)).toEqual([]);
   });
 });

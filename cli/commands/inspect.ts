@@ -1,4 +1,4 @@
-// spanda inspect: stream and consumer state (with lag) and decoded events of a subject — a stand-in for the NATS CLI.
+// spanda inspect: stream and consumer state (with lag; by tenant in inspect-backlog.ts) and decoded events of a subject — a stand-in for the NATS CLI.
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '../../lib/errors.ts';
 import { decodeEvent } from '../../streams/codec.ts';
@@ -10,6 +10,7 @@ import { connectFrom, stringFlag } from '../env.ts';
 import type { Command, CommandContext } from '../main.ts';
 import { humanBytes } from '../../lib/bytes.ts';
 import { UsageError, printJson, printTable } from '../output.ts';
+import { backlogByTenant, type ConsumerBacklog } from './inspect-backlog.ts';
 
 export interface StreamSummary {
   readonly name: string;
@@ -49,7 +50,9 @@ export interface ConsumerSummary {
 }
 
 export async function consumerSummaries(handle: NatsHandle, stream?: string): Promise<ConsumerSummary[]> {
-  const streams = stream ? [stream] : (await streamSummaries(handle)).map((s) => s.name);
+  const all = (await streamSummaries(handle)).map((s) => s.name);
+  if (stream !== undefined && !all.includes(stream)) throw new UsageError(`no stream ${JSON.stringify(stream)}; the streams are ${all.join(', ') || 'none yet (they appear once spanda up has run)'}`);
+  const streams = stream !== undefined ? [stream] : all;
   const out: ConsumerSummary[] = [];
   for (const name of streams) {
     for (const c of await listConsumers(handle, name)) {
@@ -153,16 +156,36 @@ function positiveInt(ctx: CommandContext, flag: string): number | undefined {
   return n;
 }
 
+function printBacklog(rows: readonly ConsumerBacklog[]): void {
+  if (rows.length === 0) {
+    process.stdout.write('no durable consumer has a backlog: every stage is caught up\n');
+    return;
+  }
+  printTable(
+    rows.flatMap((r) =>
+      r.tenants.map((t) => ({
+        stream: r.stream,
+        consumer: r.consumer,
+        tenant: t.tenant,
+        messages: t.messages,
+        share: `${((100 * t.messages) / Math.max(1, r.counted)).toFixed(1)}%`,
+      })),
+    ),
+  );
+  for (const r of rows.filter((x) => x.truncated)) process.stdout.write(`${r.stream}/${r.consumer}: counted the oldest ${r.counted} of its backlog (--max)\n`);
+}
+
 export const inspectCommand: Command = {
-  usage: 'spanda inspect streams | consumers [STREAM] | events <subject> [--last 10] [--from SEQ] [--full] [--nats-url URL] [--json]',
+  usage: 'spanda inspect streams | consumers [STREAM] | backlog [STREAM] [--max N] | events <subject> [--last 10] [--from SEQ] [--full] [--nats-url URL] [--json]',
   options: {
     last: { type: 'string' },
     from: { type: 'string' },
     full: { type: 'boolean' },
+    max: { type: 'string' },
   },
   async run(ctx) {
     const [what, arg] = ctx.args;
-    if (what !== 'streams' && what !== 'consumers' && what !== 'events') throw new UsageError(`usage: ${this.usage}`);
+    if (what !== 'streams' && what !== 'consumers' && what !== 'backlog' && what !== 'events') throw new UsageError(`usage: ${this.usage}`);
     if (what === 'events' && !arg) throw new UsageError(`give a subject, e.g. spanda inspect events 'docs.>'\nusage: ${this.usage}`);
     const json = ctx.values.json === true;
     const handle = await connectFrom(ctx);
@@ -171,6 +194,11 @@ export const inspectCommand: Command = {
         const rows = await streamSummaries(handle);
         if (json) printJson(rows);
         else printTable(rows.map((r) => ({ ...r, bytes: humanBytes(r.bytes) })));
+      } else if (what === 'backlog') {
+        const max = positiveInt(ctx, 'max');
+        const rows = await backlogByTenant(handle, await consumerSummaries(handle, arg), max);
+        if (json) printJson(rows);
+        else printBacklog(rows);
       } else if (what === 'consumers') {
         const rows = await consumerSummaries(handle, arg);
         if (json) printJson(rows);
