@@ -6,7 +6,7 @@ import { readOnce } from '../../streams/ordered.ts';
 import { parseDocumentSubject } from '../../streams/subjects.ts';
 import type { ConsumerSummary } from './inspect.ts';
 
-/** Messages counted per consumer at most (headers only: about a second per few hundred thousand). */
+/** Messages counted per consumer at most (headers only: about a second per 90,000 on a 2-core machine). */
 export const BACKLOG_MAX_DEFAULT = 1_000_000;
 
 export interface ConsumerBacklog {
@@ -23,13 +23,20 @@ export interface ConsumerBacklog {
 }
 
 const OTHER = '(not a document subject)';
+const PROGRESS_EVERY = 100_000;
 
 /**
  * For every durable consumer with a lag (consumerSummaries), reads the subjects of the messages after its ack floor with
  * a headers-only ordered consumer (removed after) and counts them by tenant: which tenant's import the others'
  * documents are waiting behind. Reads at most `max` messages per consumer.
  */
-export async function backlogByTenant(handle: NatsHandle, consumers: readonly ConsumerSummary[], max = BACKLOG_MAX_DEFAULT): Promise<ConsumerBacklog[]> {
+export async function backlogByTenant(
+  handle: NatsHandle,
+  consumers: readonly ConsumerSummary[],
+  max = BACKLOG_MAX_DEFAULT,
+  /** Told every PROGRESS_EVERY messages of a long count: the consumer, how many are counted, of how many. */
+  onProgress?: (consumer: string, counted: number, of: number) => void,
+): Promise<ConsumerBacklog[]> {
   const out: ConsumerBacklog[] = [];
   for (const c of consumers) {
     if (c.lag === 0) continue;
@@ -55,6 +62,7 @@ export async function backlogByTenant(handle: NatsHandle, consumers: readonly Co
             const tenant = parseDocumentSubject(msg.subject)?.tenant ?? OTHER;
             counts.set(tenant, (counts.get(tenant) ?? 0) + 1);
             if (++read >= wanted || msg.info.pending === 0) break; // the head (or messages removed since the count)
+            if (read % PROGRESS_EVERY === 0) onProgress?.(`${c.stream}/${c.name}`, read, wanted);
           }
           await messages.close();
         }

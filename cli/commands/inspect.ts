@@ -196,7 +196,9 @@ export const inspectCommand: Command = {
         else printTable(rows.map((r) => ({ ...r, bytes: humanBytes(r.bytes) })));
       } else if (what === 'backlog') {
         const max = positiveInt(ctx, 'max');
-        const rows = await backlogByTenant(handle, await consumerSummaries(handle, arg), max);
+        const rows = await backlogByTenant(handle, await consumerSummaries(handle, arg), max, (consumer, counted, of) =>
+          process.stderr.write(`counting ${consumer}: ${counted.toLocaleString('en-US')} of ${of.toLocaleString('en-US')}\n`),
+        );
         if (json) printJson(rows);
         else printBacklog(rows);
       } else if (what === 'consumers') {
