@@ -210,7 +210,7 @@ describe('token buckets', () => {
     const buckets = new TokenBuckets(() => now);
     const limit = { perSecond: 2, burst: 3 };
     expect([1, 2, 3].map(() => buckets.take('k', limit).ok)).toEqual([true, true, true]);
-    expect(buckets.take('k', limit)).toEqual({ ok: false, retryAfterS: 1 });
+    expect(buckets.take('k', limit)).toEqual({ ok: false, retryAfterS: 1, waitMs: 500 });
     now += 500;
     expect(buckets.take('k', limit).ok).toBe(true);
     expect(buckets.take('k', limit).ok).toBe(false);
@@ -218,6 +218,19 @@ describe('token buckets', () => {
     expect([1, 2, 3, 4].map(() => buckets.take('k', limit).ok)).toEqual([true, true, true, false]);
     expect(buckets.take('other', limit).ok).toBe(true);
     expect(new TokenBuckets(() => 0).take('slow', { perSecond: 0.1, burst: 1 })).toEqual({ ok: true });
+  });
+
+  it('take several tokens all or none, and say how long until there are enough', () => {
+    let now = 0;
+    const buckets = new TokenBuckets(() => now);
+    const limit = { perSecond: 10, burst: 100 };
+    expect(buckets.take('k', limit, 60).ok).toBe(true);
+    // 40 left: 50 more would need 10 of them, a second at 10 a second; nothing is taken meanwhile.
+    expect(buckets.take('k', limit, 50)).toEqual({ ok: false, retryAfterS: 1, waitMs: 1000 });
+    expect(buckets.take('k', limit, 40).ok).toBe(true);
+    expect(buckets.take('k', limit, 25)).toEqual({ ok: false, retryAfterS: 3, waitMs: 2500 });
+    now += 2500;
+    expect(buckets.take('k', limit, 25).ok).toBe(true);
   });
 });
 

@@ -84,6 +84,8 @@ export interface Principal {
   readonly keyId: string;
   readonly name?: string;
   readonly rateLimit?: RateLimit;
+  /** Documents the key may publish per second (each of a batch or an NDJSON upload counts); api/document-quota.ts. */
+  readonly documentLimit?: RateLimit;
 }
 
 /** Bearer tokens are RFC 6750 b64token characters; a key shorter than 16 of them is too easy to guess. */
@@ -97,6 +99,7 @@ const grantSchema = z
     scopes: z.array(z.enum(SCOPES)).min(1, 'list at least one of publish, query, admin'),
     name: z.string().max(100).optional(),
     rateLimit: rateLimitSchema.optional(),
+    documentLimit: rateLimitSchema.optional(),
   })
   .strict();
 const entrySchema = grantSchema
@@ -134,6 +137,7 @@ function toStored(hash: Buffer, grant: z.output<typeof grantSchema>): StoredKey 
       keyId: hash.toString('hex').slice(0, 12),
       ...(grant.name !== undefined ? { name: grant.name } : {}),
       ...(grant.rateLimit ? { rateLimit: grant.rateLimit } : {}),
+      ...(grant.documentLimit ? { documentLimit: grant.documentLimit } : {}),
     },
   };
 }
@@ -314,18 +318,22 @@ export class TokenBuckets {
     this.now = now;
   }
 
-  /** Takes one token; when none is left, says how many seconds until one is. */
-  take(id: string, limit: RateLimit): { ok: true } | { ok: false; retryAfterS: number } {
+  /**
+   * Takes `count` tokens (one by default), all or none; when too few are left, says how long until there are enough:
+   * `waitMs` exactly, `retryAfterS` rounded up to whole seconds (at least 1) for a Retry-After header.
+   */
+  take(id: string, limit: RateLimit, count = 1): { ok: true } | { ok: false; retryAfterS: number; waitMs: number } {
     const now = this.now();
     const bucket = this.buckets.get(id) ?? { tokens: limit.burst, at: now };
     bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.at) / 1000) * limit.perSecond);
     bucket.at = now;
     this.buckets.set(id, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    if (bucket.tokens >= count) {
+      bucket.tokens -= count;
       return { ok: true };
     }
-    return { ok: false, retryAfterS: Math.max(1, Math.ceil((1 - bucket.tokens) / limit.perSecond)) };
+    const waitS = (count - bucket.tokens) / limit.perSecond;
+    return { ok: false, retryAfterS: Math.max(1, Math.ceil(waitS)), waitMs: waitS * 1000 };
   }
 }
 
@@ -336,6 +344,8 @@ export interface ApiAuth {
   readonly keys: ApiKeys | undefined;
   /** Default per-key limit; a key's own `rateLimit` wins. Undefined: no limit. */
   readonly rateLimit?: RateLimit;
+  /** Default per-key documents limit; a key's own `documentLimit` wins. Undefined: no limit. */
+  readonly documentLimit?: RateLimit;
   /** Serve /metrics without a key even when keys exist (a scraper inside a trusted network). */
   readonly metricsPublic?: boolean;
 }
@@ -497,6 +507,7 @@ export interface AuthSettings {
   readonly apiKeysBucket: string | undefined;
   readonly allowOpen: boolean;
   readonly rateLimit: RateLimit | undefined;
+  readonly documentLimit?: RateLimit | undefined;
   readonly metricsPublic: boolean;
 }
 
@@ -533,8 +544,14 @@ export async function loadApiAuth(settings: AuthSettings, logger: Logger, openBu
     ...(settings.apiKeysFile ? { file: settings.apiKeysFile } : {}),
     ...(settings.apiKeysBucket ? { bucket: settings.apiKeysBucket } : {}),
     ...(settings.rateLimit ? { rateLimit: `${settings.rateLimit.perSecond}/s burst ${settings.rateLimit.burst}` } : {}),
+    ...(settings.documentLimit ? { documentLimit: `${settings.documentLimit.perSecond} documents/s burst ${settings.documentLimit.burst}` } : {}),
   });
-  return { keys, ...(settings.rateLimit ? { rateLimit: settings.rateLimit } : {}), metricsPublic: settings.metricsPublic };
+  return {
+    keys,
+    ...(settings.rateLimit ? { rateLimit: settings.rateLimit } : {}),
+    ...(settings.documentLimit ? { documentLimit: settings.documentLimit } : {}),
+    metricsPublic: settings.metricsPublic,
+  };
 }
 
 /** The auth settings of a node's configuration. */
@@ -545,6 +562,9 @@ export function authSettingsOf(config: OperationsConfig & { readonly host: strin
     apiKeysBucket: config.apiKeysBucket,
     allowOpen: config.allowOpen,
     rateLimit: config.rateLimit > 0 ? { perSecond: config.rateLimit, burst: config.rateBurst ?? Math.max(1, Math.ceil(config.rateLimit * 2)) } : undefined,
+    // A whole batch (MAX_BATCH_DOCUMENTS) fits the default burst, or a full batch could never be sent.
+    documentLimit:
+      config.documentRateLimit > 0 ? { perSecond: config.documentRateLimit, burst: config.documentRateBurst ?? Math.max(1000, Math.ceil(config.documentRateLimit * 2)) } : undefined,
     metricsPublic: config.metricsPublic,
   };
 }

@@ -163,6 +163,9 @@ export interface OperationsConfig {
   /** Default per-key limit in requests per second (0: none) and its burst. */
   readonly rateLimit: number;
   readonly rateBurst: number | undefined;
+  /** Documents per second a tenant's API key may publish (each of a batch or an NDJSON upload counts); 0: no limit. */
+  readonly documentRateLimit: number;
+  readonly documentRateBurst: number | undefined;
   /** Origins allowed by CORS; empty: none, "*": any. */
   readonly corsOrigins: readonly string[];
   /** Serve /metrics without a key even when keys are configured. */
@@ -195,6 +198,11 @@ const operationsConfig = Config.all({
     Config.withDefault(0),
   ),
   rateBurst: optional(positive('SPANDA_RATE_BURST')),
+  documentRateLimit: Config.number('SPANDA_DOCUMENT_RATE_LIMIT').pipe(
+    Config.validate({ message: 'must be documents per second per API key, 0 for no limit', validation: (n) => Number.isFinite(n) && n >= 0 }),
+    Config.withDefault(0),
+  ),
+  documentRateBurst: optional(positive('SPANDA_DOCUMENT_RATE_BURST')),
   corsOrigins: Config.string('SPANDA_CORS_ORIGINS').pipe(
     Config.validate({
       message: 'must be "*" or a comma-separated list of origins like https://app.example.com (scheme, host, optional port; no path)',

@@ -56,6 +56,8 @@ export function publishNdjson(
   tenant: string,
   /** Whether the caller may still publish: an upload has no time limit, a key revoked meanwhile ends it. */
   stillAuthorized: () => boolean = () => true,
+  /** Waits until the key's document quota allows one more (false: the client left meanwhile); api/document-quota.ts. */
+  awaitQuota: () => Promise<boolean> = () => Promise.resolve(true),
 ): Response {
   const traceparent = c.req.header('traceparent');
   const body = c.req.raw.body;
@@ -66,26 +68,31 @@ export function publishNdjson(
   const lines = body ? ndjsonLines(body, maxLineBytes) : (async function* (): AsyncGenerator<NdjsonLine> {})();
   let inputDone = false;
 
-  const start = (line: NdjsonLine): Promise<LineResult> => {
-    if ('error' in line) return Promise.resolve({ line: line.line, error: lineProblem(line, maxLineBytes) });
-    let doc: ValidDocumentInput;
+  /** A line's document, or the result that refuses it. */
+  const prepare = (line: NdjsonLine): { line: number; doc: ValidDocumentInput } | LineResult => {
+    if ('error' in line) return { line: line.line, error: lineProblem(line, maxLineBytes) };
     try {
-      doc = parseLine(line.text);
+      return { line: line.line, doc: parseLine(line.text) };
     } catch (err) {
-      return Promise.resolve({ line: line.line, error: problemFromError(err).problem });
+      return { line: line.line, error: problemFromError(err).problem };
     }
+  };
+
+  const start = (prepared: { line: number; doc: ValidDocumentInput } | LineResult): Promise<LineResult> => {
+    if (!('doc' in prepared)) return Promise.resolve(prepared);
+    const { doc, line } = prepared;
     const key = `${doc.source}\u0000${doc.id}`;
     const previous = lastOfDocument.get(key) ?? Promise.resolve();
     const task = previous.then(async (): Promise<LineResult> => {
       try {
         await assertJetStreamAnswers(deps);
         const published = await publishWatched(deps, () => publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) }));
-        return { line: line.line, id: published.id, source: published.source, seq: published.seq, ...(published.duplicate ? { duplicate: true as const } : {}) };
+        return { line, id: published.id, source: published.source, seq: published.seq, ...(published.duplicate ? { duplicate: true as const } : {}) };
       } catch (err) {
         suspectJetStream(deps, err);
         const p = problemFromError(err).problem;
-        if (p.status >= 500) deps.logger.warn('NDJSON line not published', { line: line.line, id: doc.id, error: errorMessage(err) });
-        return { line: line.line, id: doc.id, source: doc.source, error: p };
+        if (p.status >= 500) deps.logger.warn('NDJSON line not published', { line, id: doc.id, error: errorMessage(err) });
+        return { line, id: doc.id, source: doc.source, error: p };
       }
     });
     lastOfDocument.set(key, task);
@@ -120,7 +127,14 @@ export function publishNdjson(
         return;
       }
     }
-    pending.push(start(next.value));
+    const prepared = prepare(next.value);
+    // A document waits for the key's quota before it is published, and reading the upload waits with it.
+    if ('doc' in prepared && !(await awaitQuota())) {
+      inputDone = true;
+      void lines.return(undefined).catch(() => undefined);
+      return;
+    }
+    pending.push(start(prepared));
   };
 
   const output = new ReadableStream<Uint8Array>({

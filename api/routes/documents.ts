@@ -10,6 +10,7 @@ import { STREAMS } from '../../streams/provision.ts';
 import { assertName } from '../../streams/subjects.ts';
 import type { ApiDeps } from '../deps.ts';
 import { principalOf } from '../auth.ts';
+import { awaitDocument, takeDocuments } from '../document-quota.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
 import { assertJetStreamAnswers, publishWatched, suspectJetStream } from '../jetstream-gate.ts';
@@ -50,7 +51,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
     if (isNdjsonUpload(c.req.raw)) {
       const principal = principalOf(c);
       const keys = deps.auth?.keys;
-      return publishNdjson(c, deps, tenant, principal && keys ? () => keys.stillGrants(principal, 'publish') : undefined);
+      return publishNdjson(c, deps, tenant, principal && keys ? () => keys.stillGrants(principal, 'publish') : undefined, () => awaitDocument(c, deps.auth));
     }
     const raw = documentsOf(await readJson(c));
     // Validate the whole batch before publishing any of it, so a bad entry never leaves a half-published batch.
@@ -62,6 +63,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
       if (seen.has(key)) throw new ValidationError(`document ${JSON.stringify(d.id)} (source ${d.source}) appears more than once in the batch (again at index ${i}); send one version per request`);
       seen.add(key);
     });
+    takeDocuments(c, deps.auth, docs.length);
     const traceparent = c.req.header('traceparent');
     await assertJetStreamAnswers(deps);
     const accepted: PublishedDocument[] = [];
@@ -97,6 +99,7 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const source = assertName('source', c.req.param('source'));
     const id = c.req.param('id');
     if (id === '') throw new ValidationError('the document id in the path is empty');
+    takeDocuments(c, deps.auth, 1);
     const traceparent = c.req.header('traceparent');
     await assertJetStreamAnswers(deps);
     const published = await publishWatched(deps, () => publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) })).catch((err: unknown) => {

@@ -1,0 +1,81 @@
+// Per-key document quotas on a real node: a batch over the quota gets 429 (or 400 when it never fits) and publishes nothing; NDJSON waits for it.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
+import { tempDir } from '../test/helpers/nats.ts';
+
+const LIMITED = 'limited-0123456789abcdef0123456789';
+const OTHER = 'other-0123456789abcdef0123456789ab';
+const LIMIT = { perSecond: 20, burst: 3 };
+
+let node: TestSystem;
+let api: string;
+
+beforeAll(async () => {
+  const dir = await tempDir('spanda-quota-');
+  const file = path.join(dir, 'keys.json');
+  await writeFile(
+    file,
+    JSON.stringify([
+      { key: LIMITED, tenant: 'importer', scopes: ['publish', 'query'], documentLimit: LIMIT },
+      { key: OTHER, tenant: 'other', scopes: ['publish', 'query'] },
+    ]),
+  );
+  node = await startTestSystem({ SPANDA_API_KEYS_FILE: file });
+  api = node.system.apiUrl;
+});
+afterAll(async () => {
+  await node?.destroy();
+});
+
+const docs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, source: 'import', text: `document ${prefix} ${i}` }));
+
+async function post(key: string, body: unknown): Promise<{ status: number; headers: Headers; body: { detail?: string; accepted?: unknown[] } }> {
+  const response = await fetch(`${api}/v1/documents`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as { detail?: string; accepted?: unknown[] } };
+}
+
+async function exists(key: string, id: string): Promise<boolean> {
+  const response = await fetch(`${api}/v1/documents/import/${id}`, { headers: { authorization: `Bearer ${key}` } });
+  await response.body?.cancel();
+  return response.status === 200;
+}
+
+describe('document quota of an API key', () => {
+  it('refuses a batch larger than the quota allows at once, and a batch over what is left, publishing none of it', async () => {
+    const tooLarge = await post(LIMITED, { documents: docs('large', 4) });
+    expect(tooLarge.status).toBe(400);
+    expect(tooLarge.body.detail).toMatch(/a batch of 4 documents is more than this API key may publish at once \(3, at 20 documents per second\); send at most 3 per request/);
+
+    expect((await post(LIMITED, { documents: docs('first', 3) })).status).toBe(202);
+    const over = await post(LIMITED, { documents: docs('over', 2) });
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toBe('1');
+    expect(over.body.detail).toMatch(/may publish 20 documents per second .* stream them as NDJSON/);
+    // Another tenant's key is not slowed down by this one's quota.
+    expect((await post(OTHER, { documents: docs('other', 3) })).status).toBe(202);
+    expect((await post(OTHER, docs('other-one', 1)[0])).status).toBe(202);
+
+    expect(await exists(LIMITED, 'first-0')).toBe(true);
+    expect(await exists(LIMITED, 'large-0')).toBe(false);
+    expect(await exists(LIMITED, 'over-0')).toBe(false);
+  });
+
+  it('lets an NDJSON upload wait for the quota instead of failing: every line is published, at the key rate', async () => {
+    const lines = docs('stream', 9).map((d) => JSON.stringify(d)).join('\n');
+    const started = performance.now();
+    const response = await fetch(`${api}/v1/documents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${LIMITED}`, 'content-type': 'application/x-ndjson' },
+      body: `${lines}\n{"id": "bad"\n`,
+    });
+    const results = (await response.text()).trim().split('\n').map((l) => JSON.parse(l) as { line: number; seq?: number; error?: unknown });
+    const elapsedMs = performance.now() - started;
+    expect(response.status).toBe(200);
+    expect(results.slice(0, 9).every((r) => typeof r.seq === 'number')).toBe(true);
+    expect(results[9]).toMatchObject({ line: 10, error: { status: 400 } });
+    // At most 3 tokens were there at the start: the other 6 take at least 6 / 20 s to come.
+    expect(elapsedMs).toBeGreaterThanOrEqual(280);
+  });
+});
