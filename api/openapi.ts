@@ -142,7 +142,7 @@ const PROBLEM_TEXT: Record<number, string> = {
   404: 'Not found',
   413: 'Body over the size limit',
   415: 'Body is not JSON',
-  429: 'Over the rate limit of the key (see Retry-After)',
+  429: "Over the key's rate limit, or its document quota (see Retry-After)",
   503: 'NATS unreachable (see Retry-After)',
   504: 'after_seq not applied in time',
   507: 'A stream is at its storage limit (the detail names it); nothing more is stored until an operator raises it',
@@ -155,7 +155,8 @@ export const OPERATIONS: readonly Operation[] = [
     path: '/v1/documents',
     tag: 'documents',
     summary: 'Publish one document or a batch',
-    description: 'Answers 202 once JetStream has stored each document.upserted event. The whole batch is validated before any of it is published.',
+    description:
+      "Answers 202 once JetStream has stored each document.upserted event. The whole batch is validated before any of it is published. A key with a document quota (documentLimit) takes one per document: a batch over what is left gets 429 with Retry-After, one over the quota's burst 400, and an NDJSON upload waits for the quota.",
     body: { 'application/json': [S.documentInput, S.documentBatch], [NDJSON_CONTENT_TYPE]: [S.documentInput] },
     responses: {
       '202': { description: 'Stored in the log (NDJSON in: one result line per input line out)', schema: S.accepted, alsoAs: NDJSON_CONTENT_TYPE },
