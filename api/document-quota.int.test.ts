@@ -1,13 +1,16 @@
-// Per-key document quotas on a real node: a batch over the quota gets 429 (or 400 when it never fits) and publishes nothing; NDJSON waits for it.
+// Per-key document quotas on a real node: a batch over the quota gets 429 (or 400 when it never fits) and publishes nothing; NDJSON waits for it, and stops if the key is revoked meanwhile.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
 import { tempDir } from '../test/helpers/nats.ts';
+import { Kvm } from '@nats-io/kv';
+import { sha256 } from './auth.ts';
 
 const LIMITED = 'limited-0123456789abcdef0123456789';
 const OTHER = 'other-0123456789abcdef0123456789ab';
 const LIMIT = { perSecond: 20, burst: 3 };
+const BUCKET = 'quota-test-keys';
 
 let node: TestSystem;
 let api: string;
@@ -22,7 +25,7 @@ beforeAll(async () => {
       { key: OTHER, tenant: 'other', scopes: ['publish', 'query'] },
     ]),
   );
-  node = await startTestSystem({ SPANDA_API_KEYS_FILE: file });
+  node = await startTestSystem({ SPANDA_API_KEYS_FILE: file, SPANDA_API_KEYS_BUCKET: BUCKET });
   api = node.system.apiUrl;
 });
 afterAll(async () => {
@@ -77,5 +80,29 @@ describe('document quota of an API key', () => {
     expect(results[9]).toMatchObject({ line: 10, error: { status: 400 } });
     // At most 3 tokens were there at the start: the other 6 take at least 6 / 20 s to come.
     expect(elapsedMs).toBeGreaterThanOrEqual(280);
+  });
+});
+
+describe('a paced NDJSON upload whose key is revoked while it waits for the quota', () => {
+  it('publishes nothing after the wait and says the key was revoked', async () => {
+    const SLOW = 'slow-importer-0123456789abcdef0123';
+    const kv = await new Kvm(node.system.nats.js).open(BUCKET);
+    // One document every 2 s: the second line waits for its token.
+    await kv.put(sha256(SLOW).toString('hex'), JSON.stringify({ tenant: 'slow', scopes: ['publish', 'query'], documentLimit: { perSecond: 0.5, burst: 1 } }));
+    for (let i = 0; (await fetch(`${api}/v1/documents/import/none`, { headers: { authorization: `Bearer ${SLOW}` } })).status === 401; i++) {
+      if (i > 100) throw new Error('the node did not learn the key from its bucket');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const upload = fetch(`${api}/v1/documents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SLOW}`, 'content-type': 'application/x-ndjson' },
+      body: docs('revoked', 3).map((d) => JSON.stringify(d)).join('\n'),
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    await kv.delete(sha256(SLOW).toString('hex'));
+    const results = (await (await upload).text()).trim().split('\n').map((l) => JSON.parse(l) as { line: number; seq?: number; error?: { status: number } });
+    expect(results[0]).toMatchObject({ line: 1, seq: expect.any(Number) });
+    expect(results[1]).toMatchObject({ line: 2, error: { status: 401 } });
+    expect(results).toHaveLength(2);
   });
 });

@@ -115,24 +115,29 @@ export function publishNdjson(
       inputDone = true;
       return;
     }
-    // Checked at most once a second: a key revoked while the upload runs stops it at the next line.
-    if (Date.now() - checkedAt >= REAUTHORIZE_EVERY_MS) {
+    /** Ends the upload at this line when the key no longer grants publishing (checked at most once a second). */
+    const revoked = (): boolean => {
+      if (Date.now() - checkedAt < REAUTHORIZE_EVERY_MS) return false;
       checkedAt = Date.now();
-      if (!stillAuthorized()) {
-        inputDone = true;
-        void lines.return(undefined).catch(() => undefined);
-        const detail = `the API key was revoked (or lost the publish scope) while this upload ran; line ${next.value.line} and the lines after it were not published`;
-        pending.push(Promise.resolve({ line: next.value.line, error: problem(401, 'unauthorized', 'API key revoked', detail) }));
-        deps.logger.warn('NDJSON upload stopped: its API key was revoked', { line: next.value.line });
-        return;
-      }
-    }
-    const prepared = prepare(next.value);
-    // A document waits for the key's quota before it is published, and reading the upload waits with it.
-    if ('doc' in prepared && !(await awaitQuota())) {
+      if (stillAuthorized()) return false;
       inputDone = true;
       void lines.return(undefined).catch(() => undefined);
-      return;
+      const detail = `the API key was revoked (or lost the publish scope) while this upload ran; line ${next.value.line} and the lines after it were not published`;
+      pending.push(Promise.resolve({ line: next.value.line, error: problem(401, 'unauthorized', 'API key revoked', detail) }));
+      deps.logger.warn('NDJSON upload stopped: its API key was revoked', { line: next.value.line });
+      return true;
+    };
+    if (revoked()) return;
+    const prepared = prepare(next.value);
+    if ('doc' in prepared) {
+      // A document waits for the key's quota before it is published, and reading the upload waits with it; a key
+      // revoked during a long wait publishes nothing more.
+      if (!(await awaitQuota())) {
+        inputDone = true;
+        void lines.return(undefined).catch(() => undefined);
+        return;
+      }
+      if (revoked()) return;
     }
     pending.push(start(prepared));
   };
