@@ -1093,9 +1093,14 @@ of decoded events instead of 2,048 of them (streams/shared-decode.ts): in a burs
 DOCUMENTS thousands of messages apart, and 94% of the DOCUMENTS messages and a quarter of the CHUNKS messages were
 decoded twice (three alternating scratch bursts of 4,000 documents after a warm-up: 5,463-5,948 against 5,089-5,237
 chunks/s, 1.19-1.25 against 1.30-1.35 ms of the node's CPU per document). Ingest read 5,267 chunks/s, 0.357 of its
-ceiling, against 4,599 and 0.337 at 18:05: over the target in that run. The pipeline and POST runs shown are of 2026-12-04 12:15-12:20, on a quieter machine (load 1.6-2.4, raw publish
-19,150-25,363 messages/s): ingest 5,169 chunks/s, 0.319 of a ceiling of 3,334 documents/s, and POST 5,218 documents/s
-(median round; rounds 4,626-5,958), 0.272 of raw publish, both over their targets in this run. The runs before them read
+ceiling, against 4,599 and 0.337 at 18:05: over the target in that run. The POST run shown is of 2026-12-05 13:43, on
+the machine that ran twice as fast that afternoon (raw publish 30,702-39,907 messages/s), after document quotas per
+API key (api/document-quota.ts: nothing to count without keys, as here): 7,598 documents/s (median round; rounds
+6,612-8,216), 0.21 of raw publish. The pipeline run shown is of 2026-12-05 11:51, on the slower machine of that
+morning: 5,680 chunks/s, 0.356 of its ceiling. Before them, the pipeline and POST runs of 2026-12-04 12:15-12:20, on a
+quieter machine (load 1.6-2.4, raw publish 19,150-25,363 messages/s), read ingest 5,169 chunks/s, 0.319 of a ceiling of
+3,334 documents/s, and POST 5,218 documents/s (median round; rounds 4,626-5,958), 0.272 of raw publish, both over their
+targets in those runs. The runs before them read
 4,779 chunks/s, 0.351 of a ceiling of 2,801 (2026-12-04 04:35, after consumers asked for heartbeats every 500 ms,
 streams/nats.ts; hash-only runs minutes later, alternating without and with the heartbeats, read 1,135-1,293 and
 1,050-1,267 documents/s, medians 1,203 and 1,207: the heartbeats cost nothing measurable), and POST 3,653 documents/s,
