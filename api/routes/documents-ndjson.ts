@@ -108,6 +108,11 @@ export function publishNdjson(
   let reading: Promise<IteratorResult<NdjsonLine>> | undefined;
   const readLine = () => (reading ??= lines.next());
   let checkedAt = Date.now();
+  /** Reads no more of the upload: what is in flight still gets its result line. */
+  const stopReading = (): void => {
+    inputDone = true;
+    void lines.return(undefined).catch(() => undefined);
+  };
   const takeLine = async () => {
     const next = await readLine();
     reading = undefined;
@@ -120,8 +125,7 @@ export function publishNdjson(
       if (Date.now() - checkedAt < REAUTHORIZE_EVERY_MS) return false;
       checkedAt = Date.now();
       if (stillAuthorized()) return false;
-      inputDone = true;
-      void lines.return(undefined).catch(() => undefined);
+      stopReading();
       const detail = `the API key was revoked (or lost the publish scope) while this upload ran; line ${next.value.line} and the lines after it were not published`;
       pending.push(Promise.resolve({ line: next.value.line, error: problem(401, 'unauthorized', 'API key revoked', detail) }));
       deps.logger.warn('NDJSON upload stopped: its API key was revoked', { line: next.value.line });
@@ -132,11 +136,7 @@ export function publishNdjson(
     if ('doc' in prepared) {
       // A document waits for the key's quota before it is published, and reading the upload waits with it; a key
       // revoked during a long wait publishes nothing more.
-      if (!(await awaitQuota())) {
-        inputDone = true;
-        void lines.return(undefined).catch(() => undefined);
-        return;
-      }
+      if (!(await awaitQuota())) return stopReading();
       if (revoked()) return;
     }
     pending.push(start(prepared));
