@@ -335,6 +335,12 @@ export class TokenBuckets {
     const waitS = (count - bucket.tokens) / limit.perSecond;
     return { ok: false, retryAfterS: Math.max(1, Math.ceil(waitS)), waitMs: waitS * 1000 };
   }
+
+  /** Gives back `count` tokens taken for work that did not happen (never above the burst). */
+  give(id: string, limit: RateLimit, count: number): void {
+    const bucket = this.buckets.get(id);
+    if (bucket && count > 0) bucket.tokens = Math.min(limit.burst, bucket.tokens + count);
+  }
 }
 
 // --- the middleware -----------------------------------------------------------------------------------------------

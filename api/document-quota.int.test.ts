@@ -5,11 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
 import { tempDir } from '../test/helpers/nats.ts';
 import { Kvm } from '@nats-io/kv';
+import { DiscardPolicy } from '@nats-io/jetstream';
+import { STREAMS } from '../streams/provision.ts';
 import { sha256 } from './auth.ts';
 
 const LIMITED = 'limited-0123456789abcdef0123456789';
 const OTHER = 'other-0123456789abcdef0123456789ab';
 const LIMIT = { perSecond: 20, burst: 3 };
+/** Refills one document in 100 s: within a test, only a refund gives tokens back. */
+const SLOWLY = 'slowly-0123456789abcdef0123456789a';
 const BUCKET = 'quota-test-keys';
 
 let node: TestSystem;
@@ -23,6 +27,7 @@ beforeAll(async () => {
     JSON.stringify([
       { key: LIMITED, tenant: 'importer', scopes: ['publish', 'query'], documentLimit: LIMIT },
       { key: OTHER, tenant: 'other', scopes: ['publish', 'query'] },
+      { key: SLOWLY, tenant: 'slowly', scopes: ['publish', 'query'], documentLimit: { perSecond: 0.01, burst: 3 } },
     ]),
   );
   node = await startTestSystem({ SPANDA_API_KEYS_FILE: file, SPANDA_API_KEYS_BUCKET: BUCKET });
@@ -34,8 +39,8 @@ afterAll(async () => {
 
 const docs = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${prefix}-${i}`, source: 'import', text: `document ${prefix} ${i}` }));
 
-async function post(key: string, body: unknown): Promise<{ status: number; headers: Headers; body: { detail?: string; accepted?: unknown[] } }> {
-  const response = await fetch(`${api}/v1/documents`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+async function post(key: string, body: unknown, contentType = 'application/json'): Promise<{ status: number; headers: Headers; body: { detail?: string; accepted?: unknown[] } }> {
+  const response = await fetch(`${api}/v1/documents`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: response.status, headers: response.headers, body: (await response.json()) as { detail?: string; accepted?: unknown[] } };
 }
 
@@ -104,5 +109,29 @@ describe('a paced NDJSON upload whose key is revoked while it waits for the quot
     expect(results[0]).toMatchObject({ line: 1, seq: expect.any(Number) });
     expect(results[1]).toMatchObject({ line: 2, error: { status: 401 } });
     expect(results).toHaveLength(2);
+  });
+});
+
+describe('documents JetStream refused to store', () => {
+  it('are given back to the quota, so the re-send is not throttled as well', async () => {
+    const jsm = node.system.nats.jsm;
+    const before = await jsm.streams.info(STREAMS.DOCUMENTS);
+    // DOCUMENTS full (discard new): every publish is refused with a storage-limit error.
+    await jsm.streams.update(STREAMS.DOCUMENTS, { max_msgs: before.state.messages, discard: DiscardPolicy.New });
+    try {
+      const refused = await post(SLOWLY, { documents: docs('full', 3) });
+      expect(refused.status).toBe(507);
+      const line = await post(SLOWLY, `${JSON.stringify(docs('full-line', 1)[0])}\n`, 'application/x-ndjson');
+      expect(line.status).toBe(200);
+      expect(line.body).toMatchObject({ line: 1, error: { status: 507 } });
+      const deletion = await fetch(`${api}/v1/documents/import/full-0`, { method: 'DELETE', headers: { authorization: `Bearer ${SLOWLY}` } });
+      expect(deletion.status).toBe(507);
+    } finally {
+      await jsm.streams.update(STREAMS.DOCUMENTS, { max_msgs: before.config.max_msgs, discard: before.config.discard });
+    }
+    // All three documents are still there to publish (the quota refills one in 100 s, so none came back by time).
+    expect((await post(SLOWLY, { documents: docs('full', 3) })).status).toBe(202);
+    await expect.poll(() => exists(SLOWLY, 'full-2'), { timeout: 10_000 }).toBe(true);
+    expect((await post(SLOWLY, docs('one-more', 1)[0])).status).toBe(429);
   });
 });

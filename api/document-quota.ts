@@ -17,13 +17,19 @@ function limitOf(c: Context, auth: ApiAuth | undefined): { keyId: string; limit:
   return { keyId: principal.keyId, limit, buckets };
 }
 
+/** Gives back documents taken from the quota that were never published (JetStream refused them: a 503 or 507). */
+export type Refund = (unpublished: number) => void;
+
+const noRefund: Refund = () => undefined;
+
 /**
  * Takes `count` documents of the key's quota at once, before anything is published: a 429 with Retry-After when
- * the key has too few left now, a 400 when `count` is more than it may ever publish at once (its burst).
+ * the key has too few left now, a 400 when `count` is more than it may ever publish at once (its burst). Returns how
+ * to give back the ones a failed publish did not store, so a client retrying after a 503 is not also throttled.
  */
-export function takeDocuments(c: Context, auth: ApiAuth | undefined, count: number): void {
+export function takeDocuments(c: Context, auth: ApiAuth | undefined, count: number): Refund {
   const quota = limitOf(c, auth);
-  if (!quota) return;
+  if (!quota) return noRefund;
   const { limit } = quota;
   if (count > limit.burst) {
     throw new ValidationError(
@@ -40,6 +46,7 @@ export function takeDocuments(c: Context, auth: ApiAuth | undefined, count: numb
       { 'retry-after': String(taken.retryAfterS) },
     );
   }
+  return (unpublished) => quota.buckets.give(quota.keyId, limit, Math.min(count, unpublished));
 }
 
 /**
@@ -57,4 +64,10 @@ export async function awaitDocument(c: Context, auth: ApiAuth | undefined): Prom
     await sleepUnlessAborted(Math.min(1000, Math.max(1, Math.ceil(taken.waitMs))), signal);
     if (signal.aborted) return false;
   }
+}
+
+/** Gives back one document an NDJSON line took (awaitDocument) and JetStream then refused to store. */
+export function refundDocument(c: Context, auth: ApiAuth | undefined): void {
+  const quota = limitOf(c, auth);
+  quota?.buckets.give(quota.keyId, quota.limit, 1);
 }

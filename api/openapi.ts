@@ -156,7 +156,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: 'documents',
     summary: 'Publish one document or a batch',
     description:
-      "Answers 202 once JetStream has stored each document.upserted event. The whole batch is validated before any of it is published. A key with a document quota (documentLimit) takes one per document: a batch over what is left gets 429 with Retry-After, one over the quota's burst 400, and an NDJSON upload waits for the quota.",
+      "Answers 202 once JetStream has stored each document.upserted event. The whole batch is validated before any of it is published. A key with a document quota (documentLimit) takes one per document: a batch over what is left gets 429 with Retry-After, one over the quota's burst 400, and an NDJSON upload waits for the quota. Documents JetStream does not store (503, 507) are given back to the quota.",
     body: { 'application/json': [S.documentInput, S.documentBatch], [NDJSON_CONTENT_TYPE]: [S.documentInput] },
     responses: {
       '202': { description: 'Stored in the log (NDJSON in: one result line per input line out)', schema: S.accepted, alsoAs: NDJSON_CONTENT_TYPE },

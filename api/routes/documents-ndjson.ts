@@ -45,6 +45,16 @@ function parseLine(text: string): ValidDocumentInput {
   return parseWith(documentInputSchema, raw, 'document');
 }
 
+/** The key's document quota as an upload uses it (api/document-quota.ts). */
+export interface NdjsonQuota {
+  /** Waits until the quota allows one more document (false: the client left meanwhile). */
+  readonly awaitQuota: () => Promise<boolean>;
+  /** Gives back the document of a line JetStream did not store. */
+  readonly refundQuota: () => void;
+}
+
+const UNLIMITED: NdjsonQuota = { awaitQuota: () => Promise.resolve(true), refundQuota: () => undefined };
+
 /**
  * Streams NDJSON in and results out: one result line per non-blank input line, in input order, so a bad line never
  * stops the rest. Up to NDJSON_IN_FLIGHT documents are published at once, but versions of one document in input order.
@@ -56,9 +66,9 @@ export function publishNdjson(
   tenant: string,
   /** Whether the caller may still publish: an upload has no time limit, a key revoked meanwhile ends it. */
   stillAuthorized: () => boolean = () => true,
-  /** Waits until the key's document quota allows one more (false: the client left meanwhile); api/document-quota.ts. */
-  awaitQuota: () => Promise<boolean> = () => Promise.resolve(true),
+  quota: NdjsonQuota = UNLIMITED,
 ): Response {
+  const { awaitQuota, refundQuota } = quota;
   const traceparent = c.req.header('traceparent');
   const body = c.req.raw.body;
   const maxLineBytes = deps.maxBodyBytes;
@@ -89,6 +99,7 @@ export function publishNdjson(
         const published = await publishWatched(deps, () => publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) }));
         return { line, id: published.id, source: published.source, seq: published.seq, ...(published.duplicate ? { duplicate: true as const } : {}) };
       } catch (err) {
+        refundQuota();
         suspectJetStream(deps, err);
         const p = problemFromError(err).problem;
         if (p.status >= 500) deps.logger.warn('NDJSON line not published', { line, id: doc.id, error: errorMessage(err) });

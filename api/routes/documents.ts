@@ -10,7 +10,7 @@ import { STREAMS } from '../../streams/provision.ts';
 import { assertName } from '../../streams/subjects.ts';
 import type { ApiDeps } from '../deps.ts';
 import { principalOf } from '../auth.ts';
-import { awaitDocument, takeDocuments } from '../document-quota.ts';
+import { awaitDocument, refundDocument, takeDocuments } from '../document-quota.ts';
 import { parseWith, readJson, tenantOf } from '../validation.ts';
 import { isNdjsonUpload, publishNdjson } from './documents-ndjson.ts';
 import { assertJetStreamAnswers, publishWatched, suspectJetStream } from '../jetstream-gate.ts';
@@ -51,7 +51,10 @@ export function documentRoutes(deps: ApiDeps): Hono {
     if (isNdjsonUpload(c.req.raw)) {
       const principal = principalOf(c);
       const keys = deps.auth?.keys;
-      return publishNdjson(c, deps, tenant, principal && keys ? () => keys.stillGrants(principal, 'publish') : undefined, () => awaitDocument(c, deps.auth));
+      return publishNdjson(c, deps, tenant, principal && keys ? () => keys.stillGrants(principal, 'publish') : undefined, {
+        awaitQuota: () => awaitDocument(c, deps.auth),
+        refundQuota: () => refundDocument(c, deps.auth),
+      });
     }
     const raw = documentsOf(await readJson(c));
     // Validate the whole batch before publishing any of it, so a bad entry never leaves a half-published batch.
@@ -63,17 +66,18 @@ export function documentRoutes(deps: ApiDeps): Hono {
       if (seen.has(key)) throw new ValidationError(`document ${JSON.stringify(d.id)} (source ${d.source}) appears more than once in the batch (again at index ${i}); send one version per request`);
       seen.add(key);
     });
-    takeDocuments(c, deps.auth, docs.length);
+    const refund = takeDocuments(c, deps.auth, docs.length);
     const traceparent = c.req.header('traceparent');
-    await assertJetStreamAnswers(deps);
     const accepted: PublishedDocument[] = [];
     try {
+      await assertJetStreamAnswers(deps);
       await mapLimit(docs, 64, async (doc) => {
         const published = await publishWatched(deps, () => publishDocument(deps.nats, tenant, doc, { producer: '/api', ...(traceparent ? { traceparent } : {}) }));
         accepted.push(published);
         return published;
       });
     } catch (err) {
+      refund(docs.length - accepted.length);
       suspectJetStream(deps, err);
       if (err instanceof UnavailableError && accepted.length > 0) {
         // Re-sending the whole batch is safe: identical documents are deduplicated.
@@ -99,10 +103,13 @@ export function documentRoutes(deps: ApiDeps): Hono {
     const source = assertName('source', c.req.param('source'));
     const id = c.req.param('id');
     if (id === '') throw new ValidationError('the document id in the path is empty');
-    takeDocuments(c, deps.auth, 1);
+    const refund = takeDocuments(c, deps.auth, 1);
     const traceparent = c.req.header('traceparent');
-    await assertJetStreamAnswers(deps);
-    const published = await publishWatched(deps, () => publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) })).catch((err: unknown) => {
+    const published = await (async () => {
+      await assertJetStreamAnswers(deps);
+      return publishWatched(deps, () => publishDeletion(deps.nats, { tenant, source, id }, { producer: '/api', ...(traceparent ? { traceparent } : {}) }));
+    })().catch((err: unknown) => {
+      refund(1);
       suspectJetStream(deps, err);
       throw err;
     });
