@@ -15,13 +15,12 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { silentLogger } from '../lib/log.ts';
 import { generationRuntime, inferenceSpec } from '../cli/inference-runtime.ts';
-import { chunkText, DEFAULT_CHUNKER, type TextChunk } from '../processors/chunker/chunk.ts';
+import { chunkText, DEFAULT_CHUNKER } from '../processors/chunker/chunk.ts';
 import { normalizeText } from '../processors/chunker/normalize.ts';
 import { createEmbeddingProvider } from '../processors/embedder/models.ts';
 import { logDigest } from '../projections/log-digest.ts';
 import { embedderConsumer, processedUpTo } from '../projections/read-your-writes.ts';
 import { replayGeneration } from '../projections/replay.ts';
-import { openDatabase } from '../projections/stores/sqlite/schema.ts';
 import { decodeEvent, headersOf } from '../streams/codec.ts';
 import { documentInputSchema, publishDocument } from '../streams/document-log.ts';
 import { decodeVector } from '../streams/events/index.ts';
@@ -34,6 +33,7 @@ import { loadAverage, machine, note, round, runBenchmark, sleep, table, writeRes
 import { cpuByThread, processCpuMs, threadCpuMs } from './lib/jetstream.ts';
 import { startNode, startPrivateNats } from './lib/node.ts';
 import { proseCorpus } from './lib/prose.ts';
+import { storeRowsInsert, storeRowsInsertBeside, type CorpusDocument } from './lib/store-rows.ts';
 
 const SIZES = (process.env.BENCH_REPLAY_CHUNKS ?? '10000,100000').split(',').map(Number);
 const MODEL = { id: 'hash-512', dims: 512 };
@@ -124,49 +124,6 @@ function rawInsert(dir: string, texts: readonly string[], settings: InsertSettin
   return ms;
 }
 
-interface CorpusDocument {
-  readonly id: string;
-  readonly title: string | undefined;
-  readonly chunks: readonly TextChunk[];
-}
-
-/**
- * The SQLite work of the store's own rows with none of the replay's: plain INSERTs into the store's tables (schema.ts:
- * documents, chunks and vectors with their unique keys) with the build's file settings, ~2,000 chunks a transaction (a
- * replay's batch of 1,000 messages). No reads, no guard, no decoding: what the replay's store could not avoid.
- */
-function storeRowsInsert(dir: string, docs: readonly CorpusDocument[]): number {
-  const file = path.join(dir, 'store-rows.sqlite');
-  const db = openDatabase(file, MODEL);
-  db.pragma('journal_mode = TRUNCATE'); // a new file: its page size is already the store's
-  db.pragma('synchronous = FULL');
-  const insertDoc = db.prepare(
-    `INSERT INTO documents (tenant, source, doc_id, doc_seq, deleted, title, url, metadata, total_chunks)
-     VALUES ('default', 'bench', ?, ?, 0, ?, NULL, '{}', ?) RETURNING id`,
-  );
-  const insertChunk = db.prepare(
-    'INSERT INTO chunks (doc, chunk_id, ordinal, text, start_char, end_char, tokens, heading) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
-  );
-  const insertVector = db.prepare('INSERT INTO vectors (chunk, window_index, vector) VALUES (?, 0, ?)');
-  const blob = Buffer.alloc(MODEL.dims * 4, 7);
-  const insert = db.transaction((batch: readonly CorpusDocument[], firstSeq: number) => {
-    batch.forEach((doc, i) => {
-      const docKey = (insertDoc.get(doc.id, BigInt(firstSeq + i), doc.title ?? null, BigInt(doc.chunks.length)) as { id: number }).id;
-      for (const c of doc.chunks) {
-        const heading = c.heading ?? null;
-        const row = insertChunk.get(BigInt(docKey), `${c.ordinal}:0`, BigInt(c.ordinal), c.text, BigInt(c.start), BigInt(c.end), BigInt(c.tokens), heading) as { id: number };
-        insertVector.run(BigInt(row.id), blob);
-      }
-    });
-  });
-  const started = performance.now();
-  for (let i = 0; i < docs.length; i += 500) insert(docs.slice(i, i + 500), i + 1);
-  const ms = performance.now() - started;
-  db.close();
-  rmSync(file, { force: true });
-  return ms;
-}
-
 async function offlineRate(texts: readonly string[]): Promise<{ windowsPerSecond: number; windowsPerChunk: number }> {
   const offline = createEmbeddingProvider('offline');
   try {
@@ -214,7 +171,9 @@ async function run(size: number) {
     note(`${size}: raw SQLite inserts (WAL with 4 KB pages; the build's file settings) and the store's rows alone`);
     const walInsertMs = rawInsert(dir, texts, 'wal-4k');
     const insertMs = rawInsert(dir, texts, 'build');
-    const storeRowsMs = storeRowsInsert(dir, chunked);
+    const storeRowsMs = storeRowsInsert(dir, chunked, MODEL);
+    note(`${size}: raw JetStream read and the store's rows at the same time, a thread each`);
+    const beside = await storeRowsInsertBeside(dir, chunked, MODEL, () => rawRead(nats.handle));
     note(`${size}: replay`);
     const spec = await inferenceSpec({ ...node.config, dataDir: dir }, MODEL, 'sqlite');
     const natsCpuBefore = processCpuMs(nats.server.pid);
@@ -260,6 +219,12 @@ async function run(size: number) {
       raw_insert_wal_4k_chunks_per_s: perSecond(walInsertMs),
       raw_insert_build_settings_chunks_per_s: perSecond(insertMs),
       store_rows_chunks_per_s: storeRowsRate,
+      // The raw read (this thread) and the store's rows (a worker) at once: a replay with no decoding, no hand-over, no
+      // guard and no digest, each half on a core of its own; its ratio bounds what any replay of these events can reach.
+      read_beside_store_rows_chunks_per_s: perSecond(beside.ms),
+      read_beside_store_rows_vs_slower_baseline: round(perSecond(beside.ms) / slowerRate, 3),
+      read_beside_store_rows_read_s: round(beside.value.ms / 1000, 2),
+      read_beside_store_rows_insert_s: round(beside.insertMs / 1000, 2),
       replay_chunks_per_s: replayRate,
       replay_s: round(replayMs / 1000, 2),
       verify_s: round(verifyMs / 1000, 2),
