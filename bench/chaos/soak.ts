@@ -15,7 +15,7 @@ import { scopedTempDir, Scope } from './lib/scope.ts';
 import { Ledger, planRounds, publishRound, newPublishStats, seeded } from './lib/workload.ts';
 
 const SIZES: Record<Scale['name'], { minutes: number; documents: number; perRound: number; roundMs: number; sampleMs: number }> = {
-  full: { minutes: 5, documents: 2000, perRound: 20, roundMs: 100, sampleMs: 5000 },
+  full: { minutes: 10, documents: 2000, perRound: 20, roundMs: 100, sampleMs: 5000 },
   short: { minutes: 0.3, documents: 200, perRound: 10, roundMs: 100, sampleMs: 2000 },
 };
 
