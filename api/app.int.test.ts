@@ -167,8 +167,13 @@ describe('when NATS is unreachable', () => {
     const refused = await post(app, '/v1/documents', JSON.stringify({ id: 'while-silent', text: 'JetStream is not answering' }));
     await expectProblem(refused, 503, /JetStream has not answered for 25 s, so nothing can be stored now; retry later/);
     expect(refused.headers.get('retry-after')).toBe('5');
+    // A silence of seconds (a broker restarting and loading its streams) is worth a retry in a second.
+    const brief = createApp({ ...deps, jetstream: { ...jetstream, silentForMs: () => 3_000 } });
+    const soon = await post(brief, '/v1/documents', JSON.stringify({ id: 'while-silent', text: 'JetStream is starting' }));
+    await expectProblem(soon, 503, /JetStream has not answered for 3 s, so nothing can be stored now; retry shortly \(it may be starting\)/);
+    expect(soon.headers.get('retry-after')).toBe('1');
     expect((await app.request('/v1/documents/api/while-silent', { method: 'DELETE' })).status).toBe(503);
-    expect(asked).toHaveLength(2);
+    expect(asked).toHaveLength(3);
     expect(await documentsHead()).toBe(before); // nothing was tried
     answers = true;
     const accepted = await post(app, '/v1/documents', JSON.stringify({ id: 'while-silent', text: 'JetStream answers again' }));

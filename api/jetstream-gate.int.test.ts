@@ -7,6 +7,7 @@ import { startTestNats, type TestNats } from '../test/helpers/nats.ts';
 import { until } from '../test/helpers/eventually.ts';
 import { hangProcess } from '../test/helpers/processes.ts';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
+import { startNatsServer, type NatsServerProcess } from '../streams/server.ts';
 import { createApp } from './app.ts';
 
 let nats: TestNats;
@@ -14,6 +15,8 @@ let node: TestSystem;
 let watch: JetStreamWatch;
 let app: ReturnType<typeof createApp>;
 let stopped = false;
+/** The server started again on the same port and store after the one of startTestNats was killed. */
+let restarted: NatsServerProcess | undefined;
 
 beforeAll(async () => {
   nats = await startTestNats();
@@ -26,6 +29,7 @@ afterAll(async () => {
   if (stopped) process.kill(nats.server.pid, 'SIGCONT');
   watch?.stop();
   await node?.destroy();
+  await restarted?.stop();
   await nats?.stop();
 });
 
@@ -67,5 +71,26 @@ describe('a publish JetStream does not acknowledge', () => {
     ]);
     expect(await messagesOn('docs.default.api.while-hung')).toBe(1);
     expect(await messagesOn('docs.default.api.also-hung')).toBe(1);
+  }, 60_000);
+});
+
+describe('a publish while the connection to NATS is down (a broker restarting)', () => {
+  it("gets a 503 with the reconnecting client's Retry-After of 1 s, not the silent JetStream's 5 s, and publishes once it is back", async () => {
+    const port = Number(new URL(nats.server.url).port);
+    nats.server.kill();
+    await nats.server.exited;
+    await until(async () => !node.system.nats.connected() || undefined, 'the client to notice the broker is gone');
+    // The watch counts a silence, as it does after a publish went unconfirmed.
+    watch.suspect();
+    const refused = await post({ id: 'while-down', text: 'sent while nats-server is down' });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { detail: string }).detail).toMatch(/is not connected; the event was not stored, retry shortly/);
+
+    restarted = await startNatsServer({ dataDir: nats.dir, port });
+    await until(async () => (node.system.nats.connected() && (await watch.answersNow())) || undefined, 'the client to reconnect');
+    const resent = await post({ id: 'while-down', text: 'sent while nats-server is down' });
+    expect(resent.status).toBe(202);
+    expect(await messagesOn('docs.default.api.while-down')).toBe(1);
   }, 60_000);
 });

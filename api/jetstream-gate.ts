@@ -3,21 +3,31 @@ import { StorageLimitError, UnavailableError } from '../lib/errors.ts';
 import type { ApiDeps } from './deps.ts';
 
 /**
- * Called by a route before it publishes. While the JetStream watch (streams/jetstream-watch.ts) counts a silence,
- * JetStream is asked now (one question shared by concurrent requests, ~1.5 s at most): no answer is a 503 with
- * Retry-After right away, so clients back off instead of holding a connection 10 s per publish; an answer ends the
- * silence and the publish goes ahead as usual.
+ * Called by a route before it publishes. While the JetStream watch (streams/jetstream-watch.ts) counts a silence
+ * and the connection is up, JetStream is asked now (one question shared by concurrent requests, ~1.5 s at most): no
+ * answer is a 503 with Retry-After right away, so clients back off instead of holding a connection 10 s per publish;
+ * an answer ends the silence and the publish goes ahead as usual.
  */
-export async function assertJetStreamAnswers(deps: Pick<ApiDeps, 'jetstream'>): Promise<void> {
+export async function assertJetStreamAnswers(deps: Pick<ApiDeps, 'jetstream' | 'nats'>): Promise<void> {
   const watch = deps.jetstream;
   if (watch?.answersNow === undefined) return;
+  // Not connected (a broker restarting): the publish fails at once with the reconnecting client's Retry-After of 1 s.
+  // Asking JetStream could only wait out its question and answer "silent, retry after 5 s" to a client that the
+  // broker, back a second later, could already serve.
+  if (!deps.nats.connected()) return;
   const silentMs = watch.silentForMs();
   if (silentMs === 0 || (await watch.answersNow())) return;
+  // A silence of seconds is most often a broker that just restarted and is loading its streams: back in a second or
+  // two. One that lasts is a wedged or full server, which nobody should be asked to poll every second.
+  const brief = silentMs < BRIEF_SILENCE_MS;
   throw new UnavailableError(
-    `JetStream has not answered for ${Math.round(silentMs / 1000)} s, so nothing can be stored now; retry later (a local nats-server is restarted after a minute of silence, or as soon as its full disk has room; see /readyz)`,
-    5,
+    `JetStream has not answered for ${Math.round(silentMs / 1000)} s, so nothing can be stored now; retry ${brief ? 'shortly (it may be starting)' : 'later'} (a local nats-server is restarted after a minute of silence, or as soon as its full disk has room; see /readyz)`,
+    brief ? 1 : 5,
   );
 }
+
+/** A JetStream silent for less than this gets 503s with Retry-After 1 s (a restart); longer, 5 s. */
+export const BRIEF_SILENCE_MS = 10_000;
 
 /**
  * Called by a route when a publish was not confirmed (UnavailableError): the watch counts JetStream as silent from
