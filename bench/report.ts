@@ -1079,13 +1079,14 @@ Load average (1 min, start → end) while these ran on the 2 cores: ${['query', 
 
 The machine's own speed moves these figures as much as the code does: this VM lands on hosts about twice apart in
 speed, by the figures no change touches. The pipeline, POST, query, freshness and replay runs shown are of 2026-12-05
-14:18-15:25, one set on the slower host (raw JetStream read at 150k chunks 58,329 chunks/s, raw publish
-19,321-24,307 messages/s, hash freshness capacity 774-994 documents/s). Earlier that day, on the faster host (12:41-13:43,
+14:18-15:40, one set on the slower host (raw JetStream read at 150k chunks 58,329 chunks/s, raw publish
+19,321-24,307 messages/s, hash freshness capacity 929-969 documents/s). Earlier that day, on the faster host (12:41-13:43,
 raw read 104,725 chunks/s, raw publish 30,702-39,907 messages/s, freshness capacity 1,776 documents/s), the same code
 for these paths read: hash freshness p50 5.7 / p99 33.1 ms (runs 31.9-46.5), offline p99 573 ms; POST 7,598
 documents/s (0.21 of raw publish); a replay of 20,191 chunks/s at 150k (0.193 of the slower baseline). The POST and
 hash freshness targets are met on the faster host and missed on the slower one (4,581 documents/s, 0.188 of raw
-publish; p99 58.7 ms): the ratios to their baselines barely move, the absolute targets do. At 11:30 on the slower host
+publish; hash p99 85.7 ms in runs of 46.5-88.8, and 41.7-67.6 in a hash-only run of 15:11): the ratios to their
+baselines barely move, the absolute targets do. At 11:30 on the slower host
 the freshness code of that morning read p50 9.5 / p99 72.4 ms (runs 62.6-76.2), offline p99 636 ms. The query, pipeline and freshness runs
 of 2026-12-03 14:00-14:20 (after changes to the store's in-memory indexes) were taken while it ran 1.3-2× slower than
 that morning by the figures no change touched (the store's FTS5-only queries p50 3.4 against 2.05 ms at 100k, raw
