@@ -1,9 +1,7 @@
 // Per-key document quotas on a real node: a batch over the quota gets 429 (or 400 when it never fits) and publishes nothing; NDJSON waits for it, and stops if the key is revoked meanwhile.
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
-import { tempDir } from '../test/helpers/nats.ts';
+import { writeKeysFile } from '../test/helpers/keys-file.ts';
 import { Kvm } from '@nats-io/kv';
 import { DiscardPolicy } from '@nats-io/jetstream';
 import { STREAMS } from '../streams/provision.ts';
@@ -20,15 +18,13 @@ let node: TestSystem;
 let api: string;
 
 beforeAll(async () => {
-  const dir = await tempDir('spanda-quota-');
-  const file = path.join(dir, 'keys.json');
-  await writeFile(
-    file,
-    JSON.stringify([
+  const file = await writeKeysFile(
+    [
       { key: LIMITED, tenant: 'importer', scopes: ['publish', 'query'], documentLimit: LIMIT },
       { key: OTHER, tenant: 'other', scopes: ['publish', 'query'] },
       { key: SLOWLY, tenant: 'slowly', scopes: ['publish', 'query'], documentLimit: { perSecond: 0.01, burst: 3 } },
-    ]),
+    ],
+    'spanda-quota-',
   );
   node = await startTestSystem({ SPANDA_API_KEYS_FILE: file, SPANDA_API_KEYS_BUCKET: BUCKET });
   api = node.system.apiUrl;

@@ -1,9 +1,7 @@
 // Tenant isolation over HTTP on a real node with API keys: no route lets one tenant see, search, delete or trace another's data.
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../test/helpers/system.ts';
-import { tempDir } from '../test/helpers/nats.ts';
+import { writeKeysFile } from '../test/helpers/keys-file.ts';
 import { sha256 } from './auth.ts';
 
 const ACME = 'acme-0123456789abcdef0123456789';
@@ -15,16 +13,14 @@ let node: TestSystem;
 let api: string;
 
 beforeAll(async () => {
-  const dir = await tempDir('spanda-keys-');
-  const file = path.join(dir, 'keys.json');
-  await writeFile(
-    file,
-    JSON.stringify([
+  const file = await writeKeysFile(
+    [
       { key: ACME, tenant: 'acme', scopes: ['publish', 'query'] },
       { sha256: sha256(GLOBEX).toString('hex'), tenant: 'globex', scopes: ['publish', 'query'] },
       { key: ACME_READER, tenant: 'acme', scopes: ['query'] },
       { key: OPS, tenant: 'ops', scopes: ['admin'] },
-    ]),
+    ],
+    'spanda-keys-',
   );
   node = await startTestSystem({ SPANDA_API_KEYS_FILE: file });
   api = node.system.apiUrl;

@@ -1,13 +1,11 @@
 // `spanda erase --all` and a tenant's API keys: listed while they remain, purged from the bucket with --revoke-keys (the node refuses them at once), file keys named for removal.
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../api/auth.ts';
 import { runCli, eventually } from './helpers/cli.ts';
 import { jsonApi } from './helpers/http.ts';
 import { startTestSystem, type TestSystem } from './helpers/system.ts';
-import { tempDir } from './helpers/nats.ts';
+import { writeKeysFile } from './helpers/keys-file.ts';
 
 const BUCKET = 'erase-test-keys';
 const GLOBEX_KEY = 'globex-live-key-0123456789abcdef';
@@ -19,9 +17,7 @@ let node: TestSystem;
 let keysFile: string;
 
 beforeAll(async () => {
-  const dir = await tempDir('spanda-erase-keys-');
-  keysFile = path.join(dir, 'keys.json');
-  await writeFile(keysFile, JSON.stringify([{ sha256: hex(GLOBEX_FILE_KEY), tenant: 'globex', scopes: ['publish'], name: 'globex-ci' }]));
+  keysFile = await writeKeysFile([{ sha256: hex(GLOBEX_FILE_KEY), tenant: 'globex', scopes: ['publish'], name: 'globex-ci' }], 'spanda-erase-keys-');
   node = await startTestSystem({ SPANDA_API_KEYS_BUCKET: BUCKET, SPANDA_API_KEYS_FILE: keysFile });
 });
 afterAll(async () => {
