@@ -111,7 +111,8 @@ export function headersFrom(entries: ReadonlyArray<readonly [string, string]>): 
  * One header's first value ('' when absent), as MsgHdrs.get() with exact matching answers, without the client's
  * per-call list of every key (a decoded message's headers are read about ten times).
  */
-function headerValue(h: MsgHdrs, key: string): string {
+export function headerValue(h: MsgHdrs | undefined, key: string): string {
+  if (h === undefined) return '';
   if (h instanceof MsgHdrsImpl) return h.headers.get(key)?.[0] ?? '';
   return h.get(key);
 }

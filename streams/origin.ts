@@ -1,7 +1,7 @@
 // The origin check: a CHUNKS, EMBEDDINGS or ERASURES event must point (docSeq) at a real DOCUMENTS version of the same document.
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { UnavailableError, ValidationError, errorMessage } from '../lib/errors.ts';
-import { HEADER } from './codec.ts';
+import { HEADER, headersOf, headerValue } from './codec.ts';
 import type { SpandaEvent, StoredEvent } from './events/index.ts';
 import { unlessConnectionLost, type NatsHandle } from './nats.ts';
 import { readOnce } from './ordered.ts';
@@ -137,7 +137,9 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
             end = true;
             break;
           }
-          const origin = { subject: m.subject, type: m.headers?.get(HEADER.type) ?? '', storedAtMs: m.time.getTime() };
+          // headersOf: the header block decoded once, without the client's per-line key list (a replay reads every
+          // document's headers here).
+          const origin = { subject: m.subject, type: headerValue(headersOf(m), HEADER.type), storedAtMs: m.time.getTime() };
           remember(m.seq, origin);
           if (wanted.has(m.seq)) found.set(m.seq, origin);
           next = m.seq + 1;
@@ -214,8 +216,9 @@ export function createOriginCheck(handle: NatsHandle, options: OriginCheckOption
 
   function verdict(event: StoredEvent<Addressed>, origin: Origin | 'gone' | undefined, known: { first: number; last: number }): ValidationError | undefined {
     const { docSeq } = event.data;
-    const at = `${event.type} ${event.position.stream}:${event.position.seq}`;
-    const reject = (why: string, issue: string) => new ValidationError(`${at} has docSeq ${docSeq}, ${why}`, [`docSeq: ${issue}`]);
+    // The message is built only for a rejection: a replay checks every chunk and vector event here.
+    const reject = (why: string, issue: string) =>
+      new ValidationError(`${event.type} ${event.position.stream}:${event.position.seq} has docSeq ${docSeq}, ${why}`, [`docSeq: ${issue}`]);
     if (docSeq > known.last) return reject(`past the end of DOCUMENTS (last sequence ${known.last}): it names no document version`, 'past the end of DOCUMENTS');
     if (origin === undefined || origin === 'gone') {
       // Before first_seq the stream's limits removed it: the version was real, and a replay must still apply it.

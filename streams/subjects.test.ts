@@ -1,4 +1,5 @@
 // Subject encoding: any upstream id becomes one NATS-safe token that decodes back to the same id.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../lib/errors.ts';
 import { MAX_ID_TOKEN_BYTES, assertName, decodeIdToken, encodeIdToken, isHashedIdToken, parseDocumentSubject, subjects } from './subjects.ts';
@@ -35,6 +36,20 @@ describe('encodeIdToken / decodeIdToken', () => {
   it('keeps readable ids readable: only what NATS forbids is escaped', () => {
     expect(encodeIdToken('https://medium.com/p/4f1e2d')).toBe('https://medium%2Ecom/p/4f1e2d');
     expect(encodeIdToken('Ünïcödé')).toBe('Ünïcödé');
+  });
+
+  it('leaves an id with nothing to escape as it is, and escapes exactly what needs it, for any ASCII id', () => {
+    expect(encodeIdToken('x'.repeat(MAX_ID_TOKEN_BYTES))).toBe('x'.repeat(MAX_ID_TOKEN_BYTES));
+    const special = /[.*>%\s\x00-\x1f\x7f]|^~/;
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'Z', '0', '-', '/', ':', '.', '*', '>', '%', '~', ' ', '\t', '\u0000', '\u007f', '%2E'), minLength: 1, maxLength: 60 }), (id) => {
+        const token = encodeIdToken(id);
+        expect(token).not.toMatch(NATS_FORBIDDEN_IN_TOKEN);
+        expect(token === id).toBe(!special.test(id));
+        expect(decodeIdToken(token)).toBe(id);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('gives distinct ids distinct tokens', () => {

@@ -37,6 +37,12 @@ function percentEncode(ch: string): string {
   return Array.from(Buffer.from(ch, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
 }
 
+/**
+ * An id that is its own token: printable ASCII with nothing to escape ('.', '*', '>', '%'; '~' first), short enough
+ * not to be hashed. Most ids are, and every event's subject is checked against its payload's id (codec, origin check).
+ */
+const PLAIN_ID_TOKEN = new RegExp(`^(?!~)[!-$&-)+-\\-/-=?-~]{1,${MAX_ID_TOKEN_BYTES}}$`);
+
 /** Encodes an upstream id as one subject token. Reversible with decodeIdToken unless the id was too long (then hashed). */
 export function encodeIdToken(id: string): string {
   if (id.length === 0) throw new ValidationError('document id must not be empty', ['id: empty']);
@@ -44,6 +50,7 @@ export function encodeIdToken(id: string): string {
     throw new ValidationError(`document id is longer than ${MAX_ID_BYTES} bytes`, ['id: too long']);
   }
   if (!id.isWellFormed()) throw new ValidationError('document id contains unpaired UTF-16 surrogates', ['id: not valid unicode']);
+  if (PLAIN_ID_TOKEN.test(id)) return id;
   let out = '';
   let index = 0;
   for (const ch of id) {
@@ -64,6 +71,7 @@ export function isHashedIdToken(token: string): boolean {
 /** Decodes a token made by encodeIdToken. Returns undefined for hashed tokens (see isHashedIdToken). */
 export function decodeIdToken(token: string): string | undefined {
   if (isHashedIdToken(token)) return undefined;
+  if (!token.includes('%')) return token;
   const bytes: number[] = [];
   let out = '';
   const flush = () => {
