@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { errorMessage, UnavailableError } from '../lib/errors.ts';
 import { isAlive } from '../lib/processes.ts';
-import { decodeEvent } from '../streams/codec.ts';
+import { decodeEvent, headersOf } from '../streams/codec.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import type { NatsHandle } from '../streams/nats.ts';
@@ -23,8 +23,10 @@ export interface LogDigest {
 /**
  * Applies the projection's slices up to `checkpoints` (what the store under test says it applied) to a throwaway
  * SQLite store (a file in the temp dir, removed after) and digests it. Events the projection refuses are skipped
- * exactly as the projector skips them (they are in the DLQ). CHUNKS and EMBEDDINGS are read one after the other: the docSeq guard makes the order between slices
- * irrelevant (the conformance suite checks that every store reaches the same digest whatever the interleaving).
+ * exactly as the projector skips them (they are in the DLQ). CHUNKS and EMBEDDINGS are read at the same time, each in
+ * order: the docSeq guard makes the order between slices irrelevant (the conformance suite checks that every store
+ * reaches the same digest whatever the interleaving), and a document's vectors are then checked against DOCUMENTS
+ * while its chunks' lookups are still in the origin check's cache.
  */
 export async function logDigest(
   handle: NatsHandle,
@@ -45,6 +47,7 @@ export async function logDigest(
         ...(onProgress ? { onProgress } : {}),
         // A batch of events in one transaction; one the store refuses rolls it back, and its events go one at a time.
         applyAll: (ops) => store.apply({ ops, checkpoints: {} }),
+        slicesAtOnce: true,
       });
       const { digest, documents } = await store.snapshot();
       return { digest, documents, events };
@@ -91,6 +94,12 @@ export interface FoldOptions<Op> {
    * events are applied one at a time with `apply`, so a refused event is skipped alone. Without it, every event is.
    */
   readonly applyAll?: (ops: Op[]) => void | Promise<void>;
+  /**
+   * Reads the slices at the same time rather than one after the other, for a projection whose result does not depend on
+   * the order between its slices (the inference projection: the docSeq guard; its store conformance suite checks every
+   * interleaving). Progress is then reported as one slice, the sum of them all.
+   */
+  readonly slicesAtOnce?: boolean;
 }
 
 /**
@@ -107,23 +116,41 @@ export async function foldLog<Op>(
   options: FoldOptions<Op> = {},
 ): Promise<number> {
   const origin = originCheckFor(handle);
-  let events = 0;
-  let applying: Promise<void> = Promise.resolve();
   const onProgress = options.onProgress;
-  for (const source of projection.sources) {
+  // Slices read at once report as one, once each has announced its size: the sum of what each has read, of the sum of
+  // their sizes.
+  const together = options.slicesAtOnce === true && projection.sources.length > 1;
+  const counts = new Map<string, { read: number; total: number }>();
+  const report = (key: string, read: number, total: number) => {
+    if (!onProgress) return;
+    if (!together) return onProgress({ source: key, read, total });
+    counts.set(key, { read, total });
+    if (counts.size < projection.sources.length) return;
+    let sumRead = 0;
+    let sumTotal = 0;
+    for (const c of counts.values()) {
+      sumRead += c.read;
+      sumTotal += c.total;
+    }
+    onProgress({ source: projection.sources.map((s) => s.key).join(' + '), read: sumRead, total: sumTotal });
+  };
+
+  const foldSlice = async (source: Projection<Op>['sources'][number]): Promise<number> => {
     let total = 0;
     let read = 0;
+    let applying: Promise<void> = Promise.resolve();
     const slice = {
       stream: source.stream,
       filterSubject: source.filterSubject,
       upTo: checkpoints[source.key] ?? 0,
-      ...(onProgress ? { onSize: (n: number) => onProgress({ source: source.key, read: 0, total: (total = n) }) } : {}),
+      batchSize: 1000,
+      ...(onProgress ? { onSize: (n: number) => report(source.key, 0, (total = n)) } : {}),
     };
     await readSlice(handle, slice, async (messages) => {
       const decoded: StoredEvent<SpandaEvent>[] = [];
       for (const msg of messages) {
         try {
-          const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: msg.headers }, { stream: msg.info.stream, seq: msg.seq });
+          const event = decodeEvent({ subject: msg.subject, data: msg.data, headers: headersOf(msg) }, { stream: msg.info.stream, seq: msg.seq });
           if (projection.canHandle.includes(event.type)) decoded.push(event);
         } catch {
           // refused by decoding: the projector dead-letters these
@@ -143,13 +170,17 @@ export async function foldLog<Op>(
       await applying;
       applying = applyEvents(projected, apply, options.applyAll);
       applying.catch(() => undefined); // surfaces at the next await
-      events += messages.length;
       read += messages.length;
-      onProgress?.({ source: source.key, read, total: Math.max(total, read) });
+      report(source.key, read, Math.max(total, read));
     });
     await applying;
-    onProgress?.({ source: source.key, read, total: read });
-  }
+    report(source.key, read, read);
+    return read;
+  };
+
+  let events = 0;
+  if (together) for (const read of await Promise.all(projection.sources.map(foldSlice))) events += read;
+  else for (const source of projection.sources) events += await foldSlice(source);
   return events;
 }
 

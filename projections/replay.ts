@@ -21,8 +21,8 @@ import { requireStoreFile } from './stores/existing-file.ts';
 export interface ReplayProgress {
   readonly phase: 'backfill' | 'project' | 'verify' | 'swap';
   /**
-   * During backfill, the stage waited for ("chunker", "embedder hash-256"); during verify, the slice of the log read
-   * again (one slice after another, each with its own total).
+   * During backfill, the stage waited for ("chunker", "embedder hash-256"); during verify, the slices of the log read
+   * again (at the same time, as one: "CHUNKS + EMBEDDINGS:hash-256", read and total summed).
    */
   readonly slice?: string;
   readonly applied: number;
@@ -229,7 +229,7 @@ export async function verifyGeneration(
   runtime: GenerationRuntime,
   role: string,
   id?: string,
-  /** The log's digest is the long part (every message of the slices read again): how far it is, slice by slice. */
+  /** The log's digest is the long part (every message of the slices read again): how far it is (the slices read at once, reported as one). */
   onProgress?: (progress: FoldProgress) => void,
 ): Promise<VerifyResult> {
   const generation = id ?? (await runtime.generations.alias(role)).alias?.generation;
