@@ -1085,9 +1085,11 @@ Load average (1 min, start → end) while these ran on the 2 cores: ${['query', 
     .join('; ')}.
 
 The machine's own speed moves these figures as much as the code does: this VM lands on hosts about twice apart in
-speed, by the figures no change touches. The pipeline, POST, query, freshness and replay runs shown are of 2026-12-05
+speed, by the figures no change touches. The pipeline, POST, query and freshness runs shown are of 2026-12-05
 14:18-15:40, one set on the slower host (raw JetStream read at 150k chunks 58,329 chunks/s, raw publish
-19,321-24,307 messages/s, hash freshness capacity 929-969 documents/s). Earlier that day, on the faster host (12:41-13:43,
+19,321-24,307 messages/s, hash freshness capacity 929-969 documents/s); the replay run shown is of 16:59 on the same
+host, after the replay's allocation trims and with the decoding bound (raw read 48,616 chunks/s at 150k; its runs of
+14:18 and 16:37, at 58,329 and 57,917, put the replay at 0.231 and 0.235 of the slower baseline, this one at 0.276). Earlier that day, on the faster host (12:41-13:43,
 raw read 104,725 chunks/s, raw publish 30,702-39,907 messages/s, freshness capacity 1,776 documents/s), the same code
 for these paths read: hash freshness p50 5.7 / p99 33.1 ms (runs 31.9-46.5), offline p99 573 ms; POST 7,598
 documents/s (0.21 of raw publish); a replay of 20,191 chunks/s at 150k (0.193 of the slower baseline). The POST and
