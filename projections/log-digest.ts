@@ -8,7 +8,7 @@ import { decodeEvent, headersOf } from '../streams/codec.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import { originCheckFor } from '../streams/origin.ts';
 import type { NatsHandle } from '../streams/nats.ts';
-import { readSlice } from '../streams/read.ts';
+import { readSlice, STOP_READING } from '../streams/read.ts';
 import type { Projection } from './projection.ts';
 import { isStoreUnavailable } from './projector.ts';
 import { WorkerInferenceStore } from './stores/sqlite/worker-store.ts';
@@ -135,7 +135,17 @@ export async function foldLog<Op>(
     onProgress({ source: projection.sources.map((s) => s.key).join(' + '), read: sumRead, total: sumTotal });
   };
 
+  // A slice that fails stops the others at their next batch (read at once, they would otherwise read to their end).
+  let failed = false;
   const foldSlice = async (source: Projection<Op>['sources'][number]): Promise<number> => {
+    try {
+      return await foldOneSlice(source);
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  };
+  const foldOneSlice = async (source: Projection<Op>['sources'][number]): Promise<number> => {
     let total = 0;
     let read = 0;
     let applying: Promise<void> = Promise.resolve();
@@ -147,6 +157,7 @@ export async function foldLog<Op>(
       ...(onProgress ? { onSize: (n: number) => report(source.key, 0, (total = n)) } : {}),
     };
     await readSlice(handle, slice, async (messages) => {
+      if (failed) return STOP_READING;
       const decoded: StoredEvent<SpandaEvent>[] = [];
       for (const msg of messages) {
         try {
