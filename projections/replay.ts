@@ -229,7 +229,10 @@ export async function verifyGeneration(
   runtime: GenerationRuntime,
   role: string,
   id?: string,
-  /** The log's digest is the long part (every message of the slices read again): how far it is (the slices read at once, reported as one). */
+  /**
+   * The log's digest is the long part (every message of the slices read again): how far it is (the slices are read at
+   * once and reported as one).
+   */
   onProgress?: (progress: FoldProgress) => void,
 ): Promise<VerifyResult> {
   const generation = id ?? (await runtime.generations.alias(role)).alias?.generation;
