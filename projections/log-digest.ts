@@ -10,6 +10,7 @@ import { originCheckFor } from '../streams/origin.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { readSlice, STOP_READING } from '../streams/read.ts';
 import type { Projection } from './projection.ts';
+import type { StoreOp } from './store.ts';
 import { isStoreUnavailable } from './projector.ts';
 import { WorkerInferenceStore } from './stores/sqlite/worker-store.ts';
 
@@ -42,17 +43,29 @@ export async function logDigest(
   const dir = await mkdtemp(path.join(os.tmpdir(), `${DIGEST_DIR_PREFIX}${process.pid}-`));
   try {
     const store = await WorkerInferenceStore.open({ path: path.join(dir, 'digest.sqlite'), model: { id: model.id, dims: model.dims }, mode: 'digest' });
+    // What the throwaway store itself failed with: only that is about the temp dir. JetStream going away mid-read is an
+    // UnavailableError too, and says so in its own words.
+    const storeFailures = new WeakSet<object>();
+    const fromStore = async <T>(work: Promise<T>): Promise<T> => {
+      try {
+        return await work;
+      } catch (err) {
+        if (typeof err === 'object' && err !== null) storeFailures.add(err);
+        throw err;
+      }
+    };
+    const applyToStore = (ops: StoreOp[]) => fromStore(store.apply({ ops, checkpoints: {} }));
     try {
-      const events = await foldLog(handle, projection, checkpoints, (ops) => store.apply({ ops, checkpoints: {} }), {
+      const events = await foldLog(handle, projection, checkpoints, applyToStore, {
         ...(onProgress ? { onProgress } : {}),
         // A batch of events in one transaction; one the store refuses rolls it back, and its events go one at a time.
-        applyAll: (ops) => store.apply({ ops, checkpoints: {} }),
+        applyAll: applyToStore,
         slicesAtOnce: true,
       });
-      const { digest, documents } = await store.snapshot();
+      const { digest, documents } = await fromStore(store.snapshot());
       return { digest, documents, events };
     } catch (err) {
-      if (!isStoreUnavailable(err)) throw err;
+      if (!isStoreUnavailable(err) || !(typeof err === 'object' && err !== null && storeFailures.has(err))) throw err;
       throw new UnavailableError(
         `computing the log's digest needs a throwaway store about as large as the generation in ${os.tmpdir()}, which failed (${errorMessage(err)}): free space there or point TMPDIR at a larger disk`,
         5,

@@ -1,5 +1,7 @@
 // Reading a bounded slice of a stream in order (for digests computed straight from the log), with an ordered consumer.
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { errorMessage, UnavailableError } from '../lib/errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './nats.ts';
 import { readOnce } from './ordered.ts';
@@ -27,46 +29,97 @@ export const STOP_READING = false;
 /**
  * Calls `onBatch` with the slice's messages from `fromSeq` (the start of the stream) up to `upTo`, in order, and
  * resolves when it has seen `upTo`, the slice has nothing more to give, or `onBatch` returned STOP_READING. An ordered
- * consumer: nothing durable is left behind.
+ * consumer: nothing durable is left behind. A consumer lost mid-read (nats-server restarted) or one that stops
+ * delivering with messages left is replaced by a new one from the first message not yet handed over, for up to ~30 s;
+ * each message reaches `onBatch` once.
  */
 export async function readSlice(handle: NatsHandle, options: SliceOptions, onBatch: (messages: JsMsg[]) => Promise<void | typeof STOP_READING>): Promise<number> {
   const fromSeq = options.fromSeq ?? 1;
   if (options.upTo < 1 || options.upTo < fromSeq) return 0;
-  // onBatch may take its time (a digest folds each batch into a store): the client's own 5 minutes between pulls.
-  const ordered = {
-    filter_subjects: options.filterSubject,
-    ...(fromSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq } : { deliver_policy: DeliverPolicy.All }),
-    ...(options.headersOnly ? { headers_only: true } : {}),
-    inactive_threshold: 5 * 60_000,
-  };
-  return readOnce(handle, options.stream, ordered, (consumer) => readWith(consumer, options, onBatch));
+  const state: ReadState = { next: fromSeq, read: 0, sized: false };
+  for (let resumes = 0; ; resumes++) {
+    // onBatch may take its time (a digest folds each batch into a store): the client's own 5 minutes between pulls.
+    const ordered = {
+      filter_subjects: options.filterSubject,
+      ...(state.next > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.next } : { deliver_policy: DeliverPolicy.All }),
+      ...(options.headersOnly ? { headers_only: true } : {}),
+      inactive_threshold: 5 * 60_000,
+    };
+    try {
+      await readOnce(handle, options.stream, ordered, (consumer) => readWith(consumer, options, state, onBatch));
+      return state.read;
+    } catch (err) {
+      if (!(err instanceof ReadInterrupted)) throw err;
+      // The broker restarted (its consumer is gone) or stopped delivering: go on from the next message not yet handed
+      // over, on a new consumer, rather than end early (a digest of part of the log would name documents that differ).
+      if (resumes >= RESUME_ATTEMPTS) {
+        throw new UnavailableError(
+          `JetStream stopped delivering ${options.stream} (${options.filterSubject}) at sequence ${state.next} of ${options.upTo} and did not resume within ${(RESUME_ATTEMPTS * RESUME_PAUSE_MS) / 1000} s (${err.message}): run it again once nats-server answers`,
+          5,
+          { cause: err.cause },
+        );
+      }
+      await sleep(RESUME_PAUSE_MS);
+    }
+  }
 }
 
-async function readWith(consumer: Consumer, options: SliceOptions, onBatch: (messages: JsMsg[]) => Promise<void | typeof STOP_READING>): Promise<number> {
-  if (options.onSize) options.onSize((await consumer.info(true).catch(() => undefined))?.num_pending ?? 0);
+/** How often, and how far apart, a read whose consumer was lost starts again from where it was (about 30 s in all). */
+const RESUME_ATTEMPTS = 60;
+const RESUME_PAUSE_MS = 500;
+
+interface ReadState {
+  /** The first sequence not yet handed to onBatch: where a resumed read starts. */
+  next: number;
+  read: number;
+  sized: boolean;
+}
+
+/** The consumer was lost mid-read (a broker restart) or stopped delivering with messages left: resume, do not end. */
+class ReadInterrupted extends Error {}
+
+async function readWith(
+  consumer: Consumer,
+  options: SliceOptions,
+  state: ReadState,
+  onBatch: (messages: JsMsg[]) => Promise<void | typeof STOP_READING>,
+): Promise<void> {
+  if (options.onSize && !state.sized) {
+    state.sized = true;
+    options.onSize((await consumer.info(true).catch(() => undefined))?.num_pending ?? 0);
+  }
   const batchSize = options.batchSize ?? 500;
-  let read = 0;
+  // Whether messages remain after the last one delivered (JetStream's count): an empty fetch then is an interruption.
+  let remaining = false;
   for (;;) {
-    const messages = await consumer.fetch({ max_messages: batchSize, expires: 2000 });
     const batch: JsMsg[] = [];
     let done = false;
     let got = 0;
-    for await (const msg of messages) {
-      got++;
-      if (msg.seq > options.upTo) {
-        done = true;
-        break;
+    try {
+      const messages = await consumer.fetch({ max_messages: batchSize, expires: 2000 });
+      for await (const msg of messages) {
+        got++;
+        if (msg.seq > options.upTo) {
+          done = true;
+          break;
+        }
+        batch.push(msg);
+        remaining = msg.info.pending > 0;
+        // Stop the fetch at once: it would otherwise wait out its expiry for messages that will not come.
+        if (msg.seq === options.upTo || msg.info.pending === 0) {
+          done = true;
+          break;
+        }
       }
-      batch.push(msg);
-      // Stop the fetch at once: it would otherwise wait out its expiry for messages that will not come.
-      if (msg.seq === options.upTo || msg.info.pending === 0) {
-        done = true;
-        break;
-      }
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) throw new ReadInterrupted(errorMessage(err), { cause: err });
+      throw err;
     }
-    read += batch.length;
-    if (batch.length > 0 && (await onBatch(batch)) === STOP_READING) break;
-    if (done || got === 0) break;
+    if (got === 0 && remaining) throw new ReadInterrupted('a pull came back empty with messages left');
+    const last = batch.at(-1);
+    state.read += batch.length;
+    if (batch.length > 0 && (await onBatch(batch)) === STOP_READING) return;
+    if (last) state.next = last.seq + 1;
+    if (done || got === 0) return;
   }
-  return read;
 }
