@@ -1,12 +1,13 @@
 // The digest a projection should have, computed straight from the log: its slices folded into a throwaway store.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { errorMessage, UnavailableError } from '../lib/errors.ts';
+import { errorMessage, UnavailableError, type ValidationError } from '../lib/errors.ts';
 import { isAlive } from '../lib/processes.ts';
 import { decodeEvent, headersOf } from '../streams/codec.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
-import { originCheckFor } from '../streams/origin.ts';
+import { originCheckFor, type OriginCheck } from '../streams/origin.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { readSlice, STOP_READING } from '../streams/read.ts';
 import type { Projection } from './projection.ts';
@@ -180,7 +181,7 @@ export async function foldLog<Op>(
           // refused by decoding: the projector dead-letters these
         }
       }
-      const verdicts = await origin.check(decoded);
+      const verdicts = await checkOrigins(origin, decoded);
       const projected: Op[][] = [];
       for (const [i, event] of decoded.entries()) {
         if (verdicts[i]) continue;
@@ -206,6 +207,25 @@ export async function foldLog<Op>(
   if (together) for (const read of await Promise.all(projection.sources.map(foldSlice))) events += read;
   else for (const source of projection.sources) events += await foldSlice(source);
   return events;
+}
+
+/** How often, and how far apart, the origin check of a batch is asked again while DOCUMENTS cannot be read (~30 s). */
+const ORIGIN_ATTEMPTS = 60;
+const ORIGIN_PAUSE_MS = 500;
+
+/**
+ * The origin check of a batch, asked again while JetStream cannot answer (a nats-server restarting under a long
+ * verify), as readSlice resumes its reads: a digest either covers the whole log or fails.
+ */
+async function checkOrigins(origin: OriginCheck, events: readonly StoredEvent<SpandaEvent>[]): Promise<Array<ValidationError | undefined>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await origin.check(events);
+    } catch (err) {
+      if (!(err instanceof UnavailableError) || attempt >= ORIGIN_ATTEMPTS) throw err;
+      await sleep(ORIGIN_PAUSE_MS);
+    }
+  }
 }
 
 /**
