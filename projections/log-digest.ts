@@ -9,7 +9,7 @@ import { decodeEvent, headersOf } from '../streams/codec.ts';
 import type { SpandaEvent, StoredEvent } from '../streams/events/index.ts';
 import { originCheckFor, type OriginCheck } from '../streams/origin.ts';
 import type { NatsHandle } from '../streams/nats.ts';
-import { readSlice, STOP_READING } from '../streams/read.ts';
+import { READ_RESUME, readSlice, STOP_READING } from '../streams/read.ts';
 import type { Projection } from './projection.ts';
 import type { StoreOp } from './store.ts';
 import { isStoreUnavailable } from './projector.ts';
@@ -46,12 +46,12 @@ export async function logDigest(
     const store = await WorkerInferenceStore.open({ path: path.join(dir, 'digest.sqlite'), model: { id: model.id, dims: model.dims }, mode: 'digest' });
     // What the throwaway store itself failed with: only that is about the temp dir. JetStream going away mid-read is an
     // UnavailableError too, and says so in its own words.
-    const storeFailures = new WeakSet<object>();
+    const storeFailures = new Set<unknown>();
     const fromStore = async <T>(work: Promise<T>): Promise<T> => {
       try {
         return await work;
       } catch (err) {
-        if (typeof err === 'object' && err !== null) storeFailures.add(err);
+        storeFailures.add(err);
         throw err;
       }
     };
@@ -66,7 +66,7 @@ export async function logDigest(
       const { digest, documents } = await fromStore(store.snapshot());
       return { digest, documents, events };
     } catch (err) {
-      if (!isStoreUnavailable(err) || !(typeof err === 'object' && err !== null && storeFailures.has(err))) throw err;
+      if (!isStoreUnavailable(err) || !storeFailures.has(err)) throw err;
       throw new UnavailableError(
         `computing the log's digest needs a throwaway store about as large as the generation in ${os.tmpdir()}, which failed (${errorMessage(err)}): free space there or point TMPDIR at a larger disk`,
         5,
@@ -209,21 +209,17 @@ export async function foldLog<Op>(
   return events;
 }
 
-/** How often, and how far apart, the origin check of a batch is asked again while DOCUMENTS cannot be read (~30 s). */
-const ORIGIN_ATTEMPTS = 60;
-const ORIGIN_PAUSE_MS = 500;
-
 /**
  * The origin check of a batch, asked again while JetStream cannot answer (a nats-server restarting under a long
- * verify), as readSlice resumes its reads: a digest either covers the whole log or fails.
+ * verify) for as long as readSlice resumes its reads (READ_RESUME): a digest either covers the whole log or fails.
  */
 async function checkOrigins(origin: OriginCheck, events: readonly StoredEvent<SpandaEvent>[]): Promise<Array<ValidationError | undefined>> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await origin.check(events);
     } catch (err) {
-      if (!(err instanceof UnavailableError) || attempt >= ORIGIN_ATTEMPTS) throw err;
-      await sleep(ORIGIN_PAUSE_MS);
+      if (!(err instanceof UnavailableError) || attempt >= READ_RESUME.attempts) throw err;
+      await sleep(READ_RESUME.pauseMs);
     }
   }
 }

@@ -1,7 +1,7 @@
 // Reading a bounded slice of a stream in order (for digests computed straight from the log), with an ordered consumer.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { errorMessage, UnavailableError } from '../lib/errors.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsHandle } from './nats.ts';
 import { readOnce } from './ordered.ts';
@@ -52,21 +52,24 @@ export async function readSlice(handle: NatsHandle, options: SliceOptions, onBat
       if (!(err instanceof ReadInterrupted)) throw err;
       // The broker restarted (its consumer is gone) or stopped delivering: go on from the next message not yet handed
       // over, on a new consumer, rather than end early (a digest of part of the log would name documents that differ).
-      if (resumes >= RESUME_ATTEMPTS) {
+      if (resumes >= READ_RESUME.attempts) {
         throw new UnavailableError(
-          `JetStream stopped delivering ${options.stream} (${options.filterSubject}) at sequence ${state.next} of ${options.upTo} and did not resume within ${(RESUME_ATTEMPTS * RESUME_PAUSE_MS) / 1000} s (${err.message}): run it again once nats-server answers`,
+          `JetStream stopped delivering ${options.stream} (${options.filterSubject}) at sequence ${state.next} of ${options.upTo} and did not resume within ${(READ_RESUME.attempts * READ_RESUME.pauseMs) / 1000} s (${err.message}): run it again once nats-server answers`,
           5,
           { cause: err.cause },
         );
       }
-      await sleep(RESUME_PAUSE_MS);
+      await sleep(READ_RESUME.pauseMs);
     }
   }
 }
 
-/** How often, and how far apart, a read whose consumer was lost starts again from where it was (about 30 s in all). */
-const RESUME_ATTEMPTS = 60;
-const RESUME_PAUSE_MS = 500;
+/**
+ * How long a read of the log waits for JetStream to come back (a restarting nats-server): how often, and how far apart,
+ * a read whose consumer was lost starts again from where it was (about 30 s in all). Readers that also ask JetStream
+ * other things meanwhile (the log digest's origin checks) wait as long.
+ */
+export const READ_RESUME = { attempts: 60, pauseMs: 500 } as const;
 
 interface ReadState {
   /** The first sequence not yet handed to onBatch: where a resumed read starts. */
