@@ -1093,8 +1093,8 @@ slow queries. Ingest, POST and freshness share one limit, the two cores: past ~9
 threads (main, store, chunker, embedder, GC helpers) and nats-server keep both busy, so their ratios to the same-run
 JetStream baselines barely move from run to run while the absolute figures follow the host. Replay is bound by the
 decoding of every event plus the store's own rows (see the replay section: decoding on one thread beside the rows on
-the other reaches about 0.41-0.44 of the slower baseline, under the 0.5 target before any hand-over, origin check or
-digest). What was measured, changed and tried for these figures, with dates, is in
+the other reaches ${rp?.sizes.map((x) => x.decoded_read_beside_store_rows_vs_slower_baseline ?? '?').join(' and ') ?? '?'} of the slower baseline in the run shown, under the 0.5 target before any hand-over,
+origin check or digest). What was measured, changed and tried for these figures, with dates, is in
 [bench/FINDINGS.md](bench/FINDINGS.md).
 
 Method: the pipeline, POST and freshness benchmarks measure a node past a warm-up batch, as their JetStream baselines
@@ -1121,12 +1121,12 @@ function hostSpeed(results: ReadonlyMap<string, Common>): string {
   if (rp && big) runs.push(`replay ${when(rp)}: raw read ${f(big.raw_read_chunks_per_s)} chunks/s at ${f(big.chunks)} chunks`);
   const q = results.get('query') as QueryResult | undefined;
   if (q) runs.push(`query ${when(q)}`);
-  return `**The host's pace.** This VM lands on hosts about twice apart in speed, and the absolute targets (POST, hash
-freshness) follow the host while the ratios to same-run baselines barely move. For reference, on 2026-12-05 the slower
+  return `**The host's pace.** This VM lands on hosts up to ~2.5× apart in speed, and the absolute targets (POST, hash
+freshness) follow the host while the ratios to same-run baselines barely move. For reference, on 2026-12-05 the slowest
 host read raw publish 19,321-24,307 messages/s, raw read at 150k chunks 48,616-58,329 chunks/s and a hash freshness
 capacity of 929-969 documents/s, where POST (4,581 documents/s) and the hash freshness p99 (85.7 ms) missed their
-targets; the faster host read 30,702-39,907 messages/s, 104,725 chunks/s and 1,776 documents/s, where both were met
-(7,598 documents/s; p99 33.1 ms). The runs shown (UTC): ${runs.join('; ')}.`;
+targets; a faster one read 30,702-39,907 messages/s, 104,725 chunks/s and 1,776 documents/s, where both were met
+(7,598 documents/s; p99 33.1 ms); the fastest seen that day (18:20-18:42) read 44,120-47,045 messages/s. The runs shown (UTC): ${runs.join('; ')}.`;
 }
 
 /** Whether the pass that ran first on each round's node was the faster one (a larger store and a warmer node meet the second). */
