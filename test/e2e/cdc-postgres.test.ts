@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeChange } from '../../connectors/cdc/envelope.ts';
 import { decodeEvent } from '../../streams/codec.ts';
 import type { NatsHandle } from '../../streams/nats.ts';
+import { eventually as eventuallyWithin } from '../helpers/cli.ts';
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { startTestSystem, type TestSystem } from '../helpers/system.ts';
 
@@ -27,20 +28,9 @@ function startIngest(): ChildProcess {
   return proc;
 }
 
-async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await probe();
-      if (accept(last)) return last;
-    } catch {
-      // not there yet
-    }
-    if (Date.now() > deadline) throw new Error(`not met within ${timeoutMs} ms; last: ${String(JSON.stringify(last)).slice(0, 300)}\n${childOutput.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Polls until `accept` holds; a failure shows the node's last output. */
+const eventually = <T,>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 20_000): Promise<T> =>
+  eventuallyWithin(probe, accept, timeoutMs, () => childOutput.slice(-2000));
 
 async function queryIds(word: string): Promise<string[]> {
   const res = await fetch(`${node.system.apiUrl}/v1/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: word, mode: 'keyword', k: 10 }) });

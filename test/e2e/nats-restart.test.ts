@@ -6,7 +6,7 @@ import { isAlive } from '../../lib/processes.ts';
 import { listConsumers } from '../../streams/consumer-list.ts';
 import { connectNats } from '../../streams/nats.ts';
 import { freePort } from '../../streams/server.ts';
-import { startUp as startSpandaUp, type Up } from '../helpers/cli.ts';
+import { eventually, startUp as startSpandaUp, type Up } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/nats.ts';
 
 /** `spanda up` with JSON logs, so the test can read what it logged. */
@@ -34,20 +34,6 @@ async function post(api: string, route: string, body: unknown): Promise<Response
   return fetch(`${api}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
-async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await probe();
-      if (accept(last)) return last;
-    } catch {
-      // not ready yet
-    }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${String(JSON.stringify(last)).slice(0, 400)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const docIds = async (api: string, query: string) => ((await (await post(api, '/v1/query', { query, mode: 'keyword', k: 20 })).json()) as QueryResult).results.map((r) => r.docId);
 

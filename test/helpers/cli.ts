@@ -51,8 +51,11 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
 export const exited = (child: ChildProcess): Promise<number | null> =>
   new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
 
-/** Polls `probe` until `accept` holds (errors count as not yet); fails with the last value after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+/**
+ * Polls `probe` until `accept` holds (errors count as not yet); fails with the last value after `timeoutMs`, followed by
+ * what `context` gives (a child's output, say).
+ */
+export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 60_000, context?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {
@@ -62,7 +65,7 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => b
     } catch {
       // not ready yet
     }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${JSON.stringify(last).slice(0, 400)}`);
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last: ${String(JSON.stringify(last)).slice(0, 400)}${context ? `\n${context()}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
