@@ -1104,7 +1104,7 @@ already were; the just-started node's figure is reported beside the warm one.
 
 /**
  * The host's pace in each run the targets table shows, by the baselines no change of ours touches: this VM lands on
- * hosts about twice apart in speed, which moves the absolute targets while the ratios to same-run baselines hold.
+ * hosts up to ~2.5× apart in speed, which moves the absolute targets while the ratios to same-run baselines hold.
  */
 function hostSpeed(results: ReadonlyMap<string, Common>): string {
   const runs: string[] = [];

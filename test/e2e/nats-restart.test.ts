@@ -34,7 +34,6 @@ async function post(api: string, route: string, body: unknown): Promise<Response
   return fetch(`${api}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
-
 const docIds = async (api: string, query: string) => ((await (await post(api, '/v1/query', { query, mode: 'keyword', k: 20 })).json()) as QueryResult).results.map((r) => r.docId);
 
 let dataDir: string;
