@@ -2,11 +2,10 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { headers as createHeaders } from '@nats-io/transport-node';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { HEADER } from './codec.ts';
 import type { NatsHandle } from './nats.ts';
 import { STREAMS } from './provision.ts';
 import { STOP_READING, readSlice } from './read.ts';
-import { subjects } from './subjects.ts';
+import { isPlainSubject, subjectMatches, subjects } from './subjects.ts';
 
 export const DLQ_HEADER = {
   reason: 'spanda-dlq-reason',
@@ -38,13 +37,24 @@ export function dlqMsgId(stream: string, seq: number): string {
   return `dlq:${stream}:${seq}`;
 }
 
-/** Publishes the original message to dlq.<stage> with the reason in headers, keeping its bytes for a later re-drive. */
-export async function sendToDlq(handle: NatsHandle, stage: string, msg: DeadLetterInput, reason: string, attempts: number): Promise<{ duplicate: boolean }> {
+/**
+ * A stored message's headers without those JetStream acts on at publish or sets itself (Nats-Msg-Id, Nats-Expected-*,
+ * Nats-Rollup, Nats-TTL…, all named Nats-*): sent again with a DLQ entry they would be checked against the DLQ (a
+ * Nats-Expected-Stream naming DOCUMENTS has the entry refused, and the stage retrying it for ever), and with a re-drive
+ * against a log that has moved on.
+ */
+function eventHeaders(from: MsgHdrs | undefined): MsgHdrs {
   const h = createHeaders();
-  for (const [key, values] of msg.headers ?? []) {
-    if (key.toLowerCase() === HEADER.msgId.toLowerCase()) continue;
+  for (const [key, values] of from ?? []) {
+    if (key.toLowerCase().startsWith('nats-')) continue;
     for (const value of values) h.append(key, value);
   }
+  return h;
+}
+
+/** Publishes the original message to dlq.<stage> with the reason in headers, keeping its bytes for a later re-drive. */
+export async function sendToDlq(handle: NatsHandle, stage: string, msg: DeadLetterInput, reason: string, attempts: number): Promise<{ duplicate: boolean }> {
+  const h = eventHeaders(msg.headers);
   h.set(DLQ_HEADER.reason, reason.replace(/[\r\n]+/g, ' ').slice(0, 2000));
   h.set(DLQ_HEADER.processor, stage);
   h.set(DLQ_HEADER.stream, msg.info.stream);
@@ -229,25 +239,69 @@ export function redriveMsgId(dlqSeq: number): string {
 
 export type RedriveResult =
   | { readonly entry: DlqEntry; readonly status: 'redriven'; readonly seq: number; readonly duplicate: boolean }
-  | { readonly entry: DlqEntry; readonly status: 'superseded'; readonly by: number };
+  | { readonly entry: DlqEntry; readonly status: 'superseded'; readonly by: number }
+  | { readonly entry: DlqEntry; readonly status: 'refused'; readonly reason: string };
+
+/**
+ * Why an entry may not be published where it says it came from, or undefined. An entry is only headers and bytes that
+ * anyone with access to dlq.> can write: one naming $JS.API.STREAM.DELETE.DOCUMENTS, a KV key or another stream's
+ * subject would have a re-drive run it with the operator's credentials. Its subject must be a plain one that the stream
+ * it names still captures (`streamSubjects`: that stream's subjects, undefined when there is no such stream).
+ */
+export function redriveProblem(entry: Pick<DlqEntry, 'stream' | 'subject'>, streamSubjects: readonly string[] | undefined): string | undefined {
+  const named = `${JSON.stringify(entry.subject)} (stream ${JSON.stringify(entry.stream)})`;
+  if (entry.stream === STREAMS.DLQ) return `it names the DLQ itself as its origin: ${named}`;
+  if (!isPlainSubject(entry.subject)) return `its subject is not one an event can have been read from: ${named}`;
+  if (streamSubjects === undefined) return `no stream ${JSON.stringify(entry.stream)} exists to re-drive it to: ${named}`;
+  if (!streamSubjects.some((filter) => subjectMatches(entry.subject, filter))) return `stream ${entry.stream} does not hold its subject: ${named}`;
+  return undefined;
+}
+
+/** The subjects of each stream the entries name (undefined for a stream that does not exist). */
+async function subjectsOfStreams(handle: NatsHandle, entries: readonly DlqEntry[]): Promise<Map<string, readonly string[] | undefined>> {
+  const names = [...new Set(entries.map((e) => e.stream))];
+  const infos = await Promise.all(
+    names.map((name) =>
+      name === STREAMS.DLQ || name.length === 0 || /[\s.*>]/u.test(name)
+        ? undefined
+        : handle.jsm.streams.info(name).then(
+            (info) => info.config.subjects ?? [],
+            (err: unknown) => {
+              if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+              throw err;
+            },
+          ),
+    ),
+  );
+  return new Map(names.map((name, i) => [name, infos[i]]));
+}
 
 /**
  * Publishes the entries' original bytes and headers to their original subjects (a new Nats-Msg-Id derived from each DLQ
  * sequence), in DLQ order, then deletes the entries that were published. A crash between the two leaves the entries;
  * re-driving them again is deduplicated by the stream (within its duplicate window), so each input is reprocessed once
  * in effect. A DOCUMENTS entry whose document has a newer version in the log is not re-driven unless `force`: it would
- * bring the old text back. When a publish fails, the entries published before it are still removed and the error is
- * thrown: the rest stay in the DLQ for the next re-drive.
+ * bring the old text back. An entry whose subject the stream it names does not hold is refused and left in the DLQ
+ * (redriveProblem). When a publish fails, the entries published before it are still removed and the error is thrown:
+ * the rest stay in the DLQ for the next re-drive.
  */
 export async function redriveDlqEntries(handle: NatsHandle, entries: readonly DlqEntry[], options: { force?: boolean } = {}): Promise<RedriveResult[]> {
-  const newer = await Promise.all(entries.map((entry) => (entry.stream === STREAMS.DOCUMENTS && !options.force ? newerVersionOf(handle, entry) : undefined)));
+  const streamSubjects = await subjectsOfStreams(handle, entries);
+  const refused = entries.map((entry) => redriveProblem(entry, streamSubjects.get(entry.stream)));
+  const newer = await Promise.all(
+    entries.map((entry, i) => (refused[i] === undefined && entry.stream === STREAMS.DOCUMENTS && !options.force ? newerVersionOf(handle, entry) : undefined)),
+  );
   // Published in one go, in order: one connection keeps their order, so two versions of one subject land as they were.
-  const published = entries.map((entry, i) => (newer[i] === undefined ? handle.js.publish(entry.subject, entry.data, { headers: redriveHeaders(entry), msgID: redriveMsgId(entry.dlqSeq) }) : undefined));
+  const published = entries.map((entry, i) =>
+    newer[i] === undefined && refused[i] === undefined ? handle.js.publish(entry.subject, entry.data, { headers: redriveHeaders(entry), msgID: redriveMsgId(entry.dlqSeq) }) : undefined,
+  );
   const settled = await Promise.allSettled(published.map((p) => p ?? Promise.resolve(undefined)));
   await Promise.all(entries.map((entry, i) => (settled[i]?.status === 'fulfilled' && published[i] !== undefined ? deleteDlqEntry(handle, entry.dlqSeq) : undefined)));
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return entries.map((entry, i): RedriveResult => {
+    const reason = refused[i];
+    if (reason !== undefined) return { entry, status: 'refused', reason };
     const by = newer[i];
     if (by !== undefined) return { entry, status: 'superseded', by };
     const ack = (settled[i] as PromiseFulfilledResult<{ seq: number; duplicate: boolean }>).value;
@@ -271,12 +325,7 @@ async function newerVersionOf(handle: NatsHandle, entry: DlqEntry): Promise<numb
 }
 
 function redriveHeaders(entry: DlqEntry): MsgHdrs {
-  const h = createHeaders();
-  for (const [key, values] of entry.headers) {
-    if (key.toLowerCase() === HEADER.msgId.toLowerCase()) continue;
-    for (const value of values) h.append(key, value);
-  }
-  return h;
+  return eventHeaders(entry.headers);
 }
 
 /** Removes one entry; an entry already gone (another redrive or purge) is not an error. */

@@ -1,6 +1,7 @@
 // Messages decoded once per process: the stages of one node that read the same message share its decoded event.
 import type { JsMsg } from '@nats-io/jetstream';
 import { decodeEvent, headersOf } from './codec.ts';
+import { tokensMatch } from './subjects.ts';
 import type { SpandaEvent, StoredEvent } from './events/index.ts';
 
 /**
@@ -54,15 +55,6 @@ export function clearSharedDecode(): void {
   cachedBytes = 0;
 }
 
-function subjectMatches(tokens: readonly string[], filter: readonly string[]): boolean {
-  for (let i = 0; i < filter.length; i++) {
-    const f = filter[i];
-    if (f === '>') return tokens.length > i;
-    if (i >= tokens.length || (f !== '*' && f !== tokens[i])) return false;
-  }
-  return tokens.length === filter.length;
-}
-
 /**
  * How many registered readers of `stream` will read a message on `subject`. A node with two models has two embedders'
  * EMBEDDINGS on one stream and serves one of them: counting every reader of the stream kept the other model's events
@@ -75,7 +67,7 @@ function readersOf(stream: string, subject: string): number {
   let count = 0;
   for (const reader of registered) {
     if (reader.filters.length === 0) count++;
-    else if (reader.filters.some((f) => subjectMatches((tokens ??= subject.split('.')), f))) count++;
+    else if (reader.filters.some((f) => tokensMatch((tokens ??= subject.split('.')), f))) count++;
   }
   return count;
 }

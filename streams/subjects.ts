@@ -137,3 +137,27 @@ export function parseDocumentSubject(subject: string): ParsedSubject | undefined
   }
   return undefined;
 }
+
+/** Whether a subject's tokens fall under a filter's ('*' is one token, a final '>' one or more). */
+export function tokensMatch(tokens: readonly string[], filter: readonly string[]): boolean {
+  for (let i = 0; i < filter.length; i++) {
+    const f = filter[i];
+    if (f === '>') return tokens.length > i;
+    if (i >= tokens.length || (f !== '*' && f !== tokens[i])) return false;
+  }
+  return tokens.length === filter.length;
+}
+
+/** Whether `subject` falls under the subject filter `filter` (e.g. docs.> or embeddings.*.*.*). */
+export function subjectMatches(subject: string, filter: string): boolean {
+  return tokensMatch(subject.split('.'), filter.split('.'));
+}
+
+/**
+ * A subject an application may publish to: non-empty tokens of printable characters without wildcards or whitespace,
+ * outside the server's own namespaces ($JS, $KV, $SYS and every other '$' prefix, _INBOX replies).
+ */
+export function isPlainSubject(subject: string): boolean {
+  if (subject.length === 0 || subject.length > 4096 || subject.startsWith('$') || subject.startsWith('_INBOX.')) return false;
+  return subject.split('.').every((t) => t.length > 0 && t !== '*' && t !== '>' && !/[\s\u0000-\u001f\u007f]/u.test(t));
+}

@@ -1,5 +1,6 @@
 // DLQ tools end to end: an embedding provider that is down dead-letters a document's chunks with the reason; after the fix,
 // `spanda dlq redrive` makes the document searchable by vector, once, and leaves the DLQ empty; list/show/purge filter.
+import { headers } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../cli/main.ts';
 import { TransientError } from '../lib/errors.ts';
@@ -164,6 +165,55 @@ describe('spanda dlq', () => {
     expect(first).toMatchObject({ status: 'redriven', duplicate: false });
     expect(again).toMatchObject({ status: 'redriven', duplicate: true });
     expect(again.status === 'redriven' && first.status === 'redriven' && again.seq === first.seq).toBe(true);
+  });
+
+  it('refuses entries naming a subject outside the stream they say they came from (forged: the JetStream API, a KV key), and re-drives the rest', async () => {
+    const forge = (subject: string, stream: string, seq: number) =>
+      sendToDlq(nats.handle, 'chunker', { subject, data: new TextEncoder().encode('{"name":"PWNED","subjects":["pwned.>"]}'), seq, info: { stream } }, 'forged', 1);
+    await forge('$JS.API.STREAM.CREATE.PWNED', STREAMS.DOCUMENTS, 9001);
+    await forge('$KV.spanda.hacked', STREAMS.DOCUMENTS, 9002);
+    await forge('chunks.acme.notes.z', STREAMS.DOCUMENTS, 9003); // another stream's subject
+    await forge('docs.acme.notes.w', 'NO_SUCH_STREAM', 9004);
+    await forge('dlq.chunker', STREAMS.DLQ, 9005);
+    await forge('docs.acme.*.w', STREAMS.DOCUMENTS, 9006);
+    await sendToDlq(nats.handle, 'chunker', { subject: 'queries.acme.legit', data: new TextEncoder().encode('{}'), seq: 9007, info: { stream: 'QUERIES' } }, 'forged', 1);
+    const before = (await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.last_seq;
+
+    const redrive = await spanda('dlq', 'redrive', '--reason', 'forged', '--json');
+    expect(redrive.code).toBe(1);
+    expect(redrive.err).toMatch(/6 entries name subjects outside the stream they say they came from.*spanda dlq purge SEQ/);
+    const rows = JSON.parse(redrive.out) as Array<{ subject: string; result: string }>;
+    expect(rows.filter((r) => r.result.startsWith('refused')).map((r) => r.subject).sort()).toEqual(
+      ['$JS.API.STREAM.CREATE.PWNED', '$KV.spanda.hacked', 'chunks.acme.notes.z', 'docs.acme.notes.w', 'dlq.chunker', 'docs.acme.*.w'].sort(),
+    );
+    expect(rows.find((r) => r.subject === 'chunks.acme.notes.z')?.result).toMatch(/stream DOCUMENTS does not hold its subject/);
+    expect(rows.find((r) => r.subject === 'queries.acme.legit')?.result).toBe('redriven');
+    // Nothing reached the JetStream API, the KV bucket or DOCUMENTS; the refused entries stay for a look and a purge.
+    expect((await nats.handle.jsm.streams.names().next()).includes('PWNED')).toBe(false);
+    const kvKeys = await nats.handle.jsm.streams.getMessage('KV_spanda', { last_by_subj: '$KV.spanda.hacked' }).catch(() => null);
+    expect(kvKeys).toBeNull();
+    expect((await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.last_seq).toBe(before);
+    expect((await readDlq(nats.handle, { filter: { reason: 'forged' } })).map((e) => e.seq).sort()).toEqual([9001, 9002, 9003, 9004, 9005, 9006]);
+    await spanda('dlq', 'purge', '--reason', 'forged');
+  });
+
+  it('dead-letters and re-drives an event that carries JetStream publish directives (Nats-Expected-*) like any other', async () => {
+    // Headers JetStream acts on at publish: stored with the event, they must not be sent again with its DLQ entry (the
+    // DLQ would refuse it as the wrong stream, stalling the stage) nor with its re-drive.
+    const h = headers();
+    h.set('Nats-Expected-Stream', STREAMS.DOCUMENTS);
+    h.set('Nats-Expected-Last-Sequence', String((await nats.handle.jsm.streams.info(STREAMS.DOCUMENTS)).state.last_seq));
+    await nats.handle.js.publish('docs.acme.junk.directives', 'not an event', { headers: h });
+    const [entry] = await until(async () => {
+      const found = await readDlq(nats.handle, { filter: { reason: 'no ce-type' } });
+      return found.length > 0 ? found : undefined;
+    }, 'the event with publish directives to be dead-lettered');
+    expect(entry).toMatchObject({ stage: 'chunker', stream: STREAMS.DOCUMENTS, subject: 'docs.acme.junk.directives' });
+    const redrive = await spanda('dlq', 'redrive', String(entry?.dlqSeq), '--json');
+    expect(redrive.code).toBe(0);
+    expect(JSON.parse(redrive.out)).toEqual([expect.objectContaining({ result: 'redriven' })]);
+    await until(async () => ((await readDlq(nats.handle, { filter: { reason: 'no ce-type' } })).some((e) => e.dlqSeq !== entry?.dlqSeq) ? true : undefined), 'the re-driven event to be dead-lettered again');
+    await spanda('dlq', 'purge', '--reason', 'no ce-type');
   });
 
   it('does not re-drive a DOCUMENTS entry that a newer version superseded, unless forced', async () => {

@@ -118,10 +118,13 @@ async function listDlq(handle: NatsHandle, filter: DlqFilter, limit: number) {
 /** One re-driven (or skipped) entry as the command reports it; the entry's bytes are not kept. */
 function redriveRow(r: RedriveResult) {
   const where = { dlqSeq: r.entry.dlqSeq, processor: r.entry.stage, subject: r.entry.subject };
-  return r.status === 'redriven'
-    ? { ...where, result: r.duplicate ? 'already re-driven' : 'redriven', newSeq: r.seq as number | null }
-    : { ...where, result: `skipped: superseded by DOCUMENTS ${r.by} (--force to re-drive)`, newSeq: null };
+  if (r.status === 'redriven') return { ...where, result: r.duplicate ? 'already re-driven' : 'redriven', newSeq: r.seq as number | null };
+  if (r.status === 'superseded') return { ...where, result: `skipped: superseded by DOCUMENTS ${r.by} (--force to re-drive)`, newSeq: null };
+  return { ...where, result: `${REFUSED}: ${r.reason}`, newSeq: null };
 }
+
+/** The result of an entry that names a subject it cannot have come from (a forged or damaged entry): left in the DLQ. */
+const REFUSED = 'refused, left in the DLQ';
 
 /** Re-drives the matching entries a batch at a time (each batch read, re-published in order, removed), with progress. */
 /** What a re-drive did: rows to print (all of them for --json, else the first TABLE_ROWS + 1) and counts per result. */
@@ -142,8 +145,9 @@ async function redriveAll(handle: NatsHandle, filter: DlqFilter, options: { forc
     await scanDlq(handle, { filter, onProgress: (scanned, all) => progress.update('redrive', scanned, all) }, async (entries) => {
       for (const row of (await redriveDlqEntries(handle, entries, { force: options.force })).map(redriveRow)) {
         if (options.json || rows.length <= TABLE_ROWS) rows.push(row);
-        const skipped = row.newSeq === null;
-        const result = skipped ? SKIPPED : row.result;
+        const refused = row.result.startsWith(REFUSED);
+        const skipped = row.newSeq === null && !refused;
+        const result = skipped ? SKIPPED : refused ? REFUSED : row.result;
         const count = counts.get(`${row.processor}\u0000${result}`) ?? { processor: row.processor, result, entries: 0, skipped };
         count.entries += 1;
         counts.set(`${row.processor}\u0000${result}`, count);
@@ -221,6 +225,7 @@ export const dlqCommand: Command = {
         const { rows, counts } = await redriveAll(handle, filter, { force: ctx.values.force === true, json });
         const total = counts.reduce((n, c) => n + c.entries, 0);
         const skipped = counts.reduce((n, c) => n + (c.skipped ? c.entries : 0), 0);
+        const refused = counts.reduce((n, c) => n + (c.result === REFUSED ? c.entries : 0), 0);
         if (total === 0 && dlqSeq !== undefined) return noSuchEntry(dlqSeq);
         if (json) printJson(rows);
         else if (total === 0) process.stdout.write('the DLQ has no matching entries\n');
@@ -228,10 +233,17 @@ export const dlqCommand: Command = {
           if (total <= TABLE_ROWS) printTable(rows, ['dlqSeq', 'processor', 'result', 'newSeq', 'subject']);
           else printTable(counts, ['entries', 'processor', 'result']);
           process.stdout.write(
-            `${total - skipped} re-driven; they are processed again from their original subjects` +
+            `${total - skipped - refused} re-driven; they are processed again from their original subjects` +
               `${skipped > 0 ? `; ${skipped} skipped (a newer version of their document is in the log)` : ''}` +
               `${total > TABLE_ROWS ? ' (--json lists every entry)' : ''}\n`,
           );
+        }
+        if (refused > 0) {
+          process.stderr.write(
+            `spanda: ${refused} entr${refused === 1 ? 'y names a subject' : 'ies name subjects'} outside the stream they say they came from and ${refused === 1 ? 'was' : 'were'} not re-driven ` +
+              '(written to the DLQ by something other than a Spanda stage, or damaged); `spanda dlq show SEQ` shows one, `spanda dlq purge SEQ` removes it\n',
+          );
+          return 1;
         }
         return 0;
       }
