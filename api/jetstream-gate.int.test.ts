@@ -56,6 +56,13 @@ describe('a publish JetStream does not acknowledge', () => {
     expect(problem.detail).toMatch(/JetStream has not acknowledged the event after 2 s and does not answer when asked; it may not be stored/);
     const deletion = await app.request('/v1/documents/api/before', { method: 'DELETE' });
     expect(deletion.status).toBe(503);
+    // A route that only reads from JetStream (a recorded answer) says the same rather than a 500.
+    for (const path of ['/v1/answers/01M93VF3RCME0MST9T1X9A3KTV']) {
+      const read = await app.request(path);
+      expect(read.status, path).toBe(503);
+      expect(read.headers.get('retry-after'), path).toBe('5');
+      expect(((await read.json()) as { detail: string }).detail, path).toMatch(/NATS JetStream did not answer \(.+\): the broker is down, restarting or overloaded/);
+    }
     expect(watch.silentForMs()).toBeGreaterThan(0);
 
     process.kill(nats.server.pid, 'SIGCONT');

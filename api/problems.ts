@@ -1,4 +1,5 @@
 // RFC 9457 problem details: every error the API returns, with a stable type, a status and a detail saying what to do.
+import { ClosedConnectionError, ConnectionError, DrainingConnectionError, NoRespondersError, TimeoutError } from '@nats-io/transport-node';
 import { ConfigError, GatewayTimeoutError, NotFoundError, SpandaError, StorageLimitError, UnavailableError, ValidationError } from '../lib/errors.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -31,6 +32,11 @@ export function problemFromError(err: unknown): { problem: Problem; headers: Rec
       headers: { 'retry-after': String(err.retryAfterSeconds) },
     };
   }
+  const silence = brokerSilence(err);
+  if (silence !== undefined) {
+    const detail = `NATS JetStream did not answer (${silence}): the broker is down, restarting or overloaded; retry in a few seconds (GET /readyz says when it answers again)`;
+    return { problem: problem(503, 'unavailable', 'Service unavailable', detail), headers: { 'retry-after': '5' } };
+  }
   if (err instanceof GatewayTimeoutError) return { problem: problem(504, 'timeout', 'Not applied in time', err.message), headers: {} };
   if (err instanceof ConfigError) return { problem: problem(500, 'config', 'Server misconfigured', err.message), headers: {} };
   if (err instanceof SpandaError) return { problem: problem(500, err.code, 'Internal error', err.message), headers: {} };
@@ -43,4 +49,19 @@ export function sendProblem(p: Problem, headers: Record<string, string> = {}): R
     status: p.status,
     headers: { 'content-type': PROBLEM_CONTENT_TYPE, ...headers },
   });
+}
+
+/**
+ * The message of a NATS client error (or one it caused) that means the broker gave no answer, or undefined: a request
+ * that timed out, found no responder (JetStream not running yet) or met a closed or draining connection. The caller can
+ * retry; it is not the server's bug.
+ */
+function brokerSilence(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    if (e instanceof TimeoutError || e instanceof NoRespondersError || e instanceof ClosedConnectionError || e instanceof ConnectionError || e instanceof DrainingConnectionError) {
+      return e.message;
+    }
+  }
+  return undefined;
 }
