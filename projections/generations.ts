@@ -32,6 +32,8 @@ export interface GenerationRecord {
   readonly builtBy?: string;
   /** The chunker settings behind `spec.chunker`, so a node can keep chunking for this generation while it serves. */
   readonly chunkerSettings?: { readonly name: string; readonly version: number; readonly size: number; readonly overlap: number };
+  /** The sequence every slice started at when a replay built it from part of the log (`spanda replay --from-seq`). */
+  readonly fromSeq?: number;
 }
 
 export interface AliasRecord {
@@ -70,16 +72,28 @@ export async function generationToBuild(
   generations: Generations,
   spec: GenerationSpec,
   heldBy: (id: string) => Promise<number | undefined>,
+  /** Where the replay starts its slices (`--from-seq`): only a build that started at the same place is resumed. */
+  fromSeq?: number,
 ): Promise<BuildTarget> {
   const id = generationId(spec);
+  const resume = (g: GenerationRecord): BuildTarget => {
+    if (g.fromSeq !== fromSeq) {
+      const started = (n: number | undefined) => (n === undefined ? 'the whole log' : `the log from sequence ${n} (--from-seq ${n})`);
+      throw new ConfigError(
+        `generation ${g.id} was left unfinished by a replay of ${started(g.fromSeq)}, not ${started(fromSeq)}: ` +
+          `replay with ${g.fromSeq === undefined ? 'no --from-seq' : `--from-seq ${g.fromSeq}`} to resume it, or drop it first with \`spanda projections gc --building\``,
+      );
+    }
+    return { id: g.id, resumed: true };
+  };
   const held = await generations.get(spec.role, id);
   if (!held) return { id, resumed: false };
-  if (held.state === 'building') return { id, resumed: true };
+  if (held.state === 'building') return resume(held);
   const isRebuild = (other: string) => other.startsWith(`${id}-r`) && /^[0-9a-z]+$/.test(other.slice(id.length + 2));
   const unfinished = (await generations.list(spec.role))
     .filter((g) => g.state === 'building' && isRebuild(g.id))
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  for (const g of unfinished) if ((await heldBy(g.id)) === undefined) return { id: g.id, resumed: true };
+  for (const g of unfinished) if ((await heldBy(g.id)) === undefined) return resume(g);
   return { id: `${id}-r${Date.now().toString(36)}`, resumed: false };
 }
 
@@ -118,6 +132,7 @@ export class Generations {
     builtBy?: string,
     id = generationId(spec),
     chunkerSettings?: GenerationRecord['chunkerSettings'],
+    fromSeq?: number,
   ): Promise<GenerationRecord> {
     const held = await this.get(spec.role, id);
     if (held) return held;
@@ -131,6 +146,7 @@ export class Generations {
       updatedAt: now,
       ...(builtBy ? { builtBy } : {}),
       ...(chunkerSettings ? { chunkerSettings } : {}),
+      ...(fromSeq !== undefined ? { fromSeq } : {}),
     };
     try {
       await this.kv.create(generationKey(spec.role, id), encode(record));

@@ -9,6 +9,7 @@ import { awaitBackfill } from './backfill.ts';
 import { lastSeq } from './read-your-writes.ts';
 import { runProjector } from './projector.ts';
 import type { NatsHandle } from '../streams/nats.ts';
+import type { ProjectionSource } from './projection.ts';
 import type { GenerationRuntime } from './serving.ts';
 import type { InferenceStore, StoreSnapshot } from './store.ts';
 import { storeFactory } from './stores/registry.ts';
@@ -85,8 +86,9 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
   const role = spec.role;
   const { alias, revision } = await generations.alias(role);
   const lockOf = (generation: string): string => path.join(runtime.storeConfig.dataDir, role, `${generation}.lock`);
-  const { id, resumed } = await generationToBuild(generations, spec, (generation) => lockHolder(lockOf(generation)));
-  const record: GenerationRecord = await generations.ensure(spec, options.vectorWeight, `${process.pid}`, id, options.chunkerSettings);
+  if (options.fromSeq !== undefined) await checkFromSeq(handle, runtime.projectionFor(spec).sources, options.fromSeq);
+  const { id, resumed } = await generationToBuild(generations, spec, (generation) => lockHolder(lockOf(generation)), options.fromSeq);
+  const record: GenerationRecord = await generations.ensure(spec, options.vectorWeight, `${process.pid}`, id, options.chunkerSettings, options.fromSeq);
   const factory = await storeFactory(spec.store.kind);
   const target = { role, generation: id, config: runtime.storeConfig };
   if (factory.kind === 'sqlite') await mkdir(path.dirname(sqliteStorePath(target)), { recursive: true });
@@ -175,6 +177,21 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     };
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * Refuses a start past the end of a source's stream: the generation's checkpoint would claim the events up to it, so
+ * the ones the stream stores there later would never be applied (and it would look caught up while empty).
+ */
+async function checkFromSeq(handle: NatsHandle, sources: readonly ProjectionSource[], fromSeq: number): Promise<void> {
+  for (const stream of new Set(sources.map((s) => s.stream))) {
+    const last = (await handle.jsm.streams.info(stream)).state.last_seq;
+    if (fromSeq - 1 > last) {
+      throw new ValidationError(
+        `--from-seq ${fromSeq} is past the end of ${stream} (its last sequence is ${last}): a generation started there would skip the events ${stream} stores up to ${fromSeq - 1}; use at most ${last + 1}`,
+      );
+    }
   }
 }
 
