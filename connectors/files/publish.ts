@@ -1,6 +1,6 @@
 // Publishing documents read from files or stdin: validation per record, per-document ordering, progress and a summary.
 import type { z } from 'zod';
-import { errorMessage } from '../../lib/errors.ts';
+import { ValidationError, errorMessage } from '../../lib/errors.ts';
 import { documentInputSchema, publishDocument, type ValidDocumentInput } from '../../streams/document-log.ts';
 import type { NatsHandle } from '../../streams/nats.ts';
 import { isProblem, readDocuments, type ReadProblem } from './read.ts';
@@ -33,8 +33,8 @@ function withDefaultSource(raw: unknown, source: string): unknown {
 }
 
 /**
- * Publishes every document found at `target`. Invalid records are collected (with file and line) and skipped; the rest
- * are published with bounded concurrency, but versions of the same document strictly in input order.
+ * Publishes every document found at `target`. Invalid records (and documents too large to store) are collected with
+ * file and line and skipped; the rest are published with bounded concurrency, but versions of the same document strictly in input order.
  */
 export async function publishFrom(handle: NatsHandle, target: string, options: PublishFromOptions): Promise<PublishSummary> {
   const limit = options.concurrency ?? 64;
@@ -55,7 +55,9 @@ export async function publishFrom(handle: NatsHandle, target: string, options: P
         lastSeq = Math.max(lastSeq, result.seq);
       }
     } catch (err) {
-      failure ??= new Error(`${origin}: ${errorMessage(err)}`);
+      // The document itself cannot be stored (over the server's max_payload): reported with the invalid ones, the rest go on.
+      if (err instanceof ValidationError) invalid.push({ origin, error: errorMessage(err) });
+      else failure ??= new Error(`${origin}: ${errorMessage(err)}`);
     }
     options.onProgress?.(published + unchanged, invalid.length);
   };
