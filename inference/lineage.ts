@@ -2,6 +2,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { errorMessage } from '../lib/errors.ts';
 import { decodeEvent } from '../streams/codec.ts';
+import { isScriptUrl } from '../streams/events/index.ts';
 import type { NatsHandle } from '../streams/nats.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { subjects } from '../streams/subjects.ts';
@@ -62,7 +63,7 @@ async function documentVersion(nats: NatsHandle, tenant: string, seq: number): P
   return {
     ...base,
     ...(d.title !== undefined ? { title: d.title } : {}),
-    ...(d.url !== undefined ? { url: d.url } : {}),
+    ...(d.url !== undefined && !isScriptUrl(d.url) ? { url: d.url } : {}),
     contentHash: d.contentHash,
     textChars: d.text.length,
   };

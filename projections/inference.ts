@@ -1,6 +1,6 @@
 // The inference projection: live chunks of each document (CHUNKS) and the active model's vectors (EMBEDDINGS).
 import { ValidationError } from '../lib/errors.ts';
-import { decodeVector, type SpandaEvent, type StoredEvent } from '../streams/events/index.ts';
+import { decodeVector, isScriptUrl, type SpandaEvent, type StoredEvent } from '../streams/events/index.ts';
 import { STREAMS } from '../streams/provision.ts';
 import { subjects } from '../streams/subjects.ts';
 import { chunkerFingerprint } from './generations.ts';
@@ -40,7 +40,8 @@ export function inferenceProjection(model: { id: string; dims: number }, chunker
               totalChunks: d.totalChunks,
               chunks: d.chunks.map(({ heading, ...chunk }) => (heading !== undefined ? { ...chunk, heading } : chunk)),
               ...(d.document.title !== undefined ? { title: d.document.title } : {}),
-              ...(d.document.url !== undefined ? { url: d.document.url } : {}),
+              // A script URL written straight to the log (the API refuses it) never reaches a UI as a link.
+              ...(d.document.url !== undefined && !isScriptUrl(d.document.url) ? { url: d.document.url } : {}),
             },
           ];
         }
