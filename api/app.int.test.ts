@@ -66,6 +66,16 @@ describe('bad requests', () => {
     await expectProblem(await post(app, '/v1/query', JSON.stringify({ query: 'x', colour: 'red' })), 400, /colour/);
     await expectProblem(await app.request('/v2/nothing'), 404, /no route/);
     await expectProblem(await app.request('/v1/documents/a/b/c'), 404, /no route/);
+    // Bytes that are not UTF-8 are refused, not stored as U+FFFD.
+    const notUtf8 = Buffer.concat([Buffer.from('{"id":"u1","text":"bad '), Buffer.from([0xff]), Buffer.from(' utf8"}')]);
+    await expectProblem(await app.request('/v1/documents', { method: 'POST', body: notUtf8, headers: { 'content-type': 'application/json' } }), 400, /not valid UTF-8/);
+    // Percent-encoding that is not UTF-8 names no id: refused, not published as a deletion of the literal text.
+    for (const [method, path] of [['DELETE', '/v1/documents/api/%FF'], ['DELETE', '/v1/documents/api/%ED%A0%80'], ['GET', '/v1/documents/api/%E0%A4']]) {
+      await expectProblem(await app.request(path as string, { method: method as string }), 400, /percent-encoding that is not UTF-8/);
+    }
+    // A trailing slash: not a 405 claiming the path answers the very method asked.
+    await expectProblem(await app.request('/v1/projections/'), 404, /no route GET \/v1\/projections\/; drop the trailing slash: \/v1\/projections$/);
+    await expectProblem(await post(app, '/v1/query/', JSON.stringify({ query: 'x' })), 404, /drop the trailing slash: \/v1\/query$/);
   });
 
   it('answers a known path asked with another method with 405 and the methods it answers in Allow', async () => {

@@ -1,4 +1,5 @@
 // Builds the Hono app: routes, body limits, metrics, and one onError that turns every error into problem+json. No I/O at import.
+import { ValidationError } from '../lib/errors.ts';
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
@@ -41,6 +42,17 @@ export function createApp(deps: ApiDeps): Hono {
   // An NDJSON upload is streamed and limited per line by its route; the whole-body limit would buffer all of it.
   app.use('/v1/*', (c, next) => (isNdjsonUpload(c.req.raw) ? next() : limitBody(c, next)));
 
+  // A path whose percent-encoding is not UTF-8 (%FF, a lone surrogate's %ED%A0%80) would reach a route as those
+  // literal characters: an id nobody published, deleted or looked up as if it were one.
+  app.use('/v1/*', async (c, next) => {
+    const pathname = new URL(c.req.url).pathname;
+    try {
+      decodeURIComponent(pathname);
+    } catch {
+      throw new ValidationError(`the path ${pathname} holds percent-encoding that is not UTF-8; percent-encode the UTF-8 bytes of each id`, ['path: malformed percent-encoding']);
+    }
+    await next();
+  });
   app.route('/', healthRoutes(deps));
   app.route('/v1/documents', documentRoutes(deps));
   app.route('/', schemaRoutes());
@@ -58,6 +70,10 @@ export function createApp(deps: ApiDeps): Hono {
   app.notFound((c) => {
     const pathname = new URL(c.req.url).pathname;
     const allowed = allowedMethods(pathname);
+    // Routes match without a trailing slash only: the path without it is the one that answers this method.
+    if (allowed.includes(c.req.method) && pathname.endsWith('/')) {
+      return sendProblem(problem(404, 'not-found', 'Not found', `no route ${c.req.method} ${pathname}; drop the trailing slash: ${pathname.replace(/\/+$/, '')}`));
+    }
     if (allowed.length > 0) {
       const detail = `${pathname} answers ${allowed.join(', ')}, not ${c.req.method}; see GET /openapi.json`;
       return sendProblem(problem(405, 'method-not-allowed', 'Method not allowed', detail), { allow: allowed.join(', ') });

@@ -16,6 +16,8 @@ export class UnsupportedMediaTypeError extends ValidationError {}
  */
 const LENIENT_TYPES = /^(application\/x-www-form-urlencoded|text\/plain)\b/i;
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Reads a JSON body; a wrong content type or malformed JSON throws a ValidationError that names the problem. */
 export async function readJson(c: Context): Promise<unknown> {
   const contentType = c.req.header('content-type') ?? '';
@@ -23,7 +25,15 @@ export async function readJson(c: Context): Promise<unknown> {
   const notJson = () =>
     new UnsupportedMediaTypeError(`send the body as JSON with content-type: application/json (got ${JSON.stringify(contentType || 'none')})`);
   if (!declaredJson && contentType !== '' && !LENIENT_TYPES.test(contentType)) throw notJson();
-  const text = await c.req.text();
+  const bytes = await c.req.arrayBuffer();
+  let text: string;
+  try {
+    // Fatal: bytes that are not UTF-8 would otherwise become U+FFFD in the stored text (and ids), changed unseen.
+    text = strictUtf8.decode(bytes);
+  } catch (err) {
+    if (err instanceof TypeError) throw new ValidationError('the request body is not valid UTF-8; send JSON encoded as UTF-8', ['body: not UTF-8']);
+    throw err;
+  }
   if (text.trim() === '') throw new ValidationError('the request body is empty; send a JSON object');
   try {
     return JSON.parse(text) as unknown;
