@@ -384,6 +384,26 @@ export function describeInferenceStoreConformance(
       });
     });
 
+    it('removes the version held by a removal of that same version, whether it comes before or after its chunks and vectors', async () => {
+      // CHUNKS and EMBEDDINGS are read side by side, so a log holding both must give one result in every interleaving.
+      const orders: StoreOp[][] = [
+        [...docOps(salmon), removeOp(salmon, salmon.docSeq)],
+        [removeOp(salmon, salmon.docSeq), ...docOps(salmon)],
+        [chunksOp(salmon), removeOp(salmon, salmon.docSeq), vectorsOp(salmon)],
+        [vectorsOp(salmon), removeOp(salmon, salmon.docSeq), chunksOp(salmon)],
+      ];
+      const digests = new Set<string>();
+      for (const ops of orders) {
+        await withStore(async ({ store }) => {
+          for (const op of ops) await store.apply(batch([op]));
+          expect(await store.document({ tenant: 'acme', source: 'blog', docId: 'salmon' })).toMatchObject({ docSeq: salmon.docSeq, deleted: true, chunks: 0, vectors: 0 });
+          expect(await search(store, query({ mode: 'keyword', text: 'salmon' }))).toEqual([]);
+          digests.add(await store.digest());
+        });
+      }
+      expect(digests.size).toBe(1);
+    });
+
     it('never brings back older chunks or vectors after a delete or a newer version', async () => {
       await withStore(async ({ store }) => {
         await store.apply(batch(corpus()));

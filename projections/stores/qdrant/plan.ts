@@ -182,7 +182,8 @@ export function planBatch(ops: readonly StoreOp[], held: Map<string, HeldDocumen
   const remove = (op: RemoveOp) => {
     const state = stateOf(op);
     const rec = state.record;
-    if (rec && op.docSeq <= rec.docSeq) return;
+    // A removal of the version held removes it too, whichever of the two was read first (see the SQLite store's apply).
+    if (rec && (op.docSeq < rec.docSeq || (op.docSeq === rec.docSeq && rec.deleted))) return;
     if (rec && !rec.deleted) writes.deleteContent(op);
     state.chunks.clear();
     // A tombstone keeps only the address and version, so it is the same whether or not the document was ever seen.

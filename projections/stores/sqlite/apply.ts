@@ -187,7 +187,10 @@ export class BatchWriter {
 
   private remove(op: RemoveOp, changes: AppliedChanges): void {
     const held = this.doc(op);
-    if (held && op.docSeq <= held.doc_seq) return;
+    // A removal of the version held removes it too: a log may hold both (a removal injected, or naming an upsert), and
+    // CHUNKS and EMBEDDINGS are read side by side, so they must end the same in either order (chunks at a tombstone's
+    // own seq are ignored: chunks above).
+    if (held && (op.docSeq < held.doc_seq || (op.docSeq === held.doc_seq && held.deleted === 1))) return;
     // A tombstone keeps only the address and version, so it is the same whether or not the document was ever seen.
     const tombstone = [int(op.docSeq), 1n, null, null, '{}', null] as const;
     if (held) {

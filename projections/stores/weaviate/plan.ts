@@ -133,7 +133,8 @@ class DocModel {
 
   removeOp(op: Extract<StoreOp, { kind: 'remove' }>): void {
     const held = this.record;
-    if (held && op.docSeq <= held.docSeq) return;
+    // A removal of the version held removes it too, whichever of the two was read first (see the SQLite store's apply).
+    if (held && (op.docSeq < held.docSeq || (op.docSeq === held.docSeq && held.deleted))) return;
     this.clear();
     // A tombstone keeps only the address and version, so it is the same whether or not the document was ever seen.
     this.record = { docSeq: op.docSeq, deleted: true, metadata: {}, totalChunks: null };
