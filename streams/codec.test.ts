@@ -42,6 +42,14 @@ describe('codec', () => {
           return decodeEvent({ subject: 's', data, headers: h }, position);
         },
       ],
+      [
+        'ce-time not a time',
+        () => {
+          const h = encodeEvent(upserted).headers;
+          h.set(HEADER.time, 'yesterday');
+          return decodeEvent({ subject: 'docs.acme.api.doc-1', data, headers: h }, position);
+        },
+      ],
       ['not JSON', () => decodeEvent({ subject: 's', data: new TextEncoder().encode('{oops'), headers }, position)],
       ['missing field', () => decodeEvent({ subject: 's', data: new TextEncoder().encode('{"tenant":"acme"}'), headers }, position)],
     ];
@@ -72,6 +80,30 @@ describe('codec', () => {
     expect(decodeEmbedded('embeddings.use-lite-512.acme.api.a%2eb')).toThrow(/names document/);
   });
 
+  it('refuses a part outside its count and a chunk that ends before it starts (a store would merge them into the version)', () => {
+    const chunked = (part: { index: number; count: number }, start: number, end: number) =>
+      encodeEvent({
+        type: 'document.chunked',
+        data: {
+          tenant: 'acme',
+          source: 'api',
+          id: 'doc-1',
+          docSeq: 3,
+          document: { metadata: {}, contentHash: `sha256:${'0'.repeat(64)}` },
+          chunker: { name: 'markdown', version: 1, size: 800, overlap: 120 },
+          part,
+          totalChunks: 1,
+          chunks: [{ chunkId: '3:0', ordinal: 0, text: 'text', start, end, tokens: 1 }],
+        },
+        metadata: eventMetadata('document.chunked', { source: '/test' }),
+      });
+    const decode = (encoded: ReturnType<typeof chunked>) => () => decodeEvent({ subject: 'chunks.acme.api.doc-1', ...encoded }, { stream: 'CHUNKS', seq: 4 });
+    expect(decode(chunked({ index: 1, count: 2 }, 0, 4))).not.toThrow();
+    expect(decode(chunked({ index: 5, count: 2 }, 0, 4))).toThrow(/part 5 of 2: part indexes run from 0 to count - 1/);
+    expect(decode(chunked({ index: 0, count: 1 }, 50, 3))).toThrow(/chunk "3:0" ends \(3\) before it starts \(50\)/);
+    expect(decode(chunked({ index: 0, count: 1 }, 4, 4))).not.toThrow();
+  });
+
   it('refuses vectors that are all zeros or not finite', () => {
     expect(() => decodeVector(encodeVector(new Float32Array([0.6, 0.8])), 2)).not.toThrow();
     expect(() => decodeVector(encodeVector(new Float32Array(4)), 4)).toThrow(/all zeros/);
@@ -80,6 +112,11 @@ describe('codec', () => {
     expect(() => decodeVector(encodeVector(new Float32Array([1, 0])), 3)).toThrow(/2 dimensions, the model declares 3/);
     expect(() => decodeVector(encodeVector(new Float32Array([1, 0, 2])), 2)).toThrow(/3 dimensions, the model declares 2/);
     expect(() => decodeVector(encodeVector(new Float32Array([0.5, -0, 2, Number.NEGATIVE_INFINITY])), 4)).toThrow(/non-finite component \(-Infinity at 3\)/);
+    // Finite, but its squared length overflows float32: a store's cosines with it come out 0 or NaN.
+    expect(() => decodeVector(encodeVector(new Float32Array([1e30, 0])), 2)).toThrow(/too long to compare/);
+    expect(() => decodeVector(encodeVector(new Float32Array([1e18, 1e18])), 2)).not.toThrow();
+    // Cut short: bytes that are not whole float32s say so, not "18.75 dimensions".
+    expect(() => decodeVector(encodeVector(new Float32Array([0.6, 0.8, 0.1])).slice(0, 10), 3)).toThrow(/7 bytes, not a whole number of float32s \(truncated or not base64\?\)/);
   });
 
   it('decodes base64 that is not in its plain form as Buffer.from does, and refuses what does not decode to the dimensions', () => {
@@ -91,7 +128,7 @@ describe('codec', () => {
     expect(decodeVector(`${plain.slice(0, 10)}\n${plain.slice(10, 20)} ${plain.slice(20)}`, 5)).toEqual(vector);
     expect(decodeVector(plain.replace(/=+$/, ''), 5)).toEqual(vector);
     // A character outside base64 in place of one inside leaves the text short of the dimensions.
-    expect(() => decodeVector(`${plain.slice(0, 8)}*${plain.slice(9)}`, 5)).toThrow(/dimensions, the model declares 5/);
+    expect(() => decodeVector(`${plain.slice(0, 8)}*${plain.slice(9)}`, 5)).toThrow(/19 bytes, not a whole number of float32s/);
     expect(() => decodeVector('', 5)).toThrow(/0 dimensions, the model declares 5/);
   });
 

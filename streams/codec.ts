@@ -207,14 +207,18 @@ export function decodeEvent(msg: RawMessage, position: Omit<LogPosition, 'subjec
   }
   const data = parseEventData(type, schemaVersion, raw);
   checkAddress(type, data, msg.subject);
+  checkShape(type, data);
   const causationHeader = headerValue(h, HEADER.causation);
   const causation = causationHeader ? parseCausation(causationHeader) : undefined;
+  const time = headerValue(h, HEADER.time);
+  // CloudEvents' time is RFC 3339; the catalog shows it as when the version was published.
+  if (time && !RFC3339.test(time)) throw new ValidationError(`ce-time ${JSON.stringify(time.slice(0, 64))} is not an RFC 3339 time (e.g. 2026-01-31T12:00:00Z)`, ['ce-time: not RFC 3339']);
   const subjectHeader = headerValue(h, HEADER.subject);
   const traceparent = headerValue(h, HEADER.traceparent);
   const metadata: EventMetadata = {
     id: headerValue(h, HEADER.id) || `${position.stream}:${position.seq}`,
     source: headerValue(h, HEADER.source) || 'unknown',
-    time: headerValue(h, HEADER.time) || new Date(0).toISOString(),
+    time: time || new Date(0).toISOString(),
     schemaVersion: currentSchemaVersion(type),
     ...(subjectHeader ? { subject: decodeHeaderValue(subjectHeader) } : {}),
     ...(traceparent ? { traceparent } : {}),
@@ -238,6 +242,23 @@ const ADDRESSED: Partial<Record<EventType, ReadonlyArray<'docs' | 'chunks' | 'em
  * indexed: they must name the same document, or a message written on one tenant's subject could index into another's.
  * The id token is compared in its canonical encoding, so one document never has two subjects.
  */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * What the schemas cannot say field by field: a part within its count, a chunk that does not end before it starts.
+ * An event breaking them was not written by a Spanda stage, and a store would merge it into the version it names.
+ */
+function checkShape(type: EventType, data: unknown): void {
+  if (type !== 'document.chunked' && type !== 'document.embedded') return;
+  const d = data as { part: { index: number; count: number }; chunks?: ReadonlyArray<{ chunkId: string; start: number; end: number }> };
+  if (d.part.index >= d.part.count) {
+    throw new ValidationError(`${type} is part ${d.part.index} of ${d.part.count}: part indexes run from 0 to count - 1`, ['part: index not below count']);
+  }
+  for (const c of d.chunks ?? []) {
+    if (c.end < c.start) throw new ValidationError(`chunk ${JSON.stringify(c.chunkId)} ends (${c.end}) before it starts (${c.start})`, ['chunks: end before start']);
+  }
+}
+
 function checkAddress(type: EventType, data: unknown, subject: string): void {
   const kinds = ADDRESSED[type];
   if (!kinds) return;

@@ -54,6 +54,9 @@ export function decodeVector(base64: string, dims: number): Float32Array {
 /** Any other text, decoded the way Buffer.from does (it skips characters outside base64, such as line breaks). */
 function decodeVectorLeniently(base64: string, dims: number): Float32Array {
   const bytes = Buffer.from(base64, 'base64');
+  if (bytes.byteLength % 4 !== 0) {
+    throw new ValidationError(`vector is ${bytes.byteLength} bytes, not a whole number of float32s (truncated or not base64?); the model declares ${dims} dimensions`, ['vector: not whole float32s']);
+  }
   if (bytes.byteLength !== dims * 4) {
     throw new ValidationError(`vector has ${bytes.byteLength / 4} dimensions, the model declares ${dims}`, ['vector: wrong length']);
   }
@@ -69,6 +72,8 @@ function checked(vector: Float32Array): Float32Array {
   return vector;
 }
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 /**
  * Why a vector cannot be indexed, or undefined. A non-finite component poisons every cosine it enters, and the zero
  * vector has no direction (its cosine is 0/0): no model produces either for text, so such a vector was injected or broken.
@@ -76,13 +81,18 @@ function checked(vector: Float32Array): Float32Array {
 export function vectorProblem(vector: Float32Array): string | undefined {
   // One pass without branches per component: x * 0 is NaN exactly when x is ±Infinity or NaN.
   let poison = 0;
-  let nonZero = false;
+  let squares = 0;
   for (let i = 0; i < vector.length; i++) {
     const x = vector[i] as number;
     poison += x * 0;
-    nonZero ||= x !== 0;
+    squares += x * x;
   }
-  if (poison === 0) return nonZero ? undefined : 'is all zeros';
+  if (poison === 0) {
+    if (squares === 0) return 'is all zeros';
+    // Past float32's range its squared length overflows in a store's float32 arithmetic: every cosine with it is 0 or NaN.
+    if (squares > FLOAT32_MAX) return `is too long to compare (squared length ${squares.toExponential(2)}, over float32's ${FLOAT32_MAX.toExponential(2)})`;
+    return undefined;
+  }
   const at = vector.findIndex((x) => !Number.isFinite(x));
   return `has a non-finite component (${vector[at]} at ${at})`;
 }
