@@ -32,13 +32,18 @@ export function defaultSource(feedUrl: string): string {
   return 'rss';
 }
 
+/** The id an item's document gets: its guid (Atom id), else its link; undefined when it has neither. */
+export function itemId(item: FeedItem): string | undefined {
+  return item.guid ?? item.link;
+}
+
 /**
  * Maps one item. The document id is the item's guid (Atom id), else its link: both are meant to be permanent, and a
  * Medium or Substack guid survives edits of title and text. An item with neither cannot be tracked and is refused.
  * The text stays HTML (contentType text/html) so the log keeps what was published and the chunker sees its structure.
  */
 export function itemDocument(item: FeedItem, target: FeedTarget, feedTitle?: string): ItemDocument {
-  const id = item.guid ?? item.link;
+  const id = itemId(item);
   if (id === undefined) throw new Error(`an item${item.title ? ` ("${item.title}")` : ''} has neither a guid/id nor a link, so it has no stable id`);
   const text = item.content ?? item.summary ?? item.title;
   if (text === undefined) throw new Error(`item ${id} has no content, description or title`);

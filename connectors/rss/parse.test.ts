@@ -58,6 +58,44 @@ describe('parseFeed', () => {
     expect(xhtml?.content).toBe('<div xmlns="http://www.w3.org/1999/xhtml"><p>Deduplicate on the way <em>in</em>, derive ids on the way out.</p></div>');
   });
 
+  it('decodes titles once: escaped markup in an Atom text title or an RSS title stays escaped', () => {
+    const atom = parseFeed(
+      '<feed xmlns="http://www.w3.org/2005/Atom"><title type="text">A &amp;amp; B</title><entry><id>urn:x:1</id>' +
+        '<title type="text">Use &amp;lt;b&amp;gt; tags</title><content type="text">x</content></entry></feed>',
+    );
+    expect(atom.title).toBe('A &amp; B');
+    expect(atom.items[0]?.title).toBe('Use &lt;b&gt; tags');
+    const rss = parseFeed(
+      '<rss version="2.0"><channel><title>News &amp;amp; notes</title><item><guid>urn:x:2</guid>' +
+        '<title>Use &amp;lt;b&amp;gt; tags &eacute;t&eacute;</title><description>x</description></item>' +
+        '<item><guid>urn:x:3</guid><title><![CDATA[Fish & chips &amp;amp; more]]></title><description>x</description></item></channel></rss>',
+    );
+    expect(rss.title).toBe('News &amp; notes');
+    // Inside CDATA, feeds escape titles as HTML once: that one escape is undone, no more.
+    expect(rss.items.map((i) => i.title)).toEqual(['Use &lt;b&gt; tags été', 'Fish & chips &amp; more']);
+  });
+
+  it('resolves relative links against xml:base and the feed URL', () => {
+    const rss = parseFeed(
+      '<rss version="2.0"><channel><title>T</title><link>/</link><item><title>a</title><link>/relative/path</link></item>' +
+        '<item><title>b</title><link>https://other.example/abs</link></item></channel></rss>',
+      { url: 'https://blog.example.org/feeds/rss.xml' },
+    );
+    expect(rss.link).toBe('https://blog.example.org/');
+    expect(rss.items.map((i) => i.link)).toEqual(['https://blog.example.org/relative/path', 'https://other.example/abs']);
+    const atom = parseFeed(
+      '<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://cdn.example.net/blog/"><title>T</title>' +
+        '<entry><id>urn:x:1</id><title>a</title><link href="/rel/entry"/></entry>' +
+        '<entry xml:base="posts/"><id>urn:x:2</id><title>b</title><link href="two.html"/></entry></feed>',
+      { url: 'https://blog.example.org/atom.xml' },
+    );
+    expect(atom.items.map((i) => i.link)).toEqual(['https://cdn.example.net/rel/entry', 'https://cdn.example.net/blog/posts/two.html']);
+    const noBase = parseFeed('<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>urn:x:1</id><title>a</title><link href="/rel/entry"/></entry></feed>', {
+      url: 'https://blog.example.org/atom.xml',
+    });
+    expect(noBase.items[0]?.link).toBe('https://blog.example.org/rel/entry');
+  });
+
   it('refuses malformed XML with line and column, an HTML page, other XML and an empty body', () => {
     expect(() => parseFeed(fixture('malformed.xml'))).toThrow(FeedFormatError);
     expect(() => parseFeed(fixture('malformed.xml'))).toThrow(/malformed XML at line \d+, column \d+/);

@@ -6,7 +6,8 @@ import { publishDeletion, publishDocument } from '../../streams/document-log.ts'
 import type { NatsHandle } from '../../streams/nats.ts';
 import { mapLimit } from '../../streams/publisher.ts';
 import type { ConnectorStateStore } from '../connector.ts';
-import { itemDocument, type FeedTarget, type ItemDocument } from './documents.ts';
+import { decodeFeed } from './charset.ts';
+import { itemDocument, itemId, type FeedTarget, type ItemDocument } from './documents.ts';
 import { parseFeed } from './parse.ts';
 
 export const feedStateSchema = z.object({
@@ -93,11 +94,13 @@ function retryAfterMs(header: string | null): number | undefined {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
-function charsetOf(contentType: string | null, head: Uint8Array): string {
-  const declared = /charset="?([\w-]+)/i.exec(contentType ?? '')?.[1];
-  if (declared) return declared;
-  const prolog = new TextDecoder('latin1').decode(head.subarray(0, 200));
-  return /<\?xml[^>]*encoding=["']([\w-]+)["']/i.exec(prolog)?.[1] ?? 'utf-8';
+/** Why reading the body stopped short: the timeout, or the server closing the connection (the cause says how). */
+function cutShort(url: string, err: unknown, received: number, expected: number): FeedError {
+  const got = expected > 0 ? `got ${received} of ${expected} bytes` : `got ${received} bytes`;
+  if (err instanceof Error && err.name === 'TimeoutError') return new FeedError(url, `timed out while reading the feed (${got})`, { cause: err });
+  const cause = (err as { cause?: unknown }).cause;
+  const detail = cause instanceof Error ? `: ${errorMessage(cause)}` : '';
+  return new FeedError(url, `the connection closed before the whole feed was read (${got}${detail})`, { cause: err });
 }
 
 async function readBody(response: Response, url: string, maxBytes: number): Promise<string> {
@@ -106,10 +109,17 @@ async function readBody(response: Response, url: string, maxBytes: number): Prom
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = response.body?.getReader();
-  for (let read = await reader?.read(); reader && read && !read.done; read = await reader.read()) {
+  const next = async () => {
+    try {
+      return await reader?.read();
+    } catch (err) {
+      throw cutShort(url, err, size, length);
+    }
+  };
+  for (let read = await next(); read && !read.done; read = await next()) {
     size += read.value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel();
+      await reader?.cancel();
       throw new FeedError(url, `the feed is over the ${maxBytes}-byte limit`);
     }
     chunks.push(read.value);
@@ -120,13 +130,7 @@ async function readBody(response: Response, url: string, maxBytes: number): Prom
     bytes.set(c, offset);
     offset += c.byteLength;
   }
-  let decoder: TextDecoder;
-  try {
-    decoder = new TextDecoder(charsetOf(response.headers.get('content-type'), bytes));
-  } catch {
-    decoder = new TextDecoder('utf-8');
-  }
-  return decoder.decode(bytes);
+  return decodeFeed(bytes, response.headers.get('content-type'));
 }
 
 async function fetchFeed(
@@ -191,7 +195,7 @@ export async function pollFeed(target: FeedTarget, options: PollOptions): Promis
     }
     let feed;
     try {
-      feed = parseFeed(fetched.body);
+      feed = parseFeed(fetched.body, { url: target.url });
     } catch (err) {
       throw new FeedError(target.url, errorMessage(err), { httpStatus: fetched.status, cause: err });
     }
@@ -210,7 +214,8 @@ export async function pollFeed(target: FeedTarget, options: PollOptions): Promis
         seen.add(doc.doc.id);
         mapped.push({ index, item: doc });
       } catch (err) {
-        errors.push({ index, error: errorMessage(err) });
+        const id = itemId(item);
+        errors.push({ ...(id !== undefined ? { id } : {}), index, error: errorMessage(err) });
       }
     });
 
@@ -240,10 +245,14 @@ export async function pollFeed(target: FeedTarget, options: PollOptions): Promis
     if (unavailable) throw unavailable;
 
     if (options.deleteMissing) {
-      if (mapped.length === 0) {
-        options.logger.warn('feed lists no items; not deleting anything', { feed: target.url });
+      // An item still listed is not missing, even when it failed validation this time: its last good version stays.
+      const listed = [...mapped.map(({ item }) => item.doc.id), ...feed.items.map(itemId).filter((id) => id !== undefined)];
+      if (listed.length === 0) {
+        options.logger.warn(items === 0 ? 'feed lists no items; not deleting anything' : 'no item of the feed has a guid or link; not deleting anything', {
+          feed: target.url,
+        });
       } else {
-        const present = new Set(mapped.map(({ item }) => options.state.key(...itemKey(item.doc.id))));
+        const present = new Set(listed.map((id) => options.state.key(...itemKey(id))));
         for (const key of await options.state.keys(['item', target.tenant, target.source, target.url])) {
           if (present.has(key)) continue;
           const gone = (await options.state.getKey(key, itemStateSchema))?.value;

@@ -18,12 +18,14 @@ import { rssConnector } from './rss.ts';
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
 interface Route {
-  body: string;
+  body: string | Buffer;
   contentType?: string;
   status?: number;
   headers?: Record<string, string>;
   /** Answer If-None-Match with 304 (ETag = hash of the body). Off: the server ignores conditional GET. */
   conditional?: boolean;
+  /** Send the headers (with the full Content-Length) and half the body, then drop the connection. */
+  cut?: boolean;
 }
 
 const routes = new Map<string, Route>();
@@ -59,7 +61,13 @@ beforeAll(async () => {
       'content-type': route.contentType ?? 'application/rss+xml; charset=utf-8',
       ...(route.conditional ? { etag } : {}),
       ...route.headers,
+      ...(route.cut ? { 'content-length': String(Buffer.byteLength(route.body)) } : {}),
     });
+    if (route.cut) {
+      const half = Buffer.from(route.body).subarray(0, Math.floor(Buffer.byteLength(route.body) / 2));
+      res.write(half, () => setTimeout(() => res.socket?.destroy(), 20));
+      return;
+    }
     res.end(route.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -227,5 +235,67 @@ describe('RSS connector', () => {
     } finally {
       await running.stop();
     }
+  });
+
+  it('keeps the last good version of an item still in the feed that fails validation, even with deleteMissing', async () => {
+    const body = fixture('medium.xml');
+    const feed: FeedTarget = { url: serve('/invalid/feed', { body }), tenant: 'invalid', source: 'medium' };
+    await poll(feed);
+    routes.set('/invalid/feed', { body: body.replace('https://medium.com/@ada/hybrid-retrieval-9a8b7c6d5e4f?source=rss-3f2a9c1b7d4e------2', 'javascript:void(0)') });
+    const before = await lastSeq();
+    const result = await poll(feed, true);
+    expect(result).toMatchObject({ ok: false, status: 'unchanged', items: 2, unchanged: 1, published: 0, deleted: 0 });
+    expect(result.errors).toEqual([{ id: 'https://medium.com/p/9a8b7c6d5e4f', index: 1, error: expect.stringMatching(/is not a valid document: url: must not be a javascript:/) }]);
+    expect(await lastSeq()).toBe(before);
+    // Once it is fixed, nothing is republished: the stored version is still the item's latest.
+    routes.set('/invalid/feed', { body });
+    expect(await poll(feed, true)).toMatchObject({ ok: true, unchanged: 2, published: 0, deleted: 0 });
+    expect(await lastSeq()).toBe(before);
+  });
+
+  it('decodes windows-1252 and ISO-8859-1 feeds as windows-1252 (smart quotes, dashes, euro)', async () => {
+    const title = 'Smart \u201cquotes\u201d \u2013 dash \u20ac \u2122';
+    const cp1252 = Buffer.from([...'Smart ', 0x93, ...'quotes', 0x94, ...' ', 0x96, ...' dash ', 0x80, ...' ', 0x99].flatMap((c) => (typeof c === 'number' ? [c] : [...Buffer.from(c, 'latin1')])));
+    const feedXml = (encoding: string) =>
+      Buffer.concat([
+        Buffer.from(`<?xml version="1.0" encoding="${encoding}"?><rss version="2.0"><channel><title>Enc</title><item><guid>urn:enc:${encoding}</guid><title>`),
+        cp1252,
+        Buffer.from('</title><description>x</description></item></channel></rss>'),
+      ]);
+    const byProlog: FeedTarget = { url: serve('/enc/prolog', { body: feedXml('windows-1252'), contentType: 'application/rss+xml' }), tenant: 'enc', source: 'rss' };
+    const byHeader: FeedTarget = { url: serve('/enc/header', { body: feedXml('x-unknown'), contentType: 'application/rss+xml; charset=ISO-8859-1' }), tenant: 'enc', source: 'rss' };
+    const before = await lastSeq();
+    expect(await poll(byProlog)).toMatchObject({ ok: true, published: 1 });
+    expect(await poll(byHeader)).toMatchObject({ ok: true, published: 1 });
+    const titles = (await eventsAfter(before)).map((e) => (e.type === 'document.upserted' ? e.data.title : undefined));
+    expect(titles).toEqual([title, title]);
+  });
+
+  it('says running while its only feed is read, reporting the items it refused', async () => {
+    const item = (guid: string, title: string) => `<item>${guid}<title>${title}</title><description>text of ${title}</description></item>`;
+    const body = `<rss version="2.0"><channel><title>Partly bad</title>${item('<guid>urn:p:1</guid>', 'one')}${item('<guid>urn:p:1</guid>', 'again')}${item('', 'no id')}</channel></rss>`;
+    const url = serve('/partly/bad', { body });
+    const running = await rssConnector({ feeds: [url], tenant: 'partly', everyMs: 60_000 }).start({ nats: nats.handle, kv, logger: silentLogger });
+    try {
+      await expect.poll(() => hits.get('/partly/bad')?.total ?? 0, { timeout: 5000 }).toBe(1);
+      await expect.poll(() => (running.status().details?.feeds as FeedResult[] | undefined)?.[0]?.status, { timeout: 5000 }).toBe('updated');
+      const status = running.status();
+      expect(status.state).toBe('running');
+      const [result] = status.details?.feeds as FeedResult[];
+      expect(result).toMatchObject({ ok: false, status: 'updated', failures: 0, published: 1 });
+      expect(result?.errors.map((e) => e.error)).toEqual([
+        'item urn:p:1 appears more than once in the feed; only its first occurrence was used',
+        'an item ("no id") has neither a guid/id nor a link, so it has no stable id',
+      ]);
+    } finally {
+      await running.stop();
+    }
+  });
+
+  it('says the connection closed before the whole feed was read when the server drops it mid-body', async () => {
+    const url = serve('/cut', { body: fixture('medium.xml'), cut: true });
+    const result = await poll({ url, tenant: 'cut', source: 'rss' });
+    expect(result).toMatchObject({ ok: false, status: 'failed' });
+    expect(result.error).toMatch(new RegExp(`^feed ${url}: the connection closed before the whole feed was read \\(got \\d+ of \\d+ bytes`));
   });
 });

@@ -100,10 +100,17 @@ export function rssConnector(config: RssConfig): Connector {
         latest.set(target.url, result);
         published += result.published;
         if (!result.ok) lastError = result.error ?? result.errors[0]?.error;
-        else {
+        if (result.status !== 'failed') {
           // A poll that changed something is news; an unchanged feed every few minutes is not (debug, or /v1/connectors).
           const log = result.published > 0 || result.deleted > 0 || result.errors.length > 0 ? logger.info.bind(logger) : logger.debug.bind(logger);
-          log('feed polled', { feed: target.url, status: result.status, items: result.items, published: result.published, deleted: result.deleted });
+          log('feed polled', {
+            feed: target.url,
+            status: result.status,
+            items: result.items,
+            published: result.published,
+            deleted: result.deleted,
+            ...(result.errors.length > 0 ? { refused: result.errors.length, error: result.errors[0]?.error } : {}),
+          });
         }
         config.onResult?.(result);
         return result;
@@ -156,8 +163,9 @@ export function rssConnector(config: RssConfig): Connector {
         },
         status: () => ({
           name: RSS_CONNECTOR,
-          // Every feed failing its last poll is a connector that gets nothing in: `retrying`, as a source whose server is away.
-          state: state === 'running' && latest.size === targets.length && [...latest.values()].every((r) => !r.ok) ? 'retrying' : state,
+          // Every feed failing its last poll (not read, or not a feed) is a connector that gets nothing in: `retrying`, as a
+          // source whose server is away. A feed that was read but had items it refused is running; its details say which.
+          state: state === 'running' && latest.size === targets.length && [...latest.values()].every((r) => r.status === 'failed') ? 'retrying' : state,
           published,
           ...(lastError !== undefined ? { lastError } : {}),
           details: { feeds: targets.map((t) => latest.get(t.url) ?? { url: t.url, status: 'pending' }) },
