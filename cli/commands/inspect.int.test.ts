@@ -19,6 +19,13 @@ describe('inspect events', () => {
     expect(await readEvents(nats().handle, 'docs.>', { fromSeq: 99 })).toEqual([]);
     expect(await consumersAfterDeletes(nats(), STREAMS.DOCUMENTS)).toEqual([]);
   });
+
+  it('says what a subject looks like when given something else (a space, an empty token, a wildcard inside a token)', async () => {
+    for (const bad of ['docs.> extra', 'docs.> ', 'docs..>', 'docs.>.x', 'docs.a*.b']) {
+      await expect(readEvents(nats().handle, bad, { last: 1 }), bad).rejects.toThrow(/is not a subject: dot-separated tokens/);
+    }
+    await expect(readEvents(nats().handle, 'nothing.here', { last: 1 })).rejects.toThrow(/no stream holds subject "nothing.here"; subjects start with docs\., chunks\., embeddings\., erasures\./);
+  });
 });
 
 describe('inspect backlog', () => {

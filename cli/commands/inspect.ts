@@ -108,6 +108,12 @@ function inspected(msg: JsMsg, full: boolean): InspectedEvent {
   }
 }
 
+/** A subject or a filter of wildcards: non-empty tokens without whitespace, '*' alone in its token, '>' alone and last. */
+function isSubjectFilter(subject: string): boolean {
+  const tokens = subject.split('.');
+  return tokens.every((t, i) => t.length > 0 && !/[\s\u0000-\u001f]/u.test(t) && (t === '*' || t === '>' ? t !== '>' || i === tokens.length - 1 : !/[*>]/.test(t)));
+}
+
 /** Ordered-consumer options for the events on `subject` from `fromSeq` on. */
 const subjectFrom = (subject: string, fromSeq: number) => ({ filter_subjects: subject, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq });
 
@@ -117,8 +123,11 @@ async function matchingPending(handle: NatsHandle, stream: string, subject: stri
 
 /** Reads the last `last` events on a subject (wildcards allowed), or those from `fromSeq` on, decoded. */
 export async function readEvents(handle: NatsHandle, subject: string, options: { last?: number; fromSeq?: number; full?: boolean }): Promise<InspectedEvent[]> {
+  if (!isSubjectFilter(subject)) {
+    throw new UsageError(`${JSON.stringify(subject)} is not a subject: dot-separated tokens with no spaces, '*' for one token, '>' last for the rest (e.g. 'docs.default.>')`);
+  }
   const stream = await handle.jsm.streams.find(subject).catch(() => {
-    throw new UsageError(`no stream holds subject ${JSON.stringify(subject)}; subjects start with docs., chunks., embeddings., queries. or dlq.`);
+    throw new UsageError(`no stream holds subject ${JSON.stringify(subject)}; subjects start with docs., chunks., embeddings., erasures., queries. or dlq.`);
   });
   const state = (await handle.jsm.streams.info(stream)).state;
   const limit = options.last ?? 10;

@@ -19,6 +19,10 @@ export const verifyCommand: Command = {
     if (projection !== INFERENCE_ROLE && projection !== INDEXING_ROLE) {
       throw new UsageError(`--projection must be inference or indexing, got ${JSON.stringify(projection)}\nusage: ${this.usage}`);
     }
+    const generation = stringFlag(ctx, 'generation');
+    if (generation !== undefined && !/^[A-Za-z0-9_-]+$/.test(generation)) {
+      throw new UsageError(`--generation ${JSON.stringify(generation)} is not a generation id; \`spanda projections list\` shows them`);
+    }
     const config = configFrom(ctx);
     const handle = await connectFrom(ctx);
     // Reading the log again is the long part: a bar per slice on a terminal (stderr), a line every few seconds in a
@@ -34,7 +38,7 @@ export const verifyCommand: Command = {
         else process.stdout.write(`catalog generation ${catalog.generation} ${catalog.ok ? 'matches' : 'does NOT match'} the log (store ${catalog.digest}, log ${catalog.logDigest})\n`);
         return catalog.ok ? 0 : 1;
       }
-      const result = await verifyGeneration(generationRuntime(handle, kv, config, [], silentLogger), projection, stringFlag(ctx, 'generation'), onProgress);
+      const result = await verifyGeneration(generationRuntime(handle, kv, config, [], silentLogger), projection, generation, onProgress);
       bar.finish();
       if (ctx.values.json) printJson(result);
       else if (result.ok) process.stdout.write(`generation ${result.generation} matches the log (${result.digest}) at ${JSON.stringify(result.checkpoints)}\n`);

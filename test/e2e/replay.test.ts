@@ -100,6 +100,9 @@ describe('replay and verify from the command line', () => {
     expect(bad.stderr).toMatch(/--projection must be inference or indexing/);
     const seq = await cli(['replay', '--from-seq', '-3']);
     expect(seq.code).toBe(2);
+    const generation = await cli(['verify', '--generation', '']);
+    expect(generation.code).toBe(2);
+    expect(generation.stderr).toMatch(/--generation "" is not a generation id; `spanda projections list` shows them/);
     const model = await cli(['replay', '--model', 'gpt-9']);
     expect(model.code).toBe(1);
     expect(model.stderr).toMatch(/unknown embedding model "gpt-9"/);
