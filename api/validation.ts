@@ -36,11 +36,26 @@ export async function readJson(c: Context): Promise<unknown> {
   }
   if (text.trim() === '') throw new ValidationError('the request body is empty; send a JSON object');
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonText(text);
   } catch (err) {
+    if (err instanceof ValidationError) throw err;
     if (!declaredJson) throw notJson();
     throw new ValidationError(`the request body is not valid JSON: ${(err as Error).message}`, ['body: malformed JSON']);
   }
+}
+
+/**
+ * JSON.parse refusing the key "__proto__" (also written with escapes): JSON keeps it as data, but validation copies
+ * objects key by key, where assigning it sets the copy's prototype instead; the key vanished, so a metadata filter on
+ * it matched everything and metadata holding it lost it unseen. Other errors are JSON.parse's SyntaxError.
+ */
+export function parseJsonText(text: string): unknown {
+  // The reviver runs only when the text names the key at all (escaped as \u005f… it still holds "proto").
+  if (!text.includes('proto')) return JSON.parse(text) as unknown;
+  return JSON.parse(text, (key, value: unknown) => {
+    if (key === '__proto__') throw new ValidationError('the key "__proto__" is not accepted (objects cannot hold it as data); rename it', ['body: key __proto__']);
+    return value;
+  }) as unknown;
 }
 
 /** Each issue as `path: message`; an issue of the value as a whole is named `root` ("(body)", "(query)"). */

@@ -5,7 +5,7 @@ import { documentInputSchema, publishDocument, type ValidDocumentInput } from '.
 import type { ApiDeps } from '../deps.ts';
 import { ndjsonLines, type NdjsonLine } from '../ndjson.ts';
 import { problem, problemFromError, type Problem } from '../problems.ts';
-import { parseWith } from '../validation.ts';
+import { parseJsonText, parseWith } from '../validation.ts';
 import { assertJetStreamAnswers, publishWatched, suspectJetStream } from '../jetstream-gate.ts';
 
 export const NDJSON_CONTENT_TYPE = 'application/x-ndjson';
@@ -37,8 +37,9 @@ function lineProblem(line: Extract<NdjsonLine, { error: string }>, maxLineBytes:
 function parseLine(text: string): ValidDocumentInput {
   let raw: unknown;
   try {
-    raw = JSON.parse(text) as unknown;
+    raw = parseJsonText(text);
   } catch (err) {
+    if (err instanceof ValidationError) throw err;
     throw new ValidationError(`not valid JSON: ${(err as Error).message}`, ['(line): malformed JSON']);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError('each line must be one document object');
