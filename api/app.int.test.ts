@@ -73,6 +73,8 @@ describe('bad requests', () => {
     for (const [method, path] of [['DELETE', '/v1/documents/api/%FF'], ['DELETE', '/v1/documents/api/%ED%A0%80'], ['GET', '/v1/documents/api/%E0%A4']]) {
       await expectProblem(await app.request(path as string, { method: method as string }), 400, /percent-encoding that is not UTF-8/);
     }
+    // A missing id says it is required, not "Invalid input".
+    await expectProblem(await post(app, '/v1/documents', '{"text":"t"}'), 400, /id: is required: the document's id in your system/);
     // "__proto__" would vanish in validation (a filter on it matched everything): refused, escaped or not.
     await expectProblem(await post(app, '/v1/query', '{"query":"x","filter":{"metadata":{"__proto__":"no-such-value"}}}'), 400, /"__proto__" is not accepted/);
     await expectProblem(await post(app, '/v1/documents', '{"id":"p","text":"t","metadata":{"a":{"\\u005f_proto__":{"x":1}}}}'), 400, /"__proto__" is not accepted/);

@@ -13,7 +13,12 @@ import { encodeIdToken, subjects, type DocumentAddress } from './subjects.ts';
 /** What a user sends to publish a document (HTTP body, JSONL line, SDK call). */
 export const documentInputSchema = z
   .object({
-    id: z.union([newDocIdSchema, z.number().int().transform(String)]),
+    id: z.union([newDocIdSchema, z.number().int().transform(String)], {
+      error: (issue) =>
+        issue.input === undefined
+          ? "is required: the document's id in your system (a string of 1–4096 characters, or an integer)"
+          : `must be a string of 1–4096 characters or an integer, not ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'an array' : typeof issue.input === 'number' ? 'a fraction' : `a value of type ${typeof issue.input}`}`,
+    }),
     source: nameSchema.default('api'),
     title: z.string().max(2000).optional(),
     text: z.string(),
