@@ -112,6 +112,13 @@ describe('createGenerator', () => {
     expect(g.kind).toBe('extractive');
     const result = await extractiveGenerator().generate(input);
     expect(result.text).toMatch(/Cats eat fish and mice\. \[1\]/);
+    expect(result.finishReason).toBe('stop');
+    // max_tokens holds for quoted sentences too: cut at a word, finish_reason "length".
+    const cut = await extractiveGenerator().generate({ ...input, maxTokens: 3 });
+    expect(cut.finishReason).toBe('length');
+    expect(cut.usage.completionTokens).toBeLessThanOrEqual(3);
+    expect(result.text.startsWith(cut.text)).toBe(true);
+    expect(cut.text).not.toMatch(/\s$/);
   });
   it('names the missing setting for openai and hf', () => {
     expect(() => createGenerator({ ...base, generator: 'openai' })).toThrow(ConfigError);
