@@ -1,6 +1,7 @@
 // Postgres-side preparation for logical replication: checks, table names, the publication and the replication slot.
 import pg from 'pg';
 import { ConfigError, errorMessage } from '../../lib/errors.ts';
+import { CDC_SESSION_OPTIONS, cdcTypes } from './value-types.ts';
 
 export interface TableName {
   readonly schema: string;
@@ -30,7 +31,8 @@ export function replicationName(base: string): string {
 
 export async function connectAdmin(url: string): Promise<pg.Client> {
   // A host that drops packets would otherwise hold a start (and a shutdown behind it) for minutes.
-  const client = new pg.Client({ connectionString: url, application_name: 'spanda-cdc', connectionTimeoutMillis: 10_000 });
+  // Its own type parsers (dates and timestamps as Postgres wrote them), not pg's global ones.
+  const client = new pg.Client({ connectionString: url, application_name: 'spanda-cdc', connectionTimeoutMillis: 10_000, types: cdcTypes, options: CDC_SESSION_OPTIONS });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -108,6 +110,30 @@ export async function slotLost(client: pg.Client, slot: string): Promise<boolean
   } catch {
     return false;
   }
+}
+
+/**
+ * Why the slot cannot be streamed from any more: `lost` (Postgres invalidated it), `missing` (it was dropped), or
+ * undefined when it is there and usable.
+ */
+export async function slotGone(client: pg.Client, slot: string): Promise<'lost' | 'missing' | undefined> {
+  if (!(await slotExists(client, slot))) return 'missing';
+  return (await slotLost(client, slot)) ? 'lost' : undefined;
+}
+
+/** The columns identifying a row of the table: its replica identity index, else its primary key; empty when it has neither. */
+export async function keyColumns(client: pg.Client, t: TableName): Promise<string[]> {
+  const r = await client.query<{ name: string }>(
+    `SELECT a.attname AS name
+       FROM pg_catalog.pg_index i
+       JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+      WHERE n.nspname = $1 AND c.relname = $2 AND (CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END)
+      ORDER BY pg_catalog.array_position(i.indkey::int2[], a.attnum)`,
+    [t.schema, t.table],
+  );
+  return r.rows.map((row) => row.name);
 }
 
 /** The application_name of the connection that creates a slot and holds its exported snapshot (at most 63 bytes, as Postgres keeps it). */

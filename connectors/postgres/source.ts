@@ -10,12 +10,15 @@ import { UNAVAILABLE_VALUE } from '../cdc/map-change.ts';
 import { debeziumSubject, ensureCdcStream } from '../cdc/stream.ts';
 import { changeEvent, jsonRow, keyImage, type ChangeOrigin } from './envelope-builder.ts';
 import { formatLsn, parseLsn, type Lsn } from './lsn.ts';
+import { messageLimit, publishSize, refuseOversized, rowKeyText } from './oversize.ts';
+import { CDC_SESSION_OPTIONS, withCdcTypes } from './value-types.ts';
 import {
   checkServer,
   connectAdmin,
   createSlotWithSnapshot,
   dropSlot,
   ensurePublication,
+  keyColumns,
   parseTableName,
   qualified,
   quoteIdent,
@@ -24,9 +27,13 @@ import {
   replicationName,
   slotActivePid,
   slotExists,
+  slotGone,
   slotLost,
   type TableName,
 } from './setup.ts';
+
+const MISSING_SLOT =
+  'the replication slot was dropped while the source ran; creating it again with a new snapshot: rows deleted meanwhile stay indexed until deleted again';
 
 const LOST_SLOT =
   'Postgres invalidated the replication slot (it fell further behind than max_slot_wal_keep_size); taking a new snapshot: rows deleted while it was lost stay indexed until deleted again';
@@ -163,10 +170,13 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
         return admin;
       };
       let db = admin.database ?? 'postgres';
+      let cdcStream: { name: string; maxMsgSize: number } | undefined;
       try {
         await checkServer(admin, tables);
         await ensurePublication(admin, publication, tables);
-        await ensureCdcStream(handle, { subjects: `${config.topicPrefix}.>`, ...(config.streamName !== undefined ? { streamName: config.streamName } : {}) });
+        const found = await ensureCdcStream(handle, { subjects: `${config.topicPrefix}.>`, ...(config.streamName !== undefined ? { streamName: config.streamName } : {}) });
+        // A stream Debezium created may cap its messages below the server's max_payload.
+        cdcStream = { name: found.stream, maxMsgSize: (await handle.jsm.streams.info(found.stream)).config.max_msg_size ?? -1 };
         db = (await admin.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db ?? db;
       } catch (err) {
         await admin.end().catch(() => undefined);
@@ -176,7 +186,7 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
       let runState: ConnectorState = 'running';
       let stopping = false;
       let lastError: string | undefined;
-      const counts = { snapshotRows: 0, changes: 0, transactions: 0 };
+      const counts = { snapshotRows: 0, changes: 0, transactions: 0, refused: 0 };
       let position: Position | undefined;
       let confirmed: Lsn = 0n;
       let target: Lsn | undefined;
@@ -184,8 +194,38 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
       let resolveSnapshotted!: () => void;
       const snapshotted = new Promise<void>((r) => (resolveSnapshotted = r));
 
-      const publishChange = (event: ChangeEvent, msgId: string): Promise<unknown> =>
-        handle.js.publish(debeziumSubject(config.topicPrefix, event.source.schema ?? 'public', event.source.table ?? ''), encodeChange(event), { msgID: msgId, timeout: 10_000 });
+      /** Key columns per table, read once (for naming a refused row); `fallback` when Postgres cannot say. */
+      const keysByTable = new Map<string, Promise<readonly string[]>>();
+      const keysOf = (t: TableName, fallback: readonly string[]): Promise<readonly string[]> => {
+        const name = qualified(t);
+        let found = keysByTable.get(name);
+        if (!found) {
+          found = liveAdmin().then((client) => keyColumns(client, t));
+          keysByTable.set(name, found);
+          found.catch(() => keysByTable.delete(name));
+        }
+        return found.catch(() => fallback);
+      };
+
+      /**
+       * Publishes one change event; one over the server's max_payload can never be stored, so it is refused to the DLQ
+       * with its table, row key and size, and the source moves on past it (resolving like a stored change).
+       */
+      const publishChange = (event: ChangeEvent, msgId: string, fallbackKeys: readonly string[] = []): Promise<unknown> => {
+        const table: TableName = { schema: event.source.schema ?? 'public', table: event.source.table ?? '' };
+        const subject = debeziumSubject(config.topicPrefix, table.schema, table.table);
+        const data = encodeChange(event);
+        const size = publishSize(data, msgId);
+        const maxPayload = handle.maxPayload();
+        const limit = messageLimit(maxPayload, cdcStream);
+        if (size <= limit.bytes) return handle.js.publish(subject, data, { msgID: msgId, timeout: 10_000 });
+        return (async () => {
+          const keys = await keysOf(table, fallbackKeys);
+          const reason = await refuseOversized(handle, { event, subject, msgId, slot, size, limit, maxPayload, keyColumns: keys });
+          counts.refused += 1;
+          log.warn('change too large for NATS refused to the DLQ (dlq.cdc)', { table: qualified(table), key: rowKeyText(event.after ?? event.before, keys), bytes: size, limit: limit.bytes, reason });
+        })();
+      };
 
       let lastSaved = 0;
       let saving: Promise<unknown> = Promise.resolve();
@@ -267,7 +307,7 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
       /** One replication session from the confirmed position; resolves when stopped, finished (--once) or failed. */
       async function stream(): Promise<void> {
         const service = new LogicalReplicationService(
-          { connectionString: config.url, application_name: 'spanda-cdc' },
+          { connectionString: config.url, application_name: 'spanda-cdc', options: CDC_SESSION_OPTIONS },
           // Acknowledgements are ours alone: the library's automatic ones would confirm what JetStream has not stored.
           { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },
         );
@@ -305,12 +345,14 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
         // Publishes are issued strictly in WAL order; one that must first read unchanged TOAST values waits, and so do
         // the ones after it (the consumer relies on the stream's order per row).
         let issueChain: Promise<unknown> = Promise.resolve();
-        const emit = (event: ChangeEvent, rel?: Pgoutput.MessageRelation) => {
+        const emit = (event: ChangeEvent, rel: Pgoutput.MessageRelation, fillToast = false) => {
           if (!txn) return;
+          // Key columns as pgoutput marks them (every column under REPLICA IDENTITY FULL: none to name a row by).
+          const keyHint = rel.replicaIdentity === 'full' ? [] : rel.keyColumns;
           counts.changes += 1;
           const msgId = `pg:${slot}:${formatLsn(txn.commitLsn)}:${txn.n++}`;
-          const fill = rel !== undefined && event.after !== null && event.after !== undefined && Object.values(event.after).includes(UNAVAILABLE_VALUE);
-          const issued = issueChain.then(async () => ({ ack: publishChange(fill && rel ? await fillUnchanged(event, rel) : event, msgId) }));
+          const fill = fillToast && event.after !== null && event.after !== undefined && Object.values(event.after).includes(UNAVAILABLE_VALUE);
+          const issued = issueChain.then(async () => ({ ack: publishChange(fill ? await fillUnchanged(event, rel) : event, msgId, keyHint) }));
           issueChain = issued.catch(() => undefined);
           pipeline.publish(issued.then((x) => x.ack));
           if (!paused && pipeline.inFlight >= maxInFlight) {
@@ -337,24 +379,24 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
                 txn = { xid: msg.xid, commitLsn: msg.commitLsn ? parseLsn(msg.commitLsn) : lsn, tsMs: Number(BigInt(msg.commitTime as bigint) / 1000n), n: 0 };
                 return;
               case 'insert':
-                emit(changeEvent('c', origin(msg.relation, lsn), null, jsonRow(msg.new, columnsOf(msg.relation))));
+                emit(changeEvent('c', origin(msg.relation, lsn), null, jsonRow(msg.new, columnsOf(msg.relation))), msg.relation);
                 return;
               case 'update': {
                 const after = jsonRow(msg.new, columnsOf(msg.relation));
                 if (msg.key) {
                   // The key changed: Debezium writes a delete of the old key and a create of the new one.
-                  emit(changeEvent('d', origin(msg.relation, lsn), keyImage(msg.key, columnsOf(msg.relation)), null));
-                  emit(changeEvent('c', origin(msg.relation, lsn), null, after));
-                } else emit(changeEvent('u', origin(msg.relation, lsn), msg.old ? jsonRow(msg.old, columnsOf(msg.relation)) : null, after), msg.relation);
+                  emit(changeEvent('d', origin(msg.relation, lsn), keyImage(msg.key, columnsOf(msg.relation)), null), msg.relation);
+                  emit(changeEvent('c', origin(msg.relation, lsn), null, after), msg.relation);
+                } else emit(changeEvent('u', origin(msg.relation, lsn), msg.old ? jsonRow(msg.old, columnsOf(msg.relation)) : null, after), msg.relation, true);
                 return;
               }
               case 'delete': {
                 const before: Row = msg.old ? jsonRow(msg.old, columnsOf(msg.relation)) : keyImage(msg.key ?? {}, columnsOf(msg.relation));
-                emit(changeEvent('d', origin(msg.relation, lsn), before, null));
+                emit(changeEvent('d', origin(msg.relation, lsn), before, null), msg.relation);
                 return;
               }
               case 'truncate':
-                for (const rel of msg.relations) emit(changeEvent('t', origin(rel, lsn), null, null));
+                for (const rel of msg.relations) emit(changeEvent('t', origin(rel, lsn), null, null), rel);
                 return;
               case 'commit':
                 counts.transactions += 1;
@@ -388,7 +430,8 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
           if (stopping) finish();
         }, 100);
         wake = finish;
-        const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication] });
+        // Row values parsed like the snapshot's (value-types.ts), not with pg's global parsers.
+        const plugin = withCdcTypes(new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication] }));
         const subscribed = service.subscribe(plugin, slot, formatLsn(confirmed)).catch((err: unknown) => {
           failure ??= err;
           finish();
@@ -443,10 +486,13 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
           } catch (err) {
             if (stopping) return;
             lastError = errorMessage(err);
-            // Postgres may still be restarting: a failed check is not a lost slot.
-            if (await liveAdmin().then((client) => slotLost(client, slot)).catch(() => false)) {
+            // Postgres may still be restarting: a failed check is neither a lost nor a missing slot.
+            const gone = await liveAdmin()
+              .then((client) => slotGone(client, slot))
+              .catch(() => undefined);
+            if (gone !== undefined) {
               // Resuming can never work again: only a new slot, and with it a new snapshot, gets the table back.
-              log.warn(LOST_SLOT, { slot, error: lastError });
+              log.warn(gone === 'lost' ? LOST_SLOT : MISSING_SLOT, { slot, error: lastError });
               await snapshot();
               continue;
             }
@@ -481,7 +527,7 @@ export function postgresSource(config: PostgresSourceConfig): PostgresSource {
         status: () => ({
           name,
           state: runState,
-          published: counts.snapshotRows + counts.changes,
+          published: counts.snapshotRows + counts.changes - counts.refused,
           ...(lastError !== undefined ? { lastError } : {}),
           details: {
             slot,
