@@ -30,6 +30,8 @@ export interface PollOptions {
   readonly deleteMissing?: boolean;
   readonly fetch?: typeof fetch;
   readonly timeoutMs?: number;
+  /** Aborts a fetch in flight (the connector stopping). */
+  readonly signal?: AbortSignal;
   /** Largest feed body read (default 20 MiB). */
   readonly maxBytes?: number;
   readonly userAgent?: string;
@@ -133,6 +135,11 @@ async function readBody(response: Response, url: string, maxBytes: number): Prom
   return decodeFeed(bytes, response.headers.get('content-type'));
 }
 
+function fetchSignal(options: PollOptions): AbortSignal {
+  const timeout = AbortSignal.timeout(options.timeoutMs ?? 30_000);
+  return options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+}
+
 async function fetchFeed(
   target: FeedTarget,
   previous: FeedState | undefined,
@@ -146,7 +153,7 @@ async function fetchFeed(
   if (previous?.lastModified) headers['if-modified-since'] = previous.lastModified;
   let response: Response;
   try {
-    response = await (options.fetch ?? fetch)(target.url, { headers, redirect: 'follow', signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+    response = await (options.fetch ?? fetch)(target.url, { headers, redirect: 'follow', signal: fetchSignal(options) });
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
     throw new FeedError(target.url, `cannot fetch it (${errorMessage(cause instanceof Error ? cause : err)})`, { cause: err });

@@ -26,6 +26,8 @@ interface Route {
   conditional?: boolean;
   /** Send the headers (with the full Content-Length) and half the body, then drop the connection. */
   cut?: boolean;
+  /** Never answer (a server that hangs). */
+  hang?: boolean;
 }
 
 const routes = new Map<string, Route>();
@@ -51,6 +53,7 @@ beforeAll(async () => {
       res.writeHead(404, 'Not Found').end('no such feed');
       return;
     }
+    if (route.hang) return;
     const etag = `"${createHash('sha256').update(route.body).digest('hex').slice(0, 16)}"`;
     if (route.conditional && req.headers['if-none-match'] === etag) {
       count.notModified += 1;
@@ -222,6 +225,17 @@ describe('RSS connector', () => {
     expect(hits.get('/every/good')?.notModified).toBeGreaterThanOrEqual(3);
     expect(hits.get('/every/busy')?.total).toBe(1);
     expect(running.status()).toMatchObject({ state: 'stopped', lastError: `feed ${busy}: HTTP 503 Service Unavailable` });
+  });
+
+  it('stops at once while a feed hangs, not after its fetch times out', async () => {
+    const hanging = serve('/hang', { body: '', hang: true });
+    const running = await rssConnector({ feeds: [hanging], tenant: 'hang', everyMs: 60_000 }).start({ nats: nats.handle, kv, logger: silentLogger });
+    await expect.poll(() => hits.get('/hang')?.total ?? 0).toBe(1);
+    const stopped = Date.now();
+    await running.stop();
+    await running.done;
+    // The fetch's own timeout is 30 s; a connectors-file edit or a shutdown must not wait for it.
+    expect(Date.now() - stopped).toBeLessThan(5_000);
   });
 
   it('says retrying while every feed fails, and running once one answers', async () => {

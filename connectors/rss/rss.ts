@@ -65,7 +65,10 @@ export function rssConnector(config: RssConfig): Connector {
     name: RSS_CONNECTOR,
     async start(ctx): Promise<RunningConnector> {
       const logger = ctx.logger.child('rss');
+      const stopping = new AbortController();
       const options: PollOptions = {
+        // A feed that hangs does not hold up a stop (an edit of the connectors file, a shutdown) until its timeout.
+        signal: stopping.signal,
         nats: ctx.nats,
         state: connectorState(ctx.kv, RSS_CONNECTOR),
         logger,
@@ -73,7 +76,6 @@ export function rssConnector(config: RssConfig): Connector {
         ...(config.fetch ? { fetch: config.fetch } : {}),
         ...(config.timeoutMs !== undefined ? { timeoutMs: config.timeoutMs } : {}),
       };
-      const stopping = new AbortController();
       const latest = new Map<string, FeedResult>();
       let state: ConnectorState = 'running';
       let published = 0;
