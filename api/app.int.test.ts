@@ -73,6 +73,9 @@ describe('bad requests', () => {
     for (const [method, path] of [['DELETE', '/v1/documents/api/%FF'], ['DELETE', '/v1/documents/api/%ED%A0%80'], ['GET', '/v1/documents/api/%E0%A4']]) {
       await expectProblem(await app.request(path as string, { method: method as string }), 400, /percent-encoding that is not UTF-8/);
     }
+    // JSON lines sent without a content type: the 415 names the NDJSON type; two x-tenant headers are not a tenant name.
+    await expectProblem(await app.request('/v1/documents', { method: 'POST', body: '{"id":"a","text":"x"}\n{"id":"b","text":"y"}\n' }), 415, /application\/x-ndjson/);
+    await expectProblem(await app.request('/v1/query', { method: 'POST', body: '{"query":"x"}', headers: { 'content-type': 'application/json', 'x-tenant': 'ta, tb' } }), 400, /send one x-tenant header/);
     // A missing id says it is required, not "Invalid input".
     await expectProblem(await post(app, '/v1/documents', '{"text":"t"}'), 400, /id: is required: the document's id in your system/);
     // "__proto__" would vanish in validation (a filter on it matched everything): refused, escaped or not.

@@ -23,7 +23,10 @@ export async function readJson(c: Context): Promise<unknown> {
   const contentType = c.req.header('content-type') ?? '';
   const declaredJson = /^application\/(.+\+)?json\b/i.test(contentType);
   const notJson = () =>
-    new UnsupportedMediaTypeError(`send the body as JSON with content-type: application/json (got ${JSON.stringify(contentType || 'none')})`);
+    new UnsupportedMediaTypeError(
+      `send the body as JSON with content-type: application/json (got ${JSON.stringify(contentType || 'none')})` +
+        (c.req.path === '/v1/documents' ? '; for one document per line, send content-type: application/x-ndjson' : ''),
+    );
   if (!declaredJson && contentType !== '' && !LENIENT_TYPES.test(contentType)) throw notJson();
   const bytes = await c.req.arrayBuffer();
   let text: string;
@@ -90,6 +93,8 @@ export function tenantOf(c: Context): string {
   if (principal) return principal.tenant;
   if (c.get('authMode') === 'keys') throw unauthorized('this route needs an API key: send "Authorization: Bearer <key>"', false);
   const header = c.req.header('x-tenant');
+  // Two x-tenant headers reach here joined by ", ".
+  if (header?.includes(',')) throw new ValidationError(`send one x-tenant header, with one tenant name (got ${JSON.stringify(header.slice(0, 200))})`, ['x-tenant: several values']);
   return assertName('tenant', header === undefined || header === '' ? 'default' : header);
 }
 

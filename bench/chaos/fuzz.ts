@@ -161,6 +161,8 @@ export interface InjectedEvent {
   readonly data: Uint8Array;
   /** Not an event at all (bytes that are not JSON, no or an unknown ce-type): it must be dead-lettered. */
   readonly hopeless: boolean;
+  /** Published with JetStream publish directives (Nats-Expected-Stream), stored with it: its DLQ entry must not carry them. */
+  readonly directives: boolean;
 }
 
 const EVENT_TYPES: Record<string, string[]> = {
@@ -205,13 +207,15 @@ export function eventArb(model: { id: string; dims: number }, docSeqs: () => num
           { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ bytes: Uint8Array.from([0xff, ...bytes]), json: false })) },
           { weight: 1, arbitrary: fc.constantFrom('{"tenant":', '', 'null', '[]', '"x"').map((t) => ({ bytes: encoder.encode(t), json: t !== '{"tenant":' && t !== '' })) },
         ),
+        fc.boolean(),
       )
-      .map(([subject, ceType, body]) => ({
+      .map(([subject, ceType, body, directives]) => ({
         stream,
         subject,
         ceType,
         data: body.bytes,
         hopeless: !body.json || ceType === undefined || !(EVENT_TYPES[stream] as string[]).includes(ceType),
+        directives,
       })),
   );
 }
@@ -221,6 +225,7 @@ async function inject(handle: NatsHandle, e: InjectedEvent): Promise<number> {
   h.set('ce-specversion', '1.0');
   if (e.ceType !== undefined) h.set('ce-type', e.ceType);
   h.set('content-type', 'application/json');
+  if (e.directives) h.set('Nats-Expected-Stream', e.stream);
   return (await handle.js.publish(e.subject, e.data, { headers: h })).seq;
 }
 
