@@ -74,12 +74,16 @@ describe('plan', () => {
 
   it('writes nothing when a batch already applied is replayed', () => {
     const record = { docSeq: 2, deleted: false, metadata: {}, totalChunks: 1 };
-    const [plan] = planBatch([chunks(2, ['c']), vectors(2, ['c']), chunks(1, ['old']), { kind: 'remove', ...ref, docSeq: 2 }], held({
+    const [plan] = planBatch([chunks(2, ['c']), vectors(2, ['c']), chunks(1, ['old'])], held({
       record,
       chunks: new Map([['c', 2]]),
       windows: [{ chunkId: 'c', window: 0, docSeq: 2, vectorB64: b64 }],
     }));
     expect(plan).toEqual({ tenant: 'acme', chunkUpserts: [], chunkDeletes: [], pendingUpserts: [], recordUpserts: [], pendingDeletes: [] });
+    // With a removal of that version in it, what the batch left is the tombstone: replayed, it writes nothing either.
+    const tombstone = { docSeq: 2, deleted: true, metadata: {}, totalChunks: null };
+    const [again] = planBatch([chunks(2, ['c']), vectors(2, ['c']), chunks(1, ['old']), { kind: 'remove', ...ref, docSeq: 2 }], held({ record: tombstone }));
+    expect(again).toEqual({ tenant: 'acme', chunkUpserts: [], chunkDeletes: [], pendingUpserts: [], recordUpserts: [], pendingDeletes: [] });
   });
 
   it('deletes objects of any version but the recorded one (leftovers of an interrupted batch)', () => {
