@@ -6,6 +6,7 @@ import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../../test/helpers/postgres.ts';
 import { readDlq } from '../../streams/dlq.ts';
 import { decodeChange, type ChangeEvent } from '../cdc/envelope.ts';
+import { storedChanges } from '../../test/helpers/cdc-envelopes.ts';
 import { UNAVAILABLE_VALUE } from '../cdc/map-change.ts';
 import { openConnectorBucket } from '../connector.ts';
 import { parseLsn } from './lsn.ts';
@@ -21,17 +22,7 @@ let postgres: TestPostgres;
 let nats: TestNats;
 let db: pg.Client;
 
-async function envelopes(subject: string): Promise<ChangeEvent[]> {
-  const info = await nats.handle.jsm.streams.info('DebeziumStream');
-  const out: ChangeEvent[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await nats.handle.jsm.streams.getMessage('DebeziumStream', { seq }).catch(() => null);
-    if (!m || m.subject !== subject) continue;
-    const d = decodeChange(m.data);
-    if (d.kind === 'change') out.push(d.event);
-  }
-  return out;
-}
+const envelopes = (subject: string): Promise<ChangeEvent[]> => storedChanges(nats.handle, { subject });
 
 const titles = async (subject: string) => (await envelopes(subject)).map((e) => `${e.op}:${String(e.after?.title)}`);
 

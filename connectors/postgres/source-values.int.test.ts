@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/log.ts';
 import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../../test/helpers/postgres.ts';
-import { decodeChange, type ChangeEvent } from '../cdc/envelope.ts';
+import type { ChangeEvent } from '../cdc/envelope.ts';
+import { storedChanges } from '../../test/helpers/cdc-envelopes.ts';
 import { openConnectorBucket } from '../connector.ts';
 import { postgresSource } from './source.ts';
 
@@ -35,16 +36,7 @@ const EXPECTED = {
   ts_arr: ['2025-06-01T00:30:00.5'],
 };
 
-async function envelopes(): Promise<ChangeEvent[]> {
-  const info = await nats.handle.jsm.streams.info('DebeziumStream');
-  const out: ChangeEvent[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await nats.handle.jsm.streams.getMessage('DebeziumStream', { seq });
-    const d = m ? decodeChange(m.data) : undefined;
-    if (d?.kind === 'change') out.push(d.event);
-  }
-  return out;
-}
+const envelopes = (): Promise<ChangeEvent[]> => storedChanges(nats.handle);
 
 async function runOnce(): Promise<void> {
   const kv = await openConnectorBucket(nats.handle);

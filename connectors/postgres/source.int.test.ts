@@ -5,7 +5,8 @@ import { silentLogger } from '../../lib/log.ts';
 import { runCli } from '../../test/helpers/cli.ts';
 import { startTestNats, type TestNats } from '../../test/helpers/nats.ts';
 import { postgresUnavailableReason, startTestPostgres, type TestPostgres } from '../../test/helpers/postgres.ts';
-import { decodeChange, type ChangeEvent } from '../cdc/envelope.ts';
+import type { ChangeEvent } from '../cdc/envelope.ts';
+import { storedChanges } from '../../test/helpers/cdc-envelopes.ts';
 import { openConnectorBucket } from '../connector.ts';
 import { createSlotWithSnapshot } from './setup.ts';
 import { postgresSource, savedPosition } from './source.ts';
@@ -17,16 +18,7 @@ let postgres: TestPostgres;
 let nats: TestNats;
 let db: pg.Client;
 
-async function envelopes(): Promise<ChangeEvent[]> {
-  const info = await nats.handle.jsm.streams.info('DebeziumStream');
-  const out: ChangeEvent[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await nats.handle.jsm.streams.getMessage('DebeziumStream', { seq });
-    const d = m ? decodeChange(m.data) : undefined;
-    if (d?.kind === 'change') out.push(d.event);
-  }
-  return out;
-}
+const envelopes = (): Promise<ChangeEvent[]> => storedChanges(nats.handle);
 
 async function runOnce(): Promise<void> {
   const kv = await openConnectorBucket(nats.handle);
