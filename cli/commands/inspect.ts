@@ -3,7 +3,7 @@ import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '../../lib/errors.ts';
 import { decodeEvent } from '../../streams/codec.ts';
 import { listConsumers } from '../../streams/consumer-list.ts';
-import { consumeOptions, type NatsHandle } from '../../streams/nats.ts';
+import type { NatsHandle } from '../../streams/nats.ts';
 import { readOnce } from '../../streams/ordered.ts';
 import { DLQ_HEADER } from '../../processors/runner.ts';
 import { connectFrom, stringFlag } from '../env.ts';
@@ -144,14 +144,22 @@ export async function readEvents(handle: NatsHandle, subject: string, options: {
   const total = await matchingPending(handle, stream, subject, Math.max(1, start));
   const wanted = options.fromSeq === undefined ? total : Math.min(total, limit);
   if (wanted === 0) return [];
+  // The count is a hint, not a promise: nats-server before 2.9.16 can count more pending messages than a filter with
+  // wildcards matches, so the read also ends at the head it saw, when nothing is pending, or when a fetch comes back empty.
+  const head = state.last_seq;
   const events = await readOnce(handle, stream, subjectFrom(subject, Math.max(1, start)), async (consumer) => {
     const read: InspectedEvent[] = [];
-    const messages = await consumer.consume(consumeOptions(Math.min(wanted, 256)));
-    for await (const msg of messages) {
-      read.push(inspected(msg, options.full === true));
-      if (read.length >= wanted) break;
+    for (let done = false; !done; ) {
+      const batch = await consumer.fetch({ max_messages: Math.min(wanted - read.length, 256), expires: 2000 });
+      let got = 0;
+      for await (const msg of batch) {
+        got += 1;
+        read.push(inspected(msg, options.full === true));
+        done = read.length >= wanted || msg.seq >= head || msg.info.pending === 0;
+        if (done) break;
+      }
+      if (got === 0) done = true;
     }
-    await messages.close();
     return read;
   });
   return options.fromSeq === undefined ? events.slice(-limit) : events;
