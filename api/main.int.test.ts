@@ -2,6 +2,7 @@
 // lasts as long as it keeps sending, a connection gone silent is closed.
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { resource, runUntilSignal } from '../lib/lifecycle.ts';
@@ -120,6 +121,35 @@ describe('long requests', () => {
       const silent = await upload(server.url, 1, 0, true);
       expect(silent).toEqual({ text: 'ok line-0\n', outcome: 'closed' });
       expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** Sends raw bytes and reads the whole response (the server closes the connection after a refusal). */
+function rawRequest(url: string, bytes: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(bytes));
+    let text = '';
+    socket.on('data', (d) => (text += d.toString()));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+describe('requests the HTTP parser refuses', () => {
+  it('answers headers over 16 KB and bytes that are not HTTP with problem+json saying what to fix', async () => {
+    const server = await startApiServer(new Hono().get('/', (c) => c.text('ok')), { host: '127.0.0.1', port: 0 });
+    try {
+      const huge = await rawRequest(server.url, `GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${'k'.repeat(20_000)}\r\n\r\n`);
+      expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+      expect(huge).toMatch(/content-type: application\/problem\+json/);
+      expect(JSON.parse(huge.slice(huge.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 431, detail: expect.stringMatching(/over 16 KB; send a shorter URL, Authorization header/) });
+      const control = await rawRequest(server.url, 'GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \u0001\u0002abc\r\n\r\n');
+      expect(control).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(control.slice(control.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 400, detail: expect.stringMatching(/not valid HTTP\/1\.1 \(HPE_/) });
     } finally {
       await server.close();
     }
