@@ -36,6 +36,8 @@ export async function logDigest(
   model: { id: string; dims: number },
   checkpoints: Readonly<Record<string, number>>,
   onProgress?: (progress: FoldProgress) => void,
+  /** The sequence the generation's slices started at (a replay with --from-seq): the log is read from there too. */
+  fromSeq?: number,
 ): Promise<LogDigest> {
   // Digested only, never searched nor served: no in-memory index to keep, no commit to make durable. A throwaway file in a
   // worker of its own, so the worker applies a batch while this thread reads and decodes the next, and both threads
@@ -62,6 +64,7 @@ export async function logDigest(
         // A batch of events in one transaction; one the store refuses rolls it back, and its events go one at a time.
         applyAll: applyToStore,
         slicesAtOnce: true,
+        ...(fromSeq !== undefined ? { fromSeq } : {}),
       });
       const { digest, documents } = await fromStore(store.snapshot());
       return { digest, documents, events };
@@ -114,6 +117,8 @@ export interface FoldOptions<Op> {
    * interleaving). Progress is then reported as one slice, the sum of them all.
    */
   readonly slicesAtOnce?: boolean;
+  /** Start every slice at this sequence instead of 1. */
+  readonly fromSeq?: number;
 }
 
 /**
@@ -168,6 +173,7 @@ export async function foldLog<Op>(
       filterSubject: source.filterSubject,
       upTo: checkpoints[source.key] ?? 0,
       batchSize: 1000,
+      ...(options.fromSeq !== undefined ? { fromSeq: options.fromSeq } : {}),
       ...(onProgress ? { onSize: (n: number) => report(source.key, 0, (total = n)) } : {}),
     };
     await readSlice(handle, slice, async (messages) => {

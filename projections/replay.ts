@@ -146,8 +146,13 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
     const { digest, documents } = built ?? (await storeSnapshot(runtime, record));
     let verified = false;
     if (options.verify ?? true) {
-      const expected = await logDigest(handle, runtime.projectionFor(spec), spec.model, checkpoints, (p) =>
-        progress({ phase: 'verify', slice: p.source, applied: p.read, total: p.total }),
+      const expected = await logDigest(
+        handle,
+        runtime.projectionFor(spec),
+        spec.model,
+        checkpoints,
+        (p) => progress({ phase: 'verify', slice: p.source, applied: p.read, total: p.total }),
+        options.fromSeq,
       );
       if (expected.digest !== digest) {
         const differing = documents ? differingDocuments(documents, expected.documents) : [];
@@ -181,15 +186,22 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
 }
 
 /**
- * Refuses a start past the end of a source's stream: the generation's checkpoint would claim the events up to it, so
- * the ones the stream stores there later would never be applied (and it would look caught up while empty).
+ * Refuses a start past the end of a source's stream (the generation's checkpoint would claim the events up to it, so
+ * the ones the stream stores there later would never be applied, and it would look caught up while empty), and a start
+ * where the stream still holds earlier events: --from-seq is for a log whose start is gone, and a generation that left
+ * out events the log holds would never match it (verify fails, and so does every resume).
  */
 async function checkFromSeq(handle: NatsHandle, sources: readonly ProjectionSource[], fromSeq: number): Promise<void> {
   for (const stream of new Set(sources.map((s) => s.stream))) {
-    const last = (await handle.jsm.streams.info(stream)).state.last_seq;
+    const { first_seq: first, last_seq: last, messages } = (await handle.jsm.streams.info(stream)).state;
     if (fromSeq - 1 > last) {
       throw new ValidationError(
         `--from-seq ${fromSeq} is past the end of ${stream} (its last sequence is ${last}): a generation started there would skip the events ${stream} stores up to ${fromSeq - 1}; use at most ${last + 1}`,
+      );
+    }
+    if (messages > 0 && first < fromSeq) {
+      throw new ValidationError(
+        `--from-seq ${fromSeq} would leave out what ${stream} still holds from sequence ${first}: --from-seq is for a log whose start is gone, and a generation without those events would never match the log; replay without --from-seq`,
       );
     }
   }
@@ -257,7 +269,7 @@ export async function verifyGeneration(
   const record = await runtime.generations.get(role, generation);
   if (!record) throw new ConfigError(`no generation ${generation} for the ${role} projection; see \`spanda projections list\``);
   const snapshot = await storeSnapshot(runtime, record);
-  const expected = await logDigest(runtime.handle, runtime.projectionFor(record.spec), record.spec.model, snapshot.checkpoints, onProgress);
+  const expected = await logDigest(runtime.handle, runtime.projectionFor(record.spec), record.spec.model, snapshot.checkpoints, onProgress, record.fromSeq);
   const ok = expected.digest === snapshot.digest;
   return {
     generation,

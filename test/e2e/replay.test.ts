@@ -94,6 +94,16 @@ describe('replay and verify from the command line', () => {
     expect(verify.stdout).toMatch(new RegExp(`generation ${before} matches the log`));
   });
 
+  it('refuses --from-seq on a log that still holds its start (the generation could never match it)', async () => {
+    const before = (await api('GET', '/v1/projections')).json.serving.generation as string;
+    const partial = await cli(['replay', '--projection', 'inference', '--from-seq', '200']);
+    expect(partial.code).toBe(1);
+    expect(partial.stderr).toMatch(/--from-seq 200 would leave out what (CHUNKS|EMBEDDINGS) still holds from sequence 1: --from-seq is for a log whose start is gone/);
+    expect((await api('GET', '/v1/projections')).json.serving.generation).toBe(before);
+    const list = JSON.parse((await cli(['projections', 'list', '--json'])).stdout) as { generations: Array<{ state: string }> };
+    expect(list.generations.filter((g) => g.state === 'building')).toEqual([]);
+  });
+
   it('refuses odd input with a clear message and exit 2', async () => {
     const bad = await cli(['replay', '--projection', 'nonsense']);
     expect(bad.code).toBe(2);
