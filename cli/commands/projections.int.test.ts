@@ -64,6 +64,19 @@ describe('spanda projections gc', () => {
     expect(JSON.parse(after.stdout)).toEqual({ removed: ['still-building'], kept: 0 });
   });
 
+  it('removes unfinished generations whose store is not configured (a replay to Weaviate that never started) along with the rest', async () => {
+    const config = loadConfig({ SPANDA_DATA_DIR: dataDir }, {});
+    const { kv } = await provision(nats.handle);
+    const { generations } = generationRuntime(nats.handle, kv, config, [], silentLogger);
+    await generations.ensure(await inferenceSpec(config, { id: 'hash-256', dims: 256 }, 'weaviate'), 0.5, '1', 'to-weaviate');
+    await generations.ensure(await inferenceSpec(config, { id: 'hash-256', dims: 256 }), 0.5, '1', 'to-sqlite');
+    const result = await runCli(['projections', 'gc', '--building', '--nats-url', nats.server.url, '--data-dir', dataDir]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^removed 2 generation\(s\): /);
+    expect(result.stderr).toMatch(/removed the record of to-weaviate; its weaviate store could not be dropped \(.+\): drop what it may have created there yourself/);
+    expect((await generations.list('inference')).map((r) => r.id).filter((id) => id.startsWith('to-'))).toEqual([]);
+  });
+
   it('collects ready generations that never served (a replay that lost the alias) like retired ones, beyond --keep', async () => {
     const config = loadConfig({ SPANDA_DATA_DIR: dataDir }, {});
     const { kv } = await provision(nats.handle);

@@ -86,8 +86,23 @@ export const projectionsCommand: Command = {
         });
         if (!lock) continue;
         try {
-          const factory = role === INDEXING_ROLE ? await catalogStoreFactory(r.spec.store.kind) : await storeFactory(r.spec.store.kind);
-          await factory.drop({ role, generation: r.id, config: storeConfigOf(config, role) });
+          let dropped: unknown;
+          try {
+            const factory = role === INDEXING_ROLE ? await catalogStoreFactory(r.spec.store.kind) : await storeFactory(r.spec.store.kind);
+            await factory.drop({ role, generation: r.id, config: storeConfigOf(config, role) });
+          } catch (err) {
+            dropped = err;
+          }
+          if (dropped !== undefined && r.state !== 'building') {
+            // A generation that served may hold data worth keeping: only its record would go. Kept, and the others go on.
+            busy.push(`${r.id}: its ${r.spec.store.kind} store could not be dropped (${errorMessage(dropped)})`);
+            continue;
+          }
+          // One a failed replay left (often before its store existed, as with a store that is not configured): its record
+          // goes whatever its store says, so it never blocks a gc or a replay again.
+          if (dropped !== undefined) {
+            process.stderr.write(`spanda: removed the record of ${r.id}; its ${r.spec.store.kind} store could not be dropped (${errorMessage(dropped)}): drop what it may have created there yourself\n`);
+          }
           await generations.remove(role, r.id);
           doomed.push(r);
         } finally {
