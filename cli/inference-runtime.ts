@@ -17,14 +17,26 @@ import type { NatsHandle } from '../streams/nats.ts';
 
 export const INFERENCE_ROLE = 'inference';
 
+/** Largest vector the hash embedder makes: past real models' sizes, before a matrix per tenant gets absurd. */
+export const MAX_HASH_DIMS = 4096;
+
+/** The dimensions of a hash-<dims> model id, undefined for another id; a size out of 1–MAX_HASH_DIMS is refused. */
+function hashDims(model: string): number | undefined {
+  const hash = /^hash-(\d+)$/.exec(model);
+  if (!hash) return undefined;
+  const dims = Number(hash[1]);
+  if (dims < 1 || dims > MAX_HASH_DIMS) throw new ConfigError(`model ${model}: hash-<dims> takes 1 to ${MAX_HASH_DIMS} dimensions (hash-256 is the default)`);
+  return dims;
+}
+
 /** A model as configured: a provider kind (offline, hash) or a model id (use-lite-512, hash-128). */
 export function createProviderFor(model: string, config: Pick<SpandaConfig, 'embedWorkers'>): EmbeddingProvider {
   if (isEmbeddingProviderKind(model)) {
     return createEmbeddingProvider(model, model === 'offline' && config.embedWorkers !== undefined ? { workers: config.embedWorkers } : {});
   }
   if (model === USE_LITE_INFO.id) return createProviderFor('offline', config);
-  const hash = /^hash-(\d+)$/.exec(model);
-  if (hash) return createEmbeddingProvider('hash', { dims: Number(hash[1]) });
+  const dims = hashDims(model);
+  if (dims !== undefined) return createEmbeddingProvider('hash', { dims });
   throw new ConfigError(`unknown embedding model ${JSON.stringify(model)}: use offline (${USE_LITE_INFO.id}), hash (hash-256) or hash-<dims>`);
 }
 
@@ -103,7 +115,7 @@ export function generationRuntime(
 export function modelInfoOf(model: string): { id: string; dims: number } {
   if (model === 'offline' || model === USE_LITE_INFO.id) return { id: USE_LITE_INFO.id, dims: USE_LITE_INFO.dims };
   if (model === 'hash') return { id: 'hash-256', dims: 256 };
-  const hash = /^hash-(\d+)$/.exec(model);
-  if (hash) return { id: model, dims: Number(hash[1]) };
+  const dims = hashDims(model);
+  if (dims !== undefined) return { id: model, dims };
   throw new ConfigError(`unknown embedding model ${JSON.stringify(model)}: use offline (${USE_LITE_INFO.id}), hash (hash-256) or hash-<dims>`);
 }

@@ -87,9 +87,11 @@ export async function replayGeneration(runtime: GenerationRuntime, spec: Generat
   const { alias, revision } = await generations.alias(role);
   const lockOf = (generation: string): string => path.join(runtime.storeConfig.dataDir, role, `${generation}.lock`);
   if (options.fromSeq !== undefined) await checkFromSeq(handle, runtime.projectionFor(spec).sources, options.fromSeq);
+  // A store that is not configured fails here, before a generation is recorded that nothing would ever build.
+  const factory = await storeFactory(spec.store.kind);
+  factory.checkConfig?.(runtime.storeConfig);
   const { id, resumed } = await generationToBuild(generations, spec, (generation) => lockHolder(lockOf(generation)), options.fromSeq);
   const record: GenerationRecord = await generations.ensure(spec, options.vectorWeight, `${process.pid}`, id, options.chunkerSettings, options.fromSeq);
-  const factory = await storeFactory(spec.store.kind);
   const target = { role, generation: id, config: runtime.storeConfig };
   if (factory.kind === 'sqlite') await mkdir(path.dirname(sqliteStorePath(target)), { recursive: true });
   const lock = await lockFile(lockOf(id), `generation ${id}`);

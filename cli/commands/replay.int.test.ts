@@ -35,6 +35,22 @@ describe('spanda replay --from-seq', () => {
     expect((await generations.alias('inference')).alias).toBeUndefined();
   });
 
+  it('refuses a model size out of range and a store that is not configured before recording a generation', async () => {
+    const { kv } = await provision(nats.handle);
+    const { generations } = generationRuntime(nats.handle, kv, loadConfig({ SPANDA_DATA_DIR: dataDir }, {}), [], silentLogger);
+    const before = (await generations.list('inference')).length;
+    for (const model of ['hash-0', 'hash-99999999']) {
+      const odd = await runCli(['replay', '--model', model, '--nats-url', nats.server.url, '--data-dir', dataDir]);
+      expect(odd.code, model).toBe(1);
+      expect(odd.stderr, model).toMatch(new RegExp(`model ${model}: hash-<dims> takes 1 to 4096 dimensions`));
+    }
+    const qdrant = await runCli(['replay', '--model', 'hash-256', '--store', 'qdrant', '--nats-url', nats.server.url, '--data-dir', dataDir], { QDRANT_URL: '' });
+    expect(qdrant.code).toBe(1);
+    expect(qdrant.stderr).toMatch(/store kind qdrant needs a Qdrant URL: set QDRANT_URL/);
+    expect(qdrant.stderr).not.toMatch(/left unfinished/);
+    expect((await generations.list('inference')).length).toBe(before);
+  });
+
   it('does not resume a partial build (--from-seq) from a replay of the whole log, and says how to go on', async () => {
     const config = loadConfig({ SPANDA_DATA_DIR: dataDir }, {});
     const { kv } = await provision(nats.handle);

@@ -37,6 +37,8 @@ export interface StoreFactory {
   activate?(options: Omit<OpenStoreOptions, 'model'>): Promise<void>;
   /** Deletes a generation's data (GC of retired generations). */
   drop(options: Omit<OpenStoreOptions, 'model'>): Promise<void>;
+  /** Throws a ConfigError naming the setting when `config` lacks what the kind needs (checked before a replay records anything). */
+  checkConfig?(config: StoreConfig): void;
 }
 
 const factories = new Map<StoreKind, () => Promise<StoreFactory>>([

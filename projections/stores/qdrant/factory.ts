@@ -30,6 +30,7 @@ export async function aliasTarget(client: QdrantClient, role: string): Promise<s
 export const qdrantStoreFactory: StoreFactory = {
   kind: 'qdrant',
   schemaVersion: QDRANT_SCHEMA_VERSION,
+  checkConfig: (config) => void connection(config),
 
   async open(options) {
     const collection = collectionName(options.role, options.generation);

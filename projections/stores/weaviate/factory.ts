@@ -33,6 +33,7 @@ export async function aliasTarget(client: WeaviateClient, role: string): Promise
 export const weaviateStoreFactory: StoreFactory = {
   kind: 'weaviate',
   schemaVersion: WEAVIATE_SCHEMA_VERSION,
+  checkConfig: (config) => void weaviateConfig(config),
 
   async open(options: OpenStoreOptions): Promise<InferenceStore> {
     const client = await connectWeaviate(weaviateConfig(options.config));
