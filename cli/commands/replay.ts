@@ -37,6 +37,9 @@ export const replayCommand: Command = {
     const fromSeqText = stringFlag(ctx, 'from-seq');
     const fromSeq = fromSeqText === undefined ? undefined : Number(fromSeqText);
     if (fromSeq !== undefined && (!Number.isSafeInteger(fromSeq) || fromSeq < 1)) throw new UsageError(`--from-seq must be a positive integer\nusage: ${this.usage}`);
+    if (projection === INDEXING_ROLE && (stringFlag(ctx, 'model') !== undefined || fromSeq !== undefined)) {
+      throw new UsageError(`--model and --from-seq apply to the inference projection; the catalog holds no vectors and is rebuilt from the whole log\nusage: ${this.usage}`);
+    }
     const config = configFrom(ctx);
     const handle = await connectFrom(ctx);
     const bar = progressReporter(ctx.values.json === true);

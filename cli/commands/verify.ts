@@ -20,6 +20,9 @@ export const verifyCommand: Command = {
       throw new UsageError(`--projection must be inference or indexing, got ${JSON.stringify(projection)}\nusage: ${this.usage}`);
     }
     const generation = stringFlag(ctx, 'generation');
+    if (generation !== undefined && projection === INDEXING_ROLE) {
+      throw new UsageError('--generation picks an inference generation; --projection indexing verifies the catalog that serves (alias.indexing)');
+    }
     if (generation !== undefined && !/^[A-Za-z0-9_-]+$/.test(generation)) {
       throw new UsageError(`--generation ${JSON.stringify(generation)} is not a generation id; \`spanda projections list\` shows them`);
     }

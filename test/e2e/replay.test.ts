@@ -110,6 +110,12 @@ describe('replay and verify from the command line', () => {
     expect(bad.stderr).toMatch(/--projection must be inference or indexing/);
     const seq = await cli(['replay', '--from-seq', '-3']);
     expect(seq.code).toBe(2);
+    const catalogModel = await cli(['replay', '--projection', 'indexing', '--model', 'hash-128']);
+    expect(catalogModel.code).toBe(2);
+    expect(catalogModel.stderr).toMatch(/--model and --from-seq apply to the inference projection/);
+    const catalogGeneration = await cli(['verify', '--projection', 'indexing', '--generation', 'totally-nosuch']);
+    expect(catalogGeneration.code).toBe(2);
+    expect(catalogGeneration.stderr).toMatch(/--generation picks an inference generation/);
     const generation = await cli(['verify', '--generation', '']);
     expect(generation.code).toBe(2);
     expect(generation.stderr).toMatch(/--generation "" is not a generation id; `spanda projections list` shows them/);
