@@ -3,6 +3,7 @@ import type { KV } from '@nats-io/kv';
 import { ConfigError, UnavailableError, errorMessage } from '../lib/errors.ts';
 import { chunkerFingerprint } from '../streams/events/index.ts';
 import { canonicalJson, sha256Hex } from '../streams/ids.ts';
+import { CONFIG_BUCKET } from '../streams/provision.ts';
 
 export const GENERATION_STATES = ['building', 'ready', 'active', 'retired'] as const;
 export type GenerationState = (typeof GENERATION_STATES)[number];
@@ -97,6 +98,24 @@ export async function generationToBuild(
   return { id: `${id}-r${Date.now().toString(36)}`, resumed: false };
 }
 
+/** What makes `value` not a generation record named `id`, or undefined (the fields every reader relies on). */
+function recordProblem(value: unknown, id: string): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
+  const r = value as Record<string, unknown>;
+  if (r.id !== id) return `its id is ${JSON.stringify(r.id)}, not ${JSON.stringify(id)}`;
+  if (!(GENERATION_STATES as readonly unknown[]).includes(r.state)) return `state ${JSON.stringify(r.state)} is none of ${GENERATION_STATES.join(', ')}`;
+  for (const field of ['createdAt', 'updatedAt'] as const) if (typeof r[field] !== 'string') return `no ${field}`;
+  if (typeof r.vectorWeight !== 'number') return 'no vectorWeight';
+  const spec = r.spec as Record<string, unknown> | undefined;
+  if (spec === null || typeof spec !== 'object') return 'no spec';
+  const model = spec.model as Record<string, unknown> | undefined;
+  const store = spec.store as Record<string, unknown> | undefined;
+  if (typeof spec.role !== 'string' || typeof spec.chunker !== 'string') return 'its spec has no role or chunker';
+  if (model === null || typeof model !== 'object' || typeof model.id !== 'string' || typeof model.dims !== 'number') return 'its spec has no model id and dims';
+  if (store === null || typeof store !== 'object' || typeof store.kind !== 'string') return 'its spec has no store kind';
+  return undefined;
+}
+
 function decode<T>(bytes: Uint8Array | undefined, what: string): T | undefined {
   if (!bytes || bytes.length === 0) return undefined;
   try {
@@ -115,14 +134,48 @@ export class Generations {
   async get(role: string, id: string): Promise<GenerationRecord | undefined> {
     const entry = await this.kv.get(generationKey(role, id));
     if (!entry || entry.operation !== 'PUT') return undefined;
-    return decode<GenerationRecord>(entry.value, `generation ${id}`);
+    let record: unknown;
+    let problem: string | undefined;
+    try {
+      record = decode<unknown>(entry.value, `generation ${id}`);
+      problem = recordProblem(record, id);
+    } catch {
+      problem = 'not valid JSON';
+    }
+    if (problem !== undefined) {
+      throw new ConfigError(
+        `the KV bucket ${CONFIG_BUCKET} holds ${generationKey(role, id)} but it is not a generation record (${problem}); \`spanda projections gc --building\` removes it`,
+      );
+    }
+    return record as GenerationRecord;
   }
 
+  /** The role's generation records, oldest first; records that are not readable are skipped (listInvalid names them). */
   async list(role: string): Promise<GenerationRecord[]> {
+    return (await this.listAll(role)).records;
+  }
+
+  /** Keys under gen.<role>. that do not hold a generation record (written by hand, or by something else), with why. */
+  async listInvalid(role: string): Promise<Array<{ id: string; problem: string }>> {
+    return (await this.listAll(role)).invalid;
+  }
+
+  private async listAll(role: string): Promise<{ records: GenerationRecord[]; invalid: Array<{ id: string; problem: string }> }> {
     const keys: string[] = [];
     for await (const key of await this.kv.keys(`gen.${role}.>`)) keys.push(key);
-    const records = await Promise.all(keys.map((k) => this.get(role, k.slice(`gen.${role}.`.length))));
-    return records.filter((r): r is GenerationRecord => r !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const records: GenerationRecord[] = [];
+    const invalid: Array<{ id: string; problem: string }> = [];
+    for (const key of keys) {
+      const id = key.slice(`gen.${role}.`.length);
+      try {
+        const record = await this.get(role, id);
+        if (record) records.push(record);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        invalid.push({ id, problem: errorMessage(err) });
+      }
+    }
+    return { records: records.sort((a, b) => a.createdAt.localeCompare(b.createdAt)), invalid };
   }
 
   /** Creates the record, or returns the existing one for the same spec (a generation id names its content). */

@@ -77,6 +77,25 @@ describe('spanda projections gc', () => {
     expect((await generations.list('inference')).map((r) => r.id).filter((id) => id.startsWith('to-'))).toEqual([]);
   });
 
+  it('names keys that hold no generation record instead of failing, refuses to roll back to one, and gc --building removes them', async () => {
+    const { kv } = await provision(nats.handle);
+    await kv.put('gen.inference.weird', JSON.stringify({ id: 'weird', state: 'active' }));
+    await kv.put('gen.inference.junk', 'not json');
+    const cli = (args: string[]) => runCli(['projections', ...args, '--nats-url', nats.server.url, '--data-dir', dataDir]);
+    const list = await cli(['list']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stderr).toMatch(/gen\.inference\.weird but it is not a generation record \(no createdAt\); `spanda projections gc --building` removes it/);
+    expect(list.stderr).toMatch(/gen\.inference\.junk but it is not a generation record \(not valid JSON\)/);
+    const rollback = await cli(['rollback', '--to', 'weird']);
+    expect(rollback.code).toBe(1);
+    expect(rollback.stderr).toMatch(/not a generation record/);
+    const gc = await cli(['gc', '--building']);
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(gc.stderr).toMatch(/removed gen\.inference\.weird, which held no generation record/);
+    expect(gc.stderr).toMatch(/removed gen\.inference\.junk, which held no generation record/);
+    expect((await cli(['list'])).stderr).toBe('');
+  });
+
   it('collects ready generations that never served (a replay that lost the alias) like retired ones, beyond --keep', async () => {
     const config = loadConfig({ SPANDA_DATA_DIR: dataDir }, {});
     const { kv } = await provision(nats.handle);

@@ -14,15 +14,22 @@ import type { Command } from '../main.ts';
 import { UsageError, printJson, printTable } from '../output.ts';
 
 async function rollback(generations: Generations, role: string, to: string | undefined): Promise<{ from: string; to: string }> {
+  // A generation named with --to is checked first: it is also the way to point an alias that was deleted somewhere.
+  if (to !== undefined) await servable(generations, role, to);
   const { alias, revision } = await generations.alias(role);
-  if (!alias) throw new ConfigError(`the ${role} projection has no active generation to roll back from`);
-  const target = to ?? alias.previous;
-  if (!target) throw new ConfigError(`generation ${alias.generation} has no previous generation recorded; name one with --to (see \`spanda projections list\`)`);
-  const record = await generations.get(role, target);
-  if (!record) throw new ConfigError(`no generation ${target}; see \`spanda projections list\``);
-  if (record.state === 'building') throw new ConfigError(`generation ${target} was never completed; it cannot serve`);
+  if (!alias && to === undefined) throw new ConfigError(`the ${role} projection has no active generation to roll back from; name one with --to (see \`spanda projections list\`)`);
+  const target = to ?? alias?.previous;
+  if (!target) throw new ConfigError(`generation ${alias?.generation} has no previous generation recorded; name one with --to (see \`spanda projections list\`)`);
+  if (to === undefined) await servable(generations, role, target);
   await generations.switchAlias(role, target, revision);
-  return { from: alias.generation, to: target };
+  return { from: alias?.generation ?? 'none', to: target };
+}
+
+/** Throws unless `id` is a completed generation of the role. */
+async function servable(generations: Generations, role: string, id: string): Promise<void> {
+  const record = await generations.get(role, id);
+  if (!record) throw new ConfigError(`no generation ${id}; see \`spanda projections list\``);
+  if (record.state === 'building') throw new ConfigError(`generation ${id} was never completed; it cannot serve`);
 }
 
 export const projectionsCommand: Command = {
@@ -48,6 +55,15 @@ export const projectionsCommand: Command = {
       }
       const { alias } = await generations.alias(role);
       const records = await generations.list(role);
+      // Keys under gen.<role>. that hold no generation record (written by hand or by something else): named, and with
+      // `gc --building` removed, instead of failing every command that lists generations.
+      const unreadable = await generations.listInvalid(role);
+      for (const u of unreadable) {
+        if (action === 'gc' && ctx.values.building === true) {
+          await generations.remove(role, u.id);
+          process.stderr.write(`spanda: removed gen.${role}.${u.id}, which held no generation record\n`);
+        } else process.stderr.write(`spanda: ${u.problem}\n`);
+      }
       if (action === 'list') {
         const rows = records.map((r) => ({
           generation: r.id,
