@@ -150,17 +150,13 @@ export class Generations {
     return record as GenerationRecord;
   }
 
-  /** The role's generation records, oldest first; records that are not readable are skipped (listInvalid names them). */
+  /** The role's generation records, oldest first; keys that hold no readable record are skipped (see listAll). */
   async list(role: string): Promise<GenerationRecord[]> {
     return (await this.listAll(role)).records;
   }
 
-  /** Keys under gen.<role>. that do not hold a generation record (written by hand, or by something else), with why. */
-  async listInvalid(role: string): Promise<Array<{ id: string; problem: string }>> {
-    return (await this.listAll(role)).invalid;
-  }
-
-  private async listAll(role: string): Promise<{ records: GenerationRecord[]; invalid: Array<{ id: string; problem: string }> }> {
+  /** The records, and the keys under gen.<role>. that hold no generation record (written by hand or by something else) with why. */
+  async listAll(role: string): Promise<{ records: GenerationRecord[]; invalid: Array<{ id: string; problem: string }> }> {
     const keys: string[] = [];
     for await (const key of await this.kv.keys(`gen.${role}.>`)) keys.push(key);
     const records: GenerationRecord[] = [];

@@ -293,7 +293,7 @@ export async function redriveDlqEntries(handle: NatsHandle, entries: readonly Dl
   );
   // Published in one go, in order: one connection keeps their order, so two versions of one subject land as they were.
   const published = entries.map((entry, i) =>
-    newer[i] === undefined && refused[i] === undefined ? handle.js.publish(entry.subject, entry.data, { headers: redriveHeaders(entry), msgID: redriveMsgId(entry.dlqSeq) }) : undefined,
+    newer[i] === undefined && refused[i] === undefined ? handle.js.publish(entry.subject, entry.data, { headers: eventHeaders(entry.headers), msgID: redriveMsgId(entry.dlqSeq) }) : undefined,
   );
   const settled = await Promise.allSettled(published.map((p) => p ?? Promise.resolve(undefined)));
   await Promise.all(entries.map((entry, i) => (settled[i]?.status === 'fulfilled' && published[i] !== undefined ? deleteDlqEntry(handle, entry.dlqSeq) : undefined)));
@@ -322,10 +322,6 @@ async function newerVersionOf(handle: NatsHandle, entry: DlqEntry): Promise<numb
     throw err;
   });
   return last && last.seq > entry.seq ? last.seq : undefined;
-}
-
-function redriveHeaders(entry: DlqEntry): MsgHdrs {
-  return eventHeaders(entry.headers);
 }
 
 /** Removes one entry; an entry already gone (another redrive or purge) is not an error. */

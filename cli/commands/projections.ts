@@ -54,10 +54,9 @@ export const projectionsCommand: Command = {
         return 0;
       }
       const { alias } = await generations.alias(role);
-      const records = await generations.list(role);
       // Keys under gen.<role>. that hold no generation record (written by hand or by something else): named, and with
       // `gc --building` removed, instead of failing every command that lists generations.
-      const unreadable = await generations.listInvalid(role);
+      const { records, invalid: unreadable } = await generations.listAll(role);
       for (const u of unreadable) {
         if (action === 'gc' && ctx.values.building === true) {
           await generations.remove(role, u.id);
