@@ -52,8 +52,18 @@ function eventHeaders(from: MsgHdrs | undefined): MsgHdrs {
   return h;
 }
 
-/** Publishes the original message to dlq.<stage> with the reason in headers, keeping its bytes for a later re-drive. */
-export async function sendToDlq(handle: NatsHandle, stage: string, msg: DeadLetterInput, reason: string, attempts: number): Promise<{ duplicate: boolean }> {
+/**
+ * Publishes the original message to dlq.<stage> with the reason in headers, keeping its bytes for a later re-drive.
+ * `msgId` replaces the entry id derived from the message's stream and sequence (an input that never was in a stream).
+ */
+export async function sendToDlq(
+  handle: NatsHandle,
+  stage: string,
+  msg: DeadLetterInput,
+  reason: string,
+  attempts: number,
+  msgId = dlqMsgId(msg.info.stream, msg.seq),
+): Promise<{ duplicate: boolean }> {
   const h = eventHeaders(msg.headers);
   h.set(DLQ_HEADER.reason, reason.replace(/[\r\n]+/g, ' ').slice(0, 2000));
   h.set(DLQ_HEADER.processor, stage);
@@ -62,7 +72,7 @@ export async function sendToDlq(handle: NatsHandle, stage: string, msg: DeadLett
   h.set(DLQ_HEADER.subject, msg.subject);
   h.set(DLQ_HEADER.time, new Date().toISOString());
   h.set(DLQ_HEADER.attempts, String(attempts));
-  const ack = await handle.js.publish(subjects.dlq(stage), msg.data, { headers: h, msgID: dlqMsgId(msg.info.stream, msg.seq) });
+  const ack = await handle.js.publish(subjects.dlq(stage), msg.data, { headers: h, msgID: msgId });
   return { duplicate: ack.duplicate };
 }
 

@@ -1,8 +1,7 @@
 // Change events bigger than NATS can store (max_payload, or the stream's max_msg_size): refused to the DLQ (dlq.cdc) naming the table, the row key and the size, so the source moves on.
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { DLQ_HEADER } from '../../streams/dlq.ts';
+import { sendToDlq } from '../../streams/dlq.ts';
 import type { NatsHandle } from '../../streams/nats.ts';
-import { subjects } from '../../streams/subjects.ts';
 import { CDC_DLQ_STAGE } from '../cdc/consumer.ts';
 import { encodeChange, type ChangeEvent, type Row } from '../cdc/envelope.ts';
 import { UNAVAILABLE_VALUE } from '../cdc/map-change.ts';
@@ -106,16 +105,10 @@ export function trimmedEvent(event: ChangeEvent, keyColumns: readonly string[], 
  */
 export async function refuseOversized(handle: NatsHandle, change: OversizedChange): Promise<string> {
   const reason = oversizedReason(change);
-  const h = natsHeaders();
-  h.set(DLQ_HEADER.reason, reason.replace(/[\r\n]+/g, ' ').slice(0, 2000));
-  h.set(DLQ_HEADER.processor, CDC_DLQ_STAGE);
-  // Never stored in a stream: a name no stream can have, so a re-drive refuses it instead of publishing a partial row.
-  h.set(DLQ_HEADER.stream, `postgres.${change.slot}`);
-  h.set(DLQ_HEADER.seq, '0');
-  h.set(DLQ_HEADER.subject, change.subject);
-  h.set(DLQ_HEADER.time, new Date().toISOString());
-  h.set(DLQ_HEADER.attempts, '1');
   const data = trimmedEvent(change.event, change.keyColumns, change.maxPayload - DLQ_HEADER_ROOM);
-  await handle.js.publish(subjects.dlq(CDC_DLQ_STAGE), data, { headers: h, msgID: `dlq:${change.msgId}`, timeout: 10_000 });
+  // Never stored in a stream: named after a stream no stream can be (it holds a dot), so a re-drive refuses it instead
+  // of publishing a partial row.
+  const input = { subject: change.subject, data, seq: 0, info: { stream: `postgres.${change.slot}` } };
+  await sendToDlq(handle, CDC_DLQ_STAGE, input, reason, 1, `dlq:${change.msgId}`);
   return reason;
 }
